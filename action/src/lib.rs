@@ -1,0 +1,7 @@
+//! Ferry: release orchestration for a monorepo of ECS Fargate services.
+//!
+//! The pipeline flows one way through typed values: event → change set →
+//! affected services → build plan → task definitions → deploy plan → outcome
+//! → report. Each stage is a module named after the command a user types;
+//! its decisions are pure functions, and the effects (git, AWS, GitHub, files)
+//! live in thin adapters at the edge.
