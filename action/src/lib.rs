@@ -5,3 +5,7 @@
 //! → report. Each stage is a module named after the command a user types;
 //! its decisions are pure functions, and the effects (git, AWS, GitHub, files)
 //! live in thin adapters at the edge.
+
+pub mod diagnostic;
+pub mod gha;
+pub mod manifest;

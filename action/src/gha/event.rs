@@ -1,0 +1,202 @@
+//! The parts of a GitHub webhook payload Ferry decides on.
+//!
+//! Only the fields a stage needs are read, and a payload missing one of them
+//! is refused with the field's JSON path, so a misconfigured trigger fails
+//! with a message instead of a wrong diff.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// The event that started the workflow run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `pull_request` (and `pull_request_target`, which Ferry's workflows don't use).
+    PullRequest(PullRequest),
+    /// `push`.
+    Push(Push),
+    /// `workflow_dispatch`: a person asked for a run.
+    WorkflowDispatch(Dispatch),
+    /// `schedule`: cron.
+    Schedule,
+    /// Any other event, by name.
+    Other(String),
+    /// Not in GitHub Actions (a laptop).
+    Local,
+}
+
+/// What Ferry reads from a `pull_request` payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullRequest {
+    /// The PR number.
+    pub number: u64,
+    /// The base branch's commit the PR was compared with.
+    pub base_sha: String,
+    /// The base branch name.
+    pub base_ref: String,
+    /// The PR head commit.
+    pub head_sha: String,
+    /// GitHub's count of changed files, to notice a truncated file list.
+    pub changed_files: Option<u64>,
+    /// The repository's default branch.
+    pub default_branch: Option<String>,
+}
+
+/// What Ferry reads from a `push` payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Push {
+    /// The full ref pushed (`refs/heads/release`).
+    pub git_ref: String,
+    /// The commit the ref pointed at before (all zeros for a new branch).
+    pub before: String,
+    /// The commit it points at now.
+    pub after: String,
+    /// A force push (`before` may no longer exist).
+    pub forced: bool,
+    /// The ref was created by this push.
+    pub created: bool,
+    /// The ref was deleted by this push.
+    pub deleted: bool,
+    /// The repository's default branch.
+    pub default_branch: Option<String>,
+}
+
+impl Push {
+    /// The branch name, when the ref is a branch.
+    pub fn branch(&self) -> Option<&str> {
+        self.git_ref.strip_prefix("refs/heads/")
+    }
+
+    /// Whether `before` names no commit (a new branch).
+    pub fn before_is_null(&self) -> bool {
+        self.before.bytes().all(|b| b == b'0')
+    }
+}
+
+/// What Ferry reads from a `workflow_dispatch` payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispatch {
+    /// The ref the run was started on.
+    pub git_ref: Option<String>,
+    /// The inputs, as strings (GitHub sends booleans and numbers as JSON values).
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// A payload that lacks what Ferry needs.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// Not JSON.
+    #[error("the event payload {path} is not valid JSON: {source}")]
+    NotJson {
+        /// The file.
+        path: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// A required field is missing or has the wrong type.
+    #[error(
+        "the {event} event payload has no {field}; is this workflow triggered by `{event}` as GitHub sends it?"
+    )]
+    Missing {
+        /// The event name.
+        event: String,
+        /// The JSON path of the field.
+        field: String,
+    },
+}
+
+fn field<'a>(v: &'a Value, event: &str, path: &str) -> Result<&'a Value, EventError> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part).ok_or_else(|| EventError::Missing {
+            event: event.into(),
+            field: format!("`{path}`"),
+        })?;
+    }
+    Ok(cur)
+}
+
+fn string(v: &Value, event: &str, path: &str) -> Result<String, EventError> {
+    field(v, event, path)?
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| EventError::Missing {
+            event: event.into(),
+            field: format!("`{path}` (a string)"),
+        })
+}
+
+fn optional_string(v: &Value, path: &str) -> Option<String> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    cur.as_str().map(str::to_string)
+}
+
+/// Interprets the payload of event `name`.
+pub fn parse(name: &str, payload: &Value) -> Result<Event, EventError> {
+    match name {
+        "pull_request" | "pull_request_target" => {
+            let number = field(payload, name, "pull_request.number")?
+                .as_u64()
+                .or_else(|| payload.get("number").and_then(Value::as_u64))
+                .ok_or_else(|| EventError::Missing {
+                    event: name.into(),
+                    field: "`pull_request.number` (a number)".into(),
+                })?;
+            Ok(Event::PullRequest(PullRequest {
+                number,
+                base_sha: string(payload, name, "pull_request.base.sha")?,
+                base_ref: string(payload, name, "pull_request.base.ref")?,
+                head_sha: string(payload, name, "pull_request.head.sha")?,
+                changed_files: payload
+                    .get("pull_request")
+                    .and_then(|p| p.get("changed_files"))
+                    .and_then(Value::as_u64),
+                default_branch: optional_string(payload, "repository.default_branch"),
+            }))
+        }
+        "push" => Ok(Event::Push(Push {
+            git_ref: string(payload, name, "ref")?,
+            before: string(payload, name, "before")?,
+            after: string(payload, name, "after")?,
+            forced: payload
+                .get("forced")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            created: payload
+                .get("created")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            deleted: payload
+                .get("deleted")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            default_branch: optional_string(payload, "repository.default_branch")
+                .or_else(|| optional_string(payload, "repository.master_branch")),
+        })),
+        "workflow_dispatch" => {
+            let inputs = match payload.get("inputs") {
+                Some(Value::Object(map)) => map
+                    .iter()
+                    .map(|(k, v)| {
+                        let s = match v {
+                            Value::String(s) => s.clone(),
+                            Value::Null => String::new(),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), s)
+                    })
+                    .collect(),
+                _ => BTreeMap::new(),
+            };
+            Ok(Event::WorkflowDispatch(Dispatch {
+                git_ref: optional_string(payload, "ref"),
+                inputs,
+            }))
+        }
+        "schedule" => Ok(Event::Schedule),
+        other => Ok(Event::Other(other.to_string())),
+    }
+}

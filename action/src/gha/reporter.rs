@@ -1,0 +1,244 @@
+//! Where a command's results go: outputs, the job summary, annotations, masks.
+
+use std::fs::OpenOptions;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use super::{Context, Secret};
+use crate::diagnostic::Diagnostic;
+
+/// Writes a command's outputs and reports, in Actions or on a terminal.
+pub struct Reporter {
+    in_actions: bool,
+    output_file: Option<PathBuf>,
+    summary_file: Option<PathBuf>,
+    stdout: Box<dyn Write + Send>,
+    stderr: Box<dyn Write + Send>,
+    masks: Vec<String>,
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reporter")
+            .field("in_actions", &self.in_actions)
+            .field("output_file", &self.output_file)
+            .field("summary_file", &self.summary_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reporter {
+    /// A reporter for the process's stdout and stderr.
+    pub fn from_context(ctx: &Context) -> Self {
+        Self::new(
+            ctx.in_actions,
+            ctx.output_file.clone(),
+            ctx.summary_file.clone(),
+            Box::new(io::stdout()),
+            Box::new(io::stderr()),
+        )
+    }
+
+    /// A reporter writing to the given streams (tests capture them).
+    pub fn new(
+        in_actions: bool,
+        output_file: Option<PathBuf>,
+        summary_file: Option<PathBuf>,
+        stdout: Box<dyn Write + Send>,
+        stderr: Box<dyn Write + Send>,
+    ) -> Self {
+        Self {
+            in_actions,
+            output_file,
+            summary_file,
+            stdout,
+            stderr,
+            masks: Vec::new(),
+        }
+    }
+
+    /// Whether this runs inside GitHub Actions.
+    pub fn in_actions(&self) -> bool {
+        self.in_actions
+    }
+
+    /// Registers a secret: the runner masks it in every later log line
+    /// (`::add-mask::`), and this reporter replaces it by `***` in whatever it
+    /// writes, files included.
+    pub fn mask(&mut self, secret: &Secret) -> io::Result<()> {
+        let value = secret.expose();
+        if value.is_empty() || self.masks.iter().any(|m| m == value) {
+            return Ok(());
+        }
+        self.masks.push(value.to_string());
+        // Longest first, so a secret that contains another is replaced whole.
+        self.masks.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        if self.in_actions {
+            writeln!(self.stdout, "::add-mask::{}", escape_data(value))?;
+        }
+        Ok(())
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for m in &self.masks {
+            if out.contains(m.as_str()) {
+                out = out.replace(m.as_str(), "***");
+            }
+        }
+        out
+    }
+
+    /// Sets a step output.
+    pub fn output(&mut self, key: &str, value: &str) -> io::Result<()> {
+        let value = self.scrub(value);
+        match (&self.output_file, self.in_actions) {
+            (Some(path), _) => {
+                let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+                f.write_all(encode_output(key, &value, &random_delimiter()).as_bytes())
+            }
+            (None, _) if value.contains('\n') => {
+                let text = encode_output(key, &value, "EOF");
+                self.stdout.write_all(text.as_bytes())
+            }
+            (None, _) => writeln!(self.stdout, "{key}={value}"),
+        }
+    }
+
+    /// Appends markdown to the job summary (the terminal's stderr outside Actions).
+    pub fn summary(&mut self, markdown: &str) -> io::Result<()> {
+        let text = self.scrub(markdown);
+        match &self.summary_file {
+            Some(path) => {
+                let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+                f.write_all(text.as_bytes())?;
+                if !text.ends_with('\n') {
+                    f.write_all(b"\n")?;
+                }
+                Ok(())
+            }
+            None => {
+                self.stderr.write_all(text.as_bytes())?;
+                if !text.ends_with('\n') {
+                    self.stderr.write_all(b"\n")?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A log line (stderr locally; the step log in Actions).
+    pub fn info(&mut self, line: &str) -> io::Result<()> {
+        let line = self.scrub(line);
+        if self.in_actions {
+            writeln!(self.stdout, "{line}")
+        } else {
+            writeln!(self.stderr, "{line}")
+        }
+    }
+
+    /// Starts a folded log group; end it with [`Reporter::end_group`].
+    pub fn group(&mut self, title: &str) -> io::Result<()> {
+        let title = self.scrub(title);
+        if self.in_actions {
+            writeln!(self.stdout, "::group::{}", escape_data(&title))
+        } else {
+            writeln!(self.stderr, "── {title}")
+        }
+    }
+
+    /// Ends the current log group.
+    pub fn end_group(&mut self) -> io::Result<()> {
+        if self.in_actions {
+            writeln!(self.stdout, "::endgroup::")
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Reports a problem in a file: an `::error` annotation in Actions (shown
+    /// on the PR diff), `error: file:line:col: message` on a terminal.
+    pub fn error(&mut self, d: &Diagnostic) -> io::Result<()> {
+        self.annotate("error", d)
+    }
+
+    /// Like [`Reporter::error`], for something that does not fail the run.
+    pub fn warning(&mut self, d: &Diagnostic) -> io::Result<()> {
+        self.annotate("warning", d)
+    }
+
+    fn annotate(&mut self, level: &str, d: &Diagnostic) -> io::Result<()> {
+        let message = self.scrub(&match &d.help {
+            Some(help) => format!("{}\nhelp: {help}", d.message),
+            None => d.message.clone(),
+        });
+        if self.in_actions {
+            let mut props = vec![format!(
+                "file={}",
+                escape_property(&d.file.display().to_string())
+            )];
+            if let Some(l) = d.line {
+                props.push(format!("line={l}"));
+            }
+            if let Some(c) = d.column {
+                props.push(format!("col={c}"));
+            }
+            writeln!(
+                self.stdout,
+                "::{level} {}::{}",
+                props.join(","),
+                escape_data(&message)
+            )
+        } else {
+            let text = self.scrub(&d.to_string());
+            writeln!(self.stderr, "{level}: {text}")
+        }
+    }
+
+    /// A plain error with no file (a failed API call, a missing tool).
+    pub fn fatal(&mut self, message: &str) -> io::Result<()> {
+        let message = self.scrub(message);
+        if self.in_actions {
+            writeln!(self.stdout, "::error::{}", escape_data(&message))
+        } else {
+            writeln!(self.stderr, "error: {message}")
+        }
+    }
+
+    /// Flushes both streams.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.stdout.flush()?;
+        self.stderr.flush()
+    }
+}
+
+/// One `$GITHUB_OUTPUT` entry in the multiline-safe heredoc form:
+/// `key<<DELIM\nvalue\nDELIM\n`. The delimiter must not occur in the value.
+pub fn encode_output(key: &str, value: &str, delimiter: &str) -> String {
+    format!("{key}<<{delimiter}\n{value}\n{delimiter}\n")
+}
+
+fn random_delimiter() -> String {
+    // A value could contain any fixed delimiter; a random one cannot be predicted.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    format!("ghadelimiter_{:016x}", h.finish())
+}
+
+/// Escapes a workflow command's message (`%`, CR, LF), as the runner expects.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value (also `:` and `,`).
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}

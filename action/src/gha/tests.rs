@@ -1,0 +1,295 @@
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use super::*;
+use crate::diagnostic::Diagnostic;
+
+fn examples(event: &str) -> Vec<Value> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/webhooks/{event}.json"));
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn every_pull_request_example_parses() {
+    let all = examples("pull_request");
+    assert!(
+        all.len() >= 20,
+        "the examples file holds {} payloads",
+        all.len()
+    );
+    for payload in all {
+        let Event::PullRequest(pr) = event::parse("pull_request", &payload).unwrap() else {
+            panic!("not a pull request");
+        };
+        let p = &payload["pull_request"];
+        assert_eq!(pr.number, p["number"].as_u64().unwrap());
+        assert_eq!(pr.base_sha, p["base"]["sha"].as_str().unwrap());
+        assert_eq!(pr.head_sha, p["head"]["sha"].as_str().unwrap());
+        assert_eq!(pr.base_ref, p["base"]["ref"].as_str().unwrap());
+        assert_eq!(pr.base_sha.len(), 40);
+        assert_eq!(
+            pr.default_branch.as_deref(),
+            payload["repository"]["default_branch"].as_str()
+        );
+    }
+}
+
+#[test]
+fn every_push_example_parses() {
+    let all = examples("push");
+    assert!(all.len() >= 5);
+    let mut saw_new_branch = false;
+    for payload in all {
+        let Event::Push(push) = event::parse("push", &payload).unwrap() else {
+            panic!("not a push");
+        };
+        assert_eq!(push.after, payload["after"].as_str().unwrap());
+        assert_eq!(push.forced, payload["forced"].as_bool().unwrap());
+        assert_eq!(push.created, payload["created"].as_bool().unwrap());
+        if push.before_is_null() {
+            saw_new_branch = true;
+        }
+        if push.git_ref.starts_with("refs/heads/") {
+            assert!(push.branch().is_some());
+        }
+    }
+    assert!(saw_new_branch, "the examples include a branch creation");
+}
+
+#[test]
+fn every_workflow_dispatch_example_parses() {
+    for payload in examples("workflow_dispatch") {
+        let Event::WorkflowDispatch(d) = event::parse("workflow_dispatch", &payload).unwrap()
+        else {
+            panic!("not a dispatch");
+        };
+        assert_eq!(d.git_ref.as_deref(), payload["ref"].as_str());
+        if let Some(Value::Object(inputs)) = payload.get("inputs") {
+            assert_eq!(d.inputs.len(), inputs.len());
+        }
+    }
+}
+
+#[test]
+fn dispatch_inputs_become_strings() {
+    let payload = serde_json::json!({"ref": "refs/heads/main", "inputs": {"services": "a,b", "dry": true, "n": 3, "none": null}});
+    let Event::WorkflowDispatch(d) = event::parse("workflow_dispatch", &payload).unwrap() else {
+        panic!()
+    };
+    assert_eq!(d.inputs["services"], "a,b");
+    assert_eq!(d.inputs["dry"], "true");
+    assert_eq!(d.inputs["n"], "3");
+    assert_eq!(d.inputs["none"], "");
+}
+
+#[test]
+fn a_payload_without_the_needed_field_is_refused_by_name() {
+    let mut payload = examples("pull_request").remove(0);
+    payload["pull_request"]["base"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sha");
+    let err = event::parse("pull_request", &payload)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`pull_request.base.sha`"), "{err}");
+    let err = event::parse("push", &serde_json::json!({"ref": "refs/heads/x"}))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has no `before`"), "{err}");
+}
+
+fn context(vars: &[(&str, &str)], files: &[(&str, &str)]) -> Result<Context, ContextError> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let files: HashMap<String, String> = files
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Context::from_lookup(&|k| vars.get(k).cloned(), &|p| {
+        files
+            .get(p)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+    })
+}
+
+#[test]
+fn context_from_a_workflow_environment() {
+    let payload = serde_json::to_string(&examples("push")[0]).unwrap();
+    let ctx = context(
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_EVENT_PATH", "/e.json"),
+            ("GITHUB_SHA", "abc"),
+            ("GITHUB_REPOSITORY", "octo/shop"),
+            ("GITHUB_RUN_ID", "42"),
+            ("INPUT_GITHUB-TOKEN", " ghs_input "),
+            ("GITHUB_TOKEN", "ghs_env"),
+            ("GITHUB_OUTPUT", "/tmp/out"),
+        ],
+        &[("/e.json", &payload)],
+    )
+    .unwrap();
+    assert!(ctx.in_actions);
+    assert!(matches!(ctx.event, Event::Push(_)));
+    assert_eq!(ctx.repository.as_ref().unwrap().to_string(), "octo/shop");
+    assert_eq!(
+        ctx.run_url.as_deref(),
+        Some("https://github.com/octo/shop/actions/runs/42")
+    );
+    assert_eq!(
+        ctx.token.as_ref().unwrap().expose(),
+        "ghs_input",
+        "the action input wins over the env"
+    );
+    assert_eq!(ctx.api_url, "https://api.github.com");
+    assert_eq!(format!("{:?}", ctx.token), "Some(Secret(***))");
+}
+
+#[test]
+fn context_on_a_laptop() {
+    let ctx = context(&[], &[]).unwrap();
+    assert!(!ctx.in_actions);
+    assert_eq!(ctx.event, Event::Local);
+    assert!(ctx.token.is_none());
+}
+
+#[test]
+fn context_errors_name_the_problem() {
+    let err = context(
+        &[
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_EVENT_PATH", "/missing.json"),
+        ],
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot read the event payload /missing.json"),
+        "{err}"
+    );
+    let err = context(
+        &[("GITHUB_EVENT_NAME", "push"), ("GITHUB_EVENT_PATH", "/e")],
+        &[("/e", "{not json")],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("is not valid JSON"), "{err}");
+    let err = context(&[("GITHUB_REPOSITORY", "nope")], &[]).unwrap_err();
+    assert!(err.to_string().contains("expected owner/name"), "{err}");
+}
+
+#[test]
+fn outputs_are_multiline_safe() {
+    assert_eq!(encode_output("k", "v", "D"), "k<<D\nv\nD\n");
+    assert_eq!(encode_output("k", "a\nb=c%d", "D"), "k<<D\na\nb=c%d\nD\n");
+}
+
+#[test]
+fn workflow_command_escaping() {
+    assert_eq!(escape_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
+    assert_eq!(escape_property("a:b,c%"), "a%3Ab%2Cc%25");
+}
+
+/// A cloneable in-memory stream.
+#[derive(Clone, Default)]
+struct Buf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buf {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[test]
+fn reporter_in_actions_writes_files_annotations_and_masks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out");
+    let sum_file = dir.path().join("summary");
+    let (stdout, stderr) = (Buf::default(), Buf::default());
+    let mut r = Reporter::new(
+        true,
+        Some(out_file.clone()),
+        Some(sum_file.clone()),
+        Box::new(stdout.clone()),
+        Box::new(stderr.clone()),
+    );
+    r.mask(&Secret::new("hunter2")).unwrap();
+    r.output("services", "[\"a\"]").unwrap();
+    r.output("multi", "line1\nline2 with hunter2").unwrap();
+    r.summary("| a | b |").unwrap();
+    r.group("Detect").unwrap();
+    r.end_group().unwrap();
+    r.error(
+        &Diagnostic::new(".github/ferry.yml", "bad: 100%\nreally")
+            .at(3, 7)
+            .help("fix it"),
+    )
+    .unwrap();
+
+    let out = std::fs::read_to_string(out_file).unwrap();
+    let mut lines = out.lines();
+    let first = lines.next().unwrap();
+    let delim = first.strip_prefix("services<<").unwrap();
+    assert!(delim.starts_with("ghadelimiter_"));
+    assert_eq!(lines.next(), Some("[\"a\"]"));
+    assert_eq!(lines.next(), Some(delim));
+    assert!(
+        out.contains("line1\nline2 with ***\n"),
+        "secret scrubbed from outputs: {out}"
+    );
+    assert_eq!(std::fs::read_to_string(sum_file).unwrap(), "| a | b |\n");
+    let log = stdout.text();
+    assert!(log.starts_with("::add-mask::hunter2\n"), "{log}");
+    assert!(log.contains("::group::Detect\n::endgroup::\n"), "{log}");
+    assert!(
+        log.contains(
+            "::error file=.github/ferry.yml,line=3,col=7::bad: 100%25%0Areally%0Ahelp: fix it\n"
+        ),
+        "{log}"
+    );
+    assert_eq!(stderr.text(), "");
+}
+
+#[test]
+fn reporter_on_a_terminal_prints_plain_lines() {
+    let (stdout, stderr) = (Buf::default(), Buf::default());
+    let mut r = Reporter::new(
+        false,
+        None,
+        None,
+        Box::new(stdout.clone()),
+        Box::new(stderr.clone()),
+    );
+    r.mask(&Secret::new("s3cr3t")).unwrap();
+    r.output("any", "true").unwrap();
+    r.output("notes", "a\nb").unwrap();
+    r.summary("# Detect\nthe token s3cr3t").unwrap();
+    r.error(&Diagnostic::new("f.yml", "broken").at(1, 2))
+        .unwrap();
+    assert_eq!(stdout.text(), "any=true\nnotes<<EOF\na\nb\nEOF\n");
+    let err = stderr.text();
+    assert!(err.contains("# Detect\nthe token ***\n"), "{err}");
+    assert!(err.contains("error: f.yml:1:2: broken"), "{err}");
+    assert!(!err.contains("s3cr3t") && !stdout.text().contains("s3cr3t"));
+}

@@ -1,0 +1,201 @@
+//! The service manifest, `.github/ferry.yml`.
+//!
+//! It declares the services of the monorepo, where their inputs live and the
+//! environments they go to. Defaults follow the repository layout, so a new
+//! service is a few lines. Loading either gives a fully resolved, checked
+//! [`Manifest`] or every problem at once, each with file, line, column and fix.
+
+mod raw;
+pub mod template;
+mod validate;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use globset::GlobSet;
+use indexmap::IndexMap;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+pub use raw::{RawManifest, json_schema};
+pub use template::{Template, Vars};
+
+/// Where the manifest lives, relative to the repository root.
+pub const DEFAULT_PATH: &str = ".github/ferry.yml";
+
+/// A loaded, validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The file it came from (for messages).
+    pub file: PathBuf,
+    /// Project name, used in name templates.
+    pub project: String,
+    /// Default AWS region.
+    pub region: String,
+    /// The branch whose pushes are releases.
+    pub release_branch: String,
+    /// Paths whose change affects every service.
+    pub global_paths: PathRules,
+    /// Environments in declaration order.
+    pub environments: IndexMap<String, Environment>,
+    /// Services in declaration order.
+    pub services: IndexMap<String, Service>,
+}
+
+/// One deployment environment (an ECS cluster).
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// The environment's name (`staging`, `prod`).
+    pub name: String,
+    /// ECS cluster name template.
+    pub cluster: Template,
+    /// The environment whose successful deployment must precede this one's.
+    pub promote_from: Option<String>,
+    /// The environment's URL, shown in GitHub's environments view.
+    pub url: Option<String>,
+    /// AWS region, when it differs from the manifest's.
+    pub region: Option<String>,
+}
+
+/// One releasable service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// The service's name.
+    pub name: String,
+    /// Globs of the files that are part of the service.
+    pub paths: PathRules,
+    /// The Cargo package the service's binary comes from, if it is a Rust service.
+    pub crate_name: Option<String>,
+    /// Whether `crate_name` was written in the manifest (true) or guessed
+    /// from the service name (false, and then it may not exist).
+    pub crate_explicit: bool,
+    /// Dockerfile path, relative to the repository root.
+    pub dockerfile: String,
+    /// Docker build context, relative to the repository root.
+    pub context: String,
+    /// Jsonnet task definition, relative to the repository root.
+    pub task_definition: String,
+    /// ECS service name template.
+    pub ecs_service: Template,
+    /// ECR repository name template.
+    pub ecr_repository: Template,
+}
+
+/// A compiled list of path globs, kept with their text for "why" messages.
+#[derive(Debug, Clone)]
+pub struct PathRules {
+    /// The globs as written.
+    pub globs: Vec<String>,
+    /// The compiled set (same order).
+    pub set: GlobSet,
+}
+
+impl PathRules {
+    /// The first glob that matches `path`, if any.
+    pub fn first_match(&self, path: &str) -> Option<&str> {
+        self.set
+            .matches(path)
+            .into_iter()
+            .min()
+            .map(|i| self.globs[i].as_str())
+    }
+}
+
+/// A manifest that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("cannot read the manifest {}: {source}\n  help: create it (see action/README.md), or pass --manifest PATH", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file has problems; all of them are listed.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+impl ManifestError {
+    /// The located problems, for annotations.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            Self::Read { path, source } => {
+                vec![Diagnostic::new(
+                    path,
+                    format!("cannot read the manifest: {source}"),
+                )]
+            }
+            Self::Invalid(d) => d.0.clone(),
+        }
+    }
+}
+
+impl Manifest {
+    /// Reads and validates the manifest at `path`; `display_path` is how
+    /// messages name it (usually relative to the repository root).
+    pub fn load(path: &Path, display_path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: display_path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, display_path)
+    }
+
+    /// Parses and validates manifest text.
+    pub fn parse(text: &str, file: &Path) -> Result<Self, ManifestError> {
+        validate::parse(text, file).map_err(ManifestError::Invalid)
+    }
+
+    /// Resolves service names given by a user (CLI, workflow input), refusing unknown ones.
+    pub fn select<'a, I>(&self, names: I) -> Result<Vec<String>, String>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let mut out = Vec::new();
+        for name in names {
+            let name = name.trim();
+            if name.is_empty() {
+                continue;
+            }
+            if !self.services.contains_key(name) {
+                let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "unknown service `{name}`: {} declares {}",
+                    self.file.display(),
+                    known.join(", ")
+                ));
+            }
+            if !out.iter().any(|n| n == name) {
+                out.push(name.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Template variables for a service in an environment.
+    pub fn vars<'a>(&'a self, service: &'a str, env: &'a str) -> Vars<'a> {
+        let region = self
+            .environments
+            .get(env)
+            .and_then(|e| e.region.as_deref())
+            .unwrap_or(&self.region);
+        Vars {
+            project: &self.project,
+            env,
+            service,
+            region,
+        }
+    }
+
+    /// The environment every promotion chain starts from (the first one
+    /// without `promote-from`): where releases land first.
+    pub fn first_environment(&self) -> Option<&Environment> {
+        self.environments
+            .values()
+            .find(|e| e.promote_from.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,87 @@
+//! The manifest as written: the serde and JSON Schema shape of `ferry.yml`.
+//!
+//! These types are what editors validate against (the JSON Schema is
+//! generated from them) and what serde rejects unknown keys with; defaults
+//! are applied afterwards, in `validate`, because they depend on the service
+//! name.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Ferry's service manifest (`.github/ferry.yml`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(title = "Ferry service manifest")]
+pub struct RawManifest {
+    /// Project name; `{project}` in name templates.
+    pub project: String,
+    /// Default AWS region; `{region}` in name templates.
+    pub region: String,
+    /// The branch whose pushes are releases (default `release`). On a push to
+    /// it, `detect` compares with the last successful deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_branch: Option<String>,
+    /// Globs of repository paths whose change affects every service (a
+    /// toolchain file, a shared build script).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub global_paths: Vec<String>,
+    /// Deployment environments, in promotion order.
+    pub environments: IndexMap<String, RawEnvironment>,
+    /// The services this repository releases.
+    pub services: IndexMap<String, RawService>,
+}
+
+/// One environment: an ECS cluster, optionally promoted from another.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawEnvironment {
+    /// ECS cluster name; may use `{project}`, `{env}`, `{region}`.
+    pub cluster: String,
+    /// The environment an image must have been deployed to successfully
+    /// before it may be deployed here (checked by `ferry gate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote_from: Option<String>,
+    /// URL of the environment, shown in GitHub's environments view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// AWS region of this environment, when it differs from the manifest's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// One service. Every field has a default that follows the repository layout.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawService {
+    /// Globs of the service's files (default `services/<name>/**`). Its Cargo
+    /// dependencies, Dockerfile and task definition (with its Jsonnet imports)
+    /// are added automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+    /// The Cargo package of the service (default: the workspace member named
+    /// like the service, if there is one).
+    #[serde(default, rename = "crate", skip_serializing_if = "Option::is_none")]
+    pub crate_name: Option<String>,
+    /// Dockerfile (default `services/<name>/Dockerfile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    /// Docker build context (default `.`, the repository root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Jsonnet task definition (default `task-definitions/<name>.jsonnet`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
+    /// ECS service name (default `{project}-{env}-{service}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs_service: Option<String>,
+    /// ECR repository name (default `{project}/{service}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecr_repository: Option<String>,
+}
+
+/// The JSON Schema of the manifest, for editors (`yaml-language-server`).
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(RawManifest);
+    serde_json::to_value(&schema).unwrap_or(serde_json::Value::Null)
+}

@@ -1,0 +1,216 @@
+//! Name templates such as `"{project}-{env}-sampleapi"`.
+//!
+//! The ECS service, cluster and ECR repository names differ per environment
+//! and project; templates let one manifest line name them all. Placeholders
+//! are checked when the manifest loads, so a typo fails before any AWS call.
+
+use std::fmt;
+
+/// The placeholders a template may use.
+pub const PLACEHOLDERS: &[&str] = &["project", "env", "service", "region"];
+
+/// A validated name template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(String);
+
+/// The values placeholders expand to.
+#[derive(Debug, Clone, Copy)]
+pub struct Vars<'a> {
+    /// `{project}`
+    pub project: &'a str,
+    /// `{env}`
+    pub env: &'a str,
+    /// `{service}`
+    pub service: &'a str,
+    /// `{region}`
+    pub region: &'a str,
+}
+
+/// Why a template was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    /// Byte offset of the problem inside the template.
+    pub offset: usize,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: String,
+}
+
+impl Template {
+    /// Parses and checks a template.
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        for part in parts(text) {
+            match part {
+                Part::Literal(_) => {}
+                Part::Placeholder(offset, name) => {
+                    if !PLACEHOLDERS.contains(&name) {
+                        let help = match closest(name) {
+                            Some(near) => format!(
+                                "did you mean `{{{near}}}`? Known placeholders: {}",
+                                known()
+                            ),
+                            None => format!("known placeholders: {}", known()),
+                        };
+                        return Err(TemplateError {
+                            offset,
+                            message: format!("unknown placeholder `{{{name}}}` in \"{text}\""),
+                            help,
+                        });
+                    }
+                }
+                Part::Unclosed(offset) => {
+                    return Err(TemplateError {
+                        offset,
+                        message: format!("unclosed `{{` in \"{text}\""),
+                        help: format!("close it with `}}`; known placeholders: {}", known()),
+                    });
+                }
+            }
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    /// Expands the placeholders.
+    pub fn render(&self, vars: Vars<'_>) -> String {
+        let mut out = String::with_capacity(self.0.len() + 32);
+        for part in parts(&self.0) {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::Placeholder(_, name) => out.push_str(match name {
+                    "project" => vars.project,
+                    "env" => vars.env,
+                    "service" => vars.service,
+                    "region" => vars.region,
+                    // Unreachable after `parse`; keep the text rather than panic.
+                    other => other,
+                }),
+                Part::Unclosed(_) => {}
+            }
+        }
+        out
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the template uses `{env}` (a name that must differ per environment).
+    pub fn uses(&self, placeholder: &str) -> bool {
+        parts(&self.0).any(|p| matches!(p, Part::Placeholder(_, n) if n == placeholder))
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn known() -> String {
+    PLACEHOLDERS
+        .iter()
+        .map(|p| format!("{{{p}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The known placeholder within edit distance 2 of `name`, if any.
+fn closest(name: &str) -> Option<&'static str> {
+    PLACEHOLDERS
+        .iter()
+        .map(|p| (edit_distance(p, name), *p))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, p)| p)
+}
+
+/// Levenshtein distance; names are short, so the quadratic table is fine.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+enum Part<'a> {
+    Literal(&'a str),
+    Placeholder(usize, &'a str),
+    Unclosed(usize),
+}
+
+fn parts(text: &str) -> impl Iterator<Item = Part<'_>> {
+    let mut rest = 0;
+    std::iter::from_fn(move || {
+        if rest >= text.len() {
+            return None;
+        }
+        let tail = &text[rest..];
+        match tail.find('{') {
+            Some(0) => match tail.find('}') {
+                Some(end) => {
+                    let part = Part::Placeholder(rest, &tail[1..end]);
+                    rest += end + 1;
+                    Some(part)
+                }
+                None => {
+                    let part = Part::Unclosed(rest);
+                    rest = text.len();
+                    Some(part)
+                }
+            },
+            Some(open) => {
+                rest += open;
+                Some(Part::Literal(&tail[..open]))
+            }
+            None => {
+                rest = text.len();
+                Some(Part::Literal(tail))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VARS: Vars<'static> = Vars {
+        project: "shop",
+        env: "prod",
+        service: "api",
+        region: "eu-west-1",
+    };
+
+    #[test]
+    fn renders_every_placeholder() {
+        let t = Template::parse("{project}-{env}-{service}@{region}").unwrap();
+        assert_eq!(t.render(VARS), "shop-prod-api@eu-west-1");
+        assert!(t.uses("env"));
+        assert_eq!(Template::parse("plain").unwrap().render(VARS), "plain");
+    }
+
+    #[test]
+    fn unknown_placeholder_suggests_the_closest() {
+        let err = Template::parse("{project}-{enviroment}").unwrap_err();
+        assert_eq!(err.offset, 10);
+        assert!(err.message.contains("`{enviroment}`"), "{}", err.message);
+        let err = Template::parse("x-{evn}").unwrap_err();
+        assert!(err.help.contains("did you mean `{env}`"), "{}", err.help);
+    }
+
+    #[test]
+    fn unclosed_brace_is_an_error() {
+        let err = Template::parse("{project}-{env").unwrap_err();
+        assert_eq!(err.offset, 10);
+        assert!(err.message.contains("unclosed"));
+    }
+}

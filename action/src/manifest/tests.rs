@@ -1,0 +1,277 @@
+use std::path::Path;
+
+use super::*;
+
+const GOOD: &str = "\
+project: shop
+region: us-east-1
+environments:
+  staging: { cluster: shop-staging }
+  prod:
+    cluster: '{project}-prod'
+    promote-from: staging
+services:
+  api:
+    paths: [services/api/**]
+  worker: {}
+";
+
+fn parse(text: &str) -> Result<Manifest, ManifestError> {
+    Manifest::parse(text, Path::new(".github/ferry.yml"))
+}
+
+/// The first problem, as `line:col: message`, for compact assertions.
+fn first_problem(text: &str) -> (Option<usize>, Option<usize>, String, String) {
+    let err = parse(text).expect_err("should be refused");
+    let d = err
+        .diagnostics()
+        .into_iter()
+        .next()
+        .expect("one diagnostic");
+    (d.line, d.column, d.message, d.help.unwrap_or_default())
+}
+
+#[test]
+fn defaults_follow_the_layout() {
+    let m = parse(GOOD).unwrap();
+    let w = &m.services["worker"];
+    assert_eq!(w.dockerfile, "services/worker/Dockerfile");
+    assert_eq!(w.task_definition, "task-definitions/worker.jsonnet");
+    assert_eq!(w.context, ".");
+    assert_eq!(w.paths.globs, ["services/worker/**"]);
+    assert_eq!(w.crate_name.as_deref(), Some("worker"));
+    assert!(!w.crate_explicit);
+    assert_eq!(
+        w.ecs_service.render(m.vars("worker", "prod")),
+        "shop-prod-worker"
+    );
+    assert_eq!(
+        w.ecr_repository.render(m.vars("worker", "prod")),
+        "shop/worker"
+    );
+    assert_eq!(
+        m.environments["prod"]
+            .cluster
+            .render(m.vars("worker", "prod")),
+        "shop-prod"
+    );
+    assert_eq!(m.release_branch, "release");
+    assert_eq!(
+        m.first_environment().map(|e| e.name.as_str()),
+        Some("staging")
+    );
+}
+
+#[test]
+fn the_repository_manifest_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/ferry.yml");
+    let m = Manifest::load(&path, Path::new(".github/ferry.yml")).unwrap();
+    assert_eq!(
+        m.services.keys().collect::<Vec<_>>(),
+        ["sampleapi", "sampleworker"]
+    );
+    assert_eq!(
+        m.environments["prod"].promote_from.as_deref(),
+        Some("staging")
+    );
+}
+
+#[test]
+fn unknown_key_names_line_and_column() {
+    let text = GOOD.replace("  worker: {}", "  worker:\n    dockerfil: x");
+    let (line, col, msg, help) = first_problem(&text);
+    assert_eq!((line, col), (Some(12), Some(5)));
+    assert!(msg.contains("unknown field `dockerfil`"), "{msg}");
+    assert!(msg.contains("dockerfile"), "lists the expected keys: {msg}");
+    assert!(
+        help.contains("remove the key or fix its spelling"),
+        "{help}"
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let (line, col, msg, _) = first_problem(&format!("{GOOD}colour: blue\n"));
+    assert_eq!((line, col), (Some(12), Some(1)));
+    assert!(msg.contains("unknown field `colour`"), "{msg}");
+}
+
+#[test]
+fn promote_from_a_missing_environment() {
+    let text = GOOD.replace("promote-from: staging", "promote-from: stagin");
+    let (line, col, msg, help) = first_problem(&text);
+    assert_eq!((line, col), (Some(7), Some(19)));
+    assert!(
+        msg.contains("`promote-from: stagin` names an environment that is not declared"),
+        "{msg}"
+    );
+    assert!(help.contains("did you mean `staging`"), "{help}");
+}
+
+#[test]
+fn promotion_cycle() {
+    let text = GOOD.replace(
+        "staging: { cluster: shop-staging }",
+        "staging: { cluster: shop-staging, promote-from: prod }",
+    );
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("promotion cycle: "), "{err}");
+}
+
+#[test]
+fn duplicate_service_names() {
+    let text = format!("{GOOD}  api: {{}}\n");
+    let (line, _, msg, help) = first_problem(&text);
+    assert_eq!(line, Some(12));
+    assert!(
+        msg.contains("duplicate key `api` (services.api is declared twice)"),
+        "{msg}"
+    );
+    assert!(help.contains("each name may appear once"), "{help}");
+}
+
+#[test]
+fn two_services_on_one_ecs_service() {
+    let text = GOOD.replace(
+        "  worker: {}",
+        "  worker: { ecs-service: 'shop-{env}-api' }",
+    );
+    let (line, col, msg, _) = first_problem(&text);
+    assert_eq!((line, col), (Some(11), Some(26)));
+    assert!(
+        msg.contains(
+            "services `api` and `worker` both deploy to the ECS service \"shop-staging-api\""
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
+fn invalid_glob() {
+    let text = GOOD.replace(
+        "paths: [services/api/**]",
+        "paths: [services/api/**, 'src/[a-']",
+    );
+    let (line, col, msg, help) = first_problem(&text);
+    assert_eq!((line, col), (Some(10), Some(30)));
+    assert!(msg.contains("invalid path glob \"src/[a-\""), "{msg}");
+    assert!(help.contains("`**` across folders"), "{help}");
+}
+
+#[test]
+fn absolute_glob() {
+    let text = GOOD.replace("paths: [services/api/**]", "paths: [/services/api/**]");
+    let (_, _, msg, help) = first_problem(&text);
+    assert!(msg.contains("not relative to the repository root"), "{msg}");
+    assert!(help.contains("\"services/api/**\""), "{help}");
+}
+
+#[test]
+fn unknown_placeholder() {
+    let text = GOOD.replace("cluster: '{project}-prod'", "cluster: '{projct}-prod'");
+    let (line, col, msg, help) = first_problem(&text);
+    assert_eq!((line, col), (Some(6), Some(14)));
+    assert!(msg.contains("unknown placeholder `{projct}`"), "{msg}");
+    assert!(help.contains("did you mean `{project}`"), "{help}");
+}
+
+#[test]
+fn env_in_a_shared_repository_name() {
+    let text = GOOD.replace(
+        "  worker: {}",
+        "  worker: { ecr-repository: '{env}/worker' }",
+    );
+    let (_, _, msg, _) = first_problem(&text);
+    assert!(msg.contains("`{env}` cannot be used"), "{msg}");
+}
+
+#[test]
+fn missing_field_and_wrong_type() {
+    let (_, _, msg, _) = first_problem("project: p\nregion: us-east-1\nservices: {a: {}}\n");
+    assert!(msg.contains("missing field `environments`"), "{msg}");
+    let (line, _, msg, _) =
+        first_problem(&GOOD.replace("paths: [services/api/**]", "paths: services/api/**"));
+    assert_eq!(line, Some(10));
+    assert!(msg.contains("invalid type"), "{msg}");
+}
+
+#[test]
+fn bad_names_and_region() {
+    let err = parse(
+        &GOOD
+            .replace("region: us-east-1", "region: Virginia")
+            .replace("  worker: {}", "  'work er': {}"),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(".github/ferry.yml:2:9: \"Virginia\" is not an AWS region"),
+        "{text}"
+    );
+    assert!(
+        text.contains(".github/ferry.yml:11:3: service name \"work er\" is not valid"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = GOOD
+        .replace("promote-from: staging", "promote-from: qa")
+        .replace("paths: [services/api/**]", "paths: ['[']");
+    assert_eq!(parse(&text).unwrap_err().diagnostics().len(), 2);
+}
+
+#[test]
+fn select_refuses_unknown_services() {
+    let m = parse(GOOD).unwrap();
+    assert_eq!(
+        m.select(["worker", "api", "worker"]).unwrap(),
+        ["worker", "api"]
+    );
+    let err = m.select(["billing"]).unwrap_err();
+    assert!(err.contains("unknown service `billing`"), "{err}");
+    assert!(err.contains("declares api, worker"), "{err}");
+}
+
+#[test]
+fn syntax_error_has_a_position() {
+    let (line, col, _, _) = first_problem("project: [unclosed\nregion: x\n");
+    assert!(line.is_some() && col.is_some());
+}
+
+/// Editors validate `ferry.yml` against action/schema/ferry.schema.json; it
+/// must describe exactly what the code accepts. Regenerate with
+/// `FERRY_UPDATE_SCHEMA=1 cargo test -p ferry schema`.
+#[test]
+fn json_schema_file_is_in_sync_with_the_code() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/ferry.schema.json");
+    let generated = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+    if std::env::var_os("FERRY_UPDATE_SCHEMA").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == generated,
+        "{} is out of date: run FERRY_UPDATE_SCHEMA=1 cargo test -p ferry schema",
+        path.display()
+    );
+    let schema: serde_json::Value = serde_json::from_str(&on_disk).unwrap();
+    let service = &schema["$defs"]["RawService"]["properties"];
+    for key in [
+        "paths",
+        "crate",
+        "dockerfile",
+        "context",
+        "task-definition",
+        "ecs-service",
+        "ecr-repository",
+    ] {
+        assert!(service.get(key).is_some(), "schema lacks services.*.{key}");
+    }
+    assert_eq!(
+        schema["additionalProperties"],
+        serde_json::Value::Bool(false)
+    );
+}

@@ -1,0 +1,432 @@
+//! From YAML text to a checked [`Manifest`], collecting every problem.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use globset::{Glob, GlobSetBuilder};
+use indexmap::IndexMap;
+
+use super::raw::{RawEnvironment, RawManifest, RawService};
+use super::template::{Template, edit_distance};
+use super::yaml::{self, Positions};
+use super::{Environment, Manifest, PathRules, Service};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+
+/// Collects diagnostics located through the position index.
+struct Checker<'a> {
+    file: &'a Path,
+    positions: Positions,
+    problems: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn at_value(&mut self, path: &str, message: String, help: String) {
+        self.push(self.positions.value(path), message, help);
+    }
+
+    fn at_key(&mut self, path: &str, message: String, help: String) {
+        self.push(self.positions.key(path), message, help);
+    }
+
+    fn push(&mut self, pos: Option<yaml::Position>, message: String, help: String) {
+        let mut d = Diagnostic::new(self.file, message).help(help);
+        if let Some(p) = pos {
+            d = d.at(p.line, p.column);
+        }
+        self.problems.push(d);
+    }
+
+    fn template(&mut self, path: &str, text: &str, allowed_env: bool) -> Option<Template> {
+        match Template::parse(text) {
+            Ok(t) => {
+                if !allowed_env && t.uses("env") {
+                    self.at_value(
+                        path,
+                        format!("`{{env}}` cannot be used in \"{text}\""),
+                        "this name is shared by every environment; remove `{env}`".into(),
+                    );
+                    return None;
+                }
+                Some(t)
+            }
+            Err(e) => {
+                self.at_value(path, e.message, e.help);
+                None
+            }
+        }
+    }
+
+    fn globs(&mut self, path: &str, globs: &[String]) -> Option<PathRules> {
+        let mut builder = GlobSetBuilder::new();
+        let mut ok = true;
+        for (i, text) in globs.iter().enumerate() {
+            let item = format!("{path}[{i}]");
+            if text.starts_with('/') || text.starts_with("./") || text.split('/').any(|s| s == "..")
+            {
+                self.at_value(
+                    &item,
+                    format!("path glob \"{text}\" is not relative to the repository root"),
+                    format!(
+                        "write it from the repository root without a leading `/`, `./` or `..`, e.g. \"{}\"",
+                        text.trim_start_matches("./").trim_start_matches('/')
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            match Glob::new(text) {
+                Ok(glob) => {
+                    builder.add(glob);
+                }
+                Err(err) => {
+                    self.at_value(
+                        &item,
+                        format!("invalid path glob \"{text}\": {}", err.kind()),
+                        "globs use `*` within a folder, `**` across folders, `{a,b}` for alternatives and `[abc]` for one character".into(),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        match builder.build() {
+            Ok(set) => Some(PathRules {
+                globs: globs.to_vec(),
+                set,
+            }),
+            Err(err) => {
+                self.at_value(
+                    path,
+                    format!("invalid path globs: {err}"),
+                    "fix the globs above".into(),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Names that AWS accepts for ECS families, services and clusters.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_region(region: &str) -> bool {
+    // e.g. us-east-1, eu-central-2, us-gov-west-1, ap-southeast-3
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest, Diagnostics> {
+    let raw: RawManifest = yaml::from_str(text).map_err(|e| {
+        let mut d = Diagnostic::new(file, e.message.clone()).help(help_for_serde(&e.message));
+        if let Some(p) = e.position {
+            d = d.at(p.line, p.column);
+        }
+        Diagnostics(vec![d])
+    })?;
+    let mut c = Checker {
+        file,
+        positions: Positions::index(text),
+        problems: Vec::new(),
+    };
+    let duplicates = c.positions.duplicates().to_vec();
+    for (path, pos) in duplicates {
+        let key = path.rsplit('.').next().unwrap_or(&path);
+        c.push(
+            Some(pos),
+            format!("duplicate key `{key}` ({path} is declared twice)"),
+            "each name may appear once; remove or rename the second one".into(),
+        );
+    }
+    let manifest = resolve(&mut c, raw);
+    match manifest {
+        Some(m) if c.problems.is_empty() => Ok(m),
+        _ => Err(Diagnostics(c.problems)),
+    }
+}
+
+/// Help for serde's own messages (unknown field, missing field, wrong type).
+fn help_for_serde(message: &str) -> String {
+    if message.contains("unknown field") {
+        "remove the key or fix its spelling; the JSON Schema action/schema/ferry.schema.json lists every key".into()
+    } else if message.contains("missing field") {
+        "add the field; see the example manifest in action/README.md".into()
+    } else if message.contains("duplicate") {
+        "each name may appear once; remove or rename the second one".into()
+    } else {
+        "fix the YAML at this position".into()
+    }
+}
+
+fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
+    if !valid_name(&raw.project) {
+        c.at_value(
+            "project",
+            format!(
+                "project name \"{}\" is not a valid AWS resource name part",
+                raw.project
+            ),
+            "use letters, digits, `-` and `_` only".into(),
+        );
+    }
+    if !valid_region(&raw.region) {
+        c.at_value(
+            "region",
+            format!("\"{}\" is not an AWS region", raw.region),
+            "write a region code such as us-east-1 or eu-west-3".into(),
+        );
+    }
+    let release_branch = raw.release_branch.unwrap_or_else(|| "release".into());
+    if release_branch.trim().is_empty() {
+        c.at_value(
+            "release-branch",
+            "release-branch is empty".into(),
+            "name a branch, e.g. release".into(),
+        );
+    }
+    let global_paths = c.globs("global-paths", &raw.global_paths);
+
+    if raw.environments.is_empty() {
+        c.at_value(
+            "environments",
+            "no environments are declared".into(),
+            "declare at least one, e.g. `staging: { cluster: my-cluster }`".into(),
+        );
+    }
+    let environments = resolve_environments(c, &raw.environments);
+    if raw.services.is_empty() {
+        c.at_value(
+            "services",
+            "no services are declared".into(),
+            "declare at least one service under `services:`".into(),
+        );
+    }
+    let mut services = IndexMap::new();
+    for (name, svc) in &raw.services {
+        if let Some(s) = resolve_service(c, name, svc) {
+            services.insert(name.clone(), s);
+        }
+    }
+    let manifest = Manifest {
+        file: c.file.to_path_buf(),
+        project: raw.project,
+        region: raw.region,
+        release_branch,
+        global_paths: global_paths?,
+        environments,
+        services,
+    };
+    check_unique_names(c, &manifest);
+    Some(manifest)
+}
+
+fn resolve_environments(
+    c: &mut Checker<'_>,
+    raw: &IndexMap<String, RawEnvironment>,
+) -> IndexMap<String, Environment> {
+    let mut out = IndexMap::new();
+    for (name, env) in raw {
+        let path = format!("environments.{name}");
+        if !valid_name(name) {
+            c.at_key(
+                &path,
+                format!("environment name \"{name}\" is not valid"),
+                "use letters, digits, `-` and `_` only".into(),
+            );
+        }
+        if let Some(region) = &env.region
+            && !valid_region(region)
+        {
+            c.at_value(
+                &format!("{path}.region"),
+                format!("\"{region}\" is not an AWS region"),
+                "write a region code such as us-east-1".into(),
+            );
+        }
+        if let Some(from) = &env.promote_from {
+            if from == name {
+                c.at_value(
+                    &format!("{path}.promote-from"),
+                    format!("environment `{name}` promotes from itself"),
+                    "name the environment that comes before it, e.g. staging".into(),
+                );
+            } else if !raw.contains_key(from) {
+                let known: Vec<&str> = raw.keys().map(String::as_str).collect();
+                let near = known
+                    .iter()
+                    .filter(|k| edit_distance(k, from) <= 2)
+                    .min_by_key(|k| edit_distance(k, from));
+                let help = match near {
+                    Some(k) => format!(
+                        "did you mean `{k}`? Declared environments: {}",
+                        known.join(", ")
+                    ),
+                    None => format!("declared environments: {}", known.join(", ")),
+                };
+                c.at_value(
+                    &format!("{path}.promote-from"),
+                    format!("`promote-from: {from}` names an environment that is not declared"),
+                    help,
+                );
+            }
+        }
+        let Some(cluster) = c.template(&format!("{path}.cluster"), &env.cluster, true) else {
+            continue;
+        };
+        out.insert(
+            name.clone(),
+            Environment {
+                name: name.clone(),
+                cluster,
+                promote_from: env.promote_from.clone(),
+                url: env.url.clone(),
+                region: env.region.clone(),
+            },
+        );
+    }
+    // A cycle (a → b → a) would make `gate` chase its tail.
+    for name in raw.keys() {
+        let mut seen = vec![name.as_str()];
+        let mut cur = name.as_str();
+        while let Some(next) = raw.get(cur).and_then(|e| e.promote_from.as_deref()) {
+            if !raw.contains_key(next) || next == cur {
+                break;
+            }
+            if seen.contains(&next) {
+                if seen[0] == next {
+                    seen.push(next);
+                    c.at_value(
+                        &format!("environments.{name}.promote-from"),
+                        format!("promotion cycle: {}", seen.join(" → ")),
+                        "the first environment of a chain has no promote-from".into(),
+                    );
+                }
+                break;
+            }
+            seen.push(next);
+            cur = next;
+        }
+    }
+    out
+}
+
+fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<Service> {
+    let path = format!("services.{name}");
+    if !valid_name(name) {
+        c.at_key(
+            &path,
+            format!("service name \"{name}\" is not valid"),
+            "use letters, digits, `-` and `_` only (it becomes part of ECS and ECR names)".into(),
+        );
+    }
+    let default_paths = vec![format!("services/{name}/**")];
+    let paths = c.globs(
+        &format!("{path}.paths"),
+        raw.paths.as_ref().unwrap_or(&default_paths),
+    );
+    if raw.paths.as_ref().is_some_and(Vec::is_empty) {
+        c.at_value(
+            &format!("{path}.paths"),
+            format!("service `{name}` has an empty `paths` list"),
+            format!(
+                "list its folder, e.g. [services/{name}/**], or remove `paths` to use that default"
+            ),
+        );
+    }
+    let mut files = Vec::new();
+    for (key, value, default) in [
+        (
+            "dockerfile",
+            &raw.dockerfile,
+            format!("services/{name}/Dockerfile"),
+        ),
+        ("context", &raw.context, ".".to_string()),
+        (
+            "task-definition",
+            &raw.task_definition,
+            format!("task-definitions/{name}.jsonnet"),
+        ),
+    ] {
+        let value = value.clone().unwrap_or(default);
+        if value.starts_with('/') || value.split('/').any(|s| s == "..") || value.is_empty() {
+            c.at_value(
+                &format!("{path}.{key}"),
+                format!("{key} \"{value}\" must be a path inside the repository"),
+                "write it relative to the repository root, without a leading `/` or `..`".into(),
+            );
+        }
+        files.push(value);
+    }
+    let ecs_service = c.template(
+        &format!("{path}.ecs-service"),
+        raw.ecs_service
+            .as_deref()
+            .unwrap_or("{project}-{env}-{service}"),
+        true,
+    );
+    let ecr_repository = c.template(
+        &format!("{path}.ecr-repository"),
+        raw.ecr_repository
+            .as_deref()
+            .unwrap_or("{project}/{service}"),
+        false,
+    );
+    let [dockerfile, context, task_definition]: [String; 3] = files.try_into().ok()?;
+    Some(Service {
+        name: name.to_string(),
+        paths: paths?,
+        crate_name: Some(raw.crate_name.clone().unwrap_or_else(|| name.to_string())),
+        crate_explicit: raw.crate_name.is_some(),
+        dockerfile,
+        context,
+        task_definition,
+        ecs_service: ecs_service?,
+        ecr_repository: ecr_repository?,
+    })
+}
+
+/// Two services must not share an ECS service (per environment) or an ECR repository.
+fn check_unique_names(c: &mut Checker<'_>, m: &Manifest) {
+    for env in m.environments.keys() {
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for (name, svc) in &m.services {
+            let rendered = svc.ecs_service.render(m.vars(name, env));
+            if let Some(first) = seen.insert(rendered.clone(), name) {
+                c.at_value(
+                    &format!("services.{name}.ecs-service"),
+                    format!("services `{first}` and `{name}` both deploy to the ECS service \"{rendered}\" in `{env}`"),
+                    "give each service its own ecs-service name, e.g. \"{project}-{env}-{service}\"".into(),
+                );
+            }
+        }
+    }
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for (name, svc) in &m.services {
+        let rendered = svc.ecr_repository.render(m.vars(name, ""));
+        if let Some(first) = seen.insert(rendered.clone(), name) {
+            c.at_value(
+                &format!("services.{name}.ecr-repository"),
+                format!(
+                    "services `{first}` and `{name}` both push to the ECR repository \"{rendered}\""
+                ),
+                "give each service its own repository, e.g. \"{project}/{service}\"".into(),
+            );
+        }
+    }
+}

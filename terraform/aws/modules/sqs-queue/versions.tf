@@ -1,0 +1,11 @@
+terraform {
+  # Cross-variable references in `validation` blocks need Terraform 1.9+.
+  required_version = ">= 1.11.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 6.0, < 7.0"
+    }
+  }
+}
