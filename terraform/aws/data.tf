@@ -4,14 +4,22 @@ data "aws_region" "current" {}
 
 data "aws_partition" "current" {}
 
-data "aws_availability_zones" "available" {
+# The AZs are named in the tfvars rather than taken from whatever the region
+# offers: the subnet layout must not move when AWS adds a zone, and this
+# lookup fails the plan if a named zone is not available to the account.
+data "aws_availability_zones" "selected" {
   state = "available"
 
-  # Local Zones and Wavelength Zones lack NAT gateways and some instance
-  # families; keep to the region's standard AZs.
   filter {
-    name   = "opt-in-status"
-    values = ["opt-in-not-required"]
+    name   = "zone-name"
+    values = var.availability_zones
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) == length(var.availability_zones)
+      error_message = "Some of var.availability_zones are not available in this region for this account; pick zones listed by `aws ec2 describe-availability-zones`."
+    }
   }
 }
 

@@ -24,8 +24,8 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https" {
   to_port           = 443
 }
 
-#checkov:skip=CKV_AWS_260: port 80 only serves the HTTP -> HTTPS redirect (alb.tf); closing it would break clients that type the bare domain.
 resource "aws_vpc_security_group_ingress_rule" "alb_http_redirect" {
+  #checkov:skip=CKV_AWS_260: port 80 only serves the HTTP -> HTTPS redirect (alb.tf); closing it would break clients that type the bare domain.
   security_group_id = aws_security_group.alb.id
   description       = "HTTP from the internet, redirected to HTTPS"
   cidr_ipv4         = "0.0.0.0/0"

@@ -55,14 +55,18 @@ variable "vpc_cidr" {
   }
 }
 
-variable "az_count" {
-  description = "Availability Zones to spread subnets (and tasks) over."
-  type        = number
-  default     = 2
+variable "availability_zones" {
+  description = "Availability Zones to spread subnets (and tasks) over, e.g. [\"us-east-1a\", \"us-east-1b\"]."
+  type        = list(string)
 
   validation {
-    condition     = var.az_count >= 2 && var.az_count <= 4 && floor(var.az_count) == var.az_count
-    error_message = "az_count must be 2, 3 or 4: ECS needs two AZs to survive the loss of one."
+    condition     = length(var.availability_zones) >= 2 && length(var.availability_zones) <= 8 && length(distinct(var.availability_zones)) == length(var.availability_zones)
+    error_message = "availability_zones must list 2 to 8 distinct zones: ECS needs two AZs to survive the loss of one, and the VPC is cut into 8 subnets per tier."
+  }
+
+  validation {
+    condition     = alltrue([for az in var.availability_zones : startswith(az, var.region)])
+    error_message = "Every entry of availability_zones must be a zone of var.region (e.g. \"us-east-1a\" for \"us-east-1\")."
   }
 }
 

@@ -1,8 +1,8 @@
 locals {
-  azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)
+  azs = data.aws_availability_zones.selected.names
   # One NAT gateway per AZ keeps an AZ outage from cutting the other AZs'
   # egress (ECR pulls, AWS APIs); single_nat_gateway trades that for cost.
-  nat_count = var.single_nat_gateway ? 1 : var.az_count
+  nat_count = var.single_nat_gateway ? 1 : length(local.azs)
 }
 
 resource "aws_vpc" "this" {
@@ -30,7 +30,7 @@ resource "aws_internet_gateway" "this" {
 # /20 per subnet: public subnets take the first /20s, private ones start at
 # the 9th, leaving room to add AZs without renumbering.
 resource "aws_subnet" "public" {
-  count = var.az_count
+  count = length(local.azs)
 
   vpc_id            = aws_vpc.this.id
   availability_zone = local.azs[count.index]
@@ -43,7 +43,7 @@ resource "aws_subnet" "public" {
 }
 
 resource "aws_subnet" "private" {
-  count = var.az_count
+  count = length(local.azs)
 
   vpc_id            = aws_vpc.this.id
   availability_zone = local.azs[count.index]
@@ -65,7 +65,7 @@ resource "aws_route" "public_internet" {
 }
 
 resource "aws_route_table_association" "public" {
-  count = var.az_count
+  count = length(local.azs)
 
   subnet_id      = aws_subnet.public[count.index].id
   route_table_id = aws_route_table.public.id
@@ -91,7 +91,7 @@ resource "aws_nat_gateway" "this" {
 }
 
 resource "aws_route_table" "private" {
-  count = var.az_count
+  count = length(local.azs)
 
   vpc_id = aws_vpc.this.id
 
@@ -99,7 +99,7 @@ resource "aws_route_table" "private" {
 }
 
 resource "aws_route" "private_nat" {
-  count = var.az_count
+  count = length(local.azs)
 
   route_table_id         = aws_route_table.private[count.index].id
   destination_cidr_block = "0.0.0.0/0"
@@ -107,7 +107,7 @@ resource "aws_route" "private_nat" {
 }
 
 resource "aws_route_table_association" "private" {
-  count = var.az_count
+  count = length(local.azs)
 
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private[count.index].id

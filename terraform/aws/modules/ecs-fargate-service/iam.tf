@@ -31,8 +31,8 @@ data "aws_iam_policy_document" "ecs_tasks_trust" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = "${local.full_name}-execution"
-  description        = "ECS agent for ${local.full_name}: image pull, logs, secrets"
+  name                 = "${local.full_name}-execution"
+  description          = "ECS agent for ${local.full_name}: image pull, logs, secrets"
   assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_trust.json
   permissions_boundary = var.platform.permissions_boundary_arn
 }
@@ -99,8 +99,8 @@ resource "aws_iam_role_policy_attachment" "execution" {
 }
 
 resource "aws_iam_role" "task" {
-  name               = "${local.full_name}-task"
-  description        = "Application code of ${local.full_name}"
+  name                 = "${local.full_name}-task"
+  description          = "Application code of ${local.full_name}"
   assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_trust.json
   permissions_boundary = var.platform.permissions_boundary_arn
 }

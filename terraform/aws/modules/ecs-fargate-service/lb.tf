@@ -8,6 +8,7 @@ locals {
 }
 
 resource "aws_lb_target_group" "this" {
+  #checkov:skip=CKV_AWS_378: TLS ends at the ALB; ALB -> task traffic stays in private subnets where the service's security group admits only the ALB, and the tasks hold no certificate to serve HTTPS with.
   count = local.with_lb ? 1 : 0
 
   name        = local.target_group_name
