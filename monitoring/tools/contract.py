@@ -1,0 +1,52 @@
+"""The services' contract as the monitoring relies on it: metric names and
+environment variables of sampleapi and sampleworker. monitoring/check checks the
+dashboards and docker-compose.local.yml against it; monitoring/live-test checks
+it against the running services' /metrics."""
+
+# name -> type; a histogram also stands for its _bucket, _sum and _count series.
+METRICS = {
+    "sampleapi": {
+        "http_requests_total": "counter",
+        "http_request_duration_seconds": "histogram",
+        "sqs_publish_errors_total": "counter",
+    },
+    "sampleworker": {
+        "emails_sent_total": "counter",
+        "email_send_duration_seconds": "histogram",
+        "messages_received_total": "counter",
+        "message_age_seconds": "histogram",
+        "inflight_messages": "gauge",
+    },
+}
+
+# Metrics of this directory's own queue exporter (monitoring/sqs/queue_exporter.py).
+EXPORTER_METRICS = {"sqs_queue_messages": "gauge"}
+
+# Series every Prometheus has: scrape health and alert state.
+PROMETHEUS_BUILTIN = {"up", "scrape_duration_seconds", "scrape_samples_scraped", "ALERTS", "ALERTS_FOR_STATE"}
+
+ENV = {
+    "sampleapi": {"PORT", "SQS_QUEUE_URL", "AWS_REGION", "AWS_ENDPOINT_URL", "LOG_LEVEL",
+                  "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"},
+    "sampleworker": {"METRICS_PORT", "SQS_QUEUE_URL", "AWS_REGION", "AWS_ENDPOINT_URL", "LOG_LEVEL",
+                     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "FAIL_SIMULATE_ENABLED",
+                     "EMAIL_SEND_DURATION_MS"},
+}
+# Read by the AWS SDKs themselves (aws-sdk-rust, boto3), not by our code.
+AWS_SDK_ENV = {"AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
+
+
+def series_names(metrics: dict) -> set:
+    out = set()
+    for name, kind in metrics.items():
+        out.add(name)
+        if kind == "histogram":
+            out |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    return out
+
+
+def all_service_series() -> set:
+    out = set()
+    for m in METRICS.values():
+        out |= series_names(m)
+    return out
