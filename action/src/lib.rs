@@ -6,6 +6,10 @@
 //! its decisions are pure functions, and the effects (git, AWS, GitHub, files)
 //! live in thin adapters at the edge.
 
+pub mod crates;
+pub mod detect;
 pub mod diagnostic;
 pub mod gha;
+pub mod git;
+pub mod github;
 pub mod manifest;

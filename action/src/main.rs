@@ -1,1 +1,118 @@
-fn main() {}
+//! The `ferry` binary: parses arguments, reads the run's context, calls the
+//! library, and turns errors into annotations and an exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ferry::detect;
+use ferry::gha::{Context, Reporter};
+
+/// Release orchestration for a monorepo of ECS Fargate services.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, long_about = None)]
+struct Cli {
+    /// The service manifest, relative to the repository root.
+    #[arg(long, global = true, env = "INPUT_MANIFEST", default_value = ferry::manifest::DEFAULT_PATH)]
+    manifest: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Find the services a change affects, and why.
+    ///
+    /// Outputs `services` (JSON list), `matrix` (for strategy.matrix), `any`,
+    /// and `<service>=true|false`; the job summary explains each decision.
+    Detect(DetectArgs),
+}
+
+#[derive(Debug, Args)]
+struct DetectArgs {
+    /// Compare from this commit (default: from the event; locally the merge
+    /// base with origin/main, else the parent commit).
+    #[arg(long, env = "INPUT_BASE")]
+    base: Option<String>,
+    /// Compare up to this commit (default: the event's head, else HEAD).
+    #[arg(long, env = "INPUT_HEAD")]
+    head: Option<String>,
+    /// Skip the comparison and select these services (comma-separated, or `all`).
+    #[arg(long, env = "INPUT_SERVICES")]
+    services: Option<String>,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+    /// Use git only, never the GitHub API.
+    #[arg(long)]
+    no_api: bool,
+}
+
+/// The runner sets every declared input, empty when not given: empty is absent.
+fn present(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .without_time()
+        .init();
+    let ctx = match Context::from_env() {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            let mut reporter = Reporter::new(
+                std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true"),
+                None,
+                None,
+                Box::new(std::io::stdout()),
+                Box::new(std::io::stderr()),
+            );
+            let _ = reporter.fatal(&e.to_string());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut reporter = Reporter::from_context(&ctx);
+    let result = match cli.command {
+        Command::Detect(args) => {
+            let opts = detect::Options {
+                root: args.repo,
+                manifest: cli.manifest,
+                base: present(args.base),
+                head: present(args.head),
+                services: present(args.services),
+                no_api: args.no_api,
+            };
+            detect::run(&ctx, &opts, &mut reporter)
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    let diagnostics = e.diagnostics();
+                    (e.to_string(), diagnostics)
+                })
+        }
+    };
+    match result {
+        Ok(()) => {
+            let _ = reporter.flush();
+            ExitCode::SUCCESS
+        }
+        Err((message, diagnostics)) => {
+            if diagnostics.is_empty() {
+                let _ = reporter.fatal(&message);
+            }
+            for d in &diagnostics {
+                let _ = reporter.error(d);
+            }
+            let _ = reporter.flush();
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -85,6 +85,8 @@ pub struct Service {
 pub struct PathRules {
     /// The globs as written.
     pub globs: Vec<String>,
+    /// Each glob compiled (same order), for callers that build a larger set.
+    pub compiled: Vec<globset::Glob>,
     /// The compiled set (same order).
     pub set: GlobSet,
 }

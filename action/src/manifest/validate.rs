@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use globset::{Glob, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSetBuilder};
 use indexmap::IndexMap;
 
 use super::raw::{RawEnvironment, RawManifest, RawService};
@@ -58,6 +58,7 @@ impl Checker<'_> {
 
     fn globs(&mut self, path: &str, globs: &[String]) -> Option<PathRules> {
         let mut builder = GlobSetBuilder::new();
+        let mut compiled = Vec::new();
         let mut ok = true;
         for (i, text) in globs.iter().enumerate() {
             let item = format!("{path}[{i}]");
@@ -74,9 +75,11 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            match Glob::new(text) {
+            // As in .gitignore: `*` stays within a folder, `**` crosses folders.
+            match GlobBuilder::new(text).literal_separator(true).build() {
                 Ok(glob) => {
-                    builder.add(glob);
+                    builder.add(glob.clone());
+                    compiled.push(glob);
                 }
                 Err(err) => {
                     self.at_value(
@@ -94,6 +97,7 @@ impl Checker<'_> {
         match builder.build() {
             Ok(set) => Some(PathRules {
                 globs: globs.to_vec(),
+                compiled,
                 set,
             }),
             Err(err) => {

@@ -1,0 +1,330 @@
+//! `ferry detect`: which services a change touches, and why.
+//!
+//! The event decides which commits to compare ([`range`]); git (deepening a
+//! shallow clone as needed) or the GitHub API says which files changed; the
+//! manifest's globs, the Jsonnet imports and the Cargo graph decide which
+//! services that affects ([`affected`]). When the answer cannot be known, every
+//! service is affected and the summary says why: a release never silently
+//! skips a service.
+
+pub mod affected;
+pub mod imports;
+pub mod range;
+mod report;
+mod resolve;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crate::crates::{FsTree, Lockfile, Tree, Workspace};
+use crate::diagnostic::Diagnostic;
+use crate::gha::{Context, Reporter};
+use crate::git::{Git, GitTree};
+use crate::manifest::{Manifest, ManifestError, RawManifest, yaml};
+pub use affected::{LockChange, ManifestChange, Matcher, Reason, Verdict};
+pub use report::{matrix, summary_markdown};
+pub use resolve::Changes;
+
+/// Options of `ferry detect`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Repository root (default: the workspace of the run, else the current folder).
+    pub root: Option<PathBuf>,
+    /// The manifest, relative to the root.
+    pub manifest: PathBuf,
+    /// Compare from this commit.
+    pub base: Option<String>,
+    /// Compare up to this commit.
+    pub head: Option<String>,
+    /// Skip the comparison: these services (or `all`).
+    pub services: Option<String>,
+    /// Never call the GitHub API (git only).
+    pub no_api: bool,
+}
+
+/// What `detect` found.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// One verdict per service of the manifest, in manifest order.
+    pub verdicts: Vec<Verdict>,
+    /// How the changed files were found ("git diff a1b2c3d..e4f5a6b", ...).
+    pub source: String,
+    /// Things the user should know (a deepened clone, a fallback).
+    pub notes: Vec<String>,
+    /// How many files changed.
+    pub changed_files: usize,
+}
+
+impl Detection {
+    /// The affected services, in manifest order.
+    pub fn affected(&self) -> Vec<&str> {
+        self.verdicts
+            .iter()
+            .filter(|v| v.affected())
+            .map(|v| v.service.as_str())
+            .collect()
+    }
+}
+
+/// `detect` could not give an answer it can stand behind.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    /// The manifest is missing or invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// Bad input (unknown service, unknown ref, no way to see history).
+    #[error("{0}")]
+    Input(String),
+    /// Git failed in a way that is not "history missing".
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
+}
+
+impl DetectError {
+    /// The located problems, for annotations.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            Self::Manifest(e) => e.diagnostics(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Runs detect and writes its outputs and summary.
+pub async fn run(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<Detection, DetectError> {
+    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
+    let git = Git::open(&root).ok();
+    let root = git.as_ref().map(|g| g.root().to_path_buf()).unwrap_or(root);
+    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
+    if let Some(token) = &ctx.token {
+        reporter.mask(token).map_err(io_error)?;
+    }
+    let detection = detect(ctx, opts, &manifest, git.as_ref(), &root).await?;
+    for v in &detection.verdicts {
+        reporter
+            .output(&v.service, if v.affected() { "true" } else { "false" })
+            .map_err(io_error)?;
+    }
+    let affected = detection.affected();
+    reporter
+        .output(
+            "services",
+            &serde_json::to_string(&affected).unwrap_or_default(),
+        )
+        .map_err(io_error)?;
+    reporter
+        .output("matrix", &matrix(&manifest, &affected).to_string())
+        .map_err(io_error)?;
+    reporter
+        .output("any", if affected.is_empty() { "false" } else { "true" })
+        .map_err(io_error)?;
+    reporter
+        .summary(&summary_markdown(&detection))
+        .map_err(io_error)?;
+    Ok(detection)
+}
+
+fn io_error(e: std::io::Error) -> DetectError {
+    DetectError::Input(format!("cannot write the outputs: {e}"))
+}
+
+/// The decision without the reporting: resolve the range, read the trees, match.
+pub async fn detect(
+    ctx: &Context,
+    opts: &Options,
+    manifest: &Manifest,
+    git: Option<&Git>,
+    root: &std::path::Path,
+) -> Result<Detection, DetectError> {
+    let request = range::Request {
+        base: opts.base.clone(),
+        head: opts.head.clone(),
+        services: opts.services.clone(),
+        sha: ctx.sha.clone(),
+        release_branch: manifest.release_branch.clone(),
+        first_env: manifest.first_environment().map(|e| e.name.clone()),
+        can_read_deployments: !opts.no_api && ctx.token.is_some() && ctx.repository.is_some(),
+    };
+    let plan = range::plan(&ctx.event, &request);
+    let (changes, head) = match plan {
+        range::Plan::All { why } => return Ok(forced(affected::all(manifest, &why), why)),
+        range::Plan::Nothing { why } => {
+            return Ok(forced(affected::selected(manifest, &[], &why), why));
+        }
+        range::Plan::Selected { names, why } => {
+            let names = manifest
+                .select(names.iter().map(String::as_str))
+                .map_err(DetectError::Input)?;
+            return Ok(forced(affected::selected(manifest, &names, &why), why));
+        }
+        range::Plan::Compare {
+            head,
+            bases,
+            pull_request,
+            expected_files,
+        } => {
+            let resolver = resolve::Resolver {
+                ctx,
+                manifest,
+                git,
+                use_api: !opts.no_api,
+            };
+            match resolver
+                .changes(&head, &bases, pull_request, expected_files)
+                .await?
+            {
+                Ok(changes) => (changes, head),
+                Err(why) => return Ok(forced(affected::all(manifest, &why), why)),
+            }
+        }
+    };
+    let verdicts = evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
+    let mut verdicts = verdicts;
+    for (service, why) in &changes.forced {
+        if let Some(v) = verdicts.iter_mut().find(|v| &v.service == service) {
+            v.reasons.insert(0, Reason::Forced { why: why.clone() });
+        }
+    }
+    Ok(Detection {
+        verdicts,
+        source: changes.source.clone(),
+        notes: changes.notes.clone(),
+        changed_files: changes.files.len(),
+    })
+}
+
+fn forced(verdicts: Vec<Verdict>, why: String) -> Detection {
+    Detection {
+        verdicts,
+        source: why,
+        notes: Vec::new(),
+        changed_files: 0,
+    }
+}
+
+/// Reads what the rules need from the head tree (and the base, for
+/// Cargo.lock and the manifest), then matches.
+fn evaluate(
+    manifest: &Manifest,
+    git: Option<&Git>,
+    root: &std::path::Path,
+    manifest_path: &std::path::Path,
+    changes: &Changes,
+    head: &str,
+) -> Result<Vec<Verdict>, DetectError> {
+    let head_tree: Box<dyn Tree + '_> = match (git, &changes.head_sha) {
+        (Some(g), Some(sha)) => Box::new(GitTree {
+            git: g,
+            rev: sha.clone(),
+        }),
+        _ => Box::new(FsTree(root.to_path_buf())),
+    };
+    let base_tree: Option<GitTree<'_>> = match (git, &changes.base_sha) {
+        (Some(g), Some(sha)) => Some(GitTree {
+            git: g,
+            rev: sha.clone(),
+        }),
+        _ => None,
+    };
+    let workspace = Workspace::load(head_tree.as_ref()).map_err(|e| {
+        DetectError::Input(format!("cannot read the Cargo workspace at {head}: {e}"))
+    })?;
+    let read = |p: &str| head_tree.read(p);
+    let imports: BTreeMap<String, Vec<String>> = manifest
+        .services
+        .values()
+        .map(|s| {
+            let dir = s.task_definition.rsplit_once('/').map_or("", |(d, _)| d);
+            let jpath: Vec<&str> = [dir, "task-definitions", "task-definitions/lib"]
+                .into_iter()
+                .filter(|d| !d.is_empty())
+                .collect();
+            (
+                s.name.clone(),
+                imports::closure(&s.task_definition, &read, &jpath),
+            )
+        })
+        .collect();
+    let paths: Vec<String> = changes.files.iter().map(|f| f.path.clone()).collect();
+    let lock = lock_change(&paths, head_tree.as_ref(), base_tree.as_ref());
+    let manifest_path = manifest_path.to_string_lossy().replace('\\', "/");
+    let manifest_change = if paths.contains(&manifest_path) {
+        manifest_change(
+            &read(&manifest_path),
+            &base_tree.as_ref().map(|t| t.read(&manifest_path)),
+        )
+    } else {
+        ManifestChange::default()
+    };
+    let matcher = Matcher::new(manifest, &workspace, &imports)
+        .map_err(|e| DetectError::Input(e.to_string()))?;
+    Ok(matcher.evaluate(&paths, &lock, &manifest_change))
+}
+
+fn lock_change(paths: &[String], head: &dyn Tree, base: Option<&GitTree<'_>>) -> LockChange {
+    if !paths.iter().any(|p| p == "Cargo.lock") {
+        return LockChange::Unchanged;
+    }
+    let Some(base) = base else {
+        return LockChange::Unknown("the base commit is not in this clone".into());
+    };
+    let parse = |text: Option<String>, side: &str| -> Result<Lockfile, String> {
+        match text {
+            // A lockfile added or removed: compare with an empty one.
+            None => Ok(Lockfile::default()),
+            Some(t) => Lockfile::parse(&t).map_err(|e| format!("{side}: {e}")),
+        }
+    };
+    match (
+        parse(base.read("Cargo.lock"), "base"),
+        parse(head.read("Cargo.lock"), "head"),
+    ) {
+        (Ok(old), Ok(new)) => LockChange::Changed {
+            old: Box::new(old),
+            new: Box::new(new),
+        },
+        (Err(e), _) | (_, Err(e)) => LockChange::Unknown(e),
+    }
+}
+
+/// Which services' manifest entries differ between the base and the head.
+fn manifest_change(head: &Option<String>, base: &Option<Option<String>>) -> ManifestChange {
+    let parse = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| yaml::from_str::<RawManifest>(t).ok())
+    };
+    let (Some(new), Some(old)) = (parse(head), base.as_ref().and_then(parse)) else {
+        // No readable base manifest: everything it configures may have changed.
+        return ManifestChange {
+            services: BTreeSet::new(),
+            settings: true,
+        };
+    };
+    let services = new
+        .services
+        .iter()
+        .filter(|(name, svc)| old.services.get(*name) != Some(svc))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let settings = yaml::to_string(&(
+        &old.project,
+        &old.region,
+        &old.release_branch,
+        &old.global_paths,
+        &old.environments,
+    ))
+    .ok()
+        != yaml::to_string(&(
+            &new.project,
+            &new.region,
+            &new.release_branch,
+            &new.global_paths,
+            &new.environments,
+        ))
+        .ok();
+    ManifestChange { services, settings }
+}

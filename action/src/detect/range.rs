@@ -1,0 +1,236 @@
+//! Which commits to compare, decided from the event alone.
+//!
+//! A pure function of the event and the options: it names candidate bases
+//! in order of preference, and the adapter tries them against the history it
+//! has. Keeping the decision here makes every event's rule testable on the
+//! real webhook payloads without a repository.
+
+use crate::gha::Event;
+
+/// Where the comparison starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    /// A commit named by the event or the user.
+    Commit {
+        /// Commit id or rev.
+        rev: String,
+        /// Where it came from, for the summary ("the push's `before`").
+        label: String,
+    },
+    /// The merge base of `rev` and the head (a PR's fork point, a new branch's origin).
+    MergeBase {
+        /// The other side.
+        rev: String,
+        /// Where it came from.
+        label: String,
+    },
+    /// The commit of each service's last successful deployment to this
+    /// environment (read from GitHub Deployments).
+    LastDeployment {
+        /// The environment.
+        env: String,
+    },
+}
+
+impl Base {
+    /// A short description for the summary.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Commit { rev, label } => format!("{label} ({})", short(rev)),
+            Self::MergeBase { rev, label } => format!("merge base with {label} ({})", short(rev)),
+            Self::LastDeployment { env } => format!("last successful deployment to {env}"),
+        }
+    }
+}
+
+/// Abbreviates a full commit id; leaves symbolic revs alone.
+pub fn short(rev: &str) -> &str {
+    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..7]
+    } else {
+        rev
+    }
+}
+
+/// What `detect` should do for this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Compare `head` with the first base that resolves.
+    Compare {
+        /// The commit being released or reviewed.
+        head: String,
+        /// Candidate bases, most preferred first.
+        bases: Vec<Base>,
+        /// A pull request (its file list may come from the API).
+        pull_request: Option<u64>,
+        /// GitHub's count of the PR's changed files.
+        expected_files: Option<u64>,
+    },
+    /// Every service, for a stated reason (a schedule, a dispatch without a list).
+    All {
+        /// Why.
+        why: String,
+    },
+    /// These services, named by a person.
+    Selected {
+        /// Names as given (checked against the manifest later).
+        names: Vec<String>,
+        /// Why.
+        why: String,
+    },
+    /// Nothing to do (a deleted branch).
+    Nothing {
+        /// Why.
+        why: String,
+    },
+}
+
+/// What the user asked on the command line (or through action inputs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// `--base`.
+    pub base: Option<String>,
+    /// `--head`.
+    pub head: Option<String>,
+    /// `--services` (comma, space or newline separated; `all` for all).
+    pub services: Option<String>,
+    /// The commit under test (`GITHUB_SHA`).
+    pub sha: Option<String>,
+    /// The manifest's release branch.
+    pub release_branch: String,
+    /// The first environment of the promotion chain.
+    pub first_env: Option<String>,
+    /// Whether GitHub Deployments can be read (a token and a repository).
+    pub can_read_deployments: bool,
+}
+
+/// Splits a service list as people type it in a dispatch form.
+pub fn split_services(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn selection(text: &str, why: String) -> Option<Plan> {
+    let names = split_services(text);
+    if names.is_empty() {
+        return None;
+    }
+    if names.iter().any(|n| n == "all" || n == "*") {
+        return Some(Plan::All { why });
+    }
+    Some(Plan::Selected { names, why })
+}
+
+/// Decides the comparison for `event`.
+pub fn plan(event: &Event, req: &Request) -> Plan {
+    if let Some(text) = &req.services
+        && let Some(plan) = selection(text, "services given with --services".into())
+    {
+        return plan;
+    }
+    if req.base.is_some() || req.head.is_some() {
+        let head = req.head.clone().unwrap_or_else(|| "HEAD".into());
+        let bases = match &req.base {
+            Some(b) => vec![Base::Commit {
+                rev: b.clone(),
+                label: "--base".into(),
+            }],
+            None => local_bases(&head),
+        };
+        return Plan::Compare {
+            head,
+            bases,
+            pull_request: None,
+            expected_files: None,
+        };
+    }
+    match event {
+        Event::PullRequest(pr) => Plan::Compare {
+            head: pr.head_sha.clone(),
+            bases: vec![Base::MergeBase {
+                rev: pr.base_sha.clone(),
+                label: format!("the base branch {}", pr.base_ref),
+            }],
+            pull_request: Some(pr.number),
+            expected_files: pr.changed_files,
+        },
+        Event::Push(push) => {
+            if push.deleted {
+                return Plan::Nothing {
+                    why: format!("the push deleted {}", push.git_ref),
+                };
+            }
+            let default_branch = push.default_branch.clone().unwrap_or_else(|| "main".into());
+            let from_default = Base::MergeBase {
+                rev: format!("origin/{default_branch}"),
+                label: format!("the default branch {default_branch}"),
+            };
+            let mut bases = Vec::new();
+            if push.branch() == Some(req.release_branch.as_str())
+                && req.can_read_deployments
+                && let Some(env) = &req.first_env
+            {
+                bases.push(Base::LastDeployment { env: env.clone() });
+            }
+            if push.before_is_null() {
+                bases.push(from_default);
+            } else if push.forced {
+                // The old tip may have vanished; where the histories meet is what changed.
+                bases.push(Base::MergeBase {
+                    rev: push.before.clone(),
+                    label: "the force-pushed-over commit".into(),
+                });
+                bases.push(from_default);
+            } else {
+                bases.push(Base::Commit {
+                    rev: push.before.clone(),
+                    label: "the push's `before`".into(),
+                });
+            }
+            Plan::Compare {
+                head: push.after.clone(),
+                bases,
+                pull_request: None,
+                expected_files: None,
+            }
+        }
+        Event::WorkflowDispatch(d) => {
+            let text = d.inputs.get("services").cloned().unwrap_or_default();
+            selection(
+                &text,
+                "services chosen in the workflow_dispatch form".into(),
+            )
+            .unwrap_or(Plan::All {
+                why: "workflow_dispatch without a service list".into(),
+            })
+        }
+        Event::Schedule => Plan::All {
+            why: "scheduled run".into(),
+        },
+        Event::Other(name) => Plan::All {
+            why: format!("the `{name}` event names no commit range"),
+        },
+        Event::Local => Plan::Compare {
+            head: req.sha.clone().unwrap_or_else(|| "HEAD".into()),
+            bases: local_bases(req.sha.as_deref().unwrap_or("HEAD")),
+            pull_request: None,
+            expected_files: None,
+        },
+    }
+}
+
+fn local_bases(head: &str) -> Vec<Base> {
+    vec![
+        Base::MergeBase {
+            rev: "origin/main".into(),
+            label: "origin/main".into(),
+        },
+        Base::Commit {
+            rev: format!("{head}~1"),
+            label: "the parent commit".into(),
+        },
+    ]
+}

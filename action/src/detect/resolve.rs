@@ -1,0 +1,314 @@
+//! From candidate bases to a list of changed files: git first (fetching and
+//! deepening a shallow clone as needed), the GitHub API second, and "every
+//! service" with the reason when neither can answer.
+
+use crate::detect::DetectError;
+use crate::detect::range::{Base, short};
+use crate::gha::Context;
+use crate::git::{FileChange, Git};
+use crate::github::GitHub;
+use crate::manifest::Manifest;
+
+/// How many times a shallow clone is deepened (doubling each time from
+/// [`FIRST_DEEPEN`]) before giving up on finding a merge base: 32 → 8,192.
+const DEEPEN_ROUNDS: u32 = 9;
+const FIRST_DEEPEN: u32 = 32;
+
+/// The changed files and where they came from.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// The files.
+    pub files: Vec<FileChange>,
+    /// The base commit, when it is in the local clone (to read old files).
+    pub base_sha: Option<String>,
+    /// The head commit, when it is in the local clone.
+    pub head_sha: Option<String>,
+    /// "git diff a..b", "GitHub API: pull request #3 files".
+    pub source: String,
+    /// What the user should know.
+    pub notes: Vec<String>,
+    /// Services affected whatever changed (never deployed), with why.
+    pub forced: Vec<(String, String)>,
+}
+
+pub(super) struct Resolver<'a> {
+    pub ctx: &'a Context,
+    pub manifest: &'a Manifest,
+    pub git: Option<&'a Git>,
+    pub use_api: bool,
+}
+
+/// Ok(Ok(changes)), Ok(Err(why every service)), or Err(bad input).
+type Outcome = Result<Result<Changes, String>, DetectError>;
+
+impl Resolver<'_> {
+    fn github(&self) -> Option<GitHub> {
+        if !self.use_api {
+            return None;
+        }
+        let repo = self.ctx.repository.clone()?;
+        let token = self.ctx.token.as_ref()?;
+        GitHub::new(&self.ctx.api_url, Some(token), repo).ok()
+    }
+
+    pub async fn changes(
+        &self,
+        head: &str,
+        bases: &[Base],
+        pull_request: Option<u64>,
+        expected_files: Option<u64>,
+    ) -> Outcome {
+        let mut tried: Vec<String> = Vec::new();
+        let mut notes = Vec::new();
+        let user_given = |b: &Base| matches!(b, Base::Commit { label, .. } if label == "--base");
+        if let Some(git) = self.git {
+            match ensure_commit(git, head, &mut notes)? {
+                None if !self.ctx.in_actions => {
+                    return Err(DetectError::Input(format!(
+                        "unknown revision `{head}`: it names no commit in {}",
+                        git.root().display()
+                    )));
+                }
+                None => tried.push(format!(
+                    "the head {} is not in this clone and could not be fetched",
+                    short(head)
+                )),
+                Some(head_sha) => {
+                    for base in bases {
+                        let mut forced = Vec::new();
+                        match self
+                            .resolve_base(git, base, &head_sha, &mut notes, &mut forced)
+                            .await?
+                        {
+                            Ok(base_sha) => {
+                                let files = git.changed_files(&base_sha, &head_sha)?;
+                                return Ok(Ok(Changes {
+                                    files,
+                                    source: format!(
+                                        "git diff {}..{} ({})",
+                                        short(&base_sha),
+                                        short(&head_sha),
+                                        base.describe()
+                                    ),
+                                    base_sha: Some(base_sha),
+                                    head_sha: Some(head_sha),
+                                    notes,
+                                    forced,
+                                }));
+                            }
+                            Err(why) if user_given(base) => {
+                                return Err(DetectError::Input(format!("unknown revision: {why}")));
+                            }
+                            Err(why) => tried.push(format!("{}: {why}", base.describe())),
+                        }
+                    }
+                }
+            }
+        } else {
+            tried.push("this folder is not a git clone".into());
+        }
+
+        if let Some(gh) = self.github() {
+            match self
+                .from_api(&gh, head, bases, pull_request, expected_files)
+                .await
+            {
+                Ok(Ok(mut changes)) => {
+                    changes.notes.splice(0..0, notes);
+                    return Ok(Ok(changes));
+                }
+                Ok(Err(why)) => return Ok(Err(why)),
+                Err(e) => tried.push(format!("GitHub API: {e}")),
+            }
+        } else if self.git.is_none() {
+            return Err(DetectError::Input(
+                "this folder is not a git clone and no GitHub token is set: run detect inside the repository, set GITHUB_TOKEN (with GITHUB_REPOSITORY), or name the services with --services".into(),
+            ));
+        }
+        Ok(Err(format!(
+            "no base commit could be found ({}); every service is treated as affected so that nothing is skipped",
+            tried.join("; ")
+        )))
+    }
+
+    async fn resolve_base(
+        &self,
+        git: &Git,
+        base: &Base,
+        head_sha: &str,
+        notes: &mut Vec<String>,
+        forced: &mut Vec<(String, String)>,
+    ) -> Result<Result<String, String>, DetectError> {
+        match base {
+            Base::Commit { rev, .. } => Ok(ensure_commit(git, rev, notes)?
+                .ok_or_else(|| format!("`{rev}` is not in this clone and could not be fetched"))),
+            Base::MergeBase { rev, .. } => {
+                let Some(other) = ensure_commit(git, rev, notes)? else {
+                    return Ok(Err(format!(
+                        "`{rev}` is not in this clone and could not be fetched"
+                    )));
+                };
+                Ok(
+                    merge_base_deepening(git, &other, head_sha, notes)?.ok_or_else(|| {
+                        "the histories share no commit, even after deepening the clone".to_string()
+                    }),
+                )
+            }
+            Base::LastDeployment { env } => {
+                let Some(gh) = self.github() else {
+                    return Ok(Err(
+                        "GitHub Deployments cannot be read without a token".into()
+                    ));
+                };
+                let mut shas = Vec::new();
+                for name in self.manifest.services.keys() {
+                    match gh
+                        .last_successful_deployment(env, &format!("deploy:{name}"), 30)
+                        .await
+                    {
+                        Ok(Some(sha)) => shas.push(sha),
+                        Ok(None) => forced.push((
+                            name.clone(),
+                            format!("never deployed successfully to {env}"),
+                        )),
+                        Err(e) => return Ok(Err(format!("cannot read GitHub Deployments: {e}"))),
+                    }
+                }
+                if shas.is_empty() {
+                    forced.clear();
+                    return Ok(Err(format!(
+                        "no service has a successful deployment to {env} yet"
+                    )));
+                }
+                // The oldest common point of every service's last release covers them all.
+                let mut base = match ensure_commit(git, &shas[0], notes)? {
+                    Some(s) => s,
+                    None => {
+                        return Ok(Err(format!(
+                            "the deployed commit {} is not in this clone",
+                            short(&shas[0])
+                        )));
+                    }
+                };
+                for sha in &shas[1..] {
+                    let Some(other) = ensure_commit(git, sha, notes)? else {
+                        return Ok(Err(format!(
+                            "the deployed commit {} is not in this clone",
+                            short(sha)
+                        )));
+                    };
+                    match merge_base_deepening(git, &base, &other, notes)? {
+                        Some(mb) => base = mb,
+                        None => return Ok(Err("deployed commits share no history".into())),
+                    }
+                }
+                Ok(Ok(base))
+            }
+        }
+    }
+
+    async fn from_api(
+        &self,
+        gh: &GitHub,
+        head: &str,
+        bases: &[Base],
+        pull_request: Option<u64>,
+        expected_files: Option<u64>,
+    ) -> Result<Result<Changes, String>, crate::github::GitHubError> {
+        if let Some(number) = pull_request {
+            let (files, listed) = gh.pull_request_files(number).await?;
+            if let Some(expected) = expected_files
+                && (listed as u64) < expected
+            {
+                return Ok(Err(format!(
+                    "pull request #{number} changes {expected} files but the GitHub API listed {listed} (it stops at {}); every service is treated as affected",
+                    crate::github::PR_FILES_LIMIT
+                )));
+            }
+            return Ok(Ok(Changes {
+                files,
+                source: format!("GitHub API: files of pull request #{number}"),
+                ..Changes::default()
+            }));
+        }
+        for base in bases {
+            let rev = match base {
+                Base::Commit { rev, .. } | Base::MergeBase { rev, .. } => {
+                    rev.trim_start_matches("origin/")
+                }
+                Base::LastDeployment { .. } => continue,
+            };
+            let cmp = gh.compare_files(rev, head).await?;
+            if !cmp.complete {
+                return Ok(Err(format!(
+                    "the comparison {}...{} reaches GitHub's {}-file limit; every service is treated as affected",
+                    short(rev),
+                    short(head),
+                    crate::github::COMPARE_FILES_LIMIT
+                )));
+            }
+            return Ok(Ok(Changes {
+                files: cmp.files,
+                source: format!("GitHub API: compare {}...{}", short(rev), short(head)),
+                ..Changes::default()
+            }));
+        }
+        Ok(Err("no base commit to compare with".into()))
+    }
+}
+
+/// Resolves `rev`, fetching it from `origin` when the clone lacks it.
+fn ensure_commit(
+    git: &Git,
+    rev: &str,
+    notes: &mut Vec<String>,
+) -> Result<Option<String>, DetectError> {
+    if let Some(sha) = git.resolve(rev)? {
+        return Ok(Some(sha));
+    }
+    if !git.has_remote("origin") {
+        return Ok(None);
+    }
+    let fetch = match rev.strip_prefix("origin/") {
+        // A remote branch the checkout did not fetch.
+        Some(branch) => format!("+refs/heads/{branch}:refs/remotes/origin/{branch}"),
+        None => rev.to_string(),
+    };
+    if git.fetch("origin", &[&fetch], Some(1), None).is_ok()
+        && let Some(sha) = git.resolve(rev)?
+    {
+        notes.push(format!("fetched {} from origin", short(rev)));
+        return Ok(Some(sha));
+    }
+    Ok(None)
+}
+
+/// The merge base of `a` and `b`, deepening a shallow clone step by step.
+fn merge_base_deepening(
+    git: &Git,
+    a: &str,
+    b: &str,
+    notes: &mut Vec<String>,
+) -> Result<Option<String>, DetectError> {
+    let mut deepen = FIRST_DEEPEN;
+    let mut total = 0;
+    for _ in 0..DEEPEN_ROUNDS {
+        if let Some(mb) = git.merge_base(a, b)? {
+            if total > 0 {
+                notes.push(format!(
+                    "the clone was shallow: deepened by {total} commits to find the merge base"
+                ));
+            }
+            return Ok(Some(mb));
+        }
+        if !git.is_shallow()? || !git.has_remote("origin") {
+            return Ok(None);
+        }
+        if git.fetch("origin", &[a, b], None, Some(deepen)).is_err() {
+            return Ok(None);
+        }
+        total += deepen;
+        deepen *= 2;
+    }
+    Ok(git.merge_base(a, b)?)
+}

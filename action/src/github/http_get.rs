@@ -1,0 +1,236 @@
+//! One GET, done right: status checked, retried when GitHub asks for patience,
+//! the next page found in the `Link` header, the body decoded with context.
+
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+
+use super::GitHub;
+
+/// How often a request is tried before its error is reported.
+const ATTEMPTS: u32 = 4;
+
+/// A failed GitHub call. Messages never include the token.
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    /// The client could not be built (a bad URL).
+    #[error("GitHub client: {0}")]
+    Client(String),
+    /// No answer (DNS, TLS, timeout), after retries.
+    #[error("GitHub API unreachable at {url}: {message}")]
+    Transport {
+        /// The request.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// GitHub answered with an error status.
+    #[error("GitHub API {status} for GET {url}: {message}{hint}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// The request.
+        url: String,
+        /// GitHub's `message`, or the start of the body.
+        message: String,
+        /// What to check.
+        hint: String,
+    },
+    /// The answer was not the expected JSON.
+    #[error("unexpected answer from GitHub for GET {url}: {message}")]
+    Decode {
+        /// The request.
+        url: String,
+        /// What did not fit.
+        message: String,
+    },
+    /// A `Link` header pointed away from the API (the token is not sent there).
+    #[error("GitHub's next page link {0} is not on the API host; refusing to follow it")]
+    ForeignLink(String),
+}
+
+/// A decoded page and the URL of the next one.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The body.
+    pub body: T,
+    /// `Link: <..>; rel="next"`, if any.
+    pub next: Option<String>,
+}
+
+fn hint(status: u16) -> String {
+    match status {
+        401 => "; check the token (the `github-token` input or GITHUB_TOKEN)".into(),
+        403 | 404 => "; check the repository name and the job's `permissions:` (contents: read, pull-requests: read, deployments: read)".into(),
+        _ => String::new(),
+    }
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub(super) fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+    })
+}
+
+/// Whether GitHub asks us to come back later, and how much later.
+fn retry_after(
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &str,
+    base: Duration,
+    attempt: u32,
+) -> Option<Duration> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let backoff = base * 2u32.pow(attempt);
+    let secondary = status == 403 && body.to_ascii_lowercase().contains("secondary rate limit");
+    let primary =
+        (status == 403 || status == 429) && header("x-ratelimit-remaining").as_deref() == Some("0");
+    if let Some(secs) = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok())
+        && (status == 429 || status == 403 || status >= 500)
+    {
+        // Honour it, but never sleep a CI job for more than a minute per try.
+        return Some(Duration::from_secs(secs.min(60)));
+    }
+    if status >= 500 || status == 429 || secondary || primary {
+        return Some(backoff);
+    }
+    None
+}
+
+impl GitHub {
+    /// GETs `url` (a path, or a full URL on the API host) and decodes it.
+    pub(super) async fn get<T: DeserializeOwned>(&self, url: &str) -> Result<Page<T>, GitHubError> {
+        let target = if url.starts_with('/') {
+            url.to_string()
+        } else if let Some(path) = url.strip_prefix(&self.api_url) {
+            // A Link from GitHub is absolute; keep the path so the base URI applies.
+            path.to_string()
+        } else {
+            return Err(GitHubError::ForeignLink(url.to_string()));
+        };
+        let mut attempt = 0;
+        loop {
+            let response = match self.client._get(target.as_str()).await {
+                Ok(r) => r,
+                Err(e) if attempt + 1 < ATTEMPTS => {
+                    tracing::warn!("GET {target} failed ({e}); retrying");
+                    tokio::time::sleep(self.retry_base * 2u32.pow(attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(GitHubError::Transport {
+                        url: target,
+                        message: e.to_string(),
+                    });
+                }
+            };
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                .map_err(|e| GitHubError::Transport {
+                    url: target.clone(),
+                    message: e.to_string(),
+                })?;
+            if (200..300).contains(&status) {
+                let decoded = serde_json::from_str(&body).map_err(|e| GitHubError::Decode {
+                    url: target.clone(),
+                    message: e.to_string(),
+                })?;
+                let next = headers
+                    .get(http::header::LINK)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(next_link);
+                return Ok(Page {
+                    body: decoded,
+                    next,
+                });
+            }
+            if attempt + 1 < ATTEMPTS
+                && let Some(wait) = retry_after(status, &headers, &body, self.retry_base, attempt)
+            {
+                tracing::warn!("GET {target}: {status}; retrying in {wait:?}");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    v.get("message")
+                        .and_then(|m| m.as_str())
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| body.chars().take(200).collect());
+            return Err(GitHubError::Status {
+                status,
+                url: target,
+                message,
+                hint: hint(status),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_next_link() {
+        let h = r#"<https://api.github.com/repositories/1/pulls/2/files?page=2>; rel="next", <https://api.github.com/repositories/1/pulls/2/files?page=5>; rel="last""#;
+        assert_eq!(
+            next_link(h).as_deref(),
+            Some("https://api.github.com/repositories/1/pulls/2/files?page=2")
+        );
+        assert_eq!(next_link(r#"<https://x/?page=1>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn retries_what_github_asks_to_retry() {
+        let base = Duration::from_millis(100);
+        let mut h = http::HeaderMap::new();
+        assert_eq!(
+            retry_after(502, &h, "", base, 1),
+            Some(Duration::from_millis(200))
+        );
+        assert_eq!(retry_after(404, &h, "", base, 0), None);
+        assert_eq!(
+            retry_after(403, &h, "Resource not accessible", base, 0),
+            None
+        );
+        assert!(
+            retry_after(403, &h, "You have exceeded a secondary rate limit", base, 0).is_some()
+        );
+        h.insert("retry-after", http::HeaderValue::from_static("7"));
+        assert_eq!(
+            retry_after(429, &h, "", base, 0),
+            Some(Duration::from_secs(7))
+        );
+        h.insert("retry-after", http::HeaderValue::from_static("3600"));
+        assert_eq!(
+            retry_after(403, &h, "", base, 0),
+            Some(Duration::from_secs(60))
+        );
+    }
+}

@@ -1,0 +1,213 @@
+//! The GitHub adapter: REST calls through octocrab, against any API base URL
+//! (github.com, GitHub Enterprise Server, or a local stand-in in tests).
+//!
+//! Only what the pipeline needs, as typed results: a PR's changed files, a
+//! comparison's files, and the release history in GitHub Deployments. Every
+//! request is retried on 5xx and rate limits, and paginated by `Link`.
+
+mod http_get;
+
+use std::time::Duration;
+
+use octocrab::Octocrab;
+use serde::Deserialize;
+
+use crate::gha::{RepoSlug, Secret};
+use crate::git::{ChangeKind, FileChange};
+pub use http_get::{GitHubError, Page};
+
+/// GitHub's cap on a pull request's file list.
+pub const PR_FILES_LIMIT: usize = 3000;
+/// GitHub's cap on a comparison's file list.
+pub const COMPARE_FILES_LIMIT: usize = 300;
+
+/// A client for one repository.
+#[derive(Debug, Clone)]
+pub struct GitHub {
+    client: Octocrab,
+    repo: RepoSlug,
+    api_url: String,
+    /// Pause before retrying; tests set it to zero.
+    pub retry_base: Duration,
+}
+
+impl GitHub {
+    /// A client for `repo` at `api_url`, authenticated with `token` if given.
+    pub fn new(api_url: &str, token: Option<&Secret>, repo: RepoSlug) -> Result<Self, GitHubError> {
+        let mut builder = Octocrab::builder()
+            .base_uri(api_url)
+            .map_err(|e| GitHubError::Client(format!("bad API URL {api_url}: {e}")))?
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)));
+        if let Some(t) = token {
+            builder = builder.personal_token(t.expose().to_string());
+        }
+        let client = builder
+            .build()
+            .map_err(|e| GitHubError::Client(e.to_string()))?;
+        Ok(Self {
+            client,
+            repo,
+            api_url: api_url.trim_end_matches('/').to_string(),
+            retry_base: Duration::from_secs(1),
+        })
+    }
+
+    /// The repository this client works on.
+    pub fn repo(&self) -> &RepoSlug {
+        &self.repo
+    }
+
+    /// Every page of a list endpoint, up to `max_items` items.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        first: String,
+        max_items: usize,
+    ) -> Result<Vec<T>, GitHubError> {
+        let mut out = Vec::new();
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            let page: Page<Vec<T>> = self.get(&url).await?;
+            out.extend(page.body);
+            if out.len() >= max_items {
+                break;
+            }
+            next = page.next;
+        }
+        Ok(out)
+    }
+
+    /// The files a pull request changes (GitHub lists at most 3,000). The
+    /// caller compares the count with the PR's `changed_files` to notice a
+    /// truncated list.
+    /// Returns the changes (a rename gives two) and how many entries GitHub listed.
+    pub async fn pull_request_files(
+        &self,
+        number: u64,
+    ) -> Result<(Vec<FileChange>, usize), GitHubError> {
+        let url = format!(
+            "/repos/{}/{}/pulls/{number}/files?per_page=100",
+            self.repo.owner, self.repo.name
+        );
+        let files: Vec<ApiFile> = self.list(url, PR_FILES_LIMIT).await?;
+        let listed = files.len();
+        Ok((expand(files), listed))
+    }
+
+    /// The files changed between `base` and `head` (three-dot: since their
+    /// merge base). `complete` is false when GitHub's 300-file cap was hit.
+    pub async fn compare_files(&self, base: &str, head: &str) -> Result<CompareFiles, GitHubError> {
+        let url = format!(
+            "/repos/{}/{}/compare/{base}...{head}?per_page=100",
+            self.repo.owner, self.repo.name
+        );
+        // Files are only on the first page; later pages hold more commits.
+        let page: Page<ApiCompare> = self.get(&url).await?;
+        let count = page.body.files.len();
+        Ok(CompareFiles {
+            files: expand(page.body.files),
+            complete: count < COMPARE_FILES_LIMIT,
+        })
+    }
+
+    /// The commit of the newest deployment of `task` to `environment` whose
+    /// latest status is `success`, looking at most `max` deployments back.
+    pub async fn last_successful_deployment(
+        &self,
+        environment: &str,
+        task: &str,
+        max: usize,
+    ) -> Result<Option<String>, GitHubError> {
+        let url = format!(
+            "/repos/{}/{}/deployments?environment={}&task={}&per_page=30",
+            self.repo.owner,
+            self.repo.name,
+            encode(environment),
+            encode(task)
+        );
+        let deployments: Vec<ApiDeployment> = self.list(url, max).await?;
+        for d in deployments.iter().take(max) {
+            let url = format!(
+                "/repos/{}/{}/deployments/{}/statuses?per_page=1",
+                self.repo.owner, self.repo.name, d.id
+            );
+            let page: Page<Vec<ApiStatus>> = self.get(&url).await?;
+            if page.body.first().is_some_and(|s| s.state == "success") {
+                return Ok(Some(d.sha.clone()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A comparison's file list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompareFiles {
+    /// The files.
+    pub files: Vec<FileChange>,
+    /// False when the list may be cut short.
+    pub complete: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiFile {
+    filename: String,
+    status: String,
+    previous_filename: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiCompare {
+    #[serde(default)]
+    files: Vec<ApiFile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiDeployment {
+    id: u64,
+    sha: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiStatus {
+    state: String,
+}
+
+/// API files as Ferry's changes; a rename yields both paths, like git's `--no-renames`.
+fn expand(files: Vec<ApiFile>) -> Vec<FileChange> {
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        let kind = match f.status.as_str() {
+            "added" | "copied" => ChangeKind::Added,
+            "removed" => ChangeKind::Deleted,
+            "renamed" => ChangeKind::Added,
+            _ => ChangeKind::Modified,
+        };
+        if f.status == "renamed"
+            && let Some(old) = f.previous_filename
+        {
+            out.push(FileChange {
+                path: old,
+                kind: ChangeKind::Deleted,
+            });
+        }
+        out.push(FileChange {
+            path: f.filename,
+            kind,
+        });
+    }
+    out
+}
