@@ -123,10 +123,11 @@ impl ManifestError {
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Read { path, source } => {
-                vec![Diagnostic::new(
-                    path,
-                    format!("cannot read the manifest: {source}"),
-                )]
+                vec![
+                    Diagnostic::new(path, format!("cannot read the manifest: {source}")).help(
+                        "create it (see action/README.md), or point --manifest (the `manifest` input) at it",
+                    ),
+                ]
             }
             Self::Invalid(d) => d.0.clone(),
         }

@@ -116,14 +116,29 @@ fn known() -> String {
         .join(", ")
 }
 
-/// The known placeholder within edit distance 2 of `name`, if any.
 fn closest(name: &str) -> Option<&'static str> {
-    PLACEHOLDERS
-        .iter()
-        .map(|p| (edit_distance(p, name), *p))
-        .filter(|(d, _)| *d <= 2)
+    suggest(PLACEHOLDERS.iter().copied(), name)
+}
+
+/// The candidate a typo most likely meant: within edit distance 2, or
+/// sharing its first four characters (`stage` → `staging`).
+pub(crate) fn suggest<'a>(
+    candidates: impl IntoIterator<Item = &'a str>,
+    name: &str,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(c, name), c))
+        .filter(|(d, c)| {
+            *d <= 2
+                || c.chars()
+                    .zip(name.chars())
+                    .take_while(|(a, b)| a == b)
+                    .count()
+                    >= 4
+        })
         .min()
-        .map(|(_, p)| p)
+        .map(|(_, c)| c)
 }
 
 /// Levenshtein distance; names are short, so the quadratic table is fine.

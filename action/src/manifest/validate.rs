@@ -7,7 +7,7 @@ use globset::{GlobBuilder, GlobSetBuilder};
 use indexmap::IndexMap;
 
 use super::raw::{RawEnvironment, RawManifest, RawService};
-use super::template::{Template, edit_distance};
+use super::template::{Template, suggest};
 use super::yaml::{self, Positions};
 use super::{Environment, Manifest, PathRules, Service};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -272,10 +272,7 @@ fn resolve_environments(
                 );
             } else if !raw.contains_key(from) {
                 let known: Vec<&str> = raw.keys().map(String::as_str).collect();
-                let near = known
-                    .iter()
-                    .filter(|k| edit_distance(k, from) <= 2)
-                    .min_by_key(|k| edit_distance(k, from));
+                let near = suggest(known.iter().copied(), from);
                 let help = match near {
                     Some(k) => format!(
                         "did you mean `{k}`? Declared environments: {}",

@@ -1,0 +1,196 @@
+//! Shared test helpers: scripted git repositories and running the `ferry` binary.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A git repository in a temp folder, driven by the test.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Self {
+        let repo = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.email", "dev@example.com"]);
+        repo.git(&["config", "user.name", "Dev"]);
+        repo.git(&["config", "commit.gpgsign", "false"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        git_in(self.path(), args)
+    }
+
+    pub fn write(&self, path: &str, text: &str) -> &Self {
+        let full = self.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+        self
+    }
+
+    pub fn remove(&self, path: &str) -> &Self {
+        self.git(&["rm", "-q", path]);
+        self
+    }
+
+    pub fn rename(&self, from: &str, to: &str) -> &Self {
+        let full = self.path().join(to);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        self.git(&["mv", from, to]);
+        self
+    }
+
+    /// Commits everything; returns the commit id.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+}
+
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// What a `ferry` run printed and wrote.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// Outputs parsed from $GITHUB_OUTPUT (Actions mode) or stdout (local).
+    pub outputs: BTreeMap<String, String>,
+    /// The job summary ($GITHUB_STEP_SUMMARY), or stderr locally.
+    pub summary: String,
+}
+
+impl Run {
+    pub fn output(&self, key: &str) -> &str {
+        self.outputs
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no output `{key}` in {self:#?}"))
+    }
+
+    pub fn services(&self) -> Vec<String> {
+        serde_json::from_str(self.output("services")).unwrap()
+    }
+}
+
+/// Parses `$GITHUB_OUTPUT` content (heredoc entries) or `key=value` lines.
+pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((key, delim)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for l in lines.by_ref() {
+                if l == delim {
+                    break;
+                }
+                value.push(l);
+            }
+            out.insert(key.to_string(), value.join("\n"));
+        } else if let Some((k, v)) = line.split_once('=')
+            && !k.starts_with("::")
+        {
+            out.insert(k.to_string(), v.to_string());
+        }
+    }
+    out
+}
+
+/// Environment variables that would leak the developer's or CI's own
+/// GitHub context into a test run.
+const SCRUB: &[&str] = &[
+    "GITHUB_ACTIONS",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_EVENT_PATH",
+    "GITHUB_SHA",
+    "GITHUB_REF",
+    "GITHUB_REPOSITORY",
+    "GITHUB_TOKEN",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_WORKSPACE",
+    "GITHUB_API_URL",
+    "GITHUB_RUN_ID",
+    "INPUT_SERVICES",
+    "INPUT_BASE",
+    "INPUT_HEAD",
+    "INPUT_MANIFEST",
+    "INPUT_GITHUB-TOKEN",
+];
+
+/// Runs `ferry` in `dir` locally (no Actions environment).
+pub fn ferry(dir: &Path, args: &[&str]) -> Run {
+    ferry_with(dir, args, &[])
+}
+
+/// Runs `ferry` in `dir` with extra environment. When `GITHUB_ACTIONS=true`
+/// is given, $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY are set to temp files.
+pub fn ferry_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let files = tempfile::tempdir().unwrap();
+    let output_file: PathBuf = files.path().join("output");
+    let summary_file: PathBuf = files.path().join("summary");
+    let in_actions = env
+        .iter()
+        .any(|(k, v)| *k == "GITHUB_ACTIONS" && *v == "true");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    cmd.current_dir(dir).args(args);
+    for k in SCRUB {
+        cmd.env_remove(k);
+    }
+    if in_actions {
+        cmd.env("GITHUB_OUTPUT", &output_file)
+            .env("GITHUB_STEP_SUMMARY", &summary_file);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (outputs, summary) = if in_actions {
+        (
+            parse_outputs(&std::fs::read_to_string(&output_file).unwrap_or_default()),
+            std::fs::read_to_string(&summary_file).unwrap_or_default(),
+        )
+    } else {
+        (parse_outputs(&stdout), stderr.clone())
+    };
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        outputs,
+        summary,
+    }
+}
+
+/// The test bed's URL for a stand-in, or a panic that says how to start it.
+pub fn testbed_url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: this test needs the test bed. Run `scripts/test`, or `scripts/testbed install && scripts/testbed start && eval \"$(scripts/testbed env)\"` first")
+    })
+}
