@@ -424,28 +424,39 @@ def task_definitions_agree_with_terraform_when_present():
             ports = [p.get("containerPort") for p in c.get("portMappings", [])]
             assert PORTS[service] in ports, f"{path.name} ({env}): containerPort {ports}, Terraform uses {PORTS[service]}"
             group = c.get("logConfiguration", {}).get("options", {}).get("awslogs-group", "")
-            if not group.startswith("ext:"):  # a value passed in from Terraform's outputs is fine as it is
+            if "ext:" not in group:  # a value passed in (from Terraform's outputs) is taken as it is
                 want = f"/ecs/{env_conf['cluster']}/{service}"
                 assert group == want, f"{path.name} ({env}): awslogs-group {group}, Terraform creates {want}"
+            sizes = tfvars_plain(env)["services"][service]
+            for key in ("cpu", "memory"):
+                value = str(td.get(key, ""))
+                if value and "ext:" not in value:
+                    assert int(value) == sizes[key], (
+                        f"{path.name} ({env}): {key} {value}, environments/{env}.tfvars sizes it {sizes[key]}"
+                    )
             family = td.get("family")
-            if family and not family.startswith("ext:"):
+            if family and "ext:" not in family:
                 want = render(conf.get("ecs-service", "{project}-{env}-" + service), m["project"], env)
                 assert family == want, f"{path.name} ({env}): family {family}, Terraform's is {want}"
 
 
 def evaluate_jsonnet(_jsonnet, path: Path, service: str, env: str) -> dict:
-    """Evaluate a task definition, supplying any external variable it asks
-    for: the environment's name for env-like ones, "ext:<name>" otherwise."""
+    """Evaluate a task definition, supplying any external variable or
+    top-level argument it asks for: the environment's name for env-like ones,
+    "ext:<name>" otherwise (values derived from those are not compared)."""
     ext: dict[str, str] = {}
+    tla: dict[str, str] = {}
     for _ in range(50):
         try:
-            return json.loads(_jsonnet.evaluate_file(str(path), ext_vars=ext))
+            return json.loads(_jsonnet.evaluate_file(str(path), ext_vars=ext, tla_vars=tla))
         except RuntimeError as err:
-            missing = re.search(r"[Uu]ndefined external variable: (\S+)", str(err))
-            if not missing:
+            missing_ext = re.search(r"[Uu]ndefined external variable: (\w+)", str(err))
+            missing_tla = re.search(r"parameter (\w+) not bound", str(err))
+            if not (missing_ext or missing_tla):
                 raise
-            name = missing.group(1)
-            ext[name] = env if name.lower() in ("env", "environment") else f"ext:{name}"
+            name = (missing_ext or missing_tla).group(1)
+            value = env if name.lower() in ("env", "environment") else f"ext:{name}"
+            (ext if missing_ext else tla)[name] = value
     raise AssertionError(f"{path}: too many external variables")
 
 
