@@ -102,7 +102,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "alb_logs" {
     id     = "expire-access-logs"
     status = "Enabled"
 
-    filter {}
+    filter {} # every object: the bucket holds nothing but access logs
 
     expiration {
       days = var.alb_log_retention_days

@@ -85,6 +85,9 @@ data "aws_iam_policy_document" "github_read" {
       "iam:ListAttachedRolePolicies",
       "iam:ListRolePolicies",
       "iam:ListPolicyVersions",
+      "iam:ListRoleTags",
+      "iam:ListPolicyTags",
+      "iam:ListOpenIDConnectProviderTags",
       "iam:GetOpenIDConnectProvider",
       "iam:ListOpenIDConnectProviders",
       "sqs:GetQueueAttributes",
@@ -117,7 +120,9 @@ data "aws_iam_policy_document" "github_read" {
 
   statement {
     sid = "ReadAlbLogBucketConfiguration"
+    # s3:ListBucket also covers HeadBucket, which every refresh of a bucket calls.
     actions = [
+      "s3:ListBucket",
       "s3:GetBucket*",
       "s3:GetAccelerateConfiguration",
       "s3:GetEncryptionConfiguration",
