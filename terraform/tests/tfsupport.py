@@ -25,6 +25,7 @@ PASS/FAIL per test and a last line `RESULT passed=N failed=M`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -62,7 +63,9 @@ def test(fn):
 # --- helpers ---------------------------------------------------------------
 
 
+@functools.cache
 def load_hcl(path: Path) -> dict:
+    """Parsed once per run (the files do not change meanwhile); treat as read-only."""
     with path.open() as f:
         return hcl2.load(f)
 
