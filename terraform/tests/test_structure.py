@@ -179,6 +179,34 @@ def provider_is_pinned_to_one_major_version():
     assert tuple(map(int, have.split("."))) >= tuple(map(int, need.split("."))), f"terraform {have} < {need}"
 
 
+# Arguments that AWS provider 6.x removed or deprecated, and what replaced
+# them: `terraform validate` on GitHub would fail or warn on these.
+PROVIDER_6_REMOVED_ARGUMENTS = {
+    "aws_eip": {"vpc": 'domain = "vpc"'},
+    "aws_flow_log": {"log_group_name": "log_destination"},
+    "aws_iam_role": {
+        "inline_policy": "aws_iam_policy + aws_iam_role_policy_attachment",
+        "managed_policy_arns": "aws_iam_role_policy_attachment",
+    },
+}
+
+
+@test
+def no_arguments_the_pinned_provider_removed_or_deprecated():
+    problems = []
+    for directory in (TF, ECS_MODULE, SQS_MODULE):
+        for path, block in blocks(directory, "resource"):
+            for rtype, instances in block.items():
+                for name, body in instances.items():
+                    for arg, instead in PROVIDER_6_REMOVED_ARGUMENTS.get(rtype, {}).items():
+                        if arg in body:
+                            problems.append(f"{path.relative_to(ROOT)}: {rtype}.{name}.{arg} -> use {instead}")
+        for path in tf_files(directory):
+            if re.search(r"\bdata\.aws_region\.\w+\.name\b", code_only(path.read_text())):
+                problems.append(f"{path.relative_to(ROOT)}: data.aws_region.<x>.name -> use .region")
+    assert not problems, "\n      ".join(problems)
+
+
 @test
 def ecs_service_leaves_releases_to_ferry_and_rolls_back_failed_ones():
     service = [b["aws_ecs_service"]["this"] for _, b in blocks(ECS_MODULE, "resource") if "aws_ecs_service" in b][0]
