@@ -184,8 +184,13 @@ def code_only(text: str) -> str:
             stack.append("str")
         elif c == "{":
             stack.append("brace")
-        elif c == "}" and mode in ("brace", "interp"):
+        elif c == "}" and mode == "brace":
             stack.pop()
+        elif c == "}" and mode == "interp":
+            stack.pop()
+            out.append(" ")  # the "${" was blanked too: keep brackets balanced
+            i += 1
+            continue
         out.append(c)
         i += 1
     return "".join(out)
