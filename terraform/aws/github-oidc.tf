@@ -38,6 +38,13 @@ locals {
     deploy = [local.github_sub_environment]
   }
 
+  # Every role's trusted subjects, for the trust policies below: the
+  # environment's roles, plus the account-wide build role where it exists.
+  github_trust_subjects = merge(
+    local.github_role_subjects,
+    var.manage_account_resources ? { build = [local.github_sub_release] } : {},
+  )
+
   github_role_policies = {
     plan   = { read = aws_iam_policy.github_read.arn, state = aws_iam_policy.github_state_plan.arn }
     apply  = merge({ read = aws_iam_policy.github_read.arn, state = aws_iam_policy.github_state_apply.arn }, { for k, p in aws_iam_policy.github_apply : "apply_${k}" => p.arn })
@@ -55,7 +62,7 @@ resource "aws_iam_openid_connect_provider" "github" {
 }
 
 data "aws_iam_policy_document" "github_trust" {
-  for_each = local.github_role_subjects
+  for_each = local.github_trust_subjects
 
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
@@ -100,35 +107,12 @@ resource "aws_iam_role_policy_attachment" "github" {
 }
 
 # Account-wide: the job that builds images on the release branch.
-data "aws_iam_policy_document" "github_build_trust" {
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [local.github_oidc_provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.github_oidc_host}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.github_oidc_host}:sub"
-      values   = [local.github_sub_release]
-    }
-  }
-}
-
 resource "aws_iam_role" "github_build" {
   count = var.manage_account_resources ? 1 : 0
 
   name                 = "${var.project}-github-build"
   description          = "GitHub Actions (${var.github_repository}): push images from ${var.release_branch}"
-  assume_role_policy   = data.aws_iam_policy_document.github_build_trust.json
+  assume_role_policy   = data.aws_iam_policy_document.github_trust["build"].json
   max_session_duration = 3600
 }
 

@@ -34,58 +34,66 @@ from tfsupport import (
 # --- CI trust -----------------------------------------------------------------
 
 
-def github_subjects(env: str) -> dict:
-    names = ["github_sub_environment", "github_sub_pull_request", "github_sub_release", "github_role_subjects"]
+def github_trust_subjects(env: str) -> dict:
+    """local.github_trust_subjects (role -> trusted `sub` values), computed by
+    Terraform from the locals of github-oidc.tf and the environment's tfvars."""
+    names = [
+        "github_sub_environment",
+        "github_sub_pull_request",
+        "github_sub_release",
+        "github_role_subjects",
+        "github_trust_subjects",
+    ]
     scratch = Scratch(TF / "variables.tf", locals_config(TF, names))
     try:
-        return scratch.outputs(str(TF / "environments" / f"{env}.tfvars"))
+        return scratch.outputs(str(TF / "environments" / f"{env}.tfvars"))["github_trust_subjects"]
     finally:
         scratch.close()
 
 
-def trust_documents() -> dict[str, dict]:
-    docs = {}
-    for _, b in blocks(TF, "data"):
-        for name, body in b.get("aws_iam_policy_document", {}).items():
-            if name in ("github_trust", "github_build_trust"):
-                docs[name] = body
-    return docs
-
-
 @test
 def ci_roles_trust_only_this_repository_and_prod_only_the_prod_environment():
-    repo_by_env = {env: tfvars_plain(env)["github_repository"] for env in manifest()["environments"]}
-    for env, repo in repo_by_env.items():
-        subjects = github_subjects(env)["github_role_subjects"]
-        assert set(subjects) == {"plan", "apply", "deploy"}, f"{env}: roles {sorted(subjects)}"
+    for env in manifest()["environments"]:
+        values = tfvars_plain(env)
+        repo = values["github_repository"]
+        subjects = github_trust_subjects(env)
+        roles = {"plan", "apply", "deploy"} | ({"build"} if values["manage_account_resources"] else set())
+        assert set(subjects) == roles, f"{env}: roles {sorted(subjects)}, expected {sorted(roles)}"
         for role, subs in subjects.items():
             for sub in subs:
                 assert sub.startswith(f"repo:{repo}:"), f"{env}/{role} trusts {sub}, outside {repo}"
                 assert "*" not in sub and "?" not in sub, f"{env}/{role}: wildcard in {sub}"
-            if env == "prod":
+            if role == "build":
+                release = values.get("release_branch", "release")
+                assert subs == [f"repo:{repo}:ref:refs/heads/{release}"], f"build trusts {subs}"
+            elif env == "prod":
                 assert subs == [f"repo:{repo}:environment:prod"], f"prod/{role} trusts {subs}"
-            if role in ("apply", "deploy"):
+            elif role in ("apply", "deploy"):
                 assert subs == [f"repo:{repo}:environment:{env}"], f"{env}/{role} trusts {subs}"
-    # The trust policies compare `sub` exactly (StringEquals, not StringLike)
-    # with those subjects, and require the STS audience.
-    docs = trust_documents()
-    assert set(docs) == {"github_trust", "github_build_trust"}
-    for name, doc in docs.items():
-        statements = doc["statement"]
-        assert len(statements) == 1, f"{name}: one statement expected"
-        st = statements[0]
-        assert unwrap(st["actions"]) == ["sts:AssumeRoleWithWebIdentity"], f"{name}: actions {st['actions']}"
-        conds = {expr(c["variable"]): (unwrap(c["test"]), expr(c["values"])) for c in st["condition"]}
-        sub = conds.get('"${local.github_oidc_host}:sub"')
-        aud = conds.get('"${local.github_oidc_host}:aud"')
-        assert sub and sub[0] == "StringEquals", f"{name}: sub must be matched with StringEquals"
-        assert aud == ("StringEquals", '["sts.amazonaws.com"]'), f"{name}: aud condition {aud}"
-        want_values = "each.value" if name == "github_trust" else "[local.github_sub_release]"
-        assert sub[1].replace('"${', "").replace('}"', "") == want_values or sub[1] == want_values, f"{name}: sub values {sub[1]}"
+
+    # One trust policy document per role, comparing `sub` exactly
+    # (StringEquals, not StringLike) with those subjects, and requiring the
+    # STS audience; every GitHub role uses it.
+    docs = {
+        name: body
+        for _, b in blocks(TF, "data")
+        for name, body in b.get("aws_iam_policy_document", {}).items()
+        if "trust" in name and "github" in name
+    }
+    assert set(docs) == {"github_trust"}, f"GitHub trust documents: {sorted(docs)}"
+    doc = docs["github_trust"]
+    assert expr(doc["for_each"]) == "local.github_trust_subjects"
+    (st,) = doc["statement"]
+    assert unwrap(st["actions"]) == ["sts:AssumeRoleWithWebIdentity"], f"actions {st['actions']}"
+    conds = {expr(c["variable"]): (unwrap(c["test"]), expr(c["values"])) for c in st["condition"]}
+    assert conds.get('"${local.github_oidc_host}:sub"') == ("StringEquals", "each.value"), conds
+    assert conds.get('"${local.github_oidc_host}:aud"') == ("StringEquals", '["sts.amazonaws.com"]'), conds
     assert unwrap(locals_of(TF)["github_oidc_host"]) == GITHUB_OIDC
-    roles = [b["aws_iam_role"]["github"] for _, b in blocks(TF, "resource") if "github" in b.get("aws_iam_role", {})][0]
-    assert expr(roles["assume_role_policy"]) == "data.aws_iam_policy_document.github_trust[each.key].json"
-    assert expr(roles["for_each"]) == "local.github_role_subjects"
+    for _, b in blocks(TF, "resource"):
+        for name, role in b.get("aws_iam_role", {}).items():
+            policy = expr(role["assume_role_policy"])
+            if name.startswith("github"):
+                assert policy.startswith("data.aws_iam_policy_document.github_trust["), f"aws_iam_role.{name}: {policy}"
 
 
 @test
