@@ -80,16 +80,17 @@ fn string_literal(text: &str, i: usize) -> Option<(String, usize)> {
             }
             return Some((value, j + 1));
         }
-        if b == b'\\' && !verbatim {
-            if let Some(&next) = bytes.get(j + 1) {
-                value.push(match next {
-                    b'n' => '\n',
-                    b't' => '\t',
-                    other => other as char,
-                });
-                j += 2;
-                continue;
-            }
+        if b == b'\\'
+            && !verbatim
+            && let Some(&next) = bytes.get(j + 1)
+        {
+            value.push(match next {
+                b'n' => '\n',
+                b't' => '\t',
+                other => other as char,
+            });
+            j += 2;
+            continue;
         }
         let ch = text[j..].chars().next()?;
         value.push(ch);

@@ -74,12 +74,20 @@ impl Resolver<'_> {
                     short(head)
                 )),
                 Some(head_sha) => {
-                    for base in bases {
+                    for (i, base) in bases.iter().enumerate() {
                         let mut forced = Vec::new();
                         match self
                             .resolve_base(git, base, &head_sha, &mut notes, &mut forced)
                             .await?
                         {
+                            // The head is already on that base (working on main locally):
+                            // an empty range says nothing; the next candidate does.
+                            Ok(base_sha) if base_sha == head_sha && i + 1 < bases.len() => {
+                                notes.push(format!(
+                                    "{} is the head itself; compared with the next candidate instead",
+                                    base.describe()
+                                ));
+                            }
                             Ok(base_sha) => {
                                 let files = git.changed_files(&base_sha, &head_sha)?;
                                 return Ok(Ok(Changes {
@@ -110,7 +118,7 @@ impl Resolver<'_> {
 
         if let Some(gh) = self.github() {
             match self
-                .from_api(&gh, head, bases, pull_request, expected_files)
+                .changes_from_api(&gh, head, bases, pull_request, expected_files)
                 .await
             {
                 Ok(Ok(mut changes)) => {
@@ -207,7 +215,7 @@ impl Resolver<'_> {
         }
     }
 
-    async fn from_api(
+    async fn changes_from_api(
         &self,
         gh: &GitHub,
         head: &str,
