@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-use globset::{GlobSet, GlobSetBuilder};
 use serde::Serialize;
 
 use crate::crates::{Lockfile, Workspace, tree_changes};
@@ -188,9 +187,11 @@ pub struct ManifestChange {
 #[derive(Debug)]
 pub struct Matcher<'a> {
     manifest: &'a Manifest,
-    /// Every service glob in one set; `glob_owner[i]` = (service index, glob text).
-    globs: GlobSet,
-    glob_owner: Vec<(usize, String)>,
+    /// Service globs by literal prefix: a file is tested only against the
+    /// globs whose prefix it starts with. Values: (service index, glob index).
+    by_prefix: HashMap<&'a str, Vec<(usize, usize)>>,
+    /// The distinct prefix lengths, shortest first.
+    prefix_lengths: Vec<usize>,
     /// Exact files (Dockerfile, task definition, imports) → (service index, rule).
     exact: HashMap<String, Vec<(usize, FileRule)>>,
     /// Local crate → services whose crate closure contains it (service index, own crate?).
@@ -214,16 +215,17 @@ impl<'a> Matcher<'a> {
         manifest: &'a Manifest,
         workspace: &'a Workspace,
         imports: &BTreeMap<String, Vec<String>>,
-    ) -> Result<Self, globset::Error> {
-        let mut builder = GlobSetBuilder::new();
-        let mut glob_owner = Vec::new();
+    ) -> Self {
+        let mut by_prefix: HashMap<&'a str, Vec<(usize, usize)>> = HashMap::new();
         let mut exact: HashMap<String, Vec<(usize, FileRule)>> = HashMap::new();
         let mut crate_users: HashMap<String, Vec<(usize, bool)>> = HashMap::new();
         let mut service_crates = Vec::new();
         for (i, svc) in manifest.services.values().enumerate() {
-            for (glob, text) in svc.paths.compiled.iter().zip(&svc.paths.globs) {
-                builder.add(glob.clone());
-                glob_owner.push((i, text.clone()));
+            for (g, glob) in svc.paths.matchers.iter().enumerate() {
+                by_prefix
+                    .entry(glob.literal_prefix())
+                    .or_default()
+                    .push((i, g));
             }
             exact
                 .entry(svc.dockerfile.clone())
@@ -251,15 +253,44 @@ impl<'a> Matcher<'a> {
             }
             service_crates.push(krate);
         }
-        Ok(Self {
+        let mut prefix_lengths: Vec<usize> = by_prefix.keys().map(|p| p.len()).collect();
+        prefix_lengths.sort_unstable();
+        prefix_lengths.dedup();
+        Self {
             manifest,
-            globs: builder.build()?,
-            glob_owner,
+            by_prefix,
+            prefix_lengths,
             exact,
             crate_users,
             service_crates,
             workspace,
-        })
+        }
+    }
+
+    /// Calls `hit(service, glob)` for the first glob of each service that matches `file`.
+    fn glob_hits(&self, file: &str, mut hit: impl FnMut(usize, usize)) {
+        let services = &self.manifest.services;
+        let mut seen: Vec<usize> = Vec::new();
+        for &len in &self.prefix_lengths {
+            if len > file.len() {
+                break;
+            }
+            if !file.is_char_boundary(len) {
+                continue;
+            }
+            let Some(candidates) = self.by_prefix.get(&file[..len]) else {
+                continue;
+            };
+            for &(svc, g) in candidates {
+                if seen.contains(&svc) {
+                    continue;
+                }
+                if services[svc].paths.matchers[g].is_match(file) {
+                    seen.push(svc);
+                    hit(svc, g);
+                }
+            }
+        }
     }
 
     /// Decides every service for the changed `files`.
@@ -277,7 +308,6 @@ impl<'a> Matcher<'a> {
         let mut exact: Vec<Vec<Reason>> = vec![Vec::new(); n];
         let mut global: BTreeMap<String, Examples> = BTreeMap::new();
         let mut workspace_manifest = false;
-        let mut hits = Vec::new();
         for file in files {
             if let Some(glob) = self.manifest.global_paths.first_match(file) {
                 global.entry(glob.to_string()).or_default().push(file);
@@ -285,16 +315,10 @@ impl<'a> Matcher<'a> {
             if file == "Cargo.toml" && !self.workspace.crates.is_empty() {
                 workspace_manifest = true;
             }
-            self.globs.matches_into(file.as_str(), &mut hits);
-            let mut seen_service = usize::MAX;
-            for &h in &hits {
-                let (svc, glob) = &self.glob_owner[h];
-                // Only the first glob of a service that matches a file counts.
-                if *svc != seen_service {
-                    seen_service = *svc;
-                    paths[*svc].entry(glob.clone()).or_default().push(file);
-                }
-            }
+            self.glob_hits(file, |svc, g| {
+                let glob = &self.manifest.services[svc].paths.globs[g];
+                paths[svc].entry(glob.clone()).or_default().push(file);
+            });
             if let Some(rules) = self.exact.get(file.as_str()) {
                 for &(svc, rule) in rules {
                     let reason = match rule {

@@ -260,8 +260,7 @@ fn evaluate(
     } else {
         ManifestChange::default()
     };
-    let matcher = Matcher::new(manifest, &workspace, &imports)
-        .map_err(|e| DetectError::Input(e.to_string()))?;
+    let matcher = Matcher::new(manifest, &workspace, &imports);
     // A crate named in the manifest that the workspace lacks is a typo, not a
     // non-Rust service: say so rather than silently ignore its dependencies.
     let notes = manifest
