@@ -40,7 +40,7 @@ pub struct Workspace {
     /// By package name.
     pub crates: BTreeMap<String, LocalCrate>,
     /// Folder → crate, for mapping a file to its crate.
-    dirs: std::collections::HashMap<String, String>,
+    dirs: rustc_hash::FxHashMap<String, String>,
 }
 
 /// A workspace that could not be read.

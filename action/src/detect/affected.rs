@@ -7,7 +7,9 @@
 //! depends on; a change of a package in its resolved `Cargo.lock` tree; the
 //! workspace `Cargo.toml`; the manifest's global paths; its manifest entry.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -216,9 +218,9 @@ impl<'a> Matcher<'a> {
         workspace: &'a Workspace,
         imports: &BTreeMap<String, Vec<String>>,
     ) -> Self {
-        let mut by_prefix: HashMap<&'a str, Vec<(usize, usize)>> = HashMap::new();
-        let mut exact: HashMap<String, Vec<(usize, FileRule)>> = HashMap::new();
-        let mut crate_users: HashMap<String, Vec<(usize, bool)>> = HashMap::new();
+        let mut by_prefix: HashMap<&'a str, Vec<(usize, usize)>> = HashMap::default();
+        let mut exact: HashMap<String, Vec<(usize, FileRule)>> = HashMap::default();
+        let mut crate_users: HashMap<String, Vec<(usize, bool)>> = HashMap::default();
         let mut service_crates = Vec::new();
         for (i, svc) in manifest.services.values().enumerate() {
             for (g, glob) in svc.paths.matchers.iter().enumerate() {
@@ -302,7 +304,7 @@ impl<'a> Matcher<'a> {
     ) -> Vec<Verdict> {
         let n = self.manifest.services.len();
         // Reasons are gathered per service in insertion order of first sight.
-        let mut paths: Vec<BTreeMap<String, Examples>> = vec![BTreeMap::new(); n];
+        let mut paths: Vec<BTreeMap<usize, Examples>> = vec![BTreeMap::new(); n];
         let mut own: Vec<Option<(String, Examples)>> = vec![None; n];
         let mut deps: Vec<BTreeMap<String, Examples>> = vec![BTreeMap::new(); n];
         let mut exact: Vec<Vec<Reason>> = vec![Vec::new(); n];
@@ -315,10 +317,7 @@ impl<'a> Matcher<'a> {
             if file == "Cargo.toml" && !self.workspace.crates.is_empty() {
                 workspace_manifest = true;
             }
-            self.glob_hits(file, |svc, g| {
-                let glob = &self.manifest.services[svc].paths.globs[g];
-                paths[svc].entry(glob.clone()).or_default().push(file);
-            });
+            self.glob_hits(file, |svc, g| paths[svc].entry(g).or_default().push(file));
             if let Some(rules) = self.exact.get(file.as_str()) {
                 for &(svc, rule) in rules {
                     let reason = match rule {
@@ -350,7 +349,7 @@ impl<'a> Matcher<'a> {
             .map(|(glob, files)| Reason::Global { glob, files })
             .collect();
         let mut verdicts = Vec::with_capacity(n);
-        for (i, name) in self.manifest.services.keys().enumerate() {
+        for (i, (name, svc)) in self.manifest.services.iter().enumerate() {
             let mut reasons = global.clone();
             if manifest_change.settings {
                 reasons.push(Reason::ManifestSettings);
@@ -358,11 +357,12 @@ impl<'a> Matcher<'a> {
             if manifest_change.services.contains(name) {
                 reasons.push(Reason::ManifestEntry);
             }
-            reasons.extend(
-                std::mem::take(&mut paths[i])
-                    .into_iter()
-                    .map(|(glob, files)| Reason::Paths { glob, files }),
-            );
+            reasons.extend(std::mem::take(&mut paths[i]).into_iter().map(|(g, files)| {
+                Reason::Paths {
+                    glob: svc.paths.globs[g].clone(),
+                    files,
+                }
+            }));
             reasons.append(&mut exact[i]);
             if let Some((krate, files)) = own[i].take() {
                 reasons.push(Reason::OwnCrate { krate, files });
