@@ -206,7 +206,8 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
         .and_then(|v| v.split(';').next())
         .map(|mime| {
             let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
         .unwrap_or(false)
 }
@@ -310,7 +311,10 @@ async fn publish(app: &App, task: &Task, headers: &HeaderMap) -> Result<String, 
     for (k, v) in propagation::inject(&span) {
         attributes.insert(k, string_attribute(v)?);
     }
-    attributes.insert("task_type".into(), string_attribute(task.kind().to_owned())?);
+    attributes.insert(
+        "task_type".into(),
+        string_attribute(task.kind().to_owned())?,
+    );
     if let Some(id) = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()) {
         attributes.insert("request_id".into(), string_attribute(id.to_owned())?);
     }

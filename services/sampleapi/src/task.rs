@@ -176,10 +176,22 @@ mod tests {
             (json!({"type":7}), "type"),
             (json!({"type":"sms"}), "type"),
             (json!({"type":"email","subject":"s","body":"b"}), "to"),
-            (json!({"type":"email","to":"nope","subject":"s","body":"b"}), "to"),
-            (json!({"type":"email","to":"a@b.io","subject":"","body":"b"}), "subject"),
-            (json!({"type":"email","to":"a@b.io","subject":"s","body":false}), "body"),
-            (json!({"type":"email","to":"a@b.io","subject":"s","body":"b","cc":"x"}), "cc"),
+            (
+                json!({"type":"email","to":"nope","subject":"s","body":"b"}),
+                "to",
+            ),
+            (
+                json!({"type":"email","to":"a@b.io","subject":"","body":"b"}),
+                "subject",
+            ),
+            (
+                json!({"type":"email","to":"a@b.io","subject":"s","body":false}),
+                "body",
+            ),
+            (
+                json!({"type":"email","to":"a@b.io","subject":"s","body":"b","cc":"x"}),
+                "cc",
+            ),
         ];
         for (doc, field) in cases {
             assert_eq!(validate(&doc).unwrap_err().field, field, "{doc}");
@@ -189,7 +201,9 @@ mod tests {
     #[test]
     fn addresses() {
         assert!(valid_address("a.b+c@example.co.uk"));
-        for bad in ["", "a", "@b.io", "a@b", "a@@b.io", "a b@c.io", "a@.io", "a@b."] {
+        for bad in [
+            "", "a", "@b.io", "a@b", "a@@b.io", "a b@c.io", "a@.io", "a@b.",
+        ] {
             assert!(!valid_address(bad), "{bad}");
         }
     }

@@ -16,8 +16,11 @@ use service_telemetry::{Env, TelemetryConfig};
 pub fn telemetry_once() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let cfg = TelemetryConfig::from_env(&Env::from_pairs(&[("LOG_LEVEL", "error")]), "sampleapi-test")
-            .unwrap();
+        let cfg = TelemetryConfig::from_env(
+            &Env::from_pairs(&[("LOG_LEVEL", "error")]),
+            "sampleapi-test",
+        )
+        .unwrap();
         std::mem::forget(service_telemetry::init(&cfg).unwrap());
     });
 }
@@ -65,13 +68,22 @@ impl Running {
             .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
     async fn post(&self, body: &Value) -> (u16, Value) {
-        self.post_raw("application/json", body.to_string().into_bytes()).await
+        self.post_raw("application/json", body.to_string().into_bytes())
+            .await
     }
     async fn get(&self, path: &str) -> (u16, String) {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     }
 }
@@ -91,7 +103,11 @@ async fn health_and_ready() {
     assert_eq!(s, 200, "{body}");
 
     // A queue that does not exist: not ready, with the reason.
-    let missing = format!("{}/123456789012/{}", common::moto_url(), common::unique_name("nope"));
+    let missing = format!(
+        "{}/123456789012/{}",
+        common::moto_url(),
+        common::unique_name("nope")
+    );
     let api2 = start(&missing, &common::moto_url(), 2000).await;
     let (s, body) = api2.get("/ready").await;
     assert_eq!(s, 503, "{body}");
@@ -120,15 +136,33 @@ async fn ready_flips_to_503_on_shutdown() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(sampleapi::serve(listener, app));
     let http = reqwest::Client::new();
-    assert_eq!(http.get(format!("{base}/ready")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(format!("{base}/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     shutdown.trigger();
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Still serving during the drain, but not ready.
     let r = http.get(format!("{base}/ready")).send().await.unwrap();
     assert_eq!(r.status(), 503);
-    assert_eq!(http.get(format!("{base}/health")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // Then the server stops by itself.
-    tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
@@ -157,13 +191,21 @@ async fn post_task_publishes_one_message_with_trace_context() {
     let (body, attrs) = &msgs[0];
     assert_eq!(serde_json::from_str::<Value>(body).unwrap(), email());
     let traceparent = &attrs["traceparent"];
-    assert!(traceparent.starts_with(&format!("00-{trace_id}-")), "{traceparent}");
+    assert!(
+        traceparent.starts_with(&format!("00-{trace_id}-")),
+        "{traceparent}"
+    );
     assert_eq!(attrs["task_type"], "email");
     assert_eq!(attrs["request_id"], "req-123");
     assert!(!message_id.is_empty());
 
     // A generated request id when the client sends none.
-    let r = api.http.get(format!("{}/health", api.base)).send().await.unwrap();
+    let r = api
+        .http
+        .get(format!("{}/health", api.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["x-request-id"].len(), 36);
 }
 
@@ -197,31 +239,114 @@ async fn bad_bodies_are_rejected_and_nothing_is_sent() {
     let json_cases: Vec<(Value, u16, Option<&str>, &str)> = vec![
         (json!([email()]), 422, Some("$"), "JSON object"),
         (json!("email"), 422, Some("$"), "JSON object"),
-        (json!({"to":"a@b.io","subject":"s","body":"b"}), 422, Some("type"), "required"),
-        (json!({"type":42,"to":"a@b.io","subject":"s","body":"b"}), 422, Some("type"), "must be a string"),
-        (json!({"type":"sms","to":"a@b.io","subject":"s","body":"b"}), 422, Some("type"), "unknown task type"),
-        (json!({"type":"email","subject":"s","body":"b"}), 422, Some("to"), "required"),
-        (json!({"type":"email","to":["a@b.io"],"subject":"s","body":"b"}), 422, Some("to"), "must be a string"),
-        (json!({"type":"email","to":"not-an-address","subject":"s","body":"b"}), 422, Some("to"), "e-mail address"),
-        (json!({"type":"email","to":"a@b.io","body":"b"}), 422, Some("subject"), "required"),
-        (json!({"type":"email","to":"a@b.io","subject":"   ","body":"b"}), 422, Some("subject"), "empty"),
-        (json!({"type":"email","to":"a@b.io","subject":long_subject,"body":"b"}), 422, Some("subject"), "longer than"),
-        (json!({"type":"email","to":"a@b.io","subject":"s","body":null}), 422, Some("body"), "must be a string"),
-        (json!({"type":"email","to":"a@b.io","subject":"s","body":"b","bcc":"x@y.io"}), 422, Some("bcc"), "unknown field"),
+        (
+            json!({"to":"a@b.io","subject":"s","body":"b"}),
+            422,
+            Some("type"),
+            "required",
+        ),
+        (
+            json!({"type":42,"to":"a@b.io","subject":"s","body":"b"}),
+            422,
+            Some("type"),
+            "must be a string",
+        ),
+        (
+            json!({"type":"sms","to":"a@b.io","subject":"s","body":"b"}),
+            422,
+            Some("type"),
+            "unknown task type",
+        ),
+        (
+            json!({"type":"email","subject":"s","body":"b"}),
+            422,
+            Some("to"),
+            "required",
+        ),
+        (
+            json!({"type":"email","to":["a@b.io"],"subject":"s","body":"b"}),
+            422,
+            Some("to"),
+            "must be a string",
+        ),
+        (
+            json!({"type":"email","to":"not-an-address","subject":"s","body":"b"}),
+            422,
+            Some("to"),
+            "e-mail address",
+        ),
+        (
+            json!({"type":"email","to":"a@b.io","body":"b"}),
+            422,
+            Some("subject"),
+            "required",
+        ),
+        (
+            json!({"type":"email","to":"a@b.io","subject":"   ","body":"b"}),
+            422,
+            Some("subject"),
+            "empty",
+        ),
+        (
+            json!({"type":"email","to":"a@b.io","subject":long_subject,"body":"b"}),
+            422,
+            Some("subject"),
+            "longer than",
+        ),
+        (
+            json!({"type":"email","to":"a@b.io","subject":"s","body":null}),
+            422,
+            Some("body"),
+            "must be a string",
+        ),
+        (
+            json!({"type":"email","to":"a@b.io","subject":"s","body":"b","bcc":"x@y.io"}),
+            422,
+            Some("bcc"),
+            "unknown field",
+        ),
     ];
     for (doc, status, field, needle) in &json_cases {
         let (s, body) = api.post(doc).await;
         assert_eq!(s, *status, "{doc} -> {body}");
         assert_eq!(body["field"].as_str(), *field, "{doc} -> {body}");
-        assert!(body["message"].as_str().unwrap().contains(needle), "{doc} -> {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(needle),
+            "{doc} -> {body}"
+        );
     }
     let raw_cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
-        ("application/json", b"{not json".to_vec(), 400, "not valid JSON"),
+        (
+            "application/json",
+            b"{not json".to_vec(),
+            400,
+            "not valid JSON",
+        ),
         ("application/json", b"".to_vec(), 400, "empty"),
-        ("application/json", b"{\"type\":\"email\",".to_vec(), 400, "not valid JSON"),
-        ("application/json", vec![0xff, 0xfe, 0x00], 400, "not valid JSON"),
-        ("text/plain", email().to_string().into_bytes(), 415, "Content-Type"),
-        ("application/json", vec![b' '; 5000], 413, "larger than 4096"),
+        (
+            "application/json",
+            b"{\"type\":\"email\",".to_vec(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "application/json",
+            vec![0xff, 0xfe, 0x00],
+            400,
+            "not valid JSON",
+        ),
+        (
+            "text/plain",
+            email().to_string().into_bytes(),
+            415,
+            "Content-Type",
+        ),
+        (
+            "application/json",
+            vec![b' '; 5000],
+            413,
+            "larger than 4096",
+        ),
     ];
     for (ct, bytes, status, needle) in raw_cases {
         let (s, body) = api.post_raw(ct, bytes).await;
@@ -238,7 +363,11 @@ async fn bad_bodies_are_rejected_and_nothing_is_sent() {
     let (s, _) = api.get("/api/tasks").await;
     assert_eq!(s, 405);
 
-    assert_eq!(common::counts(&sqs, &queue).await, (0, 0), "nothing was sent");
+    assert_eq!(
+        common::counts(&sqs, &queue).await,
+        (0, 0),
+        "nothing was sent"
+    );
     assert_eq!(api.app.metrics().publish_errors.get(), 0);
 }
 
@@ -256,7 +385,10 @@ async fn sqs_down_gives_503_fast() {
     assert_eq!(s, 503);
     assert_eq!(api.app.metrics().publish_errors.get(), 1);
     let (_, metrics) = api.get("/metrics").await;
-    assert_eq!(common::sample(&metrics, "sqs_publish_errors_total"), Some(1.0));
+    assert_eq!(
+        common::sample(&metrics, "sqs_publish_errors_total"),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
@@ -286,22 +418,53 @@ async fn metrics_use_the_names_the_monitoring_rules_use() {
     assert_eq!(api.post(&json!({})).await.0, 422);
     assert_eq!(api.get("/health").await.0, 200);
     assert_eq!(api.get("/no/such/path/123").await.0, 404);
-    let r = api.http.get(format!("{}/metrics", api.base)).send().await.unwrap();
+    let r = api
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().contains("text"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("text")
+    );
     let text = r.text().await.unwrap();
     for (sample, value) in [
-        (r#"http_requests_total{method="POST",route="/api/tasks",status="202"}"#, 1.0),
-        (r#"http_requests_total{method="POST",route="/api/tasks",status="422"}"#, 1.0),
-        (r#"http_requests_total{method="GET",route="/health",status="200"}"#, 1.0),
-        (r#"http_requests_total{method="GET",route="unmatched",status="404"}"#, 1.0),
-        (r#"http_request_duration_seconds_count{method="POST",route="/api/tasks"}"#, 2.0),
+        (
+            r#"http_requests_total{method="POST",route="/api/tasks",status="202"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{method="POST",route="/api/tasks",status="422"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{method="GET",route="/health",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{method="GET",route="unmatched",status="404"}"#,
+            1.0,
+        ),
+        (
+            r#"http_request_duration_seconds_count{method="POST",route="/api/tasks"}"#,
+            2.0,
+        ),
         ("sqs_publish_errors_total", 0.0),
     ] {
-        assert_eq!(common::sample(&text, sample), Some(value), "{sample} in\n{text}");
+        assert_eq!(
+            common::sample(&text, sample),
+            Some(value),
+            "{sample} in\n{text}"
+        );
     }
     assert!(
-        text.contains(r#"http_request_duration_seconds_bucket{le="0.3",method="POST",route="/api/tasks"}"#),
+        text.contains(
+            r#"http_request_duration_seconds_bucket{le="0.3",method="POST",route="/api/tasks"}"#
+        ),
         "an exact 300 ms bucket:\n{text}"
     );
     for family in [
@@ -311,5 +474,8 @@ async fn metrics_use_the_names_the_monitoring_rules_use() {
     ] {
         assert!(text.contains(family), "{family} in\n{text}");
     }
-    assert!(!text.contains("/no/such/path"), "raw paths never become labels");
+    assert!(
+        !text.contains("/no/such/path"),
+        "raw paths never become labels"
+    );
 }

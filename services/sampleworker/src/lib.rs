@@ -292,8 +292,12 @@ impl Worker {
             };
             let Task::Email { to, subject, .. } = &task;
             let started = std::time::Instant::now();
-            let result = self.with_heartbeat(&receipt, self.send_email(to, subject)).await;
-            metrics.send_duration.observe(started.elapsed().as_secs_f64());
+            let result = self
+                .with_heartbeat(&receipt, self.send_email(to, subject))
+                .await;
+            metrics
+                .send_duration
+                .observe(started.elapsed().as_secs_f64());
             match result {
                 Ok(()) => {
                     metrics
@@ -396,7 +400,11 @@ impl Worker {
                 }
                 Ok(Ok(out)) => {
                     self.metrics.sqs_error("change_visibility");
-                    tracing::warn!(?ids, failed = out.failed.len(), "some messages not released; they reappear after their visibility timeout");
+                    tracing::warn!(
+                        ?ids,
+                        failed = out.failed.len(),
+                        "some messages not released; they reappear after their visibility timeout"
+                    );
                 }
                 Ok(Err(e)) => {
                     self.metrics.sqs_error("change_visibility");
@@ -404,7 +412,10 @@ impl Worker {
                 }
                 Err(_) => {
                     self.metrics.sqs_error("change_visibility");
-                    tracing::warn!(?ids, "release timed out; the messages reappear after their visibility timeout");
+                    tracing::warn!(
+                        ?ids,
+                        "release timed out; the messages reappear after their visibility timeout"
+                    );
                 }
             }
         }

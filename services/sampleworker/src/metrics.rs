@@ -123,6 +123,8 @@ impl WorkerMetrics {
 
     /// Counts one failed SQS call.
     pub fn sqs_error(&self, operation: &'static str) {
-        self.sqs_errors.get_or_create(&OperationLabel { operation }).inc();
+        self.sqs_errors
+            .get_or_create(&OperationLabel { operation })
+            .inc();
     }
 }

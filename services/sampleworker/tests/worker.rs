@@ -71,7 +71,10 @@ impl WorkerProc {
             {
                 return r.text().await.unwrap();
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "worker metrics never came up");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "worker metrics never came up"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -85,7 +88,11 @@ impl WorkerProc {
             if what(v) {
                 return v;
             }
-            assert!(start.elapsed() < timeout, "timed out on {name} (last {v})\nlogs:\n{}", self.logs_text());
+            assert!(
+                start.elapsed() < timeout,
+                "timed out on {name} (last {v})\nlogs:\n{}",
+                self.logs_text()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -105,7 +112,10 @@ impl WorkerProc {
                 std::thread::sleep(Duration::from_millis(100));
                 return s;
             }
-            assert!(start.elapsed() < timeout, "worker did not exit in {timeout:?}");
+            assert!(
+                start.elapsed() < timeout,
+                "worker did not exit in {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -114,7 +124,9 @@ impl WorkerProc {
             .lock()
             .unwrap()
             .iter()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}")))
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+            })
             .collect()
     }
     fn logs_text(&self) -> String {
@@ -142,7 +154,12 @@ async fn send_tasks(sqs: &aws_sdk_sqs::Client, queue: &str, n: usize, tag: &str)
     for i in 0..n {
         let addr = format!("{tag}-{i}@example.com");
         let body = json!({"type":"email","to":addr,"subject":"s","body":"b"}).to_string();
-        sqs.send_message().queue_url(queue).message_body(body).send().await.unwrap();
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
         to.push(addr);
     }
     to
@@ -151,8 +168,11 @@ async fn send_tasks(sqs: &aws_sdk_sqs::Client, queue: &str, n: usize, tag: &str)
 fn telemetry_once() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let cfg = TelemetryConfig::from_env(&Env::from_pairs(&[("LOG_LEVEL", "error")]), "sampleapi-test")
-            .unwrap();
+        let cfg = TelemetryConfig::from_env(
+            &Env::from_pairs(&[("LOG_LEVEL", "error")]),
+            "sampleapi-test",
+        )
+        .unwrap();
         std::mem::forget(service_telemetry::init(&cfg).unwrap());
     });
 }
@@ -164,7 +184,10 @@ async fn end_to_end_100_tasks_processed_exactly_once_with_trace_ids() {
     let (queue, dlq) = common::queue_with_dlq(&sqs, "e2e", 30, 3).await;
 
     // The API, in-process, on the same moto queue.
-    let env = Env::from_pairs(&[("SQS_QUEUE_URL", queue.as_str()), ("AWS_REGION", "us-east-1")]);
+    let env = Env::from_pairs(&[
+        ("SQS_QUEUE_URL", queue.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ]);
     let config = sampleapi::Config::from_env(&env).unwrap();
     let app = sampleapi::App::new(config, common::moto_client(), Shutdown::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -189,7 +212,9 @@ async fn end_to_end_100_tasks_processed_exactly_once_with_trace_ids() {
 
     let mut worker = spawn_worker(&queue, &[("WORKER_CONCURRENCY", "20")]);
     let ok = r#"emails_sent_total{status="success"}"#;
-    worker.wait_metric(ok, |v| v >= 100.0, Duration::from_secs(60)).await;
+    worker
+        .wait_metric(ok, |v| v >= 100.0, Duration::from_secs(60))
+        .await;
     common::eventually(Duration::from_secs(10), "queue empty", || async {
         common::counts(&sqs, &queue).await == (0, 0)
     })
@@ -197,10 +222,22 @@ async fn end_to_end_100_tasks_processed_exactly_once_with_trace_ids() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let text = worker.metrics().await;
     assert_eq!(common::sample(&text, ok), Some(100.0), "exactly once");
-    assert_eq!(common::sample(&text, "messages_received_total"), Some(100.0));
-    assert_eq!(common::sample(&text, r#"emails_sent_total{status="failure"}"#), None);
-    assert_eq!(common::sample(&text, "email_send_duration_seconds_count"), Some(100.0));
-    assert_eq!(common::sample(&text, "message_age_seconds_count"), Some(100.0));
+    assert_eq!(
+        common::sample(&text, "messages_received_total"),
+        Some(100.0)
+    );
+    assert_eq!(
+        common::sample(&text, r#"emails_sent_total{status="failure"}"#),
+        None
+    );
+    assert_eq!(
+        common::sample(&text, "email_send_duration_seconds_count"),
+        Some(100.0)
+    );
+    assert_eq!(
+        common::sample(&text, "message_age_seconds_count"),
+        Some(100.0)
+    );
     assert_eq!(common::sample(&text, "inflight_messages"), Some(0.0));
     assert_eq!(common::counts(&sqs, &dlq).await, (0, 0));
 
@@ -209,13 +246,20 @@ async fn end_to_end_100_tasks_processed_exactly_once_with_trace_ids() {
 
     // Every e-mail was sent once, in the trace the API started.
     let logs = worker.logs();
-    let sent: Vec<&Value> = logs.iter().filter(|l| l["message"] == "email sent").collect();
+    let sent: Vec<&Value> = logs
+        .iter()
+        .filter(|l| l["message"] == "email sent")
+        .collect();
     assert_eq!(sent.len(), 100);
     let mut seen = HashSet::new();
     for line in sent {
         let to = line["to"].as_str().unwrap();
         assert!(seen.insert(to.to_owned()), "{to} sent twice");
-        assert_eq!(line["trace_id"].as_str(), Some(trace_of[to].as_str()), "{line}");
+        assert_eq!(
+            line["trace_id"].as_str(),
+            Some(trace_of[to].as_str()),
+            "{line}"
+        );
         assert_eq!(line["span_id"].as_str().unwrap().len(), 16);
         assert!(line["message_id"].is_string());
     }
@@ -228,7 +272,11 @@ async fn metric_names_are_exactly_the_ones_monitoring_uses() {
     send_tasks(&sqs, &queue, 1, "names").await;
     let worker = spawn_worker(&queue, &[]);
     worker
-        .wait_metric(r#"emails_sent_total{status="success"}"#, |v| v >= 1.0, Duration::from_secs(30))
+        .wait_metric(
+            r#"emails_sent_total{status="success"}"#,
+            |v| v >= 1.0,
+            Duration::from_secs(30),
+        )
         .await;
     let text = worker.metrics().await;
     for needle in [
@@ -261,15 +309,25 @@ async fn failures_reach_the_dlq_after_3_receives_and_are_counted() {
     send_tasks(&sqs, &queue, 5, "fail").await;
     let worker = spawn_worker(
         &queue,
-        &[("FAIL_SIMULATE_ENABLED", "true"), ("SQS_VISIBILITY_TIMEOUT_SECONDS", "1")],
+        &[
+            ("FAIL_SIMULATE_ENABLED", "true"),
+            ("SQS_VISIBILITY_TIMEOUT_SECONDS", "1"),
+        ],
     );
     common::eventually(Duration::from_secs(40), "5 messages in the DLQ", || async {
         common::counts(&sqs, &dlq).await.0 == 5
     })
     .await;
     let text = worker.metrics().await;
-    assert_eq!(common::sample(&text, r#"emails_sent_total{status="failure"}"#), Some(15.0), "{text}");
-    assert_eq!(common::sample(&text, r#"emails_sent_total{status="success"}"#), None);
+    assert_eq!(
+        common::sample(&text, r#"emails_sent_total{status="failure"}"#),
+        Some(15.0),
+        "{text}"
+    );
+    assert_eq!(
+        common::sample(&text, r#"emails_sent_total{status="success"}"#),
+        None
+    );
     assert_eq!(common::counts(&sqs, &queue).await, (0, 0));
     let logs = worker.logs();
     assert!(logs.iter().any(|l| l["level"] == "WARN"
@@ -293,17 +351,26 @@ async fn malformed_messages_go_to_the_dlq_without_blocking_others() {
     send_tasks(&sqs, &queue, 3, "good").await;
     let worker = spawn_worker(&queue, &[("SQS_VISIBILITY_TIMEOUT_SECONDS", "1")]);
     worker
-        .wait_metric(r#"emails_sent_total{status="success"}"#, |v| v >= 3.0, Duration::from_secs(20))
+        .wait_metric(
+            r#"emails_sent_total{status="success"}"#,
+            |v| v >= 3.0,
+            Duration::from_secs(20),
+        )
         .await;
-    common::eventually(Duration::from_secs(30), "the malformed message in the DLQ", || async {
-        common::counts(&sqs, &dlq).await.0 == 1
-    })
+    common::eventually(
+        Duration::from_secs(30),
+        "the malformed message in the DLQ",
+        || async { common::counts(&sqs, &dlq).await.0 == 1 },
+    )
     .await;
     assert_eq!(worker.metric("messages_malformed_total").await, 3.0);
     let dead = common::drain(&sqs, &dlq).await;
     assert_eq!(dead[0].0, "this is not a task");
     let logs = worker.logs();
-    assert!(logs.iter().any(|l| l["level"] == "ERROR" && l["message_id"] == bad.as_str()));
+    assert!(
+        logs.iter()
+            .any(|l| l["level"] == "ERROR" && l["message_id"] == bad.as_str())
+    );
 }
 
 #[tokio::test]
@@ -313,12 +380,21 @@ async fn sigkill_mid_batch_loses_no_message() {
     let all = send_tasks(&sqs, &queue, 30, "kill").await;
     let mut first = spawn_worker(
         &queue,
-        &[("EMAIL_SEND_DURATION_MS", "400"), ("SQS_VISIBILITY_TIMEOUT_SECONDS", "2")],
+        &[
+            ("EMAIL_SEND_DURATION_MS", "400"),
+            ("SQS_VISIBILITY_TIMEOUT_SECONDS", "2"),
+        ],
     );
     first
-        .wait_metric(r#"emails_sent_total{status="success"}"#, |v| v >= 5.0, Duration::from_secs(20))
+        .wait_metric(
+            r#"emails_sent_total{status="success"}"#,
+            |v| v >= 5.0,
+            Duration::from_secs(20),
+        )
         .await;
-    first.wait_metric("inflight_messages", |v| v >= 3.0, Duration::from_secs(10)).await;
+    first
+        .wait_metric("inflight_messages", |v| v >= 3.0, Duration::from_secs(10))
+        .await;
     first.signal("KILL");
     first.wait_exit(Duration::from_secs(5));
     let before = first.sent_to();
@@ -346,12 +422,18 @@ async fn sigterm_lets_in_flight_work_finish() {
     let (queue, _) = common::queue_with_dlq(&sqs, "term", 30, 3).await;
     send_tasks(&sqs, &queue, 5, "term").await;
     let mut worker = spawn_worker(&queue, &[("EMAIL_SEND_DURATION_MS", "1500")]);
-    worker.wait_metric("inflight_messages", |v| v >= 5.0, Duration::from_secs(20)).await;
+    worker
+        .wait_metric("inflight_messages", |v| v >= 5.0, Duration::from_secs(20))
+        .await;
     worker.signal("TERM");
     let status = worker.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
     assert_eq!(worker.sent_to().len(), 5, "{}", worker.logs_text());
-    assert_eq!(common::counts(&sqs, &queue).await, (0, 0), "all deleted before exit");
+    assert_eq!(
+        common::counts(&sqs, &queue).await,
+        (0, 0),
+        "all deleted before exit"
+    );
 }
 
 #[tokio::test]
@@ -361,9 +443,14 @@ async fn sigterm_releases_work_that_cannot_finish_in_time() {
     send_tasks(&sqs, &queue, 3, "release").await;
     let mut worker = spawn_worker(
         &queue,
-        &[("EMAIL_SEND_DURATION_MS", "60000"), ("SHUTDOWN_TIMEOUT_MS", "300")],
+        &[
+            ("EMAIL_SEND_DURATION_MS", "60000"),
+            ("SHUTDOWN_TIMEOUT_MS", "300"),
+        ],
     );
-    worker.wait_metric("inflight_messages", |v| v >= 3.0, Duration::from_secs(20)).await;
+    worker
+        .wait_metric("inflight_messages", |v| v >= 3.0, Duration::from_secs(20))
+        .await;
     let t = Instant::now();
     worker.signal("TERM");
     assert!(worker.wait_exit(Duration::from_secs(10)).success());
@@ -380,15 +467,29 @@ async fn long_work_extends_visibility_and_is_not_redelivered() {
     send_tasks(&sqs, &queue, 1, "extend").await;
     let worker = spawn_worker(
         &queue,
-        &[("EMAIL_SEND_DURATION_MS", "2500"), ("SQS_VISIBILITY_TIMEOUT_SECONDS", "1")],
+        &[
+            ("EMAIL_SEND_DURATION_MS", "2500"),
+            ("SQS_VISIBILITY_TIMEOUT_SECONDS", "1"),
+        ],
     );
     worker
-        .wait_metric(r#"emails_sent_total{status="success"}"#, |v| v >= 1.0, Duration::from_secs(20))
+        .wait_metric(
+            r#"emails_sent_total{status="success"}"#,
+            |v| v >= 1.0,
+            Duration::from_secs(20),
+        )
         .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let text = worker.metrics().await;
-    assert_eq!(common::sample(&text, "messages_received_total"), Some(1.0), "{text}");
-    assert_eq!(common::sample(&text, r#"emails_sent_total{status="success"}"#), Some(1.0));
+    assert_eq!(
+        common::sample(&text, "messages_received_total"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        common::sample(&text, r#"emails_sent_total{status="success"}"#),
+        Some(1.0)
+    );
     assert_eq!(common::counts(&sqs, &queue).await, (0, 0));
 }
 
@@ -411,5 +512,9 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("SQS_QUEUE_URL is required"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("SQS_QUEUE_URL is required")
+    );
 }

@@ -105,7 +105,13 @@ impl Env {
     }
 
     /// A number within `min..=max`, with a default.
-    pub fn range_or(&self, var: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    pub fn range_or(
+        &self,
+        var: &str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
         let expected = format!("an integer from {min} to {max}");
         let v: u64 = self.parse_or(var, default, &expected)?;
         if (min..=max).contains(&v) {
@@ -183,11 +189,24 @@ mod tests {
             e.to_string(),
             "configuration error: PORT invalid value \"http\": a TCP port from 1 to 65535"
         );
-        assert!(env.range_or("N", 1, 1, 100).unwrap_err().to_string().contains("N "));
-        assert!(env.bool_or("F", false).unwrap_err().to_string().contains("F "));
+        assert!(
+            env.range_or("N", 1, 1, 100)
+                .unwrap_err()
+                .to_string()
+                .contains("N ")
+        );
+        assert!(
+            env.bool_or("F", false)
+                .unwrap_err()
+                .to_string()
+                .contains("F ")
+        );
         assert!(env.port_or("Z", 1).is_err());
         let e = env.required("SQS_QUEUE_URL", "the queue URL").unwrap_err();
-        assert!(e.to_string().starts_with("configuration error: SQS_QUEUE_URL is required"));
+        assert!(
+            e.to_string()
+                .starts_with("configuration error: SQS_QUEUE_URL is required")
+        );
         assert!(!e.to_string().contains('\n'));
     }
 }

@@ -155,9 +155,8 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
         .map_err(|e| InitError(format!("LOG_LEVEL: {e}")))?;
     // Spans always reach the log layer (their fields and trace ids decorate the
     // lines); LOG_LEVEL selects which events are written.
-    let log_filter = filter_fn(move |meta| {
-        meta.is_span() || targets.would_enable(meta.target(), meta.level())
-    });
+    let log_filter =
+        filter_fn(move |meta| meta.is_span() || targets.would_enable(meta.target(), meta.level()));
     let subscriber = tracing_subscriber::registry()
         .with(
             tracing_opentelemetry::layer()

@@ -11,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::TraceContextExt as _;
 use serde_json::{Map, Value};
-use tracing::field::{Field, Visit};
 use tracing::dispatcher::WeakDispatch;
+use tracing::field::{Field, Visit};
 use tracing::{Dispatch, Event, Subscriber, span};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
@@ -230,7 +230,10 @@ mod tests {
     fn formats_dates() {
         assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(format_rfc3339(1_795_651_199, 999), "2026-11-25T23:59:59.999Z");
+        assert_eq!(
+            format_rfc3339(1_795_651_199, 999),
+            "2026-11-25T23:59:59.999Z"
+        );
     }
 
     #[test]

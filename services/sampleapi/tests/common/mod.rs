@@ -95,7 +95,8 @@ pub async fn queue_with_dlq(
         .unwrap()
         .remove(&QueueAttributeName::QueueArn)
         .unwrap();
-    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive}"}}"#);
+    let redrive =
+        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive}"}}"#);
     let queue = sqs
         .create_queue()
         .queue_name(unique_name(prefix))
@@ -191,10 +192,8 @@ pub fn free_port() -> u16 {
 /// Value of an unlabelled or labelled sample in a Prometheus text exposition
 /// (`name` including labels exactly as exposed, e.g. `emails_sent_total{status="success"}`).
 pub fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            (k == name).then(|| v.parse().ok()).flatten()
-        })
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (k, v) = l.rsplit_once(' ')?;
+        (k == name).then(|| v.parse().ok()).flatten()
+    })
 }
