@@ -32,8 +32,8 @@ pub struct Config {
     /// walkthrough.
     pub fail_simulate: bool,
     /// `SHUTDOWN_TIMEOUT_MS`: after SIGTERM, how long in-flight work may run
-    /// before it is released to the queue (default 25000, under ECS's 30 s
-    /// `stopTimeout`).
+    /// before it is released to the queue (default 20000: with the release and
+    /// the span flush it stays under ECS's default 30 s `stopTimeout`).
     pub shutdown_timeout: Duration,
     /// Logs and traces.
     pub telemetry: TelemetryConfig,
@@ -73,7 +73,7 @@ impl Config {
             sqs_timeout: env.millis_or("SQS_TIMEOUT_MS", 5000, 50, 60_000)?,
             send_duration: env.millis_or("EMAIL_SEND_DURATION_MS", 5000, 0, 3_600_000)?,
             fail_simulate: env.bool_or("FAIL_SIMULATE_ENABLED", false)?,
-            shutdown_timeout: env.millis_or("SHUTDOWN_TIMEOUT_MS", 25_000, 0, 3_600_000)?,
+            shutdown_timeout: env.millis_or("SHUTDOWN_TIMEOUT_MS", 20_000, 0, 3_600_000)?,
             telemetry: TelemetryConfig::from_env(env, "sampleworker")?,
         })
     }

@@ -104,19 +104,20 @@ impl WorkerProc {
             .success();
         assert!(ok, "kill -{sig} failed");
     }
-    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+    async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
                 // Let the reader thread take the last lines.
-                std::thread::sleep(Duration::from_millis(100));
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 return s;
             }
             assert!(
                 start.elapsed() < timeout,
                 "worker did not exit in {timeout:?}"
             );
-            std::thread::sleep(Duration::from_millis(20));
+            // Async sleep: in-test servers (OTLP receiver, API) share this runtime.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
     fn logs(&self) -> Vec<Value> {
@@ -242,10 +243,16 @@ async fn end_to_end_100_tasks_processed_exactly_once_with_trace_ids() {
     assert_eq!(common::counts(&sqs, &dlq).await, (0, 0));
 
     worker.signal("TERM");
-    assert!(worker.wait_exit(Duration::from_secs(10)).success());
+    assert!(worker.wait_exit(Duration::from_secs(10)).await.success());
 
-    // Every e-mail was sent once, in the trace the API started.
+    // Every e-mail was sent once, in the trace the API started; and with no
+    // OTLP endpoint configured nothing complains about a missing collector.
     let logs = worker.logs();
+    let noisy: Vec<_> = logs
+        .iter()
+        .filter(|l| l["level"] == "WARN" || l["level"] == "ERROR")
+        .collect();
+    assert!(noisy.is_empty(), "{noisy:?}");
     let sent: Vec<&Value> = logs
         .iter()
         .filter(|l| l["message"] == "email sent")
@@ -396,7 +403,7 @@ async fn sigkill_mid_batch_loses_no_message() {
         .wait_metric("inflight_messages", |v| v >= 3.0, Duration::from_secs(10))
         .await;
     first.signal("KILL");
-    first.wait_exit(Duration::from_secs(5));
+    first.wait_exit(Duration::from_secs(5)).await;
     let before = first.sent_to();
     assert!(before.len() < 30, "killed mid-batch");
 
@@ -426,7 +433,7 @@ async fn sigterm_lets_in_flight_work_finish() {
         .wait_metric("inflight_messages", |v| v >= 5.0, Duration::from_secs(20))
         .await;
     worker.signal("TERM");
-    let status = worker.wait_exit(Duration::from_secs(10));
+    let status = worker.wait_exit(Duration::from_secs(10)).await;
     assert!(status.success(), "{status:?}");
     assert_eq!(worker.sent_to().len(), 5, "{}", worker.logs_text());
     assert_eq!(
@@ -453,7 +460,7 @@ async fn sigterm_releases_work_that_cannot_finish_in_time() {
         .await;
     let t = Instant::now();
     worker.signal("TERM");
-    assert!(worker.wait_exit(Duration::from_secs(10)).success());
+    assert!(worker.wait_exit(Duration::from_secs(10)).await.success());
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     // Visible again at once, not after the 30 s visibility timeout.
     assert_eq!(common::counts(&sqs, &queue).await, (3, 0));
@@ -517,4 +524,89 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
             .unwrap()
             .contains("SQS_QUEUE_URL is required")
     );
+}
+
+#[tokio::test]
+async fn spans_are_exported_over_otlp_http_in_the_producers_trace() {
+    // A minimal OTLP/HTTP receiver: records what is posted to /v1/traces.
+    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let ct = headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned();
+                    sink.lock().unwrap().push((ct, body.to_vec()));
+                    ""
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let sqs = common::moto_client();
+    let (queue, _) = common::queue_with_dlq(&sqs, "otlp", 30, 3).await;
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    sqs.send_message()
+        .queue_url(&queue)
+        .message_body(
+            json!({"type":"email","to":"otlp@example.com","subject":"s","body":"b"}).to_string(),
+        )
+        .message_attributes(
+            "traceparent",
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(format!("00-{trace}-b7ad6b7169203331-01"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut worker = spawn_worker(
+        &queue,
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+    );
+    worker
+        .wait_metric(
+            r#"emails_sent_total{status="success"}"#,
+            |v| v >= 1.0,
+            Duration::from_secs(20),
+        )
+        .await;
+    worker.signal("TERM");
+    assert!(worker.wait_exit(Duration::from_secs(10)).await.success());
+
+    // The exporter flushed at shutdown: protobuf spans of our trace and service.
+    let trace_bytes: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&trace[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let got = received.lock().unwrap().clone();
+    assert!(!got.is_empty(), "no OTLP export received");
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        got.iter().all(|(ct, _)| ct == "application/x-protobuf"),
+        "{:?}",
+        got.iter().map(|g| &g.0).collect::<Vec<_>>()
+    );
+    assert!(
+        got.iter().any(|(_, b)| contains(b, &trace_bytes)),
+        "the producer's trace id"
+    );
+    assert!(got.iter().any(|(_, b)| contains(b, b"process_message")));
+    assert!(got.iter().any(|(_, b)| contains(b, b"sampleworker-test")));
+    let line = worker
+        .logs()
+        .into_iter()
+        .find(|l| l["message"] == "email sent")
+        .unwrap();
+    assert_eq!(line["trace_id"], trace);
 }

@@ -103,10 +103,17 @@ pub struct TelemetryGuard {
 }
 
 impl TelemetryGuard {
-    /// Flushes and stops the span exporter. Call it once, last thing before exit.
+    /// Flushes and stops the span exporter, waiting at most 3 s for the collector
+    /// (the whole shutdown must fit in ECS's `stopTimeout`). Call it once, last
+    /// thing before exit.
     pub fn shutdown(self) {
-        // An export failure at exit is not actionable: the process is ending.
-        let _ = self.provider.shutdown();
+        if let Err(e) = self
+            .provider
+            .shutdown_with_timeout(std::time::Duration::from_secs(3))
+        {
+            tracing::warn!(error = %e, "could not flush the last spans");
+            eprintln!("telemetry: could not flush the last spans: {e}");
+        }
     }
 }
 
