@@ -3,6 +3,7 @@
 //!
 //! It is a library as well as a binary so that tests (and the end-to-end test of
 //! the worker) can run it in-process against a real SQS endpoint (moto).
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;

@@ -6,6 +6,7 @@
 //! moves it to the DLQ after 3 receives. On SIGTERM the worker stops receiving,
 //! lets in-flight work finish for `SHUTDOWN_TIMEOUT_MS`, then releases what is
 //! left (visibility 0) so another worker takes it at once.
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;

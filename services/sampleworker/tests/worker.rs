@@ -529,7 +529,8 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
 #[tokio::test]
 async fn spans_are_exported_over_otlp_http_in_the_producers_trace() {
     // A minimal OTLP/HTTP receiver: records what is posted to /v1/traces.
-    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    type Exports = Arc<Mutex<Vec<(String, Vec<u8>)>>>; // (content type, body)
+    let received: Exports = Arc::default();
     let sink = received.clone();
     let app = axum::Router::new().route(
         "/v1/traces",

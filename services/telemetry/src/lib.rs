@@ -12,6 +12,7 @@
 //! - [`propagation`]: carry the trace context through message attributes;
 //! - [`metrics`]: the Prometheus text endpoint;
 //! - [`shutdown`]: SIGTERM/SIGINT handling for graceful shutdown on ECS.
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
