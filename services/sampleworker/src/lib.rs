@@ -36,8 +36,11 @@ pub use metrics::WorkerMetrics;
 
 /// How long the deleter waits to fill a batch of 10 before flushing.
 const DELETE_BATCH_WINDOW: Duration = Duration::from_millis(50);
-/// Pause after a failed receive, so an SQS outage does not become a busy loop.
+/// First pause after a failed receive (doubling up to [`RECEIVE_ERROR_BACKOFF_MAX`]),
+/// so an SQS outage neither becomes a busy loop nor floods the logs.
 const RECEIVE_ERROR_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest pause between receives while SQS keeps failing.
+const RECEIVE_ERROR_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// A task as the API publishes it. Unknown fields are ignored so that a newer
 /// API can add fields before the worker knows them.
@@ -124,6 +127,7 @@ impl Worker {
             delete_rx,
         ));
         let mut tasks = JoinSet::new();
+        let mut backoff = RECEIVE_ERROR_BACKOFF;
         tracing::info!(
             concurrency = cfg.concurrency,
             max_messages = cfg.max_messages,
@@ -166,14 +170,23 @@ impl Worker {
                 () = shutdown.wait() => break,
             };
             let messages = match received {
-                Ok(out) => out.messages.unwrap_or_default(),
+                Ok(out) => {
+                    backoff = RECEIVE_ERROR_BACKOFF;
+                    out.messages.unwrap_or_default()
+                }
                 Err(e) => {
                     self.metrics.sqs_error("receive");
-                    tracing::error!(error = %DisplayErrorContext(&e), "receive failed; retrying");
+                    tracing::error!(
+                        error = %DisplayErrorContext(&e),
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "receive failed; retrying"
+                    );
+                    drop(permits);
                     tokio::select! {
-                        () = tokio::time::sleep(RECEIVE_ERROR_BACKOFF) => {},
+                        () = tokio::time::sleep(backoff) => {},
                         () = shutdown.wait() => {},
                     }
+                    backoff = (backoff * 2).min(RECEIVE_ERROR_BACKOFF_MAX);
                     continue;
                 }
             };

@@ -470,13 +470,15 @@ async fn sigterm_releases_work_that_cannot_finish_in_time() {
 #[tokio::test]
 async fn long_work_extends_visibility_and_is_not_redelivered() {
     let sqs = common::moto_client();
-    let (queue, _) = common::queue_with_dlq(&sqs, "extend", 1, 3).await;
+    let (queue, _) = common::queue_with_dlq(&sqs, "extend", 2, 3).await;
     send_tasks(&sqs, &queue, 1, "extend").await;
+    // The work takes more than twice the visibility timeout; the heartbeat
+    // (every half timeout) keeps the message hidden.
     let worker = spawn_worker(
         &queue,
         &[
-            ("EMAIL_SEND_DURATION_MS", "2500"),
-            ("SQS_VISIBILITY_TIMEOUT_SECONDS", "1"),
+            ("EMAIL_SEND_DURATION_MS", "4500"),
+            ("SQS_VISIBILITY_TIMEOUT_SECONDS", "2"),
         ],
     );
     worker
@@ -486,7 +488,7 @@ async fn long_work_extends_visibility_and_is_not_redelivered() {
             Duration::from_secs(20),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let text = worker.metrics().await;
     assert_eq!(
         common::sample(&text, "messages_received_total"),

@@ -27,8 +27,9 @@ impl Shutdown {
         }
     }
 
-    /// A handle that also triggers on SIGTERM or SIGINT. Must be called inside a
-    /// tokio runtime.
+    /// A handle that also triggers on SIGTERM or SIGINT. A second signal exits
+    /// at once (status 130), for an operator who does not want to wait. Must be
+    /// called inside a tokio runtime.
     pub fn on_signals() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         let this = Self::new();
@@ -42,6 +43,12 @@ impl Shutdown {
             };
             tracing::info!(signal = name, "shutdown requested");
             trigger.trigger();
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            tracing::warn!("second signal: exiting without finishing in-flight work");
+            std::process::exit(130);
         });
         Ok(this)
     }
