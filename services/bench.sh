@@ -25,9 +25,9 @@ WORK=${BENCH_DIR:-$ROOT/.testbed/bench}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
-MOTO_PORT=${MOTO_PORT:-5300}
-API_PORT=${API_PORT:-18080}
-WORKER_PORT=${WORKER_PORT:-19090}
+MOTO_PORT=${MOTO_PORT:-5390}
+API_PORT=${API_PORT:-18089}
+WORKER_PORT=${WORKER_PORT:-19099}
 # moto scans the whole queue on every receive (several seconds per call with a
 # backlog of 2000 on a loaded 2-core machine), so keep the backlog small: the
 # point is batched versus single receives, not moto's scaling.
@@ -64,12 +64,15 @@ if [ -z "${MOTO_URL:-}" ]; then
     MOTO_SERVER=$WORK/venv/bin/moto_server
   fi
   "$MOTO_SERVER" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
-  PIDS+=($!)
+  MOTO_PID=$!
+  PIDS+=("$MOTO_PID")
   MOTO_URL=http://127.0.0.1:$MOTO_PORT
   for _ in $(seq 100); do
     curl -fs "$MOTO_URL/moto-api/" >/dev/null 2>&1 && break
     sleep 0.1
   done
+  # Not someone else's server on the same port.
+  kill -0 "$MOTO_PID" 2>/dev/null || { echo "moto could not start on port $MOTO_PORT (in use?); set MOTO_PORT" >&2; exit 1; }
 fi
 log "moto at $MOTO_URL"
 
@@ -117,11 +120,13 @@ MOTO_QUEUE=$(new_queue bench-moto)
 SQS_QUEUE_URL=$API_QUEUE AWS_REGION=us-east-1 AWS_ENDPOINT_URL=$MOTO_URL \
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test PORT=$API_PORT LOG_LEVEL=info \
   "$BIN/sampleapi" >"$WORK/sampleapi.log" 2>&1 &
-PIDS+=($!)
+API_PID=$!
+PIDS+=("$API_PID")
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1 && break
   sleep 0.1
 done
+kill -0 "$API_PID" 2>/dev/null || { echo "sampleapi did not start on port $API_PORT (in use?); set API_PORT" >&2; exit 1; }
 
 TASK='{"type":"email","to":"bench@example.com","subject":"Benchmark","body":"Hello from wrk"}'
 cat >"$WORK/post.lua" <<EOF
@@ -170,7 +175,7 @@ PY
     SQS_MAX_MESSAGES=$max SQS_WAIT_TIME_SECONDS=1 \
     "$BIN/sampleworker" >"$WORK/sampleworker-$max.log" 2>&1 &
   local pid=$!
-  PIDS+=($pid)
+  PIDS+=("$pid")
   python3 - "http://127.0.0.1:$WORKER_PORT/metrics" "$N_MESSAGES" "$max" <<'PY'
 import sys, time, urllib.request
 url, n, maxm = sys.argv[1], int(sys.argv[2]), sys.argv[3]
