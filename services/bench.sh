@@ -169,6 +169,8 @@ for start in range(0, n, 10):
         headers={"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.SendMessageBatch", "Authorization": auth})
     urllib.request.urlopen(req).read()
 PY
+  local started
+  started=$(python3 -c 'import time; print(time.time())')
   SQS_QUEUE_URL=$queue AWS_REGION=us-east-1 AWS_ENDPOINT_URL=$MOTO_URL \
     AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test METRICS_PORT=$WORKER_PORT \
     LOG_LEVEL=warn EMAIL_SEND_DURATION_MS=0 WORKER_CONCURRENCY=$WORKER_CONCURRENCY \
@@ -176,10 +178,11 @@ PY
     "$BIN/sampleworker" >"$WORK/sampleworker-$max.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
-  python3 - "http://127.0.0.1:$WORKER_PORT/metrics" "$N_MESSAGES" "$max" <<'PY'
+  python3 - "http://127.0.0.1:$WORKER_PORT/metrics" "$N_MESSAGES" "$max" "$started" <<'PY'
 import sys, time, urllib.request
 url, n, maxm = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-start = time.monotonic()
+# Wall clock from just before the worker was launched.
+start = time.monotonic() - (time.time() - float(sys.argv[4]))
 def sent():
     try:
         text = urllib.request.urlopen(url, timeout=2).read().decode()
@@ -194,7 +197,7 @@ while time.monotonic() - start < 120:
     done = sent()
     if done >= n:
         break
-    time.sleep(0.05)
+    time.sleep(0.01)
 elapsed = time.monotonic() - start
 print(f"worker SQS_MAX_MESSAGES={maxm:<3} {int(done)}/{n} messages in {elapsed:.2f} s = {done/elapsed:.0f} messages/s")
 PY
