@@ -5,3 +5,6 @@
 //! → report. Each stage is a module named after the command a user types;
 //! its decisions are pure functions, and the effects (git, AWS, GitHub, files)
 //! live in thin adapters at the edge.
+
+pub mod github;
+pub mod plan_comment;
