@@ -128,6 +128,9 @@ impl Counts {
     }
 
     /// The line Terraform prints, e.g. `Plan: 2 to add, 0 to change, 1 to destroy.`
+    ///
+    /// Terraform 1.11 leaves forgets out of this line (it warns about them
+    /// separately); the comment shows them on the next line.
     pub fn plan_line(&self) -> String {
         let mut parts = Vec::new();
         if self.import > 0 {
@@ -136,9 +139,6 @@ impl Counts {
         parts.push(format!("{} to add", self.add));
         parts.push(format!("{} to change", self.change));
         parts.push(format!("{} to destroy", self.destroy));
-        if self.forget > 0 {
-            parts.push(format!("{} to forget", self.forget));
-        }
         format!("Plan: {}.", parts.join(", "))
     }
 }
