@@ -37,7 +37,10 @@ fn expected_counts_of_public_fixtures() {
     let cases = [
         ("01_", Some("Plan: 7 to add, 0 to change, 0 to destroy.")),
         ("03_", Some("Plan: 1 to add, 0 to change, 1 to destroy.")),
-        ("07_", Some("Plan: 1 to import, 0 to add, 1 to change, 0 to destroy.")),
+        (
+            "07_",
+            Some("Plan: 1 to import, 0 to add, 1 to change, 0 to destroy."),
+        ),
         ("09_", None),
         ("23_", Some("Plan: 12 to add, 1 to change, 0 to destroy.")),
         ("26_", Some("Plan: 5 to add, 1 to change, 2 to destroy.")),
@@ -45,7 +48,10 @@ fn expected_counts_of_public_fixtures() {
         ("31_", Some("Plan: 7 to add, 0 to change, 0 to destroy.")),
     ];
     for (prefix, line) in cases {
-        let path = fixtures().into_iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix)).unwrap();
+        let path = fixtures()
+            .into_iter()
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .unwrap();
         let p = prepare_file(&path);
         match line {
             Some(line) => assert!(p.comment.contains(line), "{prefix}: {}", p.comment),
@@ -56,9 +62,12 @@ fn expected_counts_of_public_fixtures() {
 
 #[test]
 fn terragrunt_ndjson_is_named_in_the_error() {
-    let path = plans_dir().join("30_borchero__tests_fixtures_basic_6-terragrunt-multiplan_plan.json");
+    let path =
+        plans_dir().join("30_borchero__tests_fixtures_basic_6-terragrunt-multiplan_plan.json");
     match load::load_plan(&path, "terraform") {
-        Err(PlanCommentError::Input(PlanInputError::Multiple { count, .. })) => assert_eq!(count, 3),
+        Err(PlanCommentError::Input(PlanInputError::Multiple { count, .. })) => {
+            assert_eq!(count, 3)
+        }
         other => panic!("expected a Multiple error, got {other:?}"),
     }
 }
@@ -66,7 +75,10 @@ fn terragrunt_ndjson_is_named_in_the_error() {
 #[test]
 fn wrapper_noise_and_utf16_are_tolerated() {
     for prefix in ["24_", "28_"] {
-        let path = fixtures().into_iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix)).unwrap();
+        let path = fixtures()
+            .into_iter()
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .unwrap();
         let p = prepare_file(&path);
         assert!(p.counts.add > 0, "{prefix}");
     }

@@ -30,7 +30,11 @@ struct State {
 
 /// Starts the fake on 127.0.0.1; returns its base URL and state.
 async fn fake_github(initial: Vec<(u64, String)>) -> (String, Arc<Mutex<State>>) {
-    let state = Arc::new(Mutex::new(State { comments: initial, next_id: 9000, ..State::default() }));
+    let state = Arc::new(Mutex::new(State {
+        comments: initial,
+        next_id: 9000,
+        ..State::default()
+    }));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (st, b) = (state.clone(), base.clone());
@@ -47,7 +51,10 @@ async fn fake_github(initial: Vec<(u64, String)>) -> (String, Arc<Mutex<State>>)
                         return;
                     }
                     let mut parts = line.split_whitespace();
-                    let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+                    let (method, path) = (
+                        parts.next().unwrap_or("").to_string(),
+                        parts.next().unwrap_or("").to_string(),
+                    );
                     let mut length = 0;
                     loop {
                         let mut h = String::new();
@@ -61,7 +68,8 @@ async fn fake_github(initial: Vec<(u64, String)>) -> (String, Arc<Mutex<State>>)
                     }
                     let mut body = vec![0; length];
                     reader.read_exact(&mut body).await.unwrap();
-                    let (status, headers, reply) = handle(&st, &b, &method, &path, &String::from_utf8_lossy(&body));
+                    let (status, headers, reply) =
+                        handle(&st, &b, &method, &path, &String::from_utf8_lossy(&body));
                     let text = format!(
                         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{headers}\r\n{reply}",
                         reply.len()
@@ -74,24 +82,54 @@ async fn fake_github(initial: Vec<(u64, String)>) -> (String, Arc<Mutex<State>>)
     (base, state)
 }
 
-fn handle(st: &Mutex<State>, base: &str, method: &str, path: &str, body: &str) -> (u16, String, String) {
+fn handle(
+    st: &Mutex<State>,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String, String) {
     let mut s = st.lock().unwrap();
     s.requests.push((method.to_string(), path.to_string()));
     if !s.failures.is_empty() {
         let (status, retry_after) = s.failures.remove(0);
-        let headers = retry_after.map(|r| format!("retry-after: {r}\r\n")).unwrap_or_default();
-        return (status, headers, json!({"message": "You have exceeded a secondary rate limit"}).to_string());
+        let headers = retry_after
+            .map(|r| format!("retry-after: {r}\r\n"))
+            .unwrap_or_default();
+        return (
+            status,
+            headers,
+            json!({"message": "You have exceeded a secondary rate limit"}).to_string(),
+        );
     }
     let comment = |id: u64, body: &str| json!({"id": id, "body": body, "html_url": format!("https://github.com/o/r/pull/7#issuecomment-{id}")});
-    let body_of = || serde_json::from_str::<Value>(body).unwrap()["body"].as_str().unwrap().to_string();
+    let body_of = || {
+        serde_json::from_str::<Value>(body).unwrap()["body"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let p = path.split('?').next().unwrap();
     match (method, p) {
         ("GET", "/repos/o/r/issues/7/comments") => {
             // Two pages of 100, then the rest: Link headers like GitHub's.
-            let page: usize = path.rsplit("&page=").next().and_then(|x| x.parse().ok()).unwrap_or(1);
-            let items: Vec<Value> = s.comments.iter().skip((page - 1) * 100).take(100).map(|(id, b)| comment(*id, b)).collect();
+            let page: usize = path
+                .rsplit("&page=")
+                .next()
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(1);
+            let items: Vec<Value> = s
+                .comments
+                .iter()
+                .skip((page - 1) * 100)
+                .take(100)
+                .map(|(id, b)| comment(*id, b))
+                .collect();
             let link = if page * 100 < s.comments.len() {
-                format!("link: <{base}/repos/o/r/issues/7/comments?per_page=100&page={}>; rel=\"next\"\r\n", page + 1)
+                format!(
+                    "link: <{base}/repos/o/r/issues/7/comments?per_page=100&page={}>; rel=\"next\"\r\n",
+                    page + 1
+                )
             } else {
                 String::new()
             };
@@ -106,14 +144,28 @@ fn handle(st: &Mutex<State>, base: &str, method: &str, path: &str, body: &str) -
         }
         ("POST", "/repos/o/r/issues/7/labels") => {
             let v: Value = serde_json::from_str(body).unwrap();
-            s.labels.extend(v["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()));
+            s.labels.extend(
+                v["labels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap().to_string()),
+            );
             (200, String::new(), "[]".to_string())
         }
         ("DELETE", p) if p.starts_with("/repos/o/r/issues/7/labels/") => {
             let name = p.rsplit('/').next().unwrap().to_string();
             let before = s.labels.len();
             s.labels.retain(|l| *l != name);
-            if s.labels.len() == before { (404, String::new(), r#"{"message":"Label does not exist"}"#.into()) } else { (200, String::new(), "[]".into()) }
+            if s.labels.len() == before {
+                (
+                    404,
+                    String::new(),
+                    r#"{"message":"Label does not exist"}"#.into(),
+                )
+            } else {
+                (200, String::new(), "[]".into())
+            }
         }
         (m, p) if p.starts_with("/repos/o/r/issues/comments/") => {
             let id: u64 = p.rsplit('/').next().unwrap().parse().unwrap();
@@ -123,13 +175,21 @@ fn handle(st: &Mutex<State>, base: &str, method: &str, path: &str, body: &str) -
             match m {
                 "PATCH" => {
                     s.comments[i].1 = body_of();
-                    (200, String::new(), comment(id, &s.comments[i].1).to_string())
+                    (
+                        200,
+                        String::new(),
+                        comment(id, &s.comments[i].1).to_string(),
+                    )
                 }
                 "DELETE" => {
                     s.comments.remove(i);
                     (204, String::new(), String::new())
                 }
-                _ => (405, String::new(), r#"{"message":"edit with PATCH"}"#.into()),
+                _ => (
+                    405,
+                    String::new(),
+                    r#"{"message":"edit with PATCH"}"#.into(),
+                ),
             }
         }
         _ => (404, String::new(), r#"{"message":"Not Found"}"#.into()),
@@ -137,25 +197,46 @@ fn handle(st: &Mutex<State>, base: &str, method: &str, path: &str, body: &str) -
 }
 
 fn issue() -> IssueRef {
-    IssueRef { owner: "o".into(), repo: "r".into(), number: 7 }
+    IssueRef {
+        owner: "o".into(),
+        repo: "r".into(),
+        number: 7,
+    }
 }
 
 fn methods(st: &Mutex<State>) -> Vec<String> {
-    st.lock().unwrap().requests.iter().map(|(m, p)| format!("{m} {}", p.split('?').next().unwrap())).collect()
+    st.lock()
+        .unwrap()
+        .requests
+        .iter()
+        .map(|(m, p)| format!("{m} {}", p.split('?').next().unwrap()))
+        .collect()
 }
 
 const MARKER: &str = "<!-- ferry:plan:staging -->";
 
 #[tokio::test]
 async fn upsert_creates_then_edits_in_place_then_leaves_alone() {
-    let (base, st) = fake_github(vec![(1, "lgtm".into()), (2, format!("> {MARKER}\n> quoted by a reviewer"))]).await;
+    let (base, st) = fake_github(vec![
+        (1, "lgtm".into()),
+        (2, format!("> {MARKER}\n> quoted by a reviewer")),
+    ])
+    .await;
     let crab = client(&base, Some("test-token")).unwrap();
     let issue = issue();
     let c = Comments::new(&crab, &issue, RetryPolicy::fast());
     let first = c.upsert(MARKER, &format!("{MARKER}\nv1")).await.unwrap();
-    let Upserted::Created(created) = first else { panic!("{first:?}") };
+    let Upserted::Created(created) = first else {
+        panic!("{first:?}")
+    };
     let second = c.upsert(MARKER, &format!("{MARKER}\nv2")).await.unwrap();
-    assert_eq!(second, Upserted::Updated(ferry::github::comments::Comment { body: Some(format!("{MARKER}\nv2")), ..created.clone() }));
+    assert_eq!(
+        second,
+        Upserted::Updated(ferry::github::comments::Comment {
+            body: Some(format!("{MARKER}\nv2")),
+            ..created.clone()
+        })
+    );
     let third = c.upsert(MARKER, &format!("{MARKER}\nv2")).await.unwrap();
     assert!(matches!(third, Upserted::Unchanged(_)));
     let s = st.lock().unwrap();
@@ -180,10 +261,20 @@ async fn finds_the_marked_comment_on_a_later_page() {
     let (base, st) = fake_github(initial).await;
     let crab = client(&base, None).unwrap();
     let issue = issue();
-    let done = Comments::new(&crab, &issue, RetryPolicy::fast()).upsert(MARKER, &format!("{MARKER}\nnew plan")).await.unwrap();
-    assert!(matches!(done, Upserted::Updated(ref c) if c.id == 216), "{done:?}");
+    let done = Comments::new(&crab, &issue, RetryPolicy::fast())
+        .upsert(MARKER, &format!("{MARKER}\nnew plan"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(done, Upserted::Updated(ref c) if c.id == 216),
+        "{done:?}"
+    );
     let m = methods(&st);
-    assert_eq!(m.iter().filter(|r| r.starts_with("GET")).count(), 3, "{m:?}");
+    assert_eq!(
+        m.iter().filter(|r| r.starts_with("GET")).count(),
+        3,
+        "{m:?}"
+    );
     assert_eq!(m.last().unwrap(), "PATCH /repos/o/r/issues/comments/216");
 }
 
@@ -193,7 +284,10 @@ async fn retries_server_errors_and_secondary_rate_limits() {
     st.lock().unwrap().failures = vec![(502, None), (403, Some("0")), (503, None)];
     let crab = client(&base, None).unwrap();
     let issue = issue();
-    let done = Comments::new(&crab, &issue, RetryPolicy::fast()).upsert(MARKER, &format!("{MARKER}\nx")).await.unwrap();
+    let done = Comments::new(&crab, &issue, RetryPolicy::fast())
+        .upsert(MARKER, &format!("{MARKER}\nx"))
+        .await
+        .unwrap();
     assert!(matches!(done, Upserted::Created(_)));
     assert_eq!(st.lock().unwrap().requests.len(), 5);
 }
@@ -204,7 +298,10 @@ async fn gives_up_after_the_last_attempt_with_the_status() {
     st.lock().unwrap().failures = vec![(500, None); 10];
     let crab = client(&base, None).unwrap();
     let issue = issue();
-    let err = Comments::new(&crab, &issue, RetryPolicy::fast()).list().await.unwrap_err();
+    let err = Comments::new(&crab, &issue, RetryPolicy::fast())
+        .list()
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("HTTP 500"), "{err}");
     assert_eq!(st.lock().unwrap().requests.len(), 4);
 }
@@ -228,10 +325,26 @@ async fn skip_no_changes_deletes_the_previous_comment_and_labels_follow_the_plan
     let crab = client(&base, None).unwrap();
     let mut opts = options("staging", "plan.json".as_ref());
     opts.labels = true;
-    publish_with(&crab, &issue(), RetryPolicy::fast(), &opts, &prepared(true, true)).await.unwrap();
+    publish_with(
+        &crab,
+        &issue(),
+        RetryPolicy::fast(),
+        &opts,
+        &prepared(true, true),
+    )
+    .await
+    .unwrap();
     assert_eq!(st.lock().unwrap().labels, ["terraform:staging:destroy"]);
     opts.skip_no_changes = true;
-    publish_with(&crab, &issue(), RetryPolicy::fast(), &opts, &prepared(false, false)).await.unwrap();
+    publish_with(
+        &crab,
+        &issue(),
+        RetryPolicy::fast(),
+        &opts,
+        &prepared(false, false),
+    )
+    .await
+    .unwrap();
     let s = st.lock().unwrap();
     assert!(s.comments.is_empty(), "the old comment is deleted");
     assert_eq!(s.labels, ["terraform:staging:no-changes"]);

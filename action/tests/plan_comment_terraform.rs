@@ -51,7 +51,11 @@ impl Tf {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "terraform {args:?} failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "terraform {args:?} failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stdout
     }
 
@@ -95,10 +99,17 @@ fn scenario(before: &str, after: &str, extra: &[&str], expected_line: &str) -> (
         tf.apply(before);
     }
     let (path, line) = tf.plan(after, extra);
-    assert_eq!(line, expected_line, "Terraform's own line changed: update the test");
+    assert_eq!(
+        line, expected_line,
+        "Terraform's own line changed: update the test"
+    );
     let counts = counts_of(&path);
     if line.starts_with("Plan:") {
-        assert_eq!(counts.plan_line(), line, "Ferry's arithmetic differs from Terraform's");
+        assert_eq!(
+            counts.plan_line(),
+            line,
+            "Ferry's arithmetic differs from Terraform's"
+        );
     } else {
         assert!(!counts.has_resource_changes());
     }
@@ -115,14 +126,22 @@ resource "terraform_data" "a" { input = "one" }
 resource "terraform_data" "b" { input = { name = "two", ports = [80, 443] } }
 "#;
     let (comment, _) = scenario("", after, &[], "Plan: 2 to add, 0 to change, 0 to destroy.");
-    assert!(comment.contains("`terraform_data.a`") && comment.contains("will be created"), "{comment}");
+    assert!(
+        comment.contains("`terraform_data.a`") && comment.contains("will be created"),
+        "{comment}"
+    );
 }
 
 #[test]
 fn update_in_place_with_nested_values() {
     let before = r#"resource "terraform_data" "a" { input = { size = "small", tags = { env = "stg", old = "x" }, ports = [80] } }"#;
     let after = r#"resource "terraform_data" "a" { input = { size = "large", tags = { env = "stg", new = "y" }, ports = [80, 443] } }"#;
-    let (comment, _) = scenario(before, after, &[], "Plan: 0 to add, 1 to change, 0 to destroy.");
+    let (comment, _) = scenario(
+        before,
+        after,
+        &[],
+        "Plan: 0 to add, 1 to change, 0 to destroy.",
+    );
     for line in [
         r#"~ input.size = "small" -> "large""#,
         r#"- input.tags.old = "x""#,
@@ -144,11 +163,27 @@ resource "terraform_data" "cbd" {
 }
 "#;
     let after = before.replace("\"v1\"", "\"v2\"");
-    let (comment, counts) = scenario(before, &after, &[], "Plan: 2 to add, 0 to change, 2 to destroy.");
+    let (comment, counts) = scenario(
+        before,
+        &after,
+        &[],
+        "Plan: 2 to add, 0 to change, 2 to destroy.",
+    );
     assert_eq!(counts.replace, 2);
-    assert!(comment.contains("`terraform_data.plain` **must be replaced** (destroy, then create)"), "{comment}");
-    assert!(comment.contains("`terraform_data.cbd` **must be replaced** (create the new one before destroying"), "{comment}");
-    assert!(comment.contains("forces replacement: `triggers_replace`"), "{comment}");
+    assert!(
+        comment.contains("`terraform_data.plain` **must be replaced** (destroy, then create)"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains(
+            "`terraform_data.cbd` **must be replaced** (create the new one before destroying"
+        ),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("forces replacement: `triggers_replace`"),
+        "{comment}"
+    );
 }
 
 #[test]
@@ -163,10 +198,20 @@ resource "terraform_data" "keep" { input = "a2" }
 resource "terraform_data" "new2" { input = "c" }
 resource "terraform_data" "new" { input = "c" }
 "#;
-    let (comment, _) = scenario(before, after, &[], "Plan: 1 to add, 1 to change, 1 to destroy.");
-    let destroy = comment.find("`terraform_data.gone` **will be destroyed**").expect(&comment);
+    let (comment, _) = scenario(
+        before,
+        after,
+        &[],
+        "Plan: 1 to add, 1 to change, 1 to destroy.",
+    );
+    let destroy = comment
+        .find("`terraform_data.gone` **will be destroyed**")
+        .expect(&comment);
     assert!(destroy < comment.find("`terraform_data.keep`").unwrap());
-    assert!(comment.contains("its resource block is no longer in the configuration"), "{comment}");
+    assert!(
+        comment.contains("its resource block is no longer in the configuration"),
+        "{comment}"
+    );
 }
 
 #[test]
@@ -175,7 +220,12 @@ fn destroy_mode() {
 resource "terraform_data" "a" { input = "a" }
 resource "terraform_data" "b" { input = "b" }
 "#;
-    let (comment, _) = scenario(before, before, &["-destroy"], "Plan: 0 to add, 0 to change, 2 to destroy.");
+    let (comment, _) = scenario(
+        before,
+        before,
+        &["-destroy"],
+        "Plan: 0 to add, 0 to change, 2 to destroy.",
+    );
     assert!(comment.contains("will be destroyed"), "{comment}");
 }
 
@@ -196,17 +246,36 @@ removed {
   lifecycle { destroy = false }
 }
 "#;
-    let (comment, counts) = scenario(before, after, &[], "Plan: 0 to add, 0 to change, 0 to destroy.");
+    let (comment, counts) = scenario(
+        before,
+        after,
+        &[],
+        "Plan: 0 to add, 0 to change, 0 to destroy.",
+    );
     assert_eq!((counts.moved, counts.forget, counts.destroy), (1, 1, 0));
-    assert!(comment.contains("`terraform_data.old_name` → `terraform_data.new_name`"), "{comment}");
-    assert!(comment.contains("forget `terraform_data.leave`"), "{comment}");
-    assert!(comment.contains("1 to forget (removed from the state, not destroyed)"), "{comment}");
+    assert!(
+        comment.contains("`terraform_data.old_name` → `terraform_data.new_name`"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("forget `terraform_data.leave`"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("1 to forget (removed from the state, not destroyed)"),
+        "{comment}"
+    );
 }
 
 #[test]
 fn no_changes() {
     let cfg = r#"resource "terraform_data" "a" { input = "a" }"#;
-    let (comment, _) = scenario(cfg, cfg, &[], "No changes. Your infrastructure matches the configuration.");
+    let (comment, _) = scenario(
+        cfg,
+        cfg,
+        &[],
+        "No changes. Your infrastructure matches the configuration.",
+    );
     assert!(comment.contains("**No changes.**"), "{comment}");
 }
 
@@ -224,9 +293,17 @@ resource "terraform_data" "m" {
   count = 150
   input = count.index
 }"#;
-    let (comment, counts) = scenario(before, after, &[], "Plan: 150 to add, 10 to change, 10 to destroy.");
+    let (comment, counts) = scenario(
+        before,
+        after,
+        &[],
+        "Plan: 150 to add, 10 to change, 10 to destroy.",
+    );
     assert_eq!(counts.destroy, 10);
-    assert!(comment.contains("terraform_data.m[149]"), "creates are listed as addresses");
+    assert!(
+        comment.contains("terraform_data.m[149]"),
+        "creates are listed as addresses"
+    );
 }
 
 fn sensitive_config(password: &str) -> String {
@@ -266,7 +343,11 @@ fn canary_secrets_never_come_out() {
         .env_remove("GITHUB_ACTIONS")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("(sensitive value)"), "{stdout}");
     let everything = format!(
@@ -278,10 +359,22 @@ fn canary_secrets_never_come_out() {
     for canary in [CANARY_VAR, CANARY_VAR_NEW, CANARY_ATTR, CANARY_OUT] {
         // The plan JSON does hold them (in `variables` and `prior_state`)...
         // ...but nothing Ferry writes does.
-        assert!(!everything.contains(canary), "{canary} leaked:\n{everything}");
+        assert!(
+            !everything.contains(canary),
+            "{canary} leaked:\n{everything}"
+        );
     }
-    assert!(std::fs::read_to_string(&path).unwrap().contains(CANARY_VAR_NEW), "the test plan should carry the secret");
-    assert!(std::fs::read_to_string(&outputs).unwrap().contains("has-changes=true"));
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains(CANARY_VAR_NEW),
+        "the test plan should carry the secret"
+    );
+    assert!(
+        std::fs::read_to_string(&outputs)
+            .unwrap()
+            .contains("has-changes=true")
+    );
 }
 
 #[test]
@@ -289,12 +382,23 @@ fn binary_plan_is_shown_by_terraform() {
     let tf = Tf::new();
     let (_, line) = tf.plan(r#"resource "terraform_data" "a" { input = "x" }"#, &[]);
     let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["plan-comment", "--env", "prod", "--dry-run", "--plan", "tfplan"])
+        .args([
+            "plan-comment",
+            "--env",
+            "prod",
+            "--dry-run",
+            "--plan",
+            "tfplan",
+        ])
         .current_dir(tf.path())
         .env("TF_CLI_CONFIG_FILE", &tf.cli_config)
         .env_remove("GITHUB_ACTIONS")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains(&line), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && stdout.contains(&line),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

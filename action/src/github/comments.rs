@@ -120,34 +120,36 @@ impl<'a> Comments<'a> {
         )
     }
 
-    /// Lists every comment of the issue, following `Link: rel="next"`.
+    /// Lists every comment of the issue, page by page.
     pub async fn list(&self) -> Result<Vec<Comment>, GithubError> {
         let mut all = Vec::new();
-        let mut next = Some(format!(
-            "{}/comments?per_page={PER_PAGE}&page=1",
-            self.issue_path()
-        ));
-        let mut pages = 0;
-        while let Some(path) = next.take() {
-            let (headers, body) = send(self.crab, self.retry, Method::GET, &path, None).await?;
-            let page: Vec<Comment> = decode(&Method::GET, &path, &body)?;
-            let full = page.len() >= PER_PAGE;
-            all.extend(page);
-            pages += 1;
-            next = next_link(&headers);
-            if next.is_none() && full && pages < MAX_PAGES && !headers.contains_key("link") {
-                // No Link header (some proxies strip it): ask for the next page by number.
-                next = Some(format!(
-                    "{}/comments?per_page={PER_PAGE}&page={}",
-                    self.issue_path(),
-                    pages + 1
-                ));
-            }
-            if pages >= MAX_PAGES {
+        for page in 1..=MAX_PAGES {
+            let (comments, more) = self.list_page(page).await?;
+            all.extend(comments);
+            if !more {
                 break;
             }
         }
         Ok(all)
+    }
+
+    /// One page of comments (1-based), and whether another page follows.
+    ///
+    /// The next page is requested by number on the same path rather than by
+    /// following the `Link` URL, which GitHub writes with its own host and a
+    /// `/repositories/{id}/...` path: the configured base URI (GHES, a test
+    /// server) stays in charge. A page is the last when it is not full or
+    /// when a `Link` header has no `rel="next"`.
+    pub async fn list_page(&self, page: usize) -> Result<(Vec<Comment>, bool), GithubError> {
+        let path = format!(
+            "{}/comments?per_page={PER_PAGE}&page={page}",
+            self.issue_path()
+        );
+        let (headers, body) = send(self.crab, self.retry, Method::GET, &path, None).await?;
+        let comments: Vec<Comment> = decode(&Method::GET, &path, &body)?;
+        let more =
+            comments.len() >= PER_PAGE && (!headers.contains_key("link") || has_next(&headers));
+        Ok((comments, more))
     }
 
     /// The first comment whose first line is `marker`.
@@ -321,18 +323,14 @@ fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// The path and query of the `rel="next"` link, kept on the configured base URI.
-fn next_link(headers: &HeaderMap) -> Option<String> {
-    let link = headers.get("link")?.to_str().ok()?;
-    link.split(',').find_map(|part| {
-        let (url, params) = part.split_once(';')?;
-        if !params.split(';').any(|p| p.trim() == "rel=\"next\"") {
-            return None;
-        }
-        let url = url.trim().trim_start_matches('<').trim_end_matches('>');
-        let uri: http::Uri = url.parse().ok()?;
-        uri.path_and_query().map(|pq| pq.as_str().to_string())
-    })
+/// Whether a `Link` header has a `rel="next"` entry.
+fn has_next(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| part.split(';').skip(1).any(|p| p.trim() == "rel=\"next\""))
 }
 
 fn encode_segment(s: &str) -> String {
@@ -352,7 +350,7 @@ mod tests {
     use http::HeaderValue;
 
     #[test]
-    fn follows_next_links_on_the_configured_base() {
+    fn reads_next_links_and_encodes_label_names() {
         let mut h = HeaderMap::new();
         h.insert(
             "link",
@@ -360,10 +358,12 @@ mod tests {
                 "<https://api.github.com/repositories/1/issues/2/comments?per_page=100&page=2>; rel=\"next\", <https://api.github.com/repositories/1/issues/2/comments?per_page=100&page=5>; rel=\"last\"",
             ),
         );
-        assert_eq!(
-            next_link(&h).as_deref(),
-            Some("/repositories/1/issues/2/comments?per_page=100&page=2")
+        assert!(has_next(&h));
+        h.insert(
+            "link",
+            HeaderValue::from_static("<https://x/?page=1>; rel=\"first\""),
         );
+        assert!(!has_next(&h));
         assert_eq!(
             encode_segment("terraform:prod:destroy"),
             "terraform:prod:destroy"

@@ -23,14 +23,32 @@ pub fn options(env: &str, plan: &Path) -> Options {
 
 /// Loads and prepares a plan file.
 pub fn prepare_file(path: &Path) -> Prepared {
-    let plan = load::load_plan(path, "terraform").unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    prepare(&plan, &options("staging", path), Some("https://github.com/o/r/actions/runs/1")).unwrap()
+    let plan =
+        load::load_plan(path, "terraform").unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    prepare(
+        &plan,
+        &options("staging", path),
+        Some("https://github.com/o/r/actions/runs/1"),
+    )
+    .unwrap()
 }
 
 /// Asserts GitHub's limits on a comment and a job summary.
 pub fn assert_limits(p: &Prepared) {
-    assert!(p.comment.chars().count() <= COMMENT_MAX_CHARS, "comment has {} chars", p.comment.chars().count());
-    assert!(p.comment.len() <= COMMENT_MAX_BYTES, "comment has {} bytes", p.comment.len());
-    assert!(p.summary.len() <= SUMMARY_MAX_BYTES, "summary has {} bytes", p.summary.len());
+    assert!(
+        p.comment.chars().count() <= COMMENT_MAX_CHARS,
+        "comment has {} chars",
+        p.comment.chars().count()
+    );
+    assert!(
+        p.comment.len() <= COMMENT_MAX_BYTES,
+        "comment has {} bytes",
+        p.comment.len()
+    );
+    assert!(
+        p.summary.len() <= SUMMARY_MAX_BYTES,
+        "summary has {} bytes",
+        p.summary.len()
+    );
     assert!(p.comment.starts_with(&p.marker));
 }
