@@ -27,7 +27,7 @@ pub enum GithubError {
         method: Method,
         path: String,
         #[source]
-        source: octocrab::Error,
+        source: Box<octocrab::Error>,
     },
     /// GitHub answered with an error status.
     #[error("GitHub API {method} {path}: HTTP {status}: {message}{hint}")]
@@ -264,7 +264,7 @@ async fn send(
         let transport = |source| GithubError::Transport {
             method: method.clone(),
             path: path.to_string(),
-            source,
+            source: Box::new(source),
         };
         let response = match method {
             Method::GET => crab._get(path).await,
@@ -345,6 +345,7 @@ fn encode_segment(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use http::HeaderValue;

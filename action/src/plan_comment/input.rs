@@ -20,7 +20,7 @@ pub fn decode_text(bytes: &[u8], file: &str) -> Result<String, PlanInputError> {
         })
     };
     let pairs = |rest: &[u8], le: bool| -> Result<Vec<u16>, PlanInputError> {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(PlanInputError::BadUtf16 {
                 file: file.to_string(),
                 detail: format!("odd number of bytes ({})", rest.len() + 2),

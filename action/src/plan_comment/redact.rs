@@ -150,6 +150,7 @@ fn collect(value: &Value, mask: &Value, out: &mut Vec<String>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
