@@ -40,7 +40,7 @@ fn five_thousand_changes_keep_every_destroy() {
     let text = huge_plan();
     let plan = input::parse_plan(&text, "huge.json").unwrap();
     let p = prepare(
-        &plan,
+        plan,
         &options("prod", "huge.json".as_ref()),
         Some("https://github.com/o/r/actions/runs/9"),
     )
@@ -81,7 +81,7 @@ fn a_small_plan_is_not_shortened() {
     ]})
     .to_string();
     let plan = input::parse_plan(&plan, "small.json").unwrap();
-    let p = prepare(&plan, &options("prod", "small.json".as_ref()), None).unwrap();
+    let p = prepare(plan, &options("prod", "small.json".as_ref()), None).unwrap();
     assert!(!p.comment.contains("too large"), "{}", p.comment);
     assert!(
         p.comment.contains(r#"~ input = "a" -> "b""#),

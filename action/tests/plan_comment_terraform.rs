@@ -114,7 +114,7 @@ fn scenario(before: &str, after: &str, extra: &[&str], expected_line: &str) -> (
         assert!(!counts.has_resource_changes());
     }
     let plan = load::load_plan(&path, "terraform").unwrap();
-    let p = prepare(&plan, &options("staging", &path), None).unwrap();
+    let p = prepare(plan, &options("staging", &path), None).unwrap();
     assert_limits(&p);
     (p.comment, counts)
 }

@@ -154,6 +154,7 @@ fn outputs(plan: &RawPlan) -> Vec<OutputView> {
             if matches!(action, Action::NoOp) {
                 return None;
             }
+            let values = change.values();
             let whole = |sensitive: &serde_json::Value, unknown: bool, v: &serde_json::Value| {
                 if sensitive == &serde_json::Value::Bool(true) {
                     Some(diff::SENSITIVE.to_string())
@@ -168,11 +169,11 @@ fn outputs(plan: &RawPlan) -> Vec<OutputView> {
             Some(OutputView {
                 name: name.clone(),
                 symbol: symbol(action),
-                before: whole(&change.before_sensitive, false, &change.before),
+                before: whole(&values.before_sensitive, false, &values.before),
                 after: whole(
-                    &change.after_sensitive,
-                    change.after_unknown == serde_json::Value::Bool(true),
-                    &change.after,
+                    &values.after_sensitive,
+                    values.after_unknown == serde_json::Value::Bool(true),
+                    &values.after,
                 ),
             })
         })

@@ -130,15 +130,16 @@ fn is_identifier(k: &str) -> bool {
 /// `relevant` restricts the result to paths related to one of the given
 /// paths (drift filtering); `None` keeps everything.
 pub fn attribute_changes(change: &RawChange, relevant: Option<&[String]>) -> Vec<AttrChange> {
+    let values = change.values();
     let before = Side {
-        value: Some(&change.before),
-        sensitive: &change.before_sensitive,
+        value: Some(&values.before),
+        sensitive: &values.before_sensitive,
         unknown: &FALSE,
     };
     let after = Side {
-        value: Some(&change.after),
-        sensitive: &change.after_sensitive,
-        unknown: &change.after_unknown,
+        value: Some(&values.after),
+        sensitive: &values.after_sensitive,
+        unknown: &values.after_unknown,
     };
     let replace: Vec<String> = change.replace_paths.iter().map(|p| path_text(p)).collect();
     let mut out = Vec::new();

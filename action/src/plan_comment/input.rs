@@ -12,7 +12,9 @@ use super::error::{PlanInputError, sanitize_serde_message};
 use super::model::RawPlan;
 
 /// Turns the bytes of a plan file into text, handling BOMs and UTF-16.
-pub fn decode_text(bytes: &[u8], file: &str) -> Result<String, PlanInputError> {
+///
+/// UTF-8 input is validated in place (no copy): a plan can be large.
+pub fn decode_text(bytes: Vec<u8>, file: &str) -> Result<String, PlanInputError> {
     let utf16 = |units: Vec<u16>| {
         String::from_utf16(&units).map_err(|e| PlanInputError::BadUtf16 {
             file: file.to_string(),
@@ -37,25 +39,24 @@ pub fn decode_text(bytes: &[u8], file: &str) -> Result<String, PlanInputError> {
             })
             .collect())
     };
-    let text = match bytes {
-        [0xEF, 0xBB, 0xBF, rest @ ..] => utf8(rest, file, 3)?,
+    let mut text = match bytes.as_slice() {
         [0xFF, 0xFE, rest @ ..] => utf16(pairs(rest, true)?)?,
         [0xFE, 0xFF, rest @ ..] => utf16(pairs(rest, false)?)?,
         // UTF-16 without a BOM: the first character is ASCII, so one of its bytes is 0.
-        [a, 0, ..] if *a != 0 => utf16(pairs(bytes, true)?)?,
-        [0, b, ..] if *b != 0 => utf16(pairs(bytes, false)?)?,
-        _ => utf8(bytes, file, 0)?,
+        [a, 0, ..] if *a != 0 => utf16(pairs(&bytes, true)?)?,
+        [0, b, ..] if *b != 0 => utf16(pairs(&bytes, false)?)?,
+        _ => utf8(bytes, file)?,
     };
-    Ok(text
-        .strip_prefix('\u{feff}')
-        .map(str::to_string)
-        .unwrap_or(text))
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
 }
 
-fn utf8(bytes: &[u8], file: &str, shift: usize) -> Result<String, PlanInputError> {
-    String::from_utf8(bytes.to_vec()).map_err(|e| PlanInputError::NotText {
+fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, PlanInputError> {
+    String::from_utf8(bytes).map_err(|e| PlanInputError::NotText {
         file: file.to_string(),
-        offset: e.utf8_error().valid_up_to() + shift,
+        offset: e.utf8_error().valid_up_to(),
     })
 }
 
@@ -83,6 +84,22 @@ pub fn parse_plan(text: &str, file: &str) -> Result<RawPlan, PlanInputError> {
     check_trailing(text, end, file)?;
     check_plan(&plan, file)?;
     Ok(plan)
+}
+
+/// Parses a plain UTF-8 plan straight from a reader, never holding the
+/// whole text: the common case, and the one that matters for big plans.
+///
+/// Returns `None` when the input is anything but one clean plan document
+/// (wrapper noise, several documents, a syntax error...): the caller then
+/// reads the whole text with [`parse_plan`], which names the problem.
+pub fn parse_plan_reader(reader: impl std::io::Read, file: &str) -> Option<RawPlan> {
+    let mut stream = serde_json::Deserializer::from_reader(reader).into_iter::<RawPlan>();
+    let plan = stream.next()?.ok()?;
+    if stream.next().is_some() {
+        return None;
+    }
+    check_plan(&plan, file).ok()?;
+    Some(plan)
 }
 
 /// Finds where the JSON starts, skipping the setup-terraform wrapper's lines.

@@ -69,8 +69,13 @@ pub fn hash_in(body: &str) -> Option<String> {
 }
 
 /// SHA-256 of the normalised planned changes, as `sha256:<hex>`.
+///
+/// Each change is hashed on its own and the sorted digests are hashed
+/// together: the result does not depend on the order of the plan, and no
+/// more than one change's canonical text is held at a time.
 pub fn plan_hash(plan: &RawPlan) -> String {
-    let mut entries: Vec<String> = Vec::new();
+    let digest = |text: &str| -> [u8; 32] { Sha256::digest(text.as_bytes()).into() };
+    let mut digests: Vec<[u8; 32]> = Vec::new();
     for rc in plan.resource_changes.iter().flatten() {
         let action = Action::from_actions(&rc.change.actions);
         let moved = rc.previous_address.is_some() && rc.previous_address != rc.address;
@@ -91,7 +96,7 @@ pub fn plan_hash(plan: &RawPlan) -> String {
                 .unwrap_or("")
         );
         change_text(&rc.change, &mut e);
-        entries.push(e);
+        digests.push(digest(&e));
     }
     for (name, change) in &plan.output_changes {
         if matches!(Action::from_actions(&change.actions), Action::NoOp) {
@@ -99,30 +104,29 @@ pub fn plan_hash(plan: &RawPlan) -> String {
         }
         let mut e = format!("output {name} actions={:?} ", change.actions);
         change_text(change, &mut e);
-        entries.push(e);
+        digests.push(digest(&e));
     }
-    entries.sort();
+    digests.sort_unstable();
     let mut hasher = Sha256::new();
-    for e in &entries {
-        hasher.update(e.as_bytes());
-        hasher.update([0u8]);
+    for d in &digests {
+        hasher.update(d);
     }
-    let digest = hasher.finalize();
     let mut hex = String::with_capacity(71);
     hex.push_str("sha256:");
-    for b in digest {
+    for b in hasher.finalize() {
         let _ = write!(hex, "{b:02x}");
     }
     hex
 }
 
 fn change_text(change: &RawChange, out: &mut String) {
+    let values = change.values();
     for v in [
-        &change.before,
-        &change.after,
-        &change.after_unknown,
-        &change.before_sensitive,
-        &change.after_sensitive,
+        &values.before,
+        &values.after,
+        &values.after_unknown,
+        &values.before_sensitive,
+        &values.after_sensitive,
     ] {
         canonical(v, out);
         out.push(' ');

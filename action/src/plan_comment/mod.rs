@@ -7,6 +7,7 @@
 //! on a dry run). [`prepare`] is pure and holds all decisions; [`run`] adds
 //! the effects.
 
+pub mod budget;
 pub mod build;
 pub mod counts;
 pub mod diff;
@@ -107,18 +108,21 @@ pub struct Prepared {
 }
 
 /// Renders a parsed plan: comment, summary, counts, marker and hash.
+///
+/// Takes the plan by value to free it before rendering: only the view,
+/// the hash and the redactor are needed from then on.
 pub fn prepare(
-    plan: &RawPlan,
+    plan: RawPlan,
     opts: &Options,
     run_url: Option<&str>,
 ) -> Result<Prepared, PlanCommentError> {
-    let redactor = Redactor::new(plan, &opts.redact)?;
+    let redactor = Redactor::new(&plan, &opts.redact)?;
     let marker = marker::marker(
         &opts.env,
         opts.root_module.as_deref(),
         opts.workspace.as_deref(),
     )?;
-    let hash = marker::plan_hash(plan);
+    let hash = marker::plan_hash(&plan);
     let template = match &opts.template {
         Some(path) => Some((path.display().to_string(), read_text(path)?)),
         None => None,
@@ -133,7 +137,8 @@ pub fn prepare(
         metadata: marker::metadata(&hash),
         full_report_url: run_url.map(str::to_string),
     };
-    let mut view = build::build_view(plan, &ctx);
+    let mut view = build::build_view(&plan, &ctx);
+    drop(plan);
     let comment = renderer.render_within(&view, &redactor, Limits::COMMENT, true)?;
     view.is_summary = true;
     view.full_report_url = None;
@@ -171,8 +176,7 @@ pub async fn run(
     stdout: &mut dyn Write,
 ) -> Result<Prepared, PlanCommentError> {
     let plan = load::load_plan(&opts.plan, &opts.terraform)?;
-    let prepared = prepare(&plan, opts, gh.run_url.as_deref())?;
-    drop(plan);
+    let prepared = prepare(plan, opts, gh.run_url.as_deref())?;
     post::write_outputs(gh, &prepared)?;
     let pr = opts.pr.or(gh.pr_number);
     match (opts.dry_run || !gh.in_actions, pr) {

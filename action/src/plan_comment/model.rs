@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A plan document as written by `terraform show -json` (format 0.1 to 1.x).
 #[derive(Debug, Deserialize, Default)]
@@ -108,6 +109,10 @@ pub struct RawResourceChange {
 }
 
 /// A before/after pair with its unknown and sensitive masks.
+///
+/// The five value trees are kept as raw JSON text and parsed one change at
+/// a time by [`RawChange::values`]: a parsed tree takes several times the
+/// memory of its text, and a big plan has thousands of them.
 #[derive(Debug, Deserialize, Clone, Default)]
 pub struct RawChange {
     /// `["create"]`, `["delete","create"]`, `["no-op"]`, ...
@@ -115,24 +120,58 @@ pub struct RawChange {
     pub actions: Vec<String>,
     /// Value before the change (`null` for creates).
     #[serde(default)]
-    pub before: Value,
+    pub before: Option<Box<RawValue>>,
     /// Value after the change, without unknown values.
     #[serde(default)]
-    pub after: Value,
+    pub after: Option<Box<RawValue>>,
     /// `true` (or a tree of `true`) where the value is known only after apply.
     #[serde(default)]
-    pub after_unknown: Value,
+    pub after_unknown: Option<Box<RawValue>>,
     /// `true` (or a tree of `true`) where `before` is sensitive.
     #[serde(default)]
-    pub before_sensitive: Value,
+    pub before_sensitive: Option<Box<RawValue>>,
     /// `true` (or a tree of `true`) where `after` is sensitive.
     #[serde(default)]
-    pub after_sensitive: Value,
+    pub after_sensitive: Option<Box<RawValue>>,
     /// Attribute paths whose change forces the replacement.
     #[serde(default)]
     pub replace_paths: Vec<Vec<Value>>,
     /// Set when the resource is being imported.
     pub importing: Option<RawImporting>,
+}
+
+/// The parsed value trees of one change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangeValues {
+    /// Value before the change.
+    pub before: Value,
+    /// Value after the change.
+    pub after: Value,
+    /// Unknown mask of `after`.
+    pub after_unknown: Value,
+    /// Sensitive mask of `before`.
+    pub before_sensitive: Value,
+    /// Sensitive mask of `after`.
+    pub after_sensitive: Value,
+}
+
+impl RawChange {
+    /// Parses the value trees. They were checked as JSON when the plan was
+    /// read, so a failure here cannot happen; it would read as `null`.
+    pub fn values(&self) -> ChangeValues {
+        let parse = |raw: &Option<Box<RawValue>>| {
+            raw.as_ref()
+                .and_then(|r| serde_json::from_str(r.get()).ok())
+                .unwrap_or(Value::Null)
+        };
+        ChangeValues {
+            before: parse(&self.before),
+            after: parse(&self.after),
+            after_unknown: parse(&self.after_unknown),
+            before_sensitive: parse(&self.before_sensitive),
+            after_sensitive: parse(&self.after_sensitive),
+        }
+    }
 }
 
 /// The `importing` block of a change.

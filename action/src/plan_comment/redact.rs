@@ -106,20 +106,30 @@ impl Redactor {
 
     /// Returns `text` with every secret and pattern match replaced.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = match &self.literals {
-            Some(re) => re.replace_all(text, REDACTED).into_owned(),
-            None => text.to_string(),
-        };
-        for p in &self.patterns {
-            out = p.replace_all(&out, REDACTED).into_owned();
+        self.redact_owned(text.to_string())
+    }
+
+    /// Like [`Redactor::redact`], without copying text that has nothing to replace.
+    pub fn redact_owned(&self, mut text: String) -> String {
+        for re in self.literals.iter().chain(&self.patterns) {
+            if let std::borrow::Cow::Owned(replaced) = re.replace_all(&text, REDACTED) {
+                text = replaced;
+            }
         }
-        out
+        text
     }
 }
 
 fn collect_change(change: &RawChange, out: &mut Vec<String>) {
-    collect(&change.before, &change.before_sensitive, out);
-    collect(&change.after, &change.after_sensitive, out);
+    let marks = |m: &Option<Box<serde_json::value::RawValue>>| {
+        m.as_ref().is_some_and(|r| r.get().contains("true"))
+    };
+    if !marks(&change.before_sensitive) && !marks(&change.after_sensitive) {
+        return;
+    }
+    let v = change.values();
+    collect(&v.before, &v.before_sensitive, out);
+    collect(&v.after, &v.after_sensitive, out);
 }
 
 /// Collects the leaves of `value` that `mask` marks sensitive.

@@ -9,9 +9,10 @@
 
 use tera::{Context, Tera};
 
+use super::budget::{KNOBS, Shape};
 use super::error::PlanCommentError;
 use super::redact::Redactor;
-use super::view::{Omitted, PlanView};
+use super::view::PlanView;
 
 /// GitHub's limit on an issue comment, in characters.
 pub const COMMENT_MAX_CHARS: usize = 65_536;
@@ -19,10 +20,6 @@ pub const COMMENT_MAX_CHARS: usize = 65_536;
 pub const COMMENT_MAX_BYTES: usize = 262_144;
 /// GitHub's limit on a job summary, in bytes.
 pub const SUMMARY_MAX_BYTES: usize = 1_048_576;
-/// Creates keep their attribute diffs only when there are at most this many.
-const CREATE_DETAIL_MAX: usize = 20;
-/// Attribute lines per resource in the comment (the summary has them all).
-const ATTRS_PER_RESOURCE: usize = 60;
 
 /// The built-in template, shipped in the binary.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/plan-comment.md.tera");
@@ -79,45 +76,59 @@ impl Renderer {
             .tera
             .render(TEMPLATE_NAME, &ctx)
             .map_err(|e| template_error("plan-comment template", &e))?;
-        Ok(redactor.redact(&text))
+        Ok(redactor.redact_owned(text))
     }
 
     /// Renders the view within `limits`, shortening it by risk when needed.
+    /// `comment` also caps attribute lists and collapses many creates.
     pub fn render_within(
         &self,
         full: &PlanView,
         redactor: &Redactor,
         limits: Limits,
-        per_resource_cap: bool,
+        comment: bool,
     ) -> Result<String, PlanCommentError> {
-        let mut shape = Shape::full(full, per_resource_cap);
-        let attempt = |shape: &Shape| -> Result<(String, bool), PlanCommentError> {
+        let mut shape = Shape::full(full, comment);
+        let bound = limits.chars.min(limits.bytes);
+        let may_fit = |shape: &Shape| shape.min_chars(full) <= bound;
+        // Renders a shape; `None` when it does not fit.
+        let attempt = |shape: &Shape| -> Result<Option<String>, PlanCommentError> {
+            if !may_fit(shape) {
+                return Ok(None);
+            }
             let text = self.render(&shape.apply(full), redactor)?;
-            let fits = limits.fits(&text);
-            Ok((text, fits))
+            Ok(limits.fits(&text).then_some(text))
         };
-        let (text, fits) = attempt(&shape)?;
-        if fits {
+        if let Some(text) = attempt(&shape)? {
             return Ok(text);
         }
         for knob in KNOBS {
             let max = knob(&mut shape, None);
             knob(&mut shape, Some(0));
-            let (text0, fits0) = attempt(&shape)?;
-            if !fits0 {
+            let Some(mut best) = attempt(&shape)? else {
                 continue;
-            }
-            // Largest value that fits: `lo` fits, `hi` does not.
-            let (mut lo, mut hi, mut best) = (0, max, text0);
+            };
+            // `lo` fits, `hi` does not. The lower bound narrows `hi` for free.
+            let (mut lo, mut hi) = (0, max);
             while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
                 knob(&mut shape, Some(mid));
-                let (text, fits) = attempt(&shape)?;
-                if fits {
-                    lo = mid;
-                    best = text;
-                } else {
-                    hi = mid;
+                if may_fit(&shape) { lo = mid } else { hi = mid }
+            }
+            knob(&mut shape, Some(lo));
+            if let Some(text) = attempt(&shape)? {
+                return Ok(text);
+            }
+            let (mut lo, mut hi) = (0, lo);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                knob(&mut shape, Some(mid));
+                match attempt(&shape)? {
+                    Some(text) => {
+                        lo = mid;
+                        best = text;
+                    }
+                    None => hi = mid,
                 }
             }
             knob(&mut shape, Some(lo));
@@ -151,117 +162,5 @@ fn template_error(name: &str, e: &tera::Error) -> PlanCommentError {
     PlanCommentError::Template {
         name: name.to_string(),
         detail,
-    }
-}
-
-/// How much of each list a rendering keeps.
-#[derive(Debug, Clone, Copy)]
-struct Shape {
-    destroys: usize,
-    destroy_details: usize,
-    updates: usize,
-    update_details: usize,
-    creates: usize,
-    create_details: usize,
-    others: usize,
-    outputs: usize,
-    drift: usize,
-    checks: usize,
-    attrs_per_resource: usize,
-}
-
-/// Knobs in the order they are turned down: least risky first. Called with
-/// `None` it returns the current value; with `Some(v)` it sets it.
-type Knob = fn(&mut Shape, Option<usize>) -> usize;
-
-macro_rules! knob {
-    ($field:ident) => {{
-        fn k(s: &mut Shape, v: Option<usize>) -> usize {
-            if let Some(v) = v {
-                s.$field = v;
-            }
-            s.$field
-        }
-        k as Knob
-    }};
-}
-
-const KNOBS: [Knob; 11] = [
-    knob!(create_details),
-    knob!(creates),
-    knob!(others),
-    knob!(outputs),
-    knob!(drift),
-    knob!(checks),
-    knob!(update_details),
-    knob!(updates),
-    knob!(destroy_details),
-    knob!(attrs_per_resource),
-    knob!(destroys),
-];
-
-impl Shape {
-    fn full(v: &PlanView, per_resource_cap: bool) -> Shape {
-        Shape {
-            destroys: v.destroys.len(),
-            destroy_details: v.destroys.len(),
-            updates: v.updates.len(),
-            update_details: v.updates.len(),
-            creates: v.creates.len(),
-            create_details: if v.creates.len() <= CREATE_DETAIL_MAX || !per_resource_cap {
-                v.creates.len()
-            } else {
-                0
-            },
-            others: v.moves.len() + v.imports.len() + v.forgets.len(),
-            outputs: v.outputs.len(),
-            drift: v.drift.len(),
-            checks: v.failed_checks.len(),
-            attrs_per_resource: if per_resource_cap {
-                ATTRS_PER_RESOURCE
-            } else {
-                usize::MAX
-            },
-        }
-    }
-
-    fn apply(&self, full: &PlanView) -> PlanView {
-        let mut v = full.clone();
-        let mut omitted = Omitted::default();
-        let cap = self.attrs_per_resource;
-        let cut = |list: &mut Vec<super::view::ResourceView>, keep: usize, details: usize| {
-            let dropped = list.len().saturating_sub(keep);
-            list.truncate(keep);
-            for (i, r) in list.iter_mut().enumerate() {
-                let limit = if i < details { cap } else { 0 };
-                if r.attrs.len() > limit {
-                    r.attrs_omitted = if limit == 0 { 0 } else { r.attrs.len() - limit };
-                    r.attrs.truncate(limit);
-                }
-            }
-            dropped
-        };
-        omitted.destroys = cut(&mut v.destroys, self.destroys, self.destroy_details);
-        omitted.updates = cut(&mut v.updates, self.updates, self.update_details);
-        omitted.creates = cut(&mut v.creates, self.creates, self.create_details);
-        omitted.drift = cut(&mut v.drift, self.drift, self.drift);
-        let mut others = self.others;
-        for list in [&mut v.moves, &mut v.imports, &mut v.forgets] {
-            let keep = others.min(list.len());
-            omitted.others += cut(list, keep, 0);
-            others -= keep;
-        }
-        omitted.outputs = v.outputs.len().saturating_sub(self.outputs);
-        v.outputs.truncate(self.outputs);
-        v.failed_checks.truncate(self.checks);
-        v.shortened = omitted.total() > 0 || self.attrs_trimmed(full);
-        v.omitted = omitted;
-        v
-    }
-
-    fn attrs_trimmed(&self, full: &PlanView) -> bool {
-        self.destroy_details < full.destroys.len()
-            || self.update_details < full.updates.len()
-            || self.checks < full.failed_checks.len()
     }
 }

@@ -143,6 +143,78 @@ impl Omitted {
     }
 }
 
+impl PlanView {
+    /// A copy with every list empty, for the size budget to fill.
+    pub fn empty_copy(&self) -> PlanView {
+        PlanView {
+            marker: self.marker.clone(),
+            metadata: self.metadata.clone(),
+            env: self.env.clone(),
+            root_module: self.root_module.clone(),
+            workspace: self.workspace.clone(),
+            mode: self.mode.clone(),
+            terraform_version: self.terraform_version.clone(),
+            counts: self.counts,
+            plan_line: self.plan_line.clone(),
+            has_changes: self.has_changes,
+            has_destroy: self.has_destroy,
+            warnings: self.warnings.clone(),
+            destroys: Vec::new(),
+            updates: Vec::new(),
+            creates: Vec::new(),
+            moves: Vec::new(),
+            imports: Vec::new(),
+            forgets: Vec::new(),
+            outputs: Vec::new(),
+            drift: Vec::new(),
+            deferred: self.deferred.clone(),
+            failed_checks: Vec::new(),
+            omitted: Omitted::default(),
+            shortened: false,
+            full_report_url: self.full_report_url.clone(),
+            is_summary: self.is_summary,
+        }
+    }
+}
+
+impl ResourceView {
+    /// A copy keeping at most `limit` attribute changes.
+    pub fn with_attrs(&self, limit: usize) -> ResourceView {
+        let kept = self.attrs.len().min(limit);
+        ResourceView {
+            address: self.address.clone(),
+            deposed: self.deposed.clone(),
+            action: self.action,
+            symbol: self.symbol,
+            reason: self.reason.clone(),
+            order: self.order,
+            forced_by: self.forced_by.clone(),
+            previous_address: self.previous_address.clone(),
+            import_id: self.import_id.clone(),
+            attrs: self.attrs[..kept].to_vec(),
+            // Only a partial list says "and N more"; a bare address says nothing.
+            attrs_omitted: if kept == 0 {
+                0
+            } else {
+                self.attrs.len() - kept
+            },
+        }
+    }
+
+    /// Characters this entry certainly takes when rendered with `limit` attributes.
+    pub fn min_chars(&self, limit: usize) -> usize {
+        let chars = |s: &str| s.chars().count();
+        let text = |s: &Option<String>| s.as_deref().map_or(0, chars);
+        let attrs: usize = self
+            .attrs
+            .iter()
+            .take(limit)
+            .map(|a| chars(&a.path) + text(&a.before) + text(&a.after) + 4)
+            .sum();
+        chars(&self.address) + 4 + attrs
+    }
+}
+
 /// Terraform's symbol for an action.
 pub fn symbol(action: Action) -> &'static str {
     match action {

@@ -26,7 +26,7 @@ pub fn prepare_file(path: &Path) -> Prepared {
     let plan =
         load::load_plan(path, "terraform").unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     prepare(
-        &plan,
+        plan,
         &options("staging", path),
         Some("https://github.com/o/r/actions/runs/1"),
     )
