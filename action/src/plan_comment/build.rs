@@ -90,7 +90,8 @@ pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
     view.destroys = deletes;
     view.destroys.extend(replaces);
     view.outputs = outputs(plan);
-    view.drift = drift(plan);
+    // Refresh-only plans are about drift: show all of it, unfiltered.
+    view.drift = drift(plan, ctx.mode == "refresh-only");
     view.deferred = plan
         .deferred_changes
         .iter()
@@ -181,7 +182,7 @@ fn outputs(plan: &RawPlan) -> Vec<OutputView> {
 }
 
 /// Drift filtered by `relevant_attributes`, as Terraform's renderer does.
-fn drift(plan: &RawPlan) -> Vec<ResourceView> {
+fn drift(plan: &RawPlan, all: bool) -> Vec<ResourceView> {
     let mut relevant: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for r in &plan.relevant_attributes {
         relevant
@@ -199,8 +200,8 @@ fn drift(plan: &RawPlan) -> Vec<ResourceView> {
                 Action::Delete => Some(resource_view(rc, action, None)),
                 Action::NoOp => None,
                 _ => {
-                    let v =
-                        resource_view(rc, action, Some(paths.map(Vec::as_slice).unwrap_or(&[])));
+                    let filter = (!all).then(|| paths.map(Vec::as_slice).unwrap_or(&[]));
+                    let v = resource_view(rc, action, filter);
                     (!v.attrs.is_empty()).then_some(v)
                 }
             }
