@@ -174,6 +174,7 @@ fn a_custom_template_gets_the_documented_model() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "<!-- ferry:plan:prod -->\nprod: +1 -2\nterraform_data.a;terraform_data.b/00000001;\n"
+            .replace("\nprod", &format!("\n{}\nprod", metadata_line(dir.path())))
     );
     std::fs::write(dir.path().join("bad.tera"), "{% for x in %}").unwrap();
     let out = ferry(
@@ -196,6 +197,27 @@ fn a_custom_template_gets_the_documented_model() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The metadata line the built-in template writes for plan.json.
+fn metadata_line(dir: &Path) -> String {
+    let out = ferry(
+        dir,
+        &[
+            "plan-comment",
+            "--env",
+            "prod",
+            "--plan",
+            "plan.json",
+            "--dry-run",
+        ],
+        &[],
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string()
 }
 
 #[test]

@@ -107,10 +107,22 @@ fn a_sensitive_list_of_scalars_is_masked_not_set_diffed() {
 
 #[test]
 fn replace_paths_are_marked_and_relevance_filters() {
-    let mut c = change(json!({"ami": "a", "size": 1}), json!({"ami": "b", "size": 2}), json!({}), json!({}), json!({}));
+    let mut c = change(
+        json!({"ami": "a", "size": 1}),
+        json!({"ami": "b", "size": 2}),
+        json!({}),
+        json!({}),
+        json!({}),
+    );
     c.replace_paths = vec![vec![json!("ami")]];
     let out = lines(&attribute_changes(&c, None));
-    assert_eq!(out, [r#"~ ami Some("\"a\"") -> Some("\"b\"") !"#, "~ size Some(\"1\") -> Some(\"2\")"]);
+    assert_eq!(
+        out,
+        [
+            r#"~ ami Some("\"a\"") -> Some("\"b\"") !"#,
+            "~ size Some(\"1\") -> Some(\"2\")"
+        ]
+    );
     let only_size = lines(&attribute_changes(&c, Some(&["size".to_string()])));
     assert_eq!(only_size, ["~ size Some(\"1\") -> Some(\"2\")"]);
 }

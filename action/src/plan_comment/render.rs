@@ -69,13 +69,38 @@ impl Renderer {
     }
 
     /// Renders one view as it is, then redacts it.
+    ///
+    /// A comment (not a summary) always starts with the marker and carries
+    /// the metadata line, even when a custom template forgets them: without
+    /// them the comment could not be found again nor verified.
     pub fn render(&self, view: &PlanView, redactor: &Redactor) -> Result<String, PlanCommentError> {
         let mut ctx = Context::new();
         ctx.insert("plan", view);
-        let text = self
+        let mut text = self
             .tera
             .render(TEMPLATE_NAME, &ctx)
             .map_err(|e| template_error("plan-comment template", &e))?;
+        if !view.is_summary {
+            let metadata = if text.contains(&view.metadata) {
+                ""
+            } else {
+                view.metadata.as_str()
+            };
+            let head = match text.strip_prefix(&view.marker) {
+                Some(rest) => {
+                    let rest = rest.strip_prefix('\n').unwrap_or(rest);
+                    text = rest.to_string();
+                    format!("{}\n", view.marker)
+                }
+                None => format!("{}\n", view.marker),
+            };
+            let meta = if metadata.is_empty() {
+                String::new()
+            } else {
+                format!("{metadata}\n")
+            };
+            text.insert_str(0, &format!("{head}{meta}"));
+        }
         Ok(redactor.redact_owned(text))
     }
 
