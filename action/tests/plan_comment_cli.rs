@@ -318,3 +318,56 @@ fn plan_verify_compares_with_the_reviewed_hash() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[test]
+fn redact_patterns_apply_to_every_output() {
+    let dir = setup();
+    let summary = dir.path().join("summary.md");
+    let out = ferry(
+        dir.path(),
+        &[
+            "plan-comment",
+            "--env",
+            "staging",
+            "--plan",
+            "plan.json",
+            "--dry-run",
+            "--redact",
+            "terraform_data\\.[ab]",
+        ],
+        &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    for text in [&*stdout, &*summary] {
+        assert!(
+            !text.contains("terraform_data.a") && text.contains("(redacted)"),
+            "{text}"
+        );
+    }
+    let bad = ferry(
+        dir.path(),
+        &[
+            "plan-comment",
+            "--env",
+            "staging",
+            "--plan",
+            "plan.json",
+            "--dry-run",
+            "--redact",
+            "(unclosed-SECRETISH",
+        ],
+        &[],
+    );
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--redact pattern #1") && !stderr.contains("SECRETISH"),
+        "{stderr}"
+    );
+}

@@ -135,6 +135,11 @@ fn handle(
             };
             (200, link, Value::Array(items).to_string())
         }
+        ("POST", "/repos/o/r/issues/7/comments") if body.contains("TOO-LONG") => (
+            422,
+            String::new(),
+            json!({"message": "Validation Failed", "errors": [{"resource": "IssueComment", "code": "custom", "field": "body", "message": "body is too long (maximum is 65536 characters)"}]}).to_string(),
+        ),
         ("POST", "/repos/o/r/issues/7/comments") => {
             s.next_id += 1;
             let id = s.next_id;
@@ -348,4 +353,65 @@ async fn skip_no_changes_deletes_the_previous_comment_and_labels_follow_the_plan
     let s = st.lock().unwrap();
     assert!(s.comments.is_empty(), "the old comment is deleted");
     assert_eq!(s.labels, ["terraform:staging:no-changes"]);
+}
+
+#[tokio::test]
+async fn a_refused_body_falls_back_to_the_short_version() {
+    let (base, st) = fake_github(vec![]).await;
+    let crab = client(&base, None).unwrap();
+    let mut p = prepared(true, false);
+    p.comment = format!("{MARKER}\nTOO-LONG");
+    let opts = options("staging", "plan.json".as_ref());
+    publish_with(&crab, &issue(), RetryPolicy::fast(), &opts, &p)
+        .await
+        .unwrap();
+    let s = st.lock().unwrap();
+    assert_eq!(s.comments.len(), 1);
+    assert_eq!(s.comments[0].1, format!("{MARKER}\nshort"));
+}
+
+#[tokio::test]
+async fn plan_verify_reads_the_hash_from_the_reviewed_comment() {
+    use ferry::plan_comment::{GhContext, PlanCommentError, load, prepare, verify};
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.json");
+    let plan = |input: &str| {
+        json!({"format_version": "1.2", "planned_values": {}, "resource_changes": [
+            {"address": "terraform_data.a", "mode": "managed", "type": "terraform_data", "name": "a",
+             "change": {"actions": ["update"], "before": {"input": "a"}, "after": {"input": input}}}]})
+        .to_string()
+    };
+    std::fs::write(&plan_path, plan("b")).unwrap();
+    let opts = options("staging", &plan_path);
+    let prepared = prepare(
+        load::load_plan(&plan_path, "terraform").unwrap(),
+        &opts,
+        None,
+    )
+    .unwrap();
+    let (base, _st) = fake_github(vec![(3, "unrelated".into())]).await;
+    let crab = client(&base, None).unwrap();
+    publish_with(&crab, &issue(), RetryPolicy::fast(), &opts, &prepared)
+        .await
+        .unwrap();
+
+    let gh = GhContext {
+        repository: Some(("o".into(), "r".into())),
+        pr_number: Some(7),
+        api_url: base.clone(),
+        ..GhContext::default()
+    };
+    let hash = verify::run(&opts, &gh, None).await.unwrap();
+    assert_eq!(hash, prepared.hash);
+    std::fs::write(&plan_path, plan("c")).unwrap();
+    match verify::run(&opts, &gh, None).await {
+        Err(PlanCommentError::PlanChanged { pr: 7, .. }) => {}
+        other => panic!("expected PlanChanged, got {other:?}"),
+    }
+    let mut prod = options("prod", &plan_path);
+    prod.pr = Some(7);
+    match verify::run(&prod, &gh, None).await {
+        Err(PlanCommentError::NoReviewedPlan { .. }) => {}
+        other => panic!("expected NoReviewedPlan, got {other:?}"),
+    }
 }
