@@ -86,3 +86,32 @@ fn wrapper_noise_and_utf16_are_tolerated() {
         assert!(p.counts.add > 0, "{prefix}");
     }
 }
+
+#[test]
+fn refresh_only_mode_shows_all_drift() {
+    use ferry::plan_comment::{PlanMode, prepare};
+    let path = plans_dir()
+        .join("25_infracost__cmd_infracost_testdata_instance_with_attachment_after_deploy.json");
+    let mut opts = plan_comment_support::options("staging", &path);
+    let normal = prepare(load::load_plan(&path, "terraform").unwrap(), &opts, None).unwrap();
+    assert!(
+        !normal.has_changes,
+        "normal mode: drift the plan does not depend on is not a change"
+    );
+    assert!(!normal.comment.contains("Changed outside Terraform"));
+    opts.mode = PlanMode::RefreshOnly;
+    let refresh = prepare(load::load_plan(&path, "terraform").unwrap(), &opts, None).unwrap();
+    assert!(refresh.has_changes);
+    assert!(
+        refresh
+            .comment
+            .contains("**Refresh only:** 2 object(s) changed outside Terraform"),
+        "{}",
+        refresh.comment
+    );
+    assert!(
+        refresh
+            .comment
+            .contains("`aws_instance.ec2` was changed outside Terraform")
+    );
+}

@@ -92,6 +92,10 @@ pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
     view.outputs = outputs(plan);
     // Refresh-only plans are about drift: show all of it, unfiltered.
     view.drift = drift(plan, ctx.mode == "refresh-only");
+    // A refresh-only plan changes the state to match the drift.
+    if ctx.mode == "refresh-only" && !view.drift.is_empty() {
+        view.has_changes = true;
+    }
     view.deferred = plan
         .deferred_changes
         .iter()
