@@ -86,22 +86,6 @@ pub fn parse_plan(text: &str, file: &str) -> Result<RawPlan, PlanInputError> {
     Ok(plan)
 }
 
-/// Parses a plain UTF-8 plan straight from a reader, never holding the
-/// whole text: the common case, and the one that matters for big plans.
-///
-/// Returns `None` when the input is anything but one clean plan document
-/// (wrapper noise, several documents, a syntax error...): the caller then
-/// reads the whole text with [`parse_plan`], which names the problem.
-pub fn parse_plan_reader(reader: impl std::io::Read, file: &str) -> Option<RawPlan> {
-    let mut stream = serde_json::Deserializer::from_reader(reader).into_iter::<RawPlan>();
-    let plan = stream.next()?.ok()?;
-    if stream.next().is_some() {
-        return None;
-    }
-    check_plan(&plan, file).ok()?;
-    Some(plan)
-}
-
 /// Finds where the JSON starts, skipping the setup-terraform wrapper's lines.
 fn json_start(text: &str, file: &str) -> Result<usize, PlanInputError> {
     let mut offset = 0;

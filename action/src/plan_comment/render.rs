@@ -9,7 +9,7 @@
 
 use tera::{Context, Tera};
 
-use super::budget::{KNOBS, Shape};
+use super::budget::{KNOBS, Knob, Shape};
 use super::error::PlanCommentError;
 use super::redact::Redactor;
 use super::view::PlanView;
@@ -115,46 +115,61 @@ impl Renderer {
     ) -> Result<String, PlanCommentError> {
         let mut shape = Shape::full(full, comment);
         let bound = limits.chars.min(limits.bytes);
-        let may_fit = |shape: &Shape| shape.min_chars(full) <= bound;
-        // Renders a shape; `None` when it does not fit.
-        let attempt = |shape: &Shape| -> Result<Option<String>, PlanCommentError> {
-            if !may_fit(shape) {
+        // Renders a shape unless its lower bound already exceeds the limit.
+        let render = |shape: &Shape| -> Result<Option<(String, bool)>, PlanCommentError> {
+            if shape.min_chars(full) > bound {
                 return Ok(None);
             }
             let text = self.render(&shape.apply(full), redactor)?;
-            Ok(limits.fits(&text).then_some(text))
+            let fits = limits.fits(&text);
+            Ok(Some((text, fits)))
         };
-        if let Some(text) = attempt(&shape)? {
+        if let Some((text, true)) = render(&shape)? {
             return Ok(text);
         }
         for knob in KNOBS {
             let max = knob(&mut shape, None);
             knob(&mut shape, Some(0));
-            let Some(mut best) = attempt(&shape)? else {
+            let Some((mut best, true)) = render(&shape)? else {
                 continue;
             };
-            // `lo` fits, `hi` does not. The lower bound narrows `hi` for free.
-            let (mut lo, mut hi) = (0, max);
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                knob(&mut shape, Some(mid));
-                if may_fit(&shape) { lo = mid } else { hi = mid }
-            }
-            knob(&mut shape, Some(lo));
-            if let Some(text) = attempt(&shape)? {
-                return Ok(text);
-            }
-            let (mut lo, mut hi) = (0, lo);
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                knob(&mut shape, Some(mid));
-                match attempt(&shape)? {
-                    Some(text) => {
-                        lo = mid;
-                        best = text;
+            // `lo` fits, `hi` does not (the value at `max` was just refused).
+            // Above `cap` even the lower bound is over the limit.
+            let cap = largest_within(&mut shape, knob, full, bound, max);
+            let (mut lo, mut hi) = (0, cap + 1);
+            let mut guess = cap;
+            // A few guesses scaled by the measured size of the last rendering,
+            // then plain bisection: big renderings are few.
+            for step in 0.. {
+                if guess <= lo || guess >= hi {
+                    if hi - lo <= 1 {
+                        break;
                     }
-                    None => hi = mid,
+                    guess = lo + (hi - lo) / 2;
                 }
+                knob(&mut shape, Some(guess));
+                let (text, fits) = render(&shape)?.unwrap_or_default();
+                let size = text.chars().count();
+                if fits {
+                    lo = guess;
+                    best = text;
+                    // Close enough: the space is 90% spent, or nothing is left to try.
+                    if size >= bound / 10 * 9 || hi - lo <= 1 {
+                        break;
+                    }
+                } else {
+                    hi = guess;
+                }
+                guess = if step < 3 && !fits && size > 0 {
+                    let lower = {
+                        knob(&mut shape, Some(hi));
+                        shape.min_chars(full)
+                    };
+                    let target = (lower as f64 * bound as f64 / size as f64 * 0.98) as usize;
+                    largest_within(&mut shape, knob, full, target, hi)
+                } else {
+                    lo + (hi - lo) / 2
+                };
             }
             knob(&mut shape, Some(lo));
             return Ok(best);
@@ -173,6 +188,27 @@ impl Renderer {
         );
         Ok(redactor.redact(&minimal))
     }
+}
+
+/// Largest knob value below `below` whose lower bound is within `target` characters.
+fn largest_within(
+    shape: &mut Shape,
+    knob: Knob,
+    full: &PlanView,
+    target: usize,
+    below: usize,
+) -> usize {
+    let (mut lo, mut hi) = (0, below);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        knob(shape, Some(mid));
+        if shape.min_chars(full) <= target {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    lo
 }
 
 fn template_error(name: &str, e: &tera::Error) -> PlanCommentError {
