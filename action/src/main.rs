@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use ferry::detect;
 use ferry::gha::{Context, Reporter};
+use ferry::plan_comment::{self, GhContext, Options, PlanMode};
 
 /// Release orchestration for a monorepo of ECS Fargate services.
 #[derive(Debug, Parser)]
@@ -27,6 +28,16 @@ enum Command {
     /// Outputs `services` (JSON list), `matrix` (for strategy.matrix), `any`,
     /// and `<service>=true|false`; the job summary explains each decision.
     Detect(DetectArgs),
+    /// Post (or print) a review-ready comment for a Terraform plan.
+    PlanComment(PlanArgs),
+    /// Fail when a plan differs from the one reviewed on the pull request.
+    PlanVerify {
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Compare with this hash instead of reading the pull request comment.
+        #[arg(long)]
+        expected_hash: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +58,65 @@ struct DetectArgs {
     /// Use git only, never the GitHub API.
     #[arg(long)]
     no_api: bool,
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    /// Environment name, e.g. staging or prod.
+    #[arg(long)]
+    env: String,
+    /// `terraform show -json` output, or the binary plan file.
+    #[arg(long)]
+    plan: PathBuf,
+    /// The mode the plan was made in (the plan JSON does not say).
+    #[arg(long, value_enum, default_value_t = PlanMode::Normal)]
+    mode: PlanMode,
+    /// Root module directory, when one repository has several.
+    #[arg(long)]
+    root_module: Option<String>,
+    /// Terraform workspace.
+    #[arg(long)]
+    workspace: Option<String>,
+    /// A tera template to use instead of the built-in one.
+    #[arg(long)]
+    template: Option<PathBuf>,
+    /// Regular expression of values to redact from every output (repeatable).
+    #[arg(long)]
+    redact: Vec<String>,
+    /// Print the comment instead of posting it.
+    #[arg(long)]
+    dry_run: bool,
+    /// When the plan has no changes, delete the previous comment and post none.
+    #[arg(long)]
+    skip_no_changes: bool,
+    /// Set terraform:<env>:destroy / terraform:<env>:no-changes labels.
+    #[arg(long)]
+    labels: bool,
+    /// Terraform program, for binary plans.
+    #[arg(long, default_value = "terraform")]
+    terraform: String,
+    /// Pull request number (default: from the event).
+    #[arg(long)]
+    pr: Option<u64>,
+}
+
+impl From<PlanArgs> for Options {
+    fn from(a: PlanArgs) -> Self {
+        Options {
+            env: a.env,
+            plan: a.plan,
+            mode: a.mode,
+            root_module: a.root_module,
+            workspace: a.workspace,
+            template: a.template,
+            redact: a.redact,
+            dry_run: a.dry_run,
+            skip_no_changes: a.skip_no_changes,
+            labels: a.labels,
+            terraform: a.terraform,
+            pr: a.pr,
+        }
+    }
 }
 
 /// The runner sets every declared input, empty when not given: empty is absent.
@@ -97,6 +167,23 @@ async fn main() -> ExitCode {
                     let diagnostics = e.diagnostics();
                     (e.to_string(), diagnostics)
                 })
+        }
+        Command::PlanComment(args) => {
+            let opts = Options::from(args);
+            plan_comment::run(&opts, &GhContext::from_env(), &mut std::io::stdout())
+                .await
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), Vec::new()))
+        }
+        Command::PlanVerify {
+            plan,
+            expected_hash,
+        } => {
+            let opts = Options::from(plan);
+            plan_comment::verify::run(&opts, &GhContext::from_env(), expected_hash.as_deref())
+                .await
+                .map(|hash| eprintln!("plan-verify: the plan matches the reviewed one ({hash})"))
+                .map_err(|e| (e.to_string(), Vec::new()))
         }
     };
     match result {

@@ -5,7 +5,9 @@
 //! comparison's files, and the release history in GitHub Deployments. Every
 //! request is retried on 5xx and rate limits, and paginated by `Link`.
 
+pub mod comments;
 mod http_get;
+pub mod retry;
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use serde::Deserialize;
 
 use crate::gha::{RepoSlug, Secret};
 use crate::git::{ChangeKind, FileChange};
+pub use comments::GithubError;
 pub use http_get::{GitHubError, Page};
 
 /// GitHub's cap on a pull request's file list.

@@ -1,0 +1,263 @@
+//! Builds the full [`PlanView`] of a plan: every list complete, ordered by risk.
+
+use std::collections::BTreeMap;
+
+use super::counts::{Action, Counts};
+use super::diff::{self, AttrChange};
+use super::model::{RawPlan, RawResourceChange};
+use super::view::{
+    CheckView, Omitted, OutputView, PlanView, ResourceView, deferred_sentence, reason_sentence,
+    symbol,
+};
+
+/// What the plan JSON does not say and the command line does.
+#[derive(Debug, Clone, Default)]
+pub struct ViewContext {
+    /// Environment name.
+    pub env: String,
+    /// Root module directory.
+    pub root_module: Option<String>,
+    /// Terraform workspace.
+    pub workspace: Option<String>,
+    /// `normal`, `destroy` or `refresh-only`.
+    pub mode: String,
+    /// Hidden marker line.
+    pub marker: String,
+    /// Hidden metadata line.
+    pub metadata: String,
+    /// Link to the full rendering.
+    pub full_report_url: Option<String>,
+}
+
+/// Builds the complete view; the size budget shortens it later.
+pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
+    let counts = Counts::of(plan);
+    let mut deletes = Vec::new();
+    let mut replaces = Vec::new();
+    let mut view = PlanView {
+        marker: ctx.marker.clone(),
+        metadata: ctx.metadata.clone(),
+        env: ctx.env.clone(),
+        root_module: ctx.root_module.clone(),
+        workspace: ctx.workspace.clone(),
+        mode: ctx.mode.clone(),
+        terraform_version: plan.terraform_version.clone(),
+        counts,
+        plan_line: counts.plan_line(),
+        has_changes: counts.has_resource_changes() || counts.outputs > 0,
+        has_destroy: counts.destroy > 0,
+        warnings: Vec::new(),
+        destroys: Vec::new(),
+        updates: Vec::new(),
+        creates: Vec::new(),
+        moves: Vec::new(),
+        imports: Vec::new(),
+        forgets: Vec::new(),
+        outputs: Vec::new(),
+        drift: Vec::new(),
+        deferred: Vec::new(),
+        failed_checks: Vec::new(),
+        omitted: Omitted::default(),
+        shortened: false,
+        full_report_url: ctx.full_report_url.clone(),
+        is_summary: false,
+    };
+    for rc in plan.resource_changes.iter().flatten() {
+        let action = Action::from_actions(&rc.change.actions);
+        let importing = rc.change.importing.is_some();
+        let moved = rc.previous_address.is_some() && rc.previous_address != rc.address;
+        let item = || resource_view(rc, action, None);
+        match action {
+            Action::Delete => deletes.push(item()),
+            Action::DeleteThenCreate | Action::CreateThenDelete => replaces.push(item()),
+            Action::Update => view.updates.push(item()),
+            Action::Create => view.creates.push(item()),
+            Action::Forget | Action::CreateThenForget => view.forgets.push(item()),
+            Action::Unknown => view.warnings.push(format!(
+                "`{}` has actions {:?} that this version of Ferry does not know; read the plan output",
+                rc.display_address(),
+                rc.change.actions
+            )),
+            Action::NoOp | Action::Read => {}
+        }
+        if importing {
+            view.imports.push(item());
+        }
+        if moved && matches!(action, Action::NoOp) {
+            view.moves.push(item());
+        }
+    }
+    view.destroys = deletes;
+    view.destroys.extend(replaces);
+    view.outputs = outputs(plan);
+    // Refresh-only plans are about drift: show all of it, unfiltered.
+    view.drift = drift(plan, ctx.mode == "refresh-only");
+    // A refresh-only plan changes the state to match the drift.
+    if ctx.mode == "refresh-only" && !view.drift.is_empty() {
+        view.has_changes = true;
+    }
+    view.deferred = plan
+        .deferred_changes
+        .iter()
+        .map(|d| {
+            let mut v = resource_view(
+                &d.resource_change,
+                Action::from_actions(&d.resource_change.change.actions),
+                None,
+            );
+            v.reason = Some(deferred_sentence(&d.reason));
+            v
+        })
+        .collect();
+    view.failed_checks = failed_checks(plan);
+    view.warnings.extend(warnings(plan, &view));
+    view
+}
+
+fn resource_view(
+    rc: &RawResourceChange,
+    action: Action,
+    relevant: Option<&[String]>,
+) -> ResourceView {
+    let attrs: Vec<AttrChange> = if matches!(action, Action::Delete | Action::Forget) {
+        Vec::new()
+    } else {
+        diff::attribute_changes(&rc.change, relevant)
+    };
+    ResourceView {
+        address: rc.display_address(),
+        deposed: rc.deposed.clone(),
+        action,
+        symbol: symbol(action),
+        reason: rc.action_reason.as_deref().map(reason_sentence),
+        order: match action {
+            Action::DeleteThenCreate => Some("destroy then create"),
+            Action::CreateThenDelete => Some("create before destroy"),
+            _ => None,
+        },
+        forced_by: rc
+            .change
+            .replace_paths
+            .iter()
+            .map(|p| diff::path_text(p))
+            .collect(),
+        previous_address: rc
+            .previous_address
+            .clone()
+            .filter(|p| Some(p) != rc.address.as_ref()),
+        import_id: rc.change.importing.as_ref().and_then(|i| i.id.clone()),
+        attrs,
+        attrs_omitted: 0,
+    }
+}
+
+fn outputs(plan: &RawPlan) -> Vec<OutputView> {
+    plan.output_changes
+        .iter()
+        .filter_map(|(name, change)| {
+            let action = Action::from_actions(&change.actions);
+            if matches!(action, Action::NoOp) {
+                return None;
+            }
+            let values = change.values();
+            let whole = |sensitive: &serde_json::Value, unknown: bool, v: &serde_json::Value| {
+                if sensitive == &serde_json::Value::Bool(true) {
+                    Some(diff::SENSITIVE.to_string())
+                } else if unknown {
+                    Some(diff::UNKNOWN.to_string())
+                } else if v.is_null() {
+                    None
+                } else {
+                    Some(diff::render_masked(v, sensitive))
+                }
+            };
+            Some(OutputView {
+                name: name.clone(),
+                symbol: symbol(action),
+                before: whole(&values.before_sensitive, false, &values.before),
+                after: whole(
+                    &values.after_sensitive,
+                    values.after_unknown == serde_json::Value::Bool(true),
+                    &values.after,
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Drift filtered by `relevant_attributes`, as Terraform's renderer does.
+fn drift(plan: &RawPlan, all: bool) -> Vec<ResourceView> {
+    let mut relevant: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for r in &plan.relevant_attributes {
+        relevant
+            .entry(r.resource.as_str())
+            .or_default()
+            .push(diff::path_text(&r.attribute));
+    }
+    plan.resource_drift
+        .iter()
+        .filter_map(|rc| {
+            let action = Action::from_actions(&rc.change.actions);
+            let address = rc.display_address();
+            let paths = relevant.get(address.as_str());
+            match action {
+                Action::Delete => Some(resource_view(rc, action, None)),
+                Action::NoOp => None,
+                _ => {
+                    let filter = (!all).then(|| paths.map(Vec::as_slice).unwrap_or(&[]));
+                    let v = resource_view(rc, action, filter);
+                    (!v.attrs.is_empty()).then_some(v)
+                }
+            }
+        })
+        .collect()
+}
+
+fn failed_checks(plan: &RawPlan) -> Vec<CheckView> {
+    let mut out = Vec::new();
+    for check in &plan.checks {
+        let bad = |s: &str| matches!(s, "fail" | "error");
+        let instances: Vec<_> = check.instances.iter().filter(|i| bad(&i.status)).collect();
+        if instances.is_empty() && bad(&check.status) {
+            out.push(CheckView {
+                address: check.address.to_display.clone(),
+                status: check.status.clone(),
+                problems: Vec::new(),
+            });
+        }
+        for i in instances {
+            out.push(CheckView {
+                address: i.address.to_display.clone(),
+                status: i.status.clone(),
+                problems: i.problems.iter().map(|p| p.message.clone()).collect(),
+            });
+        }
+    }
+    out
+}
+
+fn warnings(plan: &RawPlan, view: &PlanView) -> Vec<String> {
+    let mut w = Vec::new();
+    if plan.errored == Some(true) {
+        w.push("Planning **errored**: this plan is partial and must not be applied.".to_string());
+    }
+    if plan.complete == Some(false) {
+        w.push("This plan is **incomplete**: applying it will not converge; another plan and apply will be needed.".to_string());
+    }
+    if plan.applyable == Some(false) && plan.errored != Some(true) {
+        w.push("Terraform marked this plan as **not applyable**.".to_string());
+    }
+    if !view.deferred.is_empty() {
+        w.push(format!(
+            "**{} change(s) deferred** to a later plan.",
+            view.deferred.len()
+        ));
+    }
+    if !view.failed_checks.is_empty() {
+        w.push(format!(
+            "**{} check(s) failing.**",
+            view.failed_checks.len()
+        ));
+    }
+    w
+}

@@ -1,0 +1,199 @@
+//! `ferry plan-comment` and `ferry plan-verify`: review-ready Terraform plan
+//! comments, one per environment, edited in place on every push.
+//!
+//! The flow is one way: plan file → [`RawPlan`](model::RawPlan) →
+//! [`PlanView`](view::PlanView) (everything, ordered by risk) → a comment
+//! within GitHub's size limits and a full job summary → posted (or printed
+//! on a dry run). [`prepare`] is pure and holds all decisions; [`run`] adds
+//! the effects.
+
+pub mod budget;
+pub mod build;
+pub mod counts;
+pub mod diff;
+pub mod env;
+pub mod error;
+pub mod input;
+pub mod load;
+pub mod marker;
+pub mod model;
+pub mod post;
+pub mod redact;
+pub mod render;
+pub mod verify;
+pub mod view;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use env::GhContext;
+pub use error::{PlanCommentError, PlanInputError};
+
+use build::ViewContext;
+use counts::Counts;
+use model::RawPlan;
+use redact::Redactor;
+use render::{Limits, Renderer};
+
+/// The plan mode, which the plan JSON does not record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PlanMode {
+    /// `terraform plan`.
+    #[default]
+    Normal,
+    /// `terraform plan -destroy`.
+    Destroy,
+    /// `terraform plan -refresh-only`.
+    RefreshOnly,
+}
+
+impl PlanMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            PlanMode::Normal => "normal",
+            PlanMode::Destroy => "destroy",
+            PlanMode::RefreshOnly => "refresh-only",
+        }
+    }
+}
+
+/// Options of `ferry plan-comment`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Environment name (`staging`, `prod`).
+    pub env: String,
+    /// `terraform show -json` output, or a binary plan.
+    pub plan: PathBuf,
+    /// Plan mode.
+    pub mode: PlanMode,
+    /// Root module directory, part of the marker when given.
+    pub root_module: Option<String>,
+    /// Terraform workspace, part of the marker when given.
+    pub workspace: Option<String>,
+    /// A tera template replacing the built-in one.
+    pub template: Option<PathBuf>,
+    /// Regular expressions whose matches are redacted from every output.
+    pub redact: Vec<String>,
+    /// Print the comment instead of posting it.
+    pub dry_run: bool,
+    /// When the plan has no changes, delete the previous comment and post none.
+    pub skip_no_changes: bool,
+    /// Set `terraform:<env>:destroy` and `terraform:<env>:no-changes` labels.
+    pub labels: bool,
+    /// Program run for binary plans.
+    pub terraform: String,
+    /// Pull request number, overriding the event's.
+    pub pr: Option<u64>,
+}
+
+/// The result of the pure part: what would be posted and reported.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The comment body (within GitHub's limits, redacted).
+    pub comment: String,
+    /// The full rendering for the job summary (within 1 MiB, redacted).
+    pub summary: String,
+    /// A short body used when GitHub refuses the comment.
+    pub fallback: String,
+    /// Counts of the plan.
+    pub counts: Counts,
+    /// Resources or outputs change.
+    pub has_changes: bool,
+    /// Something is destroyed.
+    pub has_destroy: bool,
+    /// The hidden marker.
+    pub marker: String,
+    /// Hash of the planned changes.
+    pub hash: String,
+}
+
+/// Renders a parsed plan: comment, summary, counts, marker and hash.
+///
+/// Takes the plan by value to free it before rendering: only the view,
+/// the hash and the redactor are needed from then on.
+pub fn prepare(
+    plan: RawPlan,
+    opts: &Options,
+    run_url: Option<&str>,
+) -> Result<Prepared, PlanCommentError> {
+    let redactor = Redactor::new(&plan, &opts.redact)?;
+    let marker = marker::marker(
+        &opts.env,
+        opts.root_module.as_deref(),
+        opts.workspace.as_deref(),
+    )?;
+    let hash = marker::plan_hash(&plan);
+    let template = match &opts.template {
+        Some(path) => Some((path.display().to_string(), read_text(path)?)),
+        None => None,
+    };
+    let renderer = Renderer::new(template.as_ref().map(|(n, t)| (n.as_str(), t.as_str())))?;
+    let ctx = ViewContext {
+        env: opts.env.clone(),
+        root_module: opts.root_module.clone(),
+        workspace: opts.workspace.clone(),
+        mode: opts.mode.as_str().to_string(),
+        marker: marker.clone(),
+        metadata: marker::metadata(&hash),
+        full_report_url: run_url.map(str::to_string),
+    };
+    let mut view = build::build_view(&plan, &ctx);
+    drop(plan);
+    let comment = renderer.render_within(&view, &redactor, Limits::COMMENT, true)?;
+    view.is_summary = true;
+    view.full_report_url = None;
+    let summary = renderer.render_within(&view, &redactor, Limits::SUMMARY, false)?;
+    let fallback = redactor.redact(&format!(
+        "{marker}\n{}\n### Terraform plan for `{}`\n\n**{}**\n\nGitHub refused the full comment; the plan is in the job summary{}.\n",
+        ctx.metadata,
+        opts.env,
+        view.plan_line,
+        run_url.map(|u| format!(" of [this run]({u})")).unwrap_or_default()
+    ));
+    Ok(Prepared {
+        comment,
+        summary,
+        fallback,
+        counts: view.counts,
+        has_changes: view.has_changes,
+        has_destroy: view.has_destroy,
+        marker,
+        hash,
+    })
+}
+
+fn read_text(path: &Path) -> Result<String, PlanCommentError> {
+    std::fs::read_to_string(path).map_err(|source| PlanCommentError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `ferry plan-comment`: load, render, write outputs and summary, post or print.
+pub async fn run(
+    opts: &Options,
+    gh: &GhContext,
+    stdout: &mut dyn Write,
+) -> Result<Prepared, PlanCommentError> {
+    let plan = load::load_plan(&opts.plan, &opts.terraform)?;
+    let prepared = prepare(plan, opts, gh.run_url.as_deref())?;
+    post::write_outputs(gh, &prepared)?;
+    let pr = opts.pr.or(gh.pr_number);
+    match (opts.dry_run || !gh.in_actions, pr) {
+        (false, Some(pr)) => post::publish(opts, gh, pr, &prepared).await?,
+        (_, _) => {
+            if !opts.dry_run {
+                eprintln!(
+                    "plan-comment: not on a pull request in GitHub Actions: printing the comment instead of posting it"
+                );
+            }
+            stdout
+                .write_all(prepared.comment.as_bytes())
+                .map_err(|source| PlanCommentError::Io {
+                    path: PathBuf::from("<stdout>"),
+                    source,
+                })?;
+        }
+    }
+    Ok(prepared)
+}
