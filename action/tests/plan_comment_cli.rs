@@ -139,9 +139,9 @@ fn on_a_pull_request_a_missing_token_is_an_error() {
         ],
     );
     assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("::error::no GitHub token"), "{stderr}");
-    assert!(out.stdout.is_empty());
+    // In Actions, workflow commands go to stdout, where the runner reads them.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("::error::no GitHub token"), "{stdout}");
 }
 
 #[test]
