@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ferry::detect;
 use ferry::gha::{Context, Reporter};
+use ferry::manifest::BuilderKind;
+use ferry::{build, detect};
 
 /// Release orchestration for a monorepo of ECS Fargate services.
 #[derive(Debug, Parser)]
@@ -27,6 +28,40 @@ enum Command {
     /// Outputs `services` (JSON list), `matrix` (for strategy.matrix), `any`,
     /// and `<service>=true|false`; the job summary explains each decision.
     Detect(DetectArgs),
+    /// Build, tag and push each service's image; reuse one built from the
+    /// same inputs.
+    ///
+    /// Outputs `image` (repository@digest), `tag`, `reused`, and `images`
+    /// (JSON, by service); the job summary has a row per service.
+    Build(BuildArgs),
+}
+
+#[derive(Debug, Args)]
+struct BuildArgs {
+    /// Services: comma-separated, a JSON list, detect's `matrix`, or `all`.
+    #[arg(long, env = "INPUT_SERVICES")]
+    services: Option<String>,
+    /// The image builder (default: the manifest's build.builder, else docker).
+    #[arg(long, env = "INPUT_BUILDER", value_parser = parse_builder)]
+    builder: Option<BuilderKind>,
+    /// Registry host to push to (default: the manifest's build.registry, else
+    /// the account's ECR registry); `http://host:port` for one without TLS.
+    #[arg(long, env = "INPUT_REGISTRY")]
+    registry: Option<String>,
+    /// How many services build at once (default: build.parallel, else 2).
+    #[arg(long, env = "INPUT_PARALLEL")]
+    parallel: Option<usize>,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+}
+
+fn parse_builder(text: &str) -> Result<BuilderKind, String> {
+    match text.trim() {
+        "docker" | "buildx" => Ok(BuilderKind::Docker),
+        "buildah" => Ok(BuilderKind::Buildah),
+        other => Err(format!("unknown builder `{other}`: use docker or buildah")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +126,23 @@ async fn main() -> ExitCode {
                 no_api: args.no_api,
             };
             detect::run(&ctx, &opts, &mut reporter)
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    let diagnostics = e.diagnostics();
+                    (e.to_string(), diagnostics)
+                })
+        }
+        Command::Build(args) => {
+            let opts = build::Options {
+                root: args.repo,
+                manifest: cli.manifest,
+                services: present(args.services),
+                builder: args.builder,
+                registry: present(args.registry),
+                parallel: args.parallel,
+            };
+            build::run(&ctx, &opts, &mut reporter)
                 .await
                 .map(|_| ())
                 .map_err(|e| {
