@@ -133,17 +133,35 @@ pub fn parse_services(manifest: &Manifest, text: Option<&str>) -> Result<Vec<Str
     manifest.select(names.iter().map(String::as_str))
 }
 
-/// Computes each service's plan from the commit's files (pure).
+/// What the plans are computed from: one commit, already read.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// The commit id.
+    pub sha: &'a str,
+    /// Its files (`git ls-tree -r`).
+    pub files: &'a [inputs::TreeEntry],
+    /// Its Cargo workspace.
+    pub workspace: &'a Workspace,
+    /// Its Cargo.lock, if any.
+    pub lockfile: Option<&'a Lockfile>,
+    /// The repository URL (the `source` label), if known.
+    pub source: Option<&'a str>,
+}
+
+/// Computes each service's plan from the commit (pure).
 pub fn plan(
     manifest: &Manifest,
     names: &[String],
-    workspace: &Workspace,
-    lockfile: Option<&Lockfile>,
-    files: &[inputs::TreeEntry],
-    sha: &str,
-    source: Option<&str>,
+    commit: &Commit<'_>,
     now: SystemTime,
 ) -> Result<Vec<Plan>, BuildError> {
+    let Commit {
+        sha,
+        files,
+        workspace,
+        lockfile,
+        source,
+    } = *commit;
     let stamp = tag::utc_stamp(now);
     let created = tag::rfc3339(now);
     let mut plans = Vec::new();
@@ -223,16 +241,14 @@ pub async fn run(
         .repository
         .as_ref()
         .map(|r| format!("https://github.com/{r}"));
-    let plans = plan(
-        &manifest,
-        &names,
-        &workspace,
-        lockfile.as_ref(),
-        &files,
-        &sha,
-        source.as_deref(),
-        SystemTime::now(),
-    )?;
+    let commit = Commit {
+        sha: &sha,
+        files: &files,
+        workspace: &workspace,
+        lockfile: lockfile.as_ref(),
+        source: source.as_deref(),
+    };
+    let plans = plan(&manifest, &names, &commit, SystemTime::now())?;
     let settings = execute::Settings {
         kind: opts.builder.unwrap_or(manifest.build.builder),
         registry: opts
