@@ -284,3 +284,51 @@ fn unknown_service_and_missing_dockerfile_fail_before_any_call() {
         "{run:#?}"
     );
 }
+
+/// The benchmark of the issue: a no-change re-run of both services (built in
+/// parallel the first time) reuses both images. The services here are
+/// stand-ins named like the real ones, with `FROM scratch` Dockerfiles: the
+/// real Dockerfiles need Docker Hub. A reuse builds nothing, so its time
+/// does not depend on the Dockerfile.
+#[test]
+fn a_no_change_rerun_of_both_services_reuses_both_quickly() {
+    let moto = testbed_url("MOTO_URL");
+    let registry = testbed_url("REGISTRY");
+    let prefix = unique("ferry-bench");
+    let repo = Repo::new();
+    let mut text = format!(
+        "project: ferrytest\nregion: us-east-1\nenvironments:\n  staging: {{ cluster: c }}\nbuild:\n  registry: http://{registry}\n  builder: buildah\n  parallel: 2\nservices:\n"
+    );
+    for service in ["sampleapi", "sampleworker"] {
+        create_repository(&moto, &format!("{prefix}/{service}"));
+        text.push_str(&format!(
+            "  {service}:\n    context: services/{service}\n    ecr-repository: {prefix}/{service}\n"
+        ));
+        repo.write(
+            &format!("services/{service}/Dockerfile"),
+            "FROM scratch\nCOPY bin /bin\n",
+        )
+        .write(&format!("services/{service}/bin"), service);
+    }
+    repo.write(".github/ferry.yml", &text);
+    let sha = repo.commit("two services");
+    let started = std::time::Instant::now();
+    let first = build(&repo, &sha, &[]);
+    let first_time = started.elapsed();
+    assert_eq!(first.code, 0, "{first:#?}");
+    let started = std::time::Instant::now();
+    let again = build(&repo, &sha, &[]);
+    let again_time = started.elapsed();
+    assert_eq!(again.code, 0, "{again:#?}");
+    let images: serde_json::Value = serde_json::from_str(again.output("images")).unwrap();
+    for service in ["sampleapi", "sampleworker"] {
+        assert_eq!(images[service]["reused"], true, "{again:#?}");
+    }
+    assert!(again.summary.contains("0 built, 2 reused"), "{}", again.summary);
+    eprintln!(
+        "bench: first run (2 builds) {:.2} s; no-change re-run (2 reused) {:.2} s",
+        first_time.as_secs_f64(),
+        again_time.as_secs_f64()
+    );
+    assert!(again_time.as_secs() < 10, "a reuse must cost seconds");
+}
