@@ -324,7 +324,11 @@ fn a_no_change_rerun_of_both_services_reuses_both_quickly() {
     for service in ["sampleapi", "sampleworker"] {
         assert_eq!(images[service]["reused"], true, "{again:#?}");
     }
-    assert!(again.summary.contains("0 built, 2 reused"), "{}", again.summary);
+    assert!(
+        again.summary.contains("0 built, 2 reused"),
+        "{}",
+        again.summary
+    );
     eprintln!(
         "bench: first run (2 builds) {:.2} s; no-change re-run (2 reused) {:.2} s",
         first_time.as_secs_f64(),
