@@ -183,9 +183,20 @@ fn builds_pushes_labels_then_reuses_and_never_leaks_the_token() {
     assert_eq!(fourth.output("reused"), "false", "{fourth:#?}");
     assert_ne!(fourth.output("image"), image);
 
+    // Uncommitted changes to its inputs: built, never reused, no content tag.
+    repo.write("hello/hello.txt", "hello\n");
+    let dirty = build(&repo, &sha3, &[]);
+    assert_eq!(dirty.code, 0, "{dirty:#?}");
+    assert_eq!(dirty.output("reused"), "false", "{dirty:#?}");
+    assert!(
+        dirty.stdout.contains("the work tree differs from"),
+        "{dirty:#?}"
+    );
+    assert_ne!(dirty.output("image"), fourth.output("image"));
+
     // The ECR password was masked and appears nowhere.
     assert!(first.stdout.contains("::add-mask::"));
-    for run in [&first, &second, &third, &fourth] {
+    for run in [&first, &second, &third, &fourth, &dirty] {
         assert!(!everything(run).contains(&canary), "canary leaked");
     }
 }

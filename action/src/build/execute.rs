@@ -163,7 +163,12 @@ async fn one(shared: &Shared, plan: Plan) -> Outcome {
         seconds: 0.0,
         log: String::new(),
     };
-    let result = match reuse(shared, &plan).await {
+    let lookup = if plan.dirty.is_empty() {
+        reuse(shared, &plan).await
+    } else {
+        Ok(None)
+    };
+    let result = match lookup {
         Ok(Some(image)) => {
             outcome.status = Status::Reused;
             Ok(image)
@@ -232,7 +237,11 @@ async fn build(shared: &Shared, plan: &Plan, log: &mut String) -> Result<Image, 
         dockerfile: plan.dockerfile.clone(),
         context: plan.context.clone(),
         image: format!("{}/{}", shared.host, plan.repository),
-        tags: vec![plan.tag.clone(), plan.content_tag.clone()],
+        tags: if plan.dirty.is_empty() {
+            vec![plan.tag.clone(), plan.content_tag.clone()]
+        } else {
+            vec![plan.tag.clone()]
+        },
         labels: plan.labels.clone(),
         insecure: shared.insecure,
         scratch,

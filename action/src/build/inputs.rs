@@ -43,6 +43,51 @@ pub fn parse_ls_tree(out: &str) -> Vec<TreeEntry> {
         .collect()
 }
 
+/// Which paths are inputs of one service's image.
+#[derive(Debug, Clone)]
+pub struct Selector<'a> {
+    manifest: &'a Manifest,
+    service: &'a Service,
+    crate_dirs: Vec<String>,
+}
+
+impl<'a> Selector<'a> {
+    /// The selector of `service`, with its crate closure from `workspace`.
+    pub fn new(manifest: &'a Manifest, service: &'a Service, workspace: &Workspace) -> Self {
+        let crate_dirs = service
+            .crate_name
+            .as_deref()
+            .map(|root| {
+                workspace
+                    .local_closure(root)
+                    .iter()
+                    .filter_map(|name| workspace.crates.get(name))
+                    .map(|c| c.dir.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            manifest,
+            service,
+            crate_dirs,
+        }
+    }
+
+    /// Whether a change to `path` can change the image.
+    pub fn is_input(&self, path: &str) -> bool {
+        let under = |dir: &str| {
+            !dir.is_empty()
+                && path.starts_with(dir)
+                && path.as_bytes().get(dir.len()) == Some(&b'/')
+        };
+        self.service.paths.set.is_match(path)
+            || self.manifest.global_paths.set.is_match(path)
+            || path == self.service.dockerfile
+            || (!self.crate_dirs.is_empty() && path == "Cargo.toml")
+            || self.crate_dirs.iter().any(|d| under(d))
+    }
+}
+
 /// Selects the service's inputs from the files of a commit (pure).
 pub fn select(
     manifest: &Manifest,
@@ -51,33 +96,10 @@ pub fn select(
     lockfile: Option<&Lockfile>,
     files: &[TreeEntry],
 ) -> ContentInputs {
-    let crate_dirs: Vec<String> = service
-        .crate_name
-        .as_deref()
-        .map(|root| {
-            workspace
-                .local_closure(root)
-                .iter()
-                .filter_map(|name| workspace.crates.get(name))
-                .map(|c| c.dir.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let under = |path: &str, dir: &str| {
-        dir.is_empty() || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
-    };
-    let is_rust = !crate_dirs.is_empty();
+    let selector = Selector::new(manifest, service, workspace);
     let selected = files
         .iter()
-        .filter(|f| {
-            service.paths.set.is_match(&f.path)
-                || manifest.global_paths.set.is_match(&f.path)
-                || f.path == service.dockerfile
-                || (is_rust && f.path == "Cargo.toml")
-                || crate_dirs
-                    .iter()
-                    .any(|d| !d.is_empty() && under(&f.path, d))
-        })
+        .filter(|f| selector.is_input(&f.path))
         .map(|f| (f.path.clone(), f.mode.clone(), f.blob.clone()))
         .collect();
     let packages: BTreeSet<String> = match (lockfile, service.crate_name.as_deref()) {

@@ -60,6 +60,10 @@ pub struct Plan {
     pub context: String,
     /// Image labels.
     pub labels: Vec<(String, String)>,
+    /// Input files whose work-tree state differs from the commit: the image
+    /// would not be what the content tag says, so it is neither reused nor
+    /// given the content tag.
+    pub dirty: Vec<String>,
 }
 
 /// `build` failed before or while building.
@@ -146,6 +150,8 @@ pub struct Commit<'a> {
     pub lockfile: Option<&'a Lockfile>,
     /// The repository URL (the `source` label), if known.
     pub source: Option<&'a str>,
+    /// Paths where the work tree (the build context) differs from the commit.
+    pub dirty: &'a [String],
 }
 
 /// Computes each service's plan from the commit (pure).
@@ -161,6 +167,7 @@ pub fn plan(
         workspace,
         lockfile,
         source,
+        dirty,
     } = *commit;
     let stamp = tag::utc_stamp(now);
     let created = tag::rfc3339(now);
@@ -178,6 +185,14 @@ pub fn plan(
             )));
         }
         let content = inputs::select(manifest, service, workspace, lockfile, files);
+        let selector = inputs::Selector::new(manifest, service, workspace);
+        let dirty: Vec<String> = dirty
+            .iter()
+            .filter(|p| {
+                selector.is_input(p) || (service.crate_name.is_some() && *p == "Cargo.lock")
+            })
+            .cloned()
+            .collect();
         let content_tag = tag::content_tag(name, &tag::content_digest(&content));
         let release = tag::release_tag(
             &manifest.build.tag,
@@ -205,6 +220,7 @@ pub fn plan(
             dockerfile: service.dockerfile.clone(),
             context: service.context.clone(),
             labels,
+            dirty,
         });
     }
     Ok(plans)
@@ -237,6 +253,20 @@ pub async fn run(
     let workspace = Workspace::load(&tree).unwrap_or_default();
     let lockfile =
         crate::crates::Tree::read(&tree, "Cargo.lock").and_then(|t| Lockfile::parse(&t).ok());
+    // The builder reads the work tree: note where it is not the commit.
+    let split = |out: String| -> Vec<String> {
+        out.split('\0')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut dirty = split(git.run(["diff", "--name-only", "-z", sha.as_str()])?);
+    dirty.extend(split(git.run([
+        "ls-files",
+        "--others",
+        "--exclude-standard",
+        "-z",
+    ])?));
     let source = ctx
         .repository
         .as_ref()
@@ -247,8 +277,28 @@ pub async fn run(
         workspace: &workspace,
         lockfile: lockfile.as_ref(),
         source: source.as_deref(),
+        dirty: &dirty,
     };
     let plans = plan(&manifest, &names, &commit, SystemTime::now())?;
+    for p in plans.iter().filter(|p| !p.dirty.is_empty()) {
+        let mut files = p
+            .dirty
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if p.dirty.len() > 3 {
+            files.push_str(&format!(" and {} more", p.dirty.len() - 3));
+        }
+        reporter
+            .info(&format!(
+                "warning: {}: the work tree differs from {} in {files}: building it without a content tag (it will not be reused)",
+                p.service,
+                &sha[..7.min(sha.len())]
+            ))
+            .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
+    }
     let settings = execute::Settings {
         kind: opts.builder.unwrap_or(manifest.build.builder),
         registry: opts

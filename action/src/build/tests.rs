@@ -256,6 +256,7 @@ fn plan_names_tags_labels_and_repository() {
         workspace: &ws,
         lockfile: Some(&lock),
         source: Some("https://github.com/acme/platform"),
+        dirty: &[],
     };
     let plans = plan(&m, &["sampleapi".to_string()], &commit, at).unwrap();
     let p = &plans[0];
@@ -273,6 +274,23 @@ fn plan_names_tags_labels_and_repository() {
         "https://github.com/acme/platform"
     );
     assert_eq!(labels["dev.ferry.service"], "sampleapi");
+    assert!(p.dirty.is_empty());
+
+    // Uncommitted changes to its inputs (not to others) are noted.
+    let dirty = [
+        "services/telemetry/src/lib.rs".to_string(),
+        "README.md".to_string(),
+        "Cargo.lock".to_string(),
+    ];
+    let commit_dirty = Commit {
+        dirty: &dirty,
+        ..commit
+    };
+    let plans = plan(&m, &["sampleapi".to_string()], &commit_dirty, at).unwrap();
+    assert_eq!(
+        plans[0].dirty,
+        ["services/telemetry/src/lib.rs", "Cargo.lock"]
+    );
 
     let missing: Vec<TreeEntry> = tree()
         .into_iter()
