@@ -42,25 +42,42 @@ struct BuildArgs {
     #[arg(long, env = "INPUT_SERVICES")]
     services: Option<String>,
     /// The image builder (default: the manifest's build.builder, else docker).
-    #[arg(long, env = "INPUT_BUILDER", value_parser = parse_builder)]
-    builder: Option<BuilderKind>,
+    #[arg(long, env = "INPUT_BUILDER")]
+    builder: Option<String>,
     /// Registry host to push to (default: the manifest's build.registry, else
     /// the account's ECR registry); `http://host:port` for one without TLS.
     #[arg(long, env = "INPUT_REGISTRY")]
     registry: Option<String>,
     /// How many services build at once (default: build.parallel, else 2).
     #[arg(long, env = "INPUT_PARALLEL")]
-    parallel: Option<usize>,
+    parallel: Option<String>,
     /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
     #[arg(long)]
     repo: Option<PathBuf>,
 }
 
-fn parse_builder(text: &str) -> Result<BuilderKind, String> {
-    match text.trim() {
-        "docker" | "buildx" => Ok(BuilderKind::Docker),
-        "buildah" => Ok(BuilderKind::Buildah),
-        other => Err(format!("unknown builder `{other}`: use docker or buildah")),
+/// `--builder` / the `builder` input (empty when not given in a workflow).
+fn parse_builder(text: Option<String>) -> Result<Option<BuilderKind>, String> {
+    match present(text).as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("docker" | "buildx") => Ok(Some(BuilderKind::Docker)),
+        Some("buildah") => Ok(Some(BuilderKind::Buildah)),
+        Some(other) => Err(format!(
+            "unknown builder `{other}` (--builder, the `builder` input): use docker or buildah"
+        )),
+    }
+}
+
+/// `--parallel` / the `parallel` input: a count from 1 to 16.
+fn parse_parallel(text: Option<String>) -> Result<Option<usize>, String> {
+    match present(text) {
+        None => Ok(None),
+        Some(t) => match t.trim().parse::<usize>() {
+            Ok(n) if (1..=16).contains(&n) => Ok(Some(n)),
+            _ => Err(format!(
+                "--parallel (the `parallel` input) is `{t}`: give a number from 1 to 16"
+            )),
+        },
     }
 }
 
@@ -134,21 +151,26 @@ async fn main() -> ExitCode {
                 })
         }
         Command::Build(args) => {
-            let opts = build::Options {
-                root: args.repo,
-                manifest: cli.manifest,
-                services: present(args.services),
-                builder: args.builder,
-                registry: present(args.registry),
-                parallel: args.parallel,
-            };
-            build::run(&ctx, &opts, &mut reporter)
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    let diagnostics = e.diagnostics();
-                    (e.to_string(), diagnostics)
-                })
+            match (parse_builder(args.builder), parse_parallel(args.parallel)) {
+                (Ok(builder), Ok(parallel)) => {
+                    let opts = build::Options {
+                        root: args.repo,
+                        manifest: cli.manifest,
+                        services: present(args.services),
+                        builder,
+                        registry: present(args.registry),
+                        parallel,
+                    };
+                    build::run(&ctx, &opts, &mut reporter)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| {
+                            let diagnostics = e.diagnostics();
+                            (e.to_string(), diagnostics)
+                        })
+                }
+                (Err(e), _) | (_, Err(e)) => Err((e, Vec::new())),
+            }
         }
     };
     match result {

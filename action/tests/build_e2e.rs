@@ -287,6 +287,21 @@ fn unknown_service_and_missing_dockerfile_fail_before_any_call() {
     let run = ferry(repo.path(), &["build", "--services", "nope"]);
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("unknown service `nope`"), "{run:#?}");
+    // Inputs the runner sets empty are absent; bad ones are named.
+    let run = ferry_with(
+        repo.path(),
+        &["build", "--services", "nope"],
+        &[
+            ("INPUT_BUILDER", ""),
+            ("INPUT_PARALLEL", ""),
+            ("INPUT_REGISTRY", ""),
+        ],
+    );
+    assert!(run.stderr.contains("unknown service `nope`"), "{run:#?}");
+    let run = ferry(repo.path(), &["build", "--builder", "podman"]);
+    assert!(run.stderr.contains("unknown builder `podman`"), "{run:#?}");
+    let run = ferry(repo.path(), &["build", "--parallel", "0"]);
+    assert!(run.stderr.contains("from 1 to 16"), "{run:#?}");
     let run = ferry(repo.path(), &["build"]);
     assert_ne!(run.code, 0);
     assert!(
