@@ -6,6 +6,7 @@
 //! its decisions are pure functions, and the effects (git, AWS, GitHub, files)
 //! live in thin adapters at the edge.
 
+pub mod build;
 pub mod crates;
 pub mod detect;
 pub mod diagnostic;

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ferry::detect;
 use ferry::gha::{Context, Reporter};
+use ferry::manifest::BuilderKind;
 use ferry::plan_comment::{self, GhContext, Options, PlanMode};
+use ferry::{build, detect};
 
 /// Release orchestration for a monorepo of ECS Fargate services.
 #[derive(Debug, Parser)]
@@ -38,6 +39,57 @@ enum Command {
         #[arg(long)]
         expected_hash: Option<String>,
     },
+    /// Build, tag and push each service's image; reuse one built from the
+    /// same inputs.
+    ///
+    /// Outputs `image` (repository@digest), `tag`, `reused`, and `images`
+    /// (JSON, by service); the job summary has a row per service.
+    Build(BuildArgs),
+}
+
+#[derive(Debug, Args)]
+struct BuildArgs {
+    /// Services: comma-separated, a JSON list, detect's `matrix`, or `all`.
+    #[arg(long, env = "INPUT_SERVICES")]
+    services: Option<String>,
+    /// The image builder (default: the manifest's build.builder, else docker).
+    #[arg(long, env = "INPUT_BUILDER")]
+    builder: Option<String>,
+    /// Registry host to push to (default: the manifest's build.registry, else
+    /// the account's ECR registry); `http://host:port` for one without TLS.
+    #[arg(long, env = "INPUT_REGISTRY")]
+    registry: Option<String>,
+    /// How many services build at once (default: build.parallel, else 2).
+    #[arg(long, env = "INPUT_PARALLEL")]
+    parallel: Option<String>,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+}
+
+/// `--builder` / the `builder` input (empty when not given in a workflow).
+fn parse_builder(text: Option<String>) -> Result<Option<BuilderKind>, String> {
+    match present(text).as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("docker" | "buildx") => Ok(Some(BuilderKind::Docker)),
+        Some("buildah") => Ok(Some(BuilderKind::Buildah)),
+        Some(other) => Err(format!(
+            "unknown builder `{other}` (--builder, the `builder` input): use docker or buildah"
+        )),
+    }
+}
+
+/// `--parallel` / the `parallel` input: a count from 1 to 16.
+fn parse_parallel(text: Option<String>) -> Result<Option<usize>, String> {
+    match present(text) {
+        None => Ok(None),
+        Some(t) => match t.trim().parse::<usize>() {
+            Ok(n) if (1..=16).contains(&n) => Ok(Some(n)),
+            _ => Err(format!(
+                "--parallel (the `parallel` input) is `{t}`: give a number from 1 to 16"
+            )),
+        },
+    }
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +236,28 @@ async fn main() -> ExitCode {
                 .await
                 .map(|hash| eprintln!("plan-verify: the plan matches the reviewed one ({hash})"))
                 .map_err(|e| (e.to_string(), Vec::new()))
+        }
+        Command::Build(args) => {
+            match (parse_builder(args.builder), parse_parallel(args.parallel)) {
+                (Ok(builder), Ok(parallel)) => {
+                    let opts = build::Options {
+                        root: args.repo,
+                        manifest: cli.manifest,
+                        services: present(args.services),
+                        builder,
+                        registry: present(args.registry),
+                        parallel,
+                    };
+                    build::run(&ctx, &opts, &mut reporter)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| {
+                            let diagnostics = e.diagnostics();
+                            (e.to_string(), diagnostics)
+                        })
+                }
+                (Err(e), _) | (_, Err(e)) => Err((e, Vec::new())),
+            }
         }
     };
     match result {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-pub use raw::{RawManifest, json_schema};
+pub use raw::{BuilderKind, RawBuild, RawManifest, json_schema};
 pub use template::{Template, Vars};
 
 /// Where the manifest lives, relative to the repository root.
@@ -39,7 +39,28 @@ pub struct Manifest {
     pub environments: IndexMap<String, Environment>,
     /// Services in declaration order.
     pub services: IndexMap<String, Service>,
+    /// Image build settings.
+    pub build: BuildSettings,
 }
+
+/// How `ferry build` tags, builds and pushes (the manifest's `build:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSettings {
+    /// Registry host override; None means the account's ECR registry.
+    pub registry: Option<String>,
+    /// Release tag template.
+    pub tag: String,
+    /// The builder, unless the command line picks one.
+    pub builder: BuilderKind,
+    /// How many services build at once.
+    pub parallel: usize,
+}
+
+/// The release tag template used when the manifest names none.
+pub const DEFAULT_TAG: &str = "{service}-{sha7}-{timestamp}";
+
+/// Placeholders a release tag template may use.
+pub const TAG_PLACEHOLDERS: &[&str] = &["service", "project", "sha", "sha7", "timestamp"];
 
 /// One deployment environment (an ECS cluster).
 #[derive(Debug, Clone)]

@@ -30,6 +30,44 @@ pub struct RawManifest {
     pub environments: IndexMap<String, RawEnvironment>,
     /// The services this repository releases.
     pub services: IndexMap<String, RawService>,
+    /// How `ferry build` tags, builds and pushes images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<RawBuild>,
+}
+
+/// Image build settings shared by every service.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawBuild {
+    /// Registry host the images are pushed to (default: the account's ECR
+    /// registry, `<account>.dkr.ecr.<region>.amazonaws.com`, as ECR reports
+    /// it). `http://host:port` marks a registry without TLS (a local one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// Release tag template (default `{service}-{sha7}-{timestamp}`);
+    /// placeholders `{service}`, `{project}`, `{sha}`, `{sha7}`, `{timestamp}`
+    /// (UTC `yyyymmddHHMMSS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The image builder: `docker` (`docker buildx build --push`, default)
+    /// or `buildah` (daemonless runners).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<BuilderKind>,
+    /// How many services build at once (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 16))]
+    pub parallel: Option<u32>,
+}
+
+/// Which program builds and pushes images.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuilderKind {
+    /// `docker buildx build --push` (GitHub-hosted runners have it).
+    #[default]
+    Docker,
+    /// `buildah build` + `buildah push` (no daemon needed).
+    Buildah,
 }
 
 /// One environment: an ECS cluster, optionally promoted from another.

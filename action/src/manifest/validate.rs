@@ -6,10 +6,12 @@ use std::path::Path;
 use indexmap::IndexMap;
 
 use super::glob::PathGlob;
-use super::raw::{RawEnvironment, RawManifest, RawService};
+use super::raw::{RawBuild, RawEnvironment, RawManifest, RawService};
 use super::template::{Template, suggest};
 use super::yaml::{self, Positions};
-use super::{Environment, Manifest, PathRules, Service};
+use super::{
+    BuildSettings, DEFAULT_TAG, Environment, Manifest, PathRules, Service, TAG_PLACEHOLDERS,
+};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
 /// Collects diagnostics located through the position index.
@@ -208,6 +210,7 @@ fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
             services.insert(name.clone(), s);
         }
     }
+    let build = resolve_build(c, raw.build.unwrap_or_default());
     let manifest = Manifest {
         file: c.file.to_path_buf(),
         project: raw.project,
@@ -216,9 +219,52 @@ fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
         global_paths: global_paths?,
         environments,
         services,
+        build,
     };
     check_unique_names(c, &manifest);
     Some(manifest)
+}
+
+fn resolve_build(c: &mut Checker<'_>, raw: RawBuild) -> BuildSettings {
+    let tag = raw.tag.unwrap_or_else(|| DEFAULT_TAG.into());
+    let mut rest = tag.as_str();
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        let name = &after[..close];
+        if !TAG_PLACEHOLDERS.contains(&name) {
+            c.at_value(
+                "build.tag",
+                format!("unknown placeholder `{{{name}}}` in the tag template \"{tag}\""),
+                format!("known placeholders: {}", TAG_PLACEHOLDERS.join(", ")),
+            );
+        }
+        rest = &after[close + 1..];
+    }
+    if !tag.contains("{sha") && !tag.contains("{timestamp}") {
+        c.at_value(
+            "build.tag",
+            format!("the tag template \"{tag}\" gives every build the same tag"),
+            "include {sha7} or {timestamp}, e.g. {service}-{sha7}-{timestamp}".into(),
+        );
+    }
+    if let Some(registry) = &raw.registry
+        && (registry.trim().is_empty() || registry.contains(char::is_whitespace))
+    {
+        c.at_value(
+            "build.registry",
+            format!("\"{registry}\" is not a registry host"),
+            "write host[:port], e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com, or http://127.0.0.1:5001 for a registry without TLS".into(),
+        );
+    }
+    BuildSettings {
+        registry: raw
+            .registry
+            .map(|r| r.trim().trim_end_matches('/').to_string()),
+        tag,
+        builder: raw.builder.unwrap_or_default(),
+        parallel: raw.parallel.map_or(2, |p| p.clamp(1, 16) as usize),
+    }
 }
 
 fn resolve_environments(

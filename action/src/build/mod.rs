@@ -1,0 +1,333 @@
+//! `ferry build`: one image per service, tagged, pushed, and reused when
+//! nothing it is built from has changed.
+//!
+//! The plan is data ([`Plan`]: tags, labels, where the image goes), computed
+//! by pure functions ([`tag`], [`inputs`], [`builder`] argument vectors); the
+//! effects are thin adapters: git (what the image is built from), ECR (login,
+//! which tags exist, re-tagging), the builder (docker buildx or buildah) and,
+//! for a registry that is not ECR's own, its HTTP API ([`mirror`]).
+
+pub mod builder;
+pub mod ecr;
+mod execute;
+pub mod inputs;
+pub mod mirror;
+mod report;
+pub mod tag;
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::crates::{Lockfile, Workspace};
+use crate::diagnostic::Diagnostic;
+use crate::gha::{Context, Reporter};
+use crate::git::{Git, GitTree};
+use crate::manifest::{BuilderKind, Manifest, ManifestError};
+pub use execute::{Outcome, Status};
+pub use report::summary_markdown;
+
+/// Options of `ferry build`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Repository root (default: the workspace of the run).
+    pub root: Option<PathBuf>,
+    /// The manifest, relative to the root.
+    pub manifest: PathBuf,
+    /// Services: comma-separated names, a JSON list, or detect's `matrix`.
+    pub services: Option<String>,
+    /// Overrides the manifest's builder.
+    pub builder: Option<BuilderKind>,
+    /// Overrides the manifest's registry host.
+    pub registry: Option<String>,
+    /// Overrides the manifest's parallelism.
+    pub parallel: Option<usize>,
+}
+
+/// What one service's build is: decided before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The service.
+    pub service: String,
+    /// ECR repository name.
+    pub repository: String,
+    /// Release tag (`<service>-<sha7>-<timestamp>`).
+    pub tag: String,
+    /// Content tag (hash of the inputs).
+    pub content_tag: String,
+    /// Dockerfile, relative to the root.
+    pub dockerfile: String,
+    /// Build context, relative to the root.
+    pub context: String,
+    /// Image labels.
+    pub labels: Vec<(String, String)>,
+    /// Input files whose work-tree state differs from the commit: the image
+    /// would not be what the content tag says, so it is neither reused nor
+    /// given the content tag.
+    pub dirty: Vec<String>,
+}
+
+/// `build` failed before or while building.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The manifest is missing or invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// Bad input: unknown service, missing Dockerfile, no git, bad tag.
+    #[error("{0}")]
+    Input(String),
+    /// Git could not read the commit.
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
+    /// ECR login or lookup failed.
+    #[error(transparent)]
+    Ecr(#[from] ecr::EcrError),
+    /// The builder refused the registry login.
+    #[error(
+        "{builder} login to {host} failed: {detail}\n  help: check that the registry is reachable and that the ECR credentials are valid"
+    )]
+    Login {
+        /// docker or buildah.
+        builder: String,
+        /// The registry host.
+        host: String,
+        /// The builder's words (secrets scrubbed by the reporter).
+        detail: String,
+    },
+    /// One or more services failed to build; each is in the summary.
+    #[error("{} of {total} image builds failed: {}", failed.len(), failed.join("; "))]
+    Failed {
+        /// `service: reason` lines.
+        failed: Vec<String>,
+        /// How many were attempted.
+        total: usize,
+    },
+}
+
+impl BuildError {
+    /// The located problems, for annotations.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            Self::Manifest(e) => e.diagnostics(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Parses the `services` input: `a,b`, `["a","b"]`, or a detect matrix
+/// (`{"include":[{"service":"a"},...]}`); None or `all` means every service.
+pub fn parse_services(manifest: &Manifest, text: Option<&str>) -> Result<Vec<String>, String> {
+    let text = text.map(str::trim).unwrap_or("all");
+    let names: Vec<String> = if text == "all" {
+        manifest.services.keys().cloned().collect()
+    } else if text.starts_with('[') || text.starts_with('{') {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("`services` is not valid JSON ({e}): {text}"))?;
+        let items = value
+            .get("include")
+            .and_then(|i| i.as_array())
+            .or_else(|| value.as_array())
+            .ok_or("`services` JSON must be a list of names or detect's matrix")?;
+        items
+            .iter()
+            .filter_map(|i| i.get("service").unwrap_or(i).as_str().map(str::to_string))
+            .collect()
+    } else {
+        text.split(',').map(str::to_string).collect()
+    };
+    manifest.select(names.iter().map(String::as_str))
+}
+
+/// What the plans are computed from: one commit, already read.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// The commit id.
+    pub sha: &'a str,
+    /// Its files (`git ls-tree -r`).
+    pub files: &'a [inputs::TreeEntry],
+    /// Its Cargo workspace.
+    pub workspace: &'a Workspace,
+    /// Its Cargo.lock, if any.
+    pub lockfile: Option<&'a Lockfile>,
+    /// The repository URL (the `source` label), if known.
+    pub source: Option<&'a str>,
+    /// Paths where the work tree (the build context) differs from the commit.
+    pub dirty: &'a [String],
+}
+
+/// Computes each service's plan from the commit (pure).
+pub fn plan(
+    manifest: &Manifest,
+    names: &[String],
+    commit: &Commit<'_>,
+    now: SystemTime,
+) -> Result<Vec<Plan>, BuildError> {
+    let Commit {
+        sha,
+        files,
+        workspace,
+        lockfile,
+        source,
+        dirty,
+    } = *commit;
+    let stamp = tag::utc_stamp(now);
+    let created = tag::rfc3339(now);
+    let mut plans = Vec::new();
+    for name in names {
+        let Some(service) = manifest.services.get(name) else {
+            continue;
+        };
+        if !files.iter().any(|f| f.path == service.dockerfile) {
+            return Err(BuildError::Input(format!(
+                "{}: the Dockerfile of `{name}` does not exist at commit {}\n  help: add it, or set services.{name}.dockerfile in {}",
+                service.dockerfile,
+                &sha[..sha.len().min(7)],
+                manifest.file.display()
+            )));
+        }
+        let content = inputs::select(manifest, service, workspace, lockfile, files);
+        let selector = inputs::Selector::new(manifest, service, workspace);
+        let dirty: Vec<String> = dirty
+            .iter()
+            .filter(|p| {
+                selector.is_input(p) || (service.crate_name.is_some() && *p == "Cargo.lock")
+            })
+            .cloned()
+            .collect();
+        let content_tag = tag::content_tag(name, &tag::content_digest(&content));
+        let release = tag::release_tag(
+            &manifest.build.tag,
+            tag::TagVars {
+                service: name,
+                project: &manifest.project,
+                sha,
+                timestamp: &stamp,
+            },
+        )
+        .map_err(|e| BuildError::Input(e.to_string()))?;
+        let labels = tag::labels(tag::LabelVars {
+            source,
+            revision: sha,
+            created: &created,
+            service: name,
+            version: &release,
+            content: &content_tag,
+        });
+        plans.push(Plan {
+            service: name.clone(),
+            repository: service.ecr_repository.render(manifest.vars(name, "")),
+            tag: release,
+            content_tag,
+            dockerfile: service.dockerfile.clone(),
+            context: service.context.clone(),
+            labels,
+            dirty,
+        });
+    }
+    Ok(plans)
+}
+
+/// Runs `build` and writes its outputs and summary.
+pub async fn run(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<Vec<Outcome>, BuildError> {
+    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
+    let git = Git::open(&root).map_err(|e| {
+        BuildError::Input(format!(
+            "build needs the git repository (content tags hash its files): {e}"
+        ))
+    })?;
+    let root = git.root().to_path_buf();
+    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
+    let names = parse_services(&manifest, opts.services.as_deref()).map_err(BuildError::Input)?;
+    let rev = ctx.sha.clone().unwrap_or_else(|| "HEAD".into());
+    let sha = git.resolve(&rev)?.ok_or_else(|| {
+        BuildError::Input(format!("commit `{rev}` is not in this clone (GITHUB_SHA)"))
+    })?;
+    let files = inputs::parse_ls_tree(&git.run(["ls-tree", "-r", "-z", sha.as_str()])?);
+    let tree = GitTree {
+        git: &git,
+        rev: sha.clone(),
+    };
+    let workspace = Workspace::load(&tree).unwrap_or_default();
+    let lockfile =
+        crate::crates::Tree::read(&tree, "Cargo.lock").and_then(|t| Lockfile::parse(&t).ok());
+    // The builder reads the work tree: note where it is not the commit.
+    let split = |out: String| -> Vec<String> {
+        out.split('\0')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut dirty = split(git.run(["diff", "--name-only", "-z", sha.as_str()])?);
+    dirty.extend(split(git.run([
+        "ls-files",
+        "--others",
+        "--exclude-standard",
+        "-z",
+    ])?));
+    let source = ctx
+        .repository
+        .as_ref()
+        .map(|r| format!("https://github.com/{r}"));
+    let commit = Commit {
+        sha: &sha,
+        files: &files,
+        workspace: &workspace,
+        lockfile: lockfile.as_ref(),
+        source: source.as_deref(),
+        dirty: &dirty,
+    };
+    let plans = plan(&manifest, &names, &commit, SystemTime::now())?;
+    for p in plans.iter().filter(|p| !p.dirty.is_empty()) {
+        let mut files = p
+            .dirty
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if p.dirty.len() > 3 {
+            files.push_str(&format!(" and {} more", p.dirty.len() - 3));
+        }
+        reporter
+            .info(&format!(
+                "warning: {}: the work tree differs from {} in {files}: building it without a content tag (it will not be reused)",
+                p.service,
+                &sha[..7.min(sha.len())]
+            ))
+            .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
+    }
+    let settings = execute::Settings {
+        kind: opts.builder.unwrap_or(manifest.build.builder),
+        registry: opts
+            .registry
+            .clone()
+            .or_else(|| manifest.build.registry.clone()),
+        parallel: opts.parallel.unwrap_or(manifest.build.parallel).max(1),
+        region: manifest.region.clone(),
+        root: root.clone(),
+    };
+    let outcomes = execute::execute(&settings, plans, reporter).await?;
+    report::write(reporter, &outcomes)
+        .map_err(|e| BuildError::Input(format!("cannot write the outputs: {e}")))?;
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match &o.status {
+            Status::Failed(why) => Some(format!("{}: {why}", o.service)),
+            _ => None,
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(outcomes)
+    } else {
+        Err(BuildError::Failed {
+            failed,
+            total: outcomes.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,493 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::builder::{self, BuildSpec, BuilderKind};
+use super::inputs::{TreeEntry, parse_ls_tree};
+use super::tag::{self, ContentInputs, TagVars};
+use super::*;
+use crate::crates::{LocalCrate, Lockfile, Workspace};
+
+const MANIFEST: &str = "project: email-platform
+region: us-east-1
+global-paths: [rust-toolchain.toml]
+environments:
+  staging: { cluster: c }
+services:
+  sampleapi:
+    paths: [services/sampleapi/**]
+  sampleworker:
+    paths: [services/sampleworker/**]
+";
+
+const LOCK: &str = r#"
+version = 4
+[[package]]
+name = "sampleapi"
+version = "0.1.0"
+dependencies = ["telemetry", "axum"]
+[[package]]
+name = "sampleworker"
+version = "0.1.0"
+dependencies = ["telemetry", "aws-sdk-sqs"]
+[[package]]
+name = "telemetry"
+version = "0.1.0"
+dependencies = ["serde"]
+[[package]]
+name = "axum"
+version = "0.8.1"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+[[package]]
+name = "aws-sdk-sqs"
+version = "1.90.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+[[package]]
+name = "serde"
+version = "1.0.200"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+"#;
+
+fn manifest() -> Manifest {
+    Manifest::parse(MANIFEST, Path::new(".github/ferry.yml")).unwrap()
+}
+
+fn workspace() -> Workspace {
+    let c = |name: &str, dir: &str, deps: &[&str]| {
+        (
+            name.to_string(),
+            LocalCrate {
+                name: name.into(),
+                dir: dir.into(),
+                local_deps: deps.iter().map(|d| d.to_string()).collect(),
+            },
+        )
+    };
+    Workspace::from_crates(BTreeMap::from([
+        c("sampleapi", "services/sampleapi", &["telemetry"]),
+        c("sampleworker", "services/sampleworker", &["telemetry"]),
+        c("telemetry", "services/telemetry", &[]),
+        c("ferry", "action", &[]),
+    ]))
+}
+
+fn tree() -> Vec<TreeEntry> {
+    [
+        ("Cargo.toml", "a1"),
+        ("Cargo.lock", "a2"),
+        ("README.md", "a3"),
+        ("rust-toolchain.toml", "a4"),
+        ("services/sampleapi/Dockerfile", "b1"),
+        ("services/sampleapi/src/main.rs", "b2"),
+        ("services/sampleworker/Dockerfile", "c1"),
+        ("services/sampleworker/src/main.rs", "c2"),
+        ("services/telemetry/src/lib.rs", "d1"),
+        ("task-definitions/sampleapi.jsonnet", "e1"),
+        ("action/src/main.rs", "f1"),
+    ]
+    .into_iter()
+    .map(|(p, b)| TreeEntry {
+        mode: "100644".into(),
+        blob: b.into(),
+        path: p.into(),
+    })
+    .collect()
+}
+
+fn content_tag_with(files: &[TreeEntry], lock: &str, service: &str) -> String {
+    let m = manifest();
+    let lock = Lockfile::parse(lock).unwrap();
+    let inputs = inputs::select(&m, &m.services[service], &workspace(), Some(&lock), files);
+    tag::content_tag(service, &tag::content_digest(&inputs))
+}
+
+fn with_blob(path: &str, blob: &str) -> Vec<TreeEntry> {
+    let mut t = tree();
+    t.iter_mut().find(|e| e.path == path).unwrap().blob = blob.into();
+    t
+}
+
+#[test]
+fn same_inputs_give_the_same_content_tag_in_any_order() {
+    let a = content_tag_with(&tree(), LOCK, "sampleapi");
+    let mut reversed = tree();
+    reversed.reverse();
+    assert_eq!(a, content_tag_with(&reversed, LOCK, "sampleapi"));
+    assert!(a.starts_with("sampleapi-content-"), "{a}");
+    assert_eq!(a.len(), "sampleapi-content-".len() + 24);
+}
+
+#[test]
+fn any_input_change_gives_a_new_content_tag() {
+    let base = content_tag_with(&tree(), LOCK, "sampleapi");
+    for path in [
+        "services/sampleapi/src/main.rs",
+        "services/sampleapi/Dockerfile",
+        "services/telemetry/src/lib.rs",
+        "Cargo.toml",
+        "rust-toolchain.toml",
+    ] {
+        assert_ne!(
+            base,
+            content_tag_with(&with_blob(path, "zz"), LOCK, "sampleapi"),
+            "{path}"
+        );
+    }
+    // A new file under the service's globs.
+    let mut added = tree();
+    added.push(TreeEntry {
+        mode: "100644".into(),
+        blob: "new".into(),
+        path: "services/sampleapi/src/extra.rs".into(),
+    });
+    assert_ne!(base, content_tag_with(&added, LOCK, "sampleapi"));
+    // A mode change (made executable).
+    let mut exec = tree();
+    exec[5].mode = "100755".into();
+    assert_ne!(base, content_tag_with(&exec, LOCK, "sampleapi"));
+    // A locked dependency of its tree.
+    let bumped = LOCK.replace("0.8.1", "0.8.2");
+    assert_ne!(base, content_tag_with(&tree(), &bumped, "sampleapi"));
+}
+
+#[test]
+fn unrelated_changes_keep_the_content_tag() {
+    let base = content_tag_with(&tree(), LOCK, "sampleapi");
+    for path in [
+        "README.md",
+        "services/sampleworker/src/main.rs",
+        "services/sampleworker/Dockerfile",
+        "action/src/main.rs",
+        // The task definition redeploys the same image.
+        "task-definitions/sampleapi.jsonnet",
+        // Cargo.lock itself: only the entries of its tree count.
+        "Cargo.lock",
+    ] {
+        assert_eq!(
+            base,
+            content_tag_with(&with_blob(path, "zz"), LOCK, "sampleapi"),
+            "{path}"
+        );
+    }
+    // A dependency only the worker uses.
+    let bumped = LOCK.replace("1.90.0", "1.91.0");
+    assert_eq!(base, content_tag_with(&tree(), &bumped, "sampleapi"));
+    assert_ne!(
+        content_tag_with(&tree(), LOCK, "sampleworker"),
+        content_tag_with(&tree(), &bumped, "sampleworker")
+    );
+}
+
+#[test]
+fn content_digest_separates_fields() {
+    let a = ContentInputs {
+        files: vec![("a b".into(), "100644".into(), "x".into())],
+        ..Default::default()
+    };
+    let b = ContentInputs {
+        packages: vec!["100644 x a b".into()],
+        ..Default::default()
+    };
+    assert_ne!(tag::content_digest(&a), tag::content_digest(&b));
+}
+
+#[test]
+fn release_tag_follows_the_template() {
+    let at = UNIX_EPOCH + Duration::from_secs(1_764_109_595); // 2025-11-25T22:26:35Z
+    assert_eq!(tag::utc_stamp(at), "20251125222635");
+    assert_eq!(tag::rfc3339(at), "2025-11-25T22:26:35Z");
+    assert_eq!(tag::utc_stamp(UNIX_EPOCH), "19700101000000");
+    // A leap day.
+    assert_eq!(
+        tag::utc_stamp(UNIX_EPOCH + Duration::from_secs(1_709_164_800)),
+        "20240229000000"
+    );
+    let vars = TagVars {
+        service: "sampleapi",
+        project: "email-platform",
+        sha: "0123456789abcdef0123456789abcdef01234567",
+        timestamp: "20251125222635",
+    };
+    assert_eq!(
+        tag::release_tag(crate::manifest::DEFAULT_TAG, vars).unwrap(),
+        "sampleapi-0123456-20251125222635"
+    );
+    assert_eq!(
+        tag::release_tag("{project}.{sha}", vars).unwrap(),
+        "email-platform.0123456789abcdef0123456789abcdef01234567"
+    );
+    let err = tag::release_tag("{service}/{sha7}", vars).unwrap_err();
+    assert!(err.to_string().contains("not a valid image tag"), "{err}");
+}
+
+#[test]
+fn manifest_checks_the_tag_template() {
+    let text = format!("{MANIFEST}build:\n  tag: \"{{service}}-{{sha8}}\"\n");
+    let err = Manifest::parse(&text, Path::new("f.yml")).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown placeholder `{sha8}`"),
+        "{err}"
+    );
+    let text = format!("{MANIFEST}build:\n  tag: \"{{service}}\"\n");
+    let err = Manifest::parse(&text, Path::new("f.yml")).unwrap_err();
+    assert!(err.to_string().contains("same tag"), "{err}");
+    let text = format!(
+        "{MANIFEST}build:\n  registry: http://127.0.0.1:5001\n  builder: buildah\n  parallel: 3\n"
+    );
+    let m = Manifest::parse(&text, Path::new("f.yml")).unwrap();
+    assert_eq!(m.build.builder, BuilderKind::Buildah);
+    assert_eq!(m.build.parallel, 3);
+    assert_eq!(m.build.registry.as_deref(), Some("http://127.0.0.1:5001"));
+    assert_eq!(manifest().build.builder, BuilderKind::Docker);
+}
+
+#[test]
+fn plan_names_tags_labels_and_repository() {
+    let m = manifest();
+    let lock = Lockfile::parse(LOCK).unwrap();
+    let at = UNIX_EPOCH + Duration::from_secs(1_764_109_595);
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let (ws, files) = (workspace(), tree());
+    let commit = Commit {
+        sha,
+        files: &files,
+        workspace: &ws,
+        lockfile: Some(&lock),
+        source: Some("https://github.com/acme/platform"),
+        dirty: &[],
+    };
+    let plans = plan(&m, &["sampleapi".to_string()], &commit, at).unwrap();
+    let p = &plans[0];
+    assert_eq!(p.repository, "email-platform/sampleapi");
+    assert_eq!(p.tag, "sampleapi-0123456-20251125222635");
+    let labels: BTreeMap<_, _> = p.labels.iter().cloned().collect();
+    assert_eq!(labels["org.opencontainers.image.revision"], sha);
+    assert_eq!(
+        labels["org.opencontainers.image.created"],
+        "2025-11-25T22:26:35Z"
+    );
+    assert_eq!(labels["org.opencontainers.image.version"], p.tag);
+    assert_eq!(
+        labels["org.opencontainers.image.source"],
+        "https://github.com/acme/platform"
+    );
+    assert_eq!(labels["dev.ferry.service"], "sampleapi");
+    assert!(p.dirty.is_empty());
+
+    // Uncommitted changes to its inputs (not to others) are noted.
+    let dirty = [
+        "services/telemetry/src/lib.rs".to_string(),
+        "README.md".to_string(),
+        "Cargo.lock".to_string(),
+    ];
+    let commit_dirty = Commit {
+        dirty: &dirty,
+        ..commit
+    };
+    let plans = plan(&m, &["sampleapi".to_string()], &commit_dirty, at).unwrap();
+    assert_eq!(
+        plans[0].dirty,
+        ["services/telemetry/src/lib.rs", "Cargo.lock"]
+    );
+
+    let missing: Vec<TreeEntry> = tree()
+        .into_iter()
+        .filter(|e| e.path != "services/sampleapi/Dockerfile")
+        .collect();
+    let commit = Commit {
+        files: &missing,
+        lockfile: None,
+        ..commit
+    };
+    let err = plan(&m, &["sampleapi".into()], &commit, at).unwrap_err();
+    assert!(
+        err.to_string().contains("services/sampleapi/Dockerfile"),
+        "{err}"
+    );
+}
+
+#[test]
+fn services_input_accepts_names_lists_and_the_detect_matrix() {
+    let m = manifest();
+    assert_eq!(
+        parse_services(&m, None).unwrap(),
+        ["sampleapi", "sampleworker"]
+    );
+    assert_eq!(
+        parse_services(&m, Some("sampleworker")).unwrap(),
+        ["sampleworker"]
+    );
+    assert_eq!(
+        parse_services(&m, Some(r#"["sampleapi"]"#)).unwrap(),
+        ["sampleapi"]
+    );
+    let matrix = r#"{"include":[{"service":"sampleworker","dockerfile":"x"}]}"#;
+    assert_eq!(parse_services(&m, Some(matrix)).unwrap(), ["sampleworker"]);
+    assert!(
+        parse_services(&m, Some("nope"))
+            .unwrap_err()
+            .contains("unknown service")
+    );
+}
+
+#[test]
+fn ls_tree_output_is_parsed() {
+    let out = "100644 blob aaa\tREADME.md\x00160000 commit bbb\tvendor/sub\x00100755 blob ccc\tbin/x y\x00";
+    let entries = parse_ls_tree(out);
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1].path, "bin/x y");
+    assert_eq!(entries[1].mode, "100755");
+}
+
+fn spec() -> BuildSpec {
+    BuildSpec {
+        root: PathBuf::from("/repo"),
+        dockerfile: "services/sampleapi/Dockerfile".into(),
+        context: ".".into(),
+        image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/email-platform/sampleapi".into(),
+        tags: vec![
+            "sampleapi-0123456-20251125222635".into(),
+            "sampleapi-content-0123456789abcdef01234567".into(),
+        ],
+        labels: vec![
+            ("org.opencontainers.image.revision".into(), "0123456".into()),
+            ("org.opencontainers.image.title".into(), "sampleapi".into()),
+        ],
+        insecure: false,
+        scratch: PathBuf::from("/tmp/ferry/sampleapi"),
+    }
+}
+
+/// The docker path cannot run here (no daemon): its exact command is the contract.
+#[test]
+fn docker_buildx_argument_vector() {
+    let img = "123456789012.dkr.ecr.us-east-1.amazonaws.com/email-platform/sampleapi";
+    let argvs = builder::build_argvs(BuilderKind::Docker, &spec());
+    let expected: Vec<String> = [
+        "docker",
+        "buildx",
+        "build",
+        "--push",
+        "--provenance=false",
+        "--file",
+        "services/sampleapi/Dockerfile",
+        "--tag",
+        &format!("{img}:sampleapi-0123456-20251125222635"),
+        "--tag",
+        &format!("{img}:sampleapi-content-0123456789abcdef01234567"),
+        "--label",
+        "org.opencontainers.image.revision=0123456",
+        "--label",
+        "org.opencontainers.image.title=sampleapi",
+        "--cache-from",
+        &format!("type=registry,ref={img}:buildcache"),
+        "--cache-to",
+        &format!(
+            "type=registry,ref={img}:buildcache,mode=max,image-manifest=true,oci-mediatypes=true"
+        ),
+        "--metadata-file",
+        "/tmp/ferry/sampleapi/metadata.json",
+        ".",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(argvs, vec![expected]);
+    assert_eq!(
+        builder::login_argv(
+            BuilderKind::Docker,
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            false,
+            Path::new("/a")
+        ),
+        [
+            "docker",
+            "login",
+            "--username",
+            "AWS",
+            "--password-stdin",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        ]
+    );
+    assert_eq!(builder::pushed_tags(BuilderKind::Docker, &spec()).len(), 2);
+    let meta = r#"{"containerimage.digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","image.name":"x"}"#;
+    assert_eq!(
+        builder::read_digest(BuilderKind::Docker, meta).unwrap(),
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+    );
+    assert_eq!(builder::read_digest(BuilderKind::Docker, "{}"), None);
+}
+
+#[test]
+fn buildah_argument_vectors() {
+    let mut s = spec();
+    s.insecure = true;
+    s.image = "127.0.0.1:5001/x".into();
+    let argvs = builder::build_argvs(BuilderKind::Buildah, &s);
+    assert_eq!(argvs.len(), 2);
+    assert_eq!(
+        argvs[1],
+        [
+            "buildah",
+            "push",
+            "--tls-verify=false",
+            "--authfile",
+            "/tmp/ferry/sampleapi/auth.json",
+            "--digestfile",
+            "/tmp/ferry/sampleapi/digest",
+            "127.0.0.1:5001/x:sampleapi-0123456-20251125222635",
+            "docker://127.0.0.1:5001/x:sampleapi-0123456-20251125222635",
+        ]
+    );
+    assert_eq!(argvs[0][..3], ["buildah", "build", "--tls-verify=false"]);
+    assert_eq!(argvs[0].last().unwrap(), ".");
+    let login = builder::login_argv(
+        BuilderKind::Buildah,
+        "127.0.0.1:5001",
+        true,
+        Path::new("/a.json"),
+    );
+    assert!(login.contains(&"--password-stdin".to_string()));
+    // No argument carries a password: it goes on stdin.
+    assert!(
+        !login
+            .iter()
+            .any(|a| a.starts_with("--password=") || a == "-p")
+    );
+}
+
+#[test]
+fn summary_lists_each_service() {
+    let outcomes = vec![
+        Outcome {
+            service: "sampleapi".into(),
+            tag: "sampleapi-0123456-20251125222635".into(),
+            content_tag: "sampleapi-content-x".into(),
+            image: Some("r/sampleapi@sha256:abcdef0123456789abcdef".into()),
+            digest: Some("sha256:abcdef0123456789abcdef".into()),
+            size: Some(12_345_678),
+            status: Status::Reused,
+            seconds: 0.42,
+            log: String::new(),
+        },
+        Outcome {
+            service: "sampleworker".into(),
+            tag: "sampleworker-0123456-20251125222635".into(),
+            content_tag: "sampleworker-content-y".into(),
+            image: None,
+            digest: None,
+            size: None,
+            status: Status::Failed("`buildah build` failed: a | b".into()),
+            seconds: 3.0,
+            log: String::new(),
+        },
+    ];
+    let md = summary_markdown(&outcomes);
+    assert!(md.contains("0 built, 1 reused, 1 failed"), "{md}");
+    assert!(md.contains("| 12.3 MB | reused | 0.4 s |"), "{md}");
+    assert!(
+        md.contains("failed: `buildah build` failed: a \\| b"),
+        "{md}"
+    );
+}
