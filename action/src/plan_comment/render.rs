@@ -12,7 +12,7 @@ use tera::{Context, Tera};
 use super::budget::{KNOBS, Knob, Shape};
 use super::error::PlanCommentError;
 use super::redact::Redactor;
-use super::view::PlanView;
+use super::view::{PlanOut, PlanView};
 
 /// GitHub's limit on an issue comment, in characters.
 pub const COMMENT_MAX_CHARS: usize = 65_536;
@@ -73,9 +73,14 @@ impl Renderer {
     /// A comment (not a summary) always starts with the marker and carries
     /// the metadata line, even when a custom template forgets them: without
     /// them the comment could not be found again nor verified.
-    pub fn render(&self, view: &PlanView, redactor: &Redactor) -> Result<String, PlanCommentError> {
+    pub fn render(
+        &self,
+        plan: &PlanOut<'_>,
+        redactor: &Redactor,
+    ) -> Result<String, PlanCommentError> {
+        let view = plan.view;
         let mut ctx = Context::new();
-        ctx.insert("plan", view);
+        ctx.insert("plan", plan);
         let mut text = self
             .tera
             .render(TEMPLATE_NAME, &ctx)
