@@ -106,6 +106,9 @@ pub struct ResourceView {
     /// Changed attributes (empty when the budget dropped them).
     #[serde(skip)]
     pub attrs: Vec<AttrChange>,
+    /// The same changes as diff lines, rendered once.
+    #[serde(skip)]
+    pub lines: Vec<String>,
     /// Number of changed attributes left out by the budget.
     #[serde(skip)]
     pub attrs_omitted: usize,
@@ -209,36 +212,37 @@ pub struct PlanOut<'a> {
 }
 
 /// One resource as a template receives it: its fields plus the attribute
-/// changes the budget keeps.
+/// changes the budget keeps, as diff lines and (when the template mentions
+/// `attrs`) as objects. Objects cost several times the memory of lines in
+/// tera's context, which matters for a 1 MiB job summary.
 #[derive(Debug, Serialize)]
 pub struct ResourceOut<'a> {
     /// The resource's other fields.
     #[serde(flatten)]
     pub resource: &'a ResourceView,
-    /// Kept attribute changes.
-    pub attrs: &'a [AttrChange],
+    /// Kept attribute changes as diff lines (`~ size = "a" -> "b"`).
+    pub lines: &'a [String],
+    /// Kept attribute changes as objects; only for templates that use them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<&'a [AttrChange]>,
     /// Attribute changes left out (0 when none are kept: a bare address says nothing).
     pub attrs_omitted: usize,
 }
 
 impl<'a> ResourceOut<'a> {
-    /// `r` with at most `limit` attribute changes.
-    pub fn new(resource: &'a ResourceView, limit: usize) -> Self {
+    /// `resource` with at most `limit` attribute changes; objects too when `objects`.
+    pub fn new(resource: &'a ResourceView, limit: usize, objects: bool) -> Self {
         let kept = resource.attrs.len().min(limit);
         ResourceOut {
             resource,
-            attrs: &resource.attrs[..kept],
+            lines: &resource.lines[..kept.min(resource.lines.len())],
+            attrs: objects.then(|| &resource.attrs[..kept]),
             attrs_omitted: if kept == 0 {
                 0
             } else {
                 resource.attrs.len() - kept
             },
         }
-    }
-
-    /// All of `r`.
-    pub fn full(resource: &'a ResourceView) -> Self {
-        Self::new(resource, usize::MAX)
     }
 }
 
