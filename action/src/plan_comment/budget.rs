@@ -111,14 +111,13 @@ impl Shape {
     }
 
     /// The view this shape keeps, borrowed, with what it left out counted.
-    /// `objects`: also give templates the attribute changes as objects.
-    pub fn apply<'a>(&self, full: &'a PlanView, objects: bool) -> PlanOut<'a> {
+    pub fn apply<'a>(&self, full: &'a PlanView) -> PlanOut<'a> {
         let cap = self.attrs_per_resource;
         let take = |l: &'a [ResourceView], keep: usize, details: usize| -> Vec<ResourceOut<'a>> {
             l.iter()
                 .take(keep)
                 .enumerate()
-                .map(|(i, r)| ResourceOut::new(r, if i < details { cap } else { 0 }, objects))
+                .map(|(i, r)| ResourceOut::new(r, if i < details { cap } else { 0 }))
                 .collect()
         };
         let left = |l: &[ResourceView], keep: usize| l.len().saturating_sub(keep);
@@ -148,11 +147,7 @@ impl Shape {
             imports,
             forgets,
             drift: take(&full.drift, self.drift, self.drift),
-            deferred: full
-                .deferred
-                .iter()
-                .map(|r| ResourceOut::new(r, usize::MAX, objects))
-                .collect(),
+            deferred: full.deferred.iter().map(ResourceOut::full).collect(),
             outputs: &full.outputs[..self.outputs.min(full.outputs.len())],
             failed_checks: &full.failed_checks[..self.checks.min(full.failed_checks.len())],
             omitted,
@@ -160,7 +155,7 @@ impl Shape {
         };
         let trimmed = |l: &[ResourceOut<'_>], details: usize| {
             l.iter().enumerate().any(|(i, r)| {
-                r.attrs_omitted > 0 || (i < details && r.lines.len() < r.resource.attrs.len())
+                r.attrs_omitted > 0 || (i < details && r.attrs.len() < r.resource.attrs.len())
             }) || l.iter().skip(details).any(|r| !r.resource.attrs.is_empty())
         };
         let shortened = omitted.total() > 0

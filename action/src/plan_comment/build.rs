@@ -146,7 +146,6 @@ fn resource_view(
             .clone()
             .filter(|p| Some(p) != rc.address.as_ref()),
         import_id: rc.change.importing.as_ref().and_then(|i| i.id.clone()),
-        lines: attrs.iter().map(AttrChange::line).collect(),
         attrs,
         attrs_omitted: 0,
     }

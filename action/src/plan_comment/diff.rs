@@ -125,27 +125,6 @@ fn is_identifier(k: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-impl AttrChange {
-    /// The change as one diff line, e.g. `~ size = "small" -> "large"`.
-    pub fn line(&self) -> String {
-        let value = |v: &Option<String>| v.as_deref().unwrap_or("null").to_string();
-        let mut line = match self.symbol {
-            "+" => format!("+ {} = {}", self.path, value(&self.after)),
-            "-" => format!("- {} = {}", self.path, value(&self.before)),
-            _ => format!(
-                "~ {} = {} -> {}",
-                self.path,
-                value(&self.before),
-                value(&self.after)
-            ),
-        };
-        if self.forces_replacement {
-            line.push_str("   # forces replacement");
-        }
-        line
-    }
-}
-
 /// Computes the changed attributes of `change`, most specific paths first.
 ///
 /// `relevant` restricts the result to paths related to one of the given

@@ -55,8 +55,6 @@ impl Limits {
 #[derive(Debug)]
 pub struct Renderer {
     tera: Tera,
-    /// The template mentions `attrs`: give it attribute changes as objects.
-    objects: bool,
 }
 
 impl Renderer {
@@ -67,10 +65,7 @@ impl Renderer {
         tera.autoescape_on(Vec::new());
         tera.add_raw_template(TEMPLATE_NAME, text)
             .map_err(|e| template_error(name, &e))?;
-        Ok(Renderer {
-            tera,
-            objects: text.contains("attrs"),
-        })
+        Ok(Renderer { tera })
     }
 
     /// Renders one view as it is, then redacts it.
@@ -130,7 +125,7 @@ impl Renderer {
             if shape.min_chars(full) > bound {
                 return Ok(None);
             }
-            let text = self.render(&shape.apply(full, self.objects), redactor)?;
+            let text = self.render(&shape.apply(full), redactor)?;
             let fits = limits.fits(&text);
             Ok(Some((text, fits)))
         };

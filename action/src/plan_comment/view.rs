@@ -106,9 +106,6 @@ pub struct ResourceView {
     /// Changed attributes (empty when the budget dropped them).
     #[serde(skip)]
     pub attrs: Vec<AttrChange>,
-    /// The same changes as diff lines, rendered once.
-    #[serde(skip)]
-    pub lines: Vec<String>,
     /// Number of changed attributes left out by the budget.
     #[serde(skip)]
     pub attrs_omitted: usize,
@@ -212,37 +209,36 @@ pub struct PlanOut<'a> {
 }
 
 /// One resource as a template receives it: its fields plus the attribute
-/// changes the budget keeps, as diff lines and (when the template mentions
-/// `attrs`) as objects. Objects cost several times the memory of lines in
-/// tera's context, which matters for a 1 MiB job summary.
+/// changes the budget keeps.
 #[derive(Debug, Serialize)]
 pub struct ResourceOut<'a> {
     /// The resource's other fields.
     #[serde(flatten)]
     pub resource: &'a ResourceView,
-    /// Kept attribute changes as diff lines (`~ size = "a" -> "b"`).
-    pub lines: &'a [String],
-    /// Kept attribute changes as objects; only for templates that use them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attrs: Option<&'a [AttrChange]>,
+    /// Kept attribute changes.
+    pub attrs: &'a [AttrChange],
     /// Attribute changes left out (0 when none are kept: a bare address says nothing).
     pub attrs_omitted: usize,
 }
 
 impl<'a> ResourceOut<'a> {
-    /// `resource` with at most `limit` attribute changes; objects too when `objects`.
-    pub fn new(resource: &'a ResourceView, limit: usize, objects: bool) -> Self {
+    /// `r` with at most `limit` attribute changes.
+    pub fn new(resource: &'a ResourceView, limit: usize) -> Self {
         let kept = resource.attrs.len().min(limit);
         ResourceOut {
             resource,
-            lines: &resource.lines[..kept.min(resource.lines.len())],
-            attrs: objects.then(|| &resource.attrs[..kept]),
+            attrs: &resource.attrs[..kept],
             attrs_omitted: if kept == 0 {
                 0
             } else {
                 resource.attrs.len() - kept
             },
         }
+    }
+
+    /// All of `r`.
+    pub fn full(resource: &'a ResourceView) -> Self {
+        Self::new(resource, usize::MAX)
     }
 }
 
