@@ -7,7 +7,7 @@
 //! never rendered whole to learn that it does not fit), then with real
 //! renderings, which are what is measured.
 
-use super::view::{Omitted, PlanView, ResourceView};
+use super::view::{Omitted, PlanOut, PlanView, ResourceOut, ResourceView};
 
 /// Creates keep their attribute diffs only when there are at most this many.
 pub const CREATE_DETAIL_MAX: usize = 20;
@@ -110,54 +110,59 @@ impl Shape {
                 .sum::<usize>()
     }
 
-    /// The view this shape keeps, with what it left out counted.
-    pub fn apply(&self, full: &PlanView) -> PlanView {
-        let mut v = full.empty_copy();
+    /// The view this shape keeps, borrowed, with what it left out counted.
+    pub fn apply<'a>(&self, full: &'a PlanView) -> PlanOut<'a> {
         let cap = self.attrs_per_resource;
-        let mut omitted = Omitted::default();
-        let take =
-            |l: &[ResourceView], keep: usize, details: usize| -> (Vec<ResourceView>, usize) {
-                let kept = l
-                    .iter()
-                    .take(keep)
-                    .enumerate()
-                    .map(|(i, r)| r.with_attrs(if i < details { cap } else { 0 }))
-                    .collect();
-                (kept, l.len().saturating_sub(keep))
-            };
-        (v.destroys, omitted.destroys) = take(&full.destroys, self.destroys, self.destroy_details);
-        (v.updates, omitted.updates) = take(&full.updates, self.updates, self.update_details);
-        (v.creates, omitted.creates) = take(&full.creates, self.creates, self.create_details);
-        (v.drift, omitted.drift) = take(&full.drift, self.drift, self.drift);
-        let mut left = self.others;
-        for (from, to) in [
-            (&full.moves, &mut v.moves),
-            (&full.imports, &mut v.imports),
-            (&full.forgets, &mut v.forgets),
-        ] {
-            let keep = left.min(from.len());
-            let (kept, dropped) = take(from, keep, 0);
-            *to = kept;
-            omitted.others += dropped;
-            left -= keep;
-        }
-        v.outputs = full.outputs.iter().take(self.outputs).cloned().collect();
-        omitted.outputs = full.outputs.len().saturating_sub(self.outputs);
-        v.failed_checks = full
-            .failed_checks
-            .iter()
-            .take(self.checks)
-            .cloned()
-            .collect();
-        let trimmed_attrs = |l: &[ResourceView]| l.iter().any(|r| r.attrs_omitted > 0);
-        v.shortened = omitted.total() > 0
-            || self.destroy_details < v.destroys.len()
-            || self.update_details < v.updates.len()
+        let take = |l: &'a [ResourceView], keep: usize, details: usize| -> Vec<ResourceOut<'a>> {
+            l.iter()
+                .take(keep)
+                .enumerate()
+                .map(|(i, r)| ResourceOut::new(r, if i < details { cap } else { 0 }))
+                .collect()
+        };
+        let left = |l: &[ResourceView], keep: usize| l.len().saturating_sub(keep);
+        let mut others = self.others;
+        let mut rest = |l: &'a [ResourceView]| {
+            let keep = others.min(l.len());
+            others -= keep;
+            (take(l, keep, 0), l.len() - keep)
+        };
+        let (moves, m) = rest(&full.moves);
+        let (imports, i) = rest(&full.imports);
+        let (forgets, f) = rest(&full.forgets);
+        let omitted = Omitted {
+            destroys: left(&full.destroys, self.destroys),
+            updates: left(&full.updates, self.updates),
+            creates: left(&full.creates, self.creates),
+            others: m + i + f,
+            drift: left(&full.drift, self.drift),
+            outputs: full.outputs.len().saturating_sub(self.outputs),
+        };
+        let out = PlanOut {
+            view: full,
+            destroys: take(&full.destroys, self.destroys, self.destroy_details),
+            updates: take(&full.updates, self.updates, self.update_details),
+            creates: take(&full.creates, self.creates, self.create_details),
+            moves,
+            imports,
+            forgets,
+            drift: take(&full.drift, self.drift, self.drift),
+            deferred: full.deferred.iter().map(ResourceOut::full).collect(),
+            outputs: &full.outputs[..self.outputs.min(full.outputs.len())],
+            failed_checks: &full.failed_checks[..self.checks.min(full.failed_checks.len())],
+            omitted,
+            shortened: false,
+        };
+        let trimmed = |l: &[ResourceOut<'_>], details: usize| {
+            l.iter().enumerate().any(|(i, r)| {
+                r.attrs_omitted > 0 || (i < details && r.attrs.len() < r.resource.attrs.len())
+            }) || l.iter().skip(details).any(|r| !r.resource.attrs.is_empty())
+        };
+        let shortened = omitted.total() > 0
             || self.checks < full.failed_checks.len()
-            || trimmed_attrs(&v.destroys)
-            || trimmed_attrs(&v.updates)
-            || trimmed_attrs(&v.creates);
-        v.omitted = omitted;
-        v
+            || trimmed(&out.destroys, self.destroy_details)
+            || trimmed(&out.updates, self.update_details)
+            || (self.create_details > 0 && trimmed(&out.creates, self.create_details));
+        PlanOut { shortened, ..out }
     }
 }

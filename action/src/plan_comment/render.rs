@@ -12,7 +12,7 @@ use tera::{Context, Tera};
 use super::budget::{KNOBS, Knob, Shape};
 use super::error::PlanCommentError;
 use super::redact::Redactor;
-use super::view::PlanView;
+use super::view::{PlanOut, PlanView};
 
 /// GitHub's limit on an issue comment, in characters.
 pub const COMMENT_MAX_CHARS: usize = 65_536;
@@ -20,6 +20,10 @@ pub const COMMENT_MAX_CHARS: usize = 65_536;
 pub const COMMENT_MAX_BYTES: usize = 262_144;
 /// GitHub's limit on a job summary, in bytes.
 pub const SUMMARY_MAX_BYTES: usize = 1_048_576;
+/// What Ferry spends of it: rendering costs several times the output in
+/// tera's context, and half the limit keeps a 6 MB plan under 4x its size
+/// in memory while still holding thousands of entries.
+pub const SUMMARY_TARGET_BYTES: usize = SUMMARY_MAX_BYTES / 2;
 
 /// The built-in template, shipped in the binary.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/plan-comment.md.tera");
@@ -43,7 +47,7 @@ impl Limits {
     /// A job summary.
     pub const SUMMARY: Limits = Limits {
         chars: usize::MAX,
-        bytes: SUMMARY_MAX_BYTES,
+        bytes: SUMMARY_TARGET_BYTES,
     };
 
     fn fits(&self, s: &str) -> bool {
@@ -73,9 +77,14 @@ impl Renderer {
     /// A comment (not a summary) always starts with the marker and carries
     /// the metadata line, even when a custom template forgets them: without
     /// them the comment could not be found again nor verified.
-    pub fn render(&self, view: &PlanView, redactor: &Redactor) -> Result<String, PlanCommentError> {
+    pub fn render(
+        &self,
+        plan: &PlanOut<'_>,
+        redactor: &Redactor,
+    ) -> Result<String, PlanCommentError> {
+        let view = plan.view;
         let mut ctx = Context::new();
-        ctx.insert("plan", view);
+        ctx.insert("plan", plan);
         let mut text = self
             .tera
             .render(TEMPLATE_NAME, &ctx)

@@ -1,7 +1,9 @@
 //! The data model a plan-comment template receives.
 //!
 //! This is the documented contract for `--template`: a tera template gets
-//! one variable, `plan`, of type [`PlanView`]. Every value in it is already
+//! one variable, `plan`: a [`PlanView`] with its lists as the size budget
+//! shaped them ([`PlanOut`], which borrows instead of copying: a big plan's
+//! lists are the largest thing in memory). Every value in it is already
 //! safe to print: sensitive values are `(sensitive value)`, and the whole
 //! rendering is passed through the redactor afterwards as a second line of
 //! defence. Field names are stable; new fields may be added.
@@ -39,28 +41,40 @@ pub struct PlanView {
     /// Loud warnings: incomplete or errored plan, deferred changes, failed checks.
     pub warnings: Vec<String>,
     /// Deletes, then replacements: the riskiest changes, always shown first.
+    #[serde(skip)]
     pub destroys: Vec<ResourceView>,
     /// In-place updates, with attribute diffs.
+    #[serde(skip)]
     pub updates: Vec<ResourceView>,
     /// Creates.
+    #[serde(skip)]
     pub creates: Vec<ResourceView>,
     /// Resources that only move to a new address.
+    #[serde(skip)]
     pub moves: Vec<ResourceView>,
     /// Resources imported into state.
+    #[serde(skip)]
     pub imports: Vec<ResourceView>,
     /// Resources removed from state without being destroyed.
+    #[serde(skip)]
     pub forgets: Vec<ResourceView>,
     /// Output changes.
+    #[serde(skip)]
     pub outputs: Vec<OutputView>,
     /// Changes made outside Terraform that matter to this plan.
+    #[serde(skip)]
     pub drift: Vec<ResourceView>,
     /// Changes Terraform could not plan yet.
+    #[serde(skip)]
     pub deferred: Vec<ResourceView>,
     /// Checks, preconditions and postconditions that fail or error.
+    #[serde(skip)]
     pub failed_checks: Vec<CheckView>,
     /// How many entries of each list the size budget left out.
+    #[serde(skip)]
     pub omitted: Omitted,
     /// `true` when the size budget shortened anything.
+    #[serde(skip)]
     pub shortened: bool,
     /// Link to the full rendering (the job summary of this run), when known.
     pub full_report_url: Option<String>,
@@ -90,8 +104,10 @@ pub struct ResourceView {
     /// Import ID, when the resource is imported.
     pub import_id: Option<String>,
     /// Changed attributes (empty when the budget dropped them).
+    #[serde(skip)]
     pub attrs: Vec<AttrChange>,
     /// Number of changed attributes left out by the budget.
+    #[serde(skip)]
     pub attrs_omitted: usize,
 }
 
@@ -143,64 +159,7 @@ impl Omitted {
     }
 }
 
-impl PlanView {
-    /// A copy with every list empty, for the size budget to fill.
-    pub fn empty_copy(&self) -> PlanView {
-        PlanView {
-            marker: self.marker.clone(),
-            metadata: self.metadata.clone(),
-            env: self.env.clone(),
-            root_module: self.root_module.clone(),
-            workspace: self.workspace.clone(),
-            mode: self.mode.clone(),
-            terraform_version: self.terraform_version.clone(),
-            counts: self.counts,
-            plan_line: self.plan_line.clone(),
-            has_changes: self.has_changes,
-            has_destroy: self.has_destroy,
-            warnings: self.warnings.clone(),
-            destroys: Vec::new(),
-            updates: Vec::new(),
-            creates: Vec::new(),
-            moves: Vec::new(),
-            imports: Vec::new(),
-            forgets: Vec::new(),
-            outputs: Vec::new(),
-            drift: Vec::new(),
-            deferred: self.deferred.clone(),
-            failed_checks: Vec::new(),
-            omitted: Omitted::default(),
-            shortened: false,
-            full_report_url: self.full_report_url.clone(),
-            is_summary: self.is_summary,
-        }
-    }
-}
-
 impl ResourceView {
-    /// A copy keeping at most `limit` attribute changes.
-    pub fn with_attrs(&self, limit: usize) -> ResourceView {
-        let kept = self.attrs.len().min(limit);
-        ResourceView {
-            address: self.address.clone(),
-            deposed: self.deposed.clone(),
-            action: self.action,
-            symbol: self.symbol,
-            reason: self.reason.clone(),
-            order: self.order,
-            forced_by: self.forced_by.clone(),
-            previous_address: self.previous_address.clone(),
-            import_id: self.import_id.clone(),
-            attrs: self.attrs[..kept].to_vec(),
-            // Only a partial list says "and N more"; a bare address says nothing.
-            attrs_omitted: if kept == 0 {
-                0
-            } else {
-                self.attrs.len() - kept
-            },
-        }
-    }
-
     /// Characters this entry certainly takes when rendered with `limit` attributes.
     pub fn min_chars(&self, limit: usize) -> usize {
         let chars = |s: &str| s.chars().count();
@@ -212,6 +171,74 @@ impl ResourceView {
             .map(|a| chars(&a.path) + text(&a.before) + text(&a.after) + 4)
             .sum();
         chars(&self.address) + 4 + attrs
+    }
+}
+
+/// What a template receives as `plan`: the view's own fields plus its lists
+/// as the budget keeps them. The lists of [`PlanView`] are not serialized
+/// by themselves; this adds them, borrowed.
+#[derive(Debug, Serialize)]
+pub struct PlanOut<'a> {
+    /// The scalar fields of the view.
+    #[serde(flatten)]
+    pub view: &'a PlanView,
+    /// Kept deletes and replacements.
+    pub destroys: Vec<ResourceOut<'a>>,
+    /// Kept updates.
+    pub updates: Vec<ResourceOut<'a>>,
+    /// Kept creates.
+    pub creates: Vec<ResourceOut<'a>>,
+    /// Kept moves.
+    pub moves: Vec<ResourceOut<'a>>,
+    /// Kept imports.
+    pub imports: Vec<ResourceOut<'a>>,
+    /// Kept forgets.
+    pub forgets: Vec<ResourceOut<'a>>,
+    /// Kept drift.
+    pub drift: Vec<ResourceOut<'a>>,
+    /// Deferred changes (never shortened).
+    pub deferred: Vec<ResourceOut<'a>>,
+    /// Kept outputs.
+    pub outputs: &'a [OutputView],
+    /// Kept failing checks.
+    pub failed_checks: &'a [CheckView],
+    /// What the budget left out.
+    pub omitted: Omitted,
+    /// The budget left something out.
+    pub shortened: bool,
+}
+
+/// One resource as a template receives it: its fields plus the attribute
+/// changes the budget keeps.
+#[derive(Debug, Serialize)]
+pub struct ResourceOut<'a> {
+    /// The resource's other fields.
+    #[serde(flatten)]
+    pub resource: &'a ResourceView,
+    /// Kept attribute changes.
+    pub attrs: &'a [AttrChange],
+    /// Attribute changes left out (0 when none are kept: a bare address says nothing).
+    pub attrs_omitted: usize,
+}
+
+impl<'a> ResourceOut<'a> {
+    /// `r` with at most `limit` attribute changes.
+    pub fn new(resource: &'a ResourceView, limit: usize) -> Self {
+        let kept = resource.attrs.len().min(limit);
+        ResourceOut {
+            resource,
+            attrs: &resource.attrs[..kept],
+            attrs_omitted: if kept == 0 {
+                0
+            } else {
+                resource.attrs.len() - kept
+            },
+        }
+    }
+
+    /// All of `r`.
+    pub fn full(resource: &'a ResourceView) -> Self {
+        Self::new(resource, usize::MAX)
     }
 }
 
