@@ -13,3 +13,4 @@ pub mod gha;
 pub mod git;
 pub mod github;
 pub mod manifest;
+pub mod render;

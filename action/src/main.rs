@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ferry::detect;
+use ferry::{detect, render};
 use ferry::gha::{Context, Reporter};
 
 /// Release orchestration for a monorepo of ECS Fargate services.
@@ -27,6 +27,46 @@ enum Command {
     /// Outputs `services` (JSON list), `matrix` (for strategy.matrix), `any`,
     /// and `<service>=true|false`; the job summary explains each decision.
     Detect(DetectArgs),
+    /// Render task definitions from Jsonnet and validate them offline.
+    ///
+    /// Outputs `task-definition` (the file of a single render) or
+    /// `task-definitions` (JSON map `service/env` → file, with --all).
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    /// The service to render.
+    #[arg(long, env = "INPUT_SERVICE")]
+    service: Option<String>,
+    /// The environment to render for.
+    #[arg(long, env = "INPUT_ENVIRONMENT")]
+    env: Option<String>,
+    /// Every service × environment of the manifest.
+    #[arg(long)]
+    all: bool,
+    /// Render and validate every service × environment; write nothing.
+    #[arg(long)]
+    check: bool,
+    /// The image URI (ext-str IMAGE).
+    #[arg(long, env = "INPUT_IMAGE")]
+    image: Option<String>,
+    /// An ext-str NAME=VALUE (repeatable); FERRY_EXT_<NAME> variables work too.
+    #[arg(long = "ext-str", value_parser = render::inputs::parse_ext_str)]
+    ext_str: Vec<(String, String)>,
+    /// Infrastructure values (`terraform output -json`); `{env}` is replaced.
+    /// Default: task-definitions/environments/<env>.json when present.
+    #[arg(long, env = "INPUT_VALUES")]
+    values: Option<PathBuf>,
+    /// Output file of a single render (default .ferry/render/<service>.<env>.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Output folder of --all.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +137,25 @@ async fn main() -> ExitCode {
                     let diagnostics = e.diagnostics();
                     (e.to_string(), diagnostics)
                 })
+        }
+        Command::Render(args) => {
+            let opts = render::Options {
+                root: args.repo,
+                manifest: cli.manifest,
+                service: present(args.service),
+                env: present(args.env),
+                all: args.all,
+                check: args.check,
+                image: present(args.image),
+                ext_strs: args.ext_str,
+                values: args.values.filter(|p| !p.as_os_str().is_empty()),
+                out: args.out,
+                out_dir: args.out_dir,
+                env_vars: std::env::vars().filter(|(k, _)| k.starts_with("FERRY_EXT_")).collect(),
+            };
+            render::run(&ctx, &opts, &mut reporter)
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), e.diagnostics()))
         }
     };
     match result {
