@@ -34,7 +34,8 @@ pub fn from_manifest(manifest: &Manifest, service: &str, env: &str) -> BTreeMap<
 /// `{ "value": ... }`) or the same keys with plain values. For `service`:
 /// `services.<service>.<field>` becomes `<FIELD>` (EXECUTION_ROLE_ARN,
 /// TASK_ROLE_ARN, LOG_GROUP, ...), `tasks_queue_url` becomes SQS_QUEUE_URL,
-/// and every other top-level string output becomes its upper-cased name.
+/// `ecr_repository_urls.<service>` becomes ECR_REPOSITORY, and every other
+/// top-level string output becomes its upper-cased name.
 pub fn from_values_file(root: &Path, file: &str, service: &str) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
     let text = std::fs::read_to_string(root.join(file)).map_err(|e| {
         Box::new(Diagnostic::new(file, format!("cannot read the values file: {e}")).help("write it from `terraform output -json`, or pass --values FILE"))
@@ -63,6 +64,11 @@ pub fn values(json: &Value, service: &str) -> BTreeMap<String, String> {
                     if let Some(s) = scalar(v) {
                         out.insert(field.to_ascii_uppercase(), s);
                     }
+                }
+            }
+            ("ecr_repository_urls", Value::Object(urls)) => {
+                if let Some(url) = urls.get(service).and_then(Value::as_str) {
+                    out.insert("ECR_REPOSITORY".into(), url.to_string());
                 }
             }
             ("tasks_queue_url", Value::String(s)) => {
@@ -111,13 +117,15 @@ mod tests {
         let json = serde_json::json!({
             "services": {"value": {"api": {"execution_role_arn": "e", "log_group": "/g"}, "other": {"log_group": "x"}}},
             "tasks_queue_url": {"value": "https://q", "type": "string", "sensitive": false},
-            "sampleworker_secret_arn": "arn:s"
+            "sampleworker_secret_arn": "arn:s",
+            "ecr_repository_urls": {"value": {"api": "1.dkr.ecr/p/api"}}
         });
         let v = values(&json, "api");
         assert_eq!(v["EXECUTION_ROLE_ARN"], "e");
         assert_eq!(v["LOG_GROUP"], "/g");
         assert_eq!(v["SQS_QUEUE_URL"], "https://q");
         assert_eq!(v["SAMPLEWORKER_SECRET_ARN"], "arn:s");
+        assert_eq!(v["ECR_REPOSITORY"], "1.dkr.ecr/p/api");
     }
 
     #[test]

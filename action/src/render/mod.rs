@@ -21,6 +21,9 @@ use crate::diagnostic::Diagnostic;
 use crate::gha::{Context, Reporter};
 use crate::manifest::{Manifest, ManifestError};
 
+/// The image tag `--check` renders with when no image is given.
+pub const CHECK_IMAGE_TAG: &str = "ferry-check";
+
 /// Options of `ferry render`.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -110,22 +113,31 @@ pub fn targets(manifest: &Manifest, opts: &Options) -> Result<Vec<(String, Strin
     Ok(vec![(service.clone(), env.clone())])
 }
 
-/// Renders and validates one target, in memory.
-pub fn render_one(root: &Path, manifest: &Manifest, service: &str, env: &str, opts: &Options) -> Result<Rendered, Vec<Diagnostic>> {
-    let file = manifest.services.get(service).map(|s| s.task_definition.clone()).unwrap_or_default();
+/// The ext-strs one target is evaluated with (see [`inputs`] for the layers).
+pub fn ext_strs(root: &Path, manifest: &Manifest, service: &str, env: &str, opts: &Options) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
     let mut ext = inputs::from_manifest(manifest, service, env);
     let values = match &opts.values {
         Some(p) => Some(p.to_string_lossy().replace("{env}", env)),
         None => Some(inputs::default_values_file(env)).filter(|f| root.join(f).is_file()),
     };
     if let Some(values) = values {
-        ext.extend(inputs::from_values_file(root, &values, service).map_err(|d| vec![*d])?);
+        ext.extend(inputs::from_values_file(root, &values, service)?);
     }
     ext.extend(inputs::from_environment(opts.env_vars.clone()));
     ext.extend(opts.ext_strs.iter().cloned());
     if let Some(image) = &opts.image {
         ext.insert("IMAGE".into(), image.clone());
+    } else if opts.check && ext.get("IMAGE").is_none_or(String::is_empty) {
+        // A check has no built image: a placeholder tag stands in for it.
+        ext.entry("IMAGE_TAG".into()).or_insert_with(|| CHECK_IMAGE_TAG.into());
     }
+    Ok(ext)
+}
+
+/// Renders and validates one target, in memory.
+pub fn render_one(root: &Path, manifest: &Manifest, service: &str, env: &str, opts: &Options) -> Result<Rendered, Vec<Diagnostic>> {
+    let file = manifest.services.get(service).map(|s| s.task_definition.clone()).unwrap_or_default();
+    let ext = ext_strs(root, manifest, service, env, opts).map_err(|d| vec![*d])?;
     let value = jsonnet::evaluate(root, &file, &ext).map_err(|d| vec![*d])?;
     let located = |p: validate::Problem| {
         let at = if p.path.is_empty() { String::new() } else { format!("{}: ", p.path) };
