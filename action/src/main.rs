@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ferry::{detect, render};
 use ferry::gha::{Context, Reporter};
+use ferry::{detect, render};
 
 /// Release orchestration for a monorepo of ECS Fargate services.
 #[derive(Debug, Parser)]
@@ -151,7 +151,9 @@ async fn main() -> ExitCode {
                 values: args.values.filter(|p| !p.as_os_str().is_empty()),
                 out: args.out,
                 out_dir: args.out_dir,
-                env_vars: std::env::vars().filter(|(k, _)| k.starts_with("FERRY_EXT_")).collect(),
+                env_vars: std::env::vars()
+                    .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
+                    .collect(),
             };
             render::run(&ctx, &opts, &mut reporter)
                 .map(|_| ())

@@ -4,7 +4,12 @@
 /// Memory sizes (MiB) Fargate accepts for a task `cpu` (units), or `None`
 /// when the cpu itself is not a Fargate size.
 pub fn memory_for_cpu(cpu: u64) -> Option<Vec<u64>> {
-    let gib = |from: u64, to: u64, step: u64| (from..=to).step_by(step as usize).map(|g| g * 1024).collect();
+    let gib = |from: u64, to: u64, step: u64| {
+        (from..=to)
+            .step_by(step as usize)
+            .map(|g| g * 1024)
+            .collect()
+    };
     Some(match cpu {
         256 => vec![512, 1024, 2048],
         512 => gib(1, 4, 1),
@@ -48,7 +53,10 @@ mod tests {
     #[test]
     fn table_edges() {
         assert_eq!(memory_for_cpu(256), Some(vec![512, 1024, 2048]));
-        assert_eq!(memory_for_cpu(4096).map(|m| (m[0], m[m.len() - 1])), Some((8192, 30720)));
+        assert_eq!(
+            memory_for_cpu(4096).map(|m| (m[0], m[m.len() - 1])),
+            Some((8192, 30720))
+        );
         assert!(memory_for_cpu(8192).is_some_and(|m| m.contains(&20480) && !m.contains(&18432)));
         assert!(memory_for_cpu(16384).is_some_and(|m| m.contains(&122880) && !m.contains(&36864)));
         assert_eq!(memory_for_cpu(300), None);

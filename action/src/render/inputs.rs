@@ -19,7 +19,11 @@ pub fn default_values_file(env: &str) -> String {
 
 /// The ext-strs that come from the manifest.
 pub fn from_manifest(manifest: &Manifest, service: &str, env: &str) -> BTreeMap<String, String> {
-    let region = manifest.environments.get(env).and_then(|e| e.region.clone()).unwrap_or_else(|| manifest.region.clone());
+    let region = manifest
+        .environments
+        .get(env)
+        .and_then(|e| e.region.clone())
+        .unwrap_or_else(|| manifest.region.clone());
     BTreeMap::from([
         ("SERVICE".to_string(), service.to_string()),
         ("ENVIRONMENT".to_string(), env.to_string()),
@@ -36,19 +40,36 @@ pub fn from_manifest(manifest: &Manifest, service: &str, env: &str) -> BTreeMap<
 /// TASK_ROLE_ARN, LOG_GROUP, ...), `tasks_queue_url` becomes SQS_QUEUE_URL,
 /// `ecr_repository_urls.<service>` becomes ECR_REPOSITORY, and every other
 /// top-level string output becomes its upper-cased name.
-pub fn from_values_file(root: &Path, file: &str, service: &str) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
+pub fn from_values_file(
+    root: &Path,
+    file: &str,
+    service: &str,
+) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
     let text = std::fs::read_to_string(root.join(file)).map_err(|e| {
-        Box::new(Diagnostic::new(file, format!("cannot read the values file: {e}")).help("write it from `terraform output -json`, or pass --values FILE"))
+        Box::new(
+            Diagnostic::new(file, format!("cannot read the values file: {e}"))
+                .help("write it from `terraform output -json`, or pass --values FILE"),
+        )
     })?;
     let json: Value = serde_json::from_str(&text).map_err(|e| {
-        Box::new(Diagnostic::new(file, format!("not JSON: {e}")).at(e.line(), e.column()).help("write it from `terraform output -json`"))
+        Box::new(
+            Diagnostic::new(file, format!("not JSON: {e}"))
+                .at(e.line(), e.column())
+                .help("write it from `terraform output -json`"),
+        )
     })?;
     Ok(values(&json, service))
 }
 
 fn unwrap_output(v: &Value) -> &Value {
     match v.as_object() {
-        Some(o) if o.contains_key("value") && o.keys().all(|k| matches!(k.as_str(), "value" | "type" | "sensitive")) => &o["value"],
+        Some(o)
+            if o.contains_key("value")
+                && o.keys()
+                    .all(|k| matches!(k.as_str(), "value" | "type" | "sensitive")) =>
+        {
+            &o["value"]
+        }
         _ => v,
     }
 }
@@ -60,7 +81,12 @@ pub fn values(json: &Value, service: &str) -> BTreeMap<String, String> {
         let value = unwrap_output(value);
         match (key.as_str(), value) {
             ("services", Value::Object(services)) => {
-                for (field, v) in services.get(service).and_then(Value::as_object).into_iter().flatten() {
+                for (field, v) in services
+                    .get(service)
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(s) = scalar(v) {
                         out.insert(field.to_ascii_uppercase(), s);
                     }
@@ -94,9 +120,15 @@ fn scalar(v: &Value) -> Option<String> {
 }
 
 /// `FERRY_EXT_<NAME>=value` environment variables as ext-strs.
-pub fn from_environment(vars: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
+pub fn from_environment(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> BTreeMap<String, String> {
     vars.into_iter()
-        .filter_map(|(k, v)| k.strip_prefix("FERRY_EXT_").filter(|n| !n.is_empty()).map(|n| (n.to_string(), v)))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("FERRY_EXT_")
+                .filter(|n| !n.is_empty())
+                .map(|n| (n.to_string(), v))
+        })
         .collect()
 }
 
@@ -130,7 +162,10 @@ mod tests {
 
     #[test]
     fn environment_prefix() {
-        let got = from_environment([("FERRY_EXT_IMAGE".into(), "i".into()), ("IMAGE".into(), "no".into())]);
+        let got = from_environment([
+            ("FERRY_EXT_IMAGE".into(), "i".into()),
+            ("IMAGE".into(), "no".into()),
+        ]);
         assert_eq!(got, BTreeMap::from([("IMAGE".into(), "i".into())]));
         assert!(parse_ext_str("A=b=c").is_ok_and(|(k, v)| k == "A" && v == "b=c"));
         assert!(parse_ext_str("=x").is_err());

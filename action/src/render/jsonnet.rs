@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use jrsonnet_evaluator::error::ErrorKind;
 use jrsonnet_evaluator::manifest::{JsonFormat, manifest_json_ex};
 use jrsonnet_evaluator::trace::PathResolver;
-use jrsonnet_evaluator::error::ErrorKind;
 use jrsonnet_evaluator::{Error, FileImportResolver, State};
 
 use crate::diagnostic::Diagnostic;
@@ -26,7 +26,9 @@ pub fn evaluate(
         context.add_ext_str(name.as_str().into(), value.as_str().into());
     }
     let mut builder = State::builder();
-    builder.import_resolver(resolver).context_initializer(context);
+    builder
+        .import_resolver(resolver)
+        .context_initializer(context);
     let state = builder.build();
     let _guard = state.enter();
     let text = state
@@ -48,13 +50,27 @@ fn diagnostic(root: &Path, file: &str, error: &Error) -> Diagnostic {
     let message = error.error().to_string();
     let help = help_for(error.error());
     let located = match error.error() {
-        ErrorKind::ImportSyntaxError { path, error: syntax } => {
-            let offset = syntax.location.1.min(u32::try_from(path.code().len()).unwrap_or(u32::MAX));
+        ErrorKind::ImportSyntaxError {
+            path,
+            error: syntax,
+        } => {
+            let offset = syntax
+                .location
+                .1
+                .min(u32::try_from(path.code().len()).unwrap_or(u32::MAX));
             let [loc] = path.map_source_locations(&[offset]);
             path.source_path()
                 .path()
                 .map(|p| (relative(root, p), loc.line, loc.column.max(1)))
         }
+        ErrorKind::ImportFileNotFound(from, wanted) => from.path().and_then(|p| {
+            // No frame points at the import: find its text in the importing file.
+            let text = std::fs::read_to_string(p).ok()?;
+            let offset = text.find(&wanted.to_string())?;
+            let line = text[..offset].matches('\n').count() + 1;
+            let column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1) + 1;
+            Some((relative(root, p), line, column))
+        }),
         _ => error.trace().0.iter().find_map(|frame| {
             let span = frame.location.as_ref()?;
             let p = span.0.source_path().path()?;
@@ -62,7 +78,13 @@ fn diagnostic(root: &Path, file: &str, error: &Error) -> Diagnostic {
             Some((relative(root, p), loc.line, loc.column.max(1)))
         }),
     };
-    let first_line = message.lines().next().unwrap_or("").trim().to_string();
+    let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let first_line = message
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .replace(&format!("{}/", canonical.display()), "");
     let d = match located {
         Some((path, line, column)) => Diagnostic::new(path, first_line).at(line, column),
         None => Diagnostic::new(file, first_line),
@@ -78,12 +100,16 @@ fn help_for(kind: &ErrorKind) -> String {
         ErrorKind::ImportFileNotFound(_, path) => format!(
             "no file {path} next to the importing file nor under task-definitions/: fix the import path"
         ),
-        ErrorKind::ImportSyntaxError { .. } => "fix the Jsonnet syntax at this position".to_string(),
+        ErrorKind::ImportSyntaxError { .. } => {
+            "fix the Jsonnet syntax at this position".to_string()
+        }
         _ => "fix the Jsonnet at this position (the message is jrsonnet's)".to_string(),
     }
 }
 
 fn relative(root: &Path, path: &Path) -> PathBuf {
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    path.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(&root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }

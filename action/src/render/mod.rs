@@ -100,21 +100,44 @@ impl RenderError {
 /// Which (service, environment) pairs the options select, in manifest order.
 pub fn targets(manifest: &Manifest, opts: &Options) -> Result<Vec<(String, String)>, RenderError> {
     if opts.all || opts.check {
-        return Ok(manifest.services.keys().flat_map(|s| manifest.environments.keys().map(move |e| (s.clone(), e.clone()))).collect());
+        return Ok(manifest
+            .services
+            .keys()
+            .flat_map(|s| {
+                manifest
+                    .environments
+                    .keys()
+                    .map(move |e| (s.clone(), e.clone()))
+            })
+            .collect());
     }
     let (Some(service), Some(env)) = (&opts.service, &opts.env) else {
-        return Err(RenderError::Input("name a target: --service S --env E, or --all".into()));
+        return Err(RenderError::Input(
+            "name a target: --service S --env E, or --all".into(),
+        ));
     };
-    manifest.select([service.as_str()]).map_err(RenderError::Input)?;
+    manifest
+        .select([service.as_str()])
+        .map_err(RenderError::Input)?;
     if !manifest.environments.contains_key(env) {
         let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
-        return Err(RenderError::Input(format!("unknown environment `{env}`: {} declares {}", manifest.file.display(), known.join(", "))));
+        return Err(RenderError::Input(format!(
+            "unknown environment `{env}`: {} declares {}",
+            manifest.file.display(),
+            known.join(", ")
+        )));
     }
     Ok(vec![(service.clone(), env.clone())])
 }
 
 /// The ext-strs one target is evaluated with (see [`inputs`] for the layers).
-pub fn ext_strs(root: &Path, manifest: &Manifest, service: &str, env: &str, opts: &Options) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
+pub fn ext_strs(
+    root: &Path,
+    manifest: &Manifest,
+    service: &str,
+    env: &str,
+    opts: &Options,
+) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
     let mut ext = inputs::from_manifest(manifest, service, env);
     let values = match &opts.values {
         Some(p) => Some(p.to_string_lossy().replace("{env}", env)),
@@ -129,32 +152,58 @@ pub fn ext_strs(root: &Path, manifest: &Manifest, service: &str, env: &str, opts
         ext.insert("IMAGE".into(), image.clone());
     } else if opts.check && ext.get("IMAGE").is_none_or(String::is_empty) {
         // A check has no built image: a placeholder tag stands in for it.
-        ext.entry("IMAGE_TAG".into()).or_insert_with(|| CHECK_IMAGE_TAG.into());
+        ext.entry("IMAGE_TAG".into())
+            .or_insert_with(|| CHECK_IMAGE_TAG.into());
     }
     Ok(ext)
 }
 
 /// Renders and validates one target, in memory.
-pub fn render_one(root: &Path, manifest: &Manifest, service: &str, env: &str, opts: &Options) -> Result<Rendered, Vec<Diagnostic>> {
-    let file = manifest.services.get(service).map(|s| s.task_definition.clone()).unwrap_or_default();
+pub fn render_one(
+    root: &Path,
+    manifest: &Manifest,
+    service: &str,
+    env: &str,
+    opts: &Options,
+) -> Result<Rendered, Vec<Diagnostic>> {
+    let file = manifest
+        .services
+        .get(service)
+        .map(|s| s.task_definition.clone())
+        .unwrap_or_default();
     let ext = ext_strs(root, manifest, service, env, opts).map_err(|d| vec![*d])?;
     let value = jsonnet::evaluate(root, &file, &ext).map_err(|d| vec![*d])?;
     let located = |p: validate::Problem| {
-        let at = if p.path.is_empty() { String::new() } else { format!("{}: ", p.path) };
+        let at = if p.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", p.path)
+        };
         Diagnostic::new(&file, format!("{service} ({env}): {at}{}", p.message)).help(p.help)
     };
-    let td = register::to_input(value).map_err(|ps| ps.into_iter().map(located).collect::<Vec<_>>())?;
+    let td =
+        register::to_input(value).map_err(|ps| ps.into_iter().map(located).collect::<Vec<_>>())?;
     let env_conf = manifest.environments.get(env);
-    let rules = validate::Rules { production: env == "prod" || env_conf.is_some_and(|e| e.promote_from.is_some()) };
+    let rules = validate::Rules {
+        production: env == "prod" || env_conf.is_some_and(|e| e.promote_from.is_some()),
+    };
     let problems = validate::validate(&td, rules);
     if !problems.is_empty() {
         return Err(problems.into_iter().map(located).collect());
     }
-    Ok(Rendered { service: service.into(), env: env.into(), task_definition: td })
+    Ok(Rendered {
+        service: service.into(),
+        env: env.into(),
+        task_definition: td,
+    })
 }
 
 /// Renders every selected target; fails with every problem of every target.
-pub fn render_all(root: &Path, manifest: &Manifest, opts: &Options) -> Result<Vec<Rendered>, RenderError> {
+pub fn render_all(
+    root: &Path,
+    manifest: &Manifest,
+    opts: &Options,
+) -> Result<Vec<Rendered>, RenderError> {
     let mut rendered = Vec::new();
     let mut problems = Vec::new();
     for (service, env) in targets(manifest, opts)? {
@@ -163,11 +212,19 @@ pub fn render_all(root: &Path, manifest: &Manifest, opts: &Options) -> Result<Ve
             Err(d) => problems.extend(d),
         }
     }
-    if problems.is_empty() { Ok(rendered) } else { Err(RenderError::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(rendered)
+    } else {
+        Err(RenderError::Invalid(problems))
+    }
 }
 
 /// Runs `ferry render`: renders, validates, then writes the files and outputs.
-pub fn run(ctx: &Context, opts: &Options, reporter: &mut Reporter) -> Result<Vec<Rendered>, RenderError> {
+pub fn run(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<Vec<Rendered>, RenderError> {
     let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
     let rendered = render_all(&root, &manifest, opts)?;
@@ -178,7 +235,10 @@ pub fn run(ctx: &Context, opts: &Options, reporter: &mut Reporter) -> Result<Vec
         return Ok(rendered);
     }
     let single = !opts.all && rendered.len() == 1;
-    let dir = opts.out_dir.clone().unwrap_or_else(|| root.join(".ferry/render"));
+    let dir = opts
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| root.join(".ferry/render"));
     let mut paths = BTreeMap::new();
     for r in &rendered {
         let path = match (&opts.out, single) {
@@ -187,21 +247,35 @@ pub fn run(ctx: &Context, opts: &Options, reporter: &mut Reporter) -> Result<Vec
         };
         write(&path, &r.task_definition)?;
         let _ = reporter.info(&format!("{} ({}) → {}", r.service, r.env, path.display()));
-        paths.insert(format!("{}/{}", r.service, r.env), path.display().to_string());
+        paths.insert(
+            format!("{}/{}", r.service, r.env),
+            path.display().to_string(),
+        );
     }
-    let io = |e: std::io::Error| RenderError::Write { path: PathBuf::from("$GITHUB_OUTPUT"), source: e };
+    let io = |e: std::io::Error| RenderError::Write {
+        path: PathBuf::from("$GITHUB_OUTPUT"),
+        source: e,
+    };
     if single {
         if let Some(path) = paths.values().next() {
             reporter.output("task-definition", path).map_err(io)?;
         }
     } else {
-        reporter.output("task-definitions", &serde_json::to_string(&paths).unwrap_or_default()).map_err(io)?;
+        reporter
+            .output(
+                "task-definitions",
+                &serde_json::to_string(&paths).unwrap_or_default(),
+            )
+            .map_err(io)?;
     }
     Ok(rendered)
 }
 
 fn write(path: &Path, td: &Value) -> Result<(), RenderError> {
-    let err = |source| RenderError::Write { path: path.to_path_buf(), source };
+    let err = |source| RenderError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(err)?;
     }

@@ -8,15 +8,36 @@ use super::validate::Problem;
 
 /// Top-level fields of RegisterTaskDefinition.
 pub const INPUT_FIELDS: [&str; 18] = [
-    "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
-    "placementConstraints", "requiresCompatibilities", "cpu", "memory", "tags", "pidMode", "ipcMode",
-    "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform", "enableFaultInjection",
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "tags",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+    "enableFaultInjection",
 ];
 
 /// Fields ECS sets itself; present in DescribeTaskDefinition output only.
 pub const READ_ONLY_FIELDS: [&str; 8] = [
-    "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
-    "registeredAt", "registeredBy", "deregisteredAt",
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
 ];
 
 /// Strips read-only fields; reports fields the API does not know.
@@ -36,10 +57,16 @@ pub fn to_input(td: Value) -> Result<Value, Vec<Problem>> {
         } else if !READ_ONLY_FIELDS.contains(&key.as_str()) {
             problems.push(Problem {
                 message: format!("{key} is not a RegisterTaskDefinition field"),
-                help: format!("remove {key}, or make it hidden (`{key}::`) if it is data for the Jsonnet only"),
+                help: format!(
+                    "remove {key}, or make it hidden (`{key}::`) if it is data for the Jsonnet only"
+                ),
                 path: key,
             });
         }
     }
-    if problems.is_empty() { Ok(Value::Object(out)) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(Value::Object(out))
+    } else {
+        Err(problems)
+    }
 }
