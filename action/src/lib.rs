@@ -9,6 +9,7 @@
 pub mod crates;
 pub mod detect;
 pub mod diagnostic;
+pub mod diff;
 pub mod gha;
 pub mod git;
 pub mod github;
