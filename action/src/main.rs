@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use ferry::gha::{Context, Reporter};
-use ferry::{detect, render};
+use ferry::{detect, diff, render};
 
 /// Release orchestration for a monorepo of ECS Fargate services.
 #[derive(Debug, Parser)]
@@ -32,6 +32,21 @@ enum Command {
     /// Outputs `task-definition` (the file of a single render) or
     /// `task-definitions` (JSON map `service/env` → file, with --all).
     Render(RenderArgs),
+    /// Show what a deploy would change: the rendered task definition against
+    /// the one the ECS service runs, both normalised.
+    ///
+    /// Outputs `has-changes` and `changes` (one per line).
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    #[command(flatten)]
+    render: RenderArgs,
+    /// Compare with this file (`aws ecs describe-task-definition --include TAGS`
+    /// output) instead of reading the running definition from ECS.
+    #[arg(long)]
+    against: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +109,26 @@ fn present(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
+/// The library's render options from the command line and `FERRY_EXT_*`.
+fn render_options(args: RenderArgs, manifest: PathBuf) -> render::Options {
+    render::Options {
+        root: args.repo,
+        manifest,
+        service: present(args.service),
+        env: present(args.env),
+        all: args.all,
+        check: args.check,
+        image: present(args.image),
+        ext_strs: args.ext_str,
+        values: args.values.filter(|p| !p.as_os_str().is_empty()),
+        out: args.out,
+        out_dir: args.out_dir,
+        env_vars: std::env::vars()
+            .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
+            .collect(),
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -139,23 +174,18 @@ async fn main() -> ExitCode {
                 })
         }
         Command::Render(args) => {
-            let opts = render::Options {
-                root: args.repo,
-                manifest: cli.manifest,
-                service: present(args.service),
-                env: present(args.env),
-                all: args.all,
-                check: args.check,
-                image: present(args.image),
-                ext_strs: args.ext_str,
-                values: args.values.filter(|p| !p.as_os_str().is_empty()),
-                out: args.out,
-                out_dir: args.out_dir,
-                env_vars: std::env::vars()
-                    .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
-                    .collect(),
-            };
+            let opts = render_options(args, cli.manifest);
             render::run(&ctx, &opts, &mut reporter)
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), e.diagnostics()))
+        }
+        Command::Diff(args) => {
+            let opts = diff::Options {
+                render: render_options(args.render, cli.manifest),
+                against: args.against,
+            };
+            diff::run(&ctx, &opts, &mut reporter)
+                .await
                 .map(|_| ())
                 .map_err(|e| (e.to_string(), e.diagnostics()))
         }

@@ -4,13 +4,16 @@
 //! not keep removed — so the list holds only real changes, each addressed by
 //! a readable path (`containerDefinitions[sampleapi].environment[LOG_LEVEL].value`).
 
+pub mod ecs;
 pub mod normalize;
+mod run;
 
 use std::fmt;
 
 use serde_json::Value;
 
 pub use normalize::normalize;
+pub use run::{DiffError, Options, described, run};
 
 /// One difference between the running and the rendered task definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +45,11 @@ pub fn diff(running: &Value, rendered: &Value) -> Vec<Change> {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn compare(a: &Value, b: &Value, path: &str, key: &str, out: &mut Vec<Change>) {
@@ -53,30 +60,52 @@ fn compare(a: &Value, b: &Value, path: &str, key: &str, out: &mut Vec<Change>) {
                 let p = join(path, k);
                 match (x.get(k), y.get(k)) {
                     (Some(va), Some(vb)) => compare(va, vb, &p, k, out),
-                    (va, vb) => out.push(Change { path: p, before: va.cloned(), after: vb.cloned() }),
+                    (va, vb) => out.push(Change {
+                        path: p,
+                        before: va.cloned(),
+                        after: vb.cloned(),
+                    }),
                 }
             }
         }
         (Value::Array(x), Value::Array(y)) => match normalize::list_key(key) {
             Some(id) => {
-                let named = |v: &Vec<Value>| -> Vec<(String, Value)> { v.iter().map(|e| (normalize::identity(e, id), e.clone())).collect() };
+                let named = |v: &Vec<Value>| -> Vec<(String, Value)> {
+                    v.iter()
+                        .map(|e| (normalize::identity(e, id), e.clone()))
+                        .collect()
+                };
                 let (xs, ys) = (named(x), named(y));
                 let mut names: Vec<&String> = xs.iter().chain(ys.iter()).map(|(n, _)| n).collect();
                 names.sort();
                 names.dedup();
                 for n in names {
                     let p = format!("{path}[{n}]");
-                    let find = |list: &[(String, Value)]| list.iter().find(|(m, _)| m == n).map(|(_, v)| v.clone());
+                    let find = |list: &[(String, Value)]| {
+                        list.iter().find(|(m, _)| m == n).map(|(_, v)| v.clone())
+                    };
                     match (find(&xs), find(&ys)) {
                         (Some(va), Some(vb)) => compare(&va, &vb, &p, "", out),
-                        (va, vb) => out.push(Change { path: p, before: va, after: vb }),
+                        (va, vb) => out.push(Change {
+                            path: p,
+                            before: va,
+                            after: vb,
+                        }),
                     }
                 }
             }
-            None if x != y => out.push(Change { path: path.into(), before: Some(a.clone()), after: Some(b.clone()) }),
+            None if x != y => out.push(Change {
+                path: path.into(),
+                before: Some(a.clone()),
+                after: Some(b.clone()),
+            }),
             None => {}
         },
-        _ if a != b => out.push(Change { path: path.into(), before: Some(a.clone()), after: Some(b.clone()) }),
+        _ if a != b => out.push(Change {
+            path: path.into(),
+            before: Some(a.clone()),
+            after: Some(b.clone()),
+        }),
         _ => {}
     }
 }

@@ -57,7 +57,12 @@ fn container_defaults(c: &mut Map<String, Value>, awsvpc: bool) {
         ports.sort_by_key(|p| p.get("containerPort").and_then(Value::as_u64));
     }
     if let Some(Value::Object(hc)) = c.get_mut("healthCheck") {
-        for (key, default) in [("interval", 30), ("timeout", 5), ("retries", 3), ("startPeriod", 0)] {
+        for (key, default) in [
+            ("interval", 30),
+            ("timeout", 5),
+            ("retries", 3),
+            ("startPeriod", 0),
+        ] {
             remove_if(hc, key, &Value::from(default));
         }
     }
@@ -82,7 +87,11 @@ fn prune(value: Value, key: &str) -> Value {
                 .collect(),
         ),
         Value::Array(items) => {
-            let mut items: Vec<Value> = items.into_iter().map(|v| prune(v, "")).filter(|v| !is_empty(v)).collect();
+            let mut items: Vec<Value> = items
+                .into_iter()
+                .map(|v| prune(v, ""))
+                .filter(|v| !is_empty(v))
+                .collect();
             if let Some((_, id)) = KEYED_LISTS.iter().find(|(list, _)| *list == key) {
                 items.sort_by(|a, b| identity(a, id).cmp(&identity(b, id)));
             } else if STRING_SETS.contains(&key) {
@@ -105,10 +114,15 @@ fn is_empty(v: &Value) -> bool {
 
 /// The identity of an entry of a keyed list (`name`, `key`, ...).
 pub fn identity(v: &Value, id: &str) -> String {
-    v.get(id).map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string)).unwrap_or_default()
+    v.get(id)
+        .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string))
+        .unwrap_or_default()
 }
 
 /// The identity key of the list named `key`, if it is a keyed list.
 pub fn list_key(key: &str) -> Option<&'static str> {
-    KEYED_LISTS.iter().find(|(list, _)| *list == key).map(|(_, id)| *id)
+    KEYED_LISTS
+        .iter()
+        .find(|(list, _)| *list == key)
+        .map(|(_, id)| *id)
 }

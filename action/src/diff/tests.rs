@@ -60,14 +60,21 @@ fn one_changed_variable_is_the_only_change() {
             after: Some(json!("changed")),
         }]
     );
-    assert_eq!(changes[0].to_string(), "~ containerDefinitions[app].environment[A].value: \"1\" → \"changed\"");
+    assert_eq!(
+        changes[0].to_string(),
+        "~ containerDefinitions[app].environment[A].value: \"1\" → \"changed\""
+    );
 }
 
 #[test]
 fn added_and_removed_entries_are_named() {
     let mut r = rendered();
-    r["containerDefinitions"][0]["environment"] = json!([{"name": "A", "value": "1"}, {"name": "C", "value": "3"}]);
-    let paths: Vec<String> = diff(&described(), &r).iter().map(ToString::to_string).collect();
+    r["containerDefinitions"][0]["environment"] =
+        json!([{"name": "A", "value": "1"}, {"name": "C", "value": "3"}]);
+    let paths: Vec<String> = diff(&described(), &r)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
         paths,
         vec![
