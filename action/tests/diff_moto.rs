@@ -88,11 +88,7 @@ fn diff_shows_exactly_the_changed_variable() {
     };
 
     // Render, register in moto, and run a service on it.
-    let render_args = [
-        vec!["render".to_string()],
-        args(&["--out".into(), "td.json".into()]),
-    ]
-    .concat();
+    let render_args = [vec!["render".to_string()], args(&["--out", "td.json"])].concat();
     let run = support::ferry(
         root,
         &render_args.iter().map(String::as_str).collect::<Vec<_>>(),

@@ -93,7 +93,7 @@ fn prune(value: Value, key: &str) -> Value {
                 .filter(|v| !is_empty(v))
                 .collect();
             if let Some((_, id)) = KEYED_LISTS.iter().find(|(list, _)| *list == key) {
-                items.sort_by(|a, b| identity(a, id).cmp(&identity(b, id)));
+                items.sort_by_key(|v| identity(v, id));
             } else if STRING_SETS.contains(&key) {
                 items.sort_by_key(Value::to_string);
             }
