@@ -205,6 +205,27 @@ fn dockerfile_task_definition_global_path_and_workspace_manifest() {
 }
 
 #[test]
+fn a_crate_the_workspace_lacks_is_reported() {
+    let (r, base) = monorepo();
+    r.write(
+        ".github/ferry.yml",
+        &MANIFEST.replace(
+            "    paths: [services/worker/**]",
+            "    paths: [services/worker/**]\n    crate: wroker",
+        ),
+    );
+    r.commit("typo");
+    let run = detect(&r, &base);
+    assert!(
+        run.summary.contains(
+            "service `worker` names crate `wroker`, which is not a member of the Cargo workspace"
+        ),
+        "{}",
+        run.summary
+    );
+}
+
+#[test]
 fn a_changed_manifest_entry_affects_that_service_only() {
     let (r, base) = monorepo();
     r.write(

@@ -14,7 +14,6 @@ from tfsupport import (
     ROOT,
     SQS_MODULE,
     Scratch,
-    TERRAFORM,
     TF,
     blocks,
     code_only,
@@ -22,6 +21,7 @@ from tfsupport import (
     load_hcl,
     locals_config,
     locals_of,
+    need_terraform,
     manifest,
     service_module_calls,
     test,
@@ -181,7 +181,7 @@ def provider_is_pinned_to_one_major_version():
         mtf = unwrap(load_hcl(module / "versions.tf")["terraform"])
         constraint = unwrap(unwrap(unwrap(mtf["required_providers"])["aws"])["version"])
         assert f">= {major}.0" in constraint and f"< {int(major) + 1}.0" in constraint, f"{module.name}: {constraint}"
-    version = subprocess.run([TERRAFORM, "version", "-json"], capture_output=True, text=True, check=True)
+    version = subprocess.run([need_terraform(), "version", "-json"], capture_output=True, text=True, check=True)
     have = json.loads(version.stdout)["terraform_version"]
     need = unwrap(tf["required_version"]).lstrip(">= ").strip()
     assert tuple(map(int, have.split("."))) >= tuple(map(int, need.split("."))), f"terraform {have} < {need}"

@@ -43,7 +43,9 @@ ECS_MODULE = TF / "modules" / "ecs-fargate-service"
 SQS_MODULE = TF / "modules" / "sqs-queue"
 MANIFEST = ROOT / ".github" / "ferry.yml"
 TASK_DEFS = ROOT / "task-definitions"
-TERRAFORM = shutil.which("terraform") or "/usr/local/bin/terraform"
+TERRAFORM = shutil.which("terraform") or (
+    "/usr/local/bin/terraform" if os.access("/usr/local/bin/terraform", os.X_OK) else None
+)
 
 # Conventions the services and task definitions share with Terraform. They
 # are checked against task-definitions/<service>.jsonnet when that file
@@ -196,10 +198,21 @@ def code_only(text: str) -> str:
     return "".join(out)
 
 
+class Skipped(Exception):
+    """A test that cannot run on this machine; the runner reports it as skipped."""
+
+
+def need_terraform() -> str:
+    if TERRAFORM is None:
+        raise Skipped("terraform is not installed (expected /usr/local/bin/terraform)")
+    return TERRAFORM
+
+
 class Scratch:
     """A provider-free Terraform configuration in a temporary directory."""
 
     def __init__(self, variables_tf: Path, extra: str = ""):
+        need_terraform()
         self.dir = Path(tempfile.mkdtemp(prefix="tf-scratch-"))
         shutil.copy(variables_tf, self.dir / "variables.tf")
         (self.dir / "extra.tf").write_text(extra)

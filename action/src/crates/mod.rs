@@ -39,8 +39,8 @@ pub struct LocalCrate {
 pub struct Workspace {
     /// By package name.
     pub crates: BTreeMap<String, LocalCrate>,
-    /// Folders, longest first, for mapping a file to its crate.
-    dirs: Vec<(String, String)>,
+    /// Folder → crate, for mapping a file to its crate.
+    dirs: rustc_hash::FxHashMap<String, String>,
 }
 
 /// A workspace that could not be read.
@@ -202,24 +202,24 @@ impl Workspace {
 
     /// A workspace from already-known crates (tests, benchmarks).
     pub fn from_crates(crates: BTreeMap<String, LocalCrate>) -> Self {
-        let mut dirs: Vec<(String, String)> = crates
+        let dirs = crates
             .values()
             .map(|c| (c.dir.clone(), c.name.clone()))
             .collect();
-        dirs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         Self { crates, dirs }
     }
 
     /// The crate whose folder holds `path`, if any (the innermost one).
     pub fn crate_of(&self, path: &str) -> Option<&str> {
-        self.dirs
-            .iter()
-            .find(|(dir, _)| {
-                dir.is_empty()
-                    || (path.starts_with(dir.as_str())
-                        && path.as_bytes().get(dir.len()) == Some(&b'/'))
-            })
-            .map(|(_, name)| name.as_str())
+        // Walk up the file's folders: the first one that is a crate wins.
+        let mut dir = path;
+        while let Some(cut) = dir.rfind('/') {
+            dir = &dir[..cut];
+            if let Some(name) = self.dirs.get(dir) {
+                return Some(name);
+            }
+        }
+        self.dirs.get("").map(String::as_str)
     }
 
     /// `root` and every local crate it depends on, transitively.

@@ -7,10 +7,11 @@
 //! depends on; a change of a package in its resolved `Cargo.lock` tree; the
 //! workspace `Cargo.toml`; the manifest's global paths; its manifest entry.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
-use globset::{GlobSet, GlobSetBuilder};
 use serde::Serialize;
 
 use crate::crates::{Lockfile, Workspace, tree_changes};
@@ -188,9 +189,11 @@ pub struct ManifestChange {
 #[derive(Debug)]
 pub struct Matcher<'a> {
     manifest: &'a Manifest,
-    /// Every service glob in one set; `glob_owner[i]` = (service index, glob text).
-    globs: GlobSet,
-    glob_owner: Vec<(usize, String)>,
+    /// Service globs by literal prefix: a file is tested only against the
+    /// globs whose prefix it starts with. Values: (service index, glob index).
+    by_prefix: HashMap<&'a str, Vec<(usize, usize)>>,
+    /// The distinct prefix lengths, shortest first.
+    prefix_lengths: Vec<usize>,
     /// Exact files (Dockerfile, task definition, imports) → (service index, rule).
     exact: HashMap<String, Vec<(usize, FileRule)>>,
     /// Local crate → services whose crate closure contains it (service index, own crate?).
@@ -214,16 +217,17 @@ impl<'a> Matcher<'a> {
         manifest: &'a Manifest,
         workspace: &'a Workspace,
         imports: &BTreeMap<String, Vec<String>>,
-    ) -> Result<Self, globset::Error> {
-        let mut builder = GlobSetBuilder::new();
-        let mut glob_owner = Vec::new();
-        let mut exact: HashMap<String, Vec<(usize, FileRule)>> = HashMap::new();
-        let mut crate_users: HashMap<String, Vec<(usize, bool)>> = HashMap::new();
+    ) -> Self {
+        let mut by_prefix: HashMap<&'a str, Vec<(usize, usize)>> = HashMap::default();
+        let mut exact: HashMap<String, Vec<(usize, FileRule)>> = HashMap::default();
+        let mut crate_users: HashMap<String, Vec<(usize, bool)>> = HashMap::default();
         let mut service_crates = Vec::new();
         for (i, svc) in manifest.services.values().enumerate() {
-            for (glob, text) in svc.paths.compiled.iter().zip(&svc.paths.globs) {
-                builder.add(glob.clone());
-                glob_owner.push((i, text.clone()));
+            for (g, glob) in svc.paths.matchers.iter().enumerate() {
+                by_prefix
+                    .entry(glob.literal_prefix())
+                    .or_default()
+                    .push((i, g));
             }
             exact
                 .entry(svc.dockerfile.clone())
@@ -251,15 +255,44 @@ impl<'a> Matcher<'a> {
             }
             service_crates.push(krate);
         }
-        Ok(Self {
+        let mut prefix_lengths: Vec<usize> = by_prefix.keys().map(|p| p.len()).collect();
+        prefix_lengths.sort_unstable();
+        prefix_lengths.dedup();
+        Self {
             manifest,
-            globs: builder.build()?,
-            glob_owner,
+            by_prefix,
+            prefix_lengths,
             exact,
             crate_users,
             service_crates,
             workspace,
-        })
+        }
+    }
+
+    /// Calls `hit(service, glob)` for the first glob of each service that matches `file`.
+    fn glob_hits(&self, file: &str, mut hit: impl FnMut(usize, usize)) {
+        let services = &self.manifest.services;
+        let mut seen: Vec<usize> = Vec::new();
+        for &len in &self.prefix_lengths {
+            if len > file.len() {
+                break;
+            }
+            if !file.is_char_boundary(len) {
+                continue;
+            }
+            let Some(candidates) = self.by_prefix.get(&file[..len]) else {
+                continue;
+            };
+            for &(svc, g) in candidates {
+                if seen.contains(&svc) {
+                    continue;
+                }
+                if services[svc].paths.matchers[g].is_match(file) {
+                    seen.push(svc);
+                    hit(svc, g);
+                }
+            }
+        }
     }
 
     /// Decides every service for the changed `files`.
@@ -271,13 +304,12 @@ impl<'a> Matcher<'a> {
     ) -> Vec<Verdict> {
         let n = self.manifest.services.len();
         // Reasons are gathered per service in insertion order of first sight.
-        let mut paths: Vec<BTreeMap<String, Examples>> = vec![BTreeMap::new(); n];
+        let mut paths: Vec<BTreeMap<usize, Examples>> = vec![BTreeMap::new(); n];
         let mut own: Vec<Option<(String, Examples)>> = vec![None; n];
         let mut deps: Vec<BTreeMap<String, Examples>> = vec![BTreeMap::new(); n];
         let mut exact: Vec<Vec<Reason>> = vec![Vec::new(); n];
         let mut global: BTreeMap<String, Examples> = BTreeMap::new();
         let mut workspace_manifest = false;
-        let mut hits = Vec::new();
         for file in files {
             if let Some(glob) = self.manifest.global_paths.first_match(file) {
                 global.entry(glob.to_string()).or_default().push(file);
@@ -285,16 +317,7 @@ impl<'a> Matcher<'a> {
             if file == "Cargo.toml" && !self.workspace.crates.is_empty() {
                 workspace_manifest = true;
             }
-            self.globs.matches_into(file.as_str(), &mut hits);
-            let mut seen_service = usize::MAX;
-            for &h in &hits {
-                let (svc, glob) = &self.glob_owner[h];
-                // Only the first glob of a service that matches a file counts.
-                if *svc != seen_service {
-                    seen_service = *svc;
-                    paths[*svc].entry(glob.clone()).or_default().push(file);
-                }
-            }
+            self.glob_hits(file, |svc, g| paths[svc].entry(g).or_default().push(file));
             if let Some(rules) = self.exact.get(file.as_str()) {
                 for &(svc, rule) in rules {
                     let reason = match rule {
@@ -326,7 +349,7 @@ impl<'a> Matcher<'a> {
             .map(|(glob, files)| Reason::Global { glob, files })
             .collect();
         let mut verdicts = Vec::with_capacity(n);
-        for (i, name) in self.manifest.services.keys().enumerate() {
+        for (i, (name, svc)) in self.manifest.services.iter().enumerate() {
             let mut reasons = global.clone();
             if manifest_change.settings {
                 reasons.push(Reason::ManifestSettings);
@@ -334,11 +357,12 @@ impl<'a> Matcher<'a> {
             if manifest_change.services.contains(name) {
                 reasons.push(Reason::ManifestEntry);
             }
-            reasons.extend(
-                std::mem::take(&mut paths[i])
-                    .into_iter()
-                    .map(|(glob, files)| Reason::Paths { glob, files }),
-            );
+            reasons.extend(std::mem::take(&mut paths[i]).into_iter().map(|(g, files)| {
+                Reason::Paths {
+                    glob: svc.paths.globs[g].clone(),
+                    files,
+                }
+            }));
             reasons.append(&mut exact[i]);
             if let Some((krate, files)) = own[i].take() {
                 reasons.push(Reason::OwnCrate { krate, files });

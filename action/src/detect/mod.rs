@@ -182,8 +182,8 @@ pub async fn detect(
             }
         }
     };
-    let verdicts = evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
-    let mut verdicts = verdicts;
+    let (mut verdicts, mut notes) = evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
+    notes.splice(0..0, changes.notes.iter().cloned());
     for (service, why) in &changes.forced {
         if let Some(v) = verdicts.iter_mut().find(|v| &v.service == service) {
             v.reasons.insert(0, Reason::Forced { why: why.clone() });
@@ -192,7 +192,7 @@ pub async fn detect(
     Ok(Detection {
         verdicts,
         source: changes.source.clone(),
-        notes: changes.notes.clone(),
+        notes,
         changed_files: changes.files.len(),
     })
 }
@@ -215,7 +215,7 @@ fn evaluate(
     manifest_path: &std::path::Path,
     changes: &Changes,
     head: &str,
-) -> Result<Vec<Verdict>, DetectError> {
+) -> Result<(Vec<Verdict>, Vec<String>), DetectError> {
     let head_tree: Box<dyn Tree + '_> = match (git, &changes.head_sha) {
         (Some(g), Some(sha)) => Box::new(GitTree {
             git: g,
@@ -260,9 +260,23 @@ fn evaluate(
     } else {
         ManifestChange::default()
     };
-    let matcher = Matcher::new(manifest, &workspace, &imports)
-        .map_err(|e| DetectError::Input(e.to_string()))?;
-    Ok(matcher.evaluate(&paths, &lock, &manifest_change))
+    let matcher = Matcher::new(manifest, &workspace, &imports);
+    // A crate named in the manifest that the workspace lacks is a typo, not a
+    // non-Rust service: say so rather than silently ignore its dependencies.
+    let notes = manifest
+        .services
+        .values()
+        .filter(|s| s.crate_explicit)
+        .filter_map(|s| s.crate_name.as_ref().map(|c| (s, c)))
+        .filter(|(_, c)| !workspace.crates.contains_key(*c))
+        .map(|(s, c)| {
+            format!(
+                "service `{}` names crate `{c}`, which is not a member of the Cargo workspace: its Cargo dependencies are not followed",
+                s.name
+            )
+        })
+        .collect();
+    Ok((matcher.evaluate(&paths, &lock, &manifest_change), notes))
 }
 
 fn lock_change(paths: &[String], head: &dyn Tree, base: Option<&GitTree<'_>>) -> LockChange {

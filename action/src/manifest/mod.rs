@@ -5,6 +5,7 @@
 //! service is a few lines. Loading either gives a fully resolved, checked
 //! [`Manifest`] or every problem at once, each with file, line, column and fix.
 
+pub mod glob;
 mod raw;
 pub mod template;
 mod validate;
@@ -12,7 +13,6 @@ pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
-use globset::GlobSet;
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -85,19 +85,16 @@ pub struct Service {
 pub struct PathRules {
     /// The globs as written.
     pub globs: Vec<String>,
-    /// Each glob compiled (same order), for callers that build a larger set.
-    pub compiled: Vec<globset::Glob>,
-    /// The compiled set (same order).
-    pub set: GlobSet,
+    /// Each glob compiled (same order).
+    pub matchers: Vec<glob::PathGlob>,
 }
 
 impl PathRules {
     /// The first glob that matches `path`, if any.
     pub fn first_match(&self, path: &str) -> Option<&str> {
-        self.set
-            .matches(path)
-            .into_iter()
-            .min()
+        self.matchers
+            .iter()
+            .position(|m| m.is_match(path))
             .map(|i| self.globs[i].as_str())
     }
 }

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use globset::{GlobBuilder, GlobSetBuilder};
 use indexmap::IndexMap;
 
+use super::glob::PathGlob;
 use super::raw::{RawEnvironment, RawManifest, RawService};
 use super::template::{Template, suggest};
 use super::yaml::{self, Positions};
@@ -57,8 +57,7 @@ impl Checker<'_> {
     }
 
     fn globs(&mut self, path: &str, globs: &[String]) -> Option<PathRules> {
-        let mut builder = GlobSetBuilder::new();
-        let mut compiled = Vec::new();
+        let mut matchers = Vec::new();
         let mut ok = true;
         for (i, text) in globs.iter().enumerate() {
             let item = format!("{path}[{i}]");
@@ -75,12 +74,8 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            // As in .gitignore: `*` stays within a folder, `**` crosses folders.
-            match GlobBuilder::new(text).literal_separator(true).build() {
-                Ok(glob) => {
-                    builder.add(glob.clone());
-                    compiled.push(glob);
-                }
+            match PathGlob::new(text) {
+                Ok(glob) => matchers.push(glob),
                 Err(err) => {
                     self.at_value(
                         &item,
@@ -91,24 +86,10 @@ impl Checker<'_> {
                 }
             }
         }
-        if !ok {
-            return None;
-        }
-        match builder.build() {
-            Ok(set) => Some(PathRules {
-                globs: globs.to_vec(),
-                compiled,
-                set,
-            }),
-            Err(err) => {
-                self.at_value(
-                    path,
-                    format!("invalid path globs: {err}"),
-                    "fix the globs above".into(),
-                );
-                None
-            }
-        }
+        ok.then(|| PathRules {
+            globs: globs.to_vec(),
+            matchers,
+        })
     }
 }
 
