@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use ferry::gha::{Context, Reporter};
 use ferry::manifest::BuilderKind;
 use ferry::plan_comment::{self, GhContext, Options, PlanMode};
-use ferry::{build, detect};
+use ferry::{build, detect, diff, render};
 
 /// Release orchestration for a monorepo of ECS Fargate services.
 #[derive(Debug, Parser)]
@@ -45,6 +45,16 @@ enum Command {
     /// Outputs `image` (repository@digest), `tag`, `reused`, and `images`
     /// (JSON, by service); the job summary has a row per service.
     Build(BuildArgs),
+    /// Render task definitions from Jsonnet and validate them offline.
+    ///
+    /// Outputs `task-definition` (the file of a single render) or
+    /// `task-definitions` (JSON map `service/env` → file, with --all).
+    Render(RenderArgs),
+    /// Show what a deploy would change: the rendered task definition against
+    /// the one the ECS service runs, both normalised.
+    ///
+    /// Outputs `has-changes` and `changes` (one per line).
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +100,51 @@ fn parse_parallel(text: Option<String>) -> Result<Option<usize>, String> {
             )),
         },
     }
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    #[command(flatten)]
+    render: RenderArgs,
+    /// Compare with this file (`aws ecs describe-task-definition --include TAGS`
+    /// output) instead of reading the running definition from ECS.
+    #[arg(long)]
+    against: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    /// The service to render.
+    #[arg(long, env = "INPUT_SERVICE")]
+    service: Option<String>,
+    /// The environment to render for.
+    #[arg(long, env = "INPUT_ENVIRONMENT")]
+    env: Option<String>,
+    /// Every service × environment of the manifest.
+    #[arg(long)]
+    all: bool,
+    /// Render and validate every service × environment; write nothing.
+    #[arg(long)]
+    check: bool,
+    /// The image URI (ext-str IMAGE).
+    #[arg(long, env = "INPUT_IMAGE")]
+    image: Option<String>,
+    /// An ext-str NAME=VALUE (repeatable); FERRY_EXT_<NAME> variables work too.
+    #[arg(long = "ext-str", value_parser = render::inputs::parse_ext_str)]
+    ext_str: Vec<(String, String)>,
+    /// Infrastructure values (`terraform output -json`); `{env}` is replaced.
+    /// Default: task-definitions/environments/<env>.json when present.
+    #[arg(long, env = "INPUT_VALUES")]
+    values: Option<PathBuf>,
+    /// Output file of a single render (default .ferry/render/<service>.<env>.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Output folder of --all.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +231,26 @@ fn present(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
+/// The library's render options from the command line and `FERRY_EXT_*`.
+fn render_options(args: RenderArgs, manifest: PathBuf) -> render::Options {
+    render::Options {
+        root: args.repo,
+        manifest,
+        service: present(args.service),
+        env: present(args.env),
+        all: args.all,
+        check: args.check,
+        image: present(args.image),
+        ext_strs: args.ext_str,
+        values: args.values.filter(|p| !p.as_os_str().is_empty()),
+        out: args.out,
+        out_dir: args.out_dir,
+        env_vars: std::env::vars()
+            .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
+            .collect(),
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -258,6 +333,22 @@ async fn main() -> ExitCode {
                 }
                 (Err(e), _) | (_, Err(e)) => Err((e, Vec::new())),
             }
+        }
+        Command::Render(args) => {
+            let opts = render_options(args, cli.manifest);
+            render::run(&ctx, &opts, &mut reporter)
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), e.diagnostics()))
+        }
+        Command::Diff(args) => {
+            let opts = diff::Options {
+                render: render_options(args.render, cli.manifest),
+                against: args.against,
+            };
+            diff::run(&ctx, &opts, &mut reporter)
+                .await
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), e.diagnostics()))
         }
     };
     match result {

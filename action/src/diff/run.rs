@@ -1,0 +1,125 @@
+//! The `ferry diff` command: render one target, read the running definition,
+//! print and output the normalised changes.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{Change, diff};
+use crate::diagnostic::Diagnostic;
+use crate::gha::{Context, Reporter};
+use crate::manifest::Manifest;
+use crate::render::{self, RenderError};
+
+/// Options of `ferry diff`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// How to render the target (service and env are required).
+    pub render: render::Options,
+    /// The running definition from a file (`aws ecs describe-task-definition
+    /// --include TAGS` output, or a bare definition) instead of ECS.
+    pub against: Option<PathBuf>,
+}
+
+/// Why `diff` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    /// Rendering failed (bad Jsonnet, invalid definition, bad arguments).
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The running definition could not be read.
+    #[error("{0}")]
+    Running(String),
+}
+
+impl DiffError {
+    /// The located problems, for annotations.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            Self::Render(e) => e.diagnostics(),
+            Self::Running(_) => Vec::new(),
+        }
+    }
+}
+
+/// A DescribeTaskDefinition response (`taskDefinition` + `tags`) or a bare
+/// definition, as one task definition value.
+pub fn described(json: Value) -> Value {
+    match json {
+        Value::Object(mut obj) if obj.contains_key("taskDefinition") => {
+            let tags = obj.remove("tags");
+            let mut td = obj.remove("taskDefinition").unwrap_or(Value::Null);
+            if let (Some(tags), Some(td)) = (tags, td.as_object_mut()) {
+                td.insert("tags".into(), tags);
+            }
+            td
+        }
+        other => other,
+    }
+}
+
+fn read_described(path: &Path) -> Result<Value, DiffError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| DiffError::Running(format!("cannot read {}: {e}", path.display())))?;
+    let json = serde_json::from_str(&text)
+        .map_err(|e| DiffError::Running(format!("{}: not JSON: {e}", path.display())))?;
+    Ok(described(json))
+}
+
+/// Runs `ferry diff`: outputs `has-changes` and `changes` (one per line).
+pub async fn run(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<Vec<Change>, DiffError> {
+    let root = opts
+        .render
+        .root
+        .clone()
+        .unwrap_or_else(|| ctx.workspace.clone());
+    let manifest = Manifest::load(&root.join(&opts.render.manifest), &opts.render.manifest)
+        .map_err(RenderError::from)?;
+    let targets = render::targets(
+        &manifest,
+        &render::Options {
+            all: false,
+            check: false,
+            ..opts.render.clone()
+        },
+    )?;
+    let Some((service, env)) = targets.into_iter().next() else {
+        return Err(DiffError::Running("no target".into()));
+    };
+    let rendered = render::render_one(&root, &manifest, &service, &env, &opts.render)
+        .map_err(RenderError::Invalid)?;
+    let running = match &opts.against {
+        Some(path) => read_described(&root.join(path))?,
+        None => super::ecs::running(&manifest, &service, &env)
+            .await
+            .map_err(DiffError::Running)?,
+    };
+    let changes = diff(&running, &rendered.task_definition);
+    let text: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    let io = |e: std::io::Error| DiffError::Running(format!("cannot write the outputs: {e}"));
+    if text.is_empty() {
+        reporter
+            .info(&format!("{service} ({env}): no changes"))
+            .map_err(io)?;
+    } else {
+        reporter
+            .info(&format!(
+                "{service} ({env}): {} change(s)\n{}",
+                text.len(),
+                text.join("\n")
+            ))
+            .map_err(io)?;
+    }
+    reporter
+        .output(
+            "has-changes",
+            if text.is_empty() { "false" } else { "true" },
+        )
+        .map_err(io)?;
+    reporter.output("changes", &text.join("\n")).map_err(io)?;
+    Ok(changes)
+}

@@ -1,0 +1,85 @@
+use serde_json::json;
+
+use super::*;
+
+fn rendered() -> Value {
+    json!({
+        "family": "app",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256", "memory": "512",
+        "containerDefinitions": [{
+            "name": "app", "image": "i:1", "essential": true,
+            "portMappings": [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}],
+            "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+            "secrets": [],
+            "healthCheck": {"command": ["CMD", "x"], "interval": 30, "timeout": 5, "retries": 3}
+        }],
+        "tags": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]
+    })
+}
+
+/// What DescribeTaskDefinition returns for the same definition: read-only
+/// fields, defaults spelled out, lists in another order, numbers for sizes.
+fn described() -> Value {
+    json!({
+        "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/app:3",
+        "revision": 3, "status": "ACTIVE", "compatibilities": ["EC2", "FARGATE"],
+        "registeredAt": "2026-11-25T00:00:00Z",
+        "family": "app",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": 256, "memory": "512",
+        "volumes": [], "placementConstraints": [],
+        "containerDefinitions": [{
+            "name": "app", "image": "i:1", "cpu": 0, "essential": true,
+            "portMappings": [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}],
+            "environment": [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}],
+            "mountPoints": [], "volumesFrom": [], "systemControls": [],
+            "healthCheck": {"command": ["CMD", "x"], "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
+        }],
+        "tags": [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}]
+    })
+}
+
+#[test]
+fn the_same_definition_as_ecs_describes_it_has_no_changes() {
+    assert_eq!(diff(&described(), &rendered()), vec![]);
+}
+
+#[test]
+fn one_changed_variable_is_the_only_change() {
+    let mut r = rendered();
+    r["containerDefinitions"][0]["environment"][0]["value"] = json!("changed");
+    let changes = diff(&described(), &r);
+    assert_eq!(
+        changes,
+        vec![Change {
+            path: "containerDefinitions[app].environment[A].value".into(),
+            before: Some(json!("1")),
+            after: Some(json!("changed")),
+        }]
+    );
+    assert_eq!(
+        changes[0].to_string(),
+        "~ containerDefinitions[app].environment[A].value: \"1\" → \"changed\""
+    );
+}
+
+#[test]
+fn added_and_removed_entries_are_named() {
+    let mut r = rendered();
+    r["containerDefinitions"][0]["environment"] =
+        json!([{"name": "A", "value": "1"}, {"name": "C", "value": "3"}]);
+    let paths: Vec<String> = diff(&described(), &r)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            "- containerDefinitions[app].environment[B]: {\"name\":\"B\",\"value\":\"2\"}",
+            "+ containerDefinitions[app].environment[C]: {\"name\":\"C\",\"value\":\"3\"}",
+        ]
+    );
+}

@@ -1,0 +1,173 @@
+//! The ext-strs of one render, layered from the least to the most specific:
+//! the manifest (SERVICE, ENVIRONMENT, PROJECT, REGION), the environment's
+//! values file (Terraform's outputs), `FERRY_EXT_<NAME>` environment
+//! variables, `--ext-str`, then `--image`. The same names work in CI and on
+//! a laptop.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::diagnostic::Diagnostic;
+use crate::manifest::Manifest;
+
+/// Where an environment's infrastructure values live by default.
+pub fn default_values_file(env: &str) -> String {
+    format!("task-definitions/environments/{env}.json")
+}
+
+/// The ext-strs that come from the manifest.
+pub fn from_manifest(manifest: &Manifest, service: &str, env: &str) -> BTreeMap<String, String> {
+    let region = manifest
+        .environments
+        .get(env)
+        .and_then(|e| e.region.clone())
+        .unwrap_or_else(|| manifest.region.clone());
+    BTreeMap::from([
+        ("SERVICE".to_string(), service.to_string()),
+        ("ENVIRONMENT".to_string(), env.to_string()),
+        ("PROJECT".to_string(), manifest.project.clone()),
+        ("REGION".to_string(), region),
+        // Empty unless given: the Jsonnet then builds the image from IMAGE_TAG + ECR_REPOSITORY.
+        ("IMAGE".to_string(), String::new()),
+    ])
+}
+
+/// Reads a values file: the JSON of `terraform output -json` (each output as
+/// `{ "value": ... }`) or the same keys with plain values. For `service`:
+/// `services.<service>.<field>` becomes `<FIELD>` (EXECUTION_ROLE_ARN,
+/// TASK_ROLE_ARN, LOG_GROUP, ...), `tasks_queue_url` becomes SQS_QUEUE_URL,
+/// `ecr_repository_urls.<service>` becomes ECR_REPOSITORY, and every other
+/// top-level string output becomes its upper-cased name.
+pub fn from_values_file(
+    root: &Path,
+    file: &str,
+    service: &str,
+) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
+    let text = std::fs::read_to_string(root.join(file)).map_err(|e| {
+        Box::new(
+            Diagnostic::new(file, format!("cannot read the values file: {e}"))
+                .help("write it from `terraform output -json`, or pass --values FILE"),
+        )
+    })?;
+    let json: Value = serde_json::from_str(&text).map_err(|e| {
+        Box::new(
+            Diagnostic::new(file, format!("not JSON: {e}"))
+                .at(e.line(), e.column())
+                .help("write it from `terraform output -json`"),
+        )
+    })?;
+    Ok(values(&json, service))
+}
+
+fn unwrap_output(v: &Value) -> &Value {
+    match v.as_object() {
+        Some(o)
+            if o.contains_key("value")
+                && o.keys()
+                    .all(|k| matches!(k.as_str(), "value" | "type" | "sensitive")) =>
+        {
+            &o["value"]
+        }
+        _ => v,
+    }
+}
+
+/// The ext-strs a values document gives `service`.
+pub fn values(json: &Value, service: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (key, value) in json.as_object().into_iter().flatten() {
+        let value = unwrap_output(value);
+        match (key.as_str(), value) {
+            ("services", Value::Object(services)) => {
+                for (field, v) in services
+                    .get(service)
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(s) = scalar(v) {
+                        out.insert(field.to_ascii_uppercase(), s);
+                    }
+                }
+            }
+            ("ecr_repository_urls", Value::Object(urls)) => {
+                if let Some(url) = urls.get(service).and_then(Value::as_str) {
+                    out.insert("ECR_REPOSITORY".into(), url.to_string());
+                }
+            }
+            ("tasks_queue_url", Value::String(s)) => {
+                out.insert("SQS_QUEUE_URL".into(), s.clone());
+            }
+            (_, v) => {
+                if let Some(s) = scalar(v) {
+                    out.insert(key.to_ascii_uppercase(), s);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `FERRY_EXT_<NAME>=value` environment variables as ext-strs.
+pub fn from_environment(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> BTreeMap<String, String> {
+    vars.into_iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("FERRY_EXT_")
+                .filter(|n| !n.is_empty())
+                .map(|n| (n.to_string(), v))
+        })
+        .collect()
+}
+
+/// Parses `--ext-str K=V`.
+pub fn parse_ext_str(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("--ext-str {text:?} is not NAME=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terraform_outputs_become_ext_strs() {
+        let json = serde_json::json!({
+            "services": {"value": {"api": {"execution_role_arn": "e", "log_group": "/g"}, "other": {"log_group": "x"}}},
+            "tasks_queue_url": {"value": "https://q", "type": "string", "sensitive": false},
+            "sampleworker_secret_arn": "arn:s",
+            "ecr_repository_urls": {"value": {"api": "1.dkr.ecr/p/api"}}
+        });
+        let v = values(&json, "api");
+        assert_eq!(v["EXECUTION_ROLE_ARN"], "e");
+        assert_eq!(v["LOG_GROUP"], "/g");
+        assert_eq!(v["SQS_QUEUE_URL"], "https://q");
+        assert_eq!(v["SAMPLEWORKER_SECRET_ARN"], "arn:s");
+        assert_eq!(v["ECR_REPOSITORY"], "1.dkr.ecr/p/api");
+    }
+
+    #[test]
+    fn environment_prefix() {
+        let got = from_environment([
+            ("FERRY_EXT_IMAGE".into(), "i".into()),
+            ("IMAGE".into(), "no".into()),
+        ]);
+        assert_eq!(got, BTreeMap::from([("IMAGE".into(), "i".into())]));
+        assert!(parse_ext_str("A=b=c").is_ok_and(|(k, v)| k == "A" && v == "b=c"));
+        assert!(parse_ext_str("=x").is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! `ferry render`: Jsonnet task definitions → RegisterTaskDefinition JSON.
+//!
+//! Each (service, environment) is evaluated in-process with jrsonnet
+//! ([`jsonnet`]) from layered ext-strs ([`inputs`]), reduced to the fields
+//! the API takes ([`register`]) and checked against the ECS/Fargate rules
+//! ([`validate`]) — all in memory. Files are written only when every target
+//! is valid, so bad input never leaves a half-written result behind.
+
+pub mod fargate;
+pub mod inputs;
+pub mod jsonnet;
+pub mod register;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::diagnostic::Diagnostic;
+use crate::gha::{Context, Reporter};
+use crate::manifest::{Manifest, ManifestError};
+
+/// The image tag `--check` renders with when no image is given.
+pub const CHECK_IMAGE_TAG: &str = "ferry-check";
+
+/// Options of `ferry render`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Repository root (default: the workspace of the run).
+    pub root: Option<PathBuf>,
+    /// The manifest, relative to the root.
+    pub manifest: PathBuf,
+    /// One service (with `env`), unless `all`.
+    pub service: Option<String>,
+    /// One environment (with `service`), unless `all`.
+    pub env: Option<String>,
+    /// Every service × environment of the manifest.
+    pub all: bool,
+    /// Render and validate only; write nothing.
+    pub check: bool,
+    /// The image URI (ext-str IMAGE).
+    pub image: Option<String>,
+    /// `--ext-str` pairs, applied last.
+    pub ext_strs: Vec<(String, String)>,
+    /// The values file (default: task-definitions/environments/<env>.json when present).
+    pub values: Option<PathBuf>,
+    /// Output file of a single render.
+    pub out: Option<PathBuf>,
+    /// Output folder of `--all` (default `.ferry/render`).
+    pub out_dir: Option<PathBuf>,
+    /// `FERRY_EXT_*` variables of the process environment.
+    pub env_vars: BTreeMap<String, String>,
+}
+
+/// One rendered, valid task definition.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The service.
+    pub service: String,
+    /// The environment.
+    pub env: String,
+    /// The RegisterTaskDefinition input.
+    pub task_definition: Value,
+}
+
+/// Why `render` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The manifest is missing or invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// Bad arguments (unknown service or environment, missing --service).
+    #[error("{0}")]
+    Input(String),
+    /// Jsonnet or validation problems, one diagnostic each.
+    #[error("{} problem(s) in the task definitions; nothing was written", .0.len())]
+    Invalid(Vec<Diagnostic>),
+    /// Writing the output failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl RenderError {
+    /// The located problems, for annotations.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            Self::Manifest(e) => e.diagnostics(),
+            Self::Invalid(d) => d.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Which (service, environment) pairs the options select, in manifest order.
+pub fn targets(manifest: &Manifest, opts: &Options) -> Result<Vec<(String, String)>, RenderError> {
+    if opts.all || opts.check {
+        return Ok(manifest
+            .services
+            .keys()
+            .flat_map(|s| {
+                manifest
+                    .environments
+                    .keys()
+                    .map(move |e| (s.clone(), e.clone()))
+            })
+            .collect());
+    }
+    let (Some(service), Some(env)) = (&opts.service, &opts.env) else {
+        return Err(RenderError::Input(
+            "name a target: --service S --env E, or --all".into(),
+        ));
+    };
+    manifest
+        .select([service.as_str()])
+        .map_err(RenderError::Input)?;
+    if !manifest.environments.contains_key(env) {
+        let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
+        return Err(RenderError::Input(format!(
+            "unknown environment `{env}`: {} declares {}",
+            manifest.file.display(),
+            known.join(", ")
+        )));
+    }
+    Ok(vec![(service.clone(), env.clone())])
+}
+
+/// The ext-strs one target is evaluated with (see [`inputs`] for the layers).
+pub fn ext_strs(
+    root: &Path,
+    manifest: &Manifest,
+    service: &str,
+    env: &str,
+    opts: &Options,
+) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
+    let mut ext = inputs::from_manifest(manifest, service, env);
+    let values = match &opts.values {
+        Some(p) => Some(p.to_string_lossy().replace("{env}", env)),
+        None => Some(inputs::default_values_file(env)).filter(|f| root.join(f).is_file()),
+    };
+    if let Some(values) = values {
+        ext.extend(inputs::from_values_file(root, &values, service)?);
+    }
+    ext.extend(inputs::from_environment(opts.env_vars.clone()));
+    ext.extend(opts.ext_strs.iter().cloned());
+    if let Some(image) = &opts.image {
+        ext.insert("IMAGE".into(), image.clone());
+    } else if opts.check && ext.get("IMAGE").is_none_or(String::is_empty) {
+        // A check has no built image: a placeholder tag stands in for it.
+        ext.entry("IMAGE_TAG".into())
+            .or_insert_with(|| CHECK_IMAGE_TAG.into());
+    }
+    Ok(ext)
+}
+
+/// Renders and validates one target, in memory.
+pub fn render_one(
+    root: &Path,
+    manifest: &Manifest,
+    service: &str,
+    env: &str,
+    opts: &Options,
+) -> Result<Rendered, Vec<Diagnostic>> {
+    let file = manifest
+        .services
+        .get(service)
+        .map(|s| s.task_definition.clone())
+        .unwrap_or_default();
+    let ext = ext_strs(root, manifest, service, env, opts).map_err(|d| vec![*d])?;
+    let value = jsonnet::evaluate(root, &file, &ext).map_err(|d| vec![*d])?;
+    let located = |p: validate::Problem| {
+        let at = if p.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", p.path)
+        };
+        Diagnostic::new(&file, format!("{service} ({env}): {at}{}", p.message)).help(p.help)
+    };
+    let td =
+        register::to_input(value).map_err(|ps| ps.into_iter().map(located).collect::<Vec<_>>())?;
+    let env_conf = manifest.environments.get(env);
+    let rules = validate::Rules {
+        production: env == "prod" || env_conf.is_some_and(|e| e.promote_from.is_some()),
+    };
+    let problems = validate::validate(&td, rules);
+    if !problems.is_empty() {
+        return Err(problems.into_iter().map(located).collect());
+    }
+    Ok(Rendered {
+        service: service.into(),
+        env: env.into(),
+        task_definition: td,
+    })
+}
+
+/// Renders every selected target; fails with every problem of every target.
+pub fn render_all(
+    root: &Path,
+    manifest: &Manifest,
+    opts: &Options,
+) -> Result<Vec<Rendered>, RenderError> {
+    let mut rendered = Vec::new();
+    let mut problems = Vec::new();
+    for (service, env) in targets(manifest, opts)? {
+        match render_one(root, manifest, &service, &env, opts) {
+            Ok(r) => rendered.push(r),
+            Err(d) => problems.extend(d),
+        }
+    }
+    if problems.is_empty() {
+        Ok(rendered)
+    } else {
+        Err(RenderError::Invalid(problems))
+    }
+}
+
+/// Runs `ferry render`: renders, validates, then writes the files and outputs.
+pub fn run(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<Vec<Rendered>, RenderError> {
+    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
+    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
+    let rendered = render_all(&root, &manifest, opts)?;
+    if opts.check {
+        for r in &rendered {
+            let _ = reporter.info(&format!("ok: {} ({})", r.service, r.env));
+        }
+        return Ok(rendered);
+    }
+    let single = !opts.all && rendered.len() == 1;
+    let dir = opts
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| root.join(".ferry/render"));
+    let mut paths = BTreeMap::new();
+    for r in &rendered {
+        let path = match (&opts.out, single) {
+            (Some(out), true) => out.clone(),
+            _ => dir.join(format!("{}.{}.json", r.service, r.env)),
+        };
+        write(&path, &r.task_definition)?;
+        let _ = reporter.info(&format!("{} ({}) → {}", r.service, r.env, path.display()));
+        paths.insert(
+            format!("{}/{}", r.service, r.env),
+            path.display().to_string(),
+        );
+    }
+    let io = |e: std::io::Error| RenderError::Write {
+        path: PathBuf::from("$GITHUB_OUTPUT"),
+        source: e,
+    };
+    if single {
+        if let Some(path) = paths.values().next() {
+            reporter.output("task-definition", path).map_err(io)?;
+        }
+    } else {
+        reporter
+            .output(
+                "task-definitions",
+                &serde_json::to_string(&paths).unwrap_or_default(),
+            )
+            .map_err(io)?;
+    }
+    Ok(rendered)
+}
+
+fn write(path: &Path, td: &Value) -> Result<(), RenderError> {
+    let err = |source| RenderError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(err)?;
+    }
+    let mut text = serde_json::to_string_pretty(td).unwrap_or_default();
+    text.push('\n');
+    std::fs::write(path, text).map_err(err)
+}
