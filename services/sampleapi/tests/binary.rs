@@ -94,6 +94,24 @@ async fn serves_logs_json_with_request_and_trace_ids_and_stops_on_sigterm() {
     let body: Value = r.json().await.unwrap();
     let trace_id = body["trace_id"].as_str().unwrap().to_owned();
 
+    // The task definition's container health check: the binary probes itself.
+    let probe = |url: String| {
+        Command::new(env!("CARGO_BIN_EXE_sampleapi"))
+            .env_clear()
+            .args(["healthcheck", &url])
+            .output()
+            .unwrap()
+    };
+    let healthy = probe(format!("{base}/health"));
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    let missing = probe(format!("{base}/no-such-route"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("answered 404"));
+
     let t = Instant::now();
     let ok = Command::new("kill")
         .args(["-TERM".to_owned(), child.id().to_string()])

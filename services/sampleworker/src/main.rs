@@ -8,6 +8,10 @@ use service_telemetry::shutdown::Shutdown;
 use service_telemetry::{Env, init};
 
 fn main() {
+    // ECS's container health check runs `<binary> healthcheck URL` (no shell in the image).
+    if let Some(code) = service_telemetry::healthcheck::from_args() {
+        std::process::exit(code);
+    }
     let config = match sampleworker::Config::from_env(&Env::from_process()) {
         Ok(c) => c,
         Err(e) => exit_with(&e),

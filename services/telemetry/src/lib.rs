@@ -11,11 +11,13 @@
 //!   context propagation;
 //! - [`propagation`]: carry the trace context through message attributes;
 //! - [`metrics`]: the Prometheus text endpoint;
-//! - [`shutdown`]: SIGTERM/SIGINT handling for graceful shutdown on ECS.
+//! - [`shutdown`]: SIGTERM/SIGINT handling for graceful shutdown on ECS;
+//! - [`healthcheck`]: `<binary> healthcheck URL`, the container health check.
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
+pub mod healthcheck;
 pub mod logging;
 pub mod metrics;
 pub mod propagation;
