@@ -297,20 +297,28 @@ async fn main() -> ExitCode {
         }
         Command::PlanComment(args) => {
             let opts = Options::from(args);
-            plan_comment::run(&opts, &GhContext::from_env(), &mut std::io::stdout())
-                .await
-                .map(|_| ())
-                .map_err(|e| (e.to_string(), Vec::new()))
+            plan_comment::run(
+                &opts,
+                &GhContext::from_context(&ctx),
+                &mut std::io::stdout(),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| (e.to_string(), Vec::new()))
         }
         Command::PlanVerify {
             plan,
             expected_hash,
         } => {
             let opts = Options::from(plan);
-            plan_comment::verify::run(&opts, &GhContext::from_env(), expected_hash.as_deref())
-                .await
-                .map(|hash| eprintln!("plan-verify: the plan matches the reviewed one ({hash})"))
-                .map_err(|e| (e.to_string(), Vec::new()))
+            plan_comment::verify::run(
+                &opts,
+                &GhContext::from_context(&ctx),
+                expected_hash.as_deref(),
+            )
+            .await
+            .map(|hash| eprintln!("plan-verify: the plan matches the reviewed one ({hash})"))
+            .map_err(|e| (e.to_string(), Vec::new()))
         }
         Command::Build(args) => {
             match (parse_builder(args.builder), parse_parallel(args.parallel)) {

@@ -19,6 +19,7 @@ fn ferry(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     for k in [
         "GITHUB_ACTIONS",
         "GITHUB_EVENT_PATH",
+        "GITHUB_EVENT_NAME",
         "GITHUB_TOKEN",
         "INPUT_GITHUB-TOKEN",
         "GITHUB_OUTPUT",
@@ -38,10 +39,16 @@ fn setup() -> tempfile::TempDir {
     std::fs::write(dir.path().join("plan.json"), PLAN_A).unwrap();
     std::fs::write(
         dir.path().join("pr.json"),
-        r#"{"action":"synchronize","number":7,"pull_request":{"number":7}}"#,
+        r#"{"action":"synchronize","number":7,"pull_request":{"number":7,
+            "base":{"sha":"1111111111111111111111111111111111111111","ref":"main"},
+            "head":{"sha":"2222222222222222222222222222222222222222","ref":"feature"}}}"#,
     )
     .unwrap();
-    std::fs::write(dir.path().join("push.json"), r#"{"ref":"refs/heads/main"}"#).unwrap();
+    std::fs::write(
+        dir.path().join("push.json"),
+        r#"{"ref":"refs/heads/main","before":"1111111111111111111111111111111111111111","after":"2222222222222222222222222222222222222222"}"#,
+    )
+    .unwrap();
     dir
 }
 
@@ -113,6 +120,7 @@ fn outside_a_pull_request_it_prints_instead_of_posting() {
         &["plan-comment", "--env", "staging", "--plan", "plan.json"],
         &[
             ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
             ("GITHUB_EVENT_PATH", push.to_str().unwrap()),
             ("GITHUB_REPOSITORY", "o/r"),
         ],
@@ -134,6 +142,7 @@ fn on_a_pull_request_a_missing_token_is_an_error() {
         &["plan-comment", "--env", "staging", "--plan", "plan.json"],
         &[
             ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
             ("GITHUB_EVENT_PATH", pr.to_str().unwrap()),
             ("GITHUB_REPOSITORY", "o/r"),
         ],

@@ -1,15 +1,10 @@
 //! One GET, done right: status checked, retried when GitHub asks for patience,
 //! the next page found in the `Link` header, the body decoded with context.
 
-use std::time::Duration;
-
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 use super::GitHub;
-
-/// How often a request is tried before its error is reported.
-const ATTEMPTS: u32 = 4;
 
 /// A failed GitHub call. Messages never include the token.
 #[derive(Debug, thiserror::Error)]
@@ -83,36 +78,6 @@ pub(super) fn next_link(header: &str) -> Option<String> {
     })
 }
 
-/// Whether GitHub asks us to come back later, and how much later.
-fn retry_after(
-    status: u16,
-    headers: &http::HeaderMap,
-    body: &str,
-    base: Duration,
-    attempt: u32,
-) -> Option<Duration> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let backoff = base * 2u32.pow(attempt);
-    let secondary = status == 403 && body.to_ascii_lowercase().contains("secondary rate limit");
-    let primary =
-        (status == 403 || status == 429) && header("x-ratelimit-remaining").as_deref() == Some("0");
-    if let Some(secs) = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok())
-        && (status == 429 || status == 403 || status >= 500)
-    {
-        // Honour it, but never sleep a CI job for more than a minute per try.
-        return Some(Duration::from_secs(secs.min(60)));
-    }
-    if status >= 500 || status == 429 || secondary || primary {
-        return Some(backoff);
-    }
-    None
-}
-
 impl GitHub {
     /// GETs `url` (a path, or a full URL on the API host) and decodes it.
     pub(super) async fn get<T: DeserializeOwned>(&self, url: &str) -> Result<Page<T>, GitHubError> {
@@ -128,9 +93,9 @@ impl GitHub {
         loop {
             let response = match self.client._get(target.as_str()).await {
                 Ok(r) => r,
-                Err(e) if attempt + 1 < ATTEMPTS => {
+                Err(e) if attempt + 1 < self.retry.attempts => {
                     tracing::warn!("GET {target} failed ({e}); retrying");
-                    tokio::time::sleep(self.retry_base * 2u32.pow(attempt)).await;
+                    tokio::time::sleep(self.retry.base_delay * 2u32.pow(attempt)).await;
                     attempt += 1;
                     continue;
                 }
@@ -141,7 +106,8 @@ impl GitHub {
                     });
                 }
             };
-            let status = response.status().as_u16();
+            let response_status = response.status();
+            let status = response_status.as_u16();
             let headers = response.headers().clone();
             let body = response
                 .into_body()
@@ -166,8 +132,9 @@ impl GitHub {
                     next,
                 });
             }
-            if attempt + 1 < ATTEMPTS
-                && let Some(wait) = retry_after(status, &headers, &body, self.retry_base, attempt)
+            if let Some(wait) = self
+                .retry
+                .delay(attempt + 1, response_status, &headers, &body)
             {
                 tracing::warn!("GET {target}: {status}; retrying in {wait:?}");
                 tokio::time::sleep(wait).await;
@@ -204,33 +171,5 @@ mod tests {
             Some("https://api.github.com/repositories/1/pulls/2/files?page=2")
         );
         assert_eq!(next_link(r#"<https://x/?page=1>; rel="prev""#), None);
-    }
-
-    #[test]
-    fn retries_what_github_asks_to_retry() {
-        let base = Duration::from_millis(100);
-        let mut h = http::HeaderMap::new();
-        assert_eq!(
-            retry_after(502, &h, "", base, 1),
-            Some(Duration::from_millis(200))
-        );
-        assert_eq!(retry_after(404, &h, "", base, 0), None);
-        assert_eq!(
-            retry_after(403, &h, "Resource not accessible", base, 0),
-            None
-        );
-        assert!(
-            retry_after(403, &h, "You have exceeded a secondary rate limit", base, 0).is_some()
-        );
-        h.insert("retry-after", http::HeaderValue::from_static("7"));
-        assert_eq!(
-            retry_after(429, &h, "", base, 0),
-            Some(Duration::from_secs(7))
-        );
-        h.insert("retry-after", http::HeaderValue::from_static("3600"));
-        assert_eq!(
-            retry_after(403, &h, "", base, 0),
-            Some(Duration::from_secs(60))
-        );
     }
 }

@@ -30,8 +30,8 @@ pub struct GitHub {
     client: Octocrab,
     repo: RepoSlug,
     api_url: String,
-    /// Pause before retrying; tests set it to zero.
-    pub retry_base: Duration,
+    /// When and how often to retry (5xx, rate limits).
+    pub retry: retry::RetryPolicy,
 }
 
 impl GitHub {
@@ -52,7 +52,7 @@ impl GitHub {
             client,
             repo,
             api_url: api_url.trim_end_matches('/').to_string(),
-            retry_base: Duration::from_secs(1),
+            retry: retry::RetryPolicy::default(),
         })
     }
 

@@ -1,11 +1,10 @@
-//! The GitHub Actions context this command needs, read from the environment.
-//!
-//! Temporary: the shared `gha` module replaces this at merge. Kept small and
-//! injectable (`from_lookup`) so tests never touch the process environment.
+//! The GitHub Actions context this command needs: a view of the shared
+//! [`Context`], which reads the environment and the event payload once for
+//! every command.
 
 use std::path::PathBuf;
 
-use serde_json::Value;
+use crate::gha::{Context, Event};
 
 /// What `plan-comment` needs to know about the run.
 #[derive(Clone, Default)]
@@ -41,48 +40,23 @@ impl std::fmt::Debug for GhContext {
 }
 
 impl GhContext {
-    /// Reads the process environment.
-    pub fn from_env() -> GhContext {
-        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-    }
-
-    /// Reads variables through `get` (tests pass a map).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> GhContext {
-        let repository = get("GITHUB_REPOSITORY").and_then(|r| {
-            let (o, n) = r.split_once('/')?;
-            Some((o.to_string(), n.to_string()))
-        });
-        let pr_number = get("GITHUB_EVENT_PATH")
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|e| pr_number_of(&e));
-        let server = get("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".to_string());
-        let run_url = match (get("GITHUB_REPOSITORY"), get("GITHUB_RUN_ID")) {
-            (Some(repo), Some(run)) => Some(format!("{server}/{repo}/actions/runs/{run}")),
-            _ => None,
-        };
+    /// The parts of the shared run context (`gha::Context`) this command uses.
+    pub fn from_context(ctx: &Context) -> GhContext {
         GhContext {
-            in_actions: get("GITHUB_ACTIONS").as_deref() == Some("true"),
-            repository,
-            pr_number,
-            token: get("INPUT_GITHUB-TOKEN").or_else(|| get("GITHUB_TOKEN")),
-            api_url: get("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_string()),
-            output_file: get("GITHUB_OUTPUT").map(PathBuf::from),
-            summary_file: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
-            run_url,
+            in_actions: ctx.in_actions,
+            repository: ctx
+                .repository
+                .as_ref()
+                .map(|r| (r.owner.clone(), r.name.clone())),
+            pr_number: match &ctx.event {
+                Event::PullRequest(pr) => Some(pr.number),
+                _ => None,
+            },
+            token: ctx.token.as_ref().map(|t| t.expose().to_string()),
+            api_url: ctx.api_url.clone(),
+            output_file: ctx.output_file.clone(),
+            summary_file: ctx.summary_file.clone(),
+            run_url: ctx.run_url.clone(),
         }
     }
-}
-
-/// The pull request number of a `pull_request*` or `issue_comment` event.
-pub fn pr_number_of(event: &Value) -> Option<u64> {
-    if let Some(n) = event
-        .pointer("/pull_request/number")
-        .and_then(Value::as_u64)
-    {
-        return Some(n);
-    }
-    let issue = event.get("issue")?;
-    issue.get("pull_request")?;
-    issue.get("number").and_then(Value::as_u64)
 }
