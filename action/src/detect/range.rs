@@ -35,9 +35,17 @@ pub enum Base {
 impl Base {
     /// A short description for the summary.
     pub fn describe(&self) -> String {
+        // "origin/main (origin/main)" says nothing twice.
+        let named = |label: &str, rev: &str| {
+            if label == rev {
+                label.to_string()
+            } else {
+                format!("{label} ({})", short(rev))
+            }
+        };
         match self {
-            Self::Commit { rev, label } => format!("{label} ({})", short(rev)),
-            Self::MergeBase { rev, label } => format!("merge base with {label} ({})", short(rev)),
+            Self::Commit { rev, label } => named(label, rev),
+            Self::MergeBase { rev, label } => format!("merge base with {}", named(label, rev)),
             Self::LastDeployment { env } => format!("last successful deployment to {env}"),
         }
     }
