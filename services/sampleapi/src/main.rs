@@ -1,43 +1,9 @@
 //! `sampleapi` binary: reads the configuration, installs telemetry, serves.
 
-use service_telemetry::config::exit_with;
 use service_telemetry::shutdown::Shutdown;
-use service_telemetry::{Env, init};
 
 fn main() {
-    // ECS's container health check runs `<binary> healthcheck URL` (no shell in the image).
-    if let Some(code) = service_telemetry::healthcheck::from_args() {
-        std::process::exit(code);
-    }
-    let config = match sampleapi::Config::from_env(&Env::from_process()) {
-        Ok(c) => c,
-        Err(e) => exit_with(&e),
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    let code = runtime.block_on(run(config));
-    std::process::exit(code);
-}
-
-async fn run(config: sampleapi::Config) -> i32 {
-    let telemetry = match init(&config.telemetry) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
-    };
-    let code = serve(config).await;
-    telemetry.shutdown();
-    code
+    service_telemetry::run_service(sampleapi::Config::from_env, |c| &c.telemetry, serve);
 }
 
 async fn serve(config: sampleapi::Config) -> i32 {

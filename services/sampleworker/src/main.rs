@@ -3,44 +3,10 @@
 
 use std::sync::Arc;
 
-use service_telemetry::config::exit_with;
 use service_telemetry::shutdown::Shutdown;
-use service_telemetry::{Env, init};
 
 fn main() {
-    // ECS's container health check runs `<binary> healthcheck URL` (no shell in the image).
-    if let Some(code) = service_telemetry::healthcheck::from_args() {
-        std::process::exit(code);
-    }
-    let config = match sampleworker::Config::from_env(&Env::from_process()) {
-        Ok(c) => c,
-        Err(e) => exit_with(&e),
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    let code = runtime.block_on(run(config));
-    std::process::exit(code);
-}
-
-async fn run(config: sampleworker::Config) -> i32 {
-    let telemetry = match init(&config.telemetry) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
-    };
-    let code = work(config).await;
-    telemetry.shutdown();
-    code
+    service_telemetry::run_service(sampleworker::Config::from_env, |c| &c.telemetry, work);
 }
 
 async fn work(config: sampleworker::Config) -> i32 {

@@ -190,6 +190,53 @@ pub fn current_trace_id() -> Option<String> {
     sc.is_valid().then(|| sc.trace_id().to_string())
 }
 
+/// The start-up every service binary shares, so each `main` is one call: the
+/// `healthcheck` probe mode, the configuration read from the environment (a
+/// bad value exits 2 naming the variable), a multi-thread runtime, and
+/// telemetry installed before `body` runs and flushed after it. Exits with
+/// `body`'s code.
+pub fn run_service<C, F, Fut>(
+    read_config: impl FnOnce(&Env) -> Result<C, ConfigError>,
+    telemetry: impl FnOnce(&C) -> &TelemetryConfig,
+    body: F,
+) -> !
+where
+    F: FnOnce(C) -> Fut,
+    Fut: std::future::Future<Output = i32>,
+{
+    // ECS's container health check runs `<binary> healthcheck URL` (no shell in the image).
+    if let Some(code) = healthcheck::from_args() {
+        std::process::exit(code);
+    }
+    let config = match read_config(&Env::from_process()) {
+        Ok(c) => c,
+        Err(e) => config::exit_with(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(async move {
+        let guard = match init(telemetry(&config)) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{e}");
+                return 1;
+            }
+        };
+        let code = body(config).await;
+        guard.shutdown();
+        code
+    });
+    std::process::exit(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
