@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod crates;
+pub mod deploy;
 pub mod detect;
 pub mod diagnostic;
 pub mod diff;

@@ -171,7 +171,7 @@ impl Resolver<'_> {
                 let mut shas = Vec::new();
                 for name in self.manifest.services.keys() {
                     match gh
-                        .last_successful_deployment(env, &format!("deploy:{name}"), 30)
+                        .last_successful_deployment(env, &crate::deploy::deployment_task(name), 30)
                         .await
                     {
                         Ok(Some(sha)) => shas.push(sha),

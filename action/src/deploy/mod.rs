@@ -1,0 +1,10 @@
+//! `ferry deploy`: register task definitions, roll them out on the ECS
+//! services of one environment, wait on this deployment, diagnose and roll
+//! back a failure, and record the result in GitHub.
+
+pub mod model;
+
+pub use model::{
+    ContainerExit, DeployReport, DeploymentPayload, Diagnosis, LogLine, Rollback, ServiceEvent,
+    ServiceOutcome, Status, StoppedTask, deployment_task,
+};
