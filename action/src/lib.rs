@@ -17,4 +17,5 @@ pub mod git;
 pub mod github;
 pub mod manifest;
 pub mod plan_comment;
+pub mod release;
 pub mod render;

@@ -23,7 +23,7 @@ use crate::diagnostic::Diagnostic;
 use crate::gha::{Context, Reporter};
 use crate::git::{Git, GitTree};
 use crate::manifest::{BuilderKind, Manifest, ManifestError};
-pub use execute::{Outcome, Status};
+pub use execute::{Outcome, Settings, Status};
 pub use report::summary_markdown;
 
 /// Options of `ferry build`.
@@ -226,12 +226,28 @@ pub fn plan(
     Ok(plans)
 }
 
-/// Runs `build` and writes its outputs and summary.
-pub async fn run(
+/// Everything `build` decides before it runs a builder: the plans, and
+/// where and how they would be built. `release --dry-run` stops here.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The repository root (git's top level).
+    pub root: PathBuf,
+    /// The manifest read from it.
+    pub manifest: Manifest,
+    /// The commit built.
+    pub sha: String,
+    /// One plan per service, in the order asked for.
+    pub plans: Vec<Plan>,
+    /// Builder, registry override, parallelism.
+    pub settings: execute::Settings,
+}
+
+/// Reads the commit and computes the plans (git only: no builder, no AWS).
+pub fn prepare(
     ctx: &Context,
     opts: &Options,
     reporter: &mut Reporter,
-) -> Result<Vec<Outcome>, BuildError> {
+) -> Result<Prepared, BuildError> {
     let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
     let git = Git::open(&root).map_err(|e| {
         BuildError::Input(format!(
@@ -309,6 +325,24 @@ pub async fn run(
         region: manifest.region.clone(),
         root: root.clone(),
     };
+    Ok(Prepared {
+        root,
+        manifest,
+        sha,
+        plans,
+        settings,
+    })
+}
+
+/// Runs `build` and writes its outputs and summary.
+pub async fn run(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<Vec<Outcome>, BuildError> {
+    let Prepared {
+        plans, settings, ..
+    } = prepare(ctx, opts, reporter)?;
     let outcomes = execute::execute(&settings, plans, reporter).await?;
     report::write(reporter, &outcomes)
         .map_err(|e| BuildError::Input(format!("cannot write the outputs: {e}")))?;

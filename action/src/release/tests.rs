@@ -1,0 +1,60 @@
+use super::*;
+
+fn manifest() -> crate::manifest::Manifest {
+    crate::manifest::Manifest::parse(
+        include_str!("../../../.github/ferry.yml"),
+        std::path::Path::new(".github/ferry.yml"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_laptop_without_credentials_gets_a_dry_run_and_ci_gets_an_error() {
+    assert_eq!(choose_mode(false, false, true).unwrap(), Mode::Live);
+    assert!(matches!(choose_mode(false, false, false).unwrap(), Mode::DryRun(why) if why.contains("no AWS credentials")));
+    assert!(matches!(choose_mode(true, true, true).unwrap(), Mode::DryRun(_)));
+    let err = choose_mode(false, true, false).unwrap_err();
+    assert!(err.contains("--dry-run") && err.contains("configure-aws-credentials"), "{err}");
+}
+
+#[test]
+fn the_default_target_is_the_environment_that_promotes_from_none() {
+    let m = manifest();
+    assert_eq!(target_env(&m, None).unwrap(), "staging");
+    assert_eq!(target_env(&m, Some("prod")).unwrap(), "prod");
+    let err = target_env(&m, Some("prdo")).unwrap_err();
+    assert!(err.contains("staging, prod"), "{err}");
+}
+
+#[test]
+fn the_plan_names_services_images_changes_and_the_comment() {
+    let plan = ReleasePlan {
+        env: "staging".into(),
+        why_dry: "no AWS credentials are configured".into(),
+        source: "git diff a1b2c3d..e4f5a6b".into(),
+        notes: vec![],
+        unaffected: vec!["sampleworker".into()],
+        services: vec![
+            PlannedService {
+                service: "sampleapi".into(),
+                why: vec!["services/sampleapi/src/main.rs matches services/sampleapi/** | x".into()],
+                image: "ECR/email-platform/sampleapi:sampleapi-e4f5a6b-20261126000000".into(),
+                task_definition_file: ".ferry/release/sampleapi.staging.json".into(),
+                changes: None,
+                changes_note: Some("Not compared with the running service: no AWS credentials.".into()),
+            },
+            PlannedService {
+                service: "other".into(),
+                why: vec!["forced".into()],
+                image: "i".into(),
+                task_definition_file: "f".into(),
+                changes: Some(vec!["~ cpu: \"256\" → \"512\"".into()]),
+                changes_note: None,
+            },
+        ],
+        comment: "<!-- ferry:deploy -->\n| env | service |".into(),
+    };
+    let text = plan_markdown(&plan);
+    assert!(!text.contains("could not be rendered"), "{text}");
+    insta::assert_snapshot!(text);
+}
