@@ -1,10 +1,29 @@
 //! `ferry deploy`: register task definitions, roll them out on the ECS
 //! services of one environment, wait on this deployment, diagnose and roll
 //! back a failure, and record the result in GitHub.
+//!
+//! The ECS half: [`apply::roll_out`] over [`register`] (skip-identical
+//! registration under a [`budget`]), [`ecs`] (clients, UpdateService),
+//! [`wait`] (polling all services together) driving the pure [`rollout`]
+//! state machine, and [`diagnose`] (stopped tasks, events, logs).
 
+pub mod apply;
+pub mod budget;
+pub mod diagnose;
+pub mod ecs;
 pub mod model;
+pub mod register;
+pub mod rollout;
+pub mod wait;
 
+pub use apply::{
+    PlanInput, RolloutOptions, RolloutReport, ServicePlan, plans, roll_out, roll_out_report,
+};
+pub use ecs::{Clients, DeployError, connect};
 pub use model::{
     ContainerExit, DeployReport, DeploymentPayload, Diagnosis, LogLine, Rollback, ServiceEvent,
     ServiceOutcome, Status, StoppedTask, deployment_task,
 };
+
+#[cfg(test)]
+mod tests;

@@ -90,6 +90,10 @@ pub struct Diagnosis {
     pub events: Vec<ServiceEvent>,
     /// The last log lines of the failed tasks' containers.
     pub log_lines: Vec<LogLine>,
+    /// Evidence that could not be gathered, and why (logs missing, no
+    /// earlier release to roll back to, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A task of the failed deployment that stopped.

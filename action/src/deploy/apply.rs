@@ -1,0 +1,468 @@
+//! The ECS half of `ferry deploy` as one library call: register (reusing an
+//! identical revision), update the services in parallel, wait on *our*
+//! deployments together, diagnose a failure when it happens, and roll back
+//! to the last release that succeeded. The CLI wraps it with rendering and
+//! the GitHub records; it reads only the [`ServiceOutcome`]s.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::budget::Budget;
+use super::diagnose::{Subject, diagnose};
+use super::ecs::{self, Clients};
+use super::model::{Diagnosis, Rollback, ServiceOutcome, Status};
+use super::register::ensure_registered;
+use super::rollout::{Limits, Ours, Verdict};
+use super::wait::{Stats, Target, wait_all};
+use crate::manifest::Manifest;
+
+/// One service to deploy in one environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServicePlan {
+    /// The manifest's service name.
+    pub service: String,
+    /// The environment.
+    pub env: String,
+    /// The ECS cluster (rendered from the manifest).
+    pub cluster: String,
+    /// The ECS service (rendered from the manifest).
+    pub ecs_service: String,
+    /// The image deployed, for the report.
+    pub image: Option<String>,
+    /// The rendered RegisterTaskDefinition input.
+    pub task_definition: Value,
+    /// The task definition of the last release that succeeded in this
+    /// environment (from the GitHub Deployments), the rollback target.
+    pub rollback_to: Option<String>,
+}
+
+/// How [`roll_out`] behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutOptions {
+    /// Wait for the rollouts (`--no-wait` sets false: the status is `started`).
+    pub wait: bool,
+    /// Give up waiting after this long (default 15 min).
+    pub deadline: Duration,
+    /// Time between polls (default 6 s).
+    pub poll_interval: Duration,
+    /// Roll back a failed rollout (`--no-rollback` sets false).
+    pub rollback: bool,
+    /// Log lines per failed container in the diagnosis (default 20).
+    pub log_lines: usize,
+    /// RegisterTaskDefinition calls per second, sustained (default 1).
+    pub register_per_second: f64,
+    /// RegisterTaskDefinition calls at once before the rate applies (default 5).
+    pub register_burst: u32,
+}
+
+impl Default for RolloutOptions {
+    fn default() -> Self {
+        Self {
+            wait: true,
+            deadline: Duration::from_secs(15 * 60),
+            poll_interval: Duration::from_secs(6),
+            rollback: true,
+            log_lines: 20,
+            register_per_second: 1.0,
+            register_burst: 5,
+        }
+    }
+}
+
+impl RolloutOptions {
+    fn limits(&self) -> Limits {
+        Limits {
+            deadline: self.deadline,
+            interval: self.poll_interval,
+            max_backoff: self.poll_interval.saturating_mul(10),
+            ..Limits::default()
+        }
+    }
+}
+
+/// What the services of a plan need besides the rendered definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanInput {
+    /// The manifest's service name.
+    pub service: String,
+    /// The image, for the report.
+    pub image: Option<String>,
+    /// The rendered RegisterTaskDefinition input.
+    pub task_definition: Value,
+    /// The rollback target.
+    pub rollback_to: Option<String>,
+}
+
+/// The plans of `env`: cluster and ECS service names rendered from the
+/// manifest's templates. Unknown services or environments are errors.
+pub fn plans(
+    manifest: &Manifest,
+    env: &str,
+    inputs: Vec<PlanInput>,
+) -> Result<Vec<ServicePlan>, String> {
+    let environment = manifest.environments.get(env).ok_or_else(|| {
+        let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
+        format!(
+            "unknown environment `{env}`: {} declares {}",
+            manifest.file.display(),
+            known.join(", ")
+        )
+    })?;
+    inputs
+        .into_iter()
+        .map(|input| {
+            let service = manifest.services.get(&input.service).ok_or_else(|| {
+                format!(
+                    "unknown service `{}`: it is not in {}",
+                    input.service,
+                    manifest.file.display()
+                )
+            })?;
+            let vars = manifest.vars(&input.service, env);
+            Ok(ServicePlan {
+                cluster: environment.cluster.render(vars),
+                ecs_service: service.ecs_service.render(vars),
+                env: env.to_string(),
+                service: input.service,
+                image: input.image,
+                task_definition: input.task_definition,
+                rollback_to: input.rollback_to,
+            })
+        })
+        .collect()
+}
+
+/// The outcome of a deploy call with what waiting cost.
+#[derive(Debug, Clone)]
+pub struct RolloutReport {
+    /// One per plan, in plan order.
+    pub outcomes: Vec<ServiceOutcome>,
+    /// Polls and API calls of the wait (not of rollbacks).
+    pub stats: Stats,
+}
+
+/// Deploys `plans` and says what happened to each (in plan order).
+pub async fn roll_out(
+    clients: &Clients,
+    plans: Vec<ServicePlan>,
+    opts: &RolloutOptions,
+    log: &mut dyn FnMut(&str),
+) -> Vec<ServiceOutcome> {
+    roll_out_report(clients, plans, opts, log).await.outcomes
+}
+
+/// What the parallel first stage left for one service.
+enum Prepared {
+    /// Nothing to do, or it failed before any change.
+    Done(ServiceOutcome),
+    /// UpdateService was sent.
+    Updated { outcome: ServiceOutcome, ours: Ours },
+}
+
+fn outcome(plan: &ServicePlan) -> ServiceOutcome {
+    ServiceOutcome {
+        service: plan.service.clone(),
+        env: plan.env.clone(),
+        cluster: plan.cluster.clone(),
+        ecs_service: plan.ecs_service.clone(),
+        image: plan.image.clone(),
+        task_definition_arn: None,
+        registered: false,
+        deployment_id: None,
+        status: Status::Failed,
+        duration_secs: 0.0,
+        diagnosis: None,
+        rollback: None,
+    }
+}
+
+fn failed_before_change(mut out: ServiceOutcome, reason: String) -> ServiceOutcome {
+    out.status = Status::Failed;
+    out.diagnosis = Some(Diagnosis {
+        reason,
+        notes: vec!["the service was not changed".into()],
+        ..Diagnosis::default()
+    });
+    out
+}
+
+/// Register, then update unless the service already runs the result.
+async fn prepare(
+    clients: Clients,
+    budget: Arc<Budget>,
+    plan: ServicePlan,
+    start: tokio::time::Instant,
+) -> (Prepared, Vec<String>) {
+    let mut logs = Vec::new();
+    let mut out = outcome(&plan);
+    let name = format!("{} ({})", plan.service, plan.env);
+    let current = match ecs::describe_service(&clients.ecs, &plan.cluster, &plan.ecs_service).await
+    {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let reason = format!(
+                "ECS service {} was not found in cluster {}: create it with Terraform (terraform/aws) first",
+                plan.ecs_service, plan.cluster
+            );
+            return (Prepared::Done(failed_before_change(out, reason)), logs);
+        }
+        Err(e) => {
+            return (
+                Prepared::Done(failed_before_change(out, e.to_string())),
+                logs,
+            );
+        }
+    };
+    let registered = match ensure_registered(&clients.ecs, &budget, &plan.task_definition).await {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                Prepared::Done(failed_before_change(out, e.to_string())),
+                logs,
+            );
+        }
+    };
+    out.task_definition_arn = Some(registered.arn.clone());
+    out.registered = registered.registered;
+    logs.push(format!(
+        "{name}: {} {}",
+        if registered.registered {
+            "registered"
+        } else {
+            "reusing the identical"
+        },
+        registered.arn
+    ));
+    if !registered.registered && ecs::steady_on(&current, &registered.arn) {
+        logs.push(format!(
+            "{name}: {} already runs it at steady state: unchanged",
+            plan.ecs_service
+        ));
+        out.status = Status::Unchanged;
+        out.duration_secs = start.elapsed().as_secs_f64();
+        return (Prepared::Done(out), logs);
+    }
+    let started = match ecs::update_service(
+        &clients.ecs,
+        &plan.cluster,
+        &plan.ecs_service,
+        &registered.arn,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            return (
+                Prepared::Done(failed_before_change(out, e.to_string())),
+                logs,
+            );
+        }
+    };
+    logs.push(format!(
+        "{name}: updated {} in {}{}",
+        plan.ecs_service,
+        plan.cluster,
+        started
+            .deployment_id
+            .as_deref()
+            .map(|d| format!(" (deployment {d})"))
+            .unwrap_or_default()
+    ));
+    out.deployment_id = started.deployment_id.clone();
+    out.status = Status::Started;
+    out.duration_secs = start.elapsed().as_secs_f64();
+    let ours = Ours {
+        deployment_id: started.deployment_id,
+        task_definition: registered.arn,
+        previous_task_definition: current.task_definition().map(str::to_string),
+        started_at: started.created_at,
+    };
+    (Prepared::Updated { outcome: out, ours }, logs)
+}
+
+/// [`roll_out`], with the cost of waiting.
+pub async fn roll_out_report(
+    clients: &Clients,
+    plans: Vec<ServicePlan>,
+    opts: &RolloutOptions,
+    log: &mut dyn FnMut(&str),
+) -> RolloutReport {
+    let start = tokio::time::Instant::now();
+    let budget = Arc::new(Budget::new(opts.register_per_second, opts.register_burst));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, plan) in plans.iter().cloned().enumerate() {
+        let (clients, budget) = (clients.clone(), budget.clone());
+        set.spawn(async move { (i, prepare(clients, budget, plan, start).await) });
+    }
+    let mut prepared: Vec<Option<Prepared>> = plans.iter().map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, (p, lines))) => {
+                for line in lines {
+                    log(&line);
+                }
+                prepared[i] = Some(p);
+            }
+            // A panicking task is a bug; its plan is reported failed below.
+            Err(e) => log(&format!("a deploy task stopped: {e}")),
+        }
+    }
+    let mut outcomes = Vec::with_capacity(plans.len());
+    let mut waiting = Vec::new();
+    for (i, (plan, p)) in plans.iter().zip(prepared).enumerate() {
+        match p {
+            Some(Prepared::Done(o)) => outcomes.push(o),
+            Some(Prepared::Updated { outcome, ours }) => {
+                outcomes.push(outcome);
+                waiting.push((i, ours));
+            }
+            None => outcomes.push(failed_before_change(
+                outcome(plan),
+                "the deploy task stopped unexpectedly".into(),
+            )),
+        }
+    }
+    if !opts.wait || waiting.is_empty() {
+        return RolloutReport {
+            outcomes,
+            stats: Stats::default(),
+        };
+    }
+    let targets: Vec<Target> = waiting
+        .iter()
+        .map(|(i, ours)| Target {
+            cluster: plans[*i].cluster.clone(),
+            service: plans[*i].ecs_service.clone(),
+            ours: ours.clone(),
+        })
+        .collect();
+    let (waited, stats) = wait_all(&clients.ecs, targets, opts.limits(), log).await;
+    let mut to_roll_back = Vec::new();
+    for ((i, _), w) in waiting.iter().zip(waited) {
+        let plan = &plans[*i];
+        let out = &mut outcomes[*i];
+        out.deployment_id = w.tracker.ours().deployment_id.clone();
+        out.duration_secs = start.elapsed().as_secs_f64();
+        if w.verdict == Verdict::Completed {
+            out.status = Status::Succeeded;
+            continue;
+        }
+        out.status = Status::Failed;
+        let subject = Subject {
+            cluster: &plan.cluster,
+            deployment_id: out.deployment_id.as_deref(),
+            task_definition: &plan.task_definition,
+        };
+        let mut diagnosis = diagnose(
+            clients,
+            subject,
+            w.verdict.reason(),
+            w.tracker.events().to_vec(),
+            opts.log_lines,
+        )
+        .await;
+        if diagnosis.stopped_tasks.is_empty() {
+            for r in w.tracker.stop_reasons() {
+                diagnosis.notes.push(format!("a task stopped: {r}"));
+            }
+        }
+        let superseded = matches!(w.verdict, Verdict::Superseded { .. });
+        if superseded {
+            diagnosis
+                .notes
+                .push("not rolled back: a newer deployment owns the service now".into());
+        } else if !opts.rollback {
+            diagnosis
+                .notes
+                .push("not rolled back: rollback is off (--no-rollback)".into());
+        } else if plan.rollback_to.is_none() {
+            diagnosis.notes.push(
+                "not rolled back: there is no earlier successful release to roll back to".into(),
+            );
+        } else {
+            to_roll_back.push(*i);
+        }
+        out.diagnosis = Some(diagnosis);
+    }
+    if !to_roll_back.is_empty() {
+        let targets: Vec<(usize, String)> = to_roll_back
+            .iter()
+            .filter_map(|&i| plans[i].rollback_to.clone().map(|arn| (i, arn)))
+            .collect();
+        let results = rollback(clients, &plans, &outcomes, &targets, opts, log).await;
+        for (i, rb) in results {
+            let out = &mut outcomes[i];
+            out.status = if rb.succeeded {
+                Status::RolledBack
+            } else {
+                Status::Failed
+            };
+            out.rollback = Some(rb);
+            out.duration_secs = start.elapsed().as_secs_f64();
+        }
+    }
+    RolloutReport { outcomes, stats }
+}
+
+/// Puts each service of `targets` (plan index, task definition ARN) back on
+/// that task definition and waits for it too.
+pub async fn rollback(
+    clients: &Clients,
+    plans: &[ServicePlan],
+    outcomes: &[ServiceOutcome],
+    targets: &[(usize, String)],
+    opts: &RolloutOptions,
+    log: &mut dyn FnMut(&str),
+) -> Vec<(usize, Rollback)> {
+    let mut results = Vec::new();
+    let mut waiting = Vec::new();
+    for (i, arn) in targets {
+        let plan = &plans[*i];
+        log(&format!(
+            "{} ({}): rolling back to {arn}",
+            plan.service, plan.env
+        ));
+        match ecs::update_service(&clients.ecs, &plan.cluster, &plan.ecs_service, arn).await {
+            Ok(started) => waiting.push((
+                *i,
+                arn.clone(),
+                Target {
+                    cluster: plan.cluster.clone(),
+                    service: plan.ecs_service.clone(),
+                    ours: Ours {
+                        deployment_id: started.deployment_id,
+                        task_definition: arn.clone(),
+                        previous_task_definition: outcomes
+                            .get(*i)
+                            .and_then(|o| o.task_definition_arn.clone()),
+                        started_at: started.created_at,
+                    },
+                },
+            )),
+            Err(e) => results.push((
+                *i,
+                Rollback {
+                    task_definition_arn: arn.clone(),
+                    succeeded: false,
+                    reason: Some(e.to_string()),
+                },
+            )),
+        }
+    }
+    let targets: Vec<Target> = waiting.iter().map(|(_, _, t)| t.clone()).collect();
+    let (waited, _) = wait_all(&clients.ecs, targets, opts.limits(), log).await;
+    for ((i, arn, _), w) in waiting.into_iter().zip(waited) {
+        let succeeded = w.verdict == Verdict::Completed;
+        results.push((
+            i,
+            Rollback {
+                task_definition_arn: arn,
+                succeeded,
+                reason: (!succeeded).then(|| w.verdict.reason()),
+            },
+        ));
+    }
+    results
+}

@@ -1,0 +1,211 @@
+//! Evidence of a failed rollout, captured when it fails (ECS forgets stopped
+//! tasks after about an hour): the deployment's stopped tasks with their
+//! stop codes and container exits, the service events since it started, and
+//! the last log lines of the failed containers from CloudWatch Logs. Missing
+//! evidence is a note in the diagnosis, never a second failure.
+
+use aws_sdk_ecs::error::DisplayErrorContext;
+use aws_sdk_ecs::types as t;
+use serde_json::Value;
+
+use super::ecs::{Clients, DeployError, aws_error, epoch};
+use super::model::{ContainerExit, Diagnosis, LogLine, ServiceEvent, StoppedTask};
+
+/// How many stopped tasks' logs are read (the newest ones).
+const TASKS_WITH_LOGS: usize = 3;
+
+/// The stopped tasks ECS started for `deployment_id`, newest first.
+pub async fn stopped_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    deployment_id: &str,
+) -> Result<Vec<StoppedTask>, DeployError> {
+    let listed = ecs
+        .list_tasks()
+        .cluster(cluster)
+        .started_by(deployment_id)
+        .desired_status(t::DesiredStatus::Stopped)
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                "ListTasks",
+                deployment_id,
+                DisplayErrorContext(&e).to_string(),
+            )
+        })?;
+    let arns: Vec<String> = listed.task_arns().iter().take(100).cloned().collect();
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let described = ecs
+        .describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(arns))
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                "DescribeTasks",
+                deployment_id,
+                DisplayErrorContext(&e).to_string(),
+            )
+        })?;
+    let mut tasks: Vec<&t::Task> = described.tasks().iter().collect();
+    tasks.sort_by(|a, b| epoch(b.stopped_at()).total_cmp(&epoch(a.stopped_at())));
+    Ok(tasks.into_iter().map(stopped_task).collect())
+}
+
+fn stopped_task(task: &t::Task) -> StoppedTask {
+    StoppedTask {
+        task_arn: task.task_arn().unwrap_or_default().to_string(),
+        stop_code: task.stop_code().map(|c| c.as_str().to_string()),
+        stopped_reason: task.stopped_reason().map(str::to_string),
+        containers: task
+            .containers()
+            .iter()
+            .map(|c| ContainerExit {
+                name: c.name().unwrap_or_default().to_string(),
+                exit_code: c.exit_code(),
+                reason: c.reason().map(str::to_string),
+            })
+            .collect(),
+    }
+}
+
+/// One line for a stopped task: `stopCode: stoppedReason (container: reason, exit N)`.
+pub fn one_line(task: &StoppedTask) -> String {
+    let mut line = match (&task.stop_code, &task.stopped_reason) {
+        (Some(c), Some(r)) => format!("{c}: {r}"),
+        (Some(c), None) => c.clone(),
+        (None, Some(r)) => r.clone(),
+        (None, None) => "stopped".into(),
+    };
+    let exits: Vec<String> = task
+        .containers
+        .iter()
+        .filter(|c| c.reason.is_some() || c.exit_code.is_some_and(|x| x != 0))
+        .map(|c| {
+            let mut s = c.name.clone();
+            if let Some(r) = &c.reason {
+                s.push_str(&format!(": {r}"));
+            }
+            if let Some(x) = c.exit_code {
+                s.push_str(&format!(", exit {x}"));
+            }
+            s
+        })
+        .collect();
+    if !exits.is_empty() {
+        line.push_str(&format!(" ({})", exits.join("; ")));
+    }
+    line
+}
+
+/// The task id: the last segment of its ARN.
+pub fn task_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// `(container, group, stream)` of each awslogs container of a task, from
+/// the task definition's logConfiguration: stream = `<prefix>/<container>/<task-id>`.
+pub fn log_streams(task_definition: &Value, task_arn: &str) -> Vec<(String, String, String)> {
+    let id = task_id(task_arn);
+    task_definition
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let name = c.get("name")?.as_str()?;
+            let log = c.get("logConfiguration")?;
+            if log.get("logDriver")?.as_str()? != "awslogs" {
+                return None;
+            }
+            let options = log.get("options")?;
+            let group = options.get("awslogs-group")?.as_str()?;
+            let prefix = options.get("awslogs-stream-prefix")?.as_str()?;
+            Some((
+                name.to_string(),
+                group.to_string(),
+                format!("{prefix}/{name}/{id}"),
+            ))
+        })
+        .collect()
+}
+
+/// What a diagnosis is about.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The cluster.
+    pub cluster: &'a str,
+    /// Our deployment, when known.
+    pub deployment_id: Option<&'a str>,
+    /// The rendered task definition (for the log configuration).
+    pub task_definition: &'a Value,
+}
+
+/// Captures the diagnosis of a failed rollout now.
+pub async fn diagnose(
+    clients: &Clients,
+    subject: Subject<'_>,
+    reason: String,
+    events: Vec<ServiceEvent>,
+    log_lines: usize,
+) -> Diagnosis {
+    let mut d = Diagnosis {
+        reason,
+        events,
+        ..Diagnosis::default()
+    };
+    let Some(deployment) = subject.deployment_id else {
+        d.notes
+            .push("the deployment id is unknown: no stopped tasks to show".into());
+        return d;
+    };
+    match stopped_tasks(&clients.ecs, subject.cluster, deployment).await {
+        Ok(tasks) => d.stopped_tasks = tasks,
+        Err(e) => d.notes.push(format!("stopped tasks unavailable: {e}")),
+    }
+    if d.stopped_tasks.is_empty() {
+        d.notes
+            .push(format!("no stopped tasks of {deployment} were found"));
+    }
+    if log_lines == 0 {
+        return d;
+    }
+    let limit = i32::try_from(log_lines).unwrap_or(i32::MAX);
+    for task in d.stopped_tasks.iter().take(TASKS_WITH_LOGS) {
+        for (_, group, stream) in log_streams(subject.task_definition, &task.task_arn) {
+            let answer = clients
+                .logs
+                .get_log_events()
+                .log_group_name(&group)
+                .log_stream_name(&stream)
+                .limit(limit)
+                .start_from_head(false)
+                .send()
+                .await;
+            match answer {
+                Ok(out) => {
+                    if out.events().is_empty() {
+                        d.notes.push(format!("no log lines in {group} {stream}"));
+                    }
+                    d.log_lines.extend(out.events().iter().map(|e| LogLine {
+                        stream: stream.clone(),
+                        message: e.message().unwrap_or_default().trim_end().to_string(),
+                    }));
+                }
+                Err(e) => d.notes.push(format!(
+                    "no logs for {group} {stream}: {}",
+                    aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e)
+                        .to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                )),
+            }
+        }
+    }
+    d
+}
