@@ -2,7 +2,9 @@
 //! services of one environment, wait on this deployment, diagnose and roll
 //! back a failure, and record the result in GitHub.
 
+pub mod comment;
 pub mod model;
+pub mod post;
 
 pub use model::{
     ContainerExit, DeployReport, DeploymentPayload, Diagnosis, LogLine, Rollback, ServiceEvent,
