@@ -51,6 +51,14 @@ impl DeploymentState {
             DeploymentState::Success => "success",
         }
     }
+
+    /// Whether the deployment succeeded: `success`, or `inactive`, which
+    /// GitHub only gives a successful deployment when a later one in the
+    /// same environment succeeds (GitHub Actions' own job deployments do
+    /// that to every earlier record).
+    pub fn succeeded(self) -> bool {
+        matches!(self, DeploymentState::Success | DeploymentState::Inactive)
+    }
 }
 
 /// One of Ferry's deployment records, as read back.
@@ -218,8 +226,8 @@ impl GitHub {
         }))
     }
 
-    /// The newest deployment of `service` to `environment` whose latest
-    /// status is `success`, looking at most `max` deployments back: the
+    /// The newest deployment of `service` to `environment` that succeeded
+    /// (latest status `success`, or `inactive` after one), looking at most `max` deployments back: the
     /// release a rollback returns to, and what `detect` and `gate` compare with.
     pub async fn last_successful(
         &self,
@@ -228,7 +236,11 @@ impl GitHub {
         max: usize,
     ) -> Result<Option<DeploymentRecord>, GitHubError> {
         for record in self.deployments(environment, service, None, max).await? {
-            if self.latest_state(record.id).await? == Some(DeploymentState::Success) {
+            if self
+                .latest_state(record.id)
+                .await?
+                .is_some_and(DeploymentState::succeeded)
+            {
                 return Ok(Some(record));
             }
         }
@@ -303,7 +315,9 @@ impl GitHub {
         let mut body = json!({
             "state": status.state.as_str(),
             "description": truncate_chars(status.description, DESCRIPTION_MAX_CHARS),
-            "auto_inactive": status.state == DeploymentState::Success,
+            // GitHub's default would mark every other service's record in the
+            // environment inactive: Ferry keeps one history per service.
+            "auto_inactive": false,
         });
         if let Some(url) = status.log_url {
             body["log_url"] = json!(url);
