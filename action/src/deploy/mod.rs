@@ -9,9 +9,11 @@
 
 pub mod apply;
 pub mod budget;
+pub mod comment;
 pub mod diagnose;
 pub mod ecs;
 pub mod model;
+pub mod post;
 pub mod register;
 pub mod rollout;
 pub mod wait;

@@ -170,11 +170,8 @@ impl Resolver<'_> {
                 };
                 let mut shas = Vec::new();
                 for name in self.manifest.services.keys() {
-                    match gh
-                        .last_successful_deployment(env, &crate::deploy::deployment_task(name), 30)
-                        .await
-                    {
-                        Ok(Some(sha)) => shas.push(sha),
+                    match gh.last_successful(env, name, 30).await {
+                        Ok(Some(record)) => shas.push(record.sha),
                         Ok(None) => forced.push((
                             name.clone(),
                             format!("never deployed successfully to {env}"),

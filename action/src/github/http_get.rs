@@ -1,6 +1,8 @@
-//! One GET, done right: status checked, retried when GitHub asks for patience,
-//! the next page found in the `Link` header, the body decoded with context.
+//! One request, done right: status checked, retried when GitHub asks for
+//! patience, the next page found in the `Link` header, the body decoded with
+//! context. GETs and the POSTs of GitHub Deployments share it.
 
+use http::Method;
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
@@ -21,8 +23,10 @@ pub enum GitHubError {
         message: String,
     },
     /// GitHub answered with an error status.
-    #[error("GitHub API {status} for GET {url}: {message}{hint}")]
+    #[error("GitHub API {status} for {method} {url}: {message}{hint}")]
     Status {
+        /// The request's method.
+        method: Method,
         /// HTTP status.
         status: u16,
         /// The request.
@@ -33,8 +37,10 @@ pub enum GitHubError {
         hint: String,
     },
     /// The answer was not the expected JSON.
-    #[error("unexpected answer from GitHub for GET {url}: {message}")]
+    #[error("unexpected answer from GitHub for {method} {url}: {message}")]
     Decode {
+        /// The request's method.
+        method: Method,
         /// The request.
         url: String,
         /// What did not fit.
@@ -54,10 +60,33 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-fn hint(status: u16) -> String {
-    match status {
-        401 => "; check the token (the `github-token` input or GITHUB_TOKEN)".into(),
-        403 | 404 => "; check the repository name and the job's `permissions:` (contents: read, pull-requests: read, deployments: read)".into(),
+impl GitHubError {
+    /// The HTTP status, when GitHub answered with an error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GitHubError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Which answers a request may be retried on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Retry {
+    /// Reads and idempotent writes: 5xx, rate limits, transport errors.
+    Always,
+    /// A create: only answers that say the request was not processed (rate
+    /// limits). A 5xx may have created the record; the caller looks before
+    /// trying again.
+    NotProcessed,
+}
+
+fn hint(method: &Method, status: u16) -> String {
+    match (status, *method == Method::GET) {
+        (401, _) => "; check the token (the `github-token` input or GITHUB_TOKEN)".into(),
+        (403 | 404, true) => "; check the repository name and the job's `permissions:` (contents: read, pull-requests: read, deployments: read)".into(),
+        (403 | 404, false) => "; check the repository name and the job's `permissions:` (deployments: write)".into(),
+        (422, false) => "; GitHub refused the request body".into(),
         _ => String::new(),
     }
 }
@@ -81,6 +110,26 @@ pub(super) fn next_link(header: &str) -> Option<String> {
 impl GitHub {
     /// GETs `url` (a path, or a full URL on the API host) and decodes it.
     pub(super) async fn get<T: DeserializeOwned>(&self, url: &str) -> Result<Page<T>, GitHubError> {
+        self.send(Method::GET, url, None, Retry::Always).await
+    }
+
+    /// POSTs `body` to `path` and decodes the answer.
+    pub(super) async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        retry: Retry,
+    ) -> Result<T, GitHubError> {
+        Ok(self.send(Method::POST, path, Some(body), retry).await?.body)
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+        retry: Retry,
+    ) -> Result<Page<T>, GitHubError> {
         let target = if url.starts_with('/') {
             url.to_string()
         } else if let Some(path) = url.strip_prefix(&self.api_url) {
@@ -91,10 +140,15 @@ impl GitHub {
         };
         let mut attempt = 0;
         loop {
-            let response = match self.client._get(target.as_str()).await {
+            let sent = if method == Method::POST {
+                self.client._post(target.as_str(), body).await
+            } else {
+                self.client._get(target.as_str()).await
+            };
+            let response = match sent {
                 Ok(r) => r,
-                Err(e) if attempt + 1 < self.retry.attempts => {
-                    tracing::warn!("GET {target} failed ({e}); retrying");
+                Err(e) if attempt + 1 < self.retry.attempts && retry == Retry::Always => {
+                    tracing::warn!("{method} {target} failed ({e}); retrying");
                     tokio::time::sleep(self.retry.base_delay * 2u32.pow(attempt)).await;
                     attempt += 1;
                     continue;
@@ -120,6 +174,7 @@ impl GitHub {
                 })?;
             if (200..300).contains(&status) {
                 let decoded = serde_json::from_str(&body).map_err(|e| GitHubError::Decode {
+                    method: method.clone(),
                     url: target.clone(),
                     message: e.to_string(),
                 })?;
@@ -132,11 +187,13 @@ impl GitHub {
                     next,
                 });
             }
+            let retryable = retry == Retry::Always || !response_status.is_server_error();
             if let Some(wait) = self
                 .retry
                 .delay(attempt + 1, response_status, &headers, &body)
+                .filter(|_| retryable)
             {
-                tracing::warn!("GET {target}: {status}; retrying in {wait:?}");
+                tracing::warn!("{method} {target}: {status}; retrying in {wait:?}");
                 tokio::time::sleep(wait).await;
                 attempt += 1;
                 continue;
@@ -150,10 +207,11 @@ impl GitHub {
                 })
                 .unwrap_or_else(|| body.chars().take(200).collect());
             return Err(GitHubError::Status {
+                hint: hint(&method, status),
+                method,
                 status,
                 url: target,
                 message,
-                hint: hint(status),
             });
         }
     }

@@ -6,12 +6,14 @@
 //! request is retried on 5xx and rate limits, and paginated by `Link`.
 
 pub mod comments;
+pub mod deployments;
 mod http_get;
 pub mod retry;
 
 use std::time::Duration;
 
 use octocrab::Octocrab;
+use octocrab::service::middleware::retry::RetryConfig;
 use serde::Deserialize;
 
 use crate::gha::{RepoSlug, Secret};
@@ -41,7 +43,10 @@ impl GitHub {
             .base_uri(api_url)
             .map_err(|e| GitHubError::Client(format!("bad API URL {api_url}: {e}")))?
             .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)));
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            // Ferry's own retry sees statuses and headers (Retry-After), and
+            // must not repeat a create that may have been processed.
+            .add_retry_config(RetryConfig::None);
         if let Some(t) = token {
             builder = builder.personal_token(t.expose().to_string());
         }
@@ -59,6 +64,11 @@ impl GitHub {
     /// The repository this client works on.
     pub fn repo(&self) -> &RepoSlug {
         &self.repo
+    }
+
+    /// The pull request comments of issue `issue`, through this client.
+    pub fn comments<'a>(&'a self, issue: &'a comments::IssueRef) -> comments::Comments<'a> {
+        comments::Comments::new(&self.client, issue, self.retry)
     }
 
     /// Every page of a list endpoint, up to `max_items` items.
@@ -112,39 +122,10 @@ impl GitHub {
             complete: count < COMPARE_FILES_LIMIT,
         })
     }
-
-    /// The commit of the newest deployment of `task` to `environment` whose
-    /// latest status is `success`, looking at most `max` deployments back.
-    pub async fn last_successful_deployment(
-        &self,
-        environment: &str,
-        task: &str,
-        max: usize,
-    ) -> Result<Option<String>, GitHubError> {
-        let url = format!(
-            "/repos/{}/{}/deployments?environment={}&task={}&per_page=30",
-            self.repo.owner,
-            self.repo.name,
-            encode(environment),
-            encode(task)
-        );
-        let deployments: Vec<ApiDeployment> = self.list(url, max).await?;
-        for d in deployments.iter().take(max) {
-            let url = format!(
-                "/repos/{}/{}/deployments/{}/statuses?per_page=1",
-                self.repo.owner, self.repo.name, d.id
-            );
-            let page: Page<Vec<ApiStatus>> = self.get(&url).await?;
-            if page.body.first().is_some_and(|s| s.state == "success") {
-                return Ok(Some(d.sha.clone()));
-            }
-        }
-        Ok(None)
-    }
 }
 
 /// Percent-encodes a query value.
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -176,17 +157,6 @@ struct ApiFile {
 struct ApiCompare {
     #[serde(default)]
     files: Vec<ApiFile>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiDeployment {
-    id: u64,
-    sha: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiStatus {
-    state: String,
 }
 
 /// API files as Ferry's changes; a rename yields both paths, like git's `--no-renames`.

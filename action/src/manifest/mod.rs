@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-pub use raw::{BuilderKind, RawBuild, RawManifest, json_schema};
+pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, json_schema};
 pub use template::{Template, Vars};
 
 /// Where the manifest lives, relative to the repository root.
@@ -75,7 +75,25 @@ pub struct Environment {
     pub url: Option<String>,
     /// AWS region, when it differs from the manifest's.
     pub region: Option<String>,
+    /// `ferry gate`'s SLO check before promoting here.
+    pub gate: Option<GateSettings>,
 }
+
+/// The SLO check `ferry gate` makes before promoting to an environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateSettings {
+    /// Prometheus base URL, without a trailing `/`.
+    pub prometheus: String,
+    /// The highest burn rate allowed since the deployment.
+    pub max_burn_rate: f64,
+    /// The SLOs checked; empty means every SLO Prometheus has.
+    pub slos: Vec<String>,
+    /// A user query with `{window}`, instead of the built-in one.
+    pub query: Option<String>,
+}
+
+/// The burn rate `gate` allows when the manifest does not say.
+pub const DEFAULT_MAX_BURN_RATE: f64 = 2.0;
 
 /// One releasable service.
 #[derive(Debug, Clone)]

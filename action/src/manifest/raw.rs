@@ -86,6 +86,35 @@ pub struct RawEnvironment {
     /// AWS region of this environment, when it differs from the manifest's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// Extra checks `ferry gate` makes before promoting to this environment
+    /// (which needs `promote-from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<RawGate>,
+}
+
+/// `ferry gate`'s SLO check: the error budget burn of the `promote-from`
+/// environment since its deployment, read from Prometheus.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawGate {
+    /// Prometheus base URL (`https://prometheus.example.com`), whose HTTP
+    /// API `/api/v1/query` is queried.
+    pub prometheus: String,
+    /// Refuse when an SLO's burn rate since the deployment is above this
+    /// (1 = spending exactly the error budget over the SLO window; default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_burn_rate: Option<f64>,
+    /// The SLOs to check, by the `slo` label of the recorded series
+    /// `slo:sli_events_bad:rate5m`, `slo:sli_events_total:rate5m` and
+    /// `slo:objective:ratio` (default: every SLO that has them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slos: Option<Vec<String>>,
+    /// A PromQL query to use instead, returning one burn rate per series
+    /// (named by its `slo` label); `{window}` is replaced by the time since
+    /// the deployment, e.g. `3600s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
 }
 
 /// One service. Every field has a default that follows the repository layout.

@@ -275,3 +275,66 @@ fn json_schema_file_is_in_sync_with_the_code() {
         serde_json::Value::Bool(false)
     );
 }
+
+const GATED: &str = "\
+project: shop
+region: us-east-1
+environments:
+  staging: { cluster: shop-staging }
+  prod:
+    cluster: shop-prod
+    promote-from: staging
+    gate:
+      prometheus: http://127.0.0.1:9090/
+      max-burn-rate: 1.5
+      slos: [api-availability, api-latency]
+services:
+  api: {}
+";
+
+#[test]
+fn a_gate_section_is_read_with_defaults() {
+    let m = parse(GATED).unwrap();
+    let g = m.environments["prod"].gate.as_ref().unwrap();
+    assert_eq!(g.prometheus, "http://127.0.0.1:9090");
+    assert_eq!(g.max_burn_rate, 1.5);
+    assert_eq!(g.slos, ["api-availability", "api-latency"]);
+    let m = parse(&GATED.replace("      max-burn-rate: 1.5\n", "")).unwrap();
+    assert_eq!(
+        m.environments["prod"].gate.as_ref().unwrap().max_burn_rate,
+        DEFAULT_MAX_BURN_RATE
+    );
+    assert!(m.environments["staging"].gate.is_none());
+}
+
+#[test]
+fn bad_gate_values_are_positioned() {
+    let (line, col, msg, help) = first_problem(&GATED.replace("1.5", "-1"));
+    assert_eq!((line, col), (Some(10), Some(22)), "{msg}");
+    assert!(msg.contains("not a positive number"), "{msg}");
+    assert!(help.contains("budget"), "{help}");
+
+    let (line, _, msg, _) = first_problem(&GATED.replace("http://127.0.0.1:9090/", "prom:9090"));
+    assert_eq!(line, Some(9));
+    assert!(msg.contains("not a Prometheus URL"), "{msg}");
+
+    let (line, _, msg, _) = first_problem(&GATED.replace("[api-availability, api-latency]", "[]"));
+    assert_eq!(line, Some(11));
+    assert!(msg.contains("empty"), "{msg}");
+
+    let (_, _, msg, _) = first_problem(&GATED.replace(
+        "      slos: [api-availability, api-latency]\n",
+        "      query: up\n",
+    ));
+    assert!(msg.contains("no `{window}`"), "{msg}");
+
+    let ungated = GATED.replace("    promote-from: staging\n", "");
+    let (line, _, msg, help) = first_problem(&ungated);
+    assert_eq!(line, Some(7));
+    assert!(msg.contains("without `promote-from`"), "{msg}");
+    assert!(help.contains("promote-from: staging"), "{help}");
+
+    let (line, _, msg, _) = first_problem(&GATED.replace("max-burn-rate", "max-burn"));
+    assert!(msg.contains("unknown field `max-burn`"), "{msg}");
+    assert_eq!(line, Some(10));
+}

@@ -6,11 +6,12 @@ use std::path::Path;
 use indexmap::IndexMap;
 
 use super::glob::PathGlob;
-use super::raw::{RawBuild, RawEnvironment, RawManifest, RawService};
+use super::raw::{RawBuild, RawEnvironment, RawGate, RawManifest, RawService};
 use super::template::{Template, suggest};
 use super::yaml::{self, Positions};
 use super::{
-    BuildSettings, DEFAULT_TAG, Environment, Manifest, PathRules, Service, TAG_PLACEHOLDERS,
+    BuildSettings, DEFAULT_MAX_BURN_RATE, DEFAULT_TAG, Environment, GateSettings, Manifest,
+    PathRules, Service, TAG_PLACEHOLDERS,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
@@ -314,6 +315,10 @@ fn resolve_environments(
                 );
             }
         }
+        let gate = env
+            .gate
+            .as_ref()
+            .and_then(|g| resolve_gate(c, &path, env.promote_from.is_some(), g));
         let Some(cluster) = c.template(&format!("{path}.cluster"), &env.cluster, true) else {
             continue;
         };
@@ -325,6 +330,7 @@ fn resolve_environments(
                 promote_from: env.promote_from.clone(),
                 url: env.url.clone(),
                 region: env.region.clone(),
+                gate,
             },
         );
     }
@@ -352,6 +358,89 @@ fn resolve_environments(
         }
     }
     out
+}
+
+fn resolve_gate(
+    c: &mut Checker<'_>,
+    env_path: &str,
+    promoted: bool,
+    raw: &RawGate,
+) -> Option<GateSettings> {
+    let path = format!("{env_path}.gate");
+    let problems = c.problems.len();
+    if !promoted {
+        c.at_key(
+            &path,
+            "`gate:` is set on an environment without `promote-from`".into(),
+            "the gate checks the environment an image is promoted from; add `promote-from: staging` or move `gate:` to the environment that has it".into(),
+        );
+    }
+    let url = raw.prometheus.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or_default();
+    if host.is_empty() || url.contains(char::is_whitespace) {
+        c.at_value(
+            &format!("{path}.prometheus"),
+            format!("\"{}\" is not a Prometheus URL", raw.prometheus),
+            "write its base URL, e.g. https://prometheus.example.com or http://127.0.0.1:9090"
+                .into(),
+        );
+    }
+    let max = raw.max_burn_rate.unwrap_or(DEFAULT_MAX_BURN_RATE);
+    if !(max.is_finite() && max > 0.0) {
+        c.at_value(
+            &format!("{path}.max-burn-rate"),
+            format!("max-burn-rate {max} is not a positive number"),
+            "1 spends exactly the error budget over the SLO window; 2 (the default) twice as fast"
+                .into(),
+        );
+    }
+    let slos = raw.slos.clone().unwrap_or_default();
+    if raw.slos.as_ref().is_some_and(Vec::is_empty) {
+        c.at_value(
+            &format!("{path}.slos"),
+            "`slos` is an empty list".into(),
+            "name SLOs by their `slo` label, e.g. [api-availability], or remove `slos` to check every SLO".into(),
+        );
+    }
+    for (i, slo) in slos.iter().enumerate() {
+        if slo.is_empty()
+            || !slo
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
+        {
+            c.at_value(
+                &format!("{path}.slos[{i}]"),
+                format!("\"{slo}\" is not an SLO name"),
+                "use the `slo` label of the recorded series, e.g. api-availability".into(),
+            );
+        }
+    }
+    if let Some(q) = &raw.query {
+        if !q.contains("{window}") {
+            c.at_value(
+                &format!("{path}.query"),
+                "the gate query has no `{window}`".into(),
+                "use {window} as the range since the deployment, e.g. sum_over_time(x[{window}])"
+                    .into(),
+            );
+        }
+        if raw.slos.is_some() {
+            c.at_key(
+                &format!("{path}.slos"),
+                "`slos` and `query` are both set".into(),
+                "a custom query chooses its SLOs itself; remove one of them".into(),
+            );
+        }
+    }
+    (c.problems.len() == problems).then(|| GateSettings {
+        prometheus: url.to_string(),
+        max_burn_rate: max,
+        slos,
+        query: raw.query.clone(),
+    })
 }
 
 fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<Service> {

@@ -1,0 +1,569 @@
+//! The deploy comment and the job summary, as pure functions.
+//!
+//! One comment per pull request (marker `<!-- ferry:deploy -->`) holds a
+//! table of environment × service. The staging job posts it and the prod
+//! job edits it, so the comment carries its own state: a hidden, base64
+//! JSON block on its last line, merged by (environment, service). A re-run
+//! of an identical outcome keeps the first row as it was (duration
+//! included), so it renders the same text and no edit is sent.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+
+use super::model::{DeployReport, Diagnosis, Rollback, ServiceOutcome, Status};
+use crate::markdown;
+use crate::plan_comment::render::{COMMENT_MAX_BYTES, COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES};
+
+/// What the deploy summary may take of the job summary's 1 MiB (the rest is
+/// left for other steps' summaries).
+const SUMMARY_BUDGET_BYTES: usize = SUMMARY_MAX_BYTES - 128 * 1024;
+
+/// The hidden first line the comment is found by.
+pub const MARKER: &str = "<!-- ferry:deploy -->";
+/// The start of the hidden state line (the comment's last line).
+const STATE_PREFIX: &str = "<!-- ferry:deploy:state v1 ";
+const STATE_SUFFIX: &str = " -->";
+const TEMPLATE: &str = include_str!("../../templates/deploy-comment.md.tera");
+
+/// One row of the comment: one service in one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// The environment.
+    pub env: String,
+    /// The manifest's service.
+    pub service: String,
+    /// The commit released.
+    pub sha: String,
+    /// The image deployed.
+    pub image: Option<String>,
+    /// The task definition put on the service.
+    pub task_definition_arn: Option<String>,
+    /// How it ended.
+    pub status: Status,
+    /// Seconds, from the first run of this outcome.
+    pub duration_secs: f64,
+    /// The workflow run that did it.
+    pub run_url: Option<String>,
+    /// Why it failed (kept short in the comment; the summary has it all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+    /// The rollback, when one was attempted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Rollback>,
+    /// How big the diagnosis was before it was shortened.
+    #[serde(default)]
+    pub captured: Counts,
+}
+
+/// Sizes of a diagnosis as captured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Stopped tasks.
+    pub tasks: usize,
+    /// Service events.
+    pub events: usize,
+    /// Log lines.
+    pub logs: usize,
+}
+
+impl Row {
+    fn from_outcome(o: &ServiceOutcome, report: &DeployReport, trim: Trim) -> Row {
+        Row {
+            env: o.env.clone(),
+            service: o.service.clone(),
+            sha: report.sha.clone(),
+            image: o.image.clone(),
+            task_definition_arn: o.task_definition_arn.clone(),
+            status: o.status,
+            duration_secs: o.duration_secs,
+            run_url: report.run_url.clone(),
+            diagnosis: o.diagnosis.as_ref().map(|d| trim.apply(d)),
+            rollback: o.rollback.clone(),
+            captured: o
+                .diagnosis
+                .as_ref()
+                .map_or_else(Counts::default, |d| Counts {
+                    tasks: d.stopped_tasks.len(),
+                    events: d.events.len(),
+                    logs: d.log_lines.len(),
+                }),
+        }
+    }
+
+    /// The same outcome: a re-run changes nothing the comment shows.
+    fn same_outcome(&self, other: &Row) -> bool {
+        self.env == other.env
+            && self.service == other.service
+            && self.sha == other.sha
+            && self.image == other.image
+            && self.task_definition_arn == other.task_definition_arn
+            && self.status == other.status
+    }
+}
+
+/// What the comment shows, merged over every job that edited it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommentState {
+    /// Rows in the order they first appeared (staging before prod).
+    pub rows: Vec<Row>,
+    /// Problems reading the previous comment (a corrupt state block).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+/// How much of a diagnosis is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Trim {
+    tasks: usize,
+    events: usize,
+    logs: usize,
+    line_chars: usize,
+}
+
+impl Trim {
+    /// What a comment keeps at most (the state carries it to later jobs).
+    const COMMENT: Trim = Trim {
+        tasks: 5,
+        events: 20,
+        logs: 30,
+        line_chars: 300,
+    };
+    /// Steps down when a comment does not fit.
+    const SHORTER: [Trim; 4] = [
+        Trim::COMMENT,
+        Trim {
+            tasks: 3,
+            events: 10,
+            logs: 10,
+            line_chars: 200,
+        },
+        Trim {
+            tasks: 2,
+            events: 3,
+            logs: 3,
+            line_chars: 160,
+        },
+        Trim {
+            tasks: 1,
+            events: 0,
+            logs: 0,
+            line_chars: 120,
+        },
+    ];
+    /// The job summary: everything, each line within reason.
+    const FULL: Trim = Trim {
+        tasks: usize::MAX,
+        events: usize::MAX,
+        logs: usize::MAX,
+        line_chars: 2000,
+    };
+
+    fn apply(self, d: &Diagnosis) -> Diagnosis {
+        let cut = |s: &str| crate::github::deployments::truncate_chars(s, self.line_chars);
+        let last = |n: usize, len: usize| len.saturating_sub(n);
+        Diagnosis {
+            reason: cut(&d.reason),
+            stopped_tasks: d
+                .stopped_tasks
+                .iter()
+                .take(self.tasks)
+                .map(|t| {
+                    let mut t = t.clone();
+                    t.stopped_reason = t.stopped_reason.as_deref().map(cut);
+                    for c in &mut t.containers {
+                        c.reason = c.reason.as_deref().map(cut);
+                    }
+                    t
+                })
+                .collect(),
+            // The newest events and log lines say most about the failure.
+            events: d.events[last(self.events, d.events.len())..]
+                .iter()
+                .map(|e| super::model::ServiceEvent {
+                    at: e.at.clone(),
+                    message: cut(&e.message),
+                })
+                .collect(),
+            log_lines: d.log_lines[last(self.logs, d.log_lines.len())..]
+                .iter()
+                .map(|l| super::model::LogLine {
+                    stream: l.stream.clone(),
+                    message: cut(&l.message),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Reads the state of a previous comment body; a missing state is empty,
+/// a corrupt or foreign one is ignored with a warning.
+pub fn parse_state(body: &str) -> CommentState {
+    let Some(last) = body.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return CommentState::default();
+    };
+    let last = last.trim();
+    let Some(encoded) = last
+        .strip_prefix(STATE_PREFIX)
+        .and_then(|r| r.strip_suffix(STATE_SUFFIX))
+    else {
+        let warning = if body.contains("<!-- ferry:deploy:state") {
+            "the previous deploy comment's state block is not on its last line or has an unknown version; its rows are dropped".to_string()
+        } else {
+            "the previous deploy comment has no state block; its rows are dropped".to_string()
+        };
+        return CommentState {
+            rows: Vec::new(),
+            warnings: vec![warning],
+        };
+    };
+    let decoded = BASE64
+        .decode(encoded.trim())
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| {
+            serde_json::from_slice::<CommentState>(&bytes).map_err(|e| e.to_string())
+        });
+    match decoded {
+        Ok(state) => state,
+        Err(e) => CommentState {
+            rows: Vec::new(),
+            warnings: vec![format!(
+                "the previous deploy comment's state block is corrupt ({}); its rows are dropped",
+                crate::github::deployments::truncate_chars(&e, 120)
+            )],
+        },
+    }
+}
+
+/// The previous comment's rows with this report's outcomes merged in by
+/// (environment, service). An identical outcome keeps the earlier row.
+pub fn merge(previous: Option<&str>, report: &DeployReport) -> CommentState {
+    let mut state = previous.map(parse_state).unwrap_or_default();
+    for o in &report.outcomes {
+        let row = Row::from_outcome(o, report, Trim::COMMENT);
+        match state
+            .rows
+            .iter_mut()
+            .find(|r| r.env == row.env && r.service == row.service)
+        {
+            Some(old) if old.same_outcome(&row) => {}
+            Some(old) => *old = row,
+            None => state.rows.push(row),
+        }
+    }
+    state
+}
+
+/// The first 12 hex digits of an image's digest (`sha256:1a2b3c4d5e6f`), or its tag.
+pub fn short_image(image: &str) -> String {
+    if let Some((_, digest)) = image.rsplit_once('@') {
+        let (algo, hex) = digest.split_once(':').unwrap_or(("sha256", digest));
+        return format!("{algo}:{}", hex.chars().take(12).collect::<String>());
+    }
+    match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') && !repo.is_empty() => tag.to_string(),
+        _ => image.to_string(),
+    }
+}
+
+/// `family:revision` from a task definition ARN.
+pub fn revision(arn: &str) -> String {
+    arn.rsplit_once("task-definition/")
+        .map_or(arn, |(_, rest)| rest)
+        .to_string()
+}
+
+/// `1m 05s`, `42s`, `1h 02m`.
+pub fn duration_text(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn status_emoji(status: Status) -> &'static str {
+    match status {
+        Status::Succeeded => "✅",
+        Status::Unchanged => "➖",
+        Status::Failed => "❌",
+        Status::RolledBack => "↩️",
+        Status::Started => "🚀",
+        Status::DryRun => "📝",
+    }
+}
+
+/// What the template sees of a row.
+#[derive(Debug, Serialize)]
+struct RowView<'a> {
+    env: &'a str,
+    service: &'a str,
+    image: Option<String>,
+    revision: Option<String>,
+    emoji: &'static str,
+    status: &'static str,
+    duration: String,
+    run_url: Option<&'a str>,
+}
+
+/// What the template sees of a failure.
+#[derive(Debug, Serialize)]
+struct FailureView<'a> {
+    env: &'a str,
+    service: &'a str,
+    emoji: &'static str,
+    status: &'static str,
+    diagnosis: Diagnosis,
+    omitted_events: usize,
+    omitted_logs: usize,
+    omitted_tasks: usize,
+    /// The log lines as a fenced block (its fence outlasts any backticks).
+    log_block: Option<String>,
+    rollback: Option<RollbackView>,
+}
+
+#[derive(Debug, Serialize)]
+struct RollbackView {
+    revision: String,
+    succeeded: bool,
+    reason: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct View<'a> {
+    summary: bool,
+    marker: &'static str,
+    title: String,
+    rows: Vec<RowView<'a>>,
+    failures: Vec<FailureView<'a>>,
+    /// True when diagnoses were cut to fit the comment.
+    shortened: bool,
+}
+
+fn view<'a>(
+    rows: &'a [Row],
+    trim: Trim,
+    summary: bool,
+    title: String,
+    shortened: bool,
+) -> View<'a> {
+    let rows_view = rows
+        .iter()
+        .map(|r| RowView {
+            env: &r.env,
+            service: &r.service,
+            image: r.image.as_deref().map(short_image),
+            revision: r.task_definition_arn.as_deref().map(revision),
+            emoji: status_emoji(r.status),
+            status: r.status.as_str(),
+            duration: duration_text(r.duration_secs),
+            run_url: r.run_url.as_deref(),
+        })
+        .collect();
+    let failures: Vec<FailureView<'_>> = rows
+        .iter()
+        .filter(|r| r.diagnosis.is_some() || r.rollback.is_some())
+        .map(|r| {
+            let full = r.diagnosis.clone().unwrap_or_default();
+            let diagnosis = trim.apply(&full);
+            let log_block = (!diagnosis.log_lines.is_empty()).then(|| {
+                // Like `tail` over several files: the stream once, then its lines.
+                let mut lines = Vec::with_capacity(diagnosis.log_lines.len() + 2);
+                let mut stream: Option<&str> = None;
+                for l in &diagnosis.log_lines {
+                    if stream != Some(l.stream.as_str()) {
+                        lines.push(format!("==> {} <==", l.stream));
+                        stream = Some(&l.stream);
+                    }
+                    lines.push(l.message.clone());
+                }
+                markdown::fenced(&lines)
+            });
+            FailureView {
+                env: &r.env,
+                service: &r.service,
+                emoji: status_emoji(r.status),
+                status: r.status.as_str(),
+                omitted_events: r.captured.events.max(full.events.len()) - diagnosis.events.len(),
+                omitted_logs: r.captured.logs.max(full.log_lines.len()) - diagnosis.log_lines.len(),
+                omitted_tasks: r.captured.tasks.max(full.stopped_tasks.len())
+                    - diagnosis.stopped_tasks.len(),
+                diagnosis,
+                log_block,
+                rollback: r.rollback.as_ref().map(|rb| RollbackView {
+                    revision: revision(&rb.task_definition_arn),
+                    succeeded: rb.succeeded,
+                    reason: rb.reason.clone(),
+                }),
+            }
+        })
+        .collect();
+    let shortened = shortened
+        || failures
+            .iter()
+            .any(|f| f.omitted_events + f.omitted_logs + f.omitted_tasks > 0);
+    View {
+        summary,
+        marker: MARKER,
+        title,
+        rows: rows_view,
+        failures,
+        shortened,
+    }
+}
+
+fn render_view(view: &View<'_>) -> String {
+    let mut tera = tera::Tera::default();
+    markdown::register(&mut tera);
+    let rendered = tera
+        .add_raw_template("deploy-comment.md", TEMPLATE)
+        .and_then(|_| tera::Context::from_serialize(view))
+        .and_then(|ctx| tera.render("deploy-comment.md", &ctx));
+    // The template is built in and tested by snapshots; a failure here is a
+    // bug, reported in place of the comment rather than as a crash.
+    rendered.unwrap_or_else(|e| {
+        format!(
+            "{MARKER}\nThe deploy comment could not be rendered ({}); see the job summary.\n",
+            markdown::text(&e.to_string())
+        )
+    })
+}
+
+fn state_line(state: &CommentState) -> String {
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    format!("{STATE_PREFIX}{}{STATE_SUFFIX}", BASE64.encode(json))
+}
+
+fn title(rows: &[Row]) -> String {
+    let mut shas: Vec<&str> = rows.iter().map(|r| r.sha.as_str()).collect();
+    shas.dedup();
+    match shas.as_slice() {
+        [one] => format!(
+            "Ferry deploy of `{}`",
+            markdown::code(&one.chars().take(7).collect::<String>())
+        ),
+        _ => "Ferry deploy".to_string(),
+    }
+}
+
+fn fits(text: &str) -> bool {
+    text.len() <= COMMENT_MAX_BYTES && text.chars().count() <= COMMENT_MAX_CHARS
+}
+
+/// The comment body: the table, failures in collapsed blocks, the state.
+/// Diagnoses are shortened step by step until it fits GitHub's limit; the
+/// comment then says so and points to the job summary.
+pub fn render_comment(state: &CommentState) -> String {
+    let mut last = String::new();
+    for (i, trim) in Trim::SHORTER.iter().enumerate() {
+        let mut kept = state.clone();
+        for r in &mut kept.rows {
+            r.diagnosis = r.diagnosis.as_ref().map(|d| trim.apply(d));
+        }
+        let body = render_view(&view(&kept.rows, *trim, false, title(&kept.rows), i > 0));
+        last = format!("{body}\n{}\n", state_line(&kept));
+        if fits(&last) {
+            return last;
+        }
+    }
+    // Even one line per failure is too much (hundreds of services): the table only.
+    let mut bare = state.clone();
+    for r in &mut bare.rows {
+        r.diagnosis = None;
+    }
+    let body = render_view(&view(
+        &bare.rows,
+        Trim::SHORTER[3],
+        false,
+        title(&bare.rows),
+        true,
+    ));
+    let text = format!("{body}\n{}\n", state_line(&bare));
+    if fits(&text) { text } else { last }
+}
+
+/// The job summary: the same table for this run, and every diagnosis in full.
+pub fn render_summary(report: &DeployReport) -> String {
+    let rows: Vec<Row> = report
+        .outcomes
+        .iter()
+        .map(|o| Row::from_outcome(o, report, Trim::FULL))
+        .collect();
+    let title = format!("{} to `{}`", title(&rows), markdown::code(&report.env));
+    let text = render_view(&view(&rows, Trim::FULL, true, title.clone(), false));
+    if text.len() <= SUMMARY_BUDGET_BYTES {
+        return text;
+    }
+    // A summary has 1 MiB: thousands of lines still fit, tens of thousands do not.
+    for trim in [
+        Trim {
+            logs: 2000,
+            events: 500,
+            ..Trim::FULL
+        },
+        Trim::COMMENT,
+    ] {
+        let text = render_view(&view(&rows, trim, true, title.clone(), true));
+        if text.len() <= SUMMARY_BUDGET_BYTES {
+            return text;
+        }
+    }
+    render_view(&view(&rows, Trim::SHORTER[3], true, title, true))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_shortened_for_the_table() {
+        assert_eq!(
+            short_image("1.dkr.ecr.us-east-1.amazonaws.com/shop/api@sha256:1a2b3c4d5e6f7a8b9c"),
+            "sha256:1a2b3c4d5e6f"
+        );
+        assert_eq!(
+            short_image("localhost:5000/shop/api:api-abc1234"),
+            "api-abc1234"
+        );
+        assert_eq!(
+            short_image("localhost:5000/shop/api"),
+            "localhost:5000/shop/api"
+        );
+        assert_eq!(
+            revision("arn:aws:ecs:us-east-1:123456789012:task-definition/shop-staging-api:12"),
+            "shop-staging-api:12"
+        );
+        assert_eq!(duration_text(42.4), "42s");
+        assert_eq!(duration_text(65.0), "1m 05s");
+        assert_eq!(duration_text(3725.0), "1h 02m");
+    }
+
+    #[test]
+    fn a_state_block_round_trips_and_garbage_is_a_warning() {
+        let state = CommentState {
+            rows: vec![Row {
+                env: "staging".into(),
+                service: "api".into(),
+                sha: "abc".into(),
+                image: None,
+                task_definition_arn: None,
+                status: Status::Succeeded,
+                duration_secs: 12.5,
+                run_url: None,
+                diagnosis: None,
+                rollback: None,
+                captured: Counts::default(),
+            }],
+            warnings: vec![],
+        };
+        let body = render_comment(&state);
+        assert_eq!(parse_state(&body), state);
+        let corrupt = body.replace(STATE_PREFIX, &format!("{STATE_PREFIX}!!"));
+        let read = parse_state(&corrupt);
+        assert!(read.rows.is_empty());
+        assert!(read.warnings[0].contains("corrupt"), "{:?}", read.warnings);
+        assert!(parse_state("").warnings.is_empty());
+    }
+}

@@ -1,0 +1,377 @@
+//! GitHub Deployments: Ferry's release history, one record per service and
+//! environment (`task: deploy:<service>`), with statuses GitHub's
+//! environments view shows. `deploy` writes them, `gate`, rollback and
+//! `detect` read them back.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::http_get::Retry;
+use super::{GitHub, GitHubError, Page, encode};
+use crate::deploy::{DeploymentPayload, deployment_task};
+
+/// GitHub's limit on a status description, in characters.
+pub const DESCRIPTION_MAX_CHARS: usize = 140;
+/// How many deployments of one sha + environment + task are searched for one
+/// to reuse (a re-run finds its own record among them).
+const REUSE_SEARCH_MAX: usize = 100;
+/// How many pull requests of one commit are read.
+const PULLS_MAX: usize = 1000;
+
+/// A deployment status, as GitHub names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentState {
+    /// The deploy could not be carried out.
+    Error,
+    /// The deploy failed.
+    Failure,
+    /// Superseded (GitHub sets it on older deployments).
+    Inactive,
+    /// Rolling out.
+    InProgress,
+    /// Waiting to start.
+    Queued,
+    /// Created, nothing reported yet.
+    Pending,
+    /// The deploy succeeded.
+    Success,
+}
+
+impl DeploymentState {
+    /// GitHub's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentState::Error => "error",
+            DeploymentState::Failure => "failure",
+            DeploymentState::Inactive => "inactive",
+            DeploymentState::InProgress => "in_progress",
+            DeploymentState::Queued => "queued",
+            DeploymentState::Pending => "pending",
+            DeploymentState::Success => "success",
+        }
+    }
+
+    /// Whether the deployment succeeded: `success`, or `inactive`, which
+    /// GitHub only gives a successful deployment when a later one in the
+    /// same environment succeeds (GitHub Actions' own job deployments do
+    /// that to every earlier record).
+    pub fn succeeded(self) -> bool {
+        matches!(self, DeploymentState::Success | DeploymentState::Inactive)
+    }
+}
+
+/// One of Ferry's deployment records, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentRecord {
+    /// GitHub's deployment id.
+    pub id: u64,
+    /// The commit deployed.
+    pub sha: String,
+    /// What Ferry recorded: service, image, task definition (None when the
+    /// record was not written by Ferry or its payload does not parse).
+    pub payload: Option<DeploymentPayload>,
+    /// When it was created, RFC 3339.
+    pub created_at: String,
+}
+
+/// What [`GitHub::create_deployment`] asks for.
+#[derive(Debug, Clone)]
+pub struct NewDeployment<'a> {
+    /// The commit (`ref`).
+    pub sha: &'a str,
+    /// The environment.
+    pub environment: &'a str,
+    /// The manifest's service (`task: deploy:<service>`).
+    pub service: &'a str,
+    /// The payload recorded.
+    pub payload: &'a DeploymentPayload,
+    /// A one-line description.
+    pub description: &'a str,
+    /// Whether the environment is a promotion target (has `promote-from`),
+    /// i.e. where users are served.
+    pub production: bool,
+}
+
+/// A deployment created, or found again on a re-run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// The record.
+    pub record: DeploymentRecord,
+    /// True when an existing record of the same release was reused.
+    pub reused: bool,
+}
+
+/// A status to add to a deployment.
+#[derive(Debug, Clone)]
+pub struct NewStatus<'a> {
+    /// The state.
+    pub state: DeploymentState,
+    /// Link to the workflow run.
+    pub log_url: Option<&'a str>,
+    /// The environment's URL (GitHub shows it as "View deployment").
+    pub environment_url: Option<&'a str>,
+    /// One line; cut to 140 characters.
+    pub description: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiDeployment {
+    id: u64,
+    sha: String,
+    #[serde(default)]
+    payload: Value,
+    #[serde(default)]
+    created_at: String,
+}
+
+impl ApiDeployment {
+    fn record(self) -> DeploymentRecord {
+        DeploymentRecord {
+            id: self.id,
+            sha: self.sha,
+            payload: parse_payload(&self.payload),
+            created_at: self.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiStatus {
+    state: DeploymentStateOrOther,
+}
+
+/// A state Ferry does not know (GitHub may add some) reads as `None`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DeploymentStateOrOther {
+    Known(DeploymentState),
+    Other(#[allow(dead_code)] String),
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiPull {
+    number: u64,
+}
+
+/// A payload as GitHub returns it: an object, or (for records made by some
+/// tools) a JSON string.
+pub fn parse_payload(value: &Value) -> Option<DeploymentPayload> {
+    match value {
+        Value::String(s) => serde_json::from_str(s).ok(),
+        Value::Object(_) => serde_json::from_value(value.clone()).ok(),
+        _ => None,
+    }
+}
+
+/// `text` cut to `max` characters, on a character boundary, with `…` when cut.
+pub fn truncate_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Whether a record is the same release: same image and task definition.
+fn same_release(record: &DeploymentRecord, payload: &DeploymentPayload) -> bool {
+    record.payload.as_ref().is_some_and(|p| {
+        p.service == payload.service
+            && p.image == payload.image
+            && p.task_definition_arn == payload.task_definition_arn
+    })
+}
+
+impl GitHub {
+    fn deployments_path(&self) -> String {
+        format!("/repos/{}/{}/deployments", self.repo.owner, self.repo.name)
+    }
+
+    /// Ferry's deployments of `service` to `environment`, newest first (as
+    /// GitHub lists them), optionally of one commit only, at most `max`.
+    pub async fn deployments(
+        &self,
+        environment: &str,
+        service: &str,
+        sha: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<DeploymentRecord>, GitHubError> {
+        let mut url = format!(
+            "{}?environment={}&task={}&per_page={}",
+            self.deployments_path(),
+            encode(environment),
+            encode(&deployment_task(service)),
+            max.clamp(1, 100)
+        );
+        if let Some(sha) = sha {
+            url.push_str(&format!("&sha={}", encode(sha)));
+        }
+        let listed: Vec<ApiDeployment> = self.list(url, max).await?;
+        Ok(listed
+            .into_iter()
+            .take(max)
+            .map(ApiDeployment::record)
+            .collect())
+    }
+
+    /// The state of a deployment's newest status (None: no status yet, or
+    /// one Ferry does not know).
+    pub async fn latest_state(&self, id: u64) -> Result<Option<DeploymentState>, GitHubError> {
+        let url = format!("{}/{id}/statuses?per_page=1", self.deployments_path());
+        let page: Page<Vec<ApiStatus>> = self.get(&url).await?;
+        Ok(page.body.into_iter().next().and_then(|s| match s.state {
+            DeploymentStateOrOther::Known(k) => Some(k),
+            DeploymentStateOrOther::Other(_) => None,
+        }))
+    }
+
+    /// The newest deployment of `service` to `environment` that succeeded
+    /// (latest status `success`, or `inactive` after one), looking at most `max` deployments back: the
+    /// release a rollback returns to, and what `detect` and `gate` compare with.
+    pub async fn last_successful(
+        &self,
+        environment: &str,
+        service: &str,
+        max: usize,
+    ) -> Result<Option<DeploymentRecord>, GitHubError> {
+        for record in self.deployments(environment, service, None, max).await? {
+            if self
+                .latest_state(record.id)
+                .await?
+                .is_some_and(DeploymentState::succeeded)
+            {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records a release: reuses the deployment of the same commit,
+    /// environment, service, image and task definition when there is one (a
+    /// re-run makes no second record), else creates it.
+    ///
+    /// The create is retried only on answers that say it was not processed;
+    /// after a 5xx, the records are listed again first, since the create may
+    /// have gone through.
+    pub async fn create_deployment(
+        &self,
+        new: &NewDeployment<'_>,
+    ) -> Result<Deployment, GitHubError> {
+        let body = json!({
+            "ref": new.sha,
+            "task": deployment_task(new.service),
+            "auto_merge": false,
+            "required_contexts": [],
+            "payload": new.payload,
+            "environment": new.environment,
+            "description": truncate_chars(new.description, DESCRIPTION_MAX_CHARS),
+            "transient_environment": false,
+            "production_environment": new.production,
+        });
+        let mut attempt = 1;
+        loop {
+            let existing = self
+                .deployments(
+                    new.environment,
+                    new.service,
+                    Some(new.sha),
+                    REUSE_SEARCH_MAX,
+                )
+                .await?;
+            if let Some(record) = existing
+                .into_iter()
+                .find(|r| r.sha == new.sha && same_release(r, new.payload))
+            {
+                return Ok(Deployment {
+                    record,
+                    reused: true,
+                });
+            }
+            match self
+                .post::<ApiDeployment>(&self.deployments_path(), &body, Retry::NotProcessed)
+                .await
+            {
+                Ok(created) => {
+                    return Ok(Deployment {
+                        record: created.record(),
+                        reused: false,
+                    });
+                }
+                Err(e) if e.status().is_some_and(|s| s >= 500) && attempt < self.retry.attempts => {
+                    tracing::warn!(
+                        "creating a deployment failed ({e}); looking again, then retrying"
+                    );
+                    tokio::time::sleep(self.retry.base_delay * 2u32.pow(attempt - 1)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Adds a status to deployment `id` (what GitHub's environments view shows).
+    pub async fn set_status(&self, id: u64, status: &NewStatus<'_>) -> Result<(), GitHubError> {
+        let mut body = json!({
+            "state": status.state.as_str(),
+            "description": truncate_chars(status.description, DESCRIPTION_MAX_CHARS),
+            // GitHub's default would mark every other service's record in the
+            // environment inactive: Ferry keeps one history per service.
+            "auto_inactive": false,
+        });
+        if let Some(url) = status.log_url {
+            body["log_url"] = json!(url);
+        }
+        if let Some(url) = status.environment_url {
+            body["environment_url"] = json!(url);
+        }
+        let path = format!("{}/{id}/statuses", self.deployments_path());
+        // Adding the same status twice is harmless: retried like a read.
+        self.post::<Value>(&path, &body, Retry::Always).await?;
+        Ok(())
+    }
+
+    /// The pull requests (open and merged) a commit belongs to.
+    pub async fn pulls_for_commit(&self, sha: &str) -> Result<Vec<u64>, GitHubError> {
+        let url = format!(
+            "/repos/{}/{}/commits/{}/pulls?per_page=100",
+            self.repo.owner,
+            self.repo.name,
+            encode(sha)
+        );
+        let pulls: Vec<ApiPull> = self.list(url, PULLS_MAX).await?;
+        let mut numbers: Vec<u64> = pulls.into_iter().map(|p| p.number).collect();
+        numbers.dedup();
+        Ok(numbers)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_parse_from_objects_and_strings_and_foreign_ones_are_none() {
+        let p = DeploymentPayload {
+            service: "api".into(),
+            image: Some("r@sha256:ab".into()),
+            task_definition_arn: Some("arn:x".into()),
+        };
+        let object = serde_json::to_value(&p).unwrap();
+        assert_eq!(parse_payload(&object), Some(p.clone()));
+        assert_eq!(parse_payload(&Value::String(object.to_string())), Some(p));
+        assert_eq!(parse_payload(&json!({})), None);
+        assert_eq!(parse_payload(&json!("not json")), None);
+        assert_eq!(parse_payload(&Value::Null), None);
+    }
+
+    #[test]
+    fn descriptions_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(200);
+        let cut = truncate_chars(&long, DESCRIPTION_MAX_CHARS);
+        assert_eq!(cut.chars().count(), 140);
+        assert!(cut.ends_with('…'));
+        assert_eq!(truncate_chars("short", 140), "short");
+    }
+}
