@@ -36,6 +36,9 @@ pub struct ServicePlan {
     /// The task definition of the last release that succeeded in this
     /// environment (from the GitHub Deployments), the rollback target.
     pub rollback_to: Option<String>,
+    /// Set when the definition was registered (or found identical) before
+    /// the rollout, as `deploy` does to put the ARN in the GitHub record.
+    pub registered: Option<super::register::Registered>,
 }
 
 /// How [`roll_out`] behaves.
@@ -129,6 +132,7 @@ pub fn plans(
                 image: input.image,
                 task_definition: input.task_definition,
                 rollback_to: input.rollback_to,
+                registered: None,
             })
         })
         .collect()
@@ -215,7 +219,11 @@ async fn prepare(
             );
         }
     };
-    let registered = match ensure_registered(&clients.ecs, &budget, &plan.task_definition).await {
+    let registered = match plan.registered.clone() {
+        Some(r) => Ok(r),
+        None => ensure_registered(&clients.ecs, &budget, &plan.task_definition).await,
+    };
+    let registered = match registered {
         Ok(r) => r,
         Err(e) => {
             return (

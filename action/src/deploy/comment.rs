@@ -164,6 +164,7 @@ impl Trim {
         let last = |n: usize, len: usize| len.saturating_sub(n);
         Diagnosis {
             reason: cut(&d.reason),
+            notes: d.notes.iter().map(|n| cut(n)).collect(),
             stopped_tasks: d
                 .stopped_tasks
                 .iter()

@@ -12,16 +12,19 @@ pub mod budget;
 pub mod comment;
 pub mod diagnose;
 pub mod ecs;
+pub mod images;
 pub mod model;
 pub mod post;
 pub mod register;
 pub mod rollout;
+mod run;
 pub mod wait;
 
 pub use apply::{
     PlanInput, RolloutOptions, RolloutReport, ServicePlan, plans, roll_out, roll_out_report,
 };
 pub use ecs::{Clients, DeployError, connect};
+pub use run::{Options, RunError, github_state, overall, run, selected};
 pub use model::{
     ContainerExit, DeployReport, DeploymentPayload, Diagnosis, LogLine, Rollback, ServiceEvent,
     ServiceOutcome, Status, StoppedTask, deployment_task,
