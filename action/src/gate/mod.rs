@@ -360,78 +360,85 @@ fn github(ctx: &Context) -> Result<GitHub, GateError> {
     Ok(GitHub::new(&ctx.api_url, Some(token), repo)?)
 }
 
+const SUMMARY: &str = include_str!("../../templates/gate-summary.md.tera");
+
+/// What the summary template sees.
+#[derive(Debug, Serialize)]
+struct SummaryView<'a> {
+    allowed: bool,
+    env: &'a str,
+    source: &'a str,
+    refusal: Option<&'a str>,
+    rows: Vec<SummaryRow<'a>>,
+    slo: Option<SloView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct SummaryRow<'a> {
+    service: &'a str,
+    image: Option<String>,
+    deployment: Option<u64>,
+    link: Option<String>,
+    refusal: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct SloView<'a> {
+    window: &'a str,
+    max_burn_rate: f64,
+    refusal: Option<&'a str>,
+    burns: Vec<BurnView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct BurnView<'a> {
+    slo: &'a str,
+    rate_text: String,
+}
+
 /// The job summary: one row per service, then the SLO check.
 pub fn summary(outcome: &Outcome, ctx: &Context) -> String {
-    let mut s = format!(
-        "### {} Ferry gate: promotion to `{}` {}\n\n",
-        if outcome.allowed() { "✅" } else { "⛔" },
-        markdown::code(&outcome.env),
-        if outcome.allowed() {
-            "allowed"
-        } else {
-            "refused"
-        }
-    );
-    if let Some(r) = &outcome.refusal {
-        s.push_str(&format!("{}\n\n", markdown::text(r)));
-    }
-    if !outcome.verdicts.is_empty() {
-        let source = outcome.source.as_deref().unwrap_or("source");
-        s.push_str(&format!(
-            "| service | image | `{}` deployment | verdict |\n|---|---|---|---|\n",
-            markdown::code(source)
-        ));
-        let repo_url = ctx
-            .repository
-            .as_ref()
-            .map(|r| format!("https://github.com/{}/{}", r.owner, r.name));
-        for v in &outcome.verdicts {
-            let image = v.image.as_deref().map_or("–".to_string(), |i| {
-                format!(
-                    "`{}`",
-                    markdown::code(&crate::deploy::comment::short_image(i))
-                )
-            });
-            let deployment = match (v.deployment, &repo_url) {
-                (Some(id), Some(url)) => {
-                    format!(
-                        "[{id}]({url}/deployments/{})",
-                        crate::github::encode(source)
-                    )
-                }
-                (Some(id), None) => id.to_string(),
-                (None, _) => "–".into(),
-            };
-            let verdict = match &v.refusal {
-                None => "✅ allowed".to_string(),
-                Some(r) => format!("⛔ {}", markdown::text(r)),
-            };
-            s.push_str(&format!(
-                "| `{}` | {image} | {deployment} | {verdict} |\n",
-                markdown::code(&v.service)
-            ));
-        }
-    }
-    match &outcome.slo {
-        None => {}
-        Some(slo) => {
-            s.push_str(&format!(
-                "\n**SLO burn since the deployment** (last {}, allowed {}×): {}\n\n",
-                slo.window,
-                slo.max_burn_rate,
-                if slo.refusal.is_none() {
-                    "✅ within budget"
-                } else {
-                    "⛔ refused"
-                }
-            ));
-            for b in &slo.burns {
-                s.push_str(&format!("- `{}`: {:.2}×\n", markdown::code(&b.slo), b.rate));
-            }
-            if let Some(r) = &slo.refusal {
-                s.push_str(&format!("\n{}\n", markdown::text(r)));
-            }
-        }
-    }
-    s
+    let source = outcome.source.as_deref().unwrap_or("source");
+    let repo_url = ctx
+        .repository
+        .as_ref()
+        .map(|r| format!("https://github.com/{}/{}", r.owner, r.name));
+    let view = SummaryView {
+        allowed: outcome.allowed(),
+        env: &outcome.env,
+        source,
+        refusal: outcome.refusal.as_deref(),
+        rows: outcome
+            .verdicts
+            .iter()
+            .map(|v| SummaryRow {
+                service: &v.service,
+                image: v.image.as_deref().map(crate::deploy::comment::short_image),
+                deployment: v.deployment,
+                link: repo_url
+                    .as_ref()
+                    .map(|u| format!("{u}/deployments/{}", crate::github::encode(source))),
+                refusal: v.refusal.as_deref(),
+            })
+            .collect(),
+        slo: outcome.slo.as_ref().map(|s| SloView {
+            window: &s.window,
+            max_burn_rate: s.max_burn_rate,
+            refusal: s.refusal.as_deref(),
+            burns: s
+                .burns
+                .iter()
+                .map(|b| BurnView {
+                    slo: &b.slo,
+                    rate_text: format!("{:.2}", b.rate),
+                })
+                .collect(),
+        }),
+    };
+    let mut tera = tera::Tera::default();
+    markdown::register(&mut tera);
+    tera.add_raw_template("gate-summary.md", SUMMARY)
+        .and_then(|_| tera::Context::from_serialize(&view))
+        .and_then(|c| tera.render("gate-summary.md", &c))
+        .unwrap_or_else(|e| format!("gate summary could not be rendered: {e}\n"))
 }
