@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use ferry::gha::{Context, Reporter};
 use ferry::manifest::BuilderKind;
 use ferry::plan_comment::{self, GhContext, Options, PlanMode};
-use ferry::{build, detect, diff, render};
+use ferry::{build, detect, diff, gate, render};
 
 /// Release orchestration for a monorepo of ECS Fargate services.
 #[derive(Debug, Parser)]
@@ -55,6 +55,33 @@ enum Command {
     ///
     /// Outputs `has-changes` and `changes` (one per line).
     Diff(DiffArgs),
+    /// Refuse a promotion unless every image succeeded in the environment
+    /// named by `promote-from` (and, optionally, its SLOs hold).
+    ///
+    /// Outputs `allowed` (true|false) and `images` (JSON, by service: what
+    /// to deploy); exits non-zero when refused, with the reason per service.
+    Gate(GateArgs),
+}
+
+#[derive(Debug, Args)]
+struct GateArgs {
+    /// The environment promoted to (it names the source in `promote-from`).
+    #[arg(long, env = "INPUT_ENVIRONMENT")]
+    env: String,
+    /// Images to promote: `service=uri` (repeatable, or comma-separated), or
+    /// a JSON map service → uri (`ferry build`'s `images` output).
+    #[arg(long, env = "INPUT_IMAGES")]
+    images: Vec<String>,
+    /// Without --images: the services whose deployment of --sha to the
+    /// source environment is promoted (comma-separated, JSON list, or all).
+    #[arg(long, env = "INPUT_SERVICES")]
+    services: Option<String>,
+    /// The commit promoted (default: GITHUB_SHA).
+    #[arg(long, env = "INPUT_SHA")]
+    sha: Option<String>,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -357,6 +384,37 @@ async fn main() -> ExitCode {
                 .await
                 .map(|_| ())
                 .map_err(|e| (e.to_string(), e.diagnostics()))
+        }
+        Command::Gate(args) => {
+            let opts = gate::Options {
+                root: args.repo,
+                manifest: cli.manifest,
+                env: args.env,
+                images: args
+                    .images
+                    .into_iter()
+                    .filter(|i| !i.trim().is_empty())
+                    .collect(),
+                services: present(args.services),
+                sha: present(args.sha),
+                now: None,
+            };
+            match gate::run(&ctx, &opts, &mut reporter).await {
+                Ok(outcome) if outcome.allowed() => Ok(()),
+                Ok(outcome) => Err((
+                    format!(
+                        "gate: promotion to `{}` refused:\n  {}",
+                        outcome.env,
+                        outcome.reasons().join("\n  ")
+                    ),
+                    Vec::new(),
+                )),
+                Err(e) => {
+                    let _ = reporter.output("allowed", "false");
+                    let diagnostics = e.diagnostics();
+                    Err((e.to_string(), diagnostics))
+                }
+            }
         }
     };
     match result {

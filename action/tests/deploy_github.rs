@@ -465,7 +465,7 @@ async fn a_comment_that_keeps_failing_is_an_error_value() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_last_successful_deployment_is_the_newest_whose_latest_status_is_success() {
+async fn the_last_successful_deployment_is_the_newest_that_succeeded() {
     let server = MockServer::start().await;
     let old = DeploymentPayload {
         task_definition_arn: Some(ARN.replace(":12", ":10")),
@@ -480,7 +480,7 @@ async fn the_last_successful_deployment_is_the_newest_whose_latest_status_is_suc
         ])))
         .mount(&server)
         .await;
-    for (id, state) in [(9, "failure"), (8, "inactive"), (7, "success")] {
+    for (id, state) in [(9, "failure"), (8, "error"), (7, "inactive")] {
         Mock::given(method("GET"))
             .and(path(format!("/repos/octo/shop/deployments/{id}/statuses")))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": state}])))
@@ -493,7 +493,10 @@ async fn the_last_successful_deployment_is_the_newest_whose_latest_status_is_suc
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(last.id, 7);
+    assert_eq!(
+        last.id, 7,
+        "inactive is what GitHub makes of a success superseded later"
+    );
     assert_eq!(
         last.payload,
         Some(old),

@@ -1,1 +1,444 @@
-//! `ferry gate`.
+//! `ferry gate --env prod`: in front of a promotion, refuse any image that
+//! has not been deployed successfully to the environment named by
+//! `promote-from` (GitHub Deployments), and optionally any promotion while
+//! that environment burns its error budget too fast (Prometheus).
+//!
+//! The decisions are pure ([`decide`], [`slo::judge`]); this module fetches
+//! the records, writes the outputs (`allowed`, `images`) and the summary.
+
+pub mod decide;
+pub mod slo;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::gha::{Context, Reporter};
+use crate::github::deployments::DeploymentState;
+use crate::github::{GitHub, GitHubError};
+use crate::manifest::{Manifest, ManifestError};
+use crate::markdown;
+pub use decide::{Evidence, Verdict, Want, decide, digest};
+
+/// How many deployments back the source environment is searched.
+pub const HISTORY_MAX: usize = 50;
+/// Latest states read per service (the candidates of the right image or commit).
+const STATES_MAX: usize = 10;
+
+/// `ferry gate`'s inputs.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Repository root (default: the run's workspace).
+    pub root: Option<PathBuf>,
+    /// The manifest, relative to the root.
+    pub manifest: PathBuf,
+    /// The environment promoted to.
+    pub env: String,
+    /// `--images`: each a JSON map service → image, or `service=image`.
+    pub images: Vec<String>,
+    /// `--services` (without `--images`): comma-separated, a JSON list, or `all`.
+    pub services: Option<String>,
+    /// The commit promoted (default: GITHUB_SHA).
+    pub sha: Option<String>,
+    /// Evaluation time for the SLO check, epoch seconds (default: now).
+    pub now: Option<u64>,
+}
+
+/// A gate that could not decide (bad input, GitHub unreadable): it fails.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// The manifest could not be loaded.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// Bad command-line input.
+    #[error("{0}")]
+    Input(String),
+    /// GitHub could not be read; the gate fails closed.
+    #[error("cannot read GitHub Deployments: {0}")]
+    GitHub(#[from] GitHubError),
+    /// Outputs or the summary could not be written.
+    #[error("cannot write the step's outputs: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl GateError {
+    /// Located problems for annotations.
+    pub fn diagnostics(&self) -> Vec<crate::diagnostic::Diagnostic> {
+        match self {
+            GateError::Manifest(e) => e.diagnostics(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The gate's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The environment promoted to.
+    pub env: String,
+    /// The environment promoted from, when the target names one.
+    pub source: Option<String>,
+    /// Per service.
+    pub verdicts: Vec<Verdict>,
+    /// The SLO check, when configured and reached.
+    pub slo: Option<slo::SloVerdict>,
+    /// Why the whole promotion is refused, apart from the services.
+    pub refusal: Option<String>,
+}
+
+impl Outcome {
+    /// Whether every check passed.
+    pub fn allowed(&self) -> bool {
+        self.refusal.is_none()
+            && self.verdicts.iter().all(Verdict::allowed)
+            && self.slo.as_ref().is_none_or(|s| s.refusal.is_none())
+    }
+
+    /// Every reason for refusing, one per line, for the error annotation.
+    pub fn reasons(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.refusal.iter().cloned().collect();
+        for v in &self.verdicts {
+            if let Some(r) = &v.refusal {
+                out.push(format!("{}: {r}", v.service));
+            }
+        }
+        if let Some(r) = self.slo.as_ref().and_then(|s| s.refusal.as_ref()) {
+            out.push(format!("SLO: {r}"));
+        }
+        out
+    }
+}
+
+/// Parses `--images` values: JSON maps (`ferry build`'s `images` output)
+/// or `service=image` pairs; a service given twice with two images is an error.
+pub fn parse_images(values: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for value in values {
+        let v = value.trim();
+        if v.is_empty() {
+            continue;
+        }
+        let pairs: Vec<(String, String)> = if v.starts_with('{') {
+            serde_json::from_str::<BTreeMap<String, String>>(v)
+                .map_err(|e| format!("--images: not a JSON map of service to image ({e}): {v}"))?
+                .into_iter()
+                .collect()
+        } else {
+            v.split([',', '\n'])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.split_once('=')
+                        .map(|(s, i)| (s.trim().to_string(), i.trim().to_string()))
+                        .filter(|(s, i)| !s.is_empty() && !i.is_empty())
+                        .ok_or_else(|| {
+                            format!("--images: `{p}` is not service=image (or a JSON map)")
+                        })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        for (service, image) in pairs {
+            if let Some(old) = out.insert(service.clone(), image.clone())
+                && old != image
+            {
+                return Err(format!(
+                    "--images names `{service}` twice, with {old} and {image}"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What to promote, per service, from the options.
+fn wants(
+    opts: &Options,
+    manifest: &Manifest,
+    sha: Option<&str>,
+) -> Result<Vec<(String, Want)>, GateError> {
+    let images = parse_images(&opts.images).map_err(GateError::Input)?;
+    if !images.is_empty() {
+        let names = manifest
+            .select(images.keys().map(String::as_str))
+            .map_err(GateError::Input)?;
+        return Ok(names
+            .into_iter()
+            .map(|n| {
+                let image = images[&n].clone();
+                (n, Want::Image(image))
+            })
+            .collect());
+    }
+    let sha = sha.ok_or_else(|| {
+        GateError::Input(
+            "nothing to check: pass --images (ferry build's `images` output), or --sha (GITHUB_SHA in Actions) to promote what that commit deployed".into(),
+        )
+    })?;
+    let names: Vec<String> = match opts.services.as_deref().map(str::trim) {
+        None | Some("") | Some("all") => manifest.services.keys().cloned().collect(),
+        Some(list) if list.starts_with('[') => {
+            let parsed: Vec<String> = serde_json::from_str(list)
+                .map_err(|e| GateError::Input(format!("--services: not a JSON list ({e})")))?;
+            manifest
+                .select(parsed.iter().map(String::as_str))
+                .map_err(GateError::Input)?
+        }
+        Some(list) => manifest.select(list.split(',')).map_err(GateError::Input)?,
+    };
+    Ok(names
+        .into_iter()
+        .map(|n| (n, Want::Commit(sha.to_string())))
+        .collect())
+}
+
+/// Fetches one service's evidence from GitHub.
+async fn evidence(
+    gh: &GitHub,
+    source: &str,
+    service: &str,
+    want: Want,
+) -> Result<Evidence, GitHubError> {
+    let sha = match &want {
+        Want::Commit(sha) => Some(sha.as_str()),
+        Want::Image(_) => None,
+    };
+    let records = gh.deployments(source, service, sha, HISTORY_MAX).await?;
+    let wanted_digest = match &want {
+        Want::Image(image) => digest(image).map(str::to_string),
+        Want::Commit(_) => None,
+    };
+    let mut deployments = Vec::with_capacity(records.len());
+    let mut read = 0;
+    for r in records {
+        let candidate = match (&want, &wanted_digest) {
+            (Want::Commit(sha), _) => &r.sha == sha,
+            (Want::Image(_), Some(d)) => {
+                r.payload
+                    .as_ref()
+                    .and_then(|p| p.image.as_deref())
+                    .and_then(digest)
+                    == Some(d.as_str())
+            }
+            (Want::Image(_), None) => false,
+        };
+        let state = if candidate && read < STATES_MAX {
+            read += 1;
+            gh.latest_state(r.id).await?
+        } else {
+            None
+        };
+        let done = state.is_some_and(DeploymentState::succeeded);
+        deployments.push((r, state));
+        if done {
+            break;
+        }
+    }
+    Ok(Evidence {
+        service: service.to_string(),
+        want,
+        deployments,
+    })
+}
+
+/// Runs the gate: decides, writes `allowed` and `images`, and the summary.
+/// A refusal is an `Ok` outcome with `allowed() == false`; the binary turns
+/// it into a non-zero exit.
+pub async fn run(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<Outcome, GateError> {
+    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
+    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
+    if let Some(token) = &ctx.token {
+        reporter.mask(token)?;
+    }
+    let Some(target) = manifest.environments.get(&opts.env) else {
+        let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
+        return Err(GateError::Input(format!(
+            "unknown environment `{}`: {} declares {}",
+            opts.env,
+            manifest.file.display(),
+            known.join(", ")
+        )));
+    };
+    let sha = opts.sha.clone().or_else(|| ctx.sha.clone());
+    let wants = wants(opts, &manifest, sha.as_deref())?;
+    let outcome = match &target.promote_from {
+        None => Outcome {
+            env: opts.env.clone(),
+            source: None,
+            verdicts: Vec::new(),
+            slo: None,
+            refusal: Some(format!(
+                "environment `{}` has no `promote-from` in {}: there is nothing to check a promotion against; add `promote-from: <environment>`",
+                opts.env,
+                manifest.file.display()
+            )),
+        },
+        Some(source) => {
+            let gh = github(ctx)?;
+            let mut verdicts = Vec::with_capacity(wants.len());
+            for (service, want) in wants {
+                let e = evidence(&gh, source, &service, want).await?;
+                verdicts.push(decide(source, &e));
+            }
+            let slo = match &target.gate {
+                None => {
+                    reporter.info(&format!(
+                        "gate: no SLO check configured for `{}` (gate.prometheus in the manifest); skipped",
+                        opts.env
+                    ))?;
+                    None
+                }
+                Some(_) if verdicts.iter().any(|v| !v.allowed()) => None,
+                Some(settings) => Some(check_slo(settings, &verdicts, opts.now).await),
+            };
+            Outcome {
+                env: opts.env.clone(),
+                source: Some(source.clone()),
+                verdicts,
+                slo,
+                refusal: None,
+            }
+        }
+    };
+    let allowed = outcome.allowed();
+    reporter.output("allowed", if allowed { "true" } else { "false" })?;
+    let images: BTreeMap<&str, &str> = outcome
+        .verdicts
+        .iter()
+        .filter(|v| allowed && v.allowed())
+        .filter_map(|v| Some((v.service.as_str(), v.image.as_deref()?)))
+        .collect();
+    reporter.output(
+        "images",
+        &serde_json::to_string(&images).unwrap_or_default(),
+    )?;
+    reporter.summary(&summary(&outcome, ctx))?;
+    Ok(outcome)
+}
+
+async fn check_slo(
+    settings: &crate::manifest::GateSettings,
+    verdicts: &[Verdict],
+    now: Option<u64>,
+) -> slo::SloVerdict {
+    let now = now.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    // Since the newest source deployment: the code the source runs now.
+    let deployed_at = verdicts
+        .iter()
+        .filter_map(|v| v.deployed_at.as_deref().and_then(slo::parse_time))
+        .max()
+        .unwrap_or(now);
+    let window = slo::window(deployed_at, now);
+    match slo::fetch(&settings.prometheus, &slo::query(settings, &window), now).await {
+        Ok(burns) => slo::judge(settings, &window, burns),
+        Err(e) => slo::SloVerdict {
+            window,
+            max_burn_rate: settings.max_burn_rate,
+            burns: Vec::new(),
+            refusal: Some(format!(
+                "cannot check the SLOs, so the gate stays closed: {e}"
+            )),
+        },
+    }
+}
+
+fn github(ctx: &Context) -> Result<GitHub, GateError> {
+    let token = ctx.token.as_ref().ok_or_else(|| {
+        GateError::Input("no GitHub token: pass `github-token: ${{ github.token }}` (or set GITHUB_TOKEN) with `deployments: read`".into())
+    })?;
+    let repo = ctx.repository.clone().ok_or_else(|| {
+        GateError::Input("GITHUB_REPOSITORY is not set (expected owner/repo)".into())
+    })?;
+    Ok(GitHub::new(&ctx.api_url, Some(token), repo)?)
+}
+
+const SUMMARY: &str = include_str!("../../templates/gate-summary.md.tera");
+
+/// What the summary template sees.
+#[derive(Debug, Serialize)]
+struct SummaryView<'a> {
+    allowed: bool,
+    env: &'a str,
+    source: &'a str,
+    refusal: Option<&'a str>,
+    rows: Vec<SummaryRow<'a>>,
+    slo: Option<SloView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct SummaryRow<'a> {
+    service: &'a str,
+    image: Option<String>,
+    deployment: Option<u64>,
+    link: Option<String>,
+    refusal: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct SloView<'a> {
+    window: &'a str,
+    max_burn_rate: f64,
+    refusal: Option<&'a str>,
+    burns: Vec<BurnView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct BurnView<'a> {
+    slo: &'a str,
+    rate_text: String,
+}
+
+/// The job summary: one row per service, then the SLO check.
+pub fn summary(outcome: &Outcome, ctx: &Context) -> String {
+    let source = outcome.source.as_deref().unwrap_or("source");
+    let repo_url = ctx
+        .repository
+        .as_ref()
+        .map(|r| format!("https://github.com/{}/{}", r.owner, r.name));
+    let view = SummaryView {
+        allowed: outcome.allowed(),
+        env: &outcome.env,
+        source,
+        refusal: outcome.refusal.as_deref(),
+        rows: outcome
+            .verdicts
+            .iter()
+            .map(|v| SummaryRow {
+                service: &v.service,
+                image: v.image.as_deref().map(crate::deploy::comment::short_image),
+                deployment: v.deployment,
+                link: repo_url
+                    .as_ref()
+                    .map(|u| format!("{u}/deployments/{}", crate::github::encode(source))),
+                refusal: v.refusal.as_deref(),
+            })
+            .collect(),
+        slo: outcome.slo.as_ref().map(|s| SloView {
+            window: &s.window,
+            max_burn_rate: s.max_burn_rate,
+            refusal: s.refusal.as_deref(),
+            burns: s
+                .burns
+                .iter()
+                .map(|b| BurnView {
+                    slo: &b.slo,
+                    rate_text: format!("{:.2}", b.rate),
+                })
+                .collect(),
+        }),
+    };
+    let mut tera = tera::Tera::default();
+    markdown::register(&mut tera);
+    tera.add_raw_template("gate-summary.md", SUMMARY)
+        .and_then(|_| tera::Context::from_serialize(&view))
+        .and_then(|c| tera.render("gate-summary.md", &c))
+        .unwrap_or_else(|e| format!("gate summary could not be rendered: {e}\n"))
+}

@@ -1,0 +1,337 @@
+//! The gate's optional SLO check: the error budget burn of the source
+//! environment since its deployment, from Prometheus.
+//!
+//! The built-in query reads the per-SLO recorded series of
+//! monitoring/prometheus/rules/slo.rules.yml (`slo:sli_events_bad:rate5m`,
+//! `slo:sli_events_total:rate5m`, `slo:objective:ratio`): the error ratio
+//! over the window, traffic-weighted like the rules' own longer windows,
+//! divided by the error budget. A burn rate of 1 spends exactly the budget
+//! over the SLO window. Prometheus unreachable or answering nonsense means
+//! refused: the gate fails closed.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::{Deserialize, Serialize};
+
+use crate::github::encode;
+use crate::manifest::GateSettings;
+
+/// The shortest window queried: the recorded rates are 5-minute rates.
+pub const MIN_WINDOW_SECS: u64 = 300;
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A Prometheus query that failed: the gate refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("Prometheus at {url}: {detail}")]
+pub struct SloError {
+    /// The Prometheus base URL.
+    pub url: String,
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// One SLO's burn rate since the deployment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Burn {
+    /// The `slo` label.
+    pub slo: String,
+    /// The burn rate (NaN when there was no traffic).
+    pub rate: f64,
+}
+
+/// The SLO check's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloVerdict {
+    /// The window queried, e.g. `3600s`.
+    pub window: String,
+    /// The threshold.
+    pub max_burn_rate: f64,
+    /// Every SLO's burn.
+    pub burns: Vec<Burn>,
+    /// Why the promotion is refused; `None` when allowed.
+    pub refusal: Option<String>,
+}
+
+/// The window since `deployed_at` (epoch seconds) at `now`, at least 5 minutes.
+pub fn window(deployed_at: u64, now: u64) -> String {
+    format!("{}s", now.saturating_sub(deployed_at).max(MIN_WINDOW_SECS))
+}
+
+/// The PromQL that gives one burn rate per SLO over `window`.
+pub fn query(settings: &GateSettings, window: &str) -> String {
+    if let Some(q) = &settings.query {
+        return q.replace("{window}", window);
+    }
+    let matcher = if settings.slos.is_empty() {
+        "slo=~\".+\"".to_string()
+    } else {
+        // Names are letters, digits and `-_:.` (the manifest checks): only
+        // the dot is special, escaped for the regex inside a PromQL string.
+        let names: Vec<String> = settings
+            .slos
+            .iter()
+            .map(|s| s.replace('.', "\\\\."))
+            .collect();
+        format!("slo=~\"{}\"", names.join("|"))
+    };
+    format!(
+        "(sum by (slo) (sum_over_time(slo:sli_events_bad:rate5m{{{matcher}}}[{window}])) \
+         / sum by (slo) (sum_over_time(slo:sli_events_total:rate5m{{{matcher}}}[{window}]))) \
+         / on (slo) (1 - max by (slo) (slo:objective:ratio{{{matcher}}}))"
+    )
+}
+
+/// Judges the burns read: every configured SLO must have a number at or
+/// under the threshold.
+pub fn judge(settings: &GateSettings, window: &str, burns: Vec<Burn>) -> SloVerdict {
+    let mut problems = Vec::new();
+    for slo in &settings.slos {
+        if !burns.iter().any(|b| &b.slo == slo) {
+            problems.push(format!("no data for SLO `{slo}` over the last {window}"));
+        }
+    }
+    if burns.is_empty() && settings.slos.is_empty() {
+        problems.push(format!("the query returned no SLO over the last {window}"));
+    }
+    for b in &burns {
+        if b.rate.is_nan() {
+            problems.push(format!(
+                "SLO `{}` had no traffic over the last {window}",
+                b.slo
+            ));
+        } else if b.rate > settings.max_burn_rate {
+            problems.push(format!(
+                "SLO `{}` burned its error budget at {:.2}× over the last {window} (allowed: {}×)",
+                b.slo, b.rate, settings.max_burn_rate
+            ));
+        }
+    }
+    SloVerdict {
+        window: window.to_string(),
+        max_burn_rate: settings.max_burn_rate,
+        burns,
+        refusal: (!problems.is_empty()).then(|| problems.join("; ")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Answer {
+    status: String,
+    #[serde(default)]
+    data: Option<AnswerData>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnswerData {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<Sample>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Sample {
+    metric: std::collections::BTreeMap<String, String>,
+    value: (f64, String),
+}
+
+/// Runs an instant query at `time` (epoch seconds) and reads one burn per series.
+pub async fn fetch(base: &str, promql: &str, time: u64) -> Result<Vec<Burn>, SloError> {
+    let fail = |detail: String| SloError {
+        url: base.to_string(),
+        detail,
+    };
+    let url = format!(
+        "{}/api/v1/query?query={}&time={time}",
+        base.trim_end_matches('/'),
+        encode(promql)
+    );
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+        .map_err(|e| fail(format!("no TLS roots: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let uri: hyper::Uri = url.parse().map_err(|e| fail(format!("bad URL: {e}")))?;
+    let response = tokio::time::timeout(TIMEOUT, client.get(uri))
+        .await
+        .map_err(|_| fail(format!("no answer within {}s", TIMEOUT.as_secs())))?
+        .map_err(|e| fail(format!("unreachable: {e}")))?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .to_bytes();
+    let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
+        fail(format!(
+            "HTTP {status}, not a Prometheus API answer ({e}): {}",
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ))
+    })?;
+    if answer.status != "success" {
+        return Err(fail(format!(
+            "the query failed: {}",
+            answer.error.unwrap_or_else(|| format!("HTTP {status}"))
+        )));
+    }
+    let data = answer
+        .data
+        .ok_or_else(|| fail("the answer has no data".into()))?;
+    if data.result_type != "vector" {
+        return Err(fail(format!(
+            "the query must return an instant vector, not a {}",
+            data.result_type
+        )));
+    }
+    data.result
+        .into_iter()
+        .map(|s| {
+            let rate = match s.value.1.as_str() {
+                "NaN" => f64::NAN,
+                v => v
+                    .parse::<f64>()
+                    .map_err(|e| fail(format!("value {v:?} is not a number: {e}")))?,
+            };
+            Ok(Burn {
+                slo: s
+                    .metric
+                    .get("slo")
+                    .cloned()
+                    .unwrap_or_else(|| "(no slo label)".into()),
+                rate,
+            })
+        })
+        .collect()
+}
+
+/// Seconds since the epoch of an RFC 3339 time (`2024-05-01T10:00:00Z`,
+/// with an optional fraction and offset), as GitHub writes them.
+pub fn parse_time(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &text[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss - offset).ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn settings(slos: &[&str]) -> GateSettings {
+        GateSettings {
+            prometheus: "http://prom".into(),
+            max_burn_rate: 2.0,
+            slos: slos.iter().map(|s| s.to_string()).collect(),
+            query: None,
+        }
+    }
+
+    #[test]
+    fn github_times_are_read() {
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_time("2024-05-01T10:00:00Z"), Some(1_714_557_600));
+        assert_eq!(
+            parse_time("2024-05-01T12:00:00.123+02:00"),
+            Some(1_714_557_600)
+        );
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn the_window_is_at_least_five_minutes() {
+        assert_eq!(window(1000, 1060), "300s");
+        assert_eq!(window(1000, 4600), "3600s");
+    }
+
+    #[test]
+    fn burns_over_the_threshold_missing_or_silent_are_refused() {
+        let s = settings(&["api-availability", "api-latency"]);
+        let ok = judge(
+            &s,
+            "3600s",
+            vec![
+                Burn {
+                    slo: "api-availability".into(),
+                    rate: 0.4,
+                },
+                Burn {
+                    slo: "api-latency".into(),
+                    rate: 2.0,
+                },
+            ],
+        );
+        assert_eq!(ok.refusal, None);
+        let bad = judge(
+            &s,
+            "3600s",
+            vec![
+                Burn {
+                    slo: "api-availability".into(),
+                    rate: 7.25,
+                },
+                Burn {
+                    slo: "other".into(),
+                    rate: f64::NAN,
+                },
+            ],
+        );
+        let why = bad.refusal.unwrap();
+        assert!(why.contains("`api-availability` burned its error budget at 7.25× over the last 3600s (allowed: 2×)"), "{why}");
+        assert!(why.contains("no data for SLO `api-latency`"), "{why}");
+        assert!(why.contains("`other` had no traffic"), "{why}");
+        assert!(judge(&settings(&[]), "300s", vec![]).refusal.is_some());
+    }
+
+    #[test]
+    fn the_query_names_the_slos_and_the_window() {
+        let q = query(&settings(&["api-availability"]), "600s");
+        assert!(
+            q.contains("slo:sli_events_bad:rate5m{slo=~\"api-availability\"}[600s]"),
+            "{q}"
+        );
+        assert!(q.contains("slo:objective:ratio"), "{q}");
+        let custom = GateSettings {
+            query: Some("my_burn[{window}]".into()),
+            ..settings(&[])
+        };
+        assert_eq!(query(&custom, "600s"), "my_burn[600s]");
+    }
+}
