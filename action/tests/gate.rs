@@ -301,8 +301,8 @@ async fn an_environment_without_promote_from_or_bad_input_is_refused() {
     );
 
     for (args, expected) in [
-        (vec!["--images", "api"], "`api` is not service=image"),
-        (vec!["--images", "{\"api\": 1}"], "not a JSON map"),
+        (vec!["--images", "api"], "`api` is not service=URI"),
+        (vec!["--images", "{\"api\": 1}"], "`api` has no image"),
         (
             vec!["--images", "billing=x@sha256:1"],
             "unknown service `billing`",

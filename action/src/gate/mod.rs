@@ -110,35 +110,12 @@ impl Outcome {
     }
 }
 
-/// Parses `--images` values: JSON maps (`ferry build`'s `images` output)
-/// or `service=image` pairs; a service given twice with two images is an error.
+/// Parses `--images` values (each as [`crate::deploy::images::parse`]
+/// reads it); a service given twice with two images is an error.
 pub fn parse_images(values: &[String]) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for value in values {
-        let v = value.trim();
-        if v.is_empty() {
-            continue;
-        }
-        let pairs: Vec<(String, String)> = if v.starts_with('{') {
-            serde_json::from_str::<BTreeMap<String, String>>(v)
-                .map_err(|e| format!("--images: not a JSON map of service to image ({e}): {v}"))?
-                .into_iter()
-                .collect()
-        } else {
-            v.split([',', '\n'])
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    p.split_once('=')
-                        .map(|(s, i)| (s.trim().to_string(), i.trim().to_string()))
-                        .filter(|(s, i)| !s.is_empty() && !i.is_empty())
-                        .ok_or_else(|| {
-                            format!("--images: `{p}` is not service=image (or a JSON map)")
-                        })
-                })
-                .collect::<Result<_, _>>()?
-        };
-        for (service, image) in pairs {
+        for (service, image) in crate::deploy::images::parse(value)? {
             if let Some(old) = out.insert(service.clone(), image.clone())
                 && old != image
             {
