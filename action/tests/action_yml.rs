@@ -104,6 +104,11 @@ fn ferry_help(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Help text with its line wrapping undone, for matching `[env: ...]`.
+fn unwrapped(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The subcommands `ferry --help` lists.
 fn subcommands() -> BTreeSet<String> {
     let help = ferry_help(&[]);
@@ -112,6 +117,8 @@ fn subcommands() -> BTreeSet<String> {
         .lines()
         .skip(1)
         .take_while(|l| l.starts_with("  "))
+        // A command's name is indented by two; its wrapped description by more.
+        .filter(|l| !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|c| *c != "help")
         .map(str::to_string)
@@ -150,7 +157,7 @@ fn the_inputs_are_the_documented_ones_and_reach_their_commands() {
                 unchecked.push(format!("{input} → {command}"));
                 continue;
             }
-            let help = ferry_help(&[command]);
+            let help = unwrapped(&ferry_help(&[command]));
             assert!(
                 help.contains(&var),
                 "`ferry {command}` does not read the `{input}` input ({var}...] missing from its --help)"
