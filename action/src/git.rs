@@ -63,6 +63,10 @@ impl Git {
             Ok(top) => Ok(Self {
                 root: PathBuf::from(top.trim()),
             }),
+            // Say so rather than "not a repository" when git refuses it.
+            Err(e @ GitError::Failed { .. }) if e.to_string().contains("dubious ownership") => {
+                Err(e)
+            }
             Err(GitError::Failed { .. }) => Err(GitError::NotARepo(dir.to_path_buf())),
             Err(e) => Err(e),
         }
@@ -83,7 +87,16 @@ impl Git {
             .into_iter()
             .map(|a| a.as_ref().to_os_string())
             .collect();
+        // In a container action the workspace is a bind mount owned by the
+        // runner's user (uid 1001 on GitHub's runners), not by the container's
+        // root, and git refuses such a repository ("dubious ownership"). Trust
+        // exactly this work tree, for this call only: `-c` is protected
+        // configuration, which git honours for safe.directory.
+        let mut trust = std::ffi::OsString::from("safe.directory=");
+        trust.push(std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone()));
         let out = Command::new("git")
+            .arg("-c")
+            .arg(trust)
             .arg("-C")
             .arg(&self.root)
             .args(&args)

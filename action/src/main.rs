@@ -148,10 +148,10 @@ struct RenderArgs {
     #[arg(long, env = "INPUT_ENVIRONMENT")]
     env: Option<String>,
     /// Every service × environment of the manifest.
-    #[arg(long)]
+    #[arg(long, env = "INPUT_ALL", value_parser = ferry::gha::bool_input)]
     all: bool,
     /// Render and validate every service × environment; write nothing.
-    #[arg(long)]
+    #[arg(long, env = "INPUT_CHECK", value_parser = ferry::gha::bool_input)]
     check: bool,
     /// The image URI (ext-str IMAGE).
     #[arg(long, env = "INPUT_IMAGE")]
@@ -197,13 +197,13 @@ struct DetectArgs {
 #[derive(Debug, Args)]
 struct PlanArgs {
     /// Environment name, e.g. staging or prod.
-    #[arg(long)]
+    #[arg(long, env = "INPUT_ENVIRONMENT")]
     env: String,
     /// `terraform show -json` output, or the binary plan file.
-    #[arg(long)]
+    #[arg(long, env = "INPUT_PLAN")]
     plan: PathBuf,
     /// The mode the plan was made in (the plan JSON does not say).
-    #[arg(long, value_enum, default_value_t = PlanMode::Normal)]
+    #[arg(long, value_enum, env = "INPUT_MODE", default_value_t = PlanMode::Normal)]
     mode: PlanMode,
     /// Root module directory, when one repository has several.
     #[arg(long)]
@@ -218,13 +218,13 @@ struct PlanArgs {
     #[arg(long)]
     redact: Vec<String>,
     /// Print the comment instead of posting it.
-    #[arg(long)]
+    #[arg(long, env = "INPUT_DRY-RUN", value_parser = ferry::gha::bool_input)]
     dry_run: bool,
     /// When the plan has no changes, delete the previous comment and post none.
-    #[arg(long)]
+    #[arg(long, env = "INPUT_SKIP-NO-CHANGES", value_parser = ferry::gha::bool_input)]
     skip_no_changes: bool,
     /// Set terraform:<env>:destroy / terraform:<env>:no-changes labels.
-    #[arg(long)]
+    #[arg(long, env = "INPUT_LABELS", value_parser = ferry::gha::bool_input)]
     labels: bool,
     /// Terraform program, for binary plans.
     #[arg(long, default_value = "terraform")]
@@ -280,7 +280,11 @@ fn render_options(args: RenderArgs, manifest: PathBuf) -> render::Options {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A container action gets no arguments: the `command` input names the subcommand.
+    let cli = Cli::parse_from(ferry::gha::action_args(
+        std::env::args_os().collect(),
+        &|k| std::env::var(k).ok(),
+    ));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -83,3 +83,91 @@ fn dockerfiles_are_multi_stage_non_root_and_build_their_package() {
     let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
     assert!(ignore.lines().any(|l| l == "target/"));
 }
+
+/// The action's own image (action/Dockerfile): linted like the services',
+/// and checked for what the action relies on at run time.
+#[test]
+fn the_action_image_lints_clean() {
+    let hadolint = testbed_url("HADOLINT");
+    let out = Command::new(&hadolint)
+        .args(["--no-color", "--failure-threshold", "info"])
+        .arg(root().join("action/Dockerfile"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "action/Dockerfile: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// The instructions of a Dockerfile without comments, continuation lines joined.
+fn instructions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(part) => current.push_str(part),
+            None => {
+                current.push_str(line);
+                out.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_action_image_is_pinned_static_and_has_what_the_commands_run() {
+    let text = std::fs::read_to_string(root().join("action/Dockerfile")).unwrap();
+    let lines = instructions(&text);
+    let froms: Vec<&String> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
+    assert!(froms.len() >= 3, "multi-stage: {froms:?}");
+    let digest =
+        regex::Regex::new(r"^FROM [^\s@]+:[^\s@]+@sha256:[0-9a-f]{64} AS [a-z-]+$").unwrap();
+    for from in &froms {
+        assert!(digest.is_match(from), "pinned by tag and digest: {from}");
+    }
+    // A static musl binary, built from the locked workspace.
+    assert!(text.contains("rustup target add x86_64-unknown-linux-musl"));
+    assert!(text.contains(
+        "cargo build --release --locked --target x86_64-unknown-linux-musl --package ferry --bin ferry"
+    ));
+    // The runtime stage: everything after the last FROM.
+    let last = lines.iter().rposition(|l| l.starts_with("FROM ")).unwrap();
+    let runtime = &lines[last..];
+    let has = |needle: &str| runtime.iter().any(|l| l.contains(needle));
+    assert!(
+        has("apk add --no-cache git ca-certificates"),
+        "git and CA roots"
+    );
+    assert!(
+        has("git config --system --add safe.directory '*'"),
+        "trusts the mounted workspace"
+    );
+    assert!(has(
+        "COPY --from=docker-cli /usr/local/bin/docker /usr/local/bin/docker"
+    ));
+    assert!(
+        has("/usr/local/libexec/docker/cli-plugins/docker-buildx"),
+        "buildx plugin"
+    );
+    assert!(has("COPY --from=builder /out/ferry /usr/local/bin/ferry"));
+    // GitHub runs container actions as root and sets the working directory.
+    assert!(
+        !has("USER "),
+        "no USER: GitHub requires the default (root) user"
+    );
+    assert!(
+        !has("WORKDIR "),
+        "no WORKDIR: GitHub mounts and enters the workspace"
+    );
+    assert_eq!(
+        runtime.last().map(String::as_str),
+        Some("ENTRYPOINT [\"/usr/local/bin/ferry\"]"),
+        "exec-form entrypoint: no shell between the runner and ferry"
+    );
+}

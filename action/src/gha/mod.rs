@@ -7,12 +7,14 @@
 //! outputs are `key=value` lines on stdout and the report is markdown on
 //! stderr.
 
+mod argv;
 pub mod event;
 mod reporter;
 
 use std::fmt;
 use std::path::PathBuf;
 
+pub use argv::{action_args, bool_input};
 pub use event::{Event, EventError};
 pub use reporter::{Reporter, encode_output, escape_data, escape_property};
 
@@ -183,11 +185,19 @@ pub fn input(name: &str) -> Option<String> {
 }
 
 fn input_with(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    // The runner upper-cases the name and turns spaces into `_`; `-` stays.
+    // The runner upper-cases the name and turns spaces into `_`; `-` stays
+    // (`github-token` → `INPUT_GITHUB-TOKEN`). The `_` spelling is read too,
+    // for wrappers that cannot set a variable with `-` in its name (shells).
     let key = format!("INPUT_{}", name.replace(' ', "_").to_uppercase());
-    env(&key)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+    let read = |k: &str| {
+        env(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    read(&key).or_else(|| {
+        let underscored = key.replace('-', "_");
+        (underscored != key).then(|| read(&underscored)).flatten()
+    })
 }
 
 #[cfg(test)]

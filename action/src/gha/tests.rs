@@ -157,6 +157,37 @@ fn context_from_a_workflow_environment() {
 }
 
 #[test]
+fn the_token_input_is_read_under_the_runners_name_first_then_with_underscores() {
+    let token = |vars: &[(&str, &str)]| {
+        context(vars, &[])
+            .unwrap()
+            .token
+            .map(|t| t.expose().to_string())
+    };
+    assert_eq!(
+        token(&[
+            ("INPUT_GITHUB-TOKEN", "ghs_hyphen"),
+            ("INPUT_GITHUB_TOKEN", "ghs_underscore")
+        ])
+        .as_deref(),
+        Some("ghs_hyphen")
+    );
+    assert_eq!(
+        token(&[
+            ("INPUT_GITHUB_TOKEN", "ghs_underscore"),
+            ("GITHUB_TOKEN", "ghs_env")
+        ])
+        .as_deref(),
+        Some("ghs_underscore")
+    );
+    // An empty input (the runner sets every declared input) is absent.
+    assert_eq!(
+        token(&[("INPUT_GITHUB-TOKEN", ""), ("GITHUB_TOKEN", "ghs_env")]).as_deref(),
+        Some("ghs_env")
+    );
+}
+
+#[test]
 fn context_on_a_laptop() {
     let ctx = context(&[], &[]).unwrap();
     assert!(!ctx.in_actions);
