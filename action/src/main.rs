@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use ferry::gha::{Context, Reporter};
 use ferry::manifest::BuilderKind;
 use ferry::plan_comment::{self, GhContext, Options, PlanMode};
-use ferry::{build, detect, diff, gate, render};
+use ferry::{build, deploy, detect, diff, gate, render};
 
 /// Release orchestration for a monorepo of ECS Fargate services.
 #[derive(Debug, Parser)]
@@ -61,6 +61,116 @@ enum Command {
     /// Outputs `allowed` (true|false) and `images` (JSON, by service: what
     /// to deploy); exits non-zero when refused, with the reason per service.
     Gate(GateArgs),
+    /// Register, roll out and wait; diagnose and roll back a failure; record
+    /// GitHub Deployments and the deploy comment.
+    ///
+    /// Outputs `status` (succeeded|unchanged|failed|rolled-back|started|dry-run,
+    /// the worst service's), `task-definition-arn` (the first service's), and
+    /// JSON maps by service: `task-definition-arns`, `statuses`, `durations`.
+    Deploy(DeployArgs),
+    /// Detect → build → render → deploy in one command, for a laptop or a
+    /// single job. Without AWS credentials outside Actions it is a dry run
+    /// that prints the plan (services and why, image tags, task definitions
+    /// and their diff, the deploy comment).
+    ///
+    /// Outputs `services` and `status`, plus those of build and deploy.
+    Release(ReleaseArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReleaseArgs {
+    /// The environment (default: the first that promotes from none).
+    #[arg(long, env = "INPUT_ENVIRONMENT")]
+    env: Option<String>,
+    /// Compare from this commit (as in detect).
+    #[arg(long, env = "INPUT_BASE")]
+    base: Option<String>,
+    /// Compare up to this commit (as in detect).
+    #[arg(long, env = "INPUT_HEAD")]
+    head: Option<String>,
+    /// Release these services (comma-separated, or `all`) instead of detecting.
+    #[arg(long, env = "INPUT_SERVICES")]
+    services: Option<String>,
+    /// The image builder (default: the manifest's build.builder, else docker).
+    #[arg(long, env = "INPUT_BUILDER")]
+    builder: Option<String>,
+    /// Registry host to push to (as in build).
+    #[arg(long, env = "INPUT_REGISTRY")]
+    registry: Option<String>,
+    /// Print the plan; build, push and deploy nothing.
+    #[arg(long, env = "INPUT_DRY-RUN", value_parser = ferry::gha::bool_input)]
+    dry_run: bool,
+    /// Update the services without waiting for the rollouts.
+    #[arg(long, env = "INPUT_NO-WAIT", value_parser = ferry::gha::bool_input)]
+    no_wait: bool,
+    /// Leave a failed service as it is instead of rolling it back.
+    #[arg(long, env = "INPUT_NO-ROLLBACK", value_parser = ferry::gha::bool_input)]
+    no_rollback: bool,
+    /// Give up waiting after this long: `15m`, `900s`, `1h` or seconds.
+    #[arg(long, env = "INPUT_TIMEOUT", default_value = "15m", value_parser = parse_duration)]
+    timeout: std::time::Duration,
+    /// Time between polls of the services.
+    #[arg(long, env = "INPUT_POLL-INTERVAL", default_value = "6s", value_parser = parse_duration)]
+    poll_interval: std::time::Duration,
+    /// Use git only, never the GitHub API, to find the changes.
+    #[arg(long)]
+    no_api: bool,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct DeployArgs {
+    /// The environment to deploy to.
+    #[arg(long, env = "INPUT_ENVIRONMENT")]
+    env: String,
+    /// Services: comma-separated, a JSON list, detect's `matrix`, or `all`
+    /// (default: those named in --images).
+    #[arg(long, env = "INPUT_SERVICES")]
+    services: Option<String>,
+    /// Images: `ferry build`'s `images` output (JSON), a JSON map service →
+    /// URI, or `service=URI` pairs (repeatable, or comma-separated).
+    #[arg(long, env = "INPUT_IMAGES")]
+    images: Vec<String>,
+    /// Update the services without waiting for the rollouts (status `started`).
+    #[arg(long, env = "INPUT_NO-WAIT", value_parser = ferry::gha::bool_input)]
+    no_wait: bool,
+    /// Render, validate and print what would happen; touch nothing.
+    #[arg(long, env = "INPUT_DRY-RUN", value_parser = ferry::gha::bool_input)]
+    dry_run: bool,
+    /// Leave a failed service as it is instead of rolling it back.
+    #[arg(long, env = "INPUT_NO-ROLLBACK", value_parser = ferry::gha::bool_input)]
+    no_rollback: bool,
+    /// Give up waiting after this long: `15m`, `900s`, `1h` or seconds.
+    #[arg(long, env = "INPUT_TIMEOUT", default_value = "15m", value_parser = parse_duration)]
+    timeout: std::time::Duration,
+    /// Time between polls of the services: `6s`, or seconds.
+    #[arg(long, env = "INPUT_POLL-INTERVAL", default_value = "6s", value_parser = parse_duration)]
+    poll_interval: std::time::Duration,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+}
+
+/// `--timeout` / `--poll-interval`: `90`, `90s`, `15m`, `1h`, `250ms`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{t}` is not a duration: write 90s, 15m or 1h"))?;
+    let d = match unit.trim() {
+        "" | "s" => std::time::Duration::from_secs(n),
+        "ms" => std::time::Duration::from_millis(n),
+        "m" => std::time::Duration::from_secs(n * 60),
+        "h" => std::time::Duration::from_secs(n * 3600),
+        other => return Err(format!("`{t}`: unknown unit `{other}`; use ms, s, m or h")),
+    };
+    if d.is_zero() {
+        return Err(format!("`{t}`: a duration must be more than zero"));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]
@@ -389,6 +499,73 @@ async fn main() -> ExitCode {
                 .map(|_| ())
                 .map_err(|e| (e.to_string(), e.diagnostics()))
         }
+        Command::Deploy(args) => match args
+            .images
+            .iter()
+            .map(|i| deploy::images::parse(i))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Err(e) => Err((e, Vec::new())),
+            Ok(maps) => {
+                let opts = deploy::Options {
+                    root: args.repo,
+                    manifest: cli.manifest,
+                    env: args.env,
+                    services: present(args.services),
+                    images: maps.into_iter().flatten().collect(),
+                    rollout: deploy::RolloutOptions {
+                        wait: !args.no_wait,
+                        rollback: !args.no_rollback,
+                        deadline: args.timeout,
+                        poll_interval: args.poll_interval,
+                        ..deploy::RolloutOptions::default()
+                    },
+                    dry_run: args.dry_run,
+                    env_vars: std::env::vars()
+                        .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
+                        .collect(),
+                };
+                deploy::run(&ctx, &opts, &mut reporter)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| (e.to_string(), e.diagnostics()))
+            }
+        },
+        Command::Release(args) => match parse_builder(args.builder) {
+            Err(e) => Err((e, Vec::new())),
+            Ok(builder) => {
+                let opts = ferry::release::Options {
+                    root: args.repo.clone(),
+                    manifest: cli.manifest.clone(),
+                    env: present(args.env),
+                    detect: detect::Options {
+                        root: args.repo,
+                        manifest: cli.manifest,
+                        base: present(args.base),
+                        head: present(args.head),
+                        services: present(args.services),
+                        no_api: args.no_api,
+                    },
+                    build: build::Options {
+                        builder,
+                        registry: present(args.registry),
+                        ..build::Options::default()
+                    },
+                    dry_run: args.dry_run,
+                    rollout: deploy::RolloutOptions {
+                        wait: !args.no_wait,
+                        rollback: !args.no_rollback,
+                        deadline: args.timeout,
+                        poll_interval: args.poll_interval,
+                        ..deploy::RolloutOptions::default()
+                    },
+                };
+                ferry::release::run(&ctx, &opts, &mut reporter)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| (e.to_string(), e.diagnostics()))
+            }
+        },
         Command::Gate(args) => {
             let opts = gate::Options {
                 root: args.repo,

@@ -8,9 +8,14 @@ mod plan;
 
 use std::path::PathBuf;
 
+use std::collections::BTreeMap;
+
+use crate::deploy::{self, DeployReport, ServiceOutcome, Status};
 use crate::diagnostic::Diagnostic;
 use crate::gha::{Context, Reporter};
-use crate::{build, detect, render};
+use crate::git::Git;
+use crate::manifest::Manifest;
+use crate::{build, detect, diff, render};
 
 pub use plan::{Mode, PlannedService, ReleasePlan, choose_mode, plan_markdown};
 
@@ -30,6 +35,8 @@ pub struct Options {
     pub build: build::Options,
     /// Print the plan, touch nothing.
     pub dry_run: bool,
+    /// How the deploy waits and rolls back.
+    pub rollout: deploy::RolloutOptions,
 }
 
 /// Why a release stopped.
@@ -47,9 +54,12 @@ pub enum ReleaseError {
     /// Bad input or a missing prerequisite.
     #[error("{0}")]
     Input(String),
-    /// The deploy failed (its summary says why).
+    /// The deploy failed or could not start (its summary says why).
     #[error("deploy: {0}")]
-    Deploy(String),
+    Deploy(#[from] deploy::RunError),
+    /// Writing outputs failed.
+    #[error("cannot write the outputs: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl ReleaseError {
@@ -59,6 +69,7 @@ impl ReleaseError {
             Self::Detect(e) => e.diagnostics(),
             Self::Build(e) => e.diagnostics(),
             Self::Render(d) => d.clone(),
+            Self::Deploy(e) => e.diagnostics(),
             _ => Vec::new(),
         }
     }
@@ -130,6 +141,243 @@ fn detected_rows(detection: &detect::Detection) -> Vec<PlannedService> {
             ..PlannedService::default()
         })
         .collect()
+}
+
+/// What a release did.
+#[derive(Debug, Clone)]
+pub enum Released {
+    /// No service was affected.
+    Nothing,
+    /// A dry run: the plan printed.
+    DryRun(ReleasePlan),
+    /// Built and deployed.
+    Deployed(DeployReport),
+}
+
+/// Whether the standard AWS settings yield credentials.
+async fn aws_credentials(region: &str) -> bool {
+    let config = aws_config::from_env()
+        .region(aws_config::Region::new(region.to_string()))
+        .load()
+        .await;
+    // IMDS probing on a laptop must not hang a dry run.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        deploy::ecs::check_credentials(&config),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok())
+}
+
+/// Runs `ferry release`.
+pub async fn run(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<Released, ReleaseError> {
+    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
+    let git = Git::open(&root).ok();
+    let root = git.as_ref().map(|g| g.root().to_path_buf()).unwrap_or(root);
+    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)
+        .map_err(|e| ReleaseError::Detect(e.into()))?;
+    let env = target_env(&manifest, opts.env.as_deref()).map_err(ReleaseError::Input)?;
+    if let Some(token) = &ctx.token {
+        reporter.mask(token)?;
+    }
+
+    // 1. What changed.
+    let detect_opts = detect::Options {
+        root: Some(root.clone()),
+        manifest: opts.manifest.clone(),
+        ..opts.detect.clone()
+    };
+    let detection = detect::detect(ctx, &detect_opts, &manifest, git.as_ref(), &root).await?;
+    reporter.summary(&detect::summary_markdown(&detection))?;
+    let affected: Vec<String> = detection.affected().into_iter().map(String::from).collect();
+    reporter.output("services", &serde_json::to_string(&affected).unwrap_or_default())?;
+    if affected.is_empty() {
+        reporter.info("release: no service is affected: nothing to build or deploy")?;
+        reporter.output("status", "unchanged")?;
+        return Ok(Released::Nothing);
+    }
+
+    // 2. Every task definition must render before anything is built.
+    let check_images: Vec<(String, String)> = affected
+        .iter()
+        .map(|s| (s.clone(), format!("{s}:{}", render::CHECK_IMAGE_TAG)))
+        .collect();
+    render_services(&root, &manifest, &env, &check_images, ext_vars())?;
+
+    let environment = manifest.environments.get(&env);
+    let region = environment
+        .and_then(|e| e.region.clone())
+        .unwrap_or_else(|| manifest.region.clone());
+    let credentials = if opts.dry_run {
+        false
+    } else {
+        aws_credentials(&region).await
+    };
+    let mode = choose_mode(opts.dry_run, ctx.in_actions, credentials).map_err(ReleaseError::Input)?;
+    let services = serde_json::to_string(&affected).unwrap_or_default();
+    let build_opts = build::Options {
+        root: Some(root.clone()),
+        manifest: opts.manifest.clone(),
+        services: Some(services.clone()),
+        ..opts.build.clone()
+    };
+    match mode {
+        Mode::Live => {
+            // 3. Build (or reuse) the images, 4. deploy them.
+            let outcomes = build::run(ctx, &build_opts, reporter).await?;
+            let images: BTreeMap<String, String> = outcomes
+                .into_iter()
+                .filter_map(|o| Some((o.service, o.image?)))
+                .collect();
+            let deploy_opts = deploy::Options {
+                root: Some(root.clone()),
+                manifest: opts.manifest.clone(),
+                env: env.clone(),
+                services: Some(services),
+                images,
+                rollout: opts.rollout.clone(),
+                dry_run: false,
+                env_vars: ext_vars(),
+            };
+            let report = deploy::run(ctx, &deploy_opts, reporter).await?;
+            Ok(Released::Deployed(report))
+        }
+        Mode::DryRun(why) => {
+            let plan = dry_run(ctx, &build_opts, &manifest, &env, &detection, why, credentials, reporter).await?;
+            reporter.output("status", Status::DryRun.as_str())?;
+            reporter.summary(&plan_markdown(&plan))?;
+            Ok(Released::DryRun(plan))
+        }
+    }
+}
+
+/// `FERRY_EXT_*` variables of the process, for rendering.
+fn ext_vars() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
+        .collect()
+}
+
+/// The image name a dry run renders with: where `build` would push it.
+fn planned_image(settings: &build::Settings, region: &str, plan: &build::Plan) -> String {
+    let host = settings
+        .registry
+        .as_deref()
+        .map(|r| r.trim_start_matches("http://").trim_start_matches("https://").to_string())
+        .unwrap_or_else(|| format!("ACCOUNT.dkr.ecr.{region}.amazonaws.com"));
+    format!("{host}/{}:{}", plan.repository, plan.tag)
+}
+
+/// The dry run: plans, renders to `.ferry/release/`, compares with the
+/// running services when AWS answers, and previews the deploy comment.
+#[allow(clippy::too_many_arguments)]
+async fn dry_run(
+    ctx: &Context,
+    build_opts: &build::Options,
+    manifest: &Manifest,
+    env: &str,
+    detection: &detect::Detection,
+    why: String,
+    credentials: bool,
+    reporter: &mut Reporter,
+) -> Result<ReleasePlan, ReleaseError> {
+    let prepared = build::prepare(ctx, build_opts, reporter)?;
+    let images: Vec<(String, String)> = prepared
+        .plans
+        .iter()
+        .map(|p| (p.service.clone(), planned_image(&prepared.settings, &manifest.region, p)))
+        .collect();
+    let rendered = render_services(&prepared.root, manifest, env, &images, ext_vars())?;
+    let dir = prepared.root.join(".ferry/release");
+    std::fs::create_dir_all(&dir)?;
+    let mut rows = detected_rows(detection);
+    let mut outcomes = Vec::new();
+    for (r, (_, image)) in rendered.iter().zip(&images) {
+        let file = dir.join(format!("{}.{env}.json", r.service));
+        let mut text = serde_json::to_string_pretty(&r.task_definition).unwrap_or_default();
+        text.push('\n');
+        std::fs::write(&file, text)?;
+        let (changes, changes_note) = if credentials {
+            match diff::ecs::running(manifest, &r.service, env).await {
+                Ok(running) => (
+                    Some(
+                        diff::diff(&running, &r.task_definition)
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect(),
+                    ),
+                    None,
+                ),
+                Err(e) => (None, Some(format!("Not compared with the running service: {e}."))),
+            }
+        } else {
+            (
+                None,
+                Some("Not compared with the running service: no AWS credentials.".to_string()),
+            )
+        };
+        if let Some(row) = rows.iter_mut().find(|row| row.service == r.service) {
+            row.image = image.clone();
+            row.task_definition_file = file
+                .strip_prefix(&prepared.root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            row.changes = changes;
+            row.changes_note = changes_note;
+        }
+        let plan = deploy::plans(
+            manifest,
+            env,
+            vec![deploy::PlanInput {
+                service: r.service.clone(),
+                image: Some(image.clone()),
+                task_definition: serde_json::Value::Null,
+                rollback_to: None,
+            }],
+        )
+        .map_err(ReleaseError::Input)?;
+        outcomes.extend(plan.into_iter().map(|p| ServiceOutcome {
+            service: p.service,
+            env: p.env,
+            cluster: p.cluster,
+            ecs_service: p.ecs_service,
+            image: p.image,
+            task_definition_arn: None,
+            registered: false,
+            deployment_id: None,
+            status: Status::DryRun,
+            duration_secs: 0.0,
+            diagnosis: None,
+            rollback: None,
+        }));
+    }
+    let report = DeployReport {
+        env: env.to_string(),
+        sha: prepared.sha.clone(),
+        run_url: ctx.run_url.clone(),
+        environment_url: manifest.environments.get(env).and_then(|e| e.url.clone()),
+        outcomes,
+    };
+    let comment = deploy::comment::render_comment(&deploy::comment::merge(None, &report));
+    Ok(ReleasePlan {
+        env: env.to_string(),
+        why_dry: why,
+        source: detection.source.clone(),
+        notes: detection.notes.clone(),
+        unaffected: detection
+            .verdicts
+            .iter()
+            .filter(|v| !v.affected())
+            .map(|v| v.service.clone())
+            .collect(),
+        services: rows,
+        comment,
+    })
 }
 
 #[cfg(test)]
