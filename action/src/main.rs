@@ -340,7 +340,7 @@ struct PlanArgs {
     #[arg(long, default_value = "terraform")]
     terraform: String,
     /// Pull request number (default: from the event).
-    #[arg(long)]
+    #[arg(long, env = "INPUT_PR", value_parser = parse_pr)]
     pr: Option<u64>,
 }
 
@@ -361,6 +361,15 @@ impl From<PlanArgs> for Options {
             pr: a.pr,
         }
     }
+}
+
+/// `--pr` / the `pr` input: a pull request number (`#12` is accepted).
+fn parse_pr(text: &str) -> Result<u64, String> {
+    let t = text.trim().trim_start_matches('#');
+    t.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{}` is not a pull request number", text.trim()))
 }
 
 /// The runner sets every declared input, empty when not given: empty is absent.
