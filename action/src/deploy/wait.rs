@@ -48,8 +48,9 @@ pub struct Waited {
 pub struct Stats {
     /// Polls made.
     pub polls: u32,
-    /// ECS API calls made by the polls (DescribeServices and the service
-    /// deployments API), not counting the SDK's retries.
+    /// ECS API calls made by the polls (DescribeServices, the service
+    /// deployments API, and ListTasks/DescribeTasks when tasks stopped), not
+    /// counting the SDK's retries.
     pub calls: u32,
     /// DescribeServices calls.
     pub describe_services: u32,
@@ -302,9 +303,8 @@ impl<'a> Waiter<'a> {
                 }
             }
         }
-        if self.deployments_api.is_none() {
-            // Every attempt was throttled: try again on the next poll.
-        }
+        // Every attempt throttled: `deployments_api` stays unknown and the
+        // next poll tries again.
     }
 
     /// DescribeServiceDeployments for the services whose DescribeServices
@@ -373,6 +373,8 @@ impl<'a> Waiter<'a> {
                 continue;
             }
             entry.failed_seen = d.failed;
+            // ListTasks + DescribeTasks.
+            self.stats.calls += 2;
             let Ok(tasks) =
                 super::diagnose::stopped_tasks(self.ecs, &entry.target.cluster, &d.id).await
             else {
