@@ -461,6 +461,13 @@ async fn a_rollout_past_its_deadline_fails_and_without_an_earlier_release_is_not
     );
     assert!(o.rollback.is_none());
     assert!(r.stats.polls >= 3, "{:?}", r.stats);
+    // The same progress on every poll is logged once.
+    let progress = r
+        .log
+        .iter()
+        .filter(|l| l.ends_with(": 0/2 running, 2 pending"))
+        .count();
+    assert_eq!(progress, 1, "{:#?}", r.log);
 }
 
 #[tokio::test]

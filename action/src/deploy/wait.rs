@@ -62,6 +62,8 @@ struct Entry {
     done: Option<(Verdict, Duration)>,
     service_deployment: Option<String>,
     failed_seen: i32,
+    /// The progress last logged (logged again only when it changes).
+    progress: String,
 }
 
 /// The state of a wait across polls (exposed so a benchmark can make one poll).
@@ -118,6 +120,7 @@ impl<'a> Waiter<'a> {
                     done: None,
                     service_deployment: None,
                     failed_seen: 0,
+                    progress: String::new(),
                 })
                 .collect(),
             limits,
@@ -174,8 +177,11 @@ impl<'a> Waiter<'a> {
                 entry.done = Some((step.verdict, elapsed));
             } else {
                 all_done = false;
-                if let Verdict::Waiting { progress } = &step.verdict {
+                if let Verdict::Waiting { progress } = step.verdict
+                    && progress != entry.progress
+                {
                     log(&format!("{name}: {progress}"));
+                    entry.progress = progress;
                 }
                 next = next.max(step.next_poll_in);
             }
