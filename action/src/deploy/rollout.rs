@@ -368,20 +368,20 @@ impl Tracker {
                 }
             };
         }
-        if d.status != "PRIMARY" {
-            if let Some(p) = primary {
-                if self.is_rollback_target(p) || d.status == "INACTIVE" {
-                    return Verdict::RolledBackByEcs {
-                        reason: format!(
-                            "{} is PRIMARY again on {}; ours is {}",
-                            p.id, p.task_definition, d.status
-                        ),
-                    };
-                }
-                return Verdict::Superseded {
-                    by: format!("{} ({})", p.id, p.task_definition),
+        if d.status != "PRIMARY"
+            && let Some(p) = primary
+        {
+            if self.is_rollback_target(p) || d.status == "INACTIVE" {
+                return Verdict::RolledBackByEcs {
+                    reason: format!(
+                        "{} is PRIMARY again on {}; ours is {}",
+                        p.id, p.task_definition, d.status
+                    ),
                 };
             }
+            return Verdict::Superseded {
+                by: format!("{} ({})", p.id, p.task_definition),
+            };
         }
         if d.status == "PRIMARY"
             && d.rollout_state.as_deref().is_none_or(|s| s == "COMPLETED")

@@ -48,8 +48,9 @@ pub struct Waited {
 pub struct Stats {
     /// Polls made.
     pub polls: u32,
-    /// ECS API calls made by the polls (DescribeServices and the service
-    /// deployments API), not counting the SDK's retries.
+    /// ECS API calls made by the polls (DescribeServices, the service
+    /// deployments API, and ListTasks/DescribeTasks when tasks stopped), not
+    /// counting the SDK's retries.
     pub calls: u32,
     /// DescribeServices calls.
     pub describe_services: u32,
@@ -61,6 +62,8 @@ struct Entry {
     done: Option<(Verdict, Duration)>,
     service_deployment: Option<String>,
     failed_seen: i32,
+    /// The progress last logged (logged again only when it changes).
+    progress: String,
 }
 
 /// The state of a wait across polls (exposed so a benchmark can make one poll).
@@ -117,6 +120,7 @@ impl<'a> Waiter<'a> {
                     done: None,
                     service_deployment: None,
                     failed_seen: 0,
+                    progress: String::new(),
                 })
                 .collect(),
             limits,
@@ -173,8 +177,11 @@ impl<'a> Waiter<'a> {
                 entry.done = Some((step.verdict, elapsed));
             } else {
                 all_done = false;
-                if let Verdict::Waiting { progress } = &step.verdict {
+                if let Verdict::Waiting { progress } = step.verdict
+                    && progress != entry.progress
+                {
                     log(&format!("{name}: {progress}"));
+                    entry.progress = progress;
                 }
                 next = next.max(step.next_poll_in);
             }
@@ -302,9 +309,8 @@ impl<'a> Waiter<'a> {
                 }
             }
         }
-        if self.deployments_api.is_none() {
-            // Every attempt was throttled: try again on the next poll.
-        }
+        // Every attempt throttled: `deployments_api` stays unknown and the
+        // next poll tries again.
     }
 
     /// DescribeServiceDeployments for the services whose DescribeServices
@@ -373,6 +379,8 @@ impl<'a> Waiter<'a> {
                 continue;
             }
             entry.failed_seen = d.failed;
+            // ListTasks + DescribeTasks.
+            self.stats.calls += 2;
             let Ok(tasks) =
                 super::diagnose::stopped_tasks(self.ecs, &entry.target.cluster, &d.id).await
             else {

@@ -179,3 +179,5 @@ pub async fn service_task_definition(
         .unwrap()
         .to_string()
 }
+
+pub mod scripted;
