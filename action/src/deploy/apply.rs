@@ -56,7 +56,9 @@ pub struct RolloutOptions {
     pub log_lines: usize,
     /// RegisterTaskDefinition calls per second, sustained (default 1).
     pub register_per_second: f64,
-    /// RegisterTaskDefinition calls at once before the rate applies (default 5).
+    /// RegisterTaskDefinition calls at once before the rate applies (default
+    /// 20, ECS's burst for task definition writes as we read its throttling
+    /// table; the SDK retries a ThrottlingException should an account have less).
     pub register_burst: u32,
 }
 
@@ -69,7 +71,7 @@ impl Default for RolloutOptions {
             rollback: true,
             log_lines: 20,
             register_per_second: 1.0,
-            register_burst: 5,
+            register_burst: 20,
         }
     }
 }

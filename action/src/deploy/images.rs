@@ -14,8 +14,8 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
         return Ok(BTreeMap::new());
     }
     if text.starts_with('{') {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| format!("`images` is not valid JSON ({e})"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("`images` is not valid JSON ({e})"))?;
         let Some(map) = value.as_object() else {
             return Err("`images` must be a JSON object of service → image".into());
         };
@@ -86,9 +86,17 @@ mod tests {
     #[test]
     fn bad_entries_say_what_to_fix() {
         assert!(parse("{not json").unwrap_err().contains("not valid JSON"));
-        assert!(parse(r#"{"a":{"tag":"x"}}"#).unwrap_err().contains("`a` has no image"));
+        assert!(
+            parse(r#"{"a":{"tag":"x"}}"#)
+                .unwrap_err()
+                .contains("`a` has no image")
+        );
         assert!(parse("a r/a:1").unwrap_err().contains("not service=URI"));
-        assert!(parse("a=r/a:1,a=r/a:2").unwrap_err().contains("given twice"));
+        assert!(
+            parse("a=r/a:1,a=r/a:2")
+                .unwrap_err()
+                .contains("given twice")
+        );
         assert!(parse("a=").unwrap_err().contains("image of `a`"));
         assert!(parse("[1]").unwrap_err().contains("not service=URI"));
     }

@@ -24,11 +24,11 @@ pub use apply::{
     PlanInput, RolloutOptions, RolloutReport, ServicePlan, plans, roll_out, roll_out_report,
 };
 pub use ecs::{Clients, DeployError, connect};
-pub use run::{Options, RunError, github_state, overall, run, selected};
 pub use model::{
     ContainerExit, DeployReport, DeploymentPayload, Diagnosis, LogLine, Rollback, ServiceEvent,
     ServiceOutcome, Status, StoppedTask, deployment_task,
 };
+pub use run::{Options, RunError, github_state, overall, run, selected};
 
 #[cfg(test)]
 mod tests;

@@ -228,8 +228,8 @@ pub async fn run(
     if let Some(token) = &ctx.token {
         reporter.mask(token)?;
     }
-    let names = selected(&manifest, opts.services.as_deref(), &opts.images)
-        .map_err(RunError::Input)?;
+    let names =
+        selected(&manifest, opts.services.as_deref(), &opts.images).map_err(RunError::Input)?;
     let rendered = render_all(&root, &manifest, opts, &names)?;
     let inputs = rendered
         .into_iter()
@@ -310,7 +310,11 @@ pub async fn run(
                 "{} ({}): {} {}",
                 p.service,
                 p.env,
-                if r.registered { "registered" } else { "reusing the identical" },
+                if r.registered {
+                    "registered"
+                } else {
+                    "reusing the identical"
+                },
                 r.arn
             ))?;
         }
@@ -444,10 +448,15 @@ pub async fn run(
             match super::post::post_deploy_comment(gh, &sha, &report).await {
                 Ok(posted) => {
                     for (pr, upserted) in posted {
-                        reporter.info(&format!("deploy comment on #{pr}: {}", upserted_word(&upserted)))?;
+                        reporter.info(&format!(
+                            "deploy comment on #{pr}: {}",
+                            upserted_word(&upserted)
+                        ))?;
                     }
                 }
-                Err(e) => reporter.info(&format!("warning: the deploy comment was not posted: {e}"))?,
+                Err(e) => {
+                    reporter.info(&format!("warning: the deploy comment was not posted: {e}"))?
+                }
             }
         }
     }
@@ -554,20 +563,33 @@ mod tests {
 
     #[test]
     fn the_overall_status_is_the_worst() {
-        let all = |s: &[Status]| {
-            overall(&s.iter().map(|s| outcome("a", *s)).collect::<Vec<_>>())
-        };
-        assert_eq!(all(&[Status::Succeeded, Status::Unchanged]), Status::Succeeded);
-        assert_eq!(all(&[Status::Unchanged, Status::Unchanged]), Status::Unchanged);
-        assert_eq!(all(&[Status::Succeeded, Status::RolledBack]), Status::RolledBack);
+        let all = |s: &[Status]| overall(&s.iter().map(|s| outcome("a", *s)).collect::<Vec<_>>());
+        assert_eq!(
+            all(&[Status::Succeeded, Status::Unchanged]),
+            Status::Succeeded
+        );
+        assert_eq!(
+            all(&[Status::Unchanged, Status::Unchanged]),
+            Status::Unchanged
+        );
+        assert_eq!(
+            all(&[Status::Succeeded, Status::RolledBack]),
+            Status::RolledBack
+        );
         assert_eq!(all(&[Status::RolledBack, Status::Failed]), Status::Failed);
         assert_eq!(all(&[]), Status::Unchanged);
     }
 
     #[test]
     fn github_sees_success_failure_or_nothing_yet() {
-        assert_eq!(github_state(Status::Unchanged), Some(DeploymentState::Success));
-        assert_eq!(github_state(Status::RolledBack), Some(DeploymentState::Failure));
+        assert_eq!(
+            github_state(Status::Unchanged),
+            Some(DeploymentState::Success)
+        );
+        assert_eq!(
+            github_state(Status::RolledBack),
+            Some(DeploymentState::Failure)
+        );
         assert_eq!(github_state(Status::Started), None);
     }
 

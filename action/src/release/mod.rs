@@ -77,7 +77,10 @@ impl ReleaseError {
 
 /// The environment a release goes to: the one named, else the first that
 /// promotes from no other (staging).
-pub fn target_env(manifest: &crate::manifest::Manifest, env: Option<&str>) -> Result<String, String> {
+pub fn target_env(
+    manifest: &crate::manifest::Manifest,
+    env: Option<&str>,
+) -> Result<String, String> {
     match env {
         Some(e) if manifest.environments.contains_key(e) => Ok(e.to_string()),
         Some(e) => Err(format!(
@@ -194,7 +197,10 @@ pub async fn run(
     let detection = detect::detect(ctx, &detect_opts, &manifest, git.as_ref(), &root).await?;
     reporter.summary(&detect::summary_markdown(&detection))?;
     let affected: Vec<String> = detection.affected().into_iter().map(String::from).collect();
-    reporter.output("services", &serde_json::to_string(&affected).unwrap_or_default())?;
+    reporter.output(
+        "services",
+        &serde_json::to_string(&affected).unwrap_or_default(),
+    )?;
     if affected.is_empty() {
         reporter.info("release: no service is affected: nothing to build or deploy")?;
         reporter.output("status", "unchanged")?;
@@ -217,7 +223,8 @@ pub async fn run(
     } else {
         aws_credentials(&region).await
     };
-    let mode = choose_mode(opts.dry_run, ctx.in_actions, credentials).map_err(ReleaseError::Input)?;
+    let mode =
+        choose_mode(opts.dry_run, ctx.in_actions, credentials).map_err(ReleaseError::Input)?;
     let services = serde_json::to_string(&affected).unwrap_or_default();
     let build_opts = build::Options {
         root: Some(root.clone()),
@@ -247,7 +254,17 @@ pub async fn run(
             Ok(Released::Deployed(report))
         }
         Mode::DryRun(why) => {
-            let plan = dry_run(ctx, &build_opts, &manifest, &env, &detection, why, credentials, reporter).await?;
+            let plan = dry_run(
+                ctx,
+                &build_opts,
+                &manifest,
+                &env,
+                &detection,
+                why,
+                credentials,
+                reporter,
+            )
+            .await?;
             reporter.output("status", Status::DryRun.as_str())?;
             reporter.summary(&plan_markdown(&plan))?;
             Ok(Released::DryRun(plan))
@@ -267,7 +284,11 @@ fn planned_image(settings: &build::Settings, region: &str, plan: &build::Plan) -
     let host = settings
         .registry
         .as_deref()
-        .map(|r| r.trim_start_matches("http://").trim_start_matches("https://").to_string())
+        .map(|r| {
+            r.trim_start_matches("http://")
+                .trim_start_matches("https://")
+                .to_string()
+        })
         .unwrap_or_else(|| format!("ACCOUNT.dkr.ecr.{region}.amazonaws.com"));
     format!("{host}/{}:{}", plan.repository, plan.tag)
 }
@@ -289,7 +310,12 @@ async fn dry_run(
     let images: Vec<(String, String)> = prepared
         .plans
         .iter()
-        .map(|p| (p.service.clone(), planned_image(&prepared.settings, &manifest.region, p)))
+        .map(|p| {
+            (
+                p.service.clone(),
+                planned_image(&prepared.settings, &manifest.region, p),
+            )
+        })
         .collect();
     let rendered = render_services(&prepared.root, manifest, env, &images, ext_vars())?;
     let dir = prepared.root.join(".ferry/release");
@@ -312,7 +338,10 @@ async fn dry_run(
                     ),
                     None,
                 ),
-                Err(e) => (None, Some(format!("Not compared with the running service: {e}."))),
+                Err(e) => (
+                    None,
+                    Some(format!("Not compared with the running service: {e}.")),
+                ),
             }
         } else {
             (

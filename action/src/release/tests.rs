@@ -11,10 +11,18 @@ fn manifest() -> crate::manifest::Manifest {
 #[test]
 fn a_laptop_without_credentials_gets_a_dry_run_and_ci_gets_an_error() {
     assert_eq!(choose_mode(false, false, true).unwrap(), Mode::Live);
-    assert!(matches!(choose_mode(false, false, false).unwrap(), Mode::DryRun(why) if why.contains("no AWS credentials")));
-    assert!(matches!(choose_mode(true, true, true).unwrap(), Mode::DryRun(_)));
+    assert!(
+        matches!(choose_mode(false, false, false).unwrap(), Mode::DryRun(why) if why.contains("no AWS credentials"))
+    );
+    assert!(matches!(
+        choose_mode(true, true, true).unwrap(),
+        Mode::DryRun(_)
+    ));
     let err = choose_mode(false, true, false).unwrap_err();
-    assert!(err.contains("--dry-run") && err.contains("configure-aws-credentials"), "{err}");
+    assert!(
+        err.contains("--dry-run") && err.contains("configure-aws-credentials"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -37,11 +45,15 @@ fn the_plan_names_services_images_changes_and_the_comment() {
         services: vec![
             PlannedService {
                 service: "sampleapi".into(),
-                why: vec!["services/sampleapi/src/main.rs matches services/sampleapi/** | x".into()],
+                why: vec![
+                    "services/sampleapi/src/main.rs matches services/sampleapi/** | x".into(),
+                ],
                 image: "ECR/email-platform/sampleapi:sampleapi-e4f5a6b-20261126000000".into(),
                 task_definition_file: ".ferry/release/sampleapi.staging.json".into(),
                 changes: None,
-                changes_note: Some("Not compared with the running service: no AWS credentials.".into()),
+                changes_note: Some(
+                    "Not compared with the running service: no AWS credentials.".into(),
+                ),
             },
             PlannedService {
                 service: "other".into(),
