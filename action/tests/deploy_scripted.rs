@@ -593,6 +593,7 @@ async fn twenty_services_cost_two_describe_services_calls_per_poll() {
                 image: None,
                 task_definition: td,
                 rollback_to: None,
+                registered: None,
             }
         })
         .collect();
