@@ -197,3 +197,5 @@ pub fn testbed_url(var: &str) -> String {
         panic!("{var} is not set: this test needs the test bed. Run `scripts/test`, or `scripts/testbed install && scripts/testbed start && eval \"$(scripts/testbed env)\"` first")
     })
 }
+
+pub mod github_state;
