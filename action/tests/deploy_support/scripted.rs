@@ -327,3 +327,86 @@ pub fn circuit_breaker(r: &Request, message: &str) -> Reply {
         _ => common(r),
     }
 }
+
+/// An ECS where every rollout completes at once, with just enough state for
+/// a release to be repeated: registered task definitions (the latest of a
+/// family is what DescribeTaskDefinition answers, so an identical render is
+/// reused) and the task definition each service runs (at steady state after
+/// UpdateService). Services start on a bootstrap revision, as Terraform
+/// leaves them. For tests that need a deploy to *succeed*: moto keeps a
+/// rollout as it was created.
+pub fn completing_ecs() -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
+    #[derive(Default)]
+    struct Ecs {
+        families: HashMap<String, Vec<Value>>,
+        running: HashMap<String, String>,
+    }
+    let state = Mutex::new(Ecs::default());
+    let bootstrap = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1".to_string();
+    let deployment_id = |arn: &str| format!("ecs-svc/{}", arn.rsplit('/').next().unwrap_or(arn));
+    move |r| {
+        let mut ecs = state.lock().unwrap();
+        match r.op.as_str() {
+            "RegisterTaskDefinition" => {
+                let family = r.body["family"].as_str().unwrap().to_string();
+                let revisions = ecs.families.entry(family.clone()).or_default();
+                let revision = revisions.len() + 1;
+                let mut td = r.body.clone();
+                td["taskDefinitionArn"] = json!(format!(
+                    "arn:aws:ecs:us-east-1:111111111111:task-definition/{family}:{revision}"
+                ));
+                td["revision"] = json!(revision);
+                td["status"] = json!("ACTIVE");
+                // As ECS: tags are stored beside the definition, not in it.
+                let tags = td
+                    .as_object_mut()
+                    .and_then(|o| o.remove("tags"))
+                    .unwrap_or(json!([]));
+                revisions.push(json!({"taskDefinition": td, "tags": tags}));
+                Reply::Ok(json!({"taskDefinition": td, "tags": tags}))
+            }
+            "DescribeTaskDefinition" => {
+                let asked = r.body["taskDefinition"].as_str().unwrap_or_default();
+                let family = asked.rsplit('/').next().unwrap_or(asked);
+                let family = family.split(':').next().unwrap_or(family);
+                match ecs.families.get(family).and_then(|v| v.last()) {
+                    Some(described) => Reply::Ok(described.clone()),
+                    None => Reply::Error(
+                        "ClientException",
+                        "Unable to describe task definition.".into(),
+                    ),
+                }
+            }
+            "DescribeServices" => {
+                let names: Vec<String> = r.body["services"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect();
+                services(
+                    names
+                        .iter()
+                        .map(|name| {
+                            let td = ecs.running.get(name).unwrap_or(&bootstrap);
+                            steady(name, &deployment_id(td), td)
+                        })
+                        .collect(),
+                )
+            }
+            "UpdateService" => {
+                let name = r.body["service"].as_str().unwrap().to_string();
+                let td = r.body["taskDefinition"].as_str().unwrap().to_string();
+                ecs.running.insert(name.clone(), td.clone());
+                Reply::Ok(json!({"service": service(
+                    &name,
+                    vec![dep(&deployment_id(&td), "PRIMARY", &td, "IN_PROGRESS", 0)],
+                    vec![],
+                )}))
+            }
+            "ListTasks" => Reply::Ok(json!({"taskArns": []})),
+            "DescribeTasks" => Reply::Ok(json!({"tasks": [], "failures": []})),
+            op => unknown(op),
+        }
+    }
+}
