@@ -147,6 +147,7 @@ async fn deploy(c: &Clients, n: usize, dir: &Path) {
                 image: None,
                 task_definition: serde_json::from_str(&text).unwrap(),
                 rollback_to: None,
+                registered: None,
             }
         })
         .collect();
