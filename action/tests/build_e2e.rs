@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use support::{Repo, Run, ferry, ferry_with, testbed_url};
+use support::{Repo, Run, everything, ferry, ferry_with, testbed_url};
 
 fn unique(prefix: &str) -> String {
     let nanos = SystemTime::now()
@@ -94,23 +94,6 @@ fn skopeo_inspect(reference: &str) -> Option<serde_json::Value> {
     out.status
         .success()
         .then(|| serde_json::from_slice(&out.stdout).unwrap())
-}
-
-/// Everything a run printed or wrote, less the `::add-mask::` lines (the
-/// one place the runner must see a secret, to hide it from the log).
-fn everything(run: &Run) -> String {
-    let stdout: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter(|l| !l.starts_with("::add-mask::"))
-        .collect();
-    format!(
-        "{}\n{}\n{}\n{:?}",
-        stdout.join("\n"),
-        run.stderr,
-        run.summary,
-        run.outputs
-    )
 }
 
 #[test]

@@ -83,6 +83,7 @@ fn hostile_diagnosis(log_lines: usize) -> Diagnosis {
                 ),
             })
             .collect(),
+        notes: Vec::new(),
     }
 }
 

@@ -23,6 +23,7 @@ use ferry::github::comments::Upserted;
 use ferry::github::deployments::{DeploymentState, NewDeployment, NewStatus};
 use ferry::github::retry::RetryPolicy;
 use serde_json::{Value, json};
+use support::github_state::assert_valid_github_api;
 use support::testbed_url;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -103,49 +104,6 @@ async fn mount_pulls(server: &MockServer, numbers: &[u64]) {
         .respond_with(ResponseTemplate::new(200).set_body_json(pulls))
         .mount(server)
         .await;
-}
-
-/// Replays each recorded request to Prism: every one must be valid GitHub API.
-async fn assert_valid_github_api(requests: &[Request]) {
-    let prism = testbed_url("PRISM_URL");
-    let client = octocrab::Octocrab::builder()
-        .base_uri(prism.as_str())
-        .unwrap()
-        .personal_token("ghs_prismtesttoken".to_string())
-        .build()
-        .unwrap();
-    assert!(!requests.is_empty());
-    for r in requests {
-        let target = match r.url.query() {
-            Some(q) => format!("{}?{q}", r.url.path()),
-            None => r.url.path().to_string(),
-        };
-        let body: Option<Value> = serde_json::from_slice(&r.body).ok();
-        let response = match r.method.as_str() {
-            "GET" => client._get(target.as_str()).await,
-            "POST" => client._post(target.as_str(), body.as_ref()).await,
-            "PATCH" => client._patch(target.as_str(), body.as_ref()).await,
-            other => panic!("unexpected method {other}"),
-        }
-        .unwrap();
-        let violations = response
-            .headers()
-            .get("sl-violations")
-            .map(|v| v.to_str().unwrap_or_default().to_string())
-            .unwrap_or_default();
-        assert_ne!(
-            response.status().as_u16(),
-            422,
-            "{} {target} is not valid GitHub API: {violations}",
-            r.method
-        );
-        assert!(
-            response.status().is_success(),
-            "{} {target}: {}",
-            r.method,
-            response.status()
-        );
-    }
 }
 
 fn count(requests: &[Request], verb: &str, p: &str) -> usize {

@@ -7,105 +7,12 @@
 mod deploy_support;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use deploy_support::scripted::{Reply, Request, Scripted, unknown};
+use deploy_support::scripted::*;
 use deploy_support::{Moto, clients, image, manifest, render};
 use ferry::deploy::{PlanInput, RolloutOptions, ServiceOutcome, Status, plans, roll_out_report};
 use serde_json::{Value, json};
-
-const CLUSTER: &str = "email-platform-staging";
-const SERVICE: &str = "email-platform-staging-sampleapi";
-const FAMILY: &str =
-    "arn:aws:ecs:us-east-1:111111111111:task-definition/email-platform-staging-sampleapi";
-
-fn arn(revision: u32) -> String {
-    format!("{FAMILY}:{revision}")
-}
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-/// A deployment as DescribeServices shows it (2 desired).
-fn dep(id: &str, status: &str, td: &str, state: &str, running: i32) -> Value {
-    json!({
-        "id": id, "status": status, "taskDefinition": td,
-        "desiredCount": 2, "runningCount": running, "pendingCount": 2 - running,
-        "failedTasks": 0, "rolloutState": state, "createdAt": now(),
-        "rolloutStateReason": format!("ECS deployment {id} {}.", state.to_lowercase()),
-    })
-}
-
-fn set(mut v: Value, key: &str, value: Value) -> Value {
-    v[key] = value;
-    v
-}
-
-fn event(id: &str, message: &str) -> Value {
-    json!({"id": id, "createdAt": now(), "message": message})
-}
-
-/// A service of `name` with these deployments and events (newest first, as ECS).
-fn service(name: &str, deployments: Vec<Value>, events: Vec<Value>) -> Value {
-    let td = deployments
-        .iter()
-        .find(|d| d["status"] == "PRIMARY")
-        .map(|d| d["taskDefinition"].clone())
-        .unwrap_or(Value::Null);
-    json!({
-        "serviceName": name,
-        "serviceArn": format!("arn:aws:ecs:us-east-1:111111111111:service/{CLUSTER}/{name}"),
-        "status": "ACTIVE", "taskDefinition": td, "desiredCount": 2,
-        "deployments": deployments, "events": events,
-    })
-}
-
-fn services(list: Vec<Value>) -> Reply {
-    Reply::Ok(json!({"services": list, "failures": []}))
-}
-
-/// The service at steady state on `td`.
-fn steady(name: &str, id: &str, td: &str) -> Value {
-    service(name, vec![dep(id, "PRIMARY", td, "COMPLETED", 2)], vec![])
-}
-
-/// What every scenario answers the same way: the family has no ACTIVE
-/// revision yet (so one is registered as revision 8), UpdateService starts
-/// a deployment of what it was given, and this endpoint has no service
-/// deployments API.
-fn common(r: &Request) -> Reply {
-    match r.op.as_str() {
-        "DescribeTaskDefinition" => Reply::Error(
-            "ClientException",
-            "Unable to describe task definition.".into(),
-        ),
-        "RegisterTaskDefinition" => Reply::Ok(json!({
-            "taskDefinition": {
-                "taskDefinitionArn": format!("arn:aws:ecs:us-east-1:111111111111:task-definition/{}:8", r.body["family"].as_str().unwrap()),
-                "family": r.body["family"], "revision": 8, "status": "ACTIVE",
-            }
-        })),
-        "UpdateService" => {
-            let td = r.body["taskDefinition"].as_str().unwrap();
-            let id = if td.ends_with(":8") {
-                "ecs-svc/new"
-            } else {
-                "ecs-svc/rollback"
-            };
-            let name = r.body["service"].as_str().unwrap();
-            Reply::Ok(
-                json!({"service": service(name, vec![dep(id, "PRIMARY", td, "IN_PROGRESS", 0)], vec![])}),
-            )
-        }
-        "ListTasks" => Reply::Ok(json!({"taskArns": []})),
-        "DescribeTasks" => Reply::Ok(json!({"tasks": [], "failures": []})),
-        op => unknown(op),
-    }
-}
 
 fn plan(rollback_to: Option<String>) -> Vec<ferry::deploy::ServicePlan> {
     plans(
@@ -211,107 +118,18 @@ async fn a_rollout_that_completes_succeeds_and_streams_each_event_once() {
 async fn a_circuit_breaker_rollback_is_diagnosed_then_rolled_back_to_the_last_good_release() {
     // The failed task's log lines, in moto's CloudWatch Logs.
     let moto = Moto::start(0);
-    let task = "arn:aws:ecs:us-east-1:111111111111:task/email-platform-staging/0f1e2d3c4b5a";
-    let (group, stream) = (
-        "/ecs/email-platform-staging/sampleapi",
-        "sampleapi/sampleapi/0f1e2d3c4b5a",
-    );
+    let stream = LOG_STREAM;
     let logs = clients(&moto.url).await.logs;
-    logs.create_log_group()
-        .log_group_name(group)
-        .send()
-        .await
-        .unwrap();
-    logs.create_log_stream()
-        .log_group_name(group)
-        .log_stream_name(stream)
-        .send()
-        .await
-        .unwrap();
-    let ms = (now() * 1000.0) as i64;
     let lines = [
         "starting sampleapi",
         "config: SQS_QUEUE_URL is set",
         "error: cannot reach SQS: connection refused",
         "exiting with status 1",
     ];
-    let events: Vec<_> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                .timestamp(ms + i as i64)
-                .message(*l)
-                .build()
-                .unwrap()
-        })
-        .collect();
-    logs.put_log_events()
-        .log_group_name(group)
-        .log_stream_name(stream)
-        .set_log_events(Some(events))
-        .send()
-        .await
-        .unwrap();
-
-    let failing = format!(
-        "(service {SERVICE}) deployment ecs-svc/new deployment failed: tasks failed to start."
-    );
+    seed_logs(&logs, &lines).await;
+    let failing = failing_event();
     let message = failing.clone();
-    let script = Scripted::start(move |r| match (r.op.as_str(), r.nth) {
-        ("DescribeServices", 0) => services(vec![steady(SERVICE, "ecs-svc/old", &arn(7))]),
-        ("DescribeServices", 1) => services(vec![service(
-            SERVICE,
-            vec![
-                set(
-                    dep("ecs-svc/new", "PRIMARY", &arn(8), "IN_PROGRESS", 0),
-                    "failedTasks",
-                    json!(1),
-                ),
-                dep("ecs-svc/old", "ACTIVE", &arn(7), "COMPLETED", 2),
-            ],
-            vec![event(
-                "e1",
-                &format!("(service {SERVICE}) has started 1 tasks: (task 0f1e2d3c4b5a)."),
-            )],
-        )]),
-        ("DescribeServices", 2) => services(vec![service(
-            SERVICE,
-            vec![
-                dep("ecs-svc/old", "PRIMARY", &arn(7), "IN_PROGRESS", 2),
-                set(
-                    set(
-                        dep("ecs-svc/new", "ACTIVE", &arn(8), "FAILED", 0),
-                        "failedTasks",
-                        json!(3),
-                    ),
-                    "rolloutStateReason",
-                    json!("ECS deployment circuit breaker: tasks failed to start."),
-                ),
-            ],
-            vec![
-                event("e2", &message),
-                event(
-                    "e1",
-                    &format!("(service {SERVICE}) has started 1 tasks: (task 0f1e2d3c4b5a)."),
-                ),
-            ],
-        )]),
-        // After our rollback to revision 5.
-        ("DescribeServices", _) => services(vec![steady(SERVICE, "ecs-svc/rollback", &arn(5))]),
-        ("ListTasks", _) => {
-            assert_eq!(r.body["startedBy"], "ecs-svc/new");
-            assert_eq!(r.body["desiredStatus"], "STOPPED");
-            Reply::Ok(json!({"taskArns": [task]}))
-        }
-        ("DescribeTasks", _) => Reply::Ok(json!({"tasks": [{
-            "taskArn": task, "lastStatus": "STOPPED", "stopCode": "EssentialContainerExited",
-            "stoppedReason": "Essential container in task exited", "stoppedAt": now(),
-            "containers": [{"name": "sampleapi", "exitCode": 1, "reason": null}],
-        }], "failures": []})),
-        _ => common(r),
-    })
-    .await;
+    let script = Scripted::start(move |r| circuit_breaker(r, &message)).await;
     let mut c = clients(&script.url).await;
     c.logs = logs;
     let opts = RolloutOptions {

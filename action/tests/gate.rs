@@ -12,9 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use support::{Run, ferry_with, testbed_url};
+use support::github_state::{assert_valid_github_api, rfc3339};
+use support::{Run, ferry_with};
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -49,28 +50,6 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// RFC 3339 (UTC) of epoch seconds, as GitHub writes `created_at`.
-fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
 }
 
 fn deployment(id: u64, service: &str, sha: &str, digest: &str, created: u64) -> Value {
@@ -136,31 +115,6 @@ fn gate(dir: &Path, api: &str, args: &[&str]) -> Run {
 
 fn image(service: &str, digest: &str) -> String {
     format!("registry.example.com/shop/{service}:{service}-0123456-20240501@{digest}")
-}
-
-/// Replays recorded GETs to Prism: each must be valid GitHub API.
-async fn assert_valid_github_api(requests: &[Request]) {
-    let prism = testbed_url("PRISM_URL");
-    let client = octocrab::Octocrab::builder()
-        .base_uri(prism.as_str())
-        .unwrap()
-        .build()
-        .unwrap();
-    assert!(!requests.is_empty());
-    for r in requests {
-        let target = format!("{}?{}", r.url.path(), r.url.query().unwrap_or_default());
-        let response = client._get(target.as_str()).await.unwrap();
-        assert_ne!(
-            response.status().as_u16(),
-            422,
-            "GET {target} is not valid GitHub API"
-        );
-        assert!(
-            response.status().is_success(),
-            "GET {target}: {}",
-            response.status()
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -384,3 +384,30 @@ fn check_lists_every_problem_of_every_target() {
         );
     }
 }
+
+#[test]
+fn an_undefined_local_is_located_and_lint_warnings_are_left_out() {
+    // jrsonnet finds it before evaluating (static analysis, no stack trace),
+    // and lists its lint warnings with it.
+    let dir = bed(&TEMPLATE
+        .replace("CPATCH", "{ environment: [base.envVar('PORT', portt)] }")
+        .replace("TPATCH", "{}"));
+    let run = support::ferry_with(
+        dir.path(),
+        &["render", "--service", "svc", "--env", "staging"],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stdout
+            .contains("::error file=task-definitions/svc.jsonnet,line=7,col="),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("undefined local: portt"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("hoisted"), "{}", run.stdout);
+}

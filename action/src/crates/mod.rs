@@ -222,6 +222,35 @@ impl Workspace {
         self.dirs.get("").map(String::as_str)
     }
 
+    /// Whether a change to `path`, a file of crate `krate`, can change what
+    /// the crates depending on it build. They build its library: not its
+    /// binary (`src/main.rs`, `src/bin/`), tests, benches, examples, nor the
+    /// service's Dockerfile or docs kept in its folder. Anything else counts
+    /// (a file may be `include_str!`-ed from anywhere in the crate).
+    pub fn reaches_dependents(&self, krate: &str, path: &str) -> bool {
+        let Some(c) = self.crates.get(krate) else {
+            return true;
+        };
+        let inner = if c.dir.is_empty() {
+            path
+        } else {
+            match path.strip_prefix(&format!("{}/", c.dir)) {
+                Some(rest) => rest,
+                None => return true,
+            }
+        };
+        let name = inner.rsplit('/').next().unwrap_or(inner);
+        let own_only = inner == "src/main.rs"
+            || ["src/bin/", "tests/", "benches/", "examples/"]
+                .iter()
+                .any(|p| inner.starts_with(p))
+            || name == "Dockerfile"
+            || name.ends_with(".Dockerfile")
+            || name == ".dockerignore"
+            || (!inner.contains('/') && name.ends_with(".md"));
+        !own_only
+    }
+
     /// `root` and every local crate it depends on, transitively.
     pub fn local_closure(&self, root: &str) -> BTreeSet<String> {
         let mut out = BTreeSet::new();

@@ -93,6 +93,33 @@ fn files_map_to_the_innermost_crate() {
 }
 
 #[test]
+fn only_library_inputs_reach_the_dependents() {
+    let ws = Workspace::load(&demo()).unwrap();
+    for path in [
+        "libs/telemetry/src/lib.rs",
+        "libs/telemetry/src/metrics/mod.rs",
+        "libs/telemetry/Cargo.toml",
+        "libs/telemetry/build.rs",
+        "libs/telemetry/templates/page.html",
+        "libs/telemetry/docs/guide.md",
+    ] {
+        assert!(ws.reaches_dependents("telemetry", path), "{path}");
+    }
+    for path in [
+        "libs/telemetry/src/main.rs",
+        "libs/telemetry/src/bin/tool.rs",
+        "libs/telemetry/tests/it.rs",
+        "libs/telemetry/benches/b.rs",
+        "libs/telemetry/examples/e.rs",
+        "libs/telemetry/Dockerfile",
+        "libs/telemetry/.dockerignore",
+        "libs/telemetry/README.md",
+    ] {
+        assert!(!ws.reaches_dependents("telemetry", path), "{path}");
+    }
+}
+
+#[test]
 fn no_cargo_toml_is_an_empty_workspace_and_bad_toml_an_error() {
     assert!(
         Workspace::load(&MemTree::new(&[]))

@@ -221,6 +221,8 @@ async fn prepare(
             );
         }
     };
+    // Registered before the rollout (deploy's CLI does, and says so itself).
+    let announced = plan.registered.is_some();
     let registered = match plan.registered.clone() {
         Some(r) => Ok(r),
         None => ensure_registered(&clients.ecs, &budget, &plan.task_definition).await,
@@ -236,15 +238,17 @@ async fn prepare(
     };
     out.task_definition_arn = Some(registered.arn.clone());
     out.registered = registered.registered;
-    logs.push(format!(
-        "{name}: {} {}",
-        if registered.registered {
-            "registered"
-        } else {
-            "reusing the identical"
-        },
-        registered.arn
-    ));
+    if !announced {
+        logs.push(format!(
+            "{name}: {} {}",
+            if registered.registered {
+                "registered"
+            } else {
+                "reusing the identical"
+            },
+            registered.arn
+        ));
+    }
     if !registered.registered && ecs::steady_on(&current, &registered.arn) {
         logs.push(format!(
             "{name}: {} already runs it at steady state: unchanged",

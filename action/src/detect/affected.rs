@@ -337,7 +337,7 @@ impl<'a> Matcher<'a> {
                             .get_or_insert_with(|| (krate.to_string(), Examples::default()))
                             .1
                             .push(file);
-                    } else {
+                    } else if self.workspace.reaches_dependents(krate, file) {
                         deps[svc].entry(krate.to_string()).or_default().push(file);
                     }
                 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use jrsonnet_evaluator::analyze::DiagLevel;
 use jrsonnet_evaluator::error::ErrorKind;
 use jrsonnet_evaluator::manifest::{JsonFormat, manifest_json_ex};
 use jrsonnet_evaluator::trace::PathResolver;
@@ -47,7 +48,19 @@ pub fn evaluate(
 /// user's file: a syntax error at its token, otherwise the top frame of the
 /// stack trace.
 fn diagnostic(root: &Path, file: &str, error: &Error) -> Diagnostic {
-    let message = error.error().to_string();
+    let message = match error.error() {
+        // jrsonnet's message lists its lint warnings ("local could be
+        // hoisted") with the errors: only the errors stopped the render.
+        ErrorKind::StaticAnalysisError(found) => {
+            let errors: Vec<&str> = found
+                .iter()
+                .filter(|d| matches!(d.level, DiagLevel::Error))
+                .map(|d| d.message.as_str())
+                .collect();
+            format!("static analysis errors: {}", errors.join("; "))
+        }
+        other => other.to_string(),
+    };
     let help = help_for(error.error());
     let located = match error.error() {
         ErrorKind::ImportSyntaxError {
@@ -71,6 +84,16 @@ fn diagnostic(root: &Path, file: &str, error: &Error) -> Diagnostic {
             let column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1) + 1;
             Some((relative(root, p), line, column))
         }),
+        // No stack yet: the first error's own span.
+        ErrorKind::StaticAnalysisError(found) => found
+            .iter()
+            .filter(|d| matches!(d.level, DiagLevel::Error))
+            .find_map(|d| {
+                let span = d.span.as_ref()?;
+                let p = span.0.source_path().path()?;
+                let [loc] = span.0.map_source_locations(&[span.1]);
+                Some((relative(root, p), loc.line, loc.column.max(1)))
+            }),
         _ => error.trace().0.iter().find_map(|frame| {
             let span = frame.location.as_ref()?;
             let p = span.0.source_path().path()?;

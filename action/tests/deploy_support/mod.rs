@@ -180,4 +180,27 @@ pub async fn service_task_definition(
         .to_string()
 }
 
+/// A copy of the repository's `paths` (files or folders, relative to the
+/// root) in a temp folder: a repository a test may break or commit to.
+pub fn copy_repo(paths: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    for p in paths {
+        copy_tree(&root.join(p), &dir.path().join(p));
+    }
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
 pub mod scripted;

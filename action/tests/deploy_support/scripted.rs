@@ -126,3 +126,287 @@ pub fn unknown(op: &str) -> Reply {
         format!("{op} is not supported here"),
     )
 }
+
+// The scenarios' ECS: one staging service of sampleapi whose family is at
+// revision 7; a deploy registers revision 8; the last good release is 5.
+
+/// Seconds since the epoch, as ECS's JSON protocol writes times.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+pub const CLUSTER: &str = "email-platform-staging";
+pub const SERVICE: &str = "email-platform-staging-sampleapi";
+pub const FAMILY: &str =
+    "arn:aws:ecs:us-east-1:111111111111:task-definition/email-platform-staging-sampleapi";
+
+pub fn arn(revision: u32) -> String {
+    format!("{FAMILY}:{revision}")
+}
+
+/// A deployment as DescribeServices shows it (2 desired).
+pub fn dep(id: &str, status: &str, td: &str, state: &str, running: i32) -> Value {
+    json!({
+        "id": id, "status": status, "taskDefinition": td,
+        "desiredCount": 2, "runningCount": running, "pendingCount": 2 - running,
+        "failedTasks": 0, "rolloutState": state, "createdAt": now(),
+        "rolloutStateReason": format!("ECS deployment {id} {}.", state.to_lowercase()),
+    })
+}
+
+pub fn set(mut v: Value, key: &str, value: Value) -> Value {
+    v[key] = value;
+    v
+}
+
+pub fn event(id: &str, message: &str) -> Value {
+    json!({"id": id, "createdAt": now(), "message": message})
+}
+
+/// A service of `name` with these deployments and events (newest first, as ECS).
+pub fn service(name: &str, deployments: Vec<Value>, events: Vec<Value>) -> Value {
+    let td = deployments
+        .iter()
+        .find(|d| d["status"] == "PRIMARY")
+        .map(|d| d["taskDefinition"].clone())
+        .unwrap_or(Value::Null);
+    json!({
+        "serviceName": name,
+        "serviceArn": format!("arn:aws:ecs:us-east-1:111111111111:service/{CLUSTER}/{name}"),
+        "status": "ACTIVE", "taskDefinition": td, "desiredCount": 2,
+        "deployments": deployments, "events": events,
+    })
+}
+
+pub fn services(list: Vec<Value>) -> Reply {
+    Reply::Ok(json!({"services": list, "failures": []}))
+}
+
+/// The service at steady state on `td`.
+pub fn steady(name: &str, id: &str, td: &str) -> Value {
+    service(name, vec![dep(id, "PRIMARY", td, "COMPLETED", 2)], vec![])
+}
+
+/// What every scenario answers the same way: the family has no ACTIVE
+/// revision yet (so one is registered as revision 8), UpdateService starts
+/// a deployment of what it was given, and this endpoint has no service
+/// deployments API.
+pub fn common(r: &Request) -> Reply {
+    match r.op.as_str() {
+        "DescribeTaskDefinition" => Reply::Error(
+            "ClientException",
+            "Unable to describe task definition.".into(),
+        ),
+        "RegisterTaskDefinition" => Reply::Ok(json!({
+            "taskDefinition": {
+                "taskDefinitionArn": format!("arn:aws:ecs:us-east-1:111111111111:task-definition/{}:8", r.body["family"].as_str().unwrap()),
+                "family": r.body["family"], "revision": 8, "status": "ACTIVE",
+            }
+        })),
+        "UpdateService" => {
+            let td = r.body["taskDefinition"].as_str().unwrap();
+            let id = if td.ends_with(":8") {
+                "ecs-svc/new"
+            } else {
+                "ecs-svc/rollback"
+            };
+            let name = r.body["service"].as_str().unwrap();
+            Reply::Ok(
+                json!({"service": service(name, vec![dep(id, "PRIMARY", td, "IN_PROGRESS", 0)], vec![])}),
+            )
+        }
+        "ListTasks" => Reply::Ok(json!({"taskArns": []})),
+        "DescribeTasks" => Reply::Ok(json!({"tasks": [], "failures": []})),
+        op => unknown(op),
+    }
+}
+
+/// The task the circuit-breaker scenario stops, and where its logs are.
+pub const FAILED_TASK: &str =
+    "arn:aws:ecs:us-east-1:111111111111:task/email-platform-staging/0f1e2d3c4b5a";
+pub const LOG_GROUP: &str = "/ecs/email-platform-staging/sampleapi";
+pub const LOG_STREAM: &str = "sampleapi/sampleapi/0f1e2d3c4b5a";
+
+/// Puts `lines` in the failed task's log stream (moto's CloudWatch Logs).
+pub async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, lines: &[&str]) {
+    logs.create_log_group()
+        .log_group_name(LOG_GROUP)
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name(LOG_GROUP)
+        .log_stream_name(LOG_STREAM)
+        .send()
+        .await
+        .unwrap();
+    let ms = (now() * 1000.0) as i64;
+    let events: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(ms + i as i64)
+                .message(*l)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    logs.put_log_events()
+        .log_group_name(LOG_GROUP)
+        .log_stream_name(LOG_STREAM)
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The service event of the failed deployment.
+pub fn failing_event() -> String {
+    format!("(service {SERVICE}) deployment ecs-svc/new deployment failed: tasks failed to start.")
+}
+
+/// A rollout of revision 8 over 7 whose tasks exit 1 until the ECS circuit
+/// breaker rolls it back (`message` is the failure's service event), then a
+/// rollback to revision 5 that completes.
+pub fn circuit_breaker(r: &Request, message: &str) -> Reply {
+    match (r.op.as_str(), r.nth) {
+        ("DescribeServices", 0) => services(vec![steady(SERVICE, "ecs-svc/old", &arn(7))]),
+        ("DescribeServices", 1) => services(vec![service(
+            SERVICE,
+            vec![
+                set(
+                    dep("ecs-svc/new", "PRIMARY", &arn(8), "IN_PROGRESS", 0),
+                    "failedTasks",
+                    json!(1),
+                ),
+                dep("ecs-svc/old", "ACTIVE", &arn(7), "COMPLETED", 2),
+            ],
+            vec![event(
+                "e1",
+                &format!("(service {SERVICE}) has started 1 tasks: (task 0f1e2d3c4b5a)."),
+            )],
+        )]),
+        ("DescribeServices", 2) => services(vec![service(
+            SERVICE,
+            vec![
+                dep("ecs-svc/old", "PRIMARY", &arn(7), "IN_PROGRESS", 2),
+                set(
+                    set(
+                        dep("ecs-svc/new", "ACTIVE", &arn(8), "FAILED", 0),
+                        "failedTasks",
+                        json!(3),
+                    ),
+                    "rolloutStateReason",
+                    json!("ECS deployment circuit breaker: tasks failed to start."),
+                ),
+            ],
+            vec![
+                event("e2", message),
+                event(
+                    "e1",
+                    &format!("(service {SERVICE}) has started 1 tasks: (task 0f1e2d3c4b5a)."),
+                ),
+            ],
+        )]),
+        // After our rollback to revision 5.
+        ("DescribeServices", _) => services(vec![steady(SERVICE, "ecs-svc/rollback", &arn(5))]),
+        ("ListTasks", _) => {
+            assert_eq!(r.body["startedBy"], "ecs-svc/new");
+            assert_eq!(r.body["desiredStatus"], "STOPPED");
+            Reply::Ok(json!({"taskArns": [FAILED_TASK]}))
+        }
+        ("DescribeTasks", _) => Reply::Ok(json!({"tasks": [{
+            "taskArn": FAILED_TASK, "lastStatus": "STOPPED", "stopCode": "EssentialContainerExited",
+            "stoppedReason": "Essential container in task exited", "stoppedAt": now(),
+            "containers": [{"name": "sampleapi", "exitCode": 1, "reason": null}],
+        }], "failures": []})),
+        _ => common(r),
+    }
+}
+
+/// An ECS where every rollout completes at once, with just enough state for
+/// a release to be repeated: registered task definitions (the latest of a
+/// family is what DescribeTaskDefinition answers, so an identical render is
+/// reused) and the task definition each service runs (at steady state after
+/// UpdateService). Services start on a bootstrap revision, as Terraform
+/// leaves them. For tests that need a deploy to *succeed*: moto keeps a
+/// rollout as it was created.
+pub fn completing_ecs() -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
+    #[derive(Default)]
+    struct Ecs {
+        families: HashMap<String, Vec<Value>>,
+        running: HashMap<String, String>,
+    }
+    let state = Mutex::new(Ecs::default());
+    let bootstrap = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1".to_string();
+    let deployment_id = |arn: &str| format!("ecs-svc/{}", arn.rsplit('/').next().unwrap_or(arn));
+    move |r| {
+        let mut ecs = state.lock().unwrap();
+        match r.op.as_str() {
+            "RegisterTaskDefinition" => {
+                let family = r.body["family"].as_str().unwrap().to_string();
+                let revisions = ecs.families.entry(family.clone()).or_default();
+                let revision = revisions.len() + 1;
+                let mut td = r.body.clone();
+                td["taskDefinitionArn"] = json!(format!(
+                    "arn:aws:ecs:us-east-1:111111111111:task-definition/{family}:{revision}"
+                ));
+                td["revision"] = json!(revision);
+                td["status"] = json!("ACTIVE");
+                // As ECS: tags are stored beside the definition, not in it.
+                let tags = td
+                    .as_object_mut()
+                    .and_then(|o| o.remove("tags"))
+                    .unwrap_or(json!([]));
+                revisions.push(json!({"taskDefinition": td, "tags": tags}));
+                Reply::Ok(json!({"taskDefinition": td, "tags": tags}))
+            }
+            "DescribeTaskDefinition" => {
+                let asked = r.body["taskDefinition"].as_str().unwrap_or_default();
+                let family = asked.rsplit('/').next().unwrap_or(asked);
+                let family = family.split(':').next().unwrap_or(family);
+                match ecs.families.get(family).and_then(|v| v.last()) {
+                    Some(described) => Reply::Ok(described.clone()),
+                    None => Reply::Error(
+                        "ClientException",
+                        "Unable to describe task definition.".into(),
+                    ),
+                }
+            }
+            "DescribeServices" => {
+                let names: Vec<String> = r.body["services"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect();
+                services(
+                    names
+                        .iter()
+                        .map(|name| {
+                            let td = ecs.running.get(name).unwrap_or(&bootstrap);
+                            steady(name, &deployment_id(td), td)
+                        })
+                        .collect(),
+                )
+            }
+            "UpdateService" => {
+                let name = r.body["service"].as_str().unwrap().to_string();
+                let td = r.body["taskDefinition"].as_str().unwrap().to_string();
+                ecs.running.insert(name.clone(), td.clone());
+                Reply::Ok(json!({"service": service(
+                    &name,
+                    vec![dep(&deployment_id(&td), "PRIMARY", &td, "IN_PROGRESS", 0)],
+                    vec![],
+                )}))
+            }
+            "ListTasks" => Reply::Ok(json!({"taskArns": []})),
+            "DescribeTasks" => Reply::Ok(json!({"tasks": [], "failures": []})),
+            op => unknown(op),
+        }
+    }
+}

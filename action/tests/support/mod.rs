@@ -153,6 +153,35 @@ pub fn ferry(dir: &Path, args: &[&str]) -> Run {
 /// Runs `ferry` in `dir` with extra environment. When `GITHUB_ACTIONS=true`
 /// is given, $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY are set to temp files.
 pub fn ferry_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    ferry_without(dir, args, env, &[])
+}
+
+/// Every variable through which the AWS SDK could find credentials or an
+/// endpoint in the developer's or CI's environment.
+pub const AWS_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_ECS",
+    "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+    "AWS_ENDPOINT_URL_ECR",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+];
+
+/// [`ferry_with`], with the variables in `remove` removed from the
+/// inherited environment first.
+pub fn ferry_without(dir: &Path, args: &[&str], env: &[(&str, &str)], remove: &[&str]) -> Run {
     let files = tempfile::tempdir().unwrap();
     let output_file: PathBuf = files.path().join("output");
     let summary_file: PathBuf = files.path().join("summary");
@@ -161,7 +190,7 @@ pub fn ferry_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .any(|(k, v)| *k == "GITHUB_ACTIONS" && *v == "true");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
     cmd.current_dir(dir).args(args);
-    for k in SCRUB {
+    for k in SCRUB.iter().chain(remove) {
         cmd.env_remove(k);
     }
     if in_actions {
@@ -197,3 +226,22 @@ pub fn testbed_url(var: &str) -> String {
         panic!("{var} is not set: this test needs the test bed. Run `scripts/test`, or `scripts/testbed install && scripts/testbed start && eval \"$(scripts/testbed env)\"` first")
     })
 }
+
+/// Everything a run printed or wrote, less the `::add-mask::` lines (the
+/// one place the runner must see a secret, to hide it from the log).
+pub fn everything(run: &Run) -> String {
+    let stdout: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    format!(
+        "{}\n{}\n{}\n{:?}",
+        stdout.join("\n"),
+        run.stderr,
+        run.summary,
+        run.outputs
+    )
+}
+
+pub mod github_state;
