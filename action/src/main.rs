@@ -619,6 +619,11 @@ async fn main() -> ExitCode {
             for d in &diagnostics {
                 let _ = reporter.error(d);
             }
+            if !diagnostics.is_empty() {
+                // The annotations say where; this line says what it cost
+                // ("nothing was deployed").
+                let _ = reporter.info(&format!("ferry: {message}"));
+            }
             let _ = reporter.flush();
             ExitCode::FAILURE
         }
