@@ -397,7 +397,11 @@ async fn the_slo_check_reads_stagings_burn_from_prometheus() {
     assert_eq!(run.output("allowed"), "true");
     assert!(
         run.summary
-            .contains("(last 3600s, allowed 2×): ✅ within budget"),
+            // The deployment was an hour ago; the gate runs a second or two later.
+            .contains(&format!(
+                "(last {}, allowed 2×): ✅ within budget",
+                window(&run.summary)
+            )),
         "{}",
         run.summary
     );
@@ -415,9 +419,10 @@ async fn the_slo_check_reads_stagings_burn_from_prometheus() {
     assert_eq!(run.code, 1, "{run:#?}");
     assert_eq!(run.output("allowed"), "false");
     assert!(
-        run.stdout.contains(
-            "SLO `api-latency` burned its error budget at 5.00× over the last 3600s (allowed: 2×)"
-        ),
+        run.stdout.contains(&format!(
+            "SLO `api-latency` burned its error budget at 5.00× over the last {} (allowed: 2×)",
+            window(&run.stdout)
+        )),
         "{}",
         run.stdout
     );
@@ -434,4 +439,16 @@ async fn the_slo_check_reads_stagings_burn_from_prometheus() {
         "{}",
         run.stdout
     );
+}
+
+/// The window the gate reported (`3600s`, or `3601s` when a second ticked
+/// between the recorded deployment and the check), checked to be about an hour.
+fn window(text: &str) -> String {
+    let re = regex::Regex::new(r"last (\d+)s").unwrap();
+    let secs: u64 = re
+        .captures(text)
+        .and_then(|c| c[1].parse().ok())
+        .unwrap_or_else(|| panic!("no window in:\n{text}"));
+    assert!((3600..=3630).contains(&secs), "window {secs}s in:\n{text}");
+    format!("{secs}s")
 }
