@@ -100,18 +100,8 @@ struct ReleaseArgs {
     /// Print the plan; build, push and deploy nothing.
     #[arg(long, env = "INPUT_DRY-RUN", value_parser = ferry::gha::bool_input)]
     dry_run: bool,
-    /// Update the services without waiting for the rollouts.
-    #[arg(long, env = "INPUT_NO-WAIT", value_parser = ferry::gha::bool_input)]
-    no_wait: bool,
-    /// Leave a failed service as it is instead of rolling it back.
-    #[arg(long, env = "INPUT_NO-ROLLBACK", value_parser = ferry::gha::bool_input)]
-    no_rollback: bool,
-    /// Give up waiting after this long: `15m`, `900s`, `1h` or seconds.
-    #[arg(long, env = "INPUT_TIMEOUT", default_value = "15m", value_parser = parse_duration)]
-    timeout: std::time::Duration,
-    /// Time between polls of the services.
-    #[arg(long, env = "INPUT_POLL-INTERVAL", default_value = "6s", value_parser = parse_duration)]
-    poll_interval: std::time::Duration,
+    #[command(flatten)]
+    rollout: RolloutArgs,
     /// Use git only, never the GitHub API, to find the changes.
     #[arg(long)]
     no_api: bool,
@@ -133,24 +123,44 @@ struct DeployArgs {
     /// URI, or `service=URI` pairs (repeatable, or comma-separated).
     #[arg(long, env = "INPUT_IMAGES")]
     images: Vec<String>,
-    /// Update the services without waiting for the rollouts (status `started`).
-    #[arg(long, env = "INPUT_NO-WAIT", value_parser = ferry::gha::bool_input)]
-    no_wait: bool,
     /// Render, validate and print what would happen; touch nothing.
     #[arg(long, env = "INPUT_DRY-RUN", value_parser = ferry::gha::bool_input)]
     dry_run: bool,
+    #[command(flatten)]
+    rollout: RolloutArgs,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+}
+
+/// How `deploy` (and `release`) wait and roll back.
+#[derive(Debug, Args)]
+struct RolloutArgs {
+    /// Update the services without waiting for the rollouts (status `started`;
+    /// the GitHub Deployments stay `in_progress`, so `gate` will not promote them).
+    #[arg(long, env = "INPUT_NO-WAIT", value_parser = ferry::gha::bool_input)]
+    no_wait: bool,
     /// Leave a failed service as it is instead of rolling it back.
     #[arg(long, env = "INPUT_NO-ROLLBACK", value_parser = ferry::gha::bool_input)]
     no_rollback: bool,
     /// Give up waiting after this long: `15m`, `900s`, `1h` or seconds.
     #[arg(long, env = "INPUT_TIMEOUT", default_value = "15m", value_parser = parse_duration)]
     timeout: std::time::Duration,
-    /// Time between polls of the services: `6s`, or seconds.
+    /// Time between polls of the services: `6s`, `500ms`, or seconds.
     #[arg(long, env = "INPUT_POLL-INTERVAL", default_value = "6s", value_parser = parse_duration)]
     poll_interval: std::time::Duration,
-    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
-    #[arg(long)]
-    repo: Option<PathBuf>,
+}
+
+impl From<RolloutArgs> for deploy::RolloutOptions {
+    fn from(a: RolloutArgs) -> Self {
+        deploy::RolloutOptions {
+            wait: !a.no_wait,
+            rollback: !a.no_rollback,
+            deadline: a.timeout,
+            poll_interval: a.poll_interval,
+            ..deploy::RolloutOptions::default()
+        }
+    }
 }
 
 /// `--timeout` / `--poll-interval`: `90`, `90s`, `15m`, `1h`, `250ms`.
@@ -522,13 +532,7 @@ async fn main() -> ExitCode {
                     env: args.env,
                     services: present(args.services),
                     images: maps.into_iter().flatten().collect(),
-                    rollout: deploy::RolloutOptions {
-                        wait: !args.no_wait,
-                        rollback: !args.no_rollback,
-                        deadline: args.timeout,
-                        poll_interval: args.poll_interval,
-                        ..deploy::RolloutOptions::default()
-                    },
+                    rollout: args.rollout.into(),
                     dry_run: args.dry_run,
                     env_vars: std::env::vars()
                         .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
@@ -561,13 +565,7 @@ async fn main() -> ExitCode {
                         ..build::Options::default()
                     },
                     dry_run: args.dry_run,
-                    rollout: deploy::RolloutOptions {
-                        wait: !args.no_wait,
-                        rollback: !args.no_rollback,
-                        deadline: args.timeout,
-                        poll_interval: args.poll_interval,
-                        ..deploy::RolloutOptions::default()
-                    },
+                    rollout: args.rollout.into(),
                 };
                 ferry::release::run(&ctx, &opts, &mut reporter)
                     .await

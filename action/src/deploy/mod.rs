@@ -28,7 +28,7 @@ pub use model::{
     ContainerExit, DeployReport, DeploymentPayload, Diagnosis, LogLine, Rollback, ServiceEvent,
     ServiceOutcome, Status, StoppedTask, deployment_task,
 };
-pub use run::{Options, RunError, github_state, overall, run, selected};
+pub use run::{Options, RunError, github_state, overall, render_services, run, selected};
 
 #[cfg(test)]
 mod tests;

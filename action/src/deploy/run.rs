@@ -116,23 +116,24 @@ pub fn selected(
     Ok(names)
 }
 
-/// Renders every selected service for the environment with its image;
-/// all problems at once.
-fn render_all(
+/// Renders each service for `env` with its image, in memory; every problem
+/// of every service at once, so nothing is touched when one is invalid.
+pub fn render_services<'a>(
     root: &std::path::Path,
     manifest: &Manifest,
-    opts: &Options,
-    names: &[String],
-) -> Result<Vec<render::Rendered>, RunError> {
+    env: &str,
+    images: impl IntoIterator<Item = (&'a String, &'a String)>,
+    env_vars: &BTreeMap<String, String>,
+) -> Result<Vec<render::Rendered>, Vec<Diagnostic>> {
     let mut rendered = Vec::new();
     let mut problems = Vec::new();
-    for name in names {
+    for (service, image) in images {
         let render_opts = render::Options {
-            image: opts.images.get(name).cloned(),
-            env_vars: opts.env_vars.clone(),
+            image: Some(image.clone()),
+            env_vars: env_vars.clone(),
             ..render::Options::default()
         };
-        match render::render_one(root, manifest, name, &opts.env, &render_opts) {
+        match render::render_one(root, manifest, service, env, &render_opts) {
             Ok(r) => rendered.push(r),
             Err(d) => problems.extend(d),
         }
@@ -140,7 +141,7 @@ fn render_all(
     if problems.is_empty() {
         Ok(rendered)
     } else {
-        Err(RunError::Render(problems))
+        Err(problems)
     }
 }
 
@@ -230,7 +231,14 @@ pub async fn run(
     }
     let names =
         selected(&manifest, opts.services.as_deref(), &opts.images).map_err(RunError::Input)?;
-    let rendered = render_all(&root, &manifest, opts, &names)?;
+    let rendered = render_services(
+        &root,
+        &manifest,
+        &opts.env,
+        names.iter().filter_map(|n| opts.images.get_key_value(n)),
+        &opts.env_vars,
+    )
+    .map_err(RunError::Render)?;
     let inputs = rendered
         .into_iter()
         .map(|r| PlanInput {

@@ -103,35 +103,6 @@ pub fn target_env(
     }
 }
 
-/// Renders each service for `env` with its image; every problem of every
-/// service is returned at once, and nothing is deployed when there is one.
-pub fn render_services(
-    root: &std::path::Path,
-    manifest: &crate::manifest::Manifest,
-    env: &str,
-    images: &[(String, String)],
-    env_vars: std::collections::BTreeMap<String, String>,
-) -> Result<Vec<render::Rendered>, ReleaseError> {
-    let mut rendered = Vec::new();
-    let mut problems = Vec::new();
-    for (service, image) in images {
-        let opts = render::Options {
-            image: Some(image.clone()),
-            env_vars: env_vars.clone(),
-            ..render::Options::default()
-        };
-        match render::render_one(root, manifest, service, env, &opts) {
-            Ok(r) => rendered.push(r),
-            Err(d) => problems.extend(d),
-        }
-    }
-    if problems.is_empty() {
-        Ok(rendered)
-    } else {
-        Err(ReleaseError::Render(problems))
-    }
-}
-
 /// Shared by the dry and the live path: what detect says, as plan rows.
 fn detected_rows(detection: &detect::Detection) -> Vec<PlannedService> {
     detection
@@ -212,7 +183,14 @@ pub async fn run(
         .iter()
         .map(|s| (s.clone(), format!("{s}:{}", render::CHECK_IMAGE_TAG)))
         .collect();
-    render_services(&root, &manifest, &env, &check_images, ext_vars())?;
+    deploy::render_services(
+        &root,
+        &manifest,
+        &env,
+        check_images.iter().map(|(s, i)| (s, i)),
+        &ext_vars(),
+    )
+    .map_err(ReleaseError::Render)?;
 
     let environment = manifest.environments.get(&env);
     let region = environment
@@ -317,7 +295,14 @@ async fn dry_run(
             )
         })
         .collect();
-    let rendered = render_services(&prepared.root, manifest, env, &images, ext_vars())?;
+    let rendered = deploy::render_services(
+        &prepared.root,
+        manifest,
+        env,
+        images.iter().map(|(s, i)| (s, i)),
+        &ext_vars(),
+    )
+    .map_err(ReleaseError::Render)?;
     let dir = prepared.root.join(".ferry/release");
     std::fs::create_dir_all(&dir)?;
     let mut rows = detected_rows(detection);
