@@ -627,3 +627,59 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn durations_take_the_units_people_write() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration(" 15m ").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("0s").unwrap_err().contains("more than zero"));
+        assert!(
+            parse_duration("5d")
+                .unwrap_err()
+                .contains("unknown unit `d`")
+        );
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert!(parse_duration("").unwrap_err().contains("not a duration"));
+    }
+
+    #[test]
+    fn pull_request_numbers_are_positive_integers() {
+        assert_eq!(parse_pr("#12").unwrap(), 12);
+        assert_eq!(parse_pr(" 7 ").unwrap(), 7);
+        for bad in ["0", "-3", "twelve", "", "#"] {
+            assert!(parse_pr(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn builders_and_parallelism_are_checked() {
+        assert_eq!(parse_builder(None).unwrap(), None);
+        assert_eq!(parse_builder(Some(" ".into())).unwrap(), None);
+        assert_eq!(
+            parse_builder(Some("buildah".into())).unwrap(),
+            Some(BuilderKind::Buildah)
+        );
+        assert!(
+            parse_builder(Some("kaniko".into()))
+                .unwrap_err()
+                .contains("docker or buildah")
+        );
+        assert_eq!(parse_parallel(Some("4".into())).unwrap(), Some(4));
+        assert!(parse_parallel(Some("17".into())).is_err());
+        assert!(parse_parallel(Some("0".into())).is_err());
+    }
+}
