@@ -3,7 +3,7 @@
 
 use super::comment::{self, MARKER};
 use super::model::DeployReport;
-use crate::github::comments::{GithubError, IssueRef, Upserted, is_marked};
+use crate::github::comments::{IssueRef, Upserted, is_marked};
 use crate::github::{GitHub, GitHubError};
 
 /// Why the deploy comment could not be posted. The caller reports it as a
@@ -24,7 +24,7 @@ pub enum CommentError {
         /// The pull request.
         pr: u64,
         /// Why.
-        source: GithubError,
+        source: GitHubError,
     },
 }
 
@@ -65,7 +65,7 @@ async fn upsert(
     github: &GitHub,
     issue: &IssueRef,
     report: &DeployReport,
-) -> Result<Upserted, GithubError> {
+) -> Result<Upserted, GitHubError> {
     let comments = github.comments(issue);
     let existing = comments
         .list()

@@ -6,56 +6,18 @@
 //! explicitly (octocrab 0.54's `update_comment` sends POST, which GitHub's
 //! OpenAPI description does not allow).
 
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method};
 use octocrab::Octocrab;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::GitHubError;
 use super::retry::RetryPolicy;
 
 /// Comments per page when listing (GitHub's maximum).
 const PER_PAGE: usize = 100;
 /// Stop listing after this many pages (10,000 comments).
 const MAX_PAGES: usize = 100;
-
-/// A failed GitHub API call. Never carries the token or a comment body.
-#[derive(Debug, thiserror::Error)]
-pub enum GithubError {
-    /// The request could not be sent or the response not read.
-    #[error("GitHub API {method} {path}: request failed: {source}")]
-    Transport {
-        method: Method,
-        path: String,
-        #[source]
-        source: Box<octocrab::Error>,
-    },
-    /// GitHub answered with an error status.
-    #[error("GitHub API {method} {path}: HTTP {status}: {message}{hint}")]
-    Status {
-        method: Method,
-        path: String,
-        status: StatusCode,
-        message: String,
-        hint: &'static str,
-    },
-    /// The response was not the JSON expected.
-    #[error("GitHub API {method} {path}: unexpected response: {detail}")]
-    Decode {
-        method: Method,
-        path: String,
-        detail: String,
-    },
-}
-
-impl GithubError {
-    /// The HTTP status, when GitHub answered.
-    pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            GithubError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
 
 /// The pull request (or issue) whose comments are managed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +83,7 @@ impl<'a> Comments<'a> {
     }
 
     /// Lists every comment of the issue, page by page.
-    pub async fn list(&self) -> Result<Vec<Comment>, GithubError> {
+    pub async fn list(&self) -> Result<Vec<Comment>, GitHubError> {
         let mut all = Vec::new();
         for page in 1..=MAX_PAGES {
             let (comments, more) = self.list_page(page).await?;
@@ -140,7 +102,7 @@ impl<'a> Comments<'a> {
     /// `/repositories/{id}/...` path: the configured base URI (GHES, a test
     /// server) stays in charge. A page is the last when it is not full or
     /// when a `Link` header has no `rel="next"`.
-    pub async fn list_page(&self, page: usize) -> Result<(Vec<Comment>, bool), GithubError> {
+    pub async fn list_page(&self, page: usize) -> Result<(Vec<Comment>, bool), GitHubError> {
         let path = format!(
             "{}/comments?per_page={PER_PAGE}&page={page}",
             self.issue_path()
@@ -153,7 +115,7 @@ impl<'a> Comments<'a> {
     }
 
     /// The first comment whose first line is `marker`.
-    pub async fn find(&self, marker: &str) -> Result<Option<Comment>, GithubError> {
+    pub async fn find(&self, marker: &str) -> Result<Option<Comment>, GitHubError> {
         Ok(self
             .list()
             .await?
@@ -162,7 +124,7 @@ impl<'a> Comments<'a> {
     }
 
     /// Posts a new comment.
-    pub async fn create(&self, body: &str) -> Result<Comment, GithubError> {
+    pub async fn create(&self, body: &str) -> Result<Comment, GitHubError> {
         let path = format!("{}/comments", self.issue_path());
         let (_, text) = send(
             self.crab,
@@ -176,7 +138,7 @@ impl<'a> Comments<'a> {
     }
 
     /// Edits a comment with `PATCH`.
-    pub async fn update(&self, id: u64, body: &str) -> Result<Comment, GithubError> {
+    pub async fn update(&self, id: u64, body: &str) -> Result<Comment, GitHubError> {
         let path = self.comment_path(id);
         let (_, text) = send(
             self.crab,
@@ -190,7 +152,7 @@ impl<'a> Comments<'a> {
     }
 
     /// Deletes a comment.
-    pub async fn delete(&self, id: u64) -> Result<(), GithubError> {
+    pub async fn delete(&self, id: u64) -> Result<(), GitHubError> {
         send(
             self.crab,
             self.retry,
@@ -203,7 +165,7 @@ impl<'a> Comments<'a> {
     }
 
     /// Edits the comment carrying `marker`, or creates it.
-    pub async fn upsert(&self, marker: &str, body: &str) -> Result<Upserted, GithubError> {
+    pub async fn upsert(&self, marker: &str, body: &str) -> Result<Upserted, GitHubError> {
         match self.find(marker).await? {
             Some(c) if c.body.as_deref() == Some(body) => Ok(Upserted::Unchanged(c)),
             Some(c) => Ok(Upserted::Updated(self.update(c.id, body).await?)),
@@ -212,7 +174,7 @@ impl<'a> Comments<'a> {
     }
 
     /// Deletes the comment carrying `marker`, if any; returns whether one was.
-    pub async fn remove(&self, marker: &str) -> Result<bool, GithubError> {
+    pub async fn remove(&self, marker: &str) -> Result<bool, GitHubError> {
         match self.find(marker).await? {
             Some(c) => self.delete(c.id).await.map(|()| true),
             None => Ok(false),
@@ -220,7 +182,7 @@ impl<'a> Comments<'a> {
     }
 
     /// Adds labels to the issue.
-    pub async fn add_labels(&self, labels: &[String]) -> Result<(), GithubError> {
+    pub async fn add_labels(&self, labels: &[String]) -> Result<(), GitHubError> {
         let path = format!("{}/labels", self.issue_path());
         send(
             self.crab,
@@ -234,10 +196,10 @@ impl<'a> Comments<'a> {
     }
 
     /// Removes a label from the issue; a label that is not there is fine.
-    pub async fn remove_label(&self, label: &str) -> Result<(), GithubError> {
+    pub async fn remove_label(&self, label: &str) -> Result<(), GitHubError> {
         let path = format!("{}/labels/{}", self.issue_path(), encode_segment(label));
         match send(self.crab, self.retry, Method::DELETE, &path, None).await {
-            Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(()),
+            Err(e) if e.status() == Some(404) => Ok(()),
             other => other.map(|_| ()),
         }
     }
@@ -258,13 +220,12 @@ async fn send(
     method: Method,
     path: &str,
     body: Option<&Value>,
-) -> Result<(HeaderMap, String), GithubError> {
+) -> Result<(HeaderMap, String), GitHubError> {
     let mut attempt = 1;
     loop {
-        let transport = |source| GithubError::Transport {
-            method: method.clone(),
-            path: path.to_string(),
-            source: Box::new(source),
+        let transport = |source: octocrab::Error| GitHubError::Transport {
+            url: format!("{method} {path}"),
+            message: source.to_string(),
         };
         let response = match method {
             Method::GET => crab._get(path).await,
@@ -299,12 +260,12 @@ async fn send(
                     }
                     _ => "",
                 };
-                return Err(GithubError::Status {
+                return Err(GitHubError::Status {
                     method,
-                    path: path.to_string(),
-                    status,
+                    status: status.as_u16(),
+                    url: path.to_string(),
                     message,
-                    hint,
+                    hint: hint.to_string(),
                 });
             }
         }
@@ -315,11 +276,11 @@ fn decode<T: serde::de::DeserializeOwned>(
     method: &Method,
     path: &str,
     text: &str,
-) -> Result<T, GithubError> {
-    serde_json::from_str(text).map_err(|e| GithubError::Decode {
+) -> Result<T, GitHubError> {
+    serde_json::from_str(text).map_err(|e| GitHubError::Decode {
         method: method.clone(),
-        path: path.to_string(),
-        detail: e.to_string(),
+        url: path.to_string(),
+        message: e.to_string(),
     })
 }
 

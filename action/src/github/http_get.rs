@@ -23,7 +23,7 @@ pub enum GitHubError {
         message: String,
     },
     /// GitHub answered with an error status.
-    #[error("GitHub API {status} for {method} {url}: {message}{hint}")]
+    #[error("GitHub API {method} {url}: HTTP {status}: {message}{hint}")]
     Status {
         /// The request's method.
         method: Method,
@@ -37,7 +37,7 @@ pub enum GitHubError {
         hint: String,
     },
     /// The answer was not the expected JSON.
-    #[error("unexpected answer from GitHub for {method} {url}: {message}")]
+    #[error("GitHub API {method} {url}: unexpected response: {message}")]
     Decode {
         /// The request's method.
         method: Method,

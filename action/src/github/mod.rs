@@ -18,7 +18,6 @@ use serde::Deserialize;
 
 use crate::gha::{RepoSlug, Secret};
 use crate::git::{ChangeKind, FileChange};
-pub use comments::GithubError;
 pub use http_get::{GitHubError, Page};
 
 /// GitHub's cap on a pull request's file list.

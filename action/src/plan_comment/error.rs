@@ -128,7 +128,7 @@ pub enum PlanCommentError {
     Config(String),
     /// The GitHub API refused or failed.
     #[error(transparent)]
-    Github(#[from] crate::github::GithubError),
+    Github(#[from] crate::github::GitHubError),
     /// `plan-verify`: the plan differs from the reviewed one.
     #[error(
         "the plan for `{env}` differs from the one reviewed on pull request #{pr} (reviewed {reviewed}, now {current}); re-run the plan on the pull request and review it again"

@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use http::StatusCode;
 use octocrab::Octocrab;
 use octocrab::service::middleware::retry::RetryConfig;
 
@@ -107,7 +106,7 @@ pub async fn publish_with(
         Published::Removed(comments.remove(&p.marker).await?)
     } else {
         match comments.upsert(&p.marker, &p.comment).await {
-            Err(e) if e.status() == Some(StatusCode::UNPROCESSABLE_ENTITY) => {
+            Err(e) if e.status() == Some(422) => {
                 eprintln!(
                     "plan-comment: GitHub refused the comment ({e}); posting the short version"
                 );
