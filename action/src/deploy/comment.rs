@@ -484,6 +484,17 @@ pub fn render_comment(state: &CommentState) -> String {
     if fits(&text) { text } else { last }
 }
 
+/// What a dry run shows of the comment it would post: the text reviewers
+/// would read, without the hidden state line (machine data, noise on a
+/// terminal).
+pub fn preview(report: &DeployReport) -> String {
+    render_comment(&merge(None, report))
+        .lines()
+        .filter(|l| !l.starts_with(STATE_PREFIX))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The job summary: the same table for this run, and every diagnosis in full.
 pub fn render_summary(report: &DeployReport) -> String {
     let rows: Vec<Row> = report
@@ -517,6 +528,22 @@ pub fn render_summary(report: &DeployReport) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_preview_is_the_comment_without_its_state_line() {
+        let report = DeployReport {
+            env: "staging".into(),
+            sha: "3f29666aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
+            run_url: None,
+            environment_url: None,
+            outcomes: Vec::new(),
+        };
+        let full = render_comment(&merge(None, &report));
+        let preview = preview(&report);
+        assert!(full.contains(STATE_PREFIX));
+        assert!(!preview.contains(STATE_PREFIX), "{preview}");
+        assert!(preview.starts_with(MARKER), "{preview}");
+    }
 
     #[test]
     fn names_are_shortened_for_the_table() {

@@ -270,7 +270,7 @@ pub async fn run(
                 p.cluster
             ))?;
         }
-        let preview = comment::render_comment(&comment::merge(None, &report));
+        let preview = comment::preview(&report);
         reporter.info("dry run: the deploy comment would read:")?;
         reporter.info(&preview)?;
         write_outputs(reporter, &report)?;

@@ -377,7 +377,7 @@ async fn dry_run(
         environment_url: manifest.environments.get(env).and_then(|e| e.url.clone()),
         outcomes,
     };
-    let comment = deploy::comment::render_comment(&deploy::comment::merge(None, &report));
+    let comment = deploy::comment::preview(&report);
     Ok(ReleasePlan {
         env: env.to_string(),
         why_dry: why,
