@@ -16,9 +16,7 @@ mod support;
 use std::path::Path;
 
 use deploy_support::scripted::{self, Scripted};
-use deploy_support::{
-    Moto, clients, copy_repo, create_service, image, render, repo_root, revisions,
-};
+use deploy_support::{Moto, clients, copy_repo, create_environment, image, repo_root, revisions};
 use serde_json::{Value, json};
 use support::github_state::{GitHubState, TOKEN, assert_valid_github_api};
 use support::{AWS_VARS, Run, everything, ferry_without};
@@ -141,15 +139,7 @@ async fn missing_credentials_fail_and_suggest_a_dry_run() {
 async fn a_broken_task_definition_is_annotated_and_nothing_is_registered() {
     let moto = Moto::start(1);
     let c = clients(&moto.url).await;
-    for service in SERVICES {
-        create_service(
-            &c.ecs,
-            "email-platform-staging",
-            &format!("email-platform-staging-{service}"),
-            &render(service, "staging", &image(service, "0")),
-        )
-        .await;
-    }
+    create_environment(&c.ecs, "staging").await;
     let repo = copy_repo(&[".github/ferry.yml", "task-definitions"]);
     let file = repo.path().join("task-definitions/sampleapi.jsonnet");
     let text = std::fs::read_to_string(&file).unwrap();
@@ -184,15 +174,7 @@ async fn a_broken_task_definition_is_annotated_and_nothing_is_registered() {
 async fn both_services_to_staging_are_recorded_commented_and_a_rerun_changes_nothing() {
     let moto = Moto::start(1);
     let c = clients(&moto.url).await;
-    for service in SERVICES {
-        create_service(
-            &c.ecs,
-            "email-platform-staging",
-            &format!("email-platform-staging-{service}"),
-            &render(service, "staging", &image(service, "0")),
-        )
-        .await;
-    }
+    create_environment(&c.ecs, "staging").await;
     let gh = GitHubState::start(REPO).await;
     gh.set_pulls(SHA, &[42]);
     let home = tempfile::tempdir().unwrap();

@@ -10,7 +10,9 @@
 
 mod deploy_support;
 
-use deploy_support::{Moto, clients, create_service, image, manifest, render, revisions};
+use deploy_support::{
+    Moto, clients, create_environment, create_service, image, manifest, render, revisions,
+};
 use ferry::deploy::register::ensure_registered;
 use ferry::deploy::{PlanInput, RolloutOptions, Status, plans, roll_out};
 
@@ -53,16 +55,7 @@ async fn deploys_two_services_in_parallel_on_the_manifest_names_of_each_environm
     let c = clients(&moto.url).await;
     let m = manifest();
     for env in ["staging", "prod"] {
-        for service in ["sampleapi", "sampleworker"] {
-            let td = render(service, env, &image(service, "0"));
-            create_service(
-                &c.ecs,
-                &format!("email-platform-{env}"),
-                &format!("email-platform-{env}-{service}"),
-                &td,
-            )
-            .await;
-        }
+        create_environment(&c.ecs, env).await;
     }
     for env in ["staging", "prod"] {
         let inputs = ["sampleapi", "sampleworker"]

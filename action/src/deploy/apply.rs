@@ -167,24 +167,27 @@ enum Prepared {
     Updated { outcome: ServiceOutcome, ours: Ours },
 }
 
-fn outcome(plan: &ServicePlan) -> ServiceOutcome {
+/// The outcome of a plan before (or without) any change to its service:
+/// where it would go, with `status`; the ARN when it was registered already.
+pub fn untouched(plan: &ServicePlan, status: Status) -> ServiceOutcome {
     ServiceOutcome {
         service: plan.service.clone(),
         env: plan.env.clone(),
         cluster: plan.cluster.clone(),
         ecs_service: plan.ecs_service.clone(),
         image: plan.image.clone(),
-        task_definition_arn: None,
+        task_definition_arn: plan.registered.as_ref().map(|r| r.arn.clone()),
         registered: false,
         deployment_id: None,
-        status: Status::Failed,
+        status,
         duration_secs: 0.0,
         diagnosis: None,
         rollback: None,
     }
 }
 
-fn failed_before_change(mut out: ServiceOutcome, reason: String) -> ServiceOutcome {
+/// A service that failed before it was changed, and why.
+pub fn failed_before_change(mut out: ServiceOutcome, reason: String) -> ServiceOutcome {
     out.status = Status::Failed;
     out.diagnosis = Some(Diagnosis {
         reason,
@@ -202,7 +205,7 @@ async fn prepare(
     start: tokio::time::Instant,
 ) -> (Prepared, Vec<String>) {
     let mut logs = Vec::new();
-    let mut out = outcome(&plan);
+    let mut out = untouched(&plan, Status::Failed);
     let name = format!("{} ({})", plan.service, plan.env);
     let current = match ecs::describe_service(&clients.ecs, &plan.cluster, &plan.ecs_service).await
     {
@@ -333,7 +336,7 @@ pub async fn roll_out_report(
                 waiting.push((i, ours));
             }
             None => outcomes.push(failed_before_change(
-                outcome(plan),
+                untouched(plan, Status::Failed),
                 "the deploy task stopped unexpectedly".into(),
             )),
         }

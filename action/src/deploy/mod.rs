@@ -22,6 +22,7 @@ pub mod wait;
 
 pub use apply::{
     PlanInput, RolloutOptions, RolloutReport, ServicePlan, plans, roll_out, roll_out_report,
+    untouched,
 };
 pub use ecs::{Clients, DeployError, connect};
 pub use model::{

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::apply::{PlanInput, RolloutOptions, ServicePlan, plans, roll_out};
+use super::apply::{
+    PlanInput, RolloutOptions, ServicePlan, failed_before_change, plans, roll_out, untouched,
+};
 use super::budget::Budget;
 use super::comment;
 use super::ecs;
@@ -145,14 +147,6 @@ pub fn render_services<'a>(
     }
 }
 
-/// The GitHub client of the run, when it has a token and a repository.
-fn github(ctx: &Context) -> Option<GitHub> {
-    let repo = ctx.repository.clone()?;
-    GitHub::new(&ctx.api_url, ctx.token.as_ref(), repo)
-        .ok()
-        .filter(|_| ctx.token.is_some())
-}
-
 /// GitHub's status for an outcome (None: leave the record as it is).
 pub fn github_state(status: Status) -> Option<DeploymentState> {
     match status {
@@ -259,7 +253,7 @@ pub async fn run(
     };
 
     if opts.dry_run {
-        report.outcomes = plans.iter().map(dry_outcome).collect();
+        report.outcomes = plans.iter().map(|p| untouched(p, Status::DryRun)).collect();
         for p in &plans {
             reporter.info(&format!(
                 "dry run: {} ({}) would run {} on ECS service {} in cluster {}",
@@ -279,7 +273,7 @@ pub async fn run(
     }
 
     let clients = ecs::connect(&region).await?;
-    let gh = github(ctx);
+    let gh = GitHub::from_context(ctx);
     if gh.is_none() {
         reporter.info(
             "note: no GitHub token or repository: no Deployment records, no rollback history, no comment",
@@ -409,14 +403,8 @@ pub async fn run(
     }
     reporter.end_group()?;
     for p in broken {
-        let mut o = dry_outcome(&p);
-        o.status = Status::Failed;
-        o.diagnosis = Some(super::model::Diagnosis {
-            reason: failed_early.remove(&p.service).unwrap_or_default(),
-            notes: vec!["the service was not changed".into()],
-            ..Default::default()
-        });
-        outcomes.push(o);
+        let reason = failed_early.remove(&p.service).unwrap_or_default();
+        outcomes.push(failed_before_change(untouched(&p, Status::Failed), reason));
     }
     // Manifest order, as every table shows it.
     outcomes.sort_by_key(|o| manifest.services.get_index_of(&o.service));
@@ -494,24 +482,6 @@ fn upserted_word(u: &crate::github::comments::Upserted) -> &'static str {
         Upserted::Created(_) => "posted",
         Upserted::Updated(_) => "edited",
         Upserted::Unchanged(_) => "unchanged",
-    }
-}
-
-/// The outcome of a service that was not touched.
-fn dry_outcome(p: &ServicePlan) -> ServiceOutcome {
-    ServiceOutcome {
-        service: p.service.clone(),
-        env: p.env.clone(),
-        cluster: p.cluster.clone(),
-        ecs_service: p.ecs_service.clone(),
-        image: p.image.clone(),
-        task_definition_arn: p.registered.as_ref().map(|r| r.arn.clone()),
-        registered: false,
-        deployment_id: None,
-        status: Status::DryRun,
-        duration_secs: 0.0,
-        diagnosis: None,
-        rollback: None,
     }
 }
 

@@ -46,9 +46,7 @@ impl Resolver<'_> {
         if !self.use_api {
             return None;
         }
-        let repo = self.ctx.repository.clone()?;
-        let token = self.ctx.token.as_ref()?;
-        GitHub::new(&self.ctx.api_url, Some(token), repo).ok()
+        GitHub::from_context(self.ctx)
     }
 
     pub async fn changes(

@@ -60,6 +60,14 @@ impl GitHub {
         })
     }
 
+    /// The run's client, when it has a token and a repository (and a usable
+    /// API URL): the commands that can work without GitHub take `None`.
+    pub fn from_context(ctx: &crate::gha::Context) -> Option<Self> {
+        let repo = ctx.repository.clone()?;
+        let token = ctx.token.as_ref()?;
+        Self::new(&ctx.api_url, Some(token), repo).ok()
+    }
+
     /// The repository this client works on.
     pub fn repo(&self) -> &RepoSlug {
         &self.repo

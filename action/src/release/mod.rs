@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use std::collections::BTreeMap;
 
-use crate::deploy::{self, DeployReport, ServiceOutcome, Status};
+use crate::deploy::{self, DeployReport, Status};
 use crate::diagnostic::Diagnostic;
 use crate::gha::{Context, Reporter};
 use crate::git::Git;
@@ -306,7 +306,6 @@ async fn dry_run(
     let dir = prepared.root.join(".ferry/release");
     std::fs::create_dir_all(&dir)?;
     let mut rows = detected_rows(detection);
-    let mut outcomes = Vec::new();
     for (r, (_, image)) in rendered.iter().zip(&images) {
         let file = dir.join(format!("{}.{env}.json", r.service));
         let mut text = serde_json::to_string_pretty(&r.task_definition).unwrap_or_default();
@@ -344,32 +343,21 @@ async fn dry_run(
             row.changes = changes;
             row.changes_note = changes_note;
         }
-        let plan = deploy::plans(
-            manifest,
-            env,
-            vec![deploy::PlanInput {
-                service: r.service.clone(),
-                image: Some(image.clone()),
-                task_definition: serde_json::Value::Null,
-                rollback_to: None,
-            }],
-        )
-        .map_err(ReleaseError::Input)?;
-        outcomes.extend(plan.into_iter().map(|p| ServiceOutcome {
-            service: p.service,
-            env: p.env,
-            cluster: p.cluster,
-            ecs_service: p.ecs_service,
-            image: p.image,
-            task_definition_arn: None,
-            registered: false,
-            deployment_id: None,
-            status: Status::DryRun,
-            duration_secs: 0.0,
-            diagnosis: None,
-            rollback: None,
-        }));
     }
+    let inputs = images
+        .iter()
+        .map(|(service, image)| deploy::PlanInput {
+            service: service.clone(),
+            image: Some(image.clone()),
+            task_definition: serde_json::Value::Null,
+            rollback_to: None,
+        })
+        .collect();
+    let outcomes = deploy::plans(manifest, env, inputs)
+        .map_err(ReleaseError::Input)?
+        .iter()
+        .map(|p| deploy::untouched(p, Status::DryRun))
+        .collect();
     let report = DeployReport {
         env: env.to_string(),
         sha: prepared.sha.clone(),

@@ -151,6 +151,20 @@ pub async fn create_service(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &
         .unwrap();
 }
 
+/// Both services of `env` as Terraform creates them, on a first revision
+/// rendered with image tag `0`.
+pub async fn create_environment(ecs: &aws_sdk_ecs::Client, env: &str) {
+    for service in ["sampleapi", "sampleworker"] {
+        create_service(
+            ecs,
+            &format!("email-platform-{env}"),
+            &format!("email-platform-{env}-{service}"),
+            &render(service, env, &image(service, "0")),
+        )
+        .await;
+    }
+}
+
 /// The ACTIVE revisions of a family.
 pub async fn revisions(ecs: &aws_sdk_ecs::Client, family: &str) -> Vec<String> {
     ecs.list_task_definitions()
