@@ -1,18 +1,50 @@
-//! Text from outside (ECS events, stopped reasons, log lines, image names) made
+//! Text from outside (resource addresses, `for_each` keys, import ids,
+//! check messages, ECS events, stopped reasons, log lines, image names) made
 //! safe to put in GitHub markdown: it cannot break a table, open HTML or a
-//! hidden comment, end a code block, or ping anyone with an `@mention`.
+//! hidden comment, end a code span or block, forge Ferry's markers, or ping
+//! anyone with an `@mention` or link an issue with `#123`.
 //!
-//! The functions are also tera filters ([`register`]), so templates say
-//! which context a value lands in: `md` (prose, table cells), `code` (inside
-//! a backtick code span), `html` (inside an HTML element such as `<summary>`).
+//! One function per context a value lands in, and every template of Ferry
+//! is rendered by [`tera`], where they are filters and where a value printed
+//! without a filter is escaped as plain text (autoescape on, with [`text`]
+//! as the escape function):
+//!
+//! | context | function | filter |
+//! |---|---|---|
+//! | prose, list item, table cell | [`text`] | `md` (also the default) |
+//! | a code span in prose | [`code`] | `code` |
+//! | a code span in a table cell | [`cell_code`] | `cell_code` |
+//! | inside an HTML element (`<summary>`, `<code>`) | [`html`] | `html` |
+//! | one line of a fenced code block | [`line`] | `line` |
+//! | a link target | [`url`] | `url` |
+//! | a whole fenced block | [`fenced`] | – |
 
 use std::collections::HashMap;
 
 /// A zero-width space: `@\u{200b}name` shows as `@name` but mentions nobody.
 const ZWSP: char = '\u{200b}';
+/// Shown in place of invisible characters (bidi overrides, zero-width
+/// characters) so that a reviewer sees something is there.
+const INVISIBLE: char = '\u{fffd}';
 
-/// Control characters and ANSI escape sequences removed, tabs and line
-/// breaks turned into spaces (when `one_line`).
+/// Characters that change how text around them is shown without being
+/// seen: bidi embeddings, overrides and isolates, zero-width characters.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
+/// Control characters and ANSI escape sequences removed, invisible
+/// characters made visible, tabs and line breaks (Unicode's too) turned
+/// into spaces (when `one_line`).
 fn clean(text: &str, one_line: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
@@ -29,58 +61,125 @@ fn clean(text: &str, one_line: bool) -> String {
                     }
                 }
             }
-            '\n' | '\r' | '\t' if one_line => out.push(' '),
+            '\n' | '\r' | '\t' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{0b}' | '\u{0c}'
+                if one_line =>
+            {
+                out.push(' ')
+            }
             '\n' | '\t' => out.push(c),
             c if c.is_control() => {}
+            c if is_invisible(c) => out.push(INVISIBLE),
             c => out.push(c),
         }
     }
     out
 }
 
-/// `@name` → `@\u{200b}name`.
-fn unmention(text: &str) -> String {
-    text.replace('@', &format!("@{ZWSP}"))
+/// `@name` → `@\u{200b}name`, `#123` → `#\u{200b}123`, and `<!--` broken
+/// so that no value can forge or close one of Ferry's hidden lines. For
+/// contexts where markdown is not interpreted (code spans and blocks).
+fn neutralise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '@' | '#' => out.push(ZWSP),
+            '<' if chars.peek() == Some(&'!') => out.push(ZWSP),
+            '-' if chars.peek() == Some(&'-') => {
+                // `-->` ends an HTML comment: `-\u{200b}->`.
+                out.push(ZWSP)
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
-/// One line of prose for markdown (a paragraph, a list item, a table cell):
-/// every character markdown or HTML would interpret is escaped.
+/// One line of prose for markdown (a paragraph, a list item, a table cell,
+/// a block quote): every character markdown or HTML would interpret is
+/// escaped, line breaks become spaces, mentions and references are inert.
 pub fn text(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len() + 8);
-    for c in clean(raw, true).chars() {
+    let cleaned = clean(raw, true);
+    let mut out = String::with_capacity(cleaned.len() + 8);
+    // A line that starts with these opens a block (list, quote, heading,
+    // setext underline, ordered list) when the value starts a line.
+    let mut at_start = true;
+    let mut digits = false;
+    for c in cleaned.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '|' => out.push_str("&#124;"),
             '`' => out.push_str("&#96;"),
-            '\\' | '*' | '_' | '[' | ']' | '~' | '#' | '!' => {
+            '\\' | '*' | '_' | '[' | ']' | '~' | '!' => {
                 out.push('\\');
                 out.push(c);
+            }
+            '#' => {
+                out.push_str("\\#");
+                out.push(ZWSP);
             }
             '@' => {
                 out.push('@');
                 out.push(ZWSP);
             }
+            '-' | '+' | '=' if at_start => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' | ')' if digits => {
+                out.push('\\');
+                out.push(c);
+            }
+            ':' => {
+                // `https://` autolinks and `:emoji:` stay text.
+                out.push(':');
+                out.push(ZWSP);
+            }
             c => out.push(c),
         }
+        digits = (at_start || digits) && c.is_ascii_digit();
+        at_start = at_start && c == ' ';
     }
     out
 }
 
-/// One line for inside a backtick code span in a table: no backtick to
-/// close it, no pipe to split the row, no mention.
-pub fn code(raw: &str) -> String {
-    unmention(
-        &clean(raw, true)
-            .replace('`', "'")
-            .replace('|', "\\|")
-            .trim()
-            .replace("  ", " "),
-    )
+/// The backticks that open and close a code span around `content`: one
+/// more than the longest run inside, so nothing in it can close the span.
+fn span(content: &str) -> String {
+    let longest = content
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or_default();
+    let ticks = "`".repeat(longest + 1);
+    // CommonMark strips one space each side when both are there, and a
+    // backtick next to the fence would join it: pad in both cases.
+    let pad = content.starts_with('`')
+        || content.ends_with('`')
+        || (content.starts_with(' ') && content.ends_with(' '));
+    match (content.trim().is_empty(), pad) {
+        (true, _) => "` `".to_string(),
+        (false, true) => format!("{ticks} {content} {ticks}"),
+        (false, false) => format!("{ticks}{content}{ticks}"),
+    }
 }
 
-/// One line for inside an HTML element (`<summary>`): entities only.
+/// A whole code span (backticks included) showing `raw` on one line, for
+/// prose and list items (not table cells: see [`cell_code`]).
+pub fn code(raw: &str) -> String {
+    span(&neutralise(&clean(raw, true)))
+}
+
+/// A whole code span for a table cell: as [`code`], with `|` escaped the
+/// way GitHub's tables want it even inside code.
+pub fn cell_code(raw: &str) -> String {
+    span(&neutralise(&clean(raw, true)).replace('|', "\\|"))
+}
+
+/// One line for inside an HTML element (`<summary>`, `<code>`): entities only.
 pub fn html(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 8);
     for c in clean(raw, true).chars() {
@@ -89,15 +188,37 @@ pub fn html(raw: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
             '|' => out.push_str("&#124;"),
+            '`' => out.push_str("&#96;"),
+            '*' | '_' | '[' | ']' | '~' | '\\' | '!' => {
+                // GitHub renders markdown inside inline HTML of a paragraph.
+                out.push_str(&format!("&#{};", u32::from(c)))
+            }
             '@' => {
                 out.push('@');
+                out.push(ZWSP);
+            }
+            '#' => {
+                out.push_str("&#35;");
                 out.push(ZWSP);
             }
             c => out.push(c),
         }
     }
     out
+}
+
+/// One line inside a fenced code block whose fence the template writes
+/// (three backticks): no line break, and no fence at its start.
+pub fn line(raw: &str) -> String {
+    let body = neutralise(&clean(raw, true));
+    let start = body.trim_start_matches(' ');
+    if start.starts_with("```") || start.starts_with("~~~") {
+        format!("{ZWSP}{body}")
+    } else {
+        body
+    }
 }
 
 /// A link target: only http(s), with characters that would end the link encoded.
@@ -115,9 +236,13 @@ pub fn url(raw: &str) -> Option<String> {
             '<' => out.push_str("%3C"),
             '>' => out.push_str("%3E"),
             '"' => out.push_str("%22"),
+            '\'' => out.push_str("%27"),
             '|' => out.push_str("%7C"),
             '`' => out.push_str("%60"),
-            c if c.is_control() => {}
+            '[' => out.push_str("%5B"),
+            ']' => out.push_str("%5D"),
+            '\\' => out.push_str("%5C"),
+            c if c.is_control() || c.is_whitespace() || is_invisible(c) => {}
             c => out.push(c),
         }
     }
@@ -127,7 +252,12 @@ pub fn url(raw: &str) -> Option<String> {
 /// Lines as a fenced code block whose fence is longer than any run of
 /// backticks inside, so no line can close it; mentions neutralised.
 pub fn fenced(lines: &[String]) -> String {
-    let body: Vec<String> = lines.iter().map(|l| unmention(&clean(l, true))).collect();
+    fenced_as("text", lines)
+}
+
+/// [`fenced`] with another info string (`diff`).
+pub fn fenced_as(lang: &str, lines: &[String]) -> String {
+    let body: Vec<String> = lines.iter().map(|l| neutralise(&clean(l, true))).collect();
     let longest = body
         .iter()
         .map(|l| {
@@ -139,28 +269,58 @@ pub fn fenced(lines: &[String]) -> String {
         .max()
         .unwrap_or_default();
     let fence = "`".repeat(longest.max(2) + 1);
-    format!("{fence}text\n{}\n{fence}", body.join("\n"))
+    format!("{fence}{lang}\n{}\n{fence}", body.join("\n"))
 }
 
-fn string_filter(
-    f: fn(&str) -> String,
-) -> impl Fn(&tera::Value, &HashMap<String, tera::Value>) -> tera::Result<tera::Value> + Sync + Send
-{
-    move |value, _| {
-        let text = value
-            .as_str()
-            .map_or_else(|| value.to_string(), str::to_string);
-        Ok(tera::Value::String(f(&text)))
+/// A tera filter whose output is already escaped for its context, so
+/// autoescaping leaves it alone.
+struct Escaper(fn(&str) -> String);
+
+impl tera::Filter for Escaper {
+    fn filter(
+        &self,
+        value: &tera::Value,
+        _: &HashMap<String, tera::Value>,
+    ) -> tera::Result<tera::Value> {
+        let text = match value {
+            tera::Value::String(s) => s.clone(),
+            tera::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        Ok(tera::Value::String((self.0)(&text)))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
     }
 }
 
-/// Registers the filters `md`, `code`, `html` and `url` (an unsafe URL
-/// becomes empty).
-pub fn register(tera: &mut tera::Tera) {
-    tera.register_filter("md", string_filter(text));
-    tera.register_filter("code", string_filter(code));
-    tera.register_filter("html", string_filter(html));
-    tera.register_filter("url", string_filter(|u| url(u).unwrap_or_default()));
+fn url_or_empty(raw: &str) -> String {
+    url(raw).unwrap_or_default()
+}
+
+/// A tera instance for markdown templates: every value printed without a
+/// filter is escaped as plain text ([`text`]); the filters `md`, `code`,
+/// `cell_code`, `html`, `line` and `url` (an unsafe URL becomes empty)
+/// choose another context. Only `| safe` prints a value as it is: for
+/// markdown Ferry built itself.
+pub fn tera() -> tera::Tera {
+    let mut tera = tera::Tera::default();
+    // Every template name ends with "": autoescape applies to all of them.
+    tera.autoescape_on(vec![""]);
+    tera.set_escape_fn(text);
+    let filters: [(&str, fn(&str) -> String); 6] = [
+        ("md", text),
+        ("code", code),
+        ("cell_code", cell_code),
+        ("html", html),
+        ("line", line),
+        ("url", url_or_empty),
+    ];
+    for (name, f) in filters {
+        tera.register_filter(name, Escaper(f));
+    }
+    tera
 }
 
 #[cfg(test)]
@@ -169,16 +329,24 @@ mod tests {
 
     #[test]
     fn prose_cannot_break_tables_html_or_ping() {
-        let t = text("a|b `x` <!-- c --> @octocat *bold* [l](u)\nnext\u{1b}[31m");
+        let t = text("a|b `x` <!-- c --> @octocat *bold* [l](u) #12\nnext\u{1b}[31m");
         assert!(!t.contains('|') && !t.contains('`') && !t.contains('<'));
         assert!(!t.contains("@octocat") && t.contains("@\u{200b}octocat"));
+        assert!(t.contains("\\#\u{200b}12"), "{t}");
         assert!(!t.contains('\n') && !t.contains('\u{1b}'));
         assert!(t.contains("\\*bold\\*"));
+        assert_eq!(text("- x"), "\\- x");
+        assert_eq!(text("12. x"), "12\\. x");
     }
 
     #[test]
-    fn code_spans_and_html_are_closed_tight() {
-        assert_eq!(code("a`b|c @x"), "a'b\\|c @\u{200b}x");
+    fn code_spans_outlast_backticks_and_html_is_closed_tight() {
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`a"), "`` `a ``");
+        assert_eq!(code("x"), "`x`");
+        assert_eq!(code(""), "` `");
+        assert_eq!(cell_code("a|b"), "`a\\|b`");
+        assert_eq!(code("@x"), "`@\u{200b}x`");
         assert_eq!(
             html("<b>\"@x\"</b>"),
             "&lt;b&gt;&quot;@\u{200b}x&quot;&lt;/b&gt;"
@@ -191,6 +359,7 @@ mod tests {
         assert!(block.starts_with("`````````text\n"), "{block}");
         assert!(block.ends_with("\n`````````"));
         assert_eq!(fenced(&["x".into()]), "```text\nx\n```");
+        assert_eq!(line("```x"), "\u{200b}```x");
     }
 
     #[test]
@@ -200,5 +369,16 @@ mod tests {
             url("https://github.com/o/r/actions/runs/1 (x)").as_deref(),
             Some("https://github.com/o/r/actions/runs/1%20%28x%29")
         );
+    }
+
+    #[test]
+    fn templates_escape_by_default() {
+        let mut t = tera();
+        t.add_raw_template("t.md", "{{ v }}|{{ v | code }}|{{ v | safe }}")
+            .unwrap_or_default();
+        let mut ctx = tera::Context::new();
+        ctx.insert("v", "<b>`x`");
+        let out = t.render("t.md", &ctx).unwrap_or_default();
+        assert_eq!(out, "&lt;b&gt;&#96;x&#96;|`` <b>`x` ``|<b>`x`");
     }
 }

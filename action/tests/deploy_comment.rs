@@ -282,3 +282,145 @@ fn many_failures_still_fit_one_comment() {
     assert!(body.contains("job summary has them in full"));
     assert_eq!(parse_state(&body).rows.len(), 40, "every row survives");
 }
+
+#[path = "plan_comment_support/markup.rs"]
+mod markup;
+
+mod hostile_deploy {
+    use super::*;
+    use markup::{any_text, assert_inert, hostile, same_code, see};
+    use proptest::prelude::*;
+
+    /// One service outcome with every outside string hostile.
+    fn hostile_outcome() -> impl Strategy<Value = ServiceOutcome> {
+        (
+            (hostile(), hostile(), any_text(), any_text()),
+            (hostile(), any_text(), hostile(), any_text(), any_text()),
+            (any_text(), any_text(), any_text(), any::<bool>(), any::<bool>()),
+        )
+            .prop_map(
+                |(
+                    (env, service, image, task_def),
+                    (reason, stop_reason, event, log, container),
+                    (note, stream, rollback_reason, failed, rolled_back),
+                )| {
+                    let mut o = outcome("prod", "api", 1, Status::Succeeded, 12.0);
+                    o.env = env;
+                    o.service = service;
+                    o.image = Some(image);
+                    o.task_definition_arn = Some(format!("arn:aws:ecs:::task-definition/{task_def}"));
+                    if failed {
+                        o.status = Status::Failed;
+                        o.diagnosis = Some(Diagnosis {
+                            reason,
+                            stopped_tasks: vec![StoppedTask {
+                                task_arn: format!("arn:aws:ecs:::task/{stop_reason}"),
+                                stop_code: Some(stop_reason.clone()),
+                                stopped_reason: Some(stop_reason),
+                                containers: vec![ContainerExit {
+                                    name: container.clone(),
+                                    exit_code: Some(137),
+                                    reason: Some(container),
+                                }],
+                            }],
+                            events: vec![ServiceEvent {
+                                at: event.clone(),
+                                message: event,
+                            }],
+                            log_lines: vec![LogLine { stream, message: log }],
+                            notes: vec![note],
+                        });
+                    }
+                    if rolled_back {
+                        o.status = Status::RolledBack;
+                        o.rollback = Some(Rollback {
+                            task_definition_arn: "arn:aws:ecs:::task-definition/shop:7".into(),
+                            succeeded: false,
+                            reason: Some(rollback_reason),
+                        });
+                    }
+                    o
+                },
+            )
+    }
+
+    fn check(outcomes: &[ServiceOutcome], md: &str, comment: bool) {
+        let seen = see(md);
+        let failures = outcomes
+            .iter()
+            .filter(|o| o.diagnosis.is_some() || o.rollback.is_some())
+            .count();
+        let details = regex::Regex::new(r"^<details><summary>.*</summary>$").unwrap();
+        let close = regex::Regex::new(r"^</details>$").unwrap();
+        let br = regex::Regex::new(r"^<br>$").unwrap();
+        let code = regex::Regex::new(r"^</?code>$").unwrap();
+        let marker = regex::Regex::new(r"^<!-- ferry:deploy -->$").unwrap();
+        let state = regex::Regex::new(r"^<!-- ferry:deploy:state v1 [A-Za-z0-9+/=]* -->$").unwrap();
+        assert_inert(&seen, &[&details, &close, &br, &code, &marker, &state], &[RUN], md);
+        // The <summary> line holds only Ferry's tags.
+        for h in seen.html.iter().filter(|h| h.starts_with("<details>")) {
+            let tags = regex::Regex::new(r"<[^>]*>").unwrap();
+            for t in tags.find_iter(h) {
+                assert!(
+                    ["<details>", "<summary>", "</summary>", "<code>", "</code>"].contains(&t.as_str()),
+                    "tag {:?} in {h:?}",
+                    t.as_str()
+                );
+            }
+        }
+        assert_eq!(seen.details_open, failures, "one block per failure\n---\n{md}");
+        // The table: one row per outcome (plus the header), and each
+        // environment and service in its own code span.
+        let tasks = outcomes.iter().filter(|o| o.diagnosis.is_some()).count();
+        assert_eq!(seen.tables, 1 + tasks, "tables\n---\n{md}");
+        assert_eq!(seen.table_rows.len(), 1 + outcomes.len() + 2 * tasks, "rows\n---\n{md}");
+        assert_eq!(seen.headings.len(), 1, "{:?}\n---\n{md}", seen.headings);
+        for o in outcomes {
+            assert!(seen.codes.iter().any(|(c, d)| *d == 0 && same_code(c, &o.env)), "env {:?}\n---\n{md}", o.env);
+            assert!(seen.codes.iter().any(|(c, d)| *d == 0 && same_code(c, &o.service)), "service {:?}\n---\n{md}", o.service);
+        }
+        if comment {
+            assert!(md.starts_with(MARKER));
+            assert_eq!(md.matches(MARKER).count(), 1, "{md}");
+            assert_eq!(md.matches("<!-- ferry:deploy:state").count(), 1, "{md}");
+        } else {
+            assert_eq!(md.matches("<!-- ferry:").count(), 0, "{md}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn hostile_ecs_text_cannot_change_what_the_comment_shows(
+            outcomes in prop::collection::vec(hostile_outcome(), 1..4),
+        ) {
+            let r = report("prod", outcomes.clone());
+            let state = merge(None, &r);
+            let body = render_comment(&state);
+            check(&state_outcomes(&state, &outcomes), &body, true);
+            // The state read back is the state written: no content forged it.
+            prop_assert_eq!(parse_state(&body).rows, state.rows);
+            check(&outcomes, &render_summary(&r), false);
+        }
+    }
+
+    /// The comment merges rows by (environment, service): the outcomes it shows.
+    fn state_outcomes(
+        state: &ferry::deploy::comment::CommentState,
+        outcomes: &[ServiceOutcome],
+    ) -> Vec<ServiceOutcome> {
+        state
+            .rows
+            .iter()
+            .map(|row| {
+                outcomes
+                    .iter()
+                    .rev()
+                    .find(|o| o.env == row.env && o.service == row.service)
+                    .cloned()
+                    .unwrap()
+            })
+            .collect()
+    }
+}

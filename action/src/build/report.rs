@@ -34,21 +34,6 @@ fn size_text(bytes: Option<i64>) -> String {
     }
 }
 
-fn cell(
-    value: &tera::Value,
-    _: &std::collections::HashMap<String, tera::Value>,
-) -> tera::Result<tera::Value> {
-    let text = value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_string);
-    Ok(tera::Value::String(
-        text.replace('|', "\\|")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace(['\r', '\n'], " "),
-    ))
-}
-
 /// The markdown summary: one row per service.
 pub fn summary_markdown(outcomes: &[Outcome]) -> String {
     let count = |f: fn(&Status) -> bool| outcomes.iter().filter(|o| f(&o.status)).count();
@@ -64,8 +49,7 @@ pub fn summary_markdown(outcomes: &[Outcome]) -> String {
             })
             .collect(),
     };
-    let mut tera = tera::Tera::default();
-    tera.register_filter("cell", cell);
+    let mut tera = crate::markdown::tera();
     let rendered = tera
         .add_raw_template("build-summary", SUMMARY)
         .and_then(|_| tera::Context::from_serialize(&data))

@@ -415,8 +415,7 @@ fn view<'a>(
 }
 
 fn render_view(view: &View<'_>) -> String {
-    let mut tera = tera::Tera::default();
-    markdown::register(&mut tera);
+    let mut tera = markdown::tera();
     let rendered = tera
         .add_raw_template("deploy-comment.md", TEMPLATE)
         .and_then(|_| tera::Context::from_serialize(view))
@@ -441,7 +440,7 @@ fn title(rows: &[Row]) -> String {
     shas.dedup();
     match shas.as_slice() {
         [one] => format!(
-            "Ferry deploy of `{}`",
+            "Ferry deploy of {}",
             markdown::code(&one.chars().take(7).collect::<String>())
         ),
         _ => "Ferry deploy".to_string(),
@@ -502,7 +501,7 @@ pub fn render_summary(report: &DeployReport) -> String {
         .iter()
         .map(|o| Row::from_outcome(o, report, Trim::FULL))
         .collect();
-    let title = format!("{} to `{}`", title(&rows), markdown::code(&report.env));
+    let title = format!("{} to {}", title(&rows), markdown::code(&report.env));
     let text = render_view(&view(&rows, Trim::FULL, true, title.clone(), false));
     if text.len() <= SUMMARY_BUDGET_BYTES {
         return text;

@@ -48,26 +48,6 @@ pub fn matrix(manifest: &Manifest, affected: &[&str]) -> Value {
     json!({ "include": include })
 }
 
-/// Escapes text for a markdown table cell: no column breaks, no raw HTML,
-/// no @-mentions.
-fn cell(
-    value: &tera::Value,
-    _: &std::collections::HashMap<String, tera::Value>,
-) -> tera::Result<tera::Value> {
-    let text = match value {
-        tera::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('@', "@\u{200b}")
-        .replace(['\r', '\n'], " ");
-    Ok(tera::Value::String(escaped))
-}
-
 /// The markdown summary: a table of service, affected, why.
 pub fn summary_markdown(d: &Detection) -> String {
     let data = SummaryData {
@@ -85,8 +65,7 @@ pub fn summary_markdown(d: &Detection) -> String {
         changed_files: d.changed_files,
         notes: &d.notes,
     };
-    let mut tera = tera::Tera::default();
-    tera.register_filter("cell", cell);
+    let mut tera = crate::markdown::tera();
     let rendered = tera
         .add_raw_template("detect-summary", SUMMARY)
         .and_then(|_| tera::Context::from_serialize(&data))

@@ -412,8 +412,7 @@ pub fn summary(outcome: &Outcome, ctx: &Context) -> String {
                 .collect(),
         }),
     };
-    let mut tera = tera::Tera::default();
-    markdown::register(&mut tera);
+    let mut tera = markdown::tera();
     tera.add_raw_template("gate-summary.md", SUMMARY)
         .and_then(|_| tera::Context::from_serialize(&view))
         .and_then(|c| tera.render("gate-summary.md", &c))

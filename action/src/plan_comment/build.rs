@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::counts::{Action, Counts};
+use crate::markdown;
 use super::diff::{self, AttrChange};
 use super::model::{RawPlan, RawResourceChange};
 use super::view::{
@@ -44,8 +45,10 @@ pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
         terraform_version: plan.terraform_version.clone(),
         counts,
         plan_line: counts.plan_line(),
+        headline: String::new(),
         has_changes: counts.has_resource_changes() || counts.outputs > 0,
-        has_destroy: counts.destroy > 0,
+        // An action Ferry cannot read may destroy: fail closed.
+        has_destroy: counts.destroy > 0 || counts.unknown > 0,
         warnings: Vec::new(),
         destroys: Vec::new(),
         updates: Vec::new(),
@@ -61,7 +64,9 @@ pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
         shortened: false,
         full_report_url: ctx.full_report_url.clone(),
         is_summary: false,
+        summary_complete: true,
     };
+    let mut unknown = Vec::new();
     for rc in plan.resource_changes.iter().flatten() {
         let action = Action::from_actions(&rc.change.actions);
         let importing = rc.change.importing.is_some();
@@ -73,11 +78,7 @@ pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
             Action::Update => view.updates.push(item()),
             Action::Create => view.creates.push(item()),
             Action::Forget | Action::CreateThenForget => view.forgets.push(item()),
-            Action::Unknown => view.warnings.push(format!(
-                "`{}` has actions {:?} that this version of Ferry does not know; read the plan output",
-                rc.display_address(),
-                rc.change.actions
-            )),
+            Action::Unknown => unknown.push(rc),
             Action::NoOp | Action::Read => {}
         }
         if importing {
@@ -110,8 +111,79 @@ pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
         })
         .collect();
     view.failed_checks = failed_checks(plan);
+    view.warnings.extend(unknown_warning(&unknown));
     view.warnings.extend(warnings(plan, &view));
+    view.headline = headline(&view);
     view
+}
+
+/// Addresses named in the warning about unknown actions; the rest are counted.
+const UNKNOWN_LISTED: usize = 5;
+/// Characters kept of one address or action in that warning.
+const UNKNOWN_CHARS: usize = 120;
+
+/// One warning for every change whose actions Ferry does not know: a few
+/// addresses named, the rest counted, so the warning stays small whatever
+/// the plan (it is repeated in the smallest fallback comment).
+fn unknown_warning(unknown: &[&RawResourceChange]) -> Option<String> {
+    if unknown.is_empty() {
+        return None;
+    }
+    let cut = |s: &str| crate::github::deployments::truncate_chars(s, UNKNOWN_CHARS);
+    let named: Vec<String> = unknown
+        .iter()
+        .take(UNKNOWN_LISTED)
+        .map(|rc| {
+            format!(
+                "{} ({})",
+                markdown::code(&cut(&rc.display_address())),
+                markdown::code(&cut(&rc.change.actions.join(", ")))
+            )
+        })
+        .collect();
+    let more = unknown.len().saturating_sub(UNKNOWN_LISTED);
+    Some(format!(
+        "**{} change(s) have actions this version of Ferry does not know**, which may destroy: {}{}. Read the plan output before applying.",
+        unknown.len(),
+        named.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// The bold sentence under the title: what applying the plan does.
+pub fn headline(view: &PlanView) -> String {
+    let c = &view.counts;
+    if view.mode == "refresh-only" {
+        let drift = view.drift.len();
+        return if drift > 0 {
+            format!(
+                "**Refresh only:** {drift} object(s) changed outside Terraform; applying writes them to the state and changes no infrastructure."
+            )
+        } else {
+            "**Refresh only:** nothing changed outside Terraform.".to_string()
+        };
+    }
+    let unknown = if c.unknown > 0 {
+        format!(
+            " **{} change(s) Ferry cannot classify** (see the warning below).",
+            c.unknown
+        )
+    } else {
+        String::new()
+    };
+    if c.add + c.change + c.destroy + c.import + c.forget > 0 {
+        format!("**{}**{unknown}", view.plan_line)
+    } else if c.unknown > 0 {
+        unknown.trim_start().to_string()
+    } else if c.moved + c.outputs > 0 {
+        "**No resource will be created, changed or destroyed.**".to_string()
+    } else {
+        "**No changes.** The infrastructure matches the configuration.".to_string()
+    }
 }
 
 fn resource_view(
@@ -161,7 +233,7 @@ fn outputs(plan: &RawPlan) -> Vec<OutputView> {
             }
             let values = change.values();
             let whole = |sensitive: &serde_json::Value, unknown: bool, v: &serde_json::Value| {
-                if sensitive == &serde_json::Value::Bool(true) {
+                if diff::mask_of(sensitive, Some(v)) == diff::Mask::Whole {
                     Some(diff::SENSITIVE.to_string())
                 } else if unknown {
                     Some(diff::UNKNOWN.to_string())

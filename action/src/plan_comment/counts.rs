@@ -83,6 +83,9 @@ pub struct Counts {
     pub moved: usize,
     /// Root module outputs that change.
     pub outputs: usize,
+    /// Resource changes whose actions this version of Ferry does not know
+    /// (a newer Terraform): never "no changes", treated as possibly destroying.
+    pub unknown: usize,
 }
 
 impl Counts {
@@ -105,7 +108,8 @@ impl Counts {
                     c.add += 1;
                     c.forget += 1;
                 }
-                Action::NoOp | Action::Read | Action::Unknown => {}
+                Action::Unknown => c.unknown += 1,
+                Action::NoOp | Action::Read => {}
             }
             if rc.change.importing.is_some() {
                 c.import += 1;
@@ -124,7 +128,8 @@ impl Counts {
 
     /// Whether applying the plan would change any resource.
     pub fn has_resource_changes(&self) -> bool {
-        self.add + self.change + self.destroy + self.import + self.forget + self.moved > 0
+        self.add + self.change + self.destroy + self.import + self.forget + self.moved + self.unknown
+            > 0
     }
 
     /// The line Terraform prints, e.g. `Plan: 2 to add, 0 to change, 1 to destroy.`

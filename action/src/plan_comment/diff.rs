@@ -52,7 +52,7 @@ impl<'a> Side<'a> {
     }
 
     fn is_sensitive(&self) -> bool {
-        self.sensitive == &Value::Bool(true)
+        matches!(mask_of(self.sensitive, self.value), Mask::Whole)
     }
 
     fn is_unknown(&self) -> bool {
@@ -84,12 +84,44 @@ fn mask_child<'a>(mask: &'a Value, key: &Key) -> &'a Value {
     }
 }
 
+/// Whether a mask marks anything at all. A mask leaf that is neither a
+/// boolean nor null means nothing Ferry knows: it counts as a mark.
 fn contains_mask(mask: &Value) -> bool {
     match mask {
         Value::Bool(b) => *b,
+        Value::Null => false,
         Value::Array(a) => a.iter().any(contains_mask),
         Value::Object(o) => o.values().any(contains_mask),
-        _ => false,
+        Value::String(_) | Value::Number(_) => true,
+    }
+}
+
+/// How a sensitivity mask applies to a value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mask<'a> {
+    /// Nothing in the value is sensitive.
+    Clear,
+    /// The whole value is sensitive.
+    Whole,
+    /// Some parts are: the mask mirrors the value (an object for an
+    /// object, an array as long as the array).
+    Parts(&'a Value),
+}
+
+/// The one place that decides how a sensitivity mask applies, for the
+/// diff and for the redactor alike. A mask that marks something but does
+/// not have the value's shape (a list for a map, an object for a string,
+/// an array of another length) cannot say which part is secret: the whole
+/// value is (fail closed).
+pub fn mask_of<'a>(mask: &'a Value, value: Option<&Value>) -> Mask<'a> {
+    if !contains_mask(mask) {
+        return Mask::Clear;
+    }
+    match (mask, value) {
+        (Value::Object(_), None | Some(Value::Null) | Some(Value::Object(_))) => Mask::Parts(mask),
+        (Value::Array(_), None | Some(Value::Null)) => Mask::Parts(mask),
+        (Value::Array(m), Some(Value::Array(a))) if m.len() == a.len() => Mask::Parts(mask),
+        _ => Mask::Whole,
     }
 }
 
@@ -287,8 +319,10 @@ fn is_object_list(a: &[Value]) -> bool {
 /// Renders a value with the parts its sensitivity mask marks replaced.
 pub fn render_masked(v: &Value, mask: &Value) -> String {
     fn mask_value(v: &Value, mask: &Value) -> Value {
-        if mask == &Value::Bool(true) {
-            return Value::String(SENSITIVE.to_string());
+        match mask_of(mask, Some(v)) {
+            Mask::Whole => return Value::String(SENSITIVE.to_string()),
+            Mask::Clear => return v.clone(),
+            Mask::Parts(_) => {}
         }
         match v {
             Value::Object(o) => Value::Object(

@@ -73,6 +73,19 @@ pub enum PlanInputError {
         line: usize,
         start: String,
     },
+    /// A value of a change cannot be read whole: nested deeper than JSON
+    /// parsers go, or a number beyond any float. Showing or hashing it in
+    /// part would let an unreviewed change through, so the plan is refused.
+    #[error(
+        "{file}: `{field}` of {change} cannot be read ({reason}); Ferry refuses a plan it cannot show and hash whole. Simplify that value in the configuration (values nested deeper than {max_depth} levels or numbers beyond 1e308 are not supported)"
+    )]
+    UnreadableValue {
+        file: String,
+        change: String,
+        field: &'static str,
+        reason: String,
+        max_depth: usize,
+    },
     /// The document is a JSON array or scalar.
     #[error(
         "{file}: the JSON document is {kind}, not an object; pass `terraform show -json` output of a plan"

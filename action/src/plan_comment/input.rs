@@ -83,7 +83,35 @@ pub fn parse_plan(text: &str, file: &str) -> Result<RawPlan, PlanInputError> {
     let end = start + stream.byte_offset();
     check_trailing(text, end, file)?;
     check_plan(&plan, file)?;
+    check_values(&plan, file)?;
     Ok(plan)
+}
+
+/// How deep serde_json parses before it gives up.
+const MAX_VALUE_DEPTH: usize = 128;
+
+/// Every value of every change must parse whole: a value that does not
+/// (nested past the parser's limit, a number out of range) would otherwise
+/// show as nothing and hash as nothing, and `plan-verify` would pass a plan
+/// that differs from the reviewed one there.
+fn check_values(plan: &RawPlan, file: &str) -> Result<(), PlanInputError> {
+    for (change, c) in plan.all_changes() {
+        if let Err((field, e)) = c.try_values() {
+            let reason = if e.to_string().contains("recursion limit") {
+                format!("nested deeper than {MAX_VALUE_DEPTH} levels")
+            } else {
+                sanitize_serde_message(&e.to_string())
+            };
+            return Err(PlanInputError::UnreadableValue {
+                file: file.to_string(),
+                change,
+                field,
+                reason,
+                max_depth: MAX_VALUE_DEPTH,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Finds where the JSON starts, skipping the setup-terraform wrapper's lines.

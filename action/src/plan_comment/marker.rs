@@ -57,10 +57,13 @@ pub fn metadata(hash: &str) -> String {
     format!("{META_PREFIX}hash={hash} -->")
 }
 
-/// Reads the plan hash back from a comment body.
+/// Reads the plan hash back from a comment body: only from the line
+/// right after the marker (Ferry writes it there), so text further down
+/// (a resource address in a code span) cannot pass for it.
 pub fn hash_in(body: &str) -> Option<String> {
-    let start = body.find(META_PREFIX)? + META_PREFIX.len();
-    let rest = &body[start..];
+    let mut lines = body.trim_start().lines();
+    lines.next()?;
+    let rest = lines.next()?.trim().strip_prefix(META_PREFIX)?;
     let end = rest.find(" -->")?;
     rest[..end]
         .split_whitespace()
@@ -68,13 +71,16 @@ pub fn hash_in(body: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// SHA-256 of the normalised planned changes, as `sha256:<hex>`.
+/// SHA-256 of the planned changes, as `sha256:<hex>`.
 ///
+/// Every byte of every change counts: the five value trees are hashed as
+/// they are written (JSON whitespace outside strings aside), never through
+/// a parsed form that could lose a deep value or a big number's digits.
+/// Each field is length-prefixed, so no value can pass for another field.
 /// Each change is hashed on its own and the sorted digests are hashed
 /// together: the result does not depend on the order of the plan, and no
-/// more than one change's canonical text is held at a time.
+/// more than one change is held at a time.
 pub fn plan_hash(plan: &RawPlan) -> String {
-    let digest = |text: &str| -> [u8; 32] { Sha256::digest(text.as_bytes()).into() };
     let mut digests: Vec<[u8; 32]> = Vec::new();
     for rc in plan.resource_changes.iter().flatten() {
         let action = Action::from_actions(&rc.change.actions);
@@ -83,28 +89,32 @@ pub fn plan_hash(plan: &RawPlan) -> String {
         {
             continue;
         }
-        let mut e = format!(
-            "resource {} deposed={} from={} actions={:?} import={} ",
-            rc.display_address(),
-            rc.deposed.as_deref().unwrap_or(""),
-            rc.previous_address.as_deref().unwrap_or(""),
-            rc.change.actions,
+        let mut h = Sha256::new();
+        field(&mut h, b"resource");
+        field(&mut h, rc.display_address().as_bytes());
+        field(&mut h, rc.deposed.as_deref().unwrap_or("").as_bytes());
+        field(&mut h, rc.previous_address.as_deref().unwrap_or("").as_bytes());
+        field(
+            &mut h,
             rc.change
                 .importing
                 .as_ref()
-                .and_then(|i| i.id.as_deref())
-                .unwrap_or("")
+                .map(|i| format!("import:{}", i.id.as_deref().unwrap_or("")))
+                .unwrap_or_default()
+                .as_bytes(),
         );
-        change_text(&rc.change, &mut e);
-        digests.push(digest(&e));
+        change_fields(&rc.change, &mut h);
+        digests.push(h.finalize().into());
     }
     for (name, change) in &plan.output_changes {
         if matches!(Action::from_actions(&change.actions), Action::NoOp) {
             continue;
         }
-        let mut e = format!("output {name} actions={:?} ", change.actions);
-        change_text(change, &mut e);
-        digests.push(digest(&e));
+        let mut h = Sha256::new();
+        field(&mut h, b"output");
+        field(&mut h, name.as_bytes());
+        change_fields(change, &mut h);
+        digests.push(h.finalize().into());
     }
     digests.sort_unstable();
     let mut hasher = Sha256::new();
@@ -119,17 +129,25 @@ pub fn plan_hash(plan: &RawPlan) -> String {
     hex
 }
 
-fn change_text(change: &RawChange, out: &mut String) {
-    let values = change.values();
-    for v in [
-        &values.before,
-        &values.after,
-        &values.after_unknown,
-        &values.before_sensitive,
-        &values.after_sensitive,
-    ] {
-        canonical(v, out);
-        out.push(' ');
+/// One length-prefixed field.
+fn field(h: &mut Sha256, bytes: &[u8]) {
+    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+fn change_fields(change: &RawChange, h: &mut Sha256) {
+    field(h, &(change.actions.len() as u64).to_le_bytes());
+    for a in &change.actions {
+        field(h, a.as_bytes());
+    }
+    let mut buf = Vec::new();
+    for (name, raw) in change.raw_fields() {
+        buf.clear();
+        if let Some(raw) = raw {
+            minify(raw.get(), &mut buf);
+        }
+        field(h, name.as_bytes());
+        field(h, &buf);
     }
     let mut paths: Vec<String> = change
         .replace_paths
@@ -137,39 +155,29 @@ fn change_text(change: &RawChange, out: &mut String) {
         .map(|p| Value::Array(p.clone()).to_string())
         .collect();
     paths.sort();
-    out.push_str(&paths.join(","));
+    field(h, &(paths.len() as u64).to_le_bytes());
+    for p in &paths {
+        field(h, p.as_bytes());
+    }
 }
 
-/// Canonical JSON: object keys sorted, whatever map type serde_json uses.
-fn canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                if let Some(x) = o.get(k) {
-                    canonical(x, out);
-                }
+/// JSON text without the whitespace between tokens; strings byte for byte.
+fn minify(json: &str, out: &mut Vec<u8>) {
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json.as_bytes() {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
             }
-            out.push('}');
+        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            out.push(b);
+            in_string = b == b'"';
         }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
     }
 }
 

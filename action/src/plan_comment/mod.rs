@@ -139,16 +139,24 @@ pub fn prepare(
     };
     let mut view = build::build_view(&plan, &ctx);
     drop(plan);
-    let comment = renderer.render_within(&view, &redactor, Limits::COMMENT, true)?;
+    // The summary first: the comment says whether it holds the whole plan.
     view.is_summary = true;
-    view.full_report_url = None;
-    let summary = renderer.render_within(&view, &redactor, Limits::SUMMARY, false)?;
-    let fallback = redactor.redact(&format!(
-        "{marker}\n{}\n### Terraform plan for `{}`\n\n**{}**\n\nGitHub refused the full comment; the plan is in the job summary{}.\n",
-        ctx.metadata,
-        opts.env,
-        view.plan_line,
-        run_url.map(|u| format!(" of [this run]({u})")).unwrap_or_default()
+    let full_report_url = view.full_report_url.take();
+    let (summary, summary_shortened) =
+        renderer.render_within(&view, &redactor, Limits::SUMMARY, false)?;
+    view.is_summary = false;
+    view.full_report_url = full_report_url;
+    view.summary_complete = !summary_shortened;
+    let (comment, _) = renderer.render_within(&view, &redactor, Limits::COMMENT, true)?;
+    let fallback = redactor.redact(&render::minimal(
+        &view,
+        &format!(
+            "GitHub refused the full comment; the plan is in the job summary{}.",
+            run_url
+                .and_then(crate::markdown::url)
+                .map(|u| format!(" of [this run]({u})"))
+                .unwrap_or_default()
+        ),
     ));
     Ok(Prepared {
         comment,

@@ -108,6 +108,35 @@ pub struct RawResourceChange {
     pub change: RawChange,
 }
 
+impl RawPlan {
+    /// Every change of the plan with where it is (`resource_changes[3]`,
+    /// `output_changes["name"]`), for checks that must see them all.
+    pub fn all_changes(&self) -> impl Iterator<Item = (String, &RawChange)> {
+        let resources = self
+            .resource_changes
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, rc)| (format!("resource_changes[{i}]"), &rc.change));
+        let drift = self
+            .resource_drift
+            .iter()
+            .enumerate()
+            .map(|(i, rc)| (format!("resource_drift[{i}]"), &rc.change));
+        let deferred = self
+            .deferred_changes
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("deferred_changes[{i}]"), &d.resource_change.change));
+        let outputs = self
+            .output_changes
+            .values()
+            .enumerate()
+            .map(|(i, c)| (format!("output change #{}", i + 1), c));
+        resources.chain(drift).chain(deferred).chain(outputs)
+    }
+}
+
 /// A before/after pair with its unknown and sensitive masks.
 ///
 /// The five value trees are kept as raw JSON text and parsed one change at
@@ -156,21 +185,45 @@ pub struct ChangeValues {
 }
 
 impl RawChange {
-    /// Parses the value trees. They were checked as JSON when the plan was
-    /// read, so a failure here cannot happen; it would read as `null`.
-    pub fn values(&self) -> ChangeValues {
-        let parse = |raw: &Option<Box<RawValue>>| {
-            raw.as_ref()
-                .and_then(|r| serde_json::from_str(r.get()).ok())
-                .unwrap_or(Value::Null)
+    /// The five value trees as (field name, raw JSON), in a fixed order.
+    pub fn raw_fields(&self) -> [(&'static str, Option<&RawValue>); 5] {
+        [
+            ("before", self.before.as_deref()),
+            ("after", self.after.as_deref()),
+            ("after_unknown", self.after_unknown.as_deref()),
+            ("before_sensitive", self.before_sensitive.as_deref()),
+            ("after_sensitive", self.after_sensitive.as_deref()),
+        ]
+    }
+
+    /// Parses the value trees, or says which one cannot be read.
+    pub fn try_values(&self) -> Result<ChangeValues, (&'static str, serde_json::Error)> {
+        let parse = |(field, raw): (&'static str, Option<&RawValue>)| match raw {
+            None => Ok(Value::Null),
+            Some(r) => serde_json::from_str(r.get()).map_err(|e| (field, e)),
         };
-        ChangeValues {
-            before: parse(&self.before),
-            after: parse(&self.after),
-            after_unknown: parse(&self.after_unknown),
-            before_sensitive: parse(&self.before_sensitive),
-            after_sensitive: parse(&self.after_sensitive),
-        }
+        let [b, a, u, bs, as_] = self.raw_fields();
+        Ok(ChangeValues {
+            before: parse(b)?,
+            after: parse(a)?,
+            after_unknown: parse(u)?,
+            before_sensitive: parse(bs)?,
+            after_sensitive: parse(as_)?,
+        })
+    }
+
+    /// Parses the value trees. [`parse_plan`](super::input::parse_plan)
+    /// refuses a plan where one cannot be read, so this cannot fail on a
+    /// loaded plan; should it ever, it fails closed: both sides masked as
+    /// sensitive, nothing of them shown.
+    pub fn values(&self) -> ChangeValues {
+        self.try_values().unwrap_or_else(|_| ChangeValues {
+            before: Value::Null,
+            after: Value::Null,
+            after_unknown: Value::Bool(false),
+            before_sensitive: Value::Bool(true),
+            after_sensitive: Value::Bool(true),
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::error::PlanCommentError;
+use super::diff::{Mask, mask_of};
 use super::model::{RawChange, RawPlan};
 
 /// Text that replaces a redacted value.
@@ -121,10 +122,15 @@ impl Redactor {
 }
 
 fn collect_change(change: &RawChange, out: &mut Vec<String>) {
-    let marks = |m: &Option<Box<serde_json::value::RawValue>>| {
-        m.as_ref().is_some_and(|r| r.get().contains("true"))
+    // Masks are small: read them first, and the values only when they mark
+    // something. A mask that cannot be read marks everything.
+    let mask = |m: &Option<Box<serde_json::value::RawValue>>| {
+        m.as_ref().map_or(Value::Null, |r| {
+            serde_json::from_str(r.get()).unwrap_or(Value::Bool(true))
+        })
     };
-    if !marks(&change.before_sensitive) && !marks(&change.after_sensitive) {
+    let marks = |m: &Value| mask_of(m, None) != Mask::Clear;
+    if !marks(&mask(&change.before_sensitive)) && !marks(&mask(&change.after_sensitive)) {
         return;
     }
     let v = change.values();
@@ -132,30 +138,40 @@ fn collect_change(change: &RawChange, out: &mut Vec<String>) {
     collect(&v.after, &v.after_sensitive, out);
 }
 
-/// Collects the leaves of `value` that `mask` marks sensitive.
+/// Collects the leaves of `value` that `mask` marks sensitive; where the
+/// mask cannot be applied ([`mask_of`]), every leaf below.
 fn collect(value: &Value, mask: &Value, out: &mut Vec<String>) {
-    match (mask, value) {
-        (Value::Bool(true), Value::String(s)) => {
-            out.push(s.clone());
-            // Multi-line secrets (keys, certificates) line by line too.
-            out.extend(s.lines().filter(|l| l.len() >= 8).map(str::to_string));
-        }
-        (Value::Bool(true), Value::Number(n)) => out.push(n.to_string()),
-        (Value::Bool(true), Value::Array(a)) => a.iter().for_each(|v| collect(v, mask, out)),
-        (Value::Bool(true), Value::Object(o)) => o.values().for_each(|v| collect(v, mask, out)),
-        (Value::Object(m), Value::Object(o)) => {
+    match (mask_of(mask, Some(value)), value) {
+        (Mask::Clear, _) => {}
+        (Mask::Whole, _) => collect_all(value, out),
+        (Mask::Parts(Value::Object(m)), Value::Object(o)) => {
             for (k, v) in o {
                 if let Some(mk) = m.get(k) {
                     collect(v, mk, out);
                 }
             }
         }
-        (Value::Array(m), Value::Array(a)) => {
+        (Mask::Parts(Value::Array(m)), Value::Array(a)) => {
             for (mk, v) in m.iter().zip(a) {
                 collect(v, mk, out);
             }
         }
-        _ => {}
+        (Mask::Parts(_), _) => {}
+    }
+}
+
+/// Every leaf of a sensitive value.
+fn collect_all(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => {
+            out.push(s.clone());
+            // Multi-line secrets (keys, certificates) line by line too.
+            out.extend(s.lines().filter(|l| l.len() >= 8).map(str::to_string));
+        }
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(a) => a.iter().for_each(|v| collect_all(v, out)),
+        Value::Object(o) => o.values().for_each(|v| collect_all(v, out)),
+        Value::Bool(_) | Value::Null => {}
     }
 }
 

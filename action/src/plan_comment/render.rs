@@ -9,6 +9,7 @@
 
 use tera::{Context, Tera};
 
+
 use super::budget::{KNOBS, Knob, Shape};
 use super::error::PlanCommentError;
 use super::redact::Redactor;
@@ -65,8 +66,8 @@ impl Renderer {
     /// The default template, or the user's template source when given.
     pub fn new(source: Option<(&str, &str)>) -> Result<Renderer, PlanCommentError> {
         let (name, text) = source.unwrap_or(("built-in template", DEFAULT_TEMPLATE));
-        let mut tera = Tera::default();
-        tera.autoescape_on(Vec::new());
+        // Autoescape on: a value a template prints without a filter is plain text.
+        let mut tera = crate::markdown::tera();
         tera.add_raw_template(TEMPLATE_NAME, text)
             .map_err(|e| template_error(name, &e))?;
         Ok(Renderer { tera })
@@ -90,38 +91,29 @@ impl Renderer {
             .render(TEMPLATE_NAME, &ctx)
             .map_err(|e| template_error("plan-comment template", &e))?;
         if !view.is_summary {
-            let metadata = if text.contains(&view.metadata) {
-                ""
-            } else {
-                view.metadata.as_str()
-            };
-            let head = match text.strip_prefix(&view.marker) {
-                Some(rest) => {
-                    let rest = rest.strip_prefix('\n').unwrap_or(rest);
-                    text = rest.to_string();
-                    format!("{}\n", view.marker)
-                }
-                None => format!("{}\n", view.marker),
-            };
-            let meta = if metadata.is_empty() {
-                String::new()
-            } else {
-                format!("{metadata}\n")
-            };
-            text.insert_str(0, &format!("{head}{meta}"));
+            // Marker on the first line, metadata on the second, whatever the
+            // template did: `plan-verify` reads the hash from there only.
+            let rest = text.strip_prefix(&view.marker).map_or(text.as_str(), |r| {
+                r.strip_prefix('\n').unwrap_or(r)
+            });
+            let rest = rest.strip_prefix(&view.metadata).map_or(rest, |r| {
+                r.strip_prefix('\n').unwrap_or(r)
+            });
+            text = format!("{}\n{}\n{rest}", view.marker, view.metadata);
         }
         Ok(redactor.redact_owned(text))
     }
 
     /// Renders the view within `limits`, shortening it by risk when needed.
     /// `comment` also caps attribute lists and collapses many creates.
+    /// Returns the text and whether anything was left out.
     pub fn render_within(
         &self,
         full: &PlanView,
         redactor: &Redactor,
         limits: Limits,
         comment: bool,
-    ) -> Result<String, PlanCommentError> {
+    ) -> Result<(String, bool), PlanCommentError> {
         let mut shape = Shape::full(full, comment);
         let bound = limits.chars.min(limits.bytes);
         // Renders a shape unless its lower bound already exceeds the limit.
@@ -134,7 +126,8 @@ impl Renderer {
             Ok(Some((text, fits)))
         };
         if let Some((text, true)) = render(&shape)? {
-            return Ok(text);
+            let shortened = shape.apply(full).shortened;
+            return Ok((text, shortened));
         }
         for knob in KNOBS {
             let max = knob(&mut shape, None);
@@ -181,22 +174,50 @@ impl Renderer {
                 };
             }
             knob(&mut shape, Some(lo));
-            return Ok(best);
+            return Ok((best, true));
         }
-        // Even the bare summary does not fit (huge warnings): a fixed minimum.
-        let minimal = format!(
-            "{}\n{}\n### Terraform plan for `{}`\n\n**{}**\n\nThe plan is too large to show here; see the job summary{}.\n",
-            full.marker,
-            full.metadata,
-            full.env,
-            full.plan_line,
-            full.full_report_url
-                .as_deref()
-                .map(|u| format!(" ({u})"))
-                .unwrap_or_default()
-        );
-        Ok(redactor.redact(&minimal))
+        // Even the bare list of destroys does not fit: a fixed minimum,
+        // which still says what the plan does and warns what it warns.
+        let text = if full.is_summary {
+            minimal(
+                full,
+                "The plan is too large to list even in the job summary; the full plan is only in the log of the step that ran `terraform plan`.",
+            )
+        } else {
+            minimal(
+                full,
+                &format!(
+                    "The plan is too large to list here; see the job summary{}.",
+                    full.full_report_url
+                        .as_deref()
+                        .and_then(crate::markdown::url)
+                        .map(|u| format!(" of [this run]({u})"))
+                        .unwrap_or_default()
+                ),
+            )
+        };
+        Ok((redactor.redact(&text), true))
     }
+}
+
+/// The smallest rendering of a plan (also what is posted when GitHub
+/// refuses the comment): marker, metadata, title, headline, every warning
+/// and `note`. Its size is bounded: the warnings are (see `build`).
+pub fn minimal(view: &PlanView, note: &str) -> String {
+    let mut out = String::new();
+    if !view.is_summary {
+        out.push_str(&format!("{}\n{}\n", view.marker, view.metadata));
+    }
+    out.push_str(&format!(
+        "### Terraform plan for {}\n\n{}\n",
+        crate::markdown::code(&view.env),
+        view.headline
+    ));
+    for w in &view.warnings {
+        out.push_str(&format!("\n> [!CAUTION]\n> {w}\n"));
+    }
+    out.push_str(&format!("\n{note}\n"));
+    out
 }
 
 /// Largest knob value below `below` whose lower bound is within `target` characters.

@@ -34,11 +34,15 @@ pub struct PlanView {
     pub counts: Counts,
     /// Terraform's own summary line (`Plan: 1 to add, 0 to change, 0 to destroy.`).
     pub plan_line: String,
+    /// What the plan does in one bold sentence (Markdown, built by Ferry).
+    pub headline: String,
     /// The plan changes resources or outputs.
     pub has_changes: bool,
-    /// The plan destroys at least one object (deletes or replacements).
+    /// The plan destroys at least one object (deletes or replacements), or
+    /// has an action Ferry does not know (which might).
     pub has_destroy: bool,
-    /// Loud warnings: incomplete or errored plan, deferred changes, failed checks.
+    /// Loud warnings: incomplete or errored plan, deferred changes, failed
+    /// checks, unknown actions (Markdown, built by Ferry: print with `| safe`).
     pub warnings: Vec<String>,
     /// Deletes, then replacements: the riskiest changes, always shown first.
     #[serde(skip)]
@@ -80,6 +84,9 @@ pub struct PlanView {
     pub full_report_url: Option<String>,
     /// `true` when rendering the job summary rather than the comment.
     pub is_summary: bool,
+    /// `false` when even the job summary leaves entries out: the full text
+    /// is then only in the log of the step that ran `terraform plan`.
+    pub summary_complete: bool,
 }
 
 /// One resource instance (or deposed object) in one of the lists.
@@ -93,7 +100,8 @@ pub struct ResourceView {
     pub action: Action,
     /// Terraform's symbol: `+`, `-`, `~`, `-/+`, `+/-`, `<=`, `.`.
     pub symbol: &'static str,
-    /// `action_reason` as a sentence, e.g. `the object is tainted`.
+    /// `action_reason` as a sentence, e.g. `the object is tainted`
+    /// (Markdown, built by Ferry: print with `| safe`).
     pub reason: Option<String>,
     /// For replacements: `destroy then create` or `create before destroy`.
     pub order: Option<&'static str>,
@@ -280,7 +288,7 @@ pub fn reason_sentence(reason: &str) -> String {
         }
         "read_because_dependency_pending" => "it depends on a resource with pending changes",
         "read_because_check_nested" => "it is read inside a `check` block",
-        other => return format!("Terraform's reason: `{other}`"),
+        other => return format!("Terraform's reason: {}", crate::markdown::code(other)),
     };
     s.to_string()
 }
@@ -293,7 +301,7 @@ pub fn deferred_sentence(reason: &str) -> String {
         "provider_config_unknown" => "its provider's configuration is not known yet",
         "absent_prereq" => "a prerequisite does not exist yet",
         "deferred_prereq" => "a prerequisite was itself deferred",
-        other => return format!("deferred: `{other}`"),
+        other => return format!("deferred: {}", crate::markdown::code(other)),
     };
     s.to_string()
 }

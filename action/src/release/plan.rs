@@ -73,7 +73,8 @@ const TEMPLATE: &str = include_str!("../../templates/release-plan.md.tera");
 
 /// The plan as markdown (the terminal and the job summary).
 pub fn plan_markdown(plan: &ReleasePlan) -> String {
-    let mut tera = tera::Tera::default();
+    // Autoescape on: a value without a filter is escaped as prose.
+    let mut tera = crate::markdown::tera();
     let rendered = tera
         .add_raw_template("release-plan", TEMPLATE)
         .and_then(|()| {
