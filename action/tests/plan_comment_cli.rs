@@ -158,7 +158,7 @@ fn a_custom_template_gets_the_documented_model() {
     let dir = setup();
     std::fs::write(
         dir.path().join("t.md.tera"),
-        "{{ plan.marker }}\n{{ plan.env }}: +{{ plan.counts.add }} -{{ plan.counts.destroy }}\n{% for r in plan.destroys %}{{ r.address }}{% if r.deposed %}/{{ r.deposed }}{% endif %};{% endfor %}\n",
+        "{{ plan.marker | safe }}\n{{ plan.env }}: +{{ plan.counts.add }} -{{ plan.counts.destroy }}\n{% for r in plan.destroys %}{{ r.address | code }} {{ r.address }}{% if r.deposed %}/{{ r.deposed }}{% endif %};{% endfor %}\n",
     )
     .unwrap();
     let out = ferry(
@@ -182,7 +182,8 @@ fn a_custom_template_gets_the_documented_model() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "<!-- ferry:plan:prod -->\nprod: +1 -2\nterraform_data.a;terraform_data.b/00000001;\n"
+        // Autoescape: a value without a filter is plain text (`_` escaped).
+        "<!-- ferry:plan:prod -->\nprod: +1 -2\n`terraform_data.a` terraform\\_data.a;`terraform_data.b` terraform\\_data.b/00000001;\n"
             .replace("\nprod", &format!("\n{}\nprod", metadata_line(dir.path())))
     );
     std::fs::write(dir.path().join("bad.tera"), "{% for x in %}").unwrap();

@@ -102,7 +102,7 @@ fn plans_differing_deeper_than_the_parser_goes_are_refused() {
         std::fs::write(dir.path().join("b.json"), deep_plan(depth, "\"evil\"")).unwrap();
         let err = comment_hash(dir.path(), "a.json").unwrap_err();
         assert!(err.contains("nested deeper than 128 levels"), "{err}");
-        assert!(err.contains("resource_changes[0]") && err.contains("`after`"), "{err}");
+        assert!(err.contains("`before` of resource_changes[0]"), "{err}");
         for plan in ["a.json", "b.json"] {
             let out = verify(dir.path(), plan, "sha256:0");
             assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -351,4 +351,17 @@ fn a_summary_that_cannot_hold_the_plan_says_where_it_is() {
         "{}",
         p.comment
     );
+}
+
+/// Found by the property test: a resource whose whole value changes type
+/// (an object before, a list or a string after) recursed until the stack
+/// overflowed. It is one changed value now.
+#[test]
+fn a_value_that_changes_type_at_the_root_is_one_change() {
+    for after in [json!([1]), json!("x"), json!(7), json!(true)] {
+        let p = prepared(&plan_with(
+            json!({"actions": ["update"], "before": {"a": 1}, "after": after}),
+        ));
+        assert!(p.comment.contains("1 attribute change(s)"), "{}", p.comment);
+    }
 }

@@ -249,8 +249,13 @@ fn walk(before: Side, after: Side, path: String, out: &mut Vec<AttrChange>) {
         {
             leaf(out)
         }
-        (Some(Value::Object(_)), _) | (_, Some(Value::Object(_))) if path.is_empty() => {
-            // Create or delete of the whole resource: walk against an empty object.
+        (Some(Value::Object(_)), None | Some(Value::Null))
+        | (None | Some(Value::Null), Some(Value::Object(_)))
+            if path.is_empty() =>
+        {
+            // Create or delete of the whole resource: walk against an empty
+            // object. (An object against anything else is a leaf below: walking
+            // it again against itself never ended.)
             let empty = Value::Object(serde_json::Map::new());
             let (bv, av) = (non_null(before.value), non_null(after.value));
             let b2 = Side {
