@@ -12,6 +12,7 @@
 //! | context | function | filter |
 //! |---|---|---|
 //! | prose, list item, table cell | [`text`] | `md` (also the default) |
+//! | Ferry's message with `code` spans around outside values | [`prose`] | `prose` |
 //! | a code span in prose | [`code`] | `code` |
 //! | a code span in a table cell | [`cell_code`] | `cell_code` |
 //! | inside an HTML element (`<summary>`, `<code>`) | [`html`] | `html` |
@@ -104,6 +105,7 @@ pub fn text(raw: &str) -> String {
     let mut out = String::with_capacity(cleaned.len() + 8);
     // A value that starts a line must not open a list or a setext heading.
     let mut at_start = true;
+    let mut prev = ' ';
     let mut chars = cleaned.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -112,6 +114,10 @@ pub fn text(raw: &str) -> String {
             '>' => out.push_str("&gt;"),
             '|' => out.push_str("&#124;"),
             '`' => out.push_str("&#96;"),
+            '_' if prev.is_alphanumeric() && chars.peek().is_some_and(|n| n.is_alphanumeric()) => {
+                // Inside a word (`workflow_dispatch`) it cannot emphasise.
+                out.push(c)
+            }
             '\\' | '*' | '_' | '[' | ']' | '~' | '!' => {
                 out.push('\\');
                 out.push(c);
@@ -136,8 +142,25 @@ pub fn text(raw: &str) -> String {
             c => out.push(c),
         }
         at_start = at_start && c == ' ';
+        prev = c;
     }
     out
+}
+
+/// A message Ferry wrote around outside values, using backticks for code:
+/// each `…` pair becomes a code span ([`cell_code`], so that it is safe in
+/// a table cell too), the rest plain text ([`text`]). Whatever the values
+/// hold, every piece is escaped; unpaired backticks make it all text.
+pub fn prose(raw: &str) -> String {
+    let parts: Vec<&str> = raw.split('`').collect();
+    if parts.len().is_multiple_of(2) {
+        return text(raw);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if i % 2 == 1 { cell_code(p) } else { text(p) })
+        .collect()
 }
 
 /// The backticks that open and close a code span around `content`: one
@@ -266,9 +289,12 @@ pub fn fenced_as(lang: &str, lines: &[String]) -> String {
     format!("{fence}{lang}\n{}\n{fence}", body.join("\n"))
 }
 
+/// One context's escaping function.
+type Escape = fn(&str) -> String;
+
 /// A tera filter whose output is already escaped for its context, so
 /// autoescaping leaves it alone.
-struct Escaper(fn(&str) -> String);
+struct Escaper(Escape);
 
 impl tera::Filter for Escaper {
     fn filter(
@@ -294,7 +320,7 @@ fn url_or_empty(raw: &str) -> String {
 }
 
 /// A tera instance for markdown templates: every value printed without a
-/// filter is escaped as plain text ([`text`]); the filters `md`, `code`,
+/// filter is escaped as plain text ([`text`]); the filters `md`, `prose`, `code`,
 /// `cell_code`, `html`, `line` and `url` (an unsafe URL becomes empty)
 /// choose another context. Only `| safe` prints a value as it is: for
 /// markdown Ferry built itself.
@@ -303,8 +329,9 @@ pub fn tera() -> tera::Tera {
     // Every template name ends with "": autoescape applies to all of them.
     tera.autoescape_on(vec![""]);
     tera.set_escape_fn(text);
-    let filters: [(&str, fn(&str) -> String); 6] = [
+    let filters: [(&str, Escape); 7] = [
         ("md", text),
+        ("prose", prose),
         ("code", code),
         ("cell_code", cell_code),
         ("html", html),
@@ -330,6 +357,13 @@ mod tests {
         assert!(!t.contains('\n') && !t.contains('\u{1b}'));
         assert!(t.contains("\\*bold\\*"));
         assert_eq!(text("- x"), "\\- x");
+    }
+
+    #[test]
+    fn prose_keeps_ferrys_code_spans_and_escapes_the_rest() {
+        assert_eq!(prose("crate `a_b` is <new>"), "crate `a_b` is &lt;new&gt;");
+        assert_eq!(prose("`x` and ` y"), "&#96;x&#96; and &#96; y");
+        assert_eq!(text("workflow_dispatch _x_"), "workflow_dispatch \\_x\\_");
     }
 
     #[test]

@@ -296,7 +296,13 @@ mod hostile_deploy {
         (
             (hostile(), hostile(), any_text(), any_text()),
             (hostile(), any_text(), hostile(), any_text(), any_text()),
-            (any_text(), any_text(), any_text(), any::<bool>(), any::<bool>()),
+            (
+                any_text(),
+                any_text(),
+                any_text(),
+                any::<bool>(),
+                any::<bool>(),
+            ),
         )
             .prop_map(
                 |(
@@ -308,7 +314,8 @@ mod hostile_deploy {
                     o.env = env;
                     o.service = service;
                     o.image = Some(image);
-                    o.task_definition_arn = Some(format!("arn:aws:ecs:::task-definition/{task_def}"));
+                    o.task_definition_arn =
+                        Some(format!("arn:aws:ecs:::task-definition/{task_def}"));
                     if failed {
                         o.status = Status::Failed;
                         o.diagnosis = Some(Diagnosis {
@@ -327,7 +334,10 @@ mod hostile_deploy {
                                 at: event.clone(),
                                 message: event,
                             }],
-                            log_lines: vec![LogLine { stream, message: log }],
+                            log_lines: vec![LogLine {
+                                stream,
+                                message: log,
+                            }],
                             notes: vec![note],
                         });
                     }
@@ -356,28 +366,53 @@ mod hostile_deploy {
         let code = regex::Regex::new(r"^</?code>$").unwrap();
         let marker = regex::Regex::new(r"^<!-- ferry:deploy -->$").unwrap();
         let state = regex::Regex::new(r"^<!-- ferry:deploy:state v1 [A-Za-z0-9+/=]* -->$").unwrap();
-        assert_inert(&seen, &[&details, &close, &br, &code, &marker, &state], &[RUN], md);
+        assert_inert(
+            &seen,
+            &[&details, &close, &br, &code, &marker, &state],
+            &[RUN],
+            md,
+        );
         // The <summary> line holds only Ferry's tags.
+        let tags = regex::Regex::new(r"<[^>]*>").unwrap();
         for h in seen.html.iter().filter(|h| h.starts_with("<details>")) {
-            let tags = regex::Regex::new(r"<[^>]*>").unwrap();
             for t in tags.find_iter(h) {
                 assert!(
-                    ["<details>", "<summary>", "</summary>", "<code>", "</code>"].contains(&t.as_str()),
+                    ["<details>", "<summary>", "</summary>", "<code>", "</code>"]
+                        .contains(&t.as_str()),
                     "tag {:?} in {h:?}",
                     t.as_str()
                 );
             }
         }
-        assert_eq!(seen.details_open, failures, "one block per failure\n---\n{md}");
+        assert_eq!(
+            seen.details_open, failures,
+            "one block per failure\n---\n{md}"
+        );
         // The table: one row per outcome (plus the header), and each
         // environment and service in its own code span.
         let tasks = outcomes.iter().filter(|o| o.diagnosis.is_some()).count();
         assert_eq!(seen.tables, 1 + tasks, "tables\n---\n{md}");
-        assert_eq!(seen.table_rows.len(), 1 + outcomes.len() + 2 * tasks, "rows\n---\n{md}");
+        assert_eq!(
+            seen.table_rows.len(),
+            1 + outcomes.len() + 2 * tasks,
+            "rows\n---\n{md}"
+        );
         assert_eq!(seen.headings.len(), 1, "{:?}\n---\n{md}", seen.headings);
         for o in outcomes {
-            assert!(seen.codes.iter().any(|(c, d)| *d == 0 && same_code(c, &o.env)), "env {:?}\n---\n{md}", o.env);
-            assert!(seen.codes.iter().any(|(c, d)| *d == 0 && same_code(c, &o.service)), "service {:?}\n---\n{md}", o.service);
+            assert!(
+                seen.codes
+                    .iter()
+                    .any(|(c, d)| *d == 0 && same_code(c, &o.env)),
+                "env {:?}\n---\n{md}",
+                o.env
+            );
+            assert!(
+                seen.codes
+                    .iter()
+                    .any(|(c, d)| *d == 0 && same_code(c, &o.service)),
+                "service {:?}\n---\n{md}",
+                o.service
+            );
         }
         if comment {
             assert!(md.starts_with(MARKER));

@@ -82,7 +82,14 @@ fn verify(dir: &Path, plan: &str, hash: &str) -> Output {
 fn comment_hash(dir: &Path, plan: &str) -> Result<String, String> {
     let out = ferry(
         dir,
-        &["plan-comment", "--env", "staging", "--plan", plan, "--dry-run"],
+        &[
+            "plan-comment",
+            "--env",
+            "staging",
+            "--plan",
+            plan,
+            "--dry-run",
+        ],
     );
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).to_string());
@@ -211,13 +218,21 @@ fn masks_that_do_not_fit_their_value_mask_it_whole() {
     ];
     for (value, mask) in cases {
         let p = prepared(&sensitive_change(value.clone(), mask.clone()));
-        for (what, text) in [("comment", &p.comment), ("summary", &p.summary), ("fallback", &p.fallback)] {
+        for (what, text) in [
+            ("comment", &p.comment),
+            ("summary", &p.summary),
+            ("fallback", &p.fallback),
+        ] {
             assert!(
                 !text.contains(SECRET),
                 "{what} shows the secret for value {value} mask {mask}:\n{text}"
             );
         }
-        assert!(p.comment.contains("(sensitive value)") || p.comment.contains("(redacted)"), "{}", p.comment);
+        assert!(
+            p.comment.contains("(sensitive value)") || p.comment.contains("(redacted)"),
+            "{}",
+            p.comment
+        );
         // The copy in a plain attribute is scrubbed by the redactor.
         assert!(p.comment.contains("copy of (redacted)"), "{}", p.comment);
     }
@@ -233,7 +248,11 @@ fn output_masks_that_do_not_fit_mask_the_output() {
     .to_string();
     let p = prepared(&text);
     assert!(!p.comment.contains(SECRET), "{}", p.comment);
-    assert!(p.comment.contains("db = (sensitive value)"), "{}", p.comment);
+    assert!(
+        p.comment.contains("db = (sensitive value)"),
+        "{}",
+        p.comment
+    );
 }
 
 fn unknown_only() -> String {
@@ -267,20 +286,27 @@ fn a_plan_of_unknown_actions_is_not_no_changes() {
 /// and carries every warning.
 #[test]
 fn the_fallback_keeps_counts_and_warnings() {
-    let text = json!({"format_version": "1.2", "planned_values": {}, "errored": true, "complete": false,
+    let text =
+        json!({"format_version": "1.2", "planned_values": {}, "errored": true, "complete": false,
         "resource_changes": [
             {"address": "aws_db_instance.main", "change": {"actions": ["delete"], "before": {}}},
             {"address": "aws_s3_bucket.x", "change": {"actions": ["teleport"], "before": {}}}]})
-    .to_string();
+        .to_string();
     let p = prepared(&text);
     let f = &p.fallback;
-    assert!(f.contains("Plan: 0 to add, 0 to change, 1 to destroy."), "{f}");
+    assert!(
+        f.contains("Plan: 0 to add, 0 to change, 1 to destroy."),
+        "{f}"
+    );
     assert!(f.contains("1 change(s) Ferry cannot classify"), "{f}");
     assert!(f.contains("Planning **errored**"), "{f}");
     assert!(f.contains("**incomplete**"), "{f}");
     assert!(f.contains("teleport"), "{f}");
     assert!(f.contains("GitHub refused the full comment"), "{f}");
-    assert_eq!(ferry::plan_comment::marker::hash_in(f), Some(p.hash.clone()));
+    assert_eq!(
+        ferry::plan_comment::marker::hash_in(f),
+        Some(p.hash.clone())
+    );
 }
 
 /// Even an empty list does not fit (a template that writes too much): the
@@ -302,11 +328,17 @@ fn the_over_budget_fallback_keeps_counts_and_warnings() {
         .render_within(&view, &Redactor::default(), Limits::COMMENT, true)
         .unwrap();
     assert!(shortened);
-    assert!(!text.contains("0 to add, 0 to change, 0 to destroy"), "{text}");
+    assert!(
+        !text.contains("0 to add, 0 to change, 0 to destroy"),
+        "{text}"
+    );
     assert!(text.contains("2 change(s) Ferry cannot classify"), "{text}");
     assert!(text.contains("aws_s3_bucket.logs"), "{text}");
     assert!(text.contains("too large to list here"), "{text}");
-    assert!(text.starts_with("<!-- ferry:plan:staging -->\n<!-- ferry:plan-meta"), "{text}");
+    assert!(
+        text.starts_with("<!-- ferry:plan:staging -->\n<!-- ferry:plan-meta"),
+        "{text}"
+    );
 }
 
 /// A plan too large even for the job summary: the summary says so and
@@ -330,9 +362,20 @@ fn a_summary_that_cannot_hold_the_plan_says_where_it_is() {
         "{}",
         &p.summary[..2000]
     );
-    assert!(p.summary.contains("log of the step that ran `terraform plan`"));
-    assert!(!p.comment.contains("The full plan is in the"), "{}", p.comment);
-    assert!(p.comment.contains("even it leaves entries out"), "{}", p.comment);
+    assert!(
+        p.summary
+            .contains("log of the step that ran `terraform plan`")
+    );
+    assert!(
+        !p.comment.contains("The full plan is in the"),
+        "{}",
+        p.comment
+    );
+    assert!(
+        p.comment.contains("even it leaves entries out"),
+        "{}",
+        p.comment
+    );
     // A plan the summary holds whole: the comment points there.
     let small: Vec<Value> = (0..2000)
         .map(|i| {
@@ -346,8 +389,9 @@ fn a_summary_that_cannot_hold_the_plan_says_where_it_is() {
     );
     assert!(!p.summary.contains("too large"), "summary shortened");
     assert!(
-        p.comment
-            .contains("The full plan is in the [job summary](https://github.com/o/r/actions/runs/1)"),
+        p.comment.contains(
+            "The full plan is in the [job summary](https://github.com/o/r/actions/runs/1)"
+        ),
         "{}",
         p.comment
     );

@@ -81,7 +81,12 @@ fn plan_json(d: &Data) -> String {
     let outputs: serde_json::Map<String, Value> = d
         .outputs
         .iter()
-        .map(|(n, v)| (n.clone(), json!({"actions": ["update"], "before": "old", "after": v})))
+        .map(|(n, v)| {
+            (
+                n.clone(),
+                json!({"actions": ["update"], "before": "old", "after": v}),
+            )
+        })
         .collect();
     json!({
         "format_version": "1.2", "terraform_version": d.version, "planned_values": {},
@@ -103,7 +108,9 @@ fn render(d: &Data) -> Prepared {
 /// Everything a reviewer must be able to rely on, in one rendering.
 fn check(d: &Data, md: &str, comment: bool) {
     let seen = see(md);
-    let details = regex::Regex::new(r"^<details( open)?><summary>\d+ attribute change\(s\)</summary>$").unwrap();
+    let details =
+        regex::Regex::new(r"^<details( open)?><summary>\d+ attribute change\(s\)</summary>$")
+            .unwrap();
     let close = regex::Regex::new(r"^</details>$").unwrap();
     let sub = regex::Regex::new(r"^</?sub>$").unwrap();
     let marker = regex::Regex::new(r"^<!-- ferry:plan:staging -->$").unwrap();
@@ -136,7 +143,9 @@ fn check(d: &Data, md: &str, comment: bool) {
     // <details>, and the words that say it.
     for a in &d.destroys {
         assert!(
-            seen.codes.iter().any(|(c, depth)| *depth == 0 && same_code(c, a)),
+            seen.codes
+                .iter()
+                .any(|(c, depth)| *depth == 0 && same_code(c, a)),
             "destroy {a:?} not visible\n---\n{md}"
         );
     }
@@ -147,7 +156,10 @@ fn check(d: &Data, md: &str, comment: bool) {
         .count();
     assert_eq!(destroyed, d.destroys.len(), "destroy entries\n---\n{md}");
     for (a, id) in &d.imports {
-        assert!(seen.codes.iter().any(|(c, _)| same_code(c, a)), "import {a:?}\n---\n{md}");
+        assert!(
+            seen.codes.iter().any(|(c, _)| same_code(c, a)),
+            "import {a:?}\n---\n{md}"
+        );
         // An empty id is not shown; any other is, whole.
         let shown_id = plan_comment_support::markup::shown(id);
         assert!(
@@ -179,16 +191,18 @@ fn data() -> impl Strategy<Value = Data> {
         hostile(),
     )
         .prop_map(
-            |(destroys, updates, creates, imports, moves, checks, unknown, outputs, version)| Data {
-                destroys,
-                updates,
-                creates,
-                imports,
-                moves,
-                checks,
-                unknown,
-                outputs,
-                version,
+            |(destroys, updates, creates, imports, moves, checks, unknown, outputs, version)| {
+                Data {
+                    destroys,
+                    updates,
+                    creates,
+                    imports,
+                    moves,
+                    checks,
+                    unknown,
+                    outputs,
+                    version,
+                }
             },
         )
 }

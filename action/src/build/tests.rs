@@ -487,7 +487,7 @@ fn summary_lists_each_service() {
     assert!(md.contains("0 built, 1 reused, 1 failed"), "{md}");
     assert!(md.contains("| 12.3 MB | reused | 0.4 s |"), "{md}");
     assert!(
-        md.contains("failed: `buildah build` failed: a \\| b"),
+        md.contains("failed: `buildah build` failed: a &#124; b"),
         "{md}"
     );
 }

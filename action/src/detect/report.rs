@@ -3,8 +3,9 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::Detection;
+use super::{Detection, Reason};
 use crate::manifest::Manifest;
+use crate::markdown;
 
 const SUMMARY: &str = include_str!("../../templates/detect-summary.md.tera");
 
@@ -13,7 +14,8 @@ const SUMMARY: &str = include_str!("../../templates/detect-summary.md.tera");
 struct SummaryData<'a> {
     /// Names of the affected services.
     affected: Vec<&'a str>,
-    /// Every service: `name`, `affected`, `reasons` (sentences).
+    /// Every service: `name`, `affected`, `reasons` (Markdown for a table
+    /// cell, built by [`reason_cell`]: print with `| safe`).
     services: Vec<ServiceRow<'a>>,
     /// How the changed files were found.
     source: &'a str,
@@ -48,6 +50,38 @@ pub fn matrix(manifest: &Manifest, affected: &[&str]) -> Value {
     json!({ "include": include })
 }
 
+/// A reason as Markdown for a table cell: Ferry's words as they are, every
+/// name from the repository (globs, crates, changed paths, a lockfile's
+/// packages) escaped: a file named ``a`|</details>@team`` is just a name.
+pub fn reason_cell(reason: &Reason) -> String {
+    use markdown::{cell_code as c, text as t};
+    match reason {
+        Reason::Paths { glob, files } => format!("matches {}: {}", c(glob), t(&files.to_string())),
+        Reason::Dockerfile { file } => format!("its Dockerfile {} changed", t(file)),
+        Reason::TaskDefinition { file } => format!("its task definition {} changed", t(file)),
+        Reason::JsonnetImport { file } => {
+            format!("its task definition imports {}, which changed", t(file))
+        }
+        Reason::OwnCrate { krate, files } => {
+            format!("its crate {} changed: {}", c(krate), t(&files.to_string()))
+        }
+        Reason::DependsOnCrate { krate, files } => format!(
+            "depends on crate {}, which changed: {}",
+            c(krate),
+            t(&files.to_string())
+        ),
+        Reason::Lockfile { packages } => format!("Cargo.lock: {}", t(&packages.join("; "))),
+        Reason::LockfileUnknown { why } => format!("Cargo.lock changed ({})", t(why)),
+        Reason::Global { glob, files } => {
+            format!("global path {} changed: {}", c(glob), t(&files.to_string()))
+        }
+        Reason::WorkspaceManifest | Reason::ManifestEntry | Reason::ManifestSettings => {
+            t(&reason.to_string())
+        }
+        Reason::Forced { why } => t(why),
+    }
+}
+
 /// The markdown summary: a table of service, affected, why.
 pub fn summary_markdown(d: &Detection) -> String {
     let data = SummaryData {
@@ -58,7 +92,7 @@ pub fn summary_markdown(d: &Detection) -> String {
             .map(|v| ServiceRow {
                 name: &v.service,
                 affected: v.affected(),
-                reasons: v.reasons.iter().map(ToString::to_string).collect(),
+                reasons: v.reasons.iter().map(reason_cell).collect(),
             })
             .collect(),
         source: &d.source,

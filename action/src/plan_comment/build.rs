@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 
 use super::counts::{Action, Counts};
-use crate::markdown;
 use super::diff::{self, AttrChange};
 use super::model::{RawPlan, RawResourceChange};
 use super::view::{
     CheckView, Omitted, OutputView, PlanView, ResourceView, deferred_sentence, reason_sentence,
     symbol,
 };
+use crate::markdown;
 
 /// What the plan JSON does not say and the command line does.
 #[derive(Debug, Clone, Default)]

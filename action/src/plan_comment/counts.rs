@@ -128,7 +128,13 @@ impl Counts {
 
     /// Whether applying the plan would change any resource.
     pub fn has_resource_changes(&self) -> bool {
-        self.add + self.change + self.destroy + self.import + self.forget + self.moved + self.unknown
+        self.add
+            + self.change
+            + self.destroy
+            + self.import
+            + self.forget
+            + self.moved
+            + self.unknown
             > 0
     }
 

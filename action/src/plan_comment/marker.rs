@@ -93,7 +93,10 @@ pub fn plan_hash(plan: &RawPlan) -> String {
         field(&mut h, b"resource");
         field(&mut h, rc.display_address().as_bytes());
         field(&mut h, rc.deposed.as_deref().unwrap_or("").as_bytes());
-        field(&mut h, rc.previous_address.as_deref().unwrap_or("").as_bytes());
+        field(
+            &mut h,
+            rc.previous_address.as_deref().unwrap_or("").as_bytes(),
+        );
         field(
             &mut h,
             rc.change

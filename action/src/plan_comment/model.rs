@@ -217,7 +217,7 @@ impl RawChange {
     /// loaded plan; should it ever, it fails closed: both sides masked as
     /// sensitive, nothing of them shown.
     pub fn values(&self) -> ChangeValues {
-        self.try_values().unwrap_or_else(|_| ChangeValues {
+        self.try_values().unwrap_or(ChangeValues {
             before: Value::Null,
             after: Value::Null,
             after_unknown: Value::Bool(false),

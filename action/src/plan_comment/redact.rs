@@ -10,8 +10,8 @@
 use regex::Regex;
 use serde_json::Value;
 
-use super::error::PlanCommentError;
 use super::diff::{Mask, mask_of};
+use super::error::PlanCommentError;
 use super::model::{RawChange, RawPlan};
 
 /// Text that replaces a redacted value.

@@ -9,7 +9,6 @@
 
 use tera::{Context, Tera};
 
-
 use super::budget::{KNOBS, Knob, Shape};
 use super::error::PlanCommentError;
 use super::redact::Redactor;
@@ -93,12 +92,12 @@ impl Renderer {
         if !view.is_summary {
             // Marker on the first line, metadata on the second, whatever the
             // template did: `plan-verify` reads the hash from there only.
-            let rest = text.strip_prefix(&view.marker).map_or(text.as_str(), |r| {
-                r.strip_prefix('\n').unwrap_or(r)
-            });
-            let rest = rest.strip_prefix(&view.metadata).map_or(rest, |r| {
-                r.strip_prefix('\n').unwrap_or(r)
-            });
+            let rest = text
+                .strip_prefix(&view.marker)
+                .map_or(text.as_str(), |r| r.strip_prefix('\n').unwrap_or(r));
+            let rest = rest
+                .strip_prefix(&view.metadata)
+                .map_or(rest, |r| r.strip_prefix('\n').unwrap_or(r));
             text = format!("{}\n{}\n{rest}", view.marker, view.metadata);
         }
         Ok(redactor.redact_owned(text))
