@@ -101,11 +101,18 @@ fn neutralise(text: &str) -> String {
 /// a block quote): every character markdown or HTML would interpret is
 /// escaped, line breaks become spaces, mentions and references are inert.
 pub fn text(raw: &str) -> String {
-    let cleaned = clean(raw, true);
+    // Leading spaces would make an indented code block of a value that
+    // starts a line; trailing ones a hard line break.
+    escape_text(clean(raw, true).trim_matches(' '), true)
+}
+
+/// [`text`] of cleaned text; `line_start` when it may start a line.
+fn escape_text(cleaned: &str, line_start: bool) -> String {
     let mut out = String::with_capacity(cleaned.len() + 8);
     // A value that starts a line must not open a list or a setext heading.
-    let mut at_start = true;
+    let mut at_start = line_start;
     let mut prev = ' ';
+    let mut digits = false;
     let mut chars = cleaned.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -134,6 +141,11 @@ pub fn text(raw: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
+            '.' | ')' if digits && matches!(chars.peek(), None | Some(' ')) => {
+                // `1. ` would start an ordered list.
+                out.push('\\');
+                out.push(c);
+            }
             ':' if chars.peek() == Some(&'/') => {
                 // `https://…` stays text, not a link GitHub makes.
                 out.push(':');
@@ -141,6 +153,7 @@ pub fn text(raw: &str) -> String {
             }
             c => out.push(c),
         }
+        digits = (at_start || digits) && c.is_ascii_digit();
         at_start = at_start && c == ' ';
         prev = c;
     }
@@ -156,10 +169,24 @@ pub fn prose(raw: &str) -> String {
     if parts.len().is_multiple_of(2) {
         return text(raw);
     }
+    let last = parts.len() - 1;
     parts
         .iter()
         .enumerate()
-        .map(|(i, p)| if i % 2 == 1 { cell_code(p) } else { text(p) })
+        .map(|(i, p)| {
+            if i % 2 == 1 {
+                return cell_code(p);
+            }
+            let cleaned = clean(p, true);
+            let mut piece = cleaned.as_str();
+            if i == 0 {
+                piece = piece.trim_start_matches(' ');
+            }
+            if i == last {
+                piece = piece.trim_end_matches(' ');
+            }
+            escape_text(piece, i == 0)
+        })
         .collect()
 }
 
@@ -347,6 +374,142 @@ pub fn tera() -> tera::Tera {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+    /// What markdown, HTML and GitHub read as more than text.
+    const PIECES: &[&str] = &[
+        "`",
+        "``",
+        "```",
+        "````````",
+        "~~~",
+        "\n",
+        "\r\n",
+        "\n\n",
+        "</details>",
+        "<details>",
+        "<summary>",
+        "-->",
+        "<!--",
+        "<!-- ferry:plan:x -->",
+        "@team",
+        "@org/admins",
+        "#123",
+        "|",
+        "\\",
+        "\\|",
+        "[l](javascript:alert(1))",
+        "![i](https://e.x/i.png)",
+        "<https://e.x>",
+        "<b>",
+        "&lt;",
+        "&#96;",
+        "\u{2028}",
+        "\u{2029}",
+        "\u{200b}",
+        "\u{202e}",
+        "\u{1b}[31m",
+        "\u{0}",
+        "*",
+        "_",
+        "# ",
+        "- ",
+        "> ",
+        "1. ",
+        "---",
+        "===",
+        "a",
+        " ",
+        "a_b",
+        "é",
+    ];
+
+    fn hostile() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::collection::vec(prop::sample::select(PIECES), 1..10).prop_map(|p| p.concat()),
+            any::<String>(),
+        ]
+    }
+
+    /// One document with a value in every context, as Ferry's templates
+    /// place them.
+    fn document(v: &str) -> String {
+        format!(
+            "<!-- ferry:test -->\n### Title {code}\n\n{text}\n\n- item {code} {text} {prose}\n\n\
+             | a | b | c |\n|---|---|---|\n| {cell} | {text} | {prose} |\n\n\
+             <details><summary>{html} <code>{html}</code></summary>\n\n> {text}\n\n{fenced}\n\n\
+             ```diff\n+ {line}\n{line}\n```\n</details>\n\n[run]({url})\n",
+            code = code(v),
+            text = text(v),
+            prose = prose(v),
+            cell = cell_code(v),
+            html = html(v),
+            fenced = fenced(&[v.to_string(), v.to_string()]),
+            line = line(v),
+            url = url(&format!("https://github.com/o/r/{v}")).unwrap_or_default(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Whatever the value, the document keeps its shape: one heading,
+        /// one list item, one table of one row and three cells, one
+        /// `<details>`, two code blocks, one link, no image, no HTML but
+        /// the document's own, no live mention or reference, one marker.
+        #[test]
+        fn no_value_changes_the_shape_of_the_document(v in hostile()) {
+            let md = document(&v);
+            let mut headings = 0;
+            let mut items = 0;
+            let mut tables = 0;
+            let mut rows = 0;
+            let mut blocks = 0;
+            let mut links = 0;
+            let mut in_row = false;
+            let mut cells = 0;
+            let mut closed = 0;
+            let entity = regex::Regex::new(r"&#?[0-9A-Za-z]+;").unwrap_or_else(|e| panic!("{e}"));
+            let allowed = [
+                "<!-- ferry:test -->", "<details><summary>", "<code>", "</code>", "</summary>",
+                "</details>",
+            ];
+            for e in Parser::new_ext(&md, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+                match e {
+                    Event::Start(Tag::Heading { .. }) => headings += 1,
+                    Event::Start(Tag::Item) => items += 1,
+                    Event::Start(Tag::Table(_)) => tables += 1,
+                    Event::Start(Tag::TableRow) => { rows += 1; in_row = true; }
+                    Event::End(TagEnd::TableRow) => in_row = false,
+                    Event::Start(Tag::TableCell) if in_row => cells += 1,
+                    Event::Start(Tag::CodeBlock(_)) => blocks += 1,
+                    Event::Start(Tag::Link { .. }) => links += 1,
+                    Event::Start(Tag::Image { .. }) => prop_assert!(false, "image\n{md}"),
+                    Event::Html(h) | Event::InlineHtml(h) => {
+                        closed += h.matches("</details>").count();
+                        // The <summary> line: Ferry's tags around entity-escaped text.
+                        let rest = allowed.iter().fold(h.to_string(), |acc, t| acc.replace(t, ""));
+                        prop_assert!(!rest.contains('<') && !rest.contains('>'), "HTML {h:?}\n{md}");
+                        let rest = entity.replace_all(&rest, "");
+                        prop_assert!(!rest.contains("@t") && !rest.contains("@o") && !rest.contains("#1"), "{h:?}");
+                    }
+                    Event::Text(t) => {
+                        prop_assert!(!t.contains("@team") && !t.contains("@org"), "mention {t:?}\n{md}");
+                        prop_assert!(!t.contains("#123"), "reference {t:?}\n{md}");
+                    }
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(headings, 1, "{}", md);
+            prop_assert_eq!(items, 1, "{}", md);
+            prop_assert_eq!((tables, rows, cells), (1, 1, 3), "{}", md);
+            prop_assert_eq!(blocks, 2, "{}", md);
+            prop_assert_eq!(links, 1, "{}", md);
+            prop_assert_eq!(md.matches("<!-- ferry:").count(), 1, "{}", md);
+            prop_assert_eq!(closed, 1, "{}", md);
+        }
+    }
 
     #[test]
     fn prose_cannot_break_tables_html_or_ping() {

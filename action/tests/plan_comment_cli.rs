@@ -182,8 +182,9 @@ fn a_custom_template_gets_the_documented_model() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        // Autoescape: a value without a filter is plain text (`_` escaped).
-        "<!-- ferry:plan:prod -->\nprod: +1 -2\n`terraform_data.a` terraform\\_data.a;`terraform_data.b` terraform\\_data.b/00000001;\n"
+        // Autoescape: a value without a filter is plain text (the marker
+        // would be `&lt;!-- …` without `| safe`).
+        "<!-- ferry:plan:prod -->\nprod: +1 -2\n`terraform_data.a` terraform_data.a;`terraform_data.b` terraform_data.b/00000001;\n"
             .replace("\nprod", &format!("\n{}\nprod", metadata_line(dir.path())))
     );
     std::fs::write(dir.path().join("bad.tera"), "{% for x in %}").unwrap();
