@@ -409,3 +409,44 @@ fn a_value_that_changes_type_at_the_root_is_one_change() {
         assert!(p.comment.contains("1 attribute change(s)"), "{}", p.comment);
     }
 }
+
+/// A secret with characters that escaping changes (`@`, `#`, `<`, `-->`):
+/// scrubbed from the data before it is escaped, so it is found; as the
+/// reader sees it, it is in no code span, no text, no code block.
+#[test]
+fn secrets_are_scrubbed_before_escaping_could_hide_them() {
+    let secret = "p@ss#w0rd<-->`x`";
+    let text = json!({"format_version": "1.2", "planned_values": {},
+        "variables": {"db_password": {"value": secret}},
+        "configuration": {"root_module": {"variables": {"db_password": {"sensitive": true}}}},
+        "resource_changes": [
+            {"address": format!("aws_ssm_parameter.p[\"{secret}\"]"),
+             "change": {"actions": ["create"], "before": null,
+                        "after": {"value": secret, "name": format!("copy {secret}")},
+                        "importing": {"id": secret}}},
+            {"address": "aws_db_instance.main", "change": {"actions": ["delete"], "before": {}}}],
+        "checks": [{"address": {"to_display": "check.c"}, "status": "fail",
+                    "instances": [{"address": {"to_display": "check.c"}, "status": "fail",
+                                   "problems": [{"message": format!("bad {secret}")}]}]}]})
+    .to_string();
+    let p = prepared(&text);
+    for (what, md) in [
+        ("comment", &p.comment),
+        ("summary", &p.summary),
+        ("fallback", &p.fallback),
+    ] {
+        let seen = see(md);
+        let visible = |s: &str| plan_comment_support::markup::visible(s);
+        for c in seen
+            .codes
+            .iter()
+            .map(|(c, _)| c.clone())
+            .chain(seen.texts.iter().cloned())
+            .chain(seen.blocks.iter().cloned())
+        {
+            assert!(!visible(&c).contains("p@ss#w0rd"), "{what}: {c:?}\n{md}");
+        }
+        assert!(!visible(md).contains("p@ss#w0rd"), "{what}\n{md}");
+    }
+    assert!(p.comment.contains("(redacted)"), "{}", p.comment);
+}

@@ -30,8 +30,19 @@ pub struct ViewContext {
     pub full_report_url: Option<String>,
 }
 
+/// Scrubs secrets from one string taken from the plan.
+pub type Scrub<'a> = &'a dyn Fn(&str) -> String;
+
 /// Builds the complete view; the size budget shortens it later.
 pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
+    build_view_scrubbed(plan, ctx, &|s: &str| s.to_string())
+}
+
+/// [`build_view`] with every string from the plan passed through `scrub`
+/// (the redactor) before anything escapes it: escaping changes the text
+/// (a zero-width space after `@`, entities), after which a secret would no
+/// longer be found in the rendering.
+pub fn build_view_scrubbed(plan: &RawPlan, ctx: &ViewContext, scrub: Scrub<'_>) -> PlanView {
     let counts = Counts::of(plan);
     let mut deletes = Vec::new();
     let mut replaces = Vec::new();
@@ -42,7 +53,7 @@ pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
         root_module: ctx.root_module.clone(),
         workspace: ctx.workspace.clone(),
         mode: ctx.mode.clone(),
-        terraform_version: plan.terraform_version.clone(),
+        terraform_version: plan.terraform_version.as_deref().map(scrub),
         counts,
         plan_line: counts.plan_line(),
         headline: String::new(),
@@ -71,7 +82,7 @@ pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
         let action = Action::from_actions(&rc.change.actions);
         let importing = rc.change.importing.is_some();
         let moved = rc.previous_address.is_some() && rc.previous_address != rc.address;
-        let item = || resource_view(rc, action, None);
+        let item = || resource_view(rc, action, None, scrub);
         match action {
             Action::Delete => deletes.push(item()),
             Action::DeleteThenCreate | Action::CreateThenDelete => replaces.push(item()),
@@ -90,9 +101,9 @@ pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
     }
     view.destroys = deletes;
     view.destroys.extend(replaces);
-    view.outputs = outputs(plan);
+    view.outputs = outputs(plan, scrub);
     // Refresh-only plans are about drift: show all of it, unfiltered.
-    view.drift = drift(plan, ctx.mode == "refresh-only");
+    view.drift = drift(plan, ctx.mode == "refresh-only", scrub);
     // A refresh-only plan changes the state to match the drift.
     if ctx.mode == "refresh-only" && !view.drift.is_empty() {
         view.has_changes = true;
@@ -105,13 +116,14 @@ pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
                 &d.resource_change,
                 Action::from_actions(&d.resource_change.change.actions),
                 None,
+                scrub,
             );
-            v.reason = Some(deferred_sentence(&d.reason));
+            v.reason = Some(deferred_sentence(&scrub(&d.reason)));
             v
         })
         .collect();
-    view.failed_checks = failed_checks(plan);
-    view.warnings.extend(unknown_warning(&unknown));
+    view.failed_checks = failed_checks(plan, scrub);
+    view.warnings.extend(unknown_warning(&unknown, scrub));
     view.warnings.extend(warnings(plan, &view));
     view.headline = headline(&view);
     view
@@ -125,7 +137,7 @@ const UNKNOWN_CHARS: usize = 120;
 /// One warning for every change whose actions Ferry does not know: a few
 /// addresses named, the rest counted, so the warning stays small whatever
 /// the plan (it is repeated in the smallest fallback comment).
-fn unknown_warning(unknown: &[&RawResourceChange]) -> Option<String> {
+fn unknown_warning(unknown: &[&RawResourceChange], scrub: Scrub<'_>) -> Option<String> {
     if unknown.is_empty() {
         return None;
     }
@@ -136,8 +148,8 @@ fn unknown_warning(unknown: &[&RawResourceChange]) -> Option<String> {
         .map(|rc| {
             format!(
                 "{} ({})",
-                markdown::code(&cut(&rc.display_address())),
-                markdown::code(&cut(&rc.change.actions.join(", ")))
+                markdown::code(&cut(&scrub(&rc.display_address()))),
+                markdown::code(&cut(&scrub(&rc.change.actions.join(", "))))
             )
         })
         .collect();
@@ -190,18 +202,30 @@ fn resource_view(
     rc: &RawResourceChange,
     action: Action,
     relevant: Option<&[String]>,
+    scrub: Scrub<'_>,
 ) -> ResourceView {
     let attrs: Vec<AttrChange> = if matches!(action, Action::Delete | Action::Forget) {
         Vec::new()
     } else {
         diff::attribute_changes(&rc.change, relevant)
+            .into_iter()
+            .map(|a| AttrChange {
+                path: scrub(&a.path),
+                before: a.before.as_deref().map(scrub),
+                after: a.after.as_deref().map(scrub),
+                ..a
+            })
+            .collect()
     };
     ResourceView {
-        address: rc.display_address(),
-        deposed: rc.deposed.clone(),
+        address: scrub(&rc.display_address()),
+        deposed: rc.deposed.as_deref().map(scrub),
         action,
         symbol: symbol(action),
-        reason: rc.action_reason.as_deref().map(reason_sentence),
+        reason: rc
+            .action_reason
+            .as_deref()
+            .map(|r| reason_sentence(&scrub(r))),
         order: match action {
             Action::DeleteThenCreate => Some("destroy then create"),
             Action::CreateThenDelete => Some("create before destroy"),
@@ -211,19 +235,25 @@ fn resource_view(
             .change
             .replace_paths
             .iter()
-            .map(|p| diff::path_text(p))
+            .map(|p| scrub(&diff::path_text(p)))
             .collect(),
         previous_address: rc
             .previous_address
-            .clone()
-            .filter(|p| Some(p) != rc.address.as_ref()),
-        import_id: rc.change.importing.as_ref().and_then(|i| i.id.clone()),
+            .as_deref()
+            .filter(|p| Some(*p) != rc.address.as_deref())
+            .map(scrub),
+        import_id: rc
+            .change
+            .importing
+            .as_ref()
+            .and_then(|i| i.id.as_deref())
+            .map(scrub),
         attrs,
         attrs_omitted: 0,
     }
 }
 
-fn outputs(plan: &RawPlan) -> Vec<OutputView> {
+fn outputs(plan: &RawPlan, scrub: Scrub<'_>) -> Vec<OutputView> {
     plan.output_changes
         .iter()
         .filter_map(|(name, change)| {
@@ -244,21 +274,22 @@ fn outputs(plan: &RawPlan) -> Vec<OutputView> {
                 }
             };
             Some(OutputView {
-                name: name.clone(),
+                name: scrub(name),
                 symbol: symbol(action),
-                before: whole(&values.before_sensitive, false, &values.before),
+                before: whole(&values.before_sensitive, false, &values.before).map(|v| scrub(&v)),
                 after: whole(
                     &values.after_sensitive,
                     values.after_unknown == serde_json::Value::Bool(true),
                     &values.after,
-                ),
+                )
+                .map(|v| scrub(&v)),
             })
         })
         .collect()
 }
 
 /// Drift filtered by `relevant_attributes`, as Terraform's renderer does.
-fn drift(plan: &RawPlan, all: bool) -> Vec<ResourceView> {
+fn drift(plan: &RawPlan, all: bool, scrub: Scrub<'_>) -> Vec<ResourceView> {
     let mut relevant: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for r in &plan.relevant_attributes {
         relevant
@@ -273,11 +304,11 @@ fn drift(plan: &RawPlan, all: bool) -> Vec<ResourceView> {
             let address = rc.display_address();
             let paths = relevant.get(address.as_str());
             match action {
-                Action::Delete => Some(resource_view(rc, action, None)),
+                Action::Delete => Some(resource_view(rc, action, None, scrub)),
                 Action::NoOp => None,
                 _ => {
                     let filter = (!all).then(|| paths.map(Vec::as_slice).unwrap_or(&[]));
-                    let v = resource_view(rc, action, filter);
+                    let v = resource_view(rc, action, filter, scrub);
                     (!v.attrs.is_empty()).then_some(v)
                 }
             }
@@ -285,23 +316,23 @@ fn drift(plan: &RawPlan, all: bool) -> Vec<ResourceView> {
         .collect()
 }
 
-fn failed_checks(plan: &RawPlan) -> Vec<CheckView> {
+fn failed_checks(plan: &RawPlan, scrub: Scrub<'_>) -> Vec<CheckView> {
     let mut out = Vec::new();
     for check in &plan.checks {
         let bad = |s: &str| matches!(s, "fail" | "error");
         let instances: Vec<_> = check.instances.iter().filter(|i| bad(&i.status)).collect();
         if instances.is_empty() && bad(&check.status) {
             out.push(CheckView {
-                address: check.address.to_display.clone(),
+                address: scrub(&check.address.to_display),
                 status: check.status.clone(),
                 problems: Vec::new(),
             });
         }
         for i in instances {
             out.push(CheckView {
-                address: i.address.to_display.clone(),
+                address: scrub(&i.address.to_display),
                 status: i.status.clone(),
-                problems: i.problems.iter().map(|p| p.message.clone()).collect(),
+                problems: i.problems.iter().map(|p| scrub(&p.message)).collect(),
             });
         }
     }

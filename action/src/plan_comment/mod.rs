@@ -137,7 +137,9 @@ pub fn prepare(
         metadata: marker::metadata(&hash),
         full_report_url: run_url.map(str::to_string),
     };
-    let mut view = build::build_view(&plan, &ctx);
+    // Secrets out of the data before anything escapes it (escaping would
+    // hide them from the redactor); the rendered text is redacted again.
+    let mut view = build::build_view_scrubbed(&plan, &ctx, &|s: &str| redactor.redact(s));
     drop(plan);
     // The summary first: the comment says whether it holds the whole plan.
     view.is_summary = true;
