@@ -146,11 +146,6 @@ fn escape_text(cleaned: &str, line_start: bool) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            ':' if chars.peek() == Some(&'/') => {
-                // `https://…` stays text, not a link GitHub makes.
-                out.push(':');
-                out.push(ZWSP);
-            }
             c => out.push(c),
         }
         digits = (at_start || digits) && c.is_ascii_digit();
