@@ -108,3 +108,80 @@ pub fn summary_markdown(d: &Detection) -> String {
     // it ever fails, say so rather than lose the result.
     rendered.unwrap_or_else(|e| format!("detect summary could not be rendered: {e}\n"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::affected::Examples;
+    use proptest::prelude::*;
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+
+    const PIECES: &[&str] = &[
+        "`",
+        "```",
+        "|",
+        "\\|",
+        "</details>",
+        "<!--",
+        "-->",
+        "@team",
+        "#12",
+        "\n",
+        "*",
+        "_",
+        "[l](javascript:x)",
+        "![i](x)",
+        "a",
+        "src/",
+        ".rs",
+        "\u{202e}",
+    ];
+
+    fn name() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 1..8).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        /// A changed path, glob or crate name from the repository cannot add
+        /// a cell, a row, HTML, an image, a link or a mention to the table.
+        #[test]
+        fn names_from_the_repository_stay_in_their_cell(
+            glob in name(), krate in name(), files in prop::collection::vec(name(), 1..3),
+        ) {
+            let files = Examples { files, more: 2 };
+            for reason in [
+                Reason::Paths { glob: glob.clone(), files: files.clone() },
+                Reason::DependsOnCrate { krate: krate.clone(), files: files.clone() },
+                Reason::Global { glob: glob.clone(), files: files.clone() },
+                Reason::Dockerfile { file: glob.clone() },
+                Reason::Forced { why: krate.clone() },
+            ] {
+                let md = format!("| service | why |\n|---|---|\n| `api` | {} |\n", reason_cell(&reason));
+                let (mut rows, mut cells) = (0, 0);
+                let mut codes = Vec::new();
+                for e in Parser::new_ext(&md, Options::ENABLE_TABLES) {
+                    match e {
+                        Event::Code(c) => codes.push(c.replace('\u{200b}', "").trim().to_string()),
+                        Event::Start(Tag::TableRow) => rows += 1,
+                        Event::Start(Tag::TableCell) => cells += 1,
+                        Event::Html(h) | Event::InlineHtml(h) => prop_assert!(false, "HTML {h:?} in {md}"),
+                        Event::Start(Tag::Image { .. } | Tag::Link { .. }) => prop_assert!(false, "{md}"),
+                        Event::Text(t) => prop_assert!(!t.contains("@team") && !t.contains("#12"), "{md}"),
+                        _ => {}
+                    }
+                }
+                prop_assert_eq!((rows, cells), (1, 4), "{}", md);
+                // The name is one code span, whole, in its cell.
+                let shown = |s: &str| s.replace('\n', " ").replace('\u{202e}', "\u{fffd}").trim().to_string();
+                let whole = match &reason {
+                    Reason::Paths { glob, .. } | Reason::Global { glob, .. } => Some(shown(glob)),
+                    Reason::DependsOnCrate { krate, .. } => Some(shown(krate)),
+                    _ => None,
+                };
+                if let Some(w) = whole {
+                    prop_assert!(w.is_empty() || codes.contains(&w), "{:?} not in {:?}: {}", w, codes, md);
+                }
+            }
+        }
+    }
+}
