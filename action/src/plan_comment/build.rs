@@ -30,12 +30,13 @@ pub struct ViewContext {
     pub full_report_url: Option<String>,
 }
 
-/// Scrubs secrets from one string taken from the plan.
-pub type Scrub<'a> = &'a dyn Fn(&str) -> String;
+/// Scrubs secrets from one string taken from the plan (by value: a string
+/// with nothing to scrub is moved, not copied).
+pub type Scrub<'a> = &'a dyn Fn(String) -> String;
 
 /// Builds the complete view; the size budget shortens it later.
 pub fn build_view(plan: &RawPlan, ctx: &ViewContext) -> PlanView {
-    build_view_scrubbed(plan, ctx, &|s: &str| s.to_string())
+    build_view_scrubbed(plan, ctx, &|s: String| s)
 }
 
 /// [`build_view`] with every string from the plan passed through `scrub`
@@ -53,7 +54,7 @@ pub fn build_view_scrubbed(plan: &RawPlan, ctx: &ViewContext, scrub: Scrub<'_>) 
         root_module: ctx.root_module.clone(),
         workspace: ctx.workspace.clone(),
         mode: ctx.mode.clone(),
-        terraform_version: plan.terraform_version.as_deref().map(scrub),
+        terraform_version: plan.terraform_version.clone().map(scrub),
         counts,
         plan_line: counts.plan_line(),
         headline: String::new(),
@@ -118,7 +119,7 @@ pub fn build_view_scrubbed(plan: &RawPlan, ctx: &ViewContext, scrub: Scrub<'_>) 
                 None,
                 scrub,
             );
-            v.reason = Some(deferred_sentence(&scrub(&d.reason)));
+            v.reason = Some(deferred_sentence(&scrub(d.reason.clone())));
             v
         })
         .collect();
@@ -148,8 +149,8 @@ fn unknown_warning(unknown: &[&RawResourceChange], scrub: Scrub<'_>) -> Option<S
         .map(|rc| {
             format!(
                 "{} ({})",
-                markdown::code(&cut(&scrub(&rc.display_address()))),
-                markdown::code(&cut(&scrub(&rc.change.actions.join(", "))))
+                markdown::code(&cut(&scrub(rc.display_address()))),
+                markdown::code(&cut(&scrub(rc.change.actions.join(", "))))
             )
         })
         .collect();
@@ -210,22 +211,22 @@ fn resource_view(
         diff::attribute_changes(&rc.change, relevant)
             .into_iter()
             .map(|a| AttrChange {
-                path: scrub(&a.path),
-                before: a.before.as_deref().map(scrub),
-                after: a.after.as_deref().map(scrub),
+                path: scrub(a.path),
+                before: a.before.map(scrub),
+                after: a.after.map(scrub),
                 ..a
             })
             .collect()
     };
     ResourceView {
-        address: scrub(&rc.display_address()),
-        deposed: rc.deposed.as_deref().map(scrub),
+        address: scrub(rc.display_address()),
+        deposed: rc.deposed.clone().map(scrub),
         action,
         symbol: symbol(action),
         reason: rc
             .action_reason
             .as_deref()
-            .map(|r| reason_sentence(&scrub(r))),
+            .map(|r| reason_sentence(&scrub(r.to_string()))),
         order: match action {
             Action::DeleteThenCreate => Some("destroy then create"),
             Action::CreateThenDelete => Some("create before destroy"),
@@ -235,18 +236,18 @@ fn resource_view(
             .change
             .replace_paths
             .iter()
-            .map(|p| scrub(&diff::path_text(p)))
+            .map(|p| scrub(diff::path_text(p)))
             .collect(),
         previous_address: rc
             .previous_address
-            .as_deref()
-            .filter(|p| Some(*p) != rc.address.as_deref())
+            .clone()
+            .filter(|p| Some(p) != rc.address.as_ref())
             .map(scrub),
         import_id: rc
             .change
             .importing
             .as_ref()
-            .and_then(|i| i.id.as_deref())
+            .and_then(|i| i.id.clone())
             .map(scrub),
         attrs,
         attrs_omitted: 0,
@@ -274,15 +275,15 @@ fn outputs(plan: &RawPlan, scrub: Scrub<'_>) -> Vec<OutputView> {
                 }
             };
             Some(OutputView {
-                name: scrub(name),
+                name: scrub(name.clone()),
                 symbol: symbol(action),
-                before: whole(&values.before_sensitive, false, &values.before).map(|v| scrub(&v)),
+                before: whole(&values.before_sensitive, false, &values.before).map(scrub),
                 after: whole(
                     &values.after_sensitive,
                     values.after_unknown == serde_json::Value::Bool(true),
                     &values.after,
                 )
-                .map(|v| scrub(&v)),
+                .map(scrub),
             })
         })
         .collect()
@@ -323,16 +324,20 @@ fn failed_checks(plan: &RawPlan, scrub: Scrub<'_>) -> Vec<CheckView> {
         let instances: Vec<_> = check.instances.iter().filter(|i| bad(&i.status)).collect();
         if instances.is_empty() && bad(&check.status) {
             out.push(CheckView {
-                address: scrub(&check.address.to_display),
+                address: scrub(check.address.to_display.clone()),
                 status: check.status.clone(),
                 problems: Vec::new(),
             });
         }
         for i in instances {
             out.push(CheckView {
-                address: scrub(&i.address.to_display),
+                address: scrub(i.address.to_display.clone()),
                 status: i.status.clone(),
-                problems: i.problems.iter().map(|p| scrub(&p.message)).collect(),
+                problems: i
+                    .problems
+                    .iter()
+                    .map(|p| scrub(p.message.clone()))
+                    .collect(),
             });
         }
     }

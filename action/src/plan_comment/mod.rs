@@ -139,7 +139,7 @@ pub fn prepare(
     };
     // Secrets out of the data before anything escapes it (escaping would
     // hide them from the redactor); the rendered text is redacted again.
-    let mut view = build::build_view_scrubbed(&plan, &ctx, &|s: &str| redactor.redact(s));
+    let mut view = build::build_view_scrubbed(&plan, &ctx, &|s: String| redactor.redact_owned(s));
     drop(plan);
     // The summary first: the comment says whether it holds the whole plan.
     view.is_summary = true;
