@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use ferry::gha::{Context, Reporter};
 use ferry::manifest::BuilderKind;
 use ferry::plan_comment::{self, GhContext, Options, PlanMode};
@@ -92,8 +92,8 @@ struct ReleaseArgs {
     #[arg(long, env = "INPUT_SERVICES")]
     services: Option<String>,
     /// The image builder (default: the manifest's build.builder, else docker).
-    #[arg(long, env = "INPUT_BUILDER")]
-    builder: Option<String>,
+    #[arg(long, env = "INPUT_BUILDER", value_enum, ignore_case = true)]
+    builder: Option<BuilderArg>,
     /// Registry host to push to (as in build).
     #[arg(long, env = "INPUT_REGISTRY")]
     registry: Option<String>,
@@ -210,8 +210,8 @@ struct BuildArgs {
     #[arg(long, env = "INPUT_SERVICES")]
     services: Option<String>,
     /// The image builder (default: the manifest's build.builder, else docker).
-    #[arg(long, env = "INPUT_BUILDER")]
-    builder: Option<String>,
+    #[arg(long, env = "INPUT_BUILDER", value_enum, ignore_case = true)]
+    builder: Option<BuilderArg>,
     /// Registry host to push to (default: the manifest's build.registry, else
     /// the account's ECR registry); `http://host:port` for one without TLS.
     #[arg(long, env = "INPUT_REGISTRY")]
@@ -224,15 +224,27 @@ struct BuildArgs {
     repo: Option<PathBuf>,
 }
 
-/// `--builder` / the `builder` input (empty when not given in a workflow).
-fn parse_builder(text: Option<String>) -> Result<Option<BuilderKind>, String> {
-    match present(text).as_deref().map(str::trim) {
-        None => Ok(None),
-        Some("docker" | "buildx") => Ok(Some(BuilderKind::Docker)),
-        Some("buildah") => Ok(Some(BuilderKind::Buildah)),
-        Some(other) => Err(format!(
-            "unknown builder `{other}` (--builder, the `builder` input): use docker or buildah"
-        )),
+/// `--builder` / the `builder` input: clap lists the values in `--help`
+/// and refuses any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BuilderArg {
+    /// docker buildx (`buildx` is accepted too).
+    #[value(alias = "buildx")]
+    Docker,
+    /// buildah, daemonless.
+    Buildah,
+    /// The runner sets every declared input, empty when not given: the
+    /// manifest's choice then.
+    #[value(name = "", hide = true)]
+    Unset,
+}
+
+/// The builder asked for, if any.
+fn builder_kind(arg: Option<BuilderArg>) -> Option<BuilderKind> {
+    match arg? {
+        BuilderArg::Docker => Some(BuilderKind::Docker),
+        BuilderArg::Buildah => Some(BuilderKind::Buildah),
+        BuilderArg::Unset => None,
     }
 }
 
@@ -481,13 +493,13 @@ async fn main() -> ExitCode {
             .map_err(|e| (e.to_string(), Vec::new()))
         }
         Command::Build(args) => {
-            match (parse_builder(args.builder), parse_parallel(args.parallel)) {
-                (Ok(builder), Ok(parallel)) => {
+            match parse_parallel(args.parallel) {
+                Ok(parallel) => {
                     let opts = build::Options {
                         root: args.repo,
                         manifest: cli.manifest,
                         services: present(args.services),
-                        builder,
+                        builder: builder_kind(args.builder),
                         registry: present(args.registry),
                         parallel,
                     };
@@ -499,7 +511,7 @@ async fn main() -> ExitCode {
                             (e.to_string(), diagnostics)
                         })
                 }
-                (Err(e), _) | (_, Err(e)) => Err((e, Vec::new())),
+                Err(e) => Err((e, Vec::new())),
             }
         }
         Command::Render(args) => {
@@ -544,35 +556,32 @@ async fn main() -> ExitCode {
                     .map_err(|e| (e.to_string(), e.diagnostics()))
             }
         },
-        Command::Release(args) => match parse_builder(args.builder) {
-            Err(e) => Err((e, Vec::new())),
-            Ok(builder) => {
-                let opts = ferry::release::Options {
-                    root: args.repo.clone(),
-                    manifest: cli.manifest.clone(),
-                    env: present(args.env),
-                    detect: detect::Options {
-                        root: args.repo,
-                        manifest: cli.manifest,
-                        base: present(args.base),
-                        head: present(args.head),
-                        services: present(args.services),
-                        no_api: args.no_api,
-                    },
-                    build: build::Options {
-                        builder,
-                        registry: present(args.registry),
-                        ..build::Options::default()
-                    },
-                    dry_run: args.dry_run,
-                    rollout: args.rollout.into(),
-                };
-                ferry::release::run(&ctx, &opts, &mut reporter)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| (e.to_string(), e.diagnostics()))
-            }
-        },
+        Command::Release(args) => {
+            let opts = ferry::release::Options {
+                root: args.repo.clone(),
+                manifest: cli.manifest.clone(),
+                env: present(args.env),
+                detect: detect::Options {
+                    root: args.repo,
+                    manifest: cli.manifest,
+                    base: present(args.base),
+                    head: present(args.head),
+                    services: present(args.services),
+                    no_api: args.no_api,
+                },
+                build: build::Options {
+                    builder: builder_kind(args.builder),
+                    registry: present(args.registry),
+                    ..build::Options::default()
+                },
+                dry_run: args.dry_run,
+                rollout: args.rollout.into(),
+            };
+            ferry::release::run(&ctx, &opts, &mut reporter)
+                .await
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), e.diagnostics()))
+        }
         Command::Gate(args) => {
             let opts = gate::Options {
                 root: args.repo,
@@ -667,16 +676,26 @@ mod tests {
 
     #[test]
     fn builders_and_parallelism_are_checked() {
-        assert_eq!(parse_builder(None).unwrap(), None);
-        assert_eq!(parse_builder(Some(" ".into())).unwrap(), None);
+        let builder = |args: &[&str]| {
+            Cli::try_parse_from([&["ferry", "build"], args].concat()).map(|cli| match cli.command {
+                Command::Build(b) => builder_kind(b.builder),
+                _ => unreachable!(),
+            })
+        };
+        assert_eq!(builder(&[]).unwrap(), None);
+        assert_eq!(builder(&["--builder", ""]).unwrap(), None);
         assert_eq!(
-            parse_builder(Some("buildah".into())).unwrap(),
+            builder(&["--builder", "buildah"]).unwrap(),
             Some(BuilderKind::Buildah)
         );
+        assert_eq!(
+            builder(&["--builder", "BuildX"]).unwrap(),
+            Some(BuilderKind::Docker)
+        );
+        let refused = builder(&["--builder", "kaniko"]).unwrap_err().to_string();
         assert!(
-            parse_builder(Some("kaniko".into()))
-                .unwrap_err()
-                .contains("docker or buildah")
+            refused.contains("[possible values: docker, buildah]"),
+            "{refused}"
         );
         assert_eq!(parse_parallel(Some("4".into())).unwrap(), Some(4));
         assert!(parse_parallel(Some("17".into())).is_err());

@@ -51,6 +51,9 @@ pub struct Detection {
     pub source: String,
     /// Things the user should know (a deepened clone, a fallback).
     pub notes: Vec<String>,
+    /// Things the user should fix: a fallback that may change the answer
+    /// (Deployments unreadable). Annotations as well as summary lines.
+    pub warnings: Vec<String>,
     /// How many files changed.
     pub changed_files: usize,
 }
@@ -104,6 +107,13 @@ pub async fn run(
         reporter.mask(token).map_err(io_error)?;
     }
     let detection = detect(ctx, opts, &manifest, git.as_ref(), &root).await?;
+    for w in &detection.warnings {
+        reporter
+            .warning(&Diagnostic::new(".github/workflows", w.clone()).help(
+                "grant the detect job `permissions: deployments: read` (and check the token can read this repository's Deployments)",
+            ))
+            .map_err(io_error)?;
+    }
     for v in &detection.verdicts {
         reporter
             .output(&v.service, if v.affected() { "true" } else { "false" })
@@ -149,7 +159,7 @@ pub async fn detect(
         first_env: manifest.first_environment().map(|e| e.name.clone()),
         can_read_deployments: !opts.no_api && ctx.token.is_some() && ctx.repository.is_some(),
     };
-    let plan = range::plan(&ctx.event, &request);
+    let plan = range::plan(&ctx.event, &request).map_err(DetectError::Input)?;
     let (changes, head) = match plan {
         range::Plan::All { why } => return Ok(forced(affected::all(manifest, &why), why)),
         range::Plan::Nothing { why } => {
@@ -166,6 +176,7 @@ pub async fn detect(
             bases,
             pull_request,
             expected_files,
+            release,
         } => {
             let resolver = resolve::Resolver {
                 ctx,
@@ -174,7 +185,7 @@ pub async fn detect(
                 use_api: !opts.no_api,
             };
             match resolver
-                .changes(&head, &bases, pull_request, expected_files)
+                .changes(&head, &bases, pull_request, expected_files, release)
                 .await?
             {
                 Ok(changes) => (changes, head),
@@ -193,6 +204,7 @@ pub async fn detect(
         verdicts,
         source: changes.source.clone(),
         notes,
+        warnings: changes.warnings.clone(),
         changed_files: changes.files.len(),
     })
 }
@@ -202,6 +214,7 @@ fn forced(verdicts: Vec<Verdict>, why: String) -> Detection {
         verdicts,
         source: why,
         notes: Vec::new(),
+        warnings: Vec::new(),
         changed_files: 0,
     }
 }
@@ -214,19 +227,19 @@ fn evaluate(
     root: &std::path::Path,
     manifest_path: &std::path::Path,
     changes: &Changes,
-    head: &str,
+    head: &crate::git::Rev,
 ) -> Result<(Vec<Verdict>, Vec<String>), DetectError> {
     let head_tree: Box<dyn Tree + '_> = match (git, &changes.head_sha) {
         (Some(g), Some(sha)) => Box::new(GitTree {
             git: g,
-            rev: sha.clone(),
+            commit: sha.clone(),
         }),
         _ => Box::new(FsTree(root.to_path_buf())),
     };
     let base_tree: Option<GitTree<'_>> = match (git, &changes.base_sha) {
         (Some(g), Some(sha)) => Some(GitTree {
             git: g,
-            rev: sha.clone(),
+            commit: sha.clone(),
         }),
         _ => None,
     };

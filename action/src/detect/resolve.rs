@@ -5,7 +5,7 @@
 use crate::detect::DetectError;
 use crate::detect::range::{Base, short};
 use crate::gha::Context;
-use crate::git::{FileChange, Git};
+use crate::git::{FileChange, Git, ObjectId, Rev};
 use crate::github::GitHub;
 use crate::manifest::Manifest;
 
@@ -20,13 +20,15 @@ pub struct Changes {
     /// The files.
     pub files: Vec<FileChange>,
     /// The base commit, when it is in the local clone (to read old files).
-    pub base_sha: Option<String>,
+    pub base_sha: Option<ObjectId>,
     /// The head commit, when it is in the local clone.
-    pub head_sha: Option<String>,
+    pub head_sha: Option<ObjectId>,
     /// "git diff a..b", "GitHub API: pull request #3 files".
     pub source: String,
     /// What the user should know.
     pub notes: Vec<String>,
+    /// What the user should fix (a fallback that may change the answer).
+    pub warnings: Vec<String>,
     /// Services affected whatever changed (never deployed), with why.
     pub forced: Vec<(String, String)>,
 }
@@ -51,13 +53,15 @@ impl Resolver<'_> {
 
     pub async fn changes(
         &self,
-        head: &str,
+        head: &Rev,
         bases: &[Base],
         pull_request: Option<u64>,
         expected_files: Option<u64>,
+        release: bool,
     ) -> Outcome {
         let mut tried: Vec<String> = Vec::new();
         let mut notes = Vec::new();
+        let mut warnings = Vec::new();
         let user_given = |b: &Base| matches!(b, Base::Commit { label, .. } if label == "--base");
         if let Some(git) = self.git {
             match ensure_commit(git, head, &mut notes)? {
@@ -69,7 +73,7 @@ impl Resolver<'_> {
                 }
                 None => tried.push(format!(
                     "the head {} is not in this clone and could not be fetched",
-                    short(head)
+                    short(head.as_str())
                 )),
                 Some(head_sha) => {
                     for (i, base) in bases.iter().enumerate() {
@@ -80,32 +84,64 @@ impl Resolver<'_> {
                         {
                             // The head is already on that base (working on main locally):
                             // an empty range says nothing; the next candidate does.
-                            Ok(base_sha) if base_sha == head_sha && i + 1 < bases.len() => {
+                            Ok(base_sha)
+                                if base_sha == head_sha && forced.is_empty() && i + 1 < bases.len() =>
+                            {
                                 notes.push(format!(
                                     "{} is the head itself; compared with the next candidate instead",
                                     base.describe()
                                 ));
                             }
+                            // A release branch pushed with no commit of its own (its
+                            // first push, at the default branch's tip): comparing the
+                            // commit with itself would release nothing that was never
+                            // deployed.
+                            Ok(base_sha) if base_sha == head_sha && forced.is_empty() && release => {
+                                tried.push(format!(
+                                    "{} is the pushed commit itself, which tells nothing about what is deployed",
+                                    base.describe()
+                                ));
+                            }
                             Ok(base_sha) => {
+                                if base_sha == head_sha && forced.is_empty() {
+                                    notes.push(format!(
+                                        "{} is {} itself: this push adds no commit, so no file changed",
+                                        base.describe(),
+                                        short(head_sha.as_str())
+                                    ));
+                                }
                                 let files = git.changed_files(&base_sha, &head_sha)?;
                                 return Ok(Ok(Changes {
                                     files,
                                     source: format!(
                                         "git diff {}..{} ({})",
-                                        short(&base_sha),
-                                        short(&head_sha),
+                                        base_sha.short(),
+                                        head_sha.short(),
                                         base.describe()
                                     ),
                                     base_sha: Some(base_sha),
                                     head_sha: Some(head_sha),
                                     notes,
+                                    warnings,
                                     forced,
                                 }));
                             }
                             Err(why) if user_given(base) => {
                                 return Err(DetectError::Input(format!("unknown revision: {why}")));
                             }
-                            Err(why) => tried.push(format!("{}: {why}", base.describe())),
+                            Err(why) => {
+                                if matches!(base, Base::LastDeployment { .. }) {
+                                    warnings.push(format!(
+                                        "{} could not be used ({why}); compared with {} instead, which may miss a change that was never deployed",
+                                        base.describe(),
+                                        bases.get(i + 1).map_or_else(
+                                            || "nothing".to_string(),
+                                            Base::describe
+                                        )
+                                    ));
+                                }
+                                tried.push(format!("{}: {why}", base.describe()))
+                            }
                         }
                     }
                 }
@@ -121,6 +157,7 @@ impl Resolver<'_> {
             {
                 Ok(Ok(mut changes)) => {
                     changes.notes.splice(0..0, notes);
+                    changes.warnings.splice(0..0, warnings);
                     return Ok(Ok(changes));
                 }
                 Ok(Err(why)) => return Ok(Err(why)),
@@ -141,10 +178,10 @@ impl Resolver<'_> {
         &self,
         git: &Git,
         base: &Base,
-        head_sha: &str,
+        head_sha: &ObjectId,
         notes: &mut Vec<String>,
         forced: &mut Vec<(String, String)>,
-    ) -> Result<Result<String, String>, DetectError> {
+    ) -> Result<Result<ObjectId, String>, DetectError> {
         match base {
             Base::Commit { rev, .. } => Ok(ensure_commit(git, rev, notes)?
                 .ok_or_else(|| format!("`{rev}` is not in this clone and could not be fetched"))),
@@ -169,19 +206,30 @@ impl Resolver<'_> {
                 let mut shas = Vec::new();
                 for name in self.manifest.services.keys() {
                     match gh.last_successful(env, name, 30).await {
-                        Ok(Some(record)) => shas.push(record.sha),
+                        // The API's answer is outside input: a commit id or nothing.
+                        Ok(Some(record)) => match ObjectId::parse(&record.sha) {
+                            Ok(id) => shas.push(Rev::from(id)),
+                            Err(e) => {
+                                forced.clear();
+                                return Ok(Err(format!(
+                                    "the last deployment of {name} names no commit: {e}"
+                                )));
+                            }
+                        },
                         Ok(None) => forced.push((
                             name.clone(),
                             format!("never deployed successfully to {env}"),
                         )),
-                        Err(e) => return Ok(Err(format!("cannot read GitHub Deployments: {e}"))),
+                        Err(e) => {
+                            forced.clear();
+                            return Ok(Err(format!("cannot read GitHub Deployments: {e}")));
+                        }
                     }
                 }
+                // Nothing deployed yet: every service is new there. The head
+                // as the base makes each one affected for that reason alone.
                 if shas.is_empty() {
-                    forced.clear();
-                    return Ok(Err(format!(
-                        "no service has a successful deployment to {env} yet"
-                    )));
+                    return Ok(Ok(head_sha.clone()));
                 }
                 // The oldest common point of every service's last release covers them all.
                 let mut base = match ensure_commit(git, &shas[0], notes)? {
@@ -189,7 +237,7 @@ impl Resolver<'_> {
                     None => {
                         return Ok(Err(format!(
                             "the deployed commit {} is not in this clone",
-                            short(&shas[0])
+                            short(shas[0].as_str())
                         )));
                     }
                 };
@@ -197,7 +245,7 @@ impl Resolver<'_> {
                     let Some(other) = ensure_commit(git, sha, notes)? else {
                         return Ok(Err(format!(
                             "the deployed commit {} is not in this clone",
-                            short(sha)
+                            short(sha.as_str())
                         )));
                     };
                     match merge_base_deepening(git, &base, &other, notes)? {
@@ -213,7 +261,7 @@ impl Resolver<'_> {
     async fn changes_from_api(
         &self,
         gh: &GitHub,
-        head: &str,
+        head: &Rev,
         bases: &[Base],
         pull_request: Option<u64>,
         expected_files: Option<u64>,
@@ -235,12 +283,14 @@ impl Resolver<'_> {
             }));
         }
         for base in bases {
+            // Checked revisions: no `/..`, `?` or `#` can reach the URL path.
             let rev = match base {
                 Base::Commit { rev, .. } | Base::MergeBase { rev, .. } => {
-                    rev.trim_start_matches("origin/")
+                    rev.origin_branch().unwrap_or(rev.as_str())
                 }
                 Base::LastDeployment { .. } => continue,
             };
+            let head = head.as_str();
             let cmp = gh.compare_files(rev, head).await?;
             if !cmp.complete {
                 return Ok(Err(format!(
@@ -263,24 +313,19 @@ impl Resolver<'_> {
 /// Resolves `rev`, fetching it from `origin` when the clone lacks it.
 fn ensure_commit(
     git: &Git,
-    rev: &str,
+    rev: &Rev,
     notes: &mut Vec<String>,
-) -> Result<Option<String>, DetectError> {
+) -> Result<Option<ObjectId>, DetectError> {
     if let Some(sha) = git.resolve(rev)? {
         return Ok(Some(sha));
     }
-    if !git.has_remote("origin") {
+    if !git.has_origin() {
         return Ok(None);
     }
-    let fetch = match rev.strip_prefix("origin/") {
-        // A remote branch the checkout did not fetch.
-        Some(branch) => format!("+refs/heads/{branch}:refs/remotes/origin/{branch}"),
-        None => rev.to_string(),
-    };
-    if git.fetch("origin", &[&fetch], Some(1), None).is_ok()
+    if git.fetch(&[rev], Some(1), None).is_ok()
         && let Some(sha) = git.resolve(rev)?
     {
-        notes.push(format!("fetched {} from origin", short(rev)));
+        notes.push(format!("fetched {} from origin", short(rev.as_str())));
         return Ok(Some(sha));
     }
     Ok(None)
@@ -289,10 +334,10 @@ fn ensure_commit(
 /// The merge base of `a` and `b`, deepening a shallow clone step by step.
 fn merge_base_deepening(
     git: &Git,
-    a: &str,
-    b: &str,
+    a: &ObjectId,
+    b: &ObjectId,
     notes: &mut Vec<String>,
-) -> Result<Option<String>, DetectError> {
+) -> Result<Option<ObjectId>, DetectError> {
     let mut deepen = FIRST_DEEPEN;
     let mut total = 0;
     for _ in 0..DEEPEN_ROUNDS {
@@ -304,10 +349,11 @@ fn merge_base_deepening(
             }
             return Ok(Some(mb));
         }
-        if !git.is_shallow()? || !git.has_remote("origin") {
+        if !git.is_shallow()? || !git.has_origin() {
             return Ok(None);
         }
-        if git.fetch("origin", &[a, b], None, Some(deepen)).is_err() {
+        let (ra, rb) = (Rev::from(a.clone()), Rev::from(b.clone()));
+        if git.fetch(&[&ra, &rb], None, Some(deepen)).is_err() {
             return Ok(None);
         }
         total += deepen;
