@@ -9,10 +9,12 @@
 //! git call at all.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod detect_support;
 mod support;
 
 use std::path::{Path, PathBuf};
 
+use detect_support::GitLog;
 use support::{Repo, Run, ferry_with, git_in};
 
 const MANIFEST: &str = "\
@@ -30,7 +32,7 @@ services:
 struct Bed {
     _origin: Repo,
     clone: tempfile::TempDir,
-    tools: tempfile::TempDir,
+    log: GitLog,
     marker: PathBuf,
     head: String,
 }
@@ -48,50 +50,24 @@ impl Bed {
         let clone = tempfile::tempdir().unwrap();
         let url = origin.path().display().to_string();
         git_in(clone.path(), &["clone", "-q", &url, "."]);
-        let tools = tempfile::tempdir().unwrap();
-        let real_git = which_git();
-        let wrapper = tools.path().join("git");
-        std::fs::write(
-            &wrapper,
-            format!(
-                "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\037' \"$a\" >>'{log}'; done\nprintf '\\036' >>'{log}'\nexec '{git}' \"$@\"\n",
-                log = tools.path().join("calls").display(),
-                git = real_git.display()
-            ),
-        )
-        .unwrap();
-        make_executable(&wrapper);
-        let marker = tools.path().join("pwned");
+        let log = GitLog::new();
+        let marker = log.dir().join("pwned");
         Self {
             _origin: origin,
             clone,
-            tools,
+            log,
             marker,
             head,
         }
     }
 
-    /// Every git call so far, as argument lists.
     fn calls(&self) -> Vec<Vec<String>> {
-        let text = std::fs::read_to_string(self.tools.path().join("calls")).unwrap_or_default();
-        text.split('\u{1e}')
-            .filter(|c| !c.is_empty())
-            .map(|c| {
-                c.split('\u{1f}')
-                    .filter(|a| !a.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .collect()
+        self.log.calls()
     }
 
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        std::fs::remove_file(self.tools.path().join("calls")).ok();
-        let path = format!(
-            "{}:{}",
-            self.tools.path().display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        self.log.clear();
+        let path = self.log.path_var();
         let mut all = vec![("PATH", path.as_str())];
         all.extend_from_slice(env);
         ferry_with(self.clone.path(), args, &all)
@@ -127,20 +103,6 @@ impl Bed {
             );
         }
     }
-}
-
-fn which_git() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap();
-    std::env::split_paths(&path)
-        .map(|d| d.join("git"))
-        .find(|p| p.is_file())
-        .expect("git on PATH")
-}
-
-#[cfg(unix)]
-fn make_executable(p: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// Shapes a person (or a workflow input) could pass as a revision.

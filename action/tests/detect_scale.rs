@@ -1,243 +1,123 @@
 //! `ferry detect` at monorepo scale: the git processes one run starts do not
-//! grow with the number of services.
-//!
-//! A logging `git` placed first on PATH counts every git process the real
-//! binary starts, on generated repositories of 10 and 1,000 services (each a
-//! Cargo crate on a shared library, with a Dockerfile and a Jsonnet task
-//! definition importing a shared library), where the change touches every
-//! service, the lockfile and the Jsonnet library, so every read detect makes
-//! (crate manifests, task definitions and their imports, both lockfiles, the
-//! manifest at both commits) happens.
+//! grow with the number of services. Counted for real, with a logging `git`
+//! first on PATH, on a generated repository of 1,000 services (each a Cargo
+//! crate on a shared library, with a Dockerfile and a Jsonnet task definition
+//! importing a shared library) and on one of 10: the same small number.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod detect_support;
 mod support;
 
-use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use detect_support::GitLog;
+use support::{Repo, ferry_with};
 
-use support::{Repo, Run, ferry_with};
-
-/// The files of a generated monorepo of `n` services at `version`.
-fn files(n: usize, version: u32) -> Vec<(String, String)> {
+/// A repository of `n` services; the head commit changes one file in each.
+fn monorepo(n: usize) -> (Repo, String, String) {
+    let r = Repo::new();
     let names: Vec<String> = (0..n).map(|i| format!("svc{i:04}")).collect();
     let mut manifest = String::from(
-        "project: bench\nregion: us-east-1\nglobal-paths: [rust-toolchain.toml]\n\
-         environments:\n  staging: { cluster: bench-staging }\nservices:\n",
+        "project: big\nregion: us-east-1\nenvironments:\n  staging: { cluster: big-staging }\nservices:\n",
+    );
+    let mut lock = String::from(
+        "version = 4\n\n[[package]]\nname = \"shared\"\nversion = \"0.1.0\"\n",
     );
     for name in &names {
-        writeln!(manifest, "  {name}: {{}}").unwrap();
-    }
-    let reg = "registry+https://github.com/rust-lang/crates.io-index";
-    let mut lock = format!(
-        "version = 4\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.{}\"\nsource = \"{reg}\"\n\n\
-         [[package]]\nname = \"shared\"\nversion = \"0.1.0\"\ndependencies = [\"itoa\"]\n",
-        10 + version
-    );
-    let mut out = vec![
-        (".github/ferry.yml".to_string(), manifest),
-        (
-            "Cargo.toml".into(),
-            "[workspace]\nresolver = \"3\"\nmembers = [\"services/*\", \"libs/*\"]\n".into(),
-        ),
-        (
-            "libs/shared/Cargo.toml".into(),
-            "[package]\nname = \"shared\"\nversion = \"0.1.0\"\n[dependencies]\nitoa = \"1\"\n"
-                .into(),
-        ),
-        ("libs/shared/src/lib.rs".into(), "pub fn f() {}\n".into()),
-        (
-            "task-definitions/lib/base.libsonnet".into(),
-            format!("{{ service(n):: {{ family: n, v: {version} }} }}\n"),
-        ),
-        ("docs/guide.md".into(), "# Guide\n".into()),
-    ];
-    for name in &names {
-        write!(
-            lock,
+        manifest.push_str(&format!("  {name}: {{}}\n"));
+        lock.push_str(&format!(
             "\n[[package]]\nname = \"{name}\"\nversion = \"0.1.0\"\ndependencies = [\"shared\"]\n"
+        ));
+        r.write(
+            &format!("services/{name}/Cargo.toml"),
+            &format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\n[dependencies]\nshared = {{ path = \"../../libs/shared\" }}\n"),
         )
-        .unwrap();
-        out.push((
-            format!("services/{name}/Cargo.toml"),
-            format!(
-                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\n[dependencies]\nshared = {{ path = \"../../libs/shared\" }}\n"
-            ),
-        ));
-        out.push((
-            format!("services/{name}/src/main.rs"),
-            format!("fn main() {{}} // {name} v{version}\n"),
-        ));
-        out.push((
-            format!("services/{name}/Dockerfile"),
-            "FROM scratch\n".into(),
-        ));
-        out.push((
-            format!("task-definitions/{name}.jsonnet"),
-            format!("local base = import 'lib/base.libsonnet';\nbase.service('{name}')\n"),
-        ));
-    }
-    out.push(("Cargo.lock".into(), lock));
-    out
-}
-
-/// A repository of `n` services with two commits; the second changes every
-/// service's code, the lockfile and the Jsonnet library.
-fn monorepo(n: usize) -> Repo {
-    let repo = Repo::new();
-    let mut stream = Vec::new();
-    for version in [1u32, 2] {
-        write!(
-            stream,
-            "commit refs/heads/main\nmark :{version}\ncommitter Dev <dev@example.com> {} +0000\ndata 2\nv{version}\n",
-            1_700_000_000 + version
-        )
-        .unwrap();
-        if version > 1 {
-            writeln!(stream, "from :{}", version - 1).unwrap();
-        }
-        for (path, text) in files(n, version) {
-            write!(stream, "M 100644 inline {path}\ndata {}\n{text}\n", text.len()).unwrap();
-        }
-    }
-    let mut child = Command::new("git")
-        .args(["fast-import", "--quiet"])
-        .current_dir(repo.path())
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&stream).unwrap();
-    assert!(child.wait().unwrap().success());
-    repo.git(&["checkout", "-q", "-f", "main"]);
-    repo
-}
-
-/// A `git` that logs each call (its arguments on one line) and runs the real one.
-struct GitLog {
-    dir: tempfile::TempDir,
-}
-
-impl GitLog {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = std::env::var_os("PATH").unwrap();
-        let real: PathBuf = std::env::split_paths(&path)
-            .map(|d| d.join("git"))
-            .find(|p| p.is_file())
-            .expect("git on PATH");
-        let wrapper = dir.path().join("git");
-        std::fs::write(
-            &wrapper,
-            format!(
-                "#!/bin/sh\necho \"$*\" >>'{}'\nexec '{}' \"$@\"\n",
-                dir.path().join("calls").display(),
-                real.display()
-            ),
-        )
-        .unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        Self { dir }
-    }
-
-    /// Runs `ferry detect <args>` in `repo` with this `git` first on PATH;
-    /// the run and the git calls it made.
-    fn detect(&self, repo: &Path, args: &[&str]) -> (Run, Vec<String>) {
-        let log = self.dir.path().join("calls");
-        std::fs::remove_file(&log).ok();
-        let path = format!(
-            "{}:{}",
-            self.dir.path().display(),
-            std::env::var("PATH").unwrap()
+        .write(&format!("services/{name}/src/main.rs"), "fn main() {}\n")
+        .write(&format!("services/{name}/Dockerfile"), "FROM scratch\n")
+        .write(
+            &format!("task-definitions/{name}.jsonnet"),
+            &format!("local base = import 'lib/base.libsonnet';\nbase.service('{name}')\n"),
         );
-        let mut argv = vec!["detect"];
-        argv.extend_from_slice(args);
-        let run = ferry_with(repo, &argv, &[("PATH", path.as_str())]);
-        let calls = std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect();
-        (run, calls)
     }
+    r.write(".github/ferry.yml", &manifest)
+        .write(
+            "Cargo.toml",
+            "[workspace]\nresolver = \"3\"\nmembers = [\"services/*\", \"libs/*\"]\n",
+        )
+        .write("Cargo.lock", &lock)
+        .write(
+            "libs/shared/Cargo.toml",
+            "[package]\nname = \"shared\"\nversion = \"0.1.0\"\n",
+        )
+        .write("libs/shared/src/lib.rs", "pub fn f() {}\n")
+        .write(
+            "task-definitions/lib/base.libsonnet",
+            "local s = import 'sizes.libsonnet';\n{ service(n):: { family: n } + s }\n",
+        )
+        .write("task-definitions/lib/sizes.libsonnet", "{ cpu: '256' }\n");
+    let base = r.commit("base");
+    for name in &names {
+        r.write(
+            &format!("services/{name}/src/main.rs"),
+            "fn main() { /* changed */ }\n",
+        );
+    }
+    // The lockfile changes too, so both commits' Cargo.lock are read.
+    r.write("Cargo.lock", &format!("{lock}\n"));
+    let head = r.commit("change every service");
+    (r, base, head)
 }
 
-/// What a user sees of a run at each scale: the services found, the git
-/// calls, the time.
-fn measure(n: usize) -> (Vec<String>, Vec<String>, Duration) {
-    let repo = monorepo(n);
-    let git = GitLog::new();
-    let started = Instant::now();
-    let (run, calls) = git.detect(repo.path(), &["--base", "HEAD~1", "--head", "HEAD"]);
-    let took = started.elapsed();
+/// Runs `ferry detect --base --head`; the affected services and every git call.
+fn detect_counting(n: usize) -> (Vec<String>, Vec<Vec<String>>) {
+    let (r, base, head) = monorepo(n);
+    let log = GitLog::new();
+    let run = ferry_with(
+        r.path(),
+        &["detect", "--no-api", "--base", &base, "--head", &head],
+        &[("PATH", &log.path_var())],
+    );
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(
-        run.summary.contains("depends on crate `shared`, which changed")
-            || run.summary.contains("matches"),
-        "{}",
-        run.summary
-    );
-    (run.services(), calls, took)
-}
-
-/// Every git call is one Ferry makes through its one adapter: no call
-/// without `-c safe.directory=…` (that is, from elsewhere), and the blob
-/// reads through one `cat-file --batch`.
-fn assert_through_the_adapter(calls: &[String]) {
-    for call in calls {
-        assert!(call.starts_with("-c safe.directory="), "{call}");
-    }
-    let batches = calls.iter().filter(|c| c.contains("cat-file --batch")).count();
-    assert!(batches <= 1, "one batch reader at most: {calls:#?}");
-    assert!(
-        !calls.iter().any(|c| c.contains(" show ")),
-        "no `git show` per file: {calls:#?}"
-    );
+    (run.services(), log.calls())
 }
 
 #[test]
 fn git_processes_do_not_grow_with_the_number_of_services() {
-    let (small, small_calls, _) = measure(10);
-    assert_eq!(small.len(), 10, "every service changed");
-    let (large, large_calls, took) = measure(1_000);
-    assert_eq!(large.len(), 1_000, "every service changed");
-    assert_through_the_adapter(&small_calls);
-    assert_through_the_adapter(&large_calls);
-    // Open, resolve both ends, diff, one batch reader: a handful, whatever the size.
+    let (small, small_calls) = detect_counting(10);
+    let (big, big_calls) = detect_counting(1000);
+    assert_eq!(small.len(), 10);
+    assert_eq!(big.len(), 1000, "every changed service is found");
+    let commands = |calls: &[Vec<String>]| -> Vec<String> {
+        calls
+            .iter()
+            .map(|c| {
+                // The subcommand follows `-c safe.directory=… -C <root>`.
+                c.iter()
+                    .skip_while(|a| *a != "-C")
+                    .nth(2)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    assert_eq!(
+        commands(&big_calls),
+        commands(&small_calls),
+        "the same git work for 10 and 1,000 services"
+    );
     assert!(
-        large_calls.len() <= 8,
-        "{} git processes for 1,000 services: {large_calls:#?}",
-        large_calls.len()
+        big_calls.len() <= 6,
+        "a small constant number of git processes: {:#?}",
+        commands(&big_calls)
     );
     assert_eq!(
-        large_calls.len(),
-        small_calls.len(),
-        "1,000 services start as many git processes as 10:\n{small_calls:#?}\n{large_calls:#?}"
+        commands(&big_calls)
+            .iter()
+            .filter(|c| *c == "cat-file")
+            .count(),
+        1,
+        "every file of both commits is read through one cat-file --batch"
     );
-    // Not a timing test (see scripts/bench-detect): a bound that only a hang breaks.
-    assert!(took < Duration::from_secs(120), "{took:?}");
-}
-
-#[test]
-fn a_change_of_a_few_services_reads_as_few_git_processes_as_a_change_of_all() {
-    let repo = monorepo(300);
-    // A third commit touching two services only.
-    repo.write("services/svc0007/src/main.rs", "fn main() { /* 7 */ }\n")
-        .write("services/svc0123/Dockerfile", "FROM scratch\nUSER 1000\n");
-    repo.git(&["config", "user.email", "dev@example.com"]);
-    repo.commit("two services");
-    let git = GitLog::new();
-    let (few, few_calls) = git.detect(repo.path(), &["--base", "HEAD~1"]);
-    assert_eq!(few.code, 0, "{few:#?}");
-    assert_eq!(few.services(), ["svc0007", "svc0123"]);
-    let (all, all_calls) = git.detect(repo.path(), &["--base", "HEAD~2", "--head", "HEAD~1"]);
-    assert_eq!(all.code, 0, "{all:#?}");
-    assert_eq!(all.services().len(), 300);
-    assert_through_the_adapter(&few_calls);
-    assert_eq!(few_calls.len(), all_calls.len(), "{few_calls:#?}\n{all_calls:#?}");
+    assert!(
+        !commands(&big_calls).iter().any(|c| c == "show"),
+        "no per-file git show"
+    );
 }
