@@ -816,7 +816,7 @@ mod tests {
                 let s = rev.as_str();
                 prop_assert!(!s.starts_with('-'));
                 prop_assert!(!s.contains(".."));
-                prop_assert!(!s.contains("@{"));
+                prop_assert!(!s.contains("@{"), "{}", s);
                 prop_assert!(!s.contains(':'));
                 prop_assert!(!s.contains(|c: char| c.is_whitespace() || c.is_control()));
                 prop_assert!(s.len() <= MAX_REV_LEN);
