@@ -488,9 +488,9 @@ impl Git {
     /// path does not exist there or is not a path Ferry reads (absolute,
     /// climbing, or with a line break, which would end the request early).
     fn object(&self, commit: &ObjectId, path: &str) -> Result<Option<Object>, GitError> {
-        if !is_tree_path(path) {
+        let Some(path) = tree_path(path) else {
             return Ok(None);
-        }
+        };
         let request = if path.is_empty() {
             format!("{}^{{tree}}\n", commit.as_str())
         } else {
@@ -554,12 +554,21 @@ impl Git {
     }
 }
 
-/// Whether `path` is a repository-relative path the batch reader accepts.
-fn is_tree_path(path: &str) -> bool {
-    !path.starts_with('/')
-        && !path.contains(['\n', '\r', '\0'])
-        && !path.split('/').any(|p| p == ".." || p == ".")
-        && path.len() <= 4096
+/// `path` as the batch reader asks for it (`./a//b` is `a/b`), or None
+/// when it is not a repository-relative path: absolute, climbing (`..`), or
+/// with a line break, which would end the request early.
+fn tree_path(path: &str) -> Option<String> {
+    if path.starts_with('/') || path.contains(['\n', '\r', '\0']) || path.len() > 4096 {
+        return None;
+    }
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return None;
+    }
+    Some(parts.join("/"))
 }
 
 /// The folder names of a raw tree object: entries `<mode> <name>\0<id>`,
@@ -794,6 +803,15 @@ mod tests {
             "0000000000000000000000000000000000000000 ",
         ] {
             assert!(ObjectId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn batch_requests_are_one_repository_relative_line() {
+        assert_eq!(tree_path("./a//b/").as_deref(), Some("a/b"));
+        assert_eq!(tree_path("").as_deref(), Some(""));
+        for bad in ["/etc/passwd", "../x", "a/../../x", "a\nHEAD:b", "a\r", "a\0b"] {
+            assert_eq!(tree_path(bad), None, "{bad:?}");
         }
     }
 

@@ -297,3 +297,85 @@ fn ordinary_revisions_still_work_and_git_sees_operands_after_end_of_options() {
         }
     }
 }
+
+/// File and folder names in the repository are outside input too: names
+/// that look like options, revision syntax or a second batch request are
+/// read as names, and nothing else.
+#[test]
+fn hostile_file_names_in_the_repository_are_only_names() {
+    let r = Repo::new();
+    let weird = [
+        "-rf",
+        "--output=x",
+        ":!x",
+        "HEAD@{1}",
+        "a b",
+        "nl\nHEAD:Cargo.toml",
+    ];
+    r.write(".github/ferry.yml", MANIFEST).write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"3\"\nmembers = [\"services/*\", \"libs/*\"]\n",
+    );
+    let mut deps = String::new();
+    for (i, name) in weird.iter().enumerate() {
+        let krate = format!("weird{i}");
+        r.write(
+            &format!("libs/{name}/Cargo.toml"),
+            &format!("[package]\nname = \"{krate}\"\nversion = \"0.1.0\"\n"),
+        )
+        .write(&format!("libs/{name}/src/lib.rs"), "pub fn f() {}\n");
+        deps.push_str(&format!(
+            "{krate} = {{ path = {:?} }}\n",
+            format!("../../libs/{name}")
+        ));
+    }
+    r.write(
+        "services/api/Cargo.toml",
+        &format!("[package]\nname = \"api\"\nversion = \"0.1.0\"\n[dependencies]\n{deps}"),
+    )
+    .write("services/api/src/main.rs", "fn main() {}\n")
+    .write(
+        "services/worker/Cargo.toml",
+        "[package]\nname = \"worker\"\nversion = \"0.1.0\"\n",
+    )
+    .write("services/worker/src/main.rs", "fn main() {}\n")
+    .write(
+        "task-definitions/worker.jsonnet",
+        "local a = import 'nl\\nHEAD:Cargo.toml';\nlocal b = import '--output=x/lib.libsonnet';\n{}\n",
+    )
+    .write("task-definitions/--output=x/lib.libsonnet", "{}\n");
+    let base = r.commit("weird names");
+    for name in weird {
+        r.write(&format!("libs/{name}/src/lib.rs"), "pub fn f() { }\n");
+    }
+    r.write("task-definitions/--output=x/lib.libsonnet", "{ x: 1 }\n");
+    r.commit("change them");
+    let log = GitLog::new();
+    let started = std::time::Instant::now();
+    let run = ferry_with(
+        r.path(),
+        &["detect", "--base", &base],
+        &[("PATH", &log.path_var())],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.services(), ["api", "worker"], "{}", run.summary);
+    // A name with a line break cannot be asked of `cat-file --batch` (one
+    // request per line) and is not read: no second request, no hang.
+    for i in 0..weird.len() - 1 {
+        assert!(
+            run.summary
+                .contains(&format!("depends on crate `weird{i}`")),
+            "weird{i}: {}",
+            run.summary
+        );
+    }
+    assert!(
+        run.summary
+            .contains("task-definitions/--output=x/lib.libsonnet"),
+        "{}",
+        run.summary
+    );
+    assert!(!r.path().join("x").exists() && !r.path().join("--output=x").exists());
+    assert!(log.calls().len() <= 6, "{:#?}", log.calls());
+}
