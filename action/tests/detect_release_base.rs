@@ -120,3 +120,42 @@ async fn a_release_branch_first_pushed_at_the_default_branch_tip_compares_with_t
     );
     assert!(!run.stdout.contains("::warning"), "{}", run.stdout);
 }
+
+/// The same first push with Deployments unreadable (a 403) and a token: the
+/// default branch is the pushed commit itself, and asking GitHub's compare
+/// API the same question (`main...<tip>`, identical) would answer "nothing
+/// changed". Every service, with the reasons.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_branch_first_pushed_with_deployments_unreadable_never_reports_nothing() {
+    let c = clone();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo/shop/deployments"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"message": "Resource not accessible by integration"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/octo/shop/compare/main...{}", c.tip)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": "identical", "ahead_by": 0, "behind_by": 0, "total_commits": 0, "files": []
+        })))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let run = first_push(c.dir.path(), "release", &c.tip, &server.uri());
+    assert_eq!(run.services(), ["api", "worker"], "{}", run.summary);
+    assert!(
+        run.summary.contains("is the pushed commit itself"),
+        "{}",
+        run.summary
+    );
+    // What to fix is named: the Deployments answered 403.
+    assert!(
+        run.summary.contains("cannot read GitHub Deployments") && run.summary.contains("403"),
+        "{}",
+        run.summary
+    );
+}

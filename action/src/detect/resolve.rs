@@ -62,6 +62,9 @@ impl Resolver<'_> {
         let mut tried: Vec<String> = Vec::new();
         let mut notes = Vec::new();
         let mut warnings = Vec::new();
+        // Candidates git found to be the pushed commit itself on a release:
+        // the API would only compare the same commits again.
+        let mut itself: Vec<usize> = Vec::new();
         let user_given = |b: &Base| matches!(b, Base::Commit { label, .. } if label == "--base");
         if let Some(git) = self.git {
             match ensure_commit(git, head, &mut notes)? {
@@ -85,7 +88,9 @@ impl Resolver<'_> {
                             // The head is already on that base (working on main locally):
                             // an empty range says nothing; the next candidate does.
                             Ok(base_sha)
-                                if base_sha == head_sha && forced.is_empty() && i + 1 < bases.len() =>
+                                if base_sha == head_sha
+                                    && forced.is_empty()
+                                    && i + 1 < bases.len() =>
                             {
                                 notes.push(format!(
                                     "{} is the head itself; compared with the next candidate instead",
@@ -96,7 +101,10 @@ impl Resolver<'_> {
                             // first push, at the default branch's tip): comparing the
                             // commit with itself would release nothing that was never
                             // deployed.
-                            Ok(base_sha) if base_sha == head_sha && forced.is_empty() && release => {
+                            Ok(base_sha)
+                                if base_sha == head_sha && forced.is_empty() && release =>
+                            {
+                                itself.push(i);
                                 tried.push(format!(
                                     "{} is the pushed commit itself, which tells nothing about what is deployed",
                                     base.describe()
@@ -150,9 +158,22 @@ impl Resolver<'_> {
             tried.push("this folder is not a git clone".into());
         }
 
-        if let Some(gh) = self.github() {
+        let open: Vec<Base> = bases
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !itself.contains(i))
+            .map(|(_, b)| b.clone())
+            .collect();
+        let api_can_answer = pull_request.is_some()
+            || open
+                .iter()
+                .any(|b| !matches!(b, Base::LastDeployment { .. }));
+        if let Some(gh) = self
+            .github()
+            .filter(|_| itself.is_empty() || api_can_answer)
+        {
             match self
-                .changes_from_api(&gh, head, bases, pull_request, expected_files)
+                .changes_from_api(&gh, head, &open, pull_request, expected_files)
                 .await
             {
                 Ok(Ok(mut changes)) => {
