@@ -333,10 +333,7 @@ impl Git {
     /// Runs git to completion; stdout on success.
     fn run(&self, args: &[Arg<'_>]) -> Result<String, GitError> {
         let (mut cmd, words) = self.command(args);
-        let out = cmd
-            .stdin(Stdio::null())
-            .output()
-            .map_err(GitError::Spawn)?;
+        let out = cmd.stdin(Stdio::null()).output().map_err(GitError::Spawn)?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -380,10 +377,7 @@ impl Git {
     /// Whether the clone is shallow (`actions/checkout` fetches depth 1).
     pub fn is_shallow(&self) -> Result<bool, GitError> {
         Ok(self
-            .run(&[
-                Arg::Word("rev-parse"),
-                Arg::Word("--is-shallow-repository"),
-            ])?
+            .run(&[Arg::Word("rev-parse"), Arg::Word("--is-shallow-repository")])?
             .trim()
             == "true")
     }
@@ -483,19 +477,27 @@ impl Git {
         Ok(dirty)
     }
 
-    /// The object at `path` in `commit` (a file's bytes, a folder's raw
-    /// tree), through the shared `cat-file --batch` process; None when the
-    /// path does not exist there or is not a path Ferry reads (absolute,
-    /// climbing, or with a line break, which would end the request early).
-    fn object(&self, commit: &ObjectId, path: &str) -> Result<Option<Object>, GitError> {
-        let Some(path) = tree_path(path) else {
-            return Ok(None);
-        };
-        let request = if path.is_empty() {
-            format!("{}^{{tree}}\n", commit.as_str())
-        } else {
-            format!("{}:{path}\n", commit.as_str())
-        };
+    /// The objects at `paths` in `commit` (a file's bytes, a folder's raw
+    /// tree), through the shared `cat-file --batch` process; None where the
+    /// path does not exist there or is not a path Ferry reads (see
+    /// [`tree_path`]).
+    fn objects(&self, commit: &ObjectId, paths: &[&str]) -> Result<Vec<Option<Object>>, GitError> {
+        let requests: Vec<Option<String>> = paths
+            .iter()
+            .map(|p| {
+                tree_path(p).map(|path| {
+                    if path.is_empty() {
+                        format!("{}^{{tree}}\n", commit.as_str())
+                    } else {
+                        format!("{}:{path}\n", commit.as_str())
+                    }
+                })
+            })
+            .collect();
+        let asked: Vec<String> = requests.iter().flatten().cloned().collect();
+        if asked.is_empty() {
+            return Ok(paths.iter().map(|_| None).collect());
+        }
         let mut slot = self
             .batch
             .lock()
@@ -503,18 +505,23 @@ impl Git {
         if slot.is_none() {
             *slot = Some(self.start_batch()?);
         }
-        let answer = match slot.as_mut() {
-            Some(batch) => batch.ask(&request),
+        let answers = match slot.as_mut() {
+            Some(batch) => batch.ask(&asked),
             None => Err(GitError::Batch("not started".into())),
         };
-        if answer.is_err() {
-            // A broken process is not reused: the next read starts another.
-            if let Some(mut b) = slot.take() {
-                b.child.kill().ok();
-                b.child.wait().ok();
+        let answers = match answers {
+            Ok(a) => a,
+            Err(e) => {
+                // A broken process is not reused: the next read starts another.
+                slot.take();
+                return Err(e);
             }
-        }
-        answer
+        };
+        let mut answers = answers.into_iter();
+        Ok(requests
+            .iter()
+            .map(|r| r.as_ref().and_then(|_| answers.next().flatten()))
+            .collect())
     }
 
     fn start_batch(&self) -> Result<Batch, GitError> {
@@ -535,19 +542,33 @@ impl Git {
         })
     }
 
+    /// The contents of `paths` at `commit`, in one pipeline; None for a
+    /// path that is not a file there.
+    pub fn read_files(
+        &self,
+        commit: &ObjectId,
+        paths: &[&str],
+    ) -> Result<Vec<Option<String>>, GitError> {
+        Ok(self
+            .objects(commit, paths)?
+            .into_iter()
+            .map(|o| match o {
+                Some(Object { kind, data }) if kind == "blob" => {
+                    Some(String::from_utf8_lossy(&data).into_owned())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The content of `path` at `commit`, or None when it is not a file there.
     pub fn read_file(&self, commit: &ObjectId, path: &str) -> Result<Option<String>, GitError> {
-        Ok(match self.object(commit, path)? {
-            Some(Object { kind, data }) if kind == "blob" => {
-                Some(String::from_utf8_lossy(&data).into_owned())
-            }
-            _ => None,
-        })
+        Ok(self.read_files(commit, &[path])?.pop().flatten())
     }
 
     /// Names of the folders directly under `dir` at `commit` ("" is the root).
     pub fn subdirs(&self, commit: &ObjectId, dir: &str) -> Result<Vec<String>, GitError> {
-        Ok(match self.object(commit, dir)? {
+        Ok(match self.objects(commit, &[dir])?.pop().flatten() {
             Some(Object { kind, data }) if kind == "tree" => tree_folders(&data),
             _ => Vec::new(),
         })
@@ -630,42 +651,88 @@ impl fmt::Debug for Batch {
 }
 
 impl Batch {
-    fn ask(&mut self, request: &str) -> Result<Option<Object>, GitError> {
-        let broken = |e: std::io::Error| GitError::Batch(e.to_string());
-        self.stdin.write_all(request.as_bytes()).map_err(broken)?;
-        self.stdin.flush().map_err(broken)?;
-        let mut header = String::new();
-        self.stdout.read_line(&mut header).map_err(broken)?;
-        let header = header.trim_end_matches('\n');
-        // `<id> <type> <size>`, or `<request> missing|ambiguous`.
-        let mut parts = header.rsplitn(3, ' ');
-        let (Some(size), Some(kind)) = (parts.next(), parts.next()) else {
-            return Err(GitError::Batch(format!("unexpected answer {header:?}")));
-        };
-        if size == "missing" || size == "ambiguous" {
-            return Ok(None);
-        }
-        let size: usize = size
-            .parse()
-            .map_err(|_| GitError::Batch(format!("unexpected answer {header:?}")))?;
-        // Ferry reads manifests, lockfiles and Jsonnet: a file this big is
-        // not one, and reading it would only exhaust memory. The caller
-        // drops this process (its answer is left unread) and starts another.
-        if size > MAX_OBJECT {
-            return Err(GitError::Batch(format!(
-                "{header:?} is larger than {} MiB; not read",
-                MAX_OBJECT >> 20
-            )));
-        }
-        let mut data = vec![0; size];
-        self.stdout.read_exact(&mut data).map_err(broken)?;
-        let mut newline = [0u8; 1];
-        self.stdout.read_exact(&mut newline).map_err(broken)?;
-        Ok(Some(Object {
-            kind: kind.to_string(),
-            data,
-        }))
+    /// Asks for each request (one line each) and reads the answers in
+    /// order. The requests are written from a second thread while the
+    /// answers are read, so thousands of them cost one pipeline rather than
+    /// a round trip each, and neither side can block the other on a full pipe.
+    fn ask(&mut self, requests: &[String]) -> Result<Vec<Option<Object>>, GitError> {
+        let Batch {
+            child,
+            stdin,
+            stdout,
+        } = self;
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(move || -> std::io::Result<()> {
+                let mut w = std::io::BufWriter::new(stdin);
+                for r in requests {
+                    w.write_all(r.as_bytes())?;
+                }
+                w.flush()
+            });
+            let mut answers = Vec::with_capacity(requests.len());
+            let mut failure = None;
+            for _ in requests {
+                match read_answer(stdout) {
+                    Ok(a) => answers.push(a),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            if failure.is_some() {
+                // The writer may be blocked on a full pipe: ending git ends it.
+                child.kill().ok();
+            }
+            let written = writer
+                .join()
+                .map_err(|_| GitError::Batch("the request writer panicked".into()));
+            match (failure, written) {
+                (Some(e), _) => Err(e),
+                (None, Err(e)) => Err(e),
+                (None, Ok(Err(e))) => Err(GitError::Batch(e.to_string())),
+                (None, Ok(Ok(()))) => Ok(answers),
+            }
+        })
     }
+}
+
+/// One answer of `cat-file --batch`: `<id> <type> <size>\n<data>\n`, or
+/// `<request> missing|ambiguous\n`.
+fn read_answer(stdout: &mut BufReader<ChildStdout>) -> Result<Option<Object>, GitError> {
+    let broken = |e: std::io::Error| GitError::Batch(e.to_string());
+    let mut header = String::new();
+    if stdout.read_line(&mut header).map_err(broken)? == 0 {
+        return Err(GitError::Batch("git ended early".into()));
+    }
+    let header = header.trim_end_matches('\n');
+    let mut parts = header.rsplitn(3, ' ');
+    let (Some(size), Some(kind)) = (parts.next(), parts.next()) else {
+        return Err(GitError::Batch(format!("unexpected answer {header:?}")));
+    };
+    if size == "missing" || size == "ambiguous" {
+        return Ok(None);
+    }
+    let size: usize = size
+        .parse()
+        .map_err(|_| GitError::Batch(format!("unexpected answer {header:?}")))?;
+    // Ferry reads manifests, lockfiles and Jsonnet: a file this big is not
+    // one, and reading it would only exhaust memory. The caller drops this
+    // process (its answer is left unread) and starts another.
+    if size > MAX_OBJECT {
+        return Err(GitError::Batch(format!(
+            "{header:?} is larger than {} MiB; not read",
+            MAX_OBJECT >> 20
+        )));
+    }
+    let mut data = vec![0; size];
+    stdout.read_exact(&mut data).map_err(broken)?;
+    let mut newline = [0u8; 1];
+    stdout.read_exact(&mut newline).map_err(broken)?;
+    Ok(Some(Object {
+        kind: kind.to_string(),
+        data,
+    }))
 }
 
 impl Drop for Batch {
@@ -677,23 +744,71 @@ impl Drop for Batch {
 }
 
 /// A commit's tree, read through git (for comparing with another commit
-/// without checking it out).
-#[derive(Debug, Clone)]
+/// without checking it out). Files read once are kept: a Jsonnet library
+/// imported by every task definition is asked of git once.
+#[derive(Debug)]
 pub struct GitTree<'a> {
-    /// The repository.
-    pub git: &'a Git,
+    git: &'a Git,
+    commit: ObjectId,
+    files: std::cell::RefCell<rustc_hash::FxHashMap<String, Option<String>>>,
+}
+
+impl<'a> GitTree<'a> {
+    /// The tree of `commit` in `git`.
+    pub fn new(git: &'a Git, commit: ObjectId) -> Self {
+        Self {
+            git,
+            commit,
+            files: Default::default(),
+        }
+    }
+
     /// The commit.
-    pub commit: ObjectId,
+    pub fn commit(&self) -> &ObjectId {
+        &self.commit
+    }
 }
 
 impl crate::crates::Tree for GitTree<'_> {
     fn read(&self, path: &str) -> Option<String> {
-        match self.git.read_file(&self.commit, path) {
+        if let Some(known) = self.files.borrow().get(path) {
+            return known.clone();
+        }
+        let text = match self.git.read_file(&self.commit, path) {
             Ok(text) => text,
             Err(e) => {
                 tracing::warn!("cannot read {path} at {}: {e}", self.commit.short());
-                None
+                return None;
             }
+        };
+        self.files
+            .borrow_mut()
+            .insert(path.to_string(), text.clone());
+        text
+    }
+
+    fn prefetch(&self, paths: &[String]) {
+        let wanted: Vec<&str> = {
+            let known = self.files.borrow();
+            paths
+                .iter()
+                .map(String::as_str)
+                .filter(|p| !known.contains_key(*p))
+                .collect()
+        };
+        match self.git.read_files(&self.commit, &wanted) {
+            Ok(texts) => {
+                let mut known = self.files.borrow_mut();
+                for (path, text) in wanted.into_iter().zip(texts) {
+                    known.insert(path.to_string(), text);
+                }
+            }
+            // Each file is then asked for on its own, and reports its error.
+            Err(e) => tracing::warn!(
+                "cannot read {} files at {}: {e}",
+                wanted.len(),
+                self.commit.short()
+            ),
         }
     }
 
@@ -810,7 +925,14 @@ mod tests {
     fn batch_requests_are_one_repository_relative_line() {
         assert_eq!(tree_path("./a//b/").as_deref(), Some("a/b"));
         assert_eq!(tree_path("").as_deref(), Some(""));
-        for bad in ["/etc/passwd", "../x", "a/../../x", "a\nHEAD:b", "a\r", "a\0b"] {
+        for bad in [
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a\nHEAD:b",
+            "a\r",
+            "a\0b",
+        ] {
             assert_eq!(tree_path(bad), None, "{bad:?}");
         }
     }
@@ -818,7 +940,11 @@ mod tests {
     #[test]
     fn tree_objects_list_their_folders() {
         let mut raw = Vec::new();
-        for (mode, name) in [("100644", "Cargo.toml"), ("40000", "libs"), ("40000", "svc")] {
+        for (mode, name) in [
+            ("100644", "Cargo.toml"),
+            ("40000", "libs"),
+            ("40000", "svc"),
+        ] {
             raw.extend_from_slice(format!("{mode} {name}\0").as_bytes());
             raw.extend_from_slice(&[7u8; 20]);
         }

@@ -492,28 +492,26 @@ async fn main() -> ExitCode {
             .map(|hash| eprintln!("plan-verify: the plan matches the reviewed one ({hash})"))
             .map_err(|e| (e.to_string(), Vec::new()))
         }
-        Command::Build(args) => {
-            match parse_parallel(args.parallel) {
-                Ok(parallel) => {
-                    let opts = build::Options {
-                        root: args.repo,
-                        manifest: cli.manifest,
-                        services: present(args.services),
-                        builder: builder_kind(args.builder),
-                        registry: present(args.registry),
-                        parallel,
-                    };
-                    build::run(&ctx, &opts, &mut reporter)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| {
-                            let diagnostics = e.diagnostics();
-                            (e.to_string(), diagnostics)
-                        })
-                }
-                Err(e) => Err((e, Vec::new())),
+        Command::Build(args) => match parse_parallel(args.parallel) {
+            Ok(parallel) => {
+                let opts = build::Options {
+                    root: args.repo,
+                    manifest: cli.manifest,
+                    services: present(args.services),
+                    builder: builder_kind(args.builder),
+                    registry: present(args.registry),
+                    parallel,
+                };
+                build::run(&ctx, &opts, &mut reporter)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        let diagnostics = e.diagnostics();
+                        (e.to_string(), diagnostics)
+                    })
             }
-        }
+            Err(e) => Err((e, Vec::new())),
+        },
         Command::Render(args) => {
             let opts = render_options(args, cli.manifest);
             render::run(&ctx, &opts, &mut reporter)

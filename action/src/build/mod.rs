@@ -263,10 +263,7 @@ pub fn prepare(
         BuildError::Input(format!("commit `{rev}` is not in this clone (GITHUB_SHA)"))
     })?;
     let files = inputs::parse_ls_tree(&git.ls_tree_recursive(&sha)?);
-    let tree = GitTree {
-        git: &git,
-        commit: sha.clone(),
-    };
+    let tree = GitTree::new(&git, sha.clone());
     let workspace = Workspace::load(&tree).unwrap_or_default();
     let lockfile =
         crate::crates::Tree::read(&tree, "Cargo.lock").and_then(|t| Lockfile::parse(&t).ok());

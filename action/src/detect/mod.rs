@@ -230,22 +230,25 @@ fn evaluate(
     head: &crate::git::Rev,
 ) -> Result<(Vec<Verdict>, Vec<String>), DetectError> {
     let head_tree: Box<dyn Tree + '_> = match (git, &changes.head_sha) {
-        (Some(g), Some(sha)) => Box::new(GitTree {
-            git: g,
-            commit: sha.clone(),
-        }),
+        (Some(g), Some(sha)) => Box::new(GitTree::new(g, sha.clone())),
         _ => Box::new(FsTree(root.to_path_buf())),
     };
     let base_tree: Option<GitTree<'_>> = match (git, &changes.base_sha) {
-        (Some(g), Some(sha)) => Some(GitTree {
-            git: g,
-            commit: sha.clone(),
-        }),
+        (Some(g), Some(sha)) => Some(GitTree::new(g, sha.clone())),
         _ => None,
     };
     let workspace = Workspace::load(head_tree.as_ref()).map_err(|e| {
         DetectError::Input(format!("cannot read the Cargo workspace at {head}: {e}"))
     })?;
+    // Every task definition in one pipeline; their imports, mostly shared
+    // libraries, are then read once each.
+    head_tree.prefetch(
+        &manifest
+            .services
+            .values()
+            .map(|s| s.task_definition.clone())
+            .collect::<Vec<_>>(),
+    );
     let read = |p: &str| head_tree.read(p);
     let imports: BTreeMap<String, Vec<String>> = manifest
         .services
