@@ -105,7 +105,11 @@ fn a_new_branch_at_the_default_branch_commit_says_what_was_compared() {
     let run = push(clone.path(), "main", &tip);
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(run.services().is_empty());
-    assert!(run.summary.contains("this push adds no commit"), "{}", run.summary);
+    assert!(
+        run.summary.contains("this push adds no commit"),
+        "{}",
+        run.summary
+    );
 }
 
 fn release_workflow() -> Value {

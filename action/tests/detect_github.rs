@@ -374,7 +374,11 @@ async fn the_compare_apis_300_file_cap_means_every_service() {
         "forced": false, "created": false, "deleted": false
     }));
     let dir = plain_folder();
-    let compare = format!("/repos/octo/shop/compare/{}...{}", "a".repeat(40), "b".repeat(40));
+    let compare = format!(
+        "/repos/octo/shop/compare/{}...{}",
+        "a".repeat(40),
+        "b".repeat(40)
+    );
     for (listed, expected) in [
         (299, vec!["api"]),
         (300, vec!["api", "worker"]),

@@ -18,9 +18,8 @@ fn monorepo(n: usize) -> (Repo, String, String) {
     let mut manifest = String::from(
         "project: big\nregion: us-east-1\nenvironments:\n  staging: { cluster: big-staging }\nservices:\n",
     );
-    let mut lock = String::from(
-        "version = 4\n\n[[package]]\nname = \"shared\"\nversion = \"0.1.0\"\n",
-    );
+    let mut lock =
+        String::from("version = 4\n\n[[package]]\nname = \"shared\"\nversion = \"0.1.0\"\n");
     for name in &names {
         manifest.push_str(&format!("  {name}: {{}}\n"));
         lock.push_str(&format!(
