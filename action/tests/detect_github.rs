@@ -496,3 +496,40 @@ async fn a_first_release_at_the_default_branch_commit_releases_every_service() {
     );
     assert_valid_github_api(&server.received_requests().await.unwrap()).await;
 }
+
+/// When the fall-back ends in "every service" (a first release push at the
+/// default branch's commit, Deployments unreadable), the warning is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_warning_survives_an_every_service_answer() {
+    let origin = Repo::new();
+    origin
+        .write(".github/ferry.yml", MANIFEST)
+        .write("services/api/main.rs", "1");
+    let tip = origin.commit("first");
+    let clone = tempfile::tempdir().unwrap();
+    support::git_in(
+        clone.path(),
+        &["clone", "-q", &origin.path().display().to_string(), "."],
+    );
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"message": "denied"})))
+        .mount(&server)
+        .await;
+    let payload = event_file(&json!({
+        "ref": "refs/heads/release", "before": "0".repeat(40), "after": tip,
+        "forced": false, "created": true, "deleted": false,
+        "repository": {"default_branch": "main"}
+    }));
+    let run = run_in_actions(clone.path(), &server.uri(), "push", &payload);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.services(), ["api", "worker"], "{}", run.summary);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("::warning ") && l.contains("deployments: read")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.summary.contains("> [!WARNING]"), "{}", run.summary);
+}

@@ -109,9 +109,7 @@ pub async fn run(
     let detection = detect(ctx, opts, &manifest, git.as_ref(), &root).await?;
     for w in &detection.warnings {
         reporter
-            .warning(&Diagnostic::new(".github/workflows", w.clone()).help(
-                "grant the detect job `permissions: deployments: read` (and check the token can read this repository's Deployments)",
-            ))
+            .warning(&Diagnostic::new(".github/workflows", w.clone()))
             .map_err(io_error)?;
     }
     for v in &detection.verdicts {
@@ -189,7 +187,11 @@ pub async fn detect(
                 .await?
             {
                 Ok(changes) => (changes, head),
-                Err(why) => return Ok(forced(affected::all(manifest, &why), why)),
+                Err(resolve::Fallback { why, warnings }) => {
+                    let mut detection = forced(affected::all(manifest, &why), why);
+                    detection.warnings = warnings;
+                    return Ok(detection);
+                }
             }
         }
     };

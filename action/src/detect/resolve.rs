@@ -40,8 +40,17 @@ pub(super) struct Resolver<'a> {
     pub use_api: bool,
 }
 
-/// Ok(Ok(changes)), Ok(Err(why every service)), or Err(bad input).
-type Outcome = Result<Result<Changes, String>, DetectError>;
+/// Every service is affected: why, and the warnings met on the way.
+#[derive(Debug, Clone, Default)]
+pub struct Fallback {
+    /// Why no comparison could be trusted.
+    pub why: String,
+    /// What the user should fix (as in [`Changes::warnings`]).
+    pub warnings: Vec<String>,
+}
+
+/// Ok(Ok(changes)), Ok(Err(every service, why)), or Err(bad input).
+type Outcome = Result<Result<Changes, Fallback>, DetectError>;
 
 impl Resolver<'_> {
     fn github(&self) -> Option<GitHub> {
@@ -139,8 +148,14 @@ impl Resolver<'_> {
                             }
                             Err(why) => {
                                 if matches!(base, Base::LastDeployment { .. }) {
+                                    // A 403 is the usual cause: say what to grant.
+                                    let fix = if why.starts_with("cannot read GitHub Deployments") {
+                                        " Grant the job `permissions: deployments: read`."
+                                    } else {
+                                        ""
+                                    };
                                     warnings.push(format!(
-                                        "{} could not be used ({why}); compared with {} instead, which may miss a change that was never deployed",
+                                        "{} could not be used ({why}); compared with {} instead, which may miss a change that was never deployed.{fix}",
                                         base.describe(),
                                         bases.get(i + 1).map_or_else(
                                             || "nothing".to_string(),
@@ -181,7 +196,7 @@ impl Resolver<'_> {
                     changes.warnings.splice(0..0, warnings);
                     return Ok(Ok(changes));
                 }
-                Ok(Err(why)) => return Ok(Err(why)),
+                Ok(Err(why)) => return Ok(Err(Fallback { why, warnings })),
                 Err(e) => tried.push(format!("GitHub API: {e}")),
             }
         } else if self.git.is_none() {
@@ -189,10 +204,13 @@ impl Resolver<'_> {
                 "this folder is not a git clone and no GitHub token is set: run detect inside the repository, set GITHUB_TOKEN (with GITHUB_REPOSITORY), or name the services with --services".into(),
             ));
         }
-        Ok(Err(format!(
-            "no base commit could be found ({}); every service is treated as affected so that nothing is skipped",
-            tried.join("; ")
-        )))
+        Ok(Err(Fallback {
+            why: format!(
+                "no base commit could be found ({}); every service is treated as affected so that nothing is skipped",
+                tried.join("; ")
+            ),
+            warnings,
+        }))
     }
 
     async fn resolve_base(
