@@ -6,10 +6,17 @@
 //! `$GITHUB_STEP_SUMMARY`, problems become `::error` annotations; outside,
 //! outputs are `key=value` lines on stdout and the report is markdown on
 //! stderr.
+//!
+//! Outside text reaches stdout only through the [`Reporter`] and stderr only
+//! through it or the log ([`logging`]); both scrub secrets ([`secrets`]) and
+//! keep workflow commands in that text from running ([`commands`]).
 
 mod argv;
+pub mod commands;
 pub mod event;
+pub mod logging;
 mod reporter;
+pub mod secrets;
 
 use std::fmt;
 use std::path::PathBuf;
