@@ -479,8 +479,8 @@ async fn main() -> ExitCode {
             let opts = Options::from(args);
             plan_comment::run(&opts, &GhContext::from_context(&ctx), &mut reporter)
                 .await
-            .map(|_| ())
-            .map_err(|e| (e.to_string(), Vec::new()))
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), Vec::new()))
         }
         Command::PlanVerify {
             plan,

@@ -127,7 +127,9 @@ fn trace_logging_of_a_build_prints_no_credential() {
     assert!(
         !header.is_match(&text),
         "an Authorization value: {:?}",
-        header.find(&text).map(|m| &text[m.start()..(m.end() + 40).min(text.len())])
+        header
+            .find(&text)
+            .map(|m| &text[m.start()..(m.end() + 40).min(text.len())])
     );
     // The one place a secret may appear: the runner's masks, on stdout.
     assert!(run.stdout.contains("::add-mask::"), "{}", run.stdout);

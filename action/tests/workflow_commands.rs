@@ -175,10 +175,7 @@ fn assert_only_ferry_commands(run: &Run, max_errors: usize, context: &str) {
                 "{context}: stderr would run {on_stderr:?} (wide={wide}, lenient={lenient})\n{run:#?}"
             );
             let (cmds, still_stopped) = executed(&run.stdout, wide, lenient);
-            assert!(
-                !still_stopped,
-                "{context}: commands left stopped\n{run:#?}"
-            );
+            assert!(!still_stopped, "{context}: commands left stopped\n{run:#?}");
             let mut tokens = Vec::new();
             let mut errors = 0;
             for c in &cmds {
@@ -233,7 +230,10 @@ fn run_in_actions(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
 /// characters) reaches the user: the run reported it, it did not drop it.
 fn assert_shown(run: &Run, context: &str) {
     let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(all.contains(MARK), "{context}: the payload is not shown\n{run:#?}");
+    assert!(
+        all.contains(MARK),
+        "{context}: the payload is not shown\n{run:#?}"
+    );
 }
 
 #[test]
@@ -315,10 +315,7 @@ fn manifest_keys_and_service_names_run_nothing() {
         let manifest = repo.path().join(".github/ferry.yml");
         let text = std::fs::read_to_string(&manifest).unwrap();
         let key = serde_json::to_string(&p).unwrap();
-        let broken = format!(
-            "{text}\n{key}: 1\n",
-        )
-        .replace(
+        let broken = format!("{text}\n{key}: 1\n",).replace(
             "services:\n",
             &format!("services:\n  {key}:\n    paths: [x/**]\n"),
         );
@@ -351,8 +348,9 @@ fn a_jsonnet_error_runs_nothing() {
 fn outside_text_echoed_on_success_shows_verbatim_and_runs_nothing() {
     for p in compact_payloads() {
         let uri = format!("{}{p}", image("sampleapi", "1"));
-        let images = serde_json::json!({"sampleapi": uri, "sampleworker": image("sampleworker", "1")})
-            .to_string();
+        let images =
+            serde_json::json!({"sampleapi": uri, "sampleworker": image("sampleworker", "1")})
+                .to_string();
         let run = run_in_actions(
             &repo_root(),
             &[

@@ -13,11 +13,11 @@
 use std::io::{self, Write};
 
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
 
 use super::commands;
 
@@ -53,18 +53,17 @@ pub const CREDENTIAL_TARGETS: &[&str] = &[
 
 /// The ceiling on [`CREDENTIAL_TARGETS`]: everything else is as `FERRY_LOG` says.
 pub fn credential_ceiling() -> Targets {
-    CREDENTIAL_TARGETS
-        .iter()
-        .fold(Targets::new().with_default(LevelFilter::TRACE), |t, target| {
-            t.with_target(*target, LevelFilter::DEBUG)
-        })
+    CREDENTIAL_TARGETS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |t, target| t.with_target(*target, LevelFilter::DEBUG),
+    )
 }
 
 /// Installs the log: `FERRY_LOG` (an `EnvFilter`, default [`DEFAULT_FILTER`])
 /// under [`credential_ceiling`], written through [`SafeStderr`].
 pub fn init(in_actions: bool) {
-    let filter = EnvFilter::try_from_env("FERRY_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(SafeStderr { in_actions })
         .with_ansi(false)

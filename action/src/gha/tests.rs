@@ -325,6 +325,110 @@ fn reporter_on_a_terminal_prints_plain_lines() {
     assert!(!err.contains("s3cr3t") && !stdout.text().contains("s3cr3t"));
 }
 
+fn reporter(in_actions: bool) -> (Reporter, Buf, Buf) {
+    let (stdout, stderr) = (Buf::default(), Buf::default());
+    let r = Reporter::new(
+        in_actions,
+        None,
+        None,
+        Box::new(stdout.clone()),
+        Box::new(stderr.clone()),
+    );
+    (r, stdout, stderr)
+}
+
+#[test]
+fn outside_text_on_stdout_is_fenced_only_when_it_could_run() {
+    let (mut r, stdout, _) = reporter(true);
+    r.info("api (staging): registered arn:aws:ecs:task/1")
+        .unwrap();
+    r.info("event: ::error::x\n  ::add-mask::y").unwrap();
+    r.group("build api").unwrap();
+    let out = stdout.text();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "api (staging): registered arn:aws:ecs:task/1");
+    let token = lines[1].strip_prefix("::stop-commands::").unwrap();
+    assert!(token.starts_with("ferry-") && token.len() == 38, "{token}");
+    assert_eq!(lines[2], "event: ::error::x");
+    assert_eq!(lines[3], "  ::add-mask::y");
+    assert_eq!(lines[4], format!("::{token}::"));
+    assert_eq!(lines[5], "::group::build api");
+    // A fresh token each time: one seen in the log cannot end a later fence.
+    r.info("##[error]z").unwrap();
+    let again = stdout.text();
+    let second = again.lines().nth(6).unwrap();
+    assert!(second.starts_with("::stop-commands::ferry-") && !second.ends_with(token));
+}
+
+#[test]
+fn outside_text_on_stderr_is_defused_in_actions_and_verbatim_on_a_terminal() {
+    let (mut r, _, stderr) = reporter(true);
+    r.summary("| a |\n::set-output name=x::y\n").unwrap();
+    assert_eq!(stderr.text(), "| a |\n%3A%3Aset-output name=x%3A%3Ay\n");
+    let (mut r, _, stderr) = reporter(false);
+    r.info("::set-output name=x::y").unwrap();
+    assert_eq!(stderr.text(), "::set-output name=x::y\n");
+}
+
+#[test]
+fn annotations_escape_every_line_break() {
+    let (mut r, stdout, _) = reporter(true);
+    r.fatal("a\u{2028}::error::b\r\n::add-mask::c 100%")
+        .unwrap();
+    assert_eq!(
+        stdout.text(),
+        "::error::a%0A::error::b%0D%0A::add-mask::c 100%25\n"
+    );
+    r.error(&Diagnostic::new("a,b:c\n.yml", "m")).unwrap();
+    assert!(
+        stdout.text().contains("::error file=a%2Cb%3Ac%0A.yml::m\n"),
+        "{}",
+        stdout.text()
+    );
+}
+
+#[test]
+fn a_failure_with_diagnostics_says_each_once_then_what_it_cost() {
+    let d = Diagnostic::new(".github/ferry.yml", "unknown field `x`")
+        .at(3, 1)
+        .help("remove it");
+    // The error's text is the diagnostic itself: nothing more to say.
+    let (mut r, _, stderr) = reporter(false);
+    r.fail(&d.to_string(), std::slice::from_ref(&d)).unwrap();
+    let err = stderr.text();
+    assert_eq!(err.matches("unknown field").count(), 1, "{err}");
+    assert!(!err.contains("ferry:"), "{err}");
+    // It wraps them: the wrapper is said, the diagnostic is not repeated.
+    let (mut r, stdout, _) = reporter(true);
+    let message = format!("deploy: nothing was deployed:\n{d}");
+    r.fail(&message, std::slice::from_ref(&d)).unwrap();
+    let out = stdout.text();
+    assert_eq!(out.matches("unknown field").count(), 1, "{out}");
+    assert!(
+        out.ends_with("ferry: deploy: nothing was deployed\n"),
+        "{out}"
+    );
+    // No diagnostics: one plain error.
+    let (mut r, _, stderr) = reporter(false);
+    r.fail("no AWS credentials", &[]).unwrap();
+    assert_eq!(stderr.text(), "error: no AWS credentials\n");
+}
+
+#[test]
+fn secrets_from_the_environment_are_scrubbed_from_reports() {
+    secrets::remember_env(&|k| {
+        (k == "AWS_SECRET_ACCESS_KEY").then(|| "wJalrXUtnFEMI/K7MDENG/reporter-test".to_string())
+    });
+    let (mut r, stdout, _) = reporter(true);
+    r.info("signing with wJalrXUtnFEMI/K7MDENG/reporter-test")
+        .unwrap();
+    r.fatal("bad key wJalrXUtnFEMI/K7MDENG/reporter-test")
+        .unwrap();
+    let out = stdout.text();
+    assert!(!out.contains("K7MDENG"), "{out}");
+    assert!(out.contains("signing with ***"), "{out}");
+}
+
 mod properties {
     use std::sync::OnceLock;
 
@@ -376,7 +480,9 @@ mod properties {
     }
 
     fn is_safe_ref(s: &str) -> bool {
-        !s.is_empty() && !s.starts_with('-') && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        !s.is_empty()
+            && !s.starts_with('-')
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
     }
 
     fn set(payload: &mut Value, path: &str, value: Value) {
