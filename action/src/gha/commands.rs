@@ -166,4 +166,34 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            /// Whatever the text, no line of the result can run, the line
+            /// breaks are kept, and lines that could not run are unchanged.
+            #[test]
+            fn neutralised_text_never_runs(
+                text in prop_oneof![
+                    any::<String>(),
+                    "([ \t\u{A0}\u{200B}\u{FEFF}]{0,2}(::|##\\[|:\u{200B}:|#\u{200D}#\\[)?[a-z-]{0,8}( [a-z]=[a-z%:,]{0,4})?(::|\\])?[a-z%]{0,6}[\r\n\u{2028}\u{85}]{0,2}){0,6}",
+                ],
+            ) {
+                let out = neutralise(&text);
+                prop_assert!(!has_command(&out), "{text:?} → {out:?}");
+                let breaks = |t: &str| t.chars().filter(|c| *c == '\n' || *c == '\r').count();
+                prop_assert_eq!(breaks(&out), breaks(&text));
+                for (before, after) in text.split(['\n', '\r']).zip(out.split(['\n', '\r'])) {
+                    if !is_command(before) {
+                        prop_assert_eq!(before, after);
+                    }
+                }
+            }
+        }
+    }
 }

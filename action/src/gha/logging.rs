@@ -66,7 +66,8 @@ pub fn init(in_actions: bool) {
         EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(SafeStderr { in_actions })
-        .with_ansi(false)
+        // Colours on a terminal only: escape codes help no log reader.
+        .with_ansi(!in_actions && io::IsTerminal::is_terminal(&io::stderr()))
         .without_time()
         .with_filter(credential_ceiling());
     // A second initialisation (tests) keeps the first subscriber.
