@@ -371,3 +371,56 @@ fn outside_text_echoed_on_success_shows_verbatim_and_runs_nothing() {
         );
     }
 }
+
+/// The chokepoint holds: outside `gha` (the reporter and the log) and
+/// `main.rs` (which hands the streams to them), no code writes to stdout or
+/// stderr itself. Test code is exempt.
+#[test]
+fn only_the_reporter_and_the_log_write_to_the_streams() {
+    fn walk(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    assert!(files.len() > 50, "{} files", files.len());
+    let writers = [
+        "println!",
+        "print!(",
+        "eprintln!",
+        "eprint!(",
+        "dbg!",
+        "io::stdout",
+        "io::stderr",
+        "libc::write",
+    ];
+    let mut found = Vec::new();
+    for file in files {
+        let rel = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if rel.starts_with("gha/") || rel == "main.rs" || rel.ends_with("tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for w in writers {
+            if code.contains(w) {
+                found.push(format!("{rel}: {w}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "write through the Reporter instead: {found:#?}"
+    );
+}
