@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::gha::quote;
+
 /// Parses the input; every problem names the entry and the fix.
 pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
     let text = text.trim();
@@ -28,7 +30,7 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
                     .ok_or_else(|| {
                         format!(
                             "`images`: the entry of {} has no image (give a URI, or build's {{\"image\": URI}})",
-                            shown(service)
+                            quote(service)
                         )
                     })?;
                 Ok((named(service)?, checked(service, uri)?))
@@ -44,33 +46,24 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
         let (service, uri) = entry.split_once('=').ok_or_else(|| {
             format!(
                 "`images`: {} is not service=URI (or give build's `images` JSON)",
-                shown(entry)
+                quote(entry)
             )
         })?;
         let service = named(service.trim())?;
         let uri = checked(&service, uri.trim())?;
         if out.contains_key(&service) {
-            return Err(format!("`images`: {} is given twice", shown(&service)));
+            return Err(format!("`images`: {} is given twice", quote(&service)));
         }
         out.insert(service, uri);
     }
     Ok(out)
 }
 
-/// An outside value for an error message: backquoted, control characters
-/// escaped, cut to 80 characters.
-fn shown(text: &str) -> String {
-    const MAX: usize = 80;
-    let cut = text.char_indices().nth(MAX).map_or(text.len(), |(i, _)| i);
-    let more = if cut < text.len() { "…" } else { "" };
-    format!("`{}`{more}", text[..cut].escape_debug())
-}
-
 fn named(service: &str) -> Result<String, String> {
     if service.is_empty() || service.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!(
             "`images`: {} is not a service name: give service=URI pairs",
-            shown(service)
+            quote(service)
         ));
     }
     Ok(service.to_string())
@@ -83,8 +76,8 @@ fn checked(service: &str, uri: &str) -> Result<String, String> {
     {
         return Err(format!(
             "`images`: the image of {} is {}: give a URI like REGISTRY/REPOSITORY@sha256:DIGEST",
-            shown(service),
-            shown(uri)
+            quote(service),
+            quote(uri)
         ));
     }
     Ok(uri.to_string())

@@ -118,21 +118,11 @@ pub enum EventError {
     },
 }
 
-/// A value for an error message: Debug-quoted (control characters escaped)
-/// and cut to 80 characters, since it comes from outside.
-fn quoted(value: &str) -> String {
-    const MAX: usize = 80;
-    match value.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{:?}…", &value[..cut]),
-        None => format!("{value:?}"),
-    }
-}
-
 fn invalid(event: &str, path: &str, value: &str, expected: &'static str) -> EventError {
     EventError::Invalid {
         event: event.into(),
         field: path.into(),
-        value: quoted(value),
+        value: super::quote(value),
         expected,
     }
 }

@@ -53,6 +53,14 @@ impl fmt::Display for Secret {
     }
 }
 
+/// An outside value for an error message: in backquotes, on one line
+/// whatever it holds (control characters and line breaks escaped as `\n`,
+/// `\u{2028}`), cut to 80 characters.
+pub fn quote(value: &str) -> String {
+    let cut = crate::github::deployments::truncate_chars(value, 80);
+    format!("`{}`", cut.escape_debug())
+}
+
 /// `owner/name` of a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoSlug {
