@@ -409,24 +409,44 @@ fn render_options(args: RenderArgs, manifest: PathBuf) -> render::Options {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    let in_actions = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
+    // Before anything can log: the log scrubs these and, in Actions, defuses
+    // workflow commands (the runner reads stderr too).
+    ferry::gha::secrets::remember_env(&|k| std::env::var(k).ok());
+    ferry::gha::logging::init(in_actions);
+    ferry::gha::logging::install_panic_hook(in_actions);
     // A container action gets no arguments: the `command` input names the subcommand.
-    let cli = Cli::parse_from(ferry::gha::action_args(
+    let parsed = Cli::try_parse_from(ferry::gha::action_args(
         std::env::args_os().collect(),
         &|k| std::env::var(k).ok(),
     ));
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config=error")),
-        )
-        .without_time()
-        .init();
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Clap quotes the offending value (outside text): print through
+            // the reporter, not clap's own writer.
+            let mut reporter = Reporter::new(
+                in_actions,
+                None,
+                None,
+                Box::new(std::io::stdout()),
+                Box::new(std::io::stderr()),
+            );
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() {
+                reporter.fatal(text.trim_start_matches("error: ").trim_end())
+            } else {
+                reporter.print(&text)
+            };
+            let _ = reporter.flush();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     let ctx = match Context::from_env() {
         Ok(ctx) => ctx,
         Err(e) => {
             let mut reporter = Reporter::new(
-                std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true"),
+                in_actions,
                 None,
                 None,
                 Box::new(std::io::stdout()),
@@ -457,14 +477,10 @@ async fn main() -> ExitCode {
         }
         Command::PlanComment(args) => {
             let opts = Options::from(args);
-            plan_comment::run(
-                &opts,
-                &GhContext::from_context(&ctx),
-                &mut std::io::stdout(),
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| (e.to_string(), Vec::new()))
+            plan_comment::run(&opts, &GhContext::from_context(&ctx), &mut reporter)
+                .await
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), Vec::new()))
         }
         Command::PlanVerify {
             plan,
@@ -477,8 +493,14 @@ async fn main() -> ExitCode {
                 expected_hash.as_deref(),
             )
             .await
-            .map(|hash| eprintln!("plan-verify: the plan matches the reviewed one ({hash})"))
             .map_err(|e| (e.to_string(), Vec::new()))
+            .and_then(|hash| {
+                reporter
+                    .info(&format!(
+                        "plan-verify: the plan matches the reviewed one ({hash})"
+                    ))
+                    .map_err(|e| (format!("cannot write the log: {e}"), Vec::new()))
+            })
         }
         Command::Build(args) => {
             match (parse_builder(args.builder), parse_parallel(args.parallel)) {
@@ -611,17 +633,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err((message, diagnostics)) => {
-            if diagnostics.is_empty() {
-                let _ = reporter.fatal(&message);
-            }
-            for d in &diagnostics {
-                let _ = reporter.error(d);
-            }
-            if !diagnostics.is_empty() {
-                // The annotations say where; this line says what it cost
-                // ("nothing was deployed").
-                let _ = reporter.info(&format!("ferry: {message}"));
-            }
+            let _ = reporter.fail(&message, &diagnostics);
             let _ = reporter.flush();
             ExitCode::FAILURE
         }
