@@ -1,6 +1,8 @@
 //! `sampleworker` as a process against a real SQS (moto) through the real
 //! aws-sdk-sqs: end to end with the API, failures to the DLQ, malformed bodies,
-//! SIGKILL and SIGTERM mid-batch, visibility extension, metric names.
+//! SIGKILL and SIGTERM mid-batch, visibility extension, metric names, and
+//! idempotency keys (retries after a slow queue's 503, reused keys, hostile
+//! key attributes).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../sampleapi/tests/common/mod.rs"]
@@ -313,7 +315,15 @@ async fn metric_names_are_exactly_the_ones_monitoring_uses() {
 async fn failures_reach_the_dlq_after_3_receives_and_are_counted() {
     let sqs = common::moto_client();
     let (queue, dlq) = common::queue_with_dlq(&sqs, "fail", 1, 3).await;
-    send_tasks(&sqs, &queue, 5, "fail").await;
+    send_tasks(&sqs, &queue, 4, "fail").await;
+    // A failed keyed task is retried too: its key is not "processed".
+    send_with_attrs(
+        &sqs,
+        &queue,
+        "fail-keyed@example.com",
+        &[("idempotency_key", "String", "failing-key")],
+    )
+    .await;
     let worker = spawn_worker(
         &queue,
         &[
@@ -612,4 +622,239 @@ async fn spans_are_exported_over_otlp_http_in_the_producers_trace() {
         .find(|l| l["message"] == "email sent")
         .unwrap();
     assert_eq!(line["trace_id"], trace);
+}
+
+/// Sends one task with `attrs` as message attributes (name, data type, string
+/// value or, for `Binary`, bytes).
+async fn send_with_attrs(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+    to: &str,
+    attrs: &[(&str, &str, &str)],
+) {
+    let mut req = sqs
+        .send_message()
+        .queue_url(queue)
+        .message_body(json!({"type":"email","to":to,"subject":"s","body":"b"}).to_string());
+    for (name, ty, value) in attrs {
+        let b = aws_sdk_sqs::types::MessageAttributeValue::builder().data_type(*ty);
+        let b = if *ty == "Binary" {
+            b.binary_value(aws_sdk_sqs::primitives::Blob::new(value.as_bytes().to_vec()))
+        } else {
+            b.string_value(*value)
+        };
+        req = req.message_attributes(*name, b.build().unwrap());
+    }
+    req.send().await.unwrap();
+}
+
+/// The incident of the hardening issue, scaled down: many concurrent clients
+/// against a queue that answers after the API's timeout. Every 503 says "may
+/// have been queued"; the clients retry with the same key until they get 202;
+/// every task was queued several times, and the worker sends each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_after_a_slow_queue_are_sent_exactly_once() {
+    const N: usize = 100;
+    telemetry_once();
+    let sqs = common::moto_client();
+    let (queue, dlq) = common::queue_with_dlq(&sqs, "slow", 2, 3).await;
+    let (slow, delay) = common::slow_sqs(2500).await;
+    let path = queue.splitn(4, '/').nth(3).unwrap();
+    let env = Env::from_pairs(&[
+        ("SQS_QUEUE_URL", &format!("{slow}/{path}")),
+        ("AWS_REGION", "us-east-1"),
+        ("SQS_TIMEOUT_MS", "1000"),
+    ]);
+    let config = sampleapi::Config::from_env(&env).unwrap();
+    let app = sampleapi::App::new(config, common::client_for(&slow), Shutdown::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(sampleapi::serve(listener, app));
+    let http = reqwest::Client::new();
+    let run = common::unique_name("k");
+    let post = move |i: usize| {
+        let http = http.clone();
+        let url = format!("{base}/api/tasks");
+        let key = format!("{run}-{i}");
+        async move {
+            let r = http
+                .post(url)
+                .header("idempotency-key", key)
+                .json(&json!({"type":"email","to":format!("slow-{i}@example.com"),"subject":"s","body":"b"}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (i, status, r.json::<Value>().await.unwrap())
+        }
+    };
+    // Two rounds while the queue is slow: every answer is a 503 "unknown".
+    for _round in 0..2 {
+        let mut all = tokio::task::JoinSet::new();
+        for i in 0..N {
+            all.spawn(post(i));
+        }
+        while let Some(res) = all.join_next().await {
+            let (_, status, body) = res.unwrap();
+            assert_eq!(status, 503, "{body}");
+            assert_eq!(body["delivery"], "unknown", "{body}");
+        }
+    }
+    // Then the queue recovers; each client retries until it gets 202.
+    delay.store(0, std::sync::atomic::Ordering::Relaxed);
+    let mut all = tokio::task::JoinSet::new();
+    for i in 0..N {
+        let post = post.clone();
+        all.spawn(async move {
+            for _ in 0..20 {
+                let (_, status, body) = post(i).await;
+                if status == 202 {
+                    return;
+                }
+                assert_eq!(status, 503, "{body}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            panic!("task {i} never accepted");
+        });
+    }
+    while let Some(res) = all.join_next().await {
+        res.unwrap();
+    }
+    // What the 503s "refused" was queued: at least 3 copies of every task.
+    let start = Instant::now();
+    let mut last = 0;
+    let stored = loop {
+        let (visible, _) = common::counts(&sqs, &queue).await;
+        if visible >= 3 * N as u64 && visible == last {
+            break visible;
+        }
+        last = visible;
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the queue never settled at >= {} messages: {visible}",
+            3 * N
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+
+    let worker = spawn_worker(
+        &queue,
+        &[
+            ("WORKER_CONCURRENCY", "20"),
+            ("SQS_VISIBILITY_TIMEOUT_SECONDS", "2"),
+        ],
+    );
+    let dedup = "emails_deduplicated_total";
+    let want_dedup = stored as f64 - N as f64;
+    worker
+        .wait_metric(dedup, |v| v >= want_dedup, Duration::from_secs(180))
+        .await;
+    common::eventually(Duration::from_secs(30), "queue empty", || async {
+        common::counts(&sqs, &queue).await == (0, 0)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let text = worker.metrics().await;
+    assert_eq!(
+        common::sample(&text, r#"emails_sent_total{status="success"}"#),
+        Some(N as f64),
+        "each task sent once:\n{text}"
+    );
+    assert_eq!(common::sample(&text, dedup), Some(want_dedup));
+    assert_eq!(common::sample(&text, "dedup_keys"), Some(N as f64));
+    assert_eq!(common::sample(&text, "dedup_keys_evicted_total"), Some(0.0));
+    assert_eq!(common::counts(&sqs, &dlq).await, (0, 0));
+    let sent = worker.sent_to();
+    let distinct: HashSet<&String> = sent.iter().collect();
+    assert_eq!((sent.len(), distinct.len()), (N, N));
+    let logs = worker.logs();
+    let warnings: Vec<_> = logs.iter().filter(|l| l["level"] != "INFO").collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[tokio::test]
+async fn a_key_reused_for_a_different_task_is_dropped_with_a_warning() {
+    let sqs = common::moto_client();
+    let (queue, _) = common::queue_with_dlq(&sqs, "reuse", 30, 3).await;
+    let key = [("idempotency_key", "String", "reused-key-1")];
+    send_with_attrs(&sqs, &queue, "first@example.com", &key).await;
+    let worker = spawn_worker(&queue, &[]);
+    let ok = r#"emails_sent_total{status="success"}"#;
+    worker
+        .wait_metric(ok, |v| v >= 1.0, Duration::from_secs(20))
+        .await;
+    send_with_attrs(&sqs, &queue, "second@example.com", &key).await;
+    send_with_attrs(&sqs, &queue, "first@example.com", &key).await;
+    worker
+        .wait_metric("emails_deduplicated_total", |v| v >= 2.0, Duration::from_secs(20))
+        .await;
+    common::eventually(Duration::from_secs(10), "queue empty", || async {
+        common::counts(&sqs, &queue).await == (0, 0)
+    })
+    .await;
+    assert_eq!(worker.metric(ok).await, 1.0);
+    assert_eq!(worker.sent_to(), ["first@example.com"]);
+    let logs = worker.logs();
+    let warned: Vec<_> = logs.iter().filter(|l| l["level"] == "WARN").collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0]["message"].as_str().unwrap().contains("reused for a different task"));
+    assert_eq!(warned[0]["idempotency_key"], "reused-key-1");
+    assert!(logs.iter().any(|l| l["level"] == "INFO"
+        && l["message"].as_str().unwrap().starts_with("duplicate task")));
+}
+
+#[tokio::test]
+async fn hostile_key_attributes_go_to_the_dlq_and_block_nothing() {
+    let sqs = common::moto_client();
+    let (queue, dlq) = common::queue_with_dlq(&sqs, "hostile-key", 1, 3).await;
+    let oversized = "K".repeat(5000);
+    let injection = "a\n{\"level\":\"ERROR\",\"message\":\"forged\"}";
+    let hostile: [(&str, &str); 5] = [
+        ("Number", "12"),
+        ("Binary", "binary-key"),
+        ("String", oversized.as_str()),
+        ("String", injection),
+        ("String", "../../etc/passwd"),
+    ];
+    for (i, (ty, value)) in hostile.iter().enumerate() {
+        send_with_attrs(
+            &sqs,
+            &queue,
+            &format!("hostile-{i}@example.com"),
+            &[("idempotency_key", ty, value)],
+        )
+        .await;
+    }
+    send_with_attrs(&sqs, &queue, "keyed@example.com", &[("idempotency_key", "String", "good-key")]).await;
+    send_tasks(&sqs, &queue, 1, "plain").await;
+    let worker = spawn_worker(&queue, &[("SQS_VISIBILITY_TIMEOUT_SECONDS", "1")]);
+    common::eventually(Duration::from_secs(40), "5 messages in the DLQ", || async {
+        common::counts(&sqs, &dlq).await.0 == 5
+    })
+    .await;
+    let mut sent = worker.sent_to();
+    sent.sort();
+    assert_eq!(sent, ["keyed@example.com", "plain-0@example.com"]);
+    assert_eq!(worker.metric("messages_malformed_total").await, 15.0);
+    assert_eq!(common::counts(&sqs, &queue).await, (0, 0));
+    // Nothing lost: every hostile message is in the DLQ, body intact.
+    let mut dead: Vec<String> = common::drain(&sqs, &dlq)
+        .await
+        .into_iter()
+        .map(|(b, _)| serde_json::from_str::<Value>(&b).unwrap()["to"].as_str().unwrap().to_owned())
+        .collect();
+    dead.sort();
+    assert_eq!(dead, (0..5).map(|i| format!("hostile-{i}@example.com")).collect::<Vec<_>>());
+    // The log says why, and never carries the hostile value.
+    let text = worker.logs_text();
+    assert!(!text.contains("KKKKKKKKKK") && !text.contains("forged") && !text.contains("passwd"));
+    let errors: Vec<_> = worker
+        .logs()
+        .into_iter()
+        .filter(|l| l["level"] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 15, "{errors:?}");
+    assert!(errors.iter().all(|l| l["message"].as_str().unwrap().contains("bad idempotency key")));
+    assert!(errors.iter().any(|l| l["error"].as_str().unwrap().contains("is not a String")));
+    assert!(errors.iter().any(|l| l["error"].as_str().unwrap().contains("5000 bytes long")));
 }

@@ -5,7 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
@@ -196,4 +197,54 @@ pub fn sample(text: &str, name: &str) -> Option<f64> {
         let (k, v) = l.rsplit_once(' ')?;
         (k == name).then(|| v.parse().ok()).flatten()
     })
+}
+
+/// A slow SQS: a TCP proxy in front of moto that passes requests at once and
+/// holds every chunk of the answers for the current delay (milliseconds, set
+/// through the returned handle). With a delay past the API's `SQS_TIMEOUT_MS`,
+/// SQS stores the message but the API gives up before it hears so. Returns the
+/// proxy's endpoint URL.
+pub async fn slow_sqs(delay_ms: u64) -> (String, Arc<AtomicU64>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let upstream = moto_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let delay = Arc::new(AtomicU64::new(delay_ms));
+    let handle = delay.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            let delay = delay.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let requests = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                    let _ = server_write.shutdown().await;
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match server_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let ms = delay.load(Ordering::Relaxed);
+                    if ms > 0 {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                    }
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                requests.abort();
+            });
+        }
+    });
+    (endpoint, handle)
 }
