@@ -93,9 +93,9 @@ impl Failure {
             SdkError::TimeoutError(_) => Self::Timeout,
             SdkError::ResponseError(_) => Self::BadResponse,
             SdkError::DispatchFailure(d) => {
-                let refused = d
-                    .as_connector_error()
-                    .is_some_and(|c| io_kind_in_chain(c) == Some(std::io::ErrorKind::ConnectionRefused));
+                let refused = d.as_connector_error().is_some_and(|c| {
+                    io_kind_in_chain(c) == Some(std::io::ErrorKind::ConnectionRefused)
+                });
                 if refused {
                     Self::ConnectionRefused
                 } else if d.is_timeout() {
@@ -185,15 +185,35 @@ mod tests {
             ConnectionRefused,
             NotBuilt,
         ] {
-            assert_eq!(outcome(std::slice::from_ref(&f)), Delivery::NotQueued, "{f:?}");
+            assert_eq!(
+                outcome(std::slice::from_ref(&f)),
+                Delivery::NotQueued,
+                "{f:?}"
+            );
         }
-        for f in [answered(500, "InternalError"), answered(503, "ServiceUnavailable"), Io, Timeout, BadResponse] {
-            assert_eq!(outcome(std::slice::from_ref(&f)), Delivery::Unknown, "{f:?}");
+        for f in [
+            answered(500, "InternalError"),
+            answered(503, "ServiceUnavailable"),
+            Io,
+            Timeout,
+            BadResponse,
+        ] {
+            assert_eq!(
+                outcome(std::slice::from_ref(&f)),
+                Delivery::Unknown,
+                "{f:?}"
+            );
         }
         // One uncertain attempt makes the whole request uncertain, whatever came after.
         assert_eq!(outcome(&[Timeout, ConnectionRefused]), Delivery::Unknown);
-        assert_eq!(outcome(&[Io, answered(400, "RequestThrottled")]), Delivery::Unknown);
-        assert_eq!(outcome(&[ConnectionRefused, ConnectionRefused]), Delivery::NotQueued);
+        assert_eq!(
+            outcome(&[Io, answered(400, "RequestThrottled")]),
+            Delivery::Unknown
+        );
+        assert_eq!(
+            outcome(&[ConnectionRefused, ConnectionRefused]),
+            Delivery::NotQueued
+        );
     }
 
     #[test]
@@ -215,7 +235,10 @@ mod tests {
             assert!(!should_retry(&[answered(403, "AccessDenied")], has_key));
             assert!(!should_retry(&[NotBuilt], has_key));
             assert!(!should_retry(&[BadResponse], has_key));
-            assert!(!should_retry(&[ConnectionRefused, ConnectionRefused], has_key));
+            assert!(!should_retry(
+                &[ConnectionRefused, ConnectionRefused],
+                has_key
+            ));
             assert!(!should_retry(&[], has_key));
         }
     }
@@ -236,13 +259,25 @@ mod tests {
         }
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         let deep = Wrap(Box::new(Wrap(Box::new(refused))));
-        assert_eq!(io_kind_in_chain(&deep), Some(std::io::ErrorKind::ConnectionRefused));
-        let reset = Wrap(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)));
-        assert_eq!(io_kind_in_chain(&reset), Some(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(
+            io_kind_in_chain(&deep),
+            Some(std::io::ErrorKind::ConnectionRefused)
+        );
+        let reset = Wrap(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert_eq!(
+            io_kind_in_chain(&reset),
+            Some(std::io::ErrorKind::ConnectionReset)
+        );
         let mut chain: Box<dyn StdError + 'static> = Box::new(std::fmt::Error);
         for _ in 0..100 {
             chain = Box::new(Wrap(chain));
         }
-        assert_eq!(io_kind_in_chain(chain.as_ref()), None, "a long chain is cut, not walked forever");
+        assert_eq!(
+            io_kind_in_chain(chain.as_ref()),
+            None,
+            "a long chain is cut, not walked forever"
+        );
     }
 }

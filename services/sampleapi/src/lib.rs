@@ -26,8 +26,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use service_telemetry::shutdown::Shutdown;
 use service_telemetry::idempotency::{self, KeyError};
+use service_telemetry::shutdown::Shutdown;
 use service_telemetry::{current_trace_id, propagation};
 use tokio::sync::Mutex;
 use tracing::{Instrument as _, field};
@@ -400,7 +400,8 @@ async fn publish(
         messaging.system = "aws_sqs",
         messaging.operation = "publish",
     );
-    let body = serde_json::to_string(task).map_err(|e| not_built(format!("cannot encode the task: {e}")))?;
+    let body = serde_json::to_string(task)
+        .map_err(|e| not_built(format!("cannot encode the task: {e}")))?;
     let mut attributes: HashMap<String, MessageAttributeValue> = HashMap::new();
     for (k, v) in propagation::inject(&span) {
         attributes.insert(k, string_attribute(v).map_err(not_built)?);
@@ -470,7 +471,9 @@ async fn publish(
         };
         failures.push(failure);
         let time_left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if !delivery::should_retry(&failures, key.is_some()) || time_left < Duration::from_millis(20) {
+        if !delivery::should_retry(&failures, key.is_some())
+            || time_left < Duration::from_millis(20)
+        {
             break;
         }
         tracing::warn!(error = %last_reason, "SQS send failed; retrying once");

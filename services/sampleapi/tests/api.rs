@@ -449,7 +449,11 @@ async fn a_503_after_a_timeout_says_the_task_may_be_queued_and_it_was() {
     let t = Instant::now();
     let (s, body, retry_after) = api.post_with_key(Some(key), &email()).await;
     assert_eq!(s, 503, "{body}");
-    assert!(t.elapsed() < Duration::from_millis(1400), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        t.elapsed()
+    );
     assert_eq!(body["error"], "queue_unavailable");
     assert_eq!(body["delivery"], "unknown");
     let message = body["message"].as_str().unwrap();
@@ -465,7 +469,10 @@ async fn a_503_after_a_timeout_says_the_task_may_be_queued_and_it_was() {
     assert_eq!((s, body["delivery"].as_str()), (503, Some("unknown")));
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("a retry may run it twice"), "{message}");
-    assert!(message.contains("Send an Idempotency-Key header"), "{message}");
+    assert!(
+        message.contains("Send an Idempotency-Key header"),
+        "{message}"
+    );
 
     // The retry once SQS is fast again: 202, the key echoed.
     delay.store(0, std::sync::atomic::Ordering::Relaxed);
@@ -524,7 +531,10 @@ async fn bad_idempotency_keys_are_400_and_nothing_is_sent() {
         let message = body["message"].as_str().unwrap();
         assert!(message.contains(needle), "{raw:?}: {message}");
         assert!(message.contains("A-Z a-z 0-9"), "{message}");
-        assert!(!message.contains("etc") && !message.contains("script"), "{message}");
+        assert!(
+            !message.contains("etc") && !message.contains("script"),
+            "{message}"
+        );
     }
     // The header twice, even with two valid keys.
     let r = api
@@ -540,7 +550,11 @@ async fn bad_idempotency_keys_are_400_and_nothing_is_sent() {
     let body: Value = r.json().await.unwrap();
     assert!(body["message"].as_str().unwrap().contains("more than once"));
 
-    assert_eq!(common::counts(&sqs, &queue).await, (0, 0), "nothing was sent");
+    assert_eq!(
+        common::counts(&sqs, &queue).await,
+        (0, 0),
+        "nothing was sent"
+    );
     // The longest valid key passes.
     let (s, body, _) = api.post_with_key(Some(&long[..128]), &email()).await;
     assert_eq!(s, 202, "{body}");
@@ -571,15 +585,27 @@ async fn a_fifo_queue_drops_retries_with_the_same_key_itself() {
     let (s, body, _) = api.post_with_key(None, &email()).await;
     assert_eq!(s, 202, "{body}");
     let msgs = common::drain(&sqs, &queue).await;
-    assert_eq!(msgs.len(), 2, "the keyed retry was dropped by SQS: {msgs:?}");
+    assert_eq!(
+        msgs.len(),
+        2,
+        "the keyed retry was dropped by SQS: {msgs:?}"
+    );
 }
 
 #[test]
 fn fifo_queues_are_told_by_their_url() {
-    assert!(sampleapi::is_fifo("https://sqs.eu-west-1.amazonaws.com/1/tasks.fifo"));
-    assert!(sampleapi::is_fifo("https://sqs.eu-west-1.amazonaws.com/1/tasks.fifo/"));
-    assert!(!sampleapi::is_fifo("https://sqs.eu-west-1.amazonaws.com/1/tasks"));
-    assert!(!sampleapi::is_fifo("https://sqs.eu-west-1.amazonaws.com/1/fifo"));
+    assert!(sampleapi::is_fifo(
+        "https://sqs.eu-west-1.amazonaws.com/1/tasks.fifo"
+    ));
+    assert!(sampleapi::is_fifo(
+        "https://sqs.eu-west-1.amazonaws.com/1/tasks.fifo/"
+    ));
+    assert!(!sampleapi::is_fifo(
+        "https://sqs.eu-west-1.amazonaws.com/1/tasks"
+    ));
+    assert!(!sampleapi::is_fifo(
+        "https://sqs.eu-west-1.amazonaws.com/1/fifo"
+    ));
 }
 
 #[tokio::test]

@@ -9,7 +9,6 @@
 //! `cap`; there are at most `WORKER_CONCURRENCY` of them. Plain data: every
 //! operation takes the current time, so tests drive the clock.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -147,11 +146,9 @@ impl SeenKeys {
             return false;
         };
         // Only if it still is that completion (never re-claimed since).
-        if let Entry::Occupied(e) = self.keys.entry(key) {
-            if matches!(e.get(), State::Done { at: a, .. } if *a == at) {
-                e.remove();
-                return true;
-            }
+        if matches!(self.keys.get(&key), Some(State::Done { at: a, .. }) if *a == at) {
+            self.keys.remove(&key);
+            return true;
         }
         false
     }
@@ -170,9 +167,19 @@ mod tests {
         assert_eq!(s.claim("k", 1, t0), Claim::New);
         s.complete("k", 1, t0);
         let just_before = t0 + H - Duration::from_millis(1);
-        assert_eq!(s.claim("k", 1, just_before), Claim::Duplicate { same_body: true });
-        assert_eq!(s.claim("k", 2, just_before), Claim::Duplicate { same_body: false });
-        assert_eq!(s.claim("k", 1, t0 + H), Claim::New, "expired exactly at the window");
+        assert_eq!(
+            s.claim("k", 1, just_before),
+            Claim::Duplicate { same_body: true }
+        );
+        assert_eq!(
+            s.claim("k", 2, just_before),
+            Claim::Duplicate { same_body: false }
+        );
+        assert_eq!(
+            s.claim("k", 1, t0 + H),
+            Claim::New,
+            "expired exactly at the window"
+        );
         assert_eq!(s.len(), 1);
     }
 
@@ -186,7 +193,11 @@ mod tests {
         assert_eq!(s.claim("k", 1, t0 + 10 * H), Claim::Busy);
         s.release("k");
         assert!(s.is_empty());
-        assert_eq!(s.claim("k", 1, t0 + 10 * H), Claim::New, "a redelivery is processed");
+        assert_eq!(
+            s.claim("k", 1, t0 + 10 * H),
+            Claim::New,
+            "a redelivery is processed"
+        );
     }
 
     #[test]
@@ -200,7 +211,10 @@ mod tests {
         s.complete("k", 1, t0);
         s.release("k"); // a late release must not forget a completed key
         s.complete("k", 9, t0 + H / 2); // nor a second completion extend or change it
-        assert_eq!(s.claim("k", 1, t0 + H / 2), Claim::Duplicate { same_body: true });
+        assert_eq!(
+            s.claim("k", 1, t0 + H / 2),
+            Claim::Duplicate { same_body: true }
+        );
         assert_eq!(s.claim("k", 1, t0 + H), Claim::New);
     }
 
@@ -217,7 +231,11 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert_eq!(s.evicted_early(), 2);
         for k in ["c", "d", "e"] {
-            assert_eq!(s.claim(k, 0, now), Claim::Duplicate { same_body: true }, "{k}");
+            assert_eq!(
+                s.claim(k, 0, now),
+                Claim::Duplicate { same_body: true },
+                "{k}"
+            );
         }
         assert_eq!(s.claim("a", 0, now), Claim::New);
     }
@@ -245,7 +263,10 @@ mod tests {
         let t1 = t0 + H + Duration::from_secs(1);
         assert_eq!(s.claim("k", 0, t1), Claim::New);
         s.complete("k", 0, t1);
-        assert_eq!(s.claim("k", 0, t1 + H / 2), Claim::Duplicate { same_body: true });
+        assert_eq!(
+            s.claim("k", 0, t1 + H / 2),
+            Claim::Duplicate { same_body: true }
+        );
     }
 
     #[test]

@@ -146,7 +146,8 @@ struct ClaimGuard<'a> {
 impl ClaimGuard<'_> {
     fn complete(mut self, body: u64) {
         if let Some(key) = self.key.take() {
-            self.worker.with_seen(|seen| seen.complete(&key, body, Instant::now()));
+            self.worker
+                .with_seen(|seen| seen.complete(&key, body, Instant::now()));
         }
     }
 }
@@ -697,7 +698,10 @@ mod tests {
     fn message_keys_from_attributes() {
         let k = idempotency::ATTRIBUTE;
         assert_eq!(message_key(None), Ok(None));
-        assert_eq!(message_key(Some(&attrs(&[("other", "String", Some("x"))]))), Ok(None));
+        assert_eq!(
+            message_key(Some(&attrs(&[("other", "String", Some("x"))]))),
+            Ok(None)
+        );
         assert_eq!(
             message_key(Some(&attrs(&[(k, "String", Some("abc-1"))]))),
             Ok(Some("abc-1".into()))

@@ -639,7 +639,9 @@ async fn send_with_attrs(
     for (name, ty, value) in attrs {
         let b = aws_sdk_sqs::types::MessageAttributeValue::builder().data_type(*ty);
         let b = if *ty == "Binary" {
-            b.binary_value(aws_sdk_sqs::primitives::Blob::new(value.as_bytes().to_vec()))
+            b.binary_value(aws_sdk_sqs::primitives::Blob::new(
+                value.as_bytes().to_vec(),
+            ))
         } else {
             b.string_value(*value)
         };
@@ -783,7 +785,11 @@ async fn a_key_reused_for_a_different_task_is_dropped_with_a_warning() {
     send_with_attrs(&sqs, &queue, "second@example.com", &key).await;
     send_with_attrs(&sqs, &queue, "first@example.com", &key).await;
     worker
-        .wait_metric("emails_deduplicated_total", |v| v >= 2.0, Duration::from_secs(20))
+        .wait_metric(
+            "emails_deduplicated_total",
+            |v| v >= 2.0,
+            Duration::from_secs(20),
+        )
         .await;
     common::eventually(Duration::from_secs(10), "queue empty", || async {
         common::counts(&sqs, &queue).await == (0, 0)
@@ -794,10 +800,17 @@ async fn a_key_reused_for_a_different_task_is_dropped_with_a_warning() {
     let logs = worker.logs();
     let warned: Vec<_> = logs.iter().filter(|l| l["level"] == "WARN").collect();
     assert_eq!(warned.len(), 1, "{warned:?}");
-    assert!(warned[0]["message"].as_str().unwrap().contains("reused for a different task"));
+    assert!(
+        warned[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reused for a different task")
+    );
     assert_eq!(warned[0]["idempotency_key"], "reused-key-1");
-    assert!(logs.iter().any(|l| l["level"] == "INFO"
-        && l["message"].as_str().unwrap().starts_with("duplicate task")));
+    assert!(
+        logs.iter().any(|l| l["level"] == "INFO"
+            && l["message"].as_str().unwrap().starts_with("duplicate task"))
+    );
 }
 
 #[tokio::test]
@@ -822,7 +835,13 @@ async fn hostile_key_attributes_go_to_the_dlq_and_block_nothing() {
         )
         .await;
     }
-    send_with_attrs(&sqs, &queue, "keyed@example.com", &[("idempotency_key", "String", "good-key")]).await;
+    send_with_attrs(
+        &sqs,
+        &queue,
+        "keyed@example.com",
+        &[("idempotency_key", "String", "good-key")],
+    )
+    .await;
     send_tasks(&sqs, &queue, 1, "plain").await;
     let worker = spawn_worker(&queue, &[("SQS_VISIBILITY_TIMEOUT_SECONDS", "1")]);
     common::eventually(Duration::from_secs(40), "5 messages in the DLQ", || async {
@@ -838,10 +857,20 @@ async fn hostile_key_attributes_go_to_the_dlq_and_block_nothing() {
     let mut dead: Vec<String> = common::drain(&sqs, &dlq)
         .await
         .into_iter()
-        .map(|(b, _)| serde_json::from_str::<Value>(&b).unwrap()["to"].as_str().unwrap().to_owned())
+        .map(|(b, _)| {
+            serde_json::from_str::<Value>(&b).unwrap()["to"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     dead.sort();
-    assert_eq!(dead, (0..5).map(|i| format!("hostile-{i}@example.com")).collect::<Vec<_>>());
+    assert_eq!(
+        dead,
+        (0..5)
+            .map(|i| format!("hostile-{i}@example.com"))
+            .collect::<Vec<_>>()
+    );
     // The log says why, and never carries the hostile value.
     let text = worker.logs_text();
     assert!(!text.contains("KKKKKKKKKK") && !text.contains("forged") && !text.contains("passwd"));
@@ -851,7 +880,20 @@ async fn hostile_key_attributes_go_to_the_dlq_and_block_nothing() {
         .filter(|l| l["level"] == "ERROR")
         .collect();
     assert_eq!(errors.len(), 15, "{errors:?}");
-    assert!(errors.iter().all(|l| l["message"].as_str().unwrap().contains("bad idempotency key")));
-    assert!(errors.iter().any(|l| l["error"].as_str().unwrap().contains("is not a String")));
-    assert!(errors.iter().any(|l| l["error"].as_str().unwrap().contains("5000 bytes long")));
+    assert!(errors.iter().all(|l| {
+        l["message"]
+            .as_str()
+            .unwrap()
+            .contains("bad idempotency key")
+    }));
+    assert!(
+        errors
+            .iter()
+            .any(|l| l["error"].as_str().unwrap().contains("is not a String"))
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|l| l["error"].as_str().unwrap().contains("5000 bytes long"))
+    );
 }

@@ -112,7 +112,10 @@ mod tests {
             (b"a b", KeyError::BadCharacter { at: 1 }),
             (b" lead", KeyError::BadCharacter { at: 0 }),
             (b"a\nb", KeyError::BadCharacter { at: 1 }),
-            (b"a\r\n::set-output name=x::y", KeyError::BadCharacter { at: 1 }),
+            (
+                b"a\r\n::set-output name=x::y",
+                KeyError::BadCharacter { at: 1 },
+            ),
             (b"a\0b", KeyError::BadCharacter { at: 1 }),
             (b"a\x1b[31mred", KeyError::BadCharacter { at: 1 }),
             ("cl\u{e9}".as_bytes(), KeyError::BadCharacter { at: 2 }),
