@@ -287,6 +287,87 @@ mod tests {
         assert_eq!(s.done.len(), 0);
     }
 
+    #[derive(Debug, Clone)]
+    enum Op {
+        Claim(u8, u8),
+        Complete(u8, u8),
+        Release(u8),
+        Wait(u16),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..20, 0u8..3).prop_map(|(k, b)| Op::Claim(k, b)),
+            (0u8..20, 0u8..3).prop_map(|(k, b)| Op::Complete(k, b)),
+            (0u8..20).prop_map(Op::Release),
+            (0u16..200).prop_map(Op::Wait),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any sequence of operations against a reference model: the same
+        /// answers, and never more than `cap` completed keys held.
+        #[test]
+        fn behaves_like_the_model(ops in proptest::collection::vec(op(), 0..300), cap in 1usize..6) {
+            let window = Duration::from_secs(100);
+            let t0 = Instant::now();
+            let mut now = t0;
+            let mut s = SeenKeys::new(window, cap);
+            // key -> None (claimed) | Some((completed at, body)); completion order.
+            let mut model: HashMap<u8, Option<(Instant, u64)>> = HashMap::new();
+            let mut order: VecDeque<u8> = VecDeque::new();
+            for op in ops {
+                // The record expires on claim and complete only; so does the model.
+                if matches!(op, Op::Claim(..) | Op::Complete(..)) {
+                    while let Some(k) = order.front().copied() {
+                        match model.get(&k) {
+                            Some(Some((at, _))) if now.duration_since(*at) >= window => {
+                                model.remove(&k);
+                                order.pop_front();
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+                match op {
+                    Op::Claim(k, b) => {
+                        let want = match model.get(&k) {
+                            Some(None) => Claim::Busy,
+                            Some(Some((_, mb))) => Claim::Duplicate { same_body: *mb == u64::from(b) },
+                            None => {
+                                model.insert(k, None);
+                                Claim::New
+                            }
+                        };
+                        proptest::prop_assert_eq!(s.claim(&k.to_string(), u64::from(b), now), want);
+                    }
+                    Op::Complete(k, b) => {
+                        s.complete(&k.to_string(), u64::from(b), now);
+                        if model.get(&k) == Some(&None) {
+                            model.insert(k, Some((now, u64::from(b))));
+                            order.push_back(k);
+                            while order.len() > cap {
+                                if let Some(old) = order.pop_front() {
+                                    model.remove(&old);
+                                }
+                            }
+                        }
+                    }
+                    Op::Release(k) => {
+                        s.release(&k.to_string());
+                        if model.get(&k) == Some(&None) {
+                            model.remove(&k);
+                        }
+                    }
+                    Op::Wait(ms) => now += Duration::from_millis(u64::from(ms) * 100),
+                }
+                proptest::prop_assert!(s.done.len() <= cap);
+                proptest::prop_assert_eq!(s.len(), model.len());
+            }
+        }
+    }
+
     #[test]
     fn fingerprints_tell_bodies_apart() {
         assert_eq!(body_fingerprint("a"), body_fingerprint("a"));

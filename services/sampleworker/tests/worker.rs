@@ -299,6 +299,12 @@ async fn metric_names_are_exactly_the_ones_monitoring_uses() {
         "message_age_seconds_bucket{",
         "# TYPE inflight_messages gauge",
         "inflight_messages ",
+        "# TYPE emails_deduplicated counter",
+        "emails_deduplicated_total 0",
+        "# TYPE dedup_keys gauge",
+        "dedup_keys 0",
+        "# TYPE dedup_keys_evicted counter",
+        "dedup_keys_evicted_total 0",
     ] {
         assert!(text.contains(needle), "{needle:?} missing in\n{text}");
     }
