@@ -199,12 +199,36 @@ pub fn sample(text: &str, name: &str) -> Option<f64> {
     })
 }
 
+/// A slow SQS (see [`slow_sqs`]).
+pub struct SlowSqs {
+    /// The proxy's endpoint URL.
+    pub endpoint: String,
+    /// Connections on which moto has answered (its first bytes): each request
+    /// the API gave up on had its own connection, so this says how many of
+    /// them moto has fully handled.
+    pub answered: Arc<AtomicU64>,
+}
+
+impl SlowSqs {
+    /// Waits until moto has answered on `n` connections.
+    pub async fn wait_answered(&self, n: u64, timeout: Duration) {
+        let start = Instant::now();
+        while self.answered.load(Ordering::Relaxed) < n {
+            assert!(
+                start.elapsed() < timeout,
+                "moto answered {} of {n} requests in {timeout:?}",
+                self.answered.load(Ordering::Relaxed)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// A slow SQS: a TCP proxy in front of moto that passes requests at once and
-/// holds every chunk of the answers for the current delay (milliseconds, set
-/// through the returned handle). With a delay past the API's `SQS_TIMEOUT_MS`,
-/// SQS stores the message but the API gives up before it hears so. Returns the
-/// proxy's endpoint URL.
-pub async fn slow_sqs(delay_ms: u64) -> (String, Arc<AtomicU64>) {
+/// holds every chunk of the answers for `delay_ms`. With a delay past the API's
+/// `SQS_TIMEOUT_MS`, SQS stores the message but the API gives up before it
+/// hears so.
+pub async fn slow_sqs(delay_ms: u64) -> SlowSqs {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let upstream = moto_url()
         .trim_start_matches("http://")
@@ -212,12 +236,12 @@ pub async fn slow_sqs(delay_ms: u64) -> (String, Arc<AtomicU64>) {
         .to_owned();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let delay = Arc::new(AtomicU64::new(delay_ms));
-    let handle = delay.clone();
+    let answered = Arc::new(AtomicU64::new(0));
+    let counter = answered.clone();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             let upstream = upstream.clone();
-            let delay = delay.clone();
+            let counter = counter.clone();
             tokio::spawn(async move {
                 let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
                     return;
@@ -229,15 +253,16 @@ pub async fn slow_sqs(delay_ms: u64) -> (String, Arc<AtomicU64>) {
                     let _ = server_write.shutdown().await;
                 });
                 let mut buf = vec![0u8; 64 * 1024];
+                let mut first = true;
                 loop {
                     let n = match server_read.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
                         Ok(n) => n,
                     };
-                    let ms = delay.load(Ordering::Relaxed);
-                    if ms > 0 {
-                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                    if std::mem::take(&mut first) {
+                        counter.fetch_add(1, Ordering::Relaxed);
                     }
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                     if client_write.write_all(&buf[..n]).await.is_err() {
                         break;
                     }
@@ -246,5 +271,5 @@ pub async fn slow_sqs(delay_ms: u64) -> (String, Arc<AtomicU64>) {
             });
         }
     });
-    (endpoint, handle)
+    SlowSqs { endpoint, answered }
 }
