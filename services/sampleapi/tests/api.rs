@@ -442,15 +442,15 @@ impl Running {
 async fn a_503_after_a_timeout_says_the_task_may_be_queued_and_it_was() {
     let sqs = common::moto_client();
     let (queue, _) = common::queue_with_dlq(&sqs, "api-slow", 30, 3).await;
-    let slow = common::slow_sqs(1500).await;
-    let api = start(&via(&slow.endpoint, &queue), &slow.endpoint, 400).await;
+    let slow = common::slow_sqs(3000).await;
+    let api = start(&via(&slow.endpoint, &queue), &slow.endpoint, 1000).await;
     let key = "3c0d6a1e-6a43-4a59-9bd4-1f9f0c1e2b7d";
 
     let t = Instant::now();
     let (s, body, retry_after) = api.post_with_key(Some(key), &email()).await;
     assert_eq!(s, 503, "{body}");
     assert!(
-        t.elapsed() < Duration::from_millis(1400),
+        t.elapsed() < Duration::from_millis(2900),
         "{:?}",
         t.elapsed()
     );
@@ -578,8 +578,8 @@ async fn a_fifo_queue_drops_retries_with_the_same_key_itself() {
         .queue_url
         .unwrap();
     assert!(sampleapi::is_fifo(&queue));
-    let slow = common::slow_sqs(1500).await;
-    let api = start(&via(&slow.endpoint, &queue), &slow.endpoint, 400).await;
+    let slow = common::slow_sqs(3000).await;
+    let api = start(&via(&slow.endpoint, &queue), &slow.endpoint, 1000).await;
     let (s, body, _) = api.post_with_key(Some("fifo-key-1"), &email()).await;
     assert_eq!((s, body["delivery"].as_str()), (503, Some("unknown")));
     slow.wait_answered(1, Duration::from_secs(60)).await;

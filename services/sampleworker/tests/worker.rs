@@ -721,11 +721,16 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
             assert_eq!(body["delivery"], "unknown", "{body}");
         }
     }
-    // What the 503s "refused" was queued: once moto has answered every one of
-    // those requests, the queue holds 2 copies of every task.
-    slow.wait_answered(2 * n_u64, Duration::from_secs(120 + n_u64 / 5))
-        .await;
-    assert_eq!(common::counts(&sqs, &queue).await.0, 2 * n_u64);
+    // What the 503s "refused" was queued: every one of those requests that
+    // reached moto (all of them, unless the machine is so loaded that the API
+    // gave up before sending some) is a message in the queue.
+    slow.wait_idle(Duration::from_secs(120 + n_u64)).await;
+    let refused_but_queued = common::counts(&sqs, &queue).await.0;
+    assert_eq!(
+        refused_but_queued,
+        slow.answered.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    assert!(refused_but_queued > 0);
     // Then the queue recovers (an API without the slow link, with a deadline a
     // loaded machine does not miss): every retry with the same key gets 202.
     let recovered = start_api(&queue, &common::moto_url(), 30_000).await;
@@ -738,7 +743,7 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
         assert_eq!(status, 202, "{body}");
     }
     let stored = common::counts(&sqs, &queue).await.0;
-    assert_eq!(stored, 3 * n_u64);
+    assert_eq!(stored, refused_but_queued + n_u64);
 
     let worker = spawn_worker(
         &queue,
@@ -748,7 +753,7 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
         ],
     );
     let dedup = "emails_deduplicated_total";
-    let want_dedup = 2.0 * n as f64;
+    let want_dedup = refused_but_queued as f64;
     let processing = Instant::now();
     common::eventually(Duration::from_secs(180 + n_u64), "queue empty", || async {
         common::counts(&sqs, &queue).await == (0, 0)

@@ -207,17 +207,46 @@ pub struct SlowSqs {
     /// the API gave up on had its own connection, so this says how many of
     /// them moto has fully handled.
     pub answered: Arc<AtomicU64>,
+    /// Connections the proxy opened to moto.
+    pub connected: Arc<AtomicU64>,
+    /// Connections the proxy is still relaying.
+    pub open: Arc<AtomicU64>,
 }
 
 impl SlowSqs {
+    /// Waits until nothing is relayed any more, twice a second apart with no new
+    /// connection: every request that reached moto has been answered, and one
+    /// the API gave up on before sending it never will.
+    pub async fn wait_idle(&self, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let seen = self.connected.load(Ordering::Relaxed);
+            if self.open.load(Ordering::Relaxed) == 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if self.open.load(Ordering::Relaxed) == 0
+                    && self.connected.load(Ordering::Relaxed) == seen
+                {
+                    return;
+                }
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "the slow SQS still relays {} connections after {timeout:?}",
+                self.open.load(Ordering::Relaxed)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until moto has answered on `n` connections.
     pub async fn wait_answered(&self, n: u64, timeout: Duration) {
         let start = Instant::now();
         while self.answered.load(Ordering::Relaxed) < n {
             assert!(
                 start.elapsed() < timeout,
-                "moto answered {} of {n} requests in {timeout:?}",
-                self.answered.load(Ordering::Relaxed)
+                "moto answered {} of {n} requests in {timeout:?} ({} connections opened to it)",
+                self.answered.load(Ordering::Relaxed),
+                self.connected.load(Ordering::Relaxed),
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -237,15 +266,21 @@ pub async fn slow_sqs(delay_ms: u64) -> SlowSqs {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let answered = Arc::new(AtomicU64::new(0));
-    let counter = answered.clone();
+    let connected = Arc::new(AtomicU64::new(0));
+    let open = Arc::new(AtomicU64::new(0));
+    let (counter, opened, relaying) = (answered.clone(), connected.clone(), open.clone());
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             let upstream = upstream.clone();
-            let counter = counter.clone();
+            let (counter, opened) = (counter.clone(), opened.clone());
+            relaying.fetch_add(1, Ordering::Relaxed);
+            let guard = OpenGuard(relaying.clone());
             tokio::spawn(async move {
+                let _guard = guard;
                 let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
                     return;
                 };
+                opened.fetch_add(1, Ordering::Relaxed);
                 let (mut client_read, mut client_write) = client.into_split();
                 let (mut server_read, mut server_write) = server.into_split();
                 let requests = tokio::spawn(async move {
@@ -271,5 +306,19 @@ pub async fn slow_sqs(delay_ms: u64) -> SlowSqs {
             });
         }
     });
-    SlowSqs { endpoint, answered }
+    SlowSqs {
+        endpoint,
+        answered,
+        connected,
+        open,
+    }
+}
+
+/// Counts a relayed connection down however its task ends.
+struct OpenGuard(Arc<AtomicU64>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
