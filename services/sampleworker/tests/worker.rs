@@ -732,18 +732,29 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
     );
     assert!(refused_but_queued > 0);
     // Then the queue recovers (an API without the slow link, with a deadline a
-    // loaded machine does not miss): every retry with the same key gets 202.
+    // loaded machine does not miss); each client retries with the same key
+    // until it gets 202 (an overloaded moto may still answer some with a 503).
     let recovered = start_api(&queue, &common::moto_url(), 30_000).await;
     let mut all = tokio::task::JoinSet::new();
     for i in 0..n {
-        all.spawn(post(recovered.clone(), i));
+        let (post, recovered) = (post.clone(), recovered.clone());
+        all.spawn(async move {
+            for _ in 0..10 {
+                let (status, body) = post(recovered.clone(), i).await;
+                if status == 202 {
+                    return;
+                }
+                assert_eq!(status, 503, "{body}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            panic!("task {i} never accepted");
+        });
     }
     while let Some(res) = all.join_next().await {
-        let (status, body) = res.unwrap();
-        assert_eq!(status, 202, "{body}");
+        res.unwrap();
     }
     let stored = common::counts(&sqs, &queue).await.0;
-    assert_eq!(stored, refused_but_queued + n_u64);
+    assert!(stored >= refused_but_queued + n_u64, "{stored}");
 
     let worker = spawn_worker(
         &queue,
@@ -753,7 +764,7 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
         ],
     );
     let dedup = "emails_deduplicated_total";
-    let want_dedup = refused_but_queued as f64;
+    let want_dedup = (stored - n_u64) as f64;
     let processing = Instant::now();
     common::eventually(Duration::from_secs(180 + n_u64), "queue empty", || async {
         common::counts(&sqs, &queue).await == (0, 0)
@@ -766,7 +777,12 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
         Some(n as f64),
         "each task sent once:\n{text}"
     );
-    assert_eq!(common::sample(&text, dedup), Some(want_dedup));
+    // Every copy beyond the first of each task was dropped (a copy moto stored
+    // after the count above would be dropped too).
+    assert!(
+        common::sample(&text, dedup).is_some_and(|v| v >= want_dedup),
+        "{text}"
+    );
     assert_eq!(common::sample(&text, "dedup_keys"), Some(n as f64));
     assert_eq!(common::sample(&text, "dedup_keys_evicted_total"), Some(0.0));
     assert_eq!(common::counts(&sqs, &dlq).await, (0, 0));
@@ -777,8 +793,11 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
     let warnings: Vec<_> = logs.iter().filter(|l| l["level"] != "INFO").collect();
     assert!(warnings.is_empty(), "{warnings:?}");
     println!(
-        "{n} tasks, 2 rounds of 503 \"unknown\" then retries to 202: {stored} messages queued, \
-         {n} e-mails sent, {want_dedup} duplicates dropped; worker {:.1} s, whole test {:.1} s",
+        "{n} tasks, 2 rounds of 503 \"unknown\" ({refused_but_queued} of {} queued all the same), \
+         then retries to 202: {stored} messages queued, {n} e-mails sent, {} duplicates dropped; \
+         worker {:.1} s, whole test {:.1} s",
+        2 * n,
+        common::sample(&text, dedup).unwrap_or(0.0),
         processing.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
