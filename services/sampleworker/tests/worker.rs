@@ -790,17 +790,28 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
     let distinct: HashSet<&String> = sent.iter().collect();
     assert_eq!((sent.len(), distinct.len()), (n, n));
     let logs = worker.logs();
-    let warnings: Vec<_> = logs.iter().filter(|l| l["level"] != "INFO").collect();
-    assert!(warnings.is_empty(), "{warnings:?}");
+    let late_deletes = logs
+        .iter()
+        .filter(|l| l["code"] == "ReceiptHandleIsInvalid")
+        .count();
     println!(
         "{n} tasks, 2 rounds of 503 \"unknown\" ({refused_but_queued} of {} queued all the same), \
-         then retries to 202: {stored} messages queued, {n} e-mails sent, {} duplicates dropped; \
-         worker {:.1} s, whole test {:.1} s",
+         then retries to 202: {stored} messages queued, {n} e-mails sent, {} duplicates dropped \
+         ({late_deletes} deletes too late for the 2 s visibility timeout, their redeliveries \
+         dropped as duplicates); worker {:.1} s, whole test {:.1} s",
         2 * n,
         common::sample(&text, dedup).unwrap_or(0.0),
         processing.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
+    // Nothing went wrong but, on a loaded machine, a delete that came after the
+    // 2 s visibility timeout (its message was redelivered, and dropped as a
+    // duplicate: counted above).
+    let warnings: Vec<_> = logs
+        .iter()
+        .filter(|l| l["level"] != "INFO" && l["code"] != "ReceiptHandleIsInvalid")
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
 }
 
 #[tokio::test]
