@@ -16,6 +16,9 @@ METRICS = {
         "messages_received_total": "counter",
         "message_age_seconds": "histogram",
         "inflight_messages": "gauge",
+        "emails_deduplicated_total": "counter",
+        "dedup_keys_evicted_total": "counter",
+        "dedup_keys": "gauge",
     },
 }
 
@@ -30,7 +33,7 @@ ENV = {
                   "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"},
     "sampleworker": {"METRICS_PORT", "SQS_QUEUE_URL", "AWS_REGION", "AWS_ENDPOINT_URL", "LOG_LEVEL",
                      "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "FAIL_SIMULATE_ENABLED",
-                     "EMAIL_SEND_DURATION_MS"},
+                     "EMAIL_SEND_DURATION_MS", "DEDUP_WINDOW_SECONDS", "DEDUP_MAX_KEYS"},
 }
 # Read by the AWS SDKs themselves (aws-sdk-rust, boto3), not by our code.
 AWS_SDK_ENV = {"AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}

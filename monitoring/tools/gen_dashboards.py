@@ -324,6 +324,19 @@ P.append(
         desc="From GetQueueAttributes (monitoring/sqs/queue_exporter.py); on AWS the same numbers are CloudWatch's ApproximateNumberOfMessages*.",
     )
 )
+P.append(
+    panel(
+        "timeseries",
+        "Duplicate tasks dropped (idempotency keys)",
+        (0, 47, 12, 8),
+        [
+            (f'sum by (service) (rate(emails_deduplicated_total{{job="sampleworker"}}[{RI}]))', "dropped {{service}}", "A"),
+            (f'sum by (service) (rate(dedup_keys_evicted_total{{job="sampleworker"}}[{RI}]))', "keys forgotten early {{service}}", "B"),
+        ],
+        unit="ops",
+        desc="Messages deleted unprocessed because their idempotency key was already processed (clients retrying a 503 that had in fact been queued). Keys forgotten early: DEDUP_MAX_KEYS is too small for the window.",
+    )
+)
 over = dashboard(
     "ferry-services",
     "Services overview",
