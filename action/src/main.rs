@@ -80,7 +80,7 @@ enum Command {
     /// change failure rate, time to restore.
     ///
     /// Writes a job summary (table and chart), a JSON file (output `json`)
-    /// and, with --prometheus, the text exposition (output `prometheus`).
+    /// and the Prometheus text exposition (output `prometheus`).
     Metrics(MetricsArgs),
 }
 
@@ -98,7 +98,7 @@ struct MetricsArgs {
     /// The JSON file to write (default: .ferry/metrics/dora.json).
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Also write the Prometheus text exposition to this file.
+    /// The Prometheus text exposition file (default: .ferry/metrics/dora.prom).
     #[arg(long)]
     prometheus: Option<PathBuf>,
     /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).

@@ -31,6 +31,8 @@ pub const RECORDS_MAX: usize = 2000;
 pub const DAYS_MAX: u64 = 366;
 /// The JSON file written by default, relative to the repository root.
 pub const DEFAULT_JSON: &str = ".ferry/metrics/dora.json";
+/// The Prometheus text exposition written by default, relative to the root.
+pub const DEFAULT_PROMETHEUS: &str = ".ferry/metrics/dora.prom";
 
 /// `ferry metrics`'s inputs.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +49,7 @@ pub struct Options {
     pub environments: Vec<String>,
     /// The JSON file (default [`DEFAULT_JSON`] under the root).
     pub json: Option<PathBuf>,
-    /// Where to write the Prometheus text exposition, if anywhere.
+    /// The Prometheus text exposition (default [`DEFAULT_PROMETHEUS`] under the root).
     pub prometheus: Option<PathBuf>,
 }
 
@@ -248,12 +250,14 @@ pub async fn run(
     reporter
         .output("json", &json_path.display().to_string())
         .map_err(io("the outputs"))?;
-    if let Some(path) = &opts.prometheus {
-        write_file(path, &render::prometheus(&report))?;
-        reporter
-            .output("prometheus", &path.display().to_string())
-            .map_err(io("the outputs"))?;
-    }
+    let prometheus_path = opts
+        .prometheus
+        .clone()
+        .unwrap_or_else(|| root.join(DEFAULT_PROMETHEUS));
+    write_file(&prometheus_path, &render::prometheus(&report))?;
+    reporter
+        .output("prometheus", &prometheus_path.display().to_string())
+        .map_err(io("the outputs"))?;
     reporter
         .info(&format!(
             "metrics: {} deployments in {} environment(s) over {} days; JSON in {}",
