@@ -311,6 +311,11 @@ async fn recorded_histories_give_dora_keys_a_summary_json_and_prometheus() {
         text.contains("ferry_dora_change_failure_ratio{service=\"api\",environment=\"prod\"} 0.4")
     );
     promtool_check(&prom);
+    assert_eq!(
+        exposed_names(&text),
+        contract_names(),
+        "what ferry metrics writes vs FERRY_METRICS in monitoring/tools/contract.py (the dashboard's contract)"
+    );
 
     // Bounded: one comparison per pair of releases, one status per record.
     let requests = gh.received().await;
@@ -325,6 +330,31 @@ async fn recorded_histories_give_dora_keys_a_summary_json_and_prometheus() {
     assert_eq!(compares.len(), unique.len());
     assert_eq!(compares.len(), 4 + 19);
     assert_valid_github_api(&requests).await;
+}
+
+/// The metric names of an exposition.
+fn exposed_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The names monitoring/tools/contract.py promises the Grafana dashboard.
+fn contract_names() -> std::collections::BTreeSet<String> {
+    let contract = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../monitoring/tools/contract.py"),
+    )
+    .unwrap();
+    let block = contract.split("FERRY_METRICS = {").nth(1).unwrap();
+    let block = block.split('}').next().unwrap();
+    block
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"'))
+        .filter_map(|l| l.split('"').next())
+        .map(str::to_string)
+        .collect()
 }
 
 /// `promtool check metrics` (Debian's prometheus package; PROMTOOL overrides).
