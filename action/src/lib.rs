@@ -22,3 +22,4 @@ pub mod metrics;
 pub mod plan_comment;
 pub mod release;
 pub mod render;
+pub mod telemetry;

@@ -448,7 +448,8 @@ async fn main() -> ExitCode {
     // Before anything can log: the log scrubs these and, in Actions, defuses
     // workflow commands (the runner reads stderr too).
     ferry::gha::secrets::remember_env(&|k| std::env::var(k).ok());
-    ferry::gha::logging::init(in_actions);
+    let (spans, mut telemetry) = ferry::telemetry::init(&|k| std::env::var(k).ok());
+    ferry::gha::logging::init_with(in_actions, spans);
     ferry::gha::logging::install_panic_hook(in_actions);
     // A container action gets no arguments: the `command` input names the subcommand.
     let parsed = Cli::try_parse_from(ferry::gha::action_args(
@@ -492,6 +493,10 @@ async fn main() -> ExitCode {
         }
     };
     let mut reporter = Reporter::from_context(&ctx);
+    telemetry.start(
+        &ferry::telemetry::command_name(&format!("{:?}", cli.command)),
+        &|k| std::env::var(k).ok(),
+    );
     let result = match cli.command {
         Command::Detect(args) => {
             let opts = detect::Options {
@@ -682,6 +687,10 @@ async fn main() -> ExitCode {
             }
         }
     };
+    if let Some(traceparent) = telemetry.traceparent() {
+        let _ = reporter.output("traceparent", &traceparent);
+    }
+    telemetry.finish(result.is_ok());
     match result {
         Ok(()) => {
             let _ = reporter.flush();
