@@ -1,11 +1,14 @@
 //! Ferry's traces as a collector receives them: a small OTLP/HTTP receiver
 //! (axum, decoding the protobuf with opentelemetry-proto) stands in for
 //! Jaeger or Tempo. Checked: the span tree and names, the attributes a
-//! person filters by, one trace across two commands given one
-//! `TRACEPARENT`, the `traceparent` output, no export without an endpoint,
-//! and a dead endpoint costs under a second.
+//! person filters by (on `ferry render` and on a `ferry deploy` whose
+//! rollout fails, is diagnosed and rolled back), one trace across two
+//! commands given one `TRACEPARENT`, the `traceparent` output, no secret in
+//! any span, no export without an endpoint, and a dead endpoint costs under
+//! a second.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod deploy_support;
 mod support;
 
 use std::collections::BTreeMap;
@@ -18,10 +21,14 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
+use deploy_support::scripted::{self, Scripted};
+use deploy_support::{Moto, clients, image};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message as _;
-use support::{Run, ferry_with};
+use serde_json::json;
+use support::github_state::{GitHubState, TOKEN};
+use support::{AWS_VARS, Run, ferry_with, ferry_without};
 
 /// A span as received.
 #[derive(Debug, Clone)]
@@ -254,4 +261,127 @@ fn a_dead_or_silent_endpoint_costs_under_a_second_and_fails_nothing() {
         );
     }
     drop(silent);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_deploy_traces_rollout_register_wait_diagnosis_rollback_and_github() {
+    let (url, spans) = receiver();
+    // The scenario of deploy_cli.rs: the circuit breaker rolls the new
+    // revision back; Ferry diagnoses it and rolls back to revision 5.
+    let moto = Moto::start(0);
+    let logs = clients(&moto.url).await.logs;
+    scripted::seed_logs(&logs, &["starting sampleapi", "exiting with status 1"]).await;
+    let message = scripted::failing_event();
+    let script = Scripted::start(move |r| scripted::circuit_breaker(r, &message)).await;
+    let gh = GitHubState::start("acme/email-platform").await;
+    let sha = "5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f";
+    gh.seed_deployment(
+        "0000000000000000000000000000000000000005",
+        "staging",
+        "sampleapi",
+        json!({"service": "sampleapi", "image": image("sampleapi", "5"), "task_definition_arn": scripted::arn(5)}),
+        &["in_progress", "success"],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let home_s = home.path().display().to_string();
+    let missing = home.path().join("none").display().to_string();
+    let uri = gh.uri();
+    let mut env: Vec<(&str, &str)> = gh.env(&uri, sha);
+    env.extend([
+        ("HOME", home_s.as_str()),
+        ("AWS_CONFIG_FILE", missing.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", missing.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL", script.url.as_str()),
+        ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", moto.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "testsecretkeythatmustnotleak"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()),
+        ("FERRY_LOG", "trace"),
+    ]);
+    let img = image("sampleapi", "8");
+    let images = format!("sampleapi={img}");
+    let root = repo_root();
+    let run = ferry_without(
+        &root,
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--images",
+            &images,
+            "--poll-interval",
+            "50ms",
+            "--timeout",
+            "20s",
+        ],
+        &env,
+        AWS_VARS,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.output("status"), "rolled-back");
+    let spans = spans.lock().unwrap().clone();
+    let by_name = |n: &str| -> Vec<&Received> { spans.iter().filter(|s| s.name == n).collect() };
+    let root_span = by_name("ferry deploy");
+    assert_eq!(root_span.len(), 1, "{spans:#?}");
+    let root_span = root_span[0];
+    assert_eq!(root_span.attributes["ferry.outcome"], "failed");
+    for name in [
+        "render",
+        "rollout",
+        "register",
+        "wait",
+        "diagnose",
+        "rollback",
+        "github",
+        "deploy.service",
+    ] {
+        assert!(!by_name(name).is_empty(), "no `{name}` span in {spans:#?}");
+    }
+    // Every span is in the command's trace, under its root.
+    let ids: std::collections::BTreeMap<&str, &Received> =
+        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    for s in &spans {
+        assert_eq!(s.trace_id, root_span.trace_id, "{s:#?}");
+        let mut at: &Received = s;
+        while at.span_id != root_span.span_id {
+            at = ids
+                .get(at.parent_span_id.as_str())
+                .unwrap_or_else(|| panic!("{} has no parent in the trace", at.name));
+        }
+    }
+    let rollout = by_name("rollout")[0];
+    assert_eq!(rollout.attributes["service"], "sampleapi");
+    assert_eq!(rollout.attributes["environment"], "staging");
+    assert_eq!(
+        rollout.attributes["image.digest"],
+        img.rsplit_once('@').unwrap().1
+    );
+    // deploy registers every definition first (the GitHub records name the
+    // ARN), then rolls out: both are stages of the command.
+    let register = by_name("register")[0];
+    assert_eq!(register.parent_span_id, root_span.span_id);
+    assert_eq!(rollout.parent_span_id, root_span.span_id);
+    let diagnose = by_name("diagnose")[0];
+    assert_eq!(diagnose.trace_id, root_span.trace_id);
+    let outcome = by_name("deploy.service")[0];
+    assert_eq!(outcome.attributes["service"], "sampleapi");
+    assert_eq!(outcome.attributes["environment"], "staging");
+    assert_eq!(outcome.attributes["outcome"], "rolled-back");
+    assert_eq!(outcome.attributes["task_definition.revision"], "8");
+    assert_eq!(outcome.attributes["rolled_back_to"], scripted::arn(5));
+    assert_eq!(
+        outcome.attributes["image.digest"],
+        img.rsplit_once('@').unwrap().1
+    );
+    let github: Vec<&Received> = by_name("github");
+    assert!(
+        github
+            .iter()
+            .any(|g| g.attributes["http.request.method"] == "POST")
+    );
+    // No secret in any span, whatever FERRY_LOG asks for.
+    let everything = format!("{spans:?}");
+    assert!(!everything.contains(TOKEN));
+    assert!(!everything.contains("testsecretkeythatmustnotleak"));
 }
