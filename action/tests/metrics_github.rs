@@ -151,7 +151,7 @@ async fn recorded_history() -> GitHubState {
     let gh = GitHubState::start("octo/shop").await;
     let ok = |at: u64| vec![("in_progress", at + 60), ("success", at + 600)];
     let fail = |at: u64| vec![("in_progress", at + 60), ("failure", at + 900)];
-    let mut seed = |s: &str, env: &str, svc: &str, at: u64, st: &[(&str, u64)]| {
+    let seed = |s: &str, env: &str, svc: &str, at: u64, st: &[(&str, u64)]| {
         gh.seed_deployment_at(&sha(s), env, svc, at, st);
     };
     seed(
