@@ -75,6 +75,41 @@ enum Command {
     ///
     /// Outputs `services` and `status`, plus those of build and deploy.
     Release(ReleaseArgs),
+    /// DORA's four keys per service and environment from the GitHub
+    /// Deployments of a window: deployment frequency, lead time for changes,
+    /// change failure rate, time to restore.
+    ///
+    /// Writes a job summary (table and chart), a JSON file (output `json`)
+    /// and the Prometheus text exposition (output `prometheus`).
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+struct MetricsArgs {
+    /// The window's length in days, ending now (or at --until).
+    #[arg(long, env = "INPUT_DAYS", default_value_t = 30)]
+    days: u64,
+    /// The window's end, RFC 3339 (default: now).
+    #[arg(long, value_parser = parse_rfc3339)]
+    until: Option<u64>,
+    /// Only these environments (comma-separated; default: all).
+    #[arg(long, env = "INPUT_ENVIRONMENT", value_delimiter = ',')]
+    env: Vec<String>,
+    /// The JSON file to write (default: .ferry/metrics/dora.json).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The Prometheus text exposition file (default: .ferry/metrics/dora.prom).
+    #[arg(long)]
+    prometheus: Option<PathBuf>,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+}
+
+/// `--until`: an RFC 3339 time.
+fn parse_rfc3339(text: &str) -> Result<u64, String> {
+    ferry::gate::slo::parse_time(text.trim())
+        .ok_or_else(|| "not an RFC 3339 time: write e.g. 2026-12-01T00:00:00Z".to_string())
 }
 
 #[derive(Debug, Args)]
@@ -413,7 +448,8 @@ async fn main() -> ExitCode {
     // Before anything can log: the log scrubs these and, in Actions, defuses
     // workflow commands (the runner reads stderr too).
     ferry::gha::secrets::remember_env(&|k| std::env::var(k).ok());
-    ferry::gha::logging::init(in_actions);
+    let (spans, mut telemetry) = ferry::telemetry::init(&|k| std::env::var(k).ok());
+    ferry::gha::logging::init_with(in_actions, spans);
     ferry::gha::logging::install_panic_hook(in_actions);
     // A container action gets no arguments: the `command` input names the subcommand.
     let parsed = Cli::try_parse_from(ferry::gha::action_args(
@@ -457,6 +493,10 @@ async fn main() -> ExitCode {
         }
     };
     let mut reporter = Reporter::from_context(&ctx);
+    telemetry.start(
+        &ferry::telemetry::command_name(&format!("{:?}", cli.command)),
+        &|k| std::env::var(k).ok(),
+    );
     let result = match cli.command {
         Command::Detect(args) => {
             let opts = detect::Options {
@@ -595,6 +635,26 @@ async fn main() -> ExitCode {
                     .map_err(|e| (e.to_string(), e.diagnostics()))
             }
         },
+        Command::Metrics(args) => {
+            let opts = ferry::metrics::Options {
+                root: args.repo,
+                manifest: cli.manifest,
+                days: args.days,
+                until: args.until,
+                environments: args
+                    .env
+                    .into_iter()
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect(),
+                json: args.json,
+                prometheus: args.prometheus,
+            };
+            ferry::metrics::run(&ctx, &opts, &mut reporter)
+                .await
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), e.diagnostics()))
+        }
         Command::Gate(args) => {
             let opts = gate::Options {
                 root: args.repo,
@@ -627,6 +687,10 @@ async fn main() -> ExitCode {
             }
         }
     };
+    if let Some(traceparent) = telemetry.traceparent() {
+        let _ = reporter.output("traceparent", &traceparent);
+    }
+    telemetry.finish(result.is_ok());
     match result {
         Ok(()) => {
             let _ = reporter.flush();

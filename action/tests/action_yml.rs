@@ -53,6 +53,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
             "plan-comment",
             "plan-verify",
             "release",
+            "metrics",
         ],
     ),
     (
@@ -79,6 +80,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
     ("no-wait", &["deploy", "release"]),
     ("no-rollback", &["deploy", "release"]),
     ("timeout", &["deploy", "release"]),
+    ("days", &["metrics"]),
 ];
 
 /// The commands the `command` input accepts.
@@ -91,6 +93,7 @@ const COMMANDS: &[&str] = &[
     "plan-comment",
     "plan-verify",
     "release",
+    "metrics",
 ];
 
 fn ferry_help(args: &[&str]) -> String {

@@ -25,6 +25,22 @@ METRICS = {
 # Metrics of this directory's own queue exporter (monitoring/sqs/queue_exporter.py).
 EXPORTER_METRICS = {"sqs_queue_messages": "gauge"}
 
+# What `ferry metrics` writes (the DORA keys, pushed weekly by
+# .github/workflows/metrics.yml to a Pushgateway); every series is labelled
+# service (`*` = the whole environment) and environment. action/tests/metrics_github.rs
+# checks the binary writes exactly these.
+FERRY_METRICS = {
+    "ferry_dora_window_seconds": "gauge",
+    "ferry_dora_deployments": "gauge",
+    "ferry_dora_change_failures": "gauge",
+    "ferry_dora_deployment_frequency_per_week": "gauge",
+    "ferry_dora_lead_time_median_seconds": "gauge",
+    "ferry_dora_change_failure_ratio": "gauge",
+    "ferry_dora_time_to_restore_median_seconds": "gauge",
+    "ferry_dora_unrestored_failures": "gauge",
+    "ferry_dora_lead_time_samples": "gauge",
+}
+
 # Series every Prometheus has: scrape health and alert state.
 PROMETHEUS_BUILTIN = {"up", "scrape_duration_seconds", "scrape_samples_scraped", "ALERTS", "ALERTS_FOR_STATE"}
 

@@ -150,6 +150,7 @@ pub async fn execute(
     Ok(outcomes)
 }
 
+#[tracing::instrument(name = "build", skip_all, fields(service = %plan.service, image.tag = %plan.tag))]
 async fn one(shared: &Shared, plan: Plan) -> Outcome {
     let started = Instant::now();
     let mut outcome = Outcome {

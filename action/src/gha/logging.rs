@@ -62,19 +62,40 @@ pub fn credential_ceiling() -> Targets {
 /// Installs the log: `FERRY_LOG` (an `EnvFilter`, default [`DEFAULT_FILTER`])
 /// under [`credential_ceiling`], written through [`SafeStderr`].
 pub fn init(in_actions: bool) {
+    init_with(in_actions, None);
+}
+
+/// [`init`], plus a layer that sees spans whatever `FERRY_LOG` says: the
+/// trace exporter ([`crate::telemetry`]), which filters for itself.
+pub fn init_with(in_actions: bool, spans: Option<crate::telemetry::SpanLayer>) {
     let filter =
         EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let layer = tracing_subscriber::fmt::layer()
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = match spans {
+        // FERRY_LOG filters everything: what it disables costs nothing.
+        None => tracing_subscriber::registry()
+            .with(filter)
+            .with(log_layer(in_actions))
+            .try_init(),
+        // FERRY_LOG filters the log only; the span layer filters for itself.
+        Some(spans) => tracing_subscriber::registry()
+            .with(spans)
+            .with(log_layer(in_actions).with_filter(filter))
+            .try_init(),
+    };
+}
+
+/// The log's formatting layer, under [`credential_ceiling`].
+fn log_layer<S>(in_actions: bool) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
         .with_writer(SafeStderr { in_actions })
         // Colours on a terminal only: escape codes help no log reader.
         .with_ansi(!in_actions && io::IsTerminal::is_terminal(&io::stderr()))
         .without_time()
-        .with_filter(credential_ceiling());
-    // A second initialisation (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(layer)
-        .try_init();
+        .with_filter(credential_ceiling())
 }
 
 /// Makes a panic's message (which may quote outside text) go through the
