@@ -12,9 +12,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use container_support::{ContainerStep, Docker, chown_workspace, runner_inputs};
-use deploy_support::copy_repo;
+use deploy_support::{Moto, clients, copy_repo, create_environment, service_task_definition};
 use serde_json::json;
 use support::git_in;
+use support::github_state::{GitHubState, TOKEN};
 
 /// What detect and render need of the repository.
 const PATHS: &[&str] = &[
@@ -207,4 +208,143 @@ fn no_command_refuses_the_empty_inputs_the_runner_sets() {
         );
         assert!(!out.status.success(), "{command}: no manifest here");
     }
+}
+
+/// `deploy` from the image to a moto of its own (ECS), recording the
+/// deployment in the stateful GitHub stand-in; `--no-wait` because moto
+/// never completes a rollout.
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_runs_in_the_image_against_moto() {
+    let Some(docker) = Docker::get("deploy_runs_in_the_image_against_moto") else {
+        return;
+    };
+    let image = docker.action_image();
+    let moto = Moto::start(1);
+    let c = clients(&moto.url).await;
+    create_environment(&c.ecs, "staging").await;
+    let gh = GitHubState::start("acme/email-platform").await;
+    let (ws, before, after) = workspace();
+    let images = json!({
+        "sampleapi": deploy_support::image("sampleapi", "7"),
+        "sampleworker": deploy_support::image("sampleworker", "7"),
+    })
+    .to_string();
+    let uri = gh.uri();
+    let mut env: Vec<(String, String)> = gh
+        .env(&uri, &after)
+        .into_iter()
+        .filter(|(k, _)| *k != "GITHUB_ACTIONS")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.extend(
+        [
+            ("AWS_ENDPOINT_URL", moto.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let step = ContainerStep {
+        docker: &docker,
+        image: &image.tag,
+        workspace: ws.path(),
+        event_name: "push",
+        event: push_event(&before, &after),
+        inputs: runner_inputs(
+            &[
+                ("command", "deploy"),
+                ("environment", "staging"),
+                ("images", &images),
+                ("no-wait", "true"),
+            ],
+            TOKEN,
+        ),
+        env,
+    };
+    // The GitHub stand-in answers on this runtime while the step runs.
+    let run = tokio::task::block_in_place(|| step.run());
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.output("status"), "started", "{run:#?}");
+    let arns: serde_json::Value = serde_json::from_str(run.output("task-definition-arns")).unwrap();
+    for service in ["sampleapi", "sampleworker"] {
+        let arn = arns[service].as_str().unwrap();
+        assert!(
+            arn.ends_with(&format!(
+                ":task-definition/email-platform-staging-{service}:2"
+            )),
+            "{arn}"
+        );
+        let running = service_task_definition(
+            &c.ecs,
+            "email-platform-staging",
+            &format!("email-platform-staging-{service}"),
+        )
+        .await;
+        assert_eq!(running, arn, "the service runs what deploy registered");
+        assert_eq!(gh.deployments_of("staging", service).len(), 1);
+    }
+    assert!(run.summary.contains("sampleworker"), "{}", run.summary);
+}
+
+/// `plan-comment` from the image on a pull request, against Prism serving
+/// GitHub's OpenAPI description: every request it sends is valid GitHub
+/// API (Prism refuses the others with 422).
+#[test]
+fn plan_comment_runs_in_the_image_against_prism() {
+    let Some(docker) = Docker::get("plan_comment_runs_in_the_image_against_prism") else {
+        return;
+    };
+    let image = docker.action_image();
+    let prism = support::testbed_url("PRISM_URL");
+    let (ws, before, after) = workspace();
+    std::fs::copy(
+        deploy_support::repo_root()
+            .join("action/tests/data/plans/01_tfjson__testdata_basic_plan.json"),
+        ws.path().join("plan.json"),
+    )
+    .unwrap();
+    chown_workspace(ws.path());
+    let event = json!({
+        "action": "synchronize", "number": 7,
+        "pull_request": { "number": 7,
+            "base": { "sha": before, "ref": "main" },
+            "head": { "sha": after, "ref": "feature" } },
+        "repository": { "default_branch": "main", "full_name": "octo-org/ferry-demo" }
+    });
+    let run = ContainerStep {
+        docker: &docker,
+        image: &image.tag,
+        workspace: ws.path(),
+        event_name: "pull_request",
+        event,
+        inputs: runner_inputs(
+            &[
+                ("command", "plan-comment"),
+                ("environment", "staging"),
+                ("plan", "plan.json"),
+            ],
+            TOKEN,
+        ),
+        env: vec![
+            ("GITHUB_API_URL".into(), prism),
+            ("GITHUB_REPOSITORY".into(), "octo-org/ferry-demo".into()),
+            ("GITHUB_SHA".into(), after.clone()),
+        ],
+    }
+    .run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.output("has-changes"), "true", "{run:#?}");
+    // Posted to Prism's pull request 7 (created or, Prism's example comment
+    // being found, edited), not printed instead.
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("created comment") || all.contains("edited comment"),
+        "{run:#?}"
+    );
+    assert!(all.contains("on #7"), "{run:#?}");
+    assert!(
+        !run.stdout.contains(TOKEN) && !run.summary.contains(TOKEN),
+        "the token leaked"
+    );
 }
