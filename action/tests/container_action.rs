@@ -72,6 +72,7 @@ fn detect_and_render_run_in_the_image_as_the_runner_starts_it() {
     let detect = ContainerStep {
         docker: &docker,
         image: &image.tag,
+        args: vec![],
         workspace: ws.path(),
         event_name: "push",
         event: push_event(&before, &after),
@@ -112,6 +113,7 @@ fn detect_and_render_run_in_the_image_as_the_runner_starts_it() {
     let render = ContainerStep {
         docker: &docker,
         image: &image.tag,
+        args: vec![],
         workspace: ws.path(),
         event_name: "push",
         event: push_event(&before, &after),
@@ -248,6 +250,7 @@ async fn deploy_runs_in_the_image_against_moto() {
     let step = ContainerStep {
         docker: &docker,
         image: &image.tag,
+        args: vec![],
         workspace: ws.path(),
         event_name: "push",
         event: push_event(&before, &after),
@@ -315,6 +318,7 @@ fn plan_comment_runs_in_the_image_against_prism() {
     let run = ContainerStep {
         docker: &docker,
         image: &image.tag,
+        args: vec![],
         workspace: ws.path(),
         event_name: "pull_request",
         event,

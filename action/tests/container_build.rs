@@ -197,6 +197,7 @@ fn build_runs_in_the_action_image_through_the_mounted_docker_socket() {
     let run = ContainerStep {
         docker: &docker,
         image: &image.tag,
+        args: vec![],
         workspace: repo.path(),
         event_name: "push",
         event: serde_json::json!({

@@ -194,6 +194,18 @@ pub struct ContainerRun {
     pub wall: Duration,
 }
 
+impl From<ContainerRun> for crate::support::Run {
+    fn from(run: ContainerRun) -> Self {
+        crate::support::Run {
+            code: run.code,
+            stdout: run.stdout,
+            stderr: run.stderr,
+            outputs: run.outputs,
+            summary: run.summary,
+        }
+    }
+}
+
 impl ContainerRun {
     pub fn output(&self, key: &str) -> &str {
         self.outputs
@@ -219,6 +231,8 @@ pub struct ContainerStep<'a> {
     pub inputs: BTreeMap<String, String>,
     /// Further variables (GITHUB_SHA, AWS_*, endpoints...).
     pub env: Vec<(String, String)>,
+    /// Arguments after the image (an action's `args:`); usually none.
+    pub args: Vec<String>,
 }
 
 impl ContainerStep<'_> {
@@ -289,6 +303,7 @@ impl ContainerStep<'_> {
             argv.extend(["-e".into(), format!("{k}={v}")]);
         }
         argv.push(self.image.into());
+        argv.extend(self.args.iter().cloned());
         argv
     }
 
