@@ -624,3 +624,27 @@ fn summary_lists_each_service() {
         "{md}"
     );
 }
+
+proptest::proptest! {
+    /// What docker prints (push output, `buildx inspect`, the server
+    /// version) is outside input: parsing it never panics, a digest read
+    /// from it is always well-formed, and the log line about the choice
+    /// stays one line that no workflow command can hide in.
+    #[test]
+    fn docker_output_parsers_take_any_text(text in "(?s).{0,400}", server in "(?s).{0,80}") {
+        for recipe in [
+            Recipe::Docker(DockerMode::Classic),
+            Recipe::Docker(DockerMode::BuildxDocker),
+            Recipe::Buildah,
+        ] {
+            if let Some(d) = builder::read_digest(recipe, &text) {
+                proptest::prop_assert!(d.len() == 71 && d.starts_with("sha256:"));
+                proptest::prop_assert!(d[7..].bytes().all(|b| b.is_ascii_hexdigit()));
+            }
+        }
+        let (mode, driver) = builder::docker_mode(Some(&text));
+        proptest::prop_assert_ne!(mode, DockerMode::Classic);
+        let line = builder::docker_choice(mode, driver.as_deref(), &server);
+        proptest::prop_assert!(!line.contains('\n') && !line.contains('\r') && !line.contains("::"));
+    }
+}
