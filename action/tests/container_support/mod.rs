@@ -38,7 +38,8 @@ impl Docker {
             if std::env::var("FERRY_REQUIRE_DOCKER").as_deref() == Ok("1") {
                 panic!("{line} (FERRY_REQUIRE_DOCKER=1)");
             }
-            eprintln!("{line}");
+            // Straight to stderr: libtest captures `eprintln!` of passing tests.
+            let _ = writeln!(std::io::stderr(), "{line}");
             if let Ok(log) = std::env::var("FERRY_SKIPPED_LOG") {
                 let mut f = std::fs::OpenOptions::new()
                     .create(true)
