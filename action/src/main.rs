@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use ferry::gha::{Context, Reporter};
 use ferry::manifest::BuilderKind;
 use ferry::plan_comment::{self, GhContext, Options, PlanMode};
@@ -442,6 +442,24 @@ fn render_options(args: RenderArgs, manifest: PathBuf) -> render::Options {
     }
 }
 
+/// The runner sets every input action.yml declares, empty when the workflow
+/// gives none, and clap would take an empty `INPUT_TIMEOUT` or `INPUT_VALUES`
+/// for a value and refuse it: an argument whose `INPUT_*` variable is empty
+/// (or blank) reads no variable, as if the input were absent.
+fn ignore_empty_inputs(
+    cmd: clap::Command,
+    env: &dyn Fn(&std::ffi::OsStr) -> Option<std::ffi::OsString>,
+) -> clap::Command {
+    let fix = |arg: clap::Arg| {
+        let empty = arg.get_env().is_some_and(|name| {
+            name.to_string_lossy().starts_with("INPUT_")
+                && env(name).is_some_and(|v| v.to_string_lossy().trim().is_empty())
+        });
+        if empty { arg.env(None) } else { arg }
+    };
+    cmd.mut_args(fix).mut_subcommands(|sub| sub.mut_args(fix))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let in_actions = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
@@ -452,10 +470,10 @@ async fn main() -> ExitCode {
     ferry::gha::logging::init_with(in_actions, spans);
     ferry::gha::logging::install_panic_hook(in_actions);
     // A container action gets no arguments: the `command` input names the subcommand.
-    let parsed = Cli::try_parse_from(ferry::gha::action_args(
-        std::env::args_os().collect(),
-        &|k| std::env::var(k).ok(),
-    ));
+    let args = ferry::gha::action_args(std::env::args_os().collect(), &|k| std::env::var(k).ok());
+    let parsed = ignore_empty_inputs(Cli::command(), &|k| std::env::var_os(k))
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
