@@ -79,8 +79,12 @@ impl Bed {
         let shown = format!("{hostile:?}");
         assert_eq!(run.code, 1, "{shown}: {run:#?}");
         let said = format!("{}{}", run.stdout, run.stderr);
+        // Refused where it enters: the event parser (a payload commit id
+        // must be hex) or git's revision check (flags, inputs).
         assert!(
-            said.contains("is not a revision Ferry accepts"),
+            said.contains("is not a revision Ferry accepts")
+                || said.contains("expected a commit id (40 or 64 hex digits)")
+                || said.contains("expected a git ref name"),
             "{shown}: {said}"
         );
         assert!(said.contains(what), "{shown} names {what}: {said}");

@@ -419,6 +419,7 @@ pub async fn run(
     outcomes.sort_by_key(|o| manifest.services.get_index_of(&o.service));
     report.outcomes = outcomes;
     for o in &report.outcomes {
+        crate::telemetry::record_outcome(o);
         reporter.info(&describe(o))?;
     }
 

@@ -141,6 +141,7 @@ fn io_error(e: std::io::Error) -> DetectError {
 }
 
 /// The decision without the reporting: resolve the range, read the trees, match.
+#[tracing::instrument(name = "detect", skip_all)]
 pub async fn detect(
     ctx: &Context,
     opts: &Options,

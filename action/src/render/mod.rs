@@ -159,6 +159,7 @@ pub fn ext_strs(
 }
 
 /// Renders and validates one target, in memory.
+#[tracing::instrument(name = "render", skip_all, fields(service = %service, environment = %env))]
 pub fn render_one(
     root: &Path,
     manifest: &Manifest,
