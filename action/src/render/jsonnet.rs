@@ -50,7 +50,11 @@ pub struct Limits {
     pub output_bytes: usize,
     /// Depth of the JSON result.
     pub output_depth: usize,
-    /// Stack of the evaluation thread (the parser recurses natively).
+    /// Stack of the evaluation thread. jrsonnet's parser and analyser
+    /// recurse natively (`- - - 1`, `if a then if b ...`), about 1.3 KiB a
+    /// level; the stack is reserved, not used, and larger than
+    /// `memory_bytes`, so a deep file meets the memory limit (a clear
+    /// error) before the end of the stack (an abort).
     pub stack_bytes: usize,
 }
 
@@ -62,8 +66,11 @@ pub const LIMITS: Limits = Limits {
     nesting: 200,
     output_bytes: 4 << 20,
     output_depth: 64,
-    stack_bytes: 256 << 20,
+    stack_bytes: 4 << 30,
 };
+
+/// The stack used when the system refuses [`Limits::stack_bytes`].
+const FALLBACK_STACK_BYTES: usize = 256 << 20;
 
 /// Set once an evaluation was abandoned (its thread cannot be stopped and
 /// still runs): later evaluations in this process are refused at once.
@@ -109,13 +116,11 @@ pub fn evaluate_with(
             ext_strs.clone(),
             cancel.clone(),
         );
-        std::thread::Builder::new()
-            .name("ferry-jsonnet".into())
-            .stack_size(limits.stack_bytes)
-            .spawn(move || {
-                let result = evaluate_here(&root, &file, &ext, limits, &cancel);
-                let _ = tx.send(result);
-            })
+        let work = move || {
+            let result = evaluate_here(&root, &file, &ext, limits, &cancel);
+            let _ = tx.send(result);
+        };
+        spawn_worker(work, limits.stack_bytes)
     };
     if let Err(e) = worker {
         return Err(refuse(
@@ -156,10 +161,35 @@ pub fn evaluate_with(
             ABANDONED.store(true, Ordering::SeqCst);
             return Err(refuse(
                 message,
-                "look for unbounded recursion or a huge std.range/std.repeat; a task definition evaluates in milliseconds",
+                "look for deep nesting, unbounded recursion or a huge std.range/std.repeat; a task definition evaluates in milliseconds",
             ));
         }
     }
+}
+
+/// Runs `work` on a thread with a `stack`-byte stack, or with
+/// [`FALLBACK_STACK_BYTES`] where the system refuses to reserve that much
+/// (strict overcommit): a smaller stack still renders every real file.
+fn spawn_worker<F: FnOnce() + Send + 'static>(work: F, stack: usize) -> std::io::Result<()> {
+    let slot = Arc::new(std::sync::Mutex::new(Some(work)));
+    let take = |slot: Arc<std::sync::Mutex<Option<F>>>| {
+        move || {
+            let job = slot.lock().ok().and_then(|mut w| w.take());
+            if let Some(job) = job {
+                job();
+            }
+        }
+    };
+    let builder = || std::thread::Builder::new().name("ferry-jsonnet".into());
+    builder()
+        .stack_size(stack)
+        .spawn(take(slot.clone()))
+        .or_else(|_| {
+            builder()
+                .stack_size(FALLBACK_STACK_BYTES)
+                .spawn(take(slot))
+        })
+        .map(drop)
 }
 
 /// The process's resident memory, where the platform says (Linux).
