@@ -262,57 +262,83 @@ impl Manifest {
 /// Reads the manifest at `path`, refusing what is not a small regular file
 /// inside the repository (see [`Manifest::load`]).
 fn read_confined(path: &Path, display_path: &Path) -> Result<String, ManifestError> {
-    let refuse = |message: String, help: &str| ManifestError::Refused {
-        path: display_path.to_path_buf(),
-        message,
-        help: help.to_string(),
+    let refuse = |e: Refusal| match e {
+        Refusal::Io(source) => ManifestError::Read {
+            path: display_path.to_path_buf(),
+            source,
+        },
+        other => ManifestError::Refused {
+            path: display_path.to_path_buf(),
+            message: format!("the manifest {other}"),
+            help: other.help().to_string(),
+        },
     };
-    let read_error = |source| ManifestError::Read {
+    let bytes = read_repository_file(root_of(path, display_path), path, MAX_BYTES).map_err(refuse)?;
+    String::from_utf8(bytes).map_err(|e| ManifestError::Refused {
         path: display_path.to_path_buf(),
-        source,
-    };
-    let real = path.canonicalize().map_err(read_error)?;
-    if let Some(root) = root_of(path, display_path) {
-        let root = root.canonicalize().map_err(read_error)?;
-        if !real.starts_with(&root) {
-            return Err(refuse(
-                "the manifest is a symlink that leads out of the repository".into(),
-                "make it a regular file in the repository",
-            ));
+        message: format!(
+            "the manifest is not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        ),
+        help: "save it as UTF-8".into(),
+    })
+}
+
+/// Why [`read_repository_file`] refused a file.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// It resolves (through symlinks) outside the repository.
+    #[error("is a symlink that leads out of the repository")]
+    Outside,
+    /// It is a folder, a FIFO, a device.
+    #[error("is not a regular file")]
+    NotAFile,
+    /// It is larger than the limit.
+    #[error("is larger than {} KiB", .0 >> 10)]
+    TooLarge(u64),
+    /// It cannot be read.
+    #[error("cannot be read: {0}")]
+    Io(std::io::Error),
+}
+
+impl Refusal {
+    /// How to fix it.
+    pub fn help(&self) -> &'static str {
+        match self {
+            Self::Outside | Self::NotAFile => "make it a regular file in the repository",
+            Self::TooLarge(_) => "Ferry refuses larger files; trim or split it",
+            Self::Io(_) => "check that the file exists and can be read",
         }
     }
-    let meta = std::fs::metadata(&real).map_err(read_error)?;
-    if !meta.is_file() {
-        return Err(refuse(
-            "the manifest is not a regular file".into(),
-            "make it a regular file in the repository",
-        ));
+}
+
+/// Reads a file of the repository that came with a pull request: after
+/// resolving symlinks it must be inside `root` (when given), a regular file
+/// (a FIFO would block, a device never end), and at most `max` bytes (read
+/// no further than that, whatever the file claims).
+pub fn read_repository_file(root: Option<&Path>, path: &Path, max: u64) -> Result<Vec<u8>, Refusal> {
+    let real = path.canonicalize().map_err(Refusal::Io)?;
+    if let Some(root) = root {
+        let root = root.canonicalize().map_err(Refusal::Io)?;
+        if !real.starts_with(&root) {
+            return Err(Refusal::Outside);
+        }
     }
-    let too_large = || {
-        refuse(
-            format!("the manifest is larger than {} MiB", MAX_BYTES >> 20),
-            "Ferry refuses larger manifests; a thousand services take about 100 KiB",
-        )
-    };
-    if meta.len() > MAX_BYTES {
-        return Err(too_large());
+    let meta = std::fs::metadata(&real).map_err(Refusal::Io)?;
+    if !meta.is_file() {
+        return Err(Refusal::NotAFile);
+    }
+    if meta.len() > max {
+        return Err(Refusal::TooLarge(max));
     }
     let mut bytes = Vec::new();
     std::fs::File::open(&real)
-        .and_then(|f| f.take(MAX_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(read_error)?;
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(too_large());
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(Refusal::Io)?;
+    if bytes.len() as u64 > max {
+        return Err(Refusal::TooLarge(max));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        refuse(
-            format!(
-                "the manifest is not UTF-8 text (byte {})",
-                e.utf8_error().valid_up_to()
-            ),
-            "save it as UTF-8",
-        )
-    })
+    Ok(bytes)
 }
 
 /// The repository root when `path` is `<root>/<display_path>`.

@@ -26,6 +26,9 @@ struct Checker<'a> {
     suggestions_left: usize,
 }
 
+/// The longest path glob (its compiled matcher grows with it).
+const MAX_GLOB: usize = 1024;
+
 /// How many "did you mean" searches one manifest gets.
 const SUGGESTIONS: usize = 20;
 
@@ -86,6 +89,18 @@ impl Checker<'_> {
         let mut ok = true;
         for (i, text) in globs.iter().enumerate() {
             let item = format!("{path}[{i}]");
+            if text.len() > MAX_GLOB {
+                self.at_value(
+                    &item,
+                    format!(
+                        "path glob \"{}…\" is longer than {MAX_GLOB} characters",
+                        text.chars().take(40).collect::<String>()
+                    ),
+                    "a path glob names folders and files; shorten it or split it into several".into(),
+                );
+                ok = false;
+                continue;
+            }
             if text.trim().is_empty() || text.contains(|c: char| c.is_control()) {
                 self.at_value(
                     &item,
@@ -220,6 +235,12 @@ fn help_for_serde(message: &str) -> String {
         "remove the key or fix its spelling; the JSON Schema action/schema/ferry.schema.json lists every key".into()
     } else if message.contains("missing field") {
         "add the field; see the example manifest in action/README.md".into()
+    } else if message.contains("nest deeper") {
+        "a manifest needs about five levels; flatten the structure (Ferry refuses deeper documents before parsing them)".into()
+    } else if message.contains("once its aliases") {
+        "write the values out instead of repeating aliases of aliases".into()
+    } else if message.contains("larger than") {
+        "Ferry refuses larger manifests; a thousand services take about 100 KiB".into()
     } else if message.contains("duplicate") {
         "each name may appear once; remove or rename the second one".into()
     } else {

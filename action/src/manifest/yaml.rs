@@ -53,6 +53,15 @@ pub fn from_str_indexed<T: DeserializeOwned>(text: &str) -> Result<(T, Positions
             position: None,
         });
     }
+    if let Some(position) = flow_too_deep(text, LIMITS.depth) {
+        return Err(YamlError {
+            message: format!(
+                "`[` and `{{` nest deeper than {} levels",
+                LIMITS.depth
+            ),
+            position: Some(position),
+        });
+    }
     let positions = Positions::index_within(text, LIMITS)?;
     let value = serde_yaml_ng::from_str(text).map_err(|err| {
         let position = err.location().map(|l| Position {
@@ -68,6 +77,87 @@ pub fn from_str_indexed<T: DeserializeOwned>(text: &str) -> Result<(T, Positions
         YamlError { message, position }
     })?;
     Ok((value, positions))
+}
+
+/// Where `[` and `{` first nest deeper than `limit`, if they do.
+///
+/// YAML parsers scan a flow collection to its end before producing its
+/// first event, in time quadratic in its depth, so depth is checked on the
+/// text first. Two counts keep a quote from hiding brackets: one that skips
+/// quoted scalars and comments, one that counts every bracket (closers never
+/// below zero); either going over the limit refuses the text.
+pub fn flow_too_deep(text: &str, limit: usize) -> Option<Position> {
+    let bytes = text.as_bytes();
+    let (mut line, mut line_start) = (1usize, 0usize);
+    let (mut aware, mut raw) = (0usize, 0usize);
+    // The last byte that was not a space or tab, on this line.
+    let mut previous: Option<u8> = None;
+    let mut i = 0;
+    let position = |i: usize, line: usize, line_start: usize| Position {
+        line,
+        column: text[line_start..i].chars().count() + 1,
+    };
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'[' | b'{' => {
+                aware += 1;
+                raw += 1;
+                if aware.max(raw) > limit {
+                    return Some(position(i, line, line_start));
+                }
+            }
+            b']' | b'}' => {
+                aware = aware.saturating_sub(1);
+                raw = raw.saturating_sub(1);
+            }
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+                previous = None;
+                i += 1;
+                continue;
+            }
+            b'#' if i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'\n') => {
+                while bytes.get(i).is_some_and(|&c| c != b'\n') {
+                    i += 1;
+                }
+                continue;
+            }
+            b'\'' | b'"'
+                if matches!(previous, None | Some(b'[' | b'{' | b',' | b':' | b'-' | b'?')) =>
+            {
+                // A quoted scalar: skip it, counting its brackets only raw.
+                let quote = b;
+                i += 1;
+                while let Some(&c) = bytes.get(i) {
+                    match c {
+                        b'\\' if quote == b'"' => i += 1,
+                        b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+                        c if c == quote => break,
+                        b'\n' => {
+                            line += 1;
+                            line_start = i + 1;
+                        }
+                        b'[' | b'{' => {
+                            raw += 1;
+                            if raw > limit {
+                                return Some(position(i, line, line_start));
+                            }
+                        }
+                        b']' | b'}' => raw = raw.saturating_sub(1),
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        if !matches!(b, b' ' | b'\t') {
+            previous = Some(b);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Serialises a value as YAML (used to compare manifest entries across commits).
