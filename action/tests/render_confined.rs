@@ -76,6 +76,10 @@ impl Bed {
                 "out.json",
                 "--image",
                 "1.dkr.ecr.us-east-1.amazonaws.com/demo/svc:svc-abc1234",
+                "--ext-str",
+                "EXECUTION_ROLE_ARN=arn:aws:iam::1:role/e",
+                "--ext-str",
+                "TASK_ROLE_ARN=arn:aws:iam::1:role/t",
             ],
             &[("FERRY_TEST_SECRET", SECRET)],
         );

@@ -101,7 +101,7 @@ fn manifests_that_are_not_small_regular_files_in_the_repository_are_refused() {
     let (_parent, root) = repo();
     let big = format!("{GOOD}# {}\n", "x".repeat(100 << 20));
     std::fs::write(root.join(".github/ferry.yml"), big).unwrap();
-    assert_refused("100 MB", &root, "larger than 4 MiB", FAST);
+    assert_refused("100 MB", &root, "the manifest is larger than 4096 KiB", FAST);
     let (_parent, root) = repo();
     std::fs::write(root.join(".github/ferry.yml"), b"project: \xff\xfe\n").unwrap();
     assert_refused("not utf-8", &root, "not UTF-8", FAST);
