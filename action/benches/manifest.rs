@@ -38,9 +38,13 @@ pub fn services_text() -> String {
 
 /// 5,000 environments, each promoted from the one before.
 pub fn chain_text() -> String {
-    let mut text = String::from("project: big\nregion: us-east-1\nenvironments:\n  e0: { cluster: c0 }\n");
+    let mut text =
+        String::from("project: big\nregion: us-east-1\nenvironments:\n  e0: { cluster: c0 }\n");
     for i in 1..ENVIRONMENTS {
-        text.push_str(&format!("  e{i}: {{ cluster: c{i}, promote-from: e{} }}\n", i - 1));
+        text.push_str(&format!(
+            "  e{i}: {{ cluster: c{i}, promote-from: e{} }}\n",
+            i - 1
+        ));
     }
     text.push_str("services:\n  api: {}\n");
     text

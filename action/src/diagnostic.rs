@@ -131,7 +131,10 @@ mod tests {
             let shown = d.to_string();
             let lines: Vec<&str> = shown.split(['\n', '\r', '\u{2028}', '\u{85}']).collect();
             assert_eq!(lines.len(), 2, "{shown:?}");
-            assert!(lines[0].starts_with("f") && lines[1].starts_with("  help: "), "{shown:?}");
+            assert!(
+                lines[0].starts_with("f") && lines[1].starts_with("  help: "),
+                "{shown:?}"
+            );
             assert!(!shown.contains('\u{1b}'), "{shown:?}");
         }
         let plain = Diagnostic::new("f", "plain `x` é").help("h");

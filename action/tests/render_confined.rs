@@ -95,11 +95,20 @@ fn assert_refused(name: &str, bed: &Bed, expected: &str, limit: Duration) {
     let all = format!("{}{}", run.stdout, run.stderr);
     assert_eq!(run.code, 1, "{name}: {run:#?}");
     assert!(!written, "{name}: out.json was written");
-    assert!(all.contains(expected), "{name}: expected {expected:?} in {all}");
+    assert!(
+        all.contains(expected),
+        "{name}: expected {expected:?} in {all}"
+    );
     assert!(!all.contains(SECRET), "{name}: the secret leaked: {all}");
     let b64 = base64::engine::general_purpose::STANDARD.encode(SECRET);
-    assert!(!all.contains(&b64[..20]), "{name}: the secret leaked in base64");
-    assert!(!all.contains("root:x:0:0"), "{name}: /etc/passwd leaked: {all}");
+    assert!(
+        !all.contains(&b64[..20]),
+        "{name}: the secret leaked in base64"
+    );
+    assert!(
+        !all.contains("root:x:0:0"),
+        "{name}: /etc/passwd leaked: {all}"
+    );
     assert!(
         !all.contains("panicked") && !all.contains("overflowed"),
         "{name}: {all}"
@@ -113,7 +122,11 @@ const FAST: Duration = Duration::from_secs(10);
 fn imports_outside_the_repository_are_refused_by_their_text() {
     let cases: &[(&str, &str, &str)] = &[
         ("absolute", "importstr '/etc/passwd'", "is an absolute path"),
-        ("absolute_import", "import '/etc/passwd'", "is an absolute path"),
+        (
+            "absolute_import",
+            "import '/etc/passwd'",
+            "is an absolute path",
+        ),
         (
             "environ",
             "importbin '/proc/self/environ'",
@@ -181,10 +194,13 @@ fn the_refused_import_is_located_in_the_importing_file() {
     );
 }
 
+/// Prepares a bed (links, FIFOs) before the render.
+type Setup = Box<dyn Fn(&Bed)>;
+
 #[test]
 fn symlinks_out_of_the_repository_are_refused() {
     let outside = |bed: &Bed| bed.parent.path().join("outside.txt");
-    let cases: Vec<(&str, Box<dyn Fn(&Bed)>, &str, &str)> = vec![
+    let cases: Vec<(&str, Setup, &str, &str)> = vec![
         (
             "file_link",
             Box::new(|b: &Bed| {
@@ -288,18 +304,29 @@ fn the_default_values_file_must_be_a_small_file_in_the_repository() {
     let bed = Bed::new("{}");
     std::fs::create_dir_all(bed.root().join("task-definitions/environments")).unwrap();
     std::fs::write(
-        bed.root().join("task-definitions/environments/staging.json"),
+        bed.root()
+            .join("task-definitions/environments/staging.json"),
         format!("{{\"a\": \"{}\"}}", "x".repeat(2 << 20)),
     )
     .unwrap();
-    assert_refused("values_size", &bed, "the values file is larger than 1024 KiB", FAST);
+    assert_refused(
+        "values_size",
+        &bed,
+        "the values file is larger than 1024 KiB",
+        FAST,
+    );
 }
 
 #[test]
 fn a_link_inside_the_repository_still_works() {
-    let bed = Bed::new("local base = import 'lib/base.libsonnet';\nlocal v = importstr 'lib/v.txt';\nassert v == 'x';\nimport 'lib/real.libsonnet'");
+    let bed = Bed::new(
+        "local base = import 'lib/base.libsonnet';\nlocal v = importstr 'lib/v.txt';\nassert v == 'x';\nimport 'lib/real.libsonnet'",
+    );
     std::fs::write(bed.root().join("task-definitions/lib/v0.txt"), "x").unwrap();
-    bed.link(&bed.root().join("task-definitions/lib/v0.txt"), "task-definitions/lib/v.txt");
+    bed.link(
+        &bed.root().join("task-definitions/lib/v0.txt"),
+        "task-definitions/lib/v.txt",
+    );
     std::fs::write(
         bed.root().join("task-definitions/lib/real.libsonnet"),
         "local base = import 'base.libsonnet';\nbase.taskDefinition('svc', [base.container('svc', base.image(), { cpu: 128, memory: 256, portMappings: [base.portMapping(8080)], healthCheck: base.healthCheck(['/bin/svc', 'health']) })], { cpu: '256', memory: '512' })",
@@ -360,7 +387,10 @@ fn deep_expressions_end_in_an_error_not_a_stack_overflow() {
         ("unary_minus", format!("{}1", "-".repeat(1_000_000))),
         ("not", format!("{}true", "!".repeat(1_000_000))),
         ("if_chain", format!("{}1", "if true then ".repeat(80_000))),
-        ("local_chain", format!("{}a", "local a = 1; ".repeat(80_000))),
+        (
+            "local_chain",
+            format!("{}a", "local a = 1; ".repeat(80_000)),
+        ),
         ("plus_chain", format!("1{}", "+1".repeat(500_000))),
         ("error_chain", format!("{}1", "error ".repeat(170_000))),
     ];
@@ -397,7 +427,11 @@ fn evaluations_are_bounded_in_output_depth_and_recursion() {
             "local f(n) = f(n + 1); f(0)",
             "the evaluation recursed deeper than jrsonnet's limit",
         ),
-        ("function_result", "function(x) x", "tried to manifest function"),
+        (
+            "function_result",
+            "function(x) x",
+            "tried to manifest function",
+        ),
     ];
     for (name, jsonnet, expected) in cases {
         assert_refused(name, &Bed::new(jsonnet), expected, FAST);

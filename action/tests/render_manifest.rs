@@ -30,7 +30,11 @@ fn repo() -> (tempfile::TempDir, std::path::PathBuf) {
     let parent = tempfile::tempdir().unwrap();
     let root = parent.path().join("repo");
     std::fs::create_dir_all(root.join(".github")).unwrap();
-    std::fs::write(parent.path().join("secret.yml"), format!("project: {SECRET}\n")).unwrap();
+    std::fs::write(
+        parent.path().join("secret.yml"),
+        format!("project: {SECRET}\n"),
+    )
+    .unwrap();
     (parent, root)
 }
 
@@ -71,8 +75,14 @@ fn manifests_that_are_not_small_regular_files_in_the_repository_are_refused() {
         ("/dev/zero", "symlink that leads out of the repository"),
         ("/dev/urandom", "symlink that leads out of the repository"),
         ("/etc/passwd", "symlink that leads out of the repository"),
-        ("/proc/self/environ", "symlink that leads out of the repository"),
-        ("../../secret.yml", "symlink that leads out of the repository"),
+        (
+            "/proc/self/environ",
+            "symlink that leads out of the repository",
+        ),
+        (
+            "../../secret.yml",
+            "symlink that leads out of the repository",
+        ),
     ];
     for (target, expected) in cases {
         let (_parent, root) = repo();
@@ -101,7 +111,12 @@ fn manifests_that_are_not_small_regular_files_in_the_repository_are_refused() {
     let (_parent, root) = repo();
     let big = format!("{GOOD}# {}\n", "x".repeat(100 << 20));
     std::fs::write(root.join(".github/ferry.yml"), big).unwrap();
-    assert_refused("100 MB", &root, "the manifest is larger than 4096 KiB", FAST);
+    assert_refused(
+        "100 MB",
+        &root,
+        "the manifest is larger than 4096 KiB",
+        FAST,
+    );
     let (_parent, root) = repo();
     std::fs::write(root.join(".github/ferry.yml"), b"project: \xff\xfe\n").unwrap();
     assert_refused("not utf-8", &root, "not UTF-8", FAST);
@@ -130,16 +145,16 @@ fn deep_and_exploding_documents_are_refused_before_parsing() {
         let mut t = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10u8 {
             let (me, prev) = ((b'a' + i) as char, (b'a' + i - 1) as char);
-            t.push_str(&format!("{me}: &{me} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
+            t.push_str(&format!(
+                "{me}: &{me} [{}]\n",
+                vec![format!("*{prev}"); 10].join(", ")
+            ));
         }
         t
     };
     let wide_alias = {
         // One anchor of 1,000 values, aliased 1,000 times.
-        let mut t = format!(
-            "x: &big [{}]\n",
-            vec!["services/api/**"; 1000].join(", ")
-        );
+        let mut t = format!("x: &big [{}]\n", vec!["services/api/**"; 1000].join(", "));
         t.push_str("y: [");
         t.push_str(&vec!["*big"; 1000].join(", "));
         t.push_str("]\n");
@@ -173,7 +188,9 @@ fn deep_and_exploding_documents_are_refused_before_parsing() {
         ),
         (
             "block_mappings",
-            (0..2000).map(|i| format!("{}k:\n", " ".repeat(i))).collect(),
+            (0..2000)
+                .map(|i| format!("{}k:\n", " ".repeat(i)))
+                .collect(),
             "nest deeper than 32 levels",
         ),
         (
@@ -181,7 +198,11 @@ fn deep_and_exploding_documents_are_refused_before_parsing() {
             laughs,
             "expands to more than 250000 values",
         ),
-        ("wide_alias", wide_alias, "expands to more than 250000 values"),
+        (
+            "wide_alias",
+            wide_alias,
+            "expands to more than 250000 values",
+        ),
     ];
     for (name, text, expected) in &cases {
         let (_parent, root) = repo();
@@ -192,17 +213,28 @@ fn deep_and_exploding_documents_are_refused_before_parsing() {
 
 #[test]
 fn a_five_thousand_environment_promotion_chain_is_checked_in_linear_time() {
-    let mut text = String::from("project: demo\nregion: us-east-1\nenvironments:\n  e0: { cluster: c0 }\n");
+    let mut text =
+        String::from("project: demo\nregion: us-east-1\nenvironments:\n  e0: { cluster: c0 }\n");
     for i in 1..5000 {
-        text.push_str(&format!("  e{i}: {{ cluster: c{i}, promote-from: e{} }}\n", i - 1));
+        text.push_str(&format!(
+            "  e{i}: {{ cluster: c{i}, promote-from: e{} }}\n",
+            i - 1
+        ));
     }
     text.push_str("services:\n  api: {}\n");
     let started = Instant::now();
     let m = Manifest::parse(&text, Path::new("ferry.yml")).unwrap();
     assert_eq!(m.environments.len(), 5000);
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     // Closed into one cycle: reported once, not 5,000 times.
-    let cyclic = text.replace("e0: { cluster: c0 }", "e0: { cluster: c0, promote-from: e4999 }");
+    let cyclic = text.replace(
+        "e0: { cluster: c0 }",
+        "e0: { cluster: c0, promote-from: e4999 }",
+    );
     let (_parent, root) = repo();
     write(&root, &cyclic);
     assert_refused(
@@ -219,7 +251,12 @@ fn a_five_thousand_environment_promotion_chain_is_checked_in_linear_time() {
     let unknown = text.replace("promote-from: e", "promote-from: x");
     let (_parent, root) = repo();
     write(&root, &unknown);
-    assert_refused("unknown", &root, "names an environment that is not declared", FAST);
+    assert_refused(
+        "unknown",
+        &root,
+        "names an environment that is not declared",
+        FAST,
+    );
     let (run, _) = ferry(&root, &["render", "--check"]);
     assert!(run.stderr.len() < 5000 * 400, "{} bytes", run.stderr.len());
 }
@@ -234,13 +271,19 @@ const BAD_NAMES: &[(&str, (&str, &str), &str, &str)] = &[
     ),
     (
         "ecs_service_space",
-        ("paths: [services/api/**]", "paths: [services/api/**]\n    ecs-service: \"my service\""),
+        (
+            "paths: [services/api/**]",
+            "paths: [services/api/**]\n    ecs-service: \"my service\"",
+        ),
         "ECS service \"my service\" (service `api` in `staging`) is not an ECS service name",
         "9:18",
     ),
     (
         "ecr_case",
-        ("paths: [services/api/**]", "paths: [services/api/**]\n    ecr-repository: \"UPPER/Case!!\""),
+        (
+            "paths: [services/api/**]",
+            "paths: [services/api/**]\n    ecr-repository: \"UPPER/Case!!\"",
+        ),
         "ECR repository \"UPPER/Case!!\" (service `api`) is not an ECR repository name: 'U' is not allowed",
         "9:21",
     ),
@@ -264,13 +307,19 @@ const BAD_NAMES: &[(&str, (&str, &str), &str, &str)] = &[
     ),
     (
         "branch_space",
-        ("project: demo", "project: demo\nrelease-branch: \"rel ease\""),
+        (
+            "project: demo",
+            "project: demo\nrelease-branch: \"rel ease\"",
+        ),
         "is not a git branch name",
         "2:17",
     ),
     (
         "registry_port",
-        ("services:", "build: { registry: \"http://h:99999/x\" }\nservices:"),
+        (
+            "services:",
+            "build: { registry: \"http://h:99999/x\" }\nservices:",
+        ),
         "\"http://h:99999/x\" is not a registry host: port \"99999\" is not a number from 1 to 65535",
         "6:20",
     ),
@@ -288,13 +337,19 @@ const BAD_NAMES: &[(&str, (&str, &str), &str, &str)] = &[
     ),
     (
         "javascript_url",
-        ("cluster: demo-staging }", "cluster: demo-staging, url: \"javascript:alert(1)\" }"),
+        (
+            "cluster: demo-staging }",
+            "cluster: demo-staging, url: \"javascript:alert(1)\" }",
+        ),
         "url \"javascript:alert(1)\" is not a web address: it must start with https:// or http://",
         "4:42",
     ),
     (
         "url_breaks_out",
-        ("cluster: demo-staging }", "cluster: demo-staging, url: \"https://x.example/a) [b](c\" }"),
+        (
+            "cluster: demo-staging }",
+            "cluster: demo-staging, url: \"https://x.example/a) [b](c\" }",
+        ),
         "is not a web address: ')' is not allowed",
         "4:42",
     ),
@@ -312,19 +367,28 @@ const BAD_NAMES: &[(&str, (&str, &str), &str, &str)] = &[
     ),
     (
         "crate_name",
-        ("paths: [services/api/**]", "paths: [services/api/**]\n    crate: \"api; rm\""),
+        (
+            "paths: [services/api/**]",
+            "paths: [services/api/**]\n    crate: \"api; rm\"",
+        ),
         "crate \"api; rm\" is not a Cargo package name",
         "9:12",
     ),
     (
         "dockerfile_option",
-        ("paths: [services/api/**]", "paths: [services/api/**]\n    dockerfile: \"--build-arg=x\""),
+        (
+            "paths: [services/api/**]",
+            "paths: [services/api/**]\n    dockerfile: \"--build-arg=x\"",
+        ),
         "dockerfile \"--build-arg=x\" is not a usable path",
         "9:17",
     ),
     (
         "tag_chars",
-        ("services:", "build: { tag: \"{service} {sha7}\" }\nservices:"),
+        (
+            "services:",
+            "build: { tag: \"{service} {sha7}\" }\nservices:",
+        ),
         "which Docker refuses",
         "6:15",
     ),
@@ -373,13 +437,18 @@ fn the_glob_suggestion_is_a_glob_from_the_root() {
         let help = err.diagnostics()[0].help.clone().unwrap();
         let fix = fix.replace("\\\"", "\"");
         assert!(help.contains(&fix), "{glob}: {help}");
-        assert!(!help.contains(&format!("e.g. \"{glob}\"")), "{glob}: {help}");
+        assert!(
+            !help.contains(&format!("e.g. \"{glob}\"")),
+            "{glob}: {help}"
+        );
     }
 }
 
 #[test]
 fn a_thousand_services_with_every_field_are_accepted() {
-    let mut text = String::from("project: big\nregion: us-east-1\nenvironments:\n  staging: { cluster: big-staging, url: 'https://staging.example.com' }\n  prod: { cluster: big-prod, promote-from: staging }\nbuild: { registry: 'http://127.0.0.1:5001', parallel: 4 }\nservices:\n");
+    let mut text = String::from(
+        "project: big\nregion: us-east-1\nenvironments:\n  staging: { cluster: big-staging, url: 'https://staging.example.com' }\n  prod: { cluster: big-prod, promote-from: staging }\nbuild: { registry: 'http://127.0.0.1:5001', parallel: 4 }\nservices:\n",
+    );
     for i in 0..1000 {
         text.push_str(&format!(
             "  svc{i}:\n    paths: ['services/svc{i}/**', 'config/svc{i}.{{yml,json}}']\n    crate: svc{i}\n    ecs-service: '{{project}}-{{env}}-svc{i}'\n    ecr-repository: '{{project}}/svc{i}'\n"

@@ -273,7 +273,8 @@ fn read_confined(path: &Path, display_path: &Path) -> Result<String, ManifestErr
             help: other.help().to_string(),
         },
     };
-    let bytes = read_repository_file(root_of(path, display_path), path, MAX_BYTES).map_err(refuse)?;
+    let bytes =
+        read_repository_file(root_of(path, display_path), path, MAX_BYTES).map_err(refuse)?;
     String::from_utf8(bytes).map_err(|e| ManifestError::Refused {
         path: display_path.to_path_buf(),
         message: format!(
@@ -316,7 +317,11 @@ impl Refusal {
 /// resolving symlinks it must be inside `root` (when given), a regular file
 /// (a FIFO would block, a device never end), and at most `max` bytes (read
 /// no further than that, whatever the file claims).
-pub fn read_repository_file(root: Option<&Path>, path: &Path, max: u64) -> Result<Vec<u8>, Refusal> {
+pub fn read_repository_file(
+    root: Option<&Path>,
+    path: &Path,
+    max: u64,
+) -> Result<Vec<u8>, Refusal> {
     let real = path.canonicalize().map_err(Refusal::Io)?;
     if let Some(root) = root {
         let root = root.canonicalize().map_err(Refusal::Io)?;

@@ -96,7 +96,8 @@ impl Checker<'_> {
                         "path glob \"{}…\" is longer than {MAX_GLOB} characters",
                         text.chars().take(40).collect::<String>()
                     ),
-                    "a path glob names folders and files; shorten it or split it into several".into(),
+                    "a path glob names folders and files; shorten it or split it into several"
+                        .into(),
                 );
                 ok = false;
                 continue;
@@ -215,10 +216,19 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest, Diagnostics> {
 fn plain_types(message: &str) -> String {
     const NAMES: &[(&str, &str)] = &[
         ("struct RawManifest", "the manifest's mapping of settings"),
-        ("struct RawService", "a mapping of service settings (`{}` for the defaults)"),
-        ("struct RawEnvironment", "a mapping of environment settings, e.g. `{ cluster: my-cluster }`"),
+        (
+            "struct RawService",
+            "a mapping of service settings (`{}` for the defaults)",
+        ),
+        (
+            "struct RawEnvironment",
+            "a mapping of environment settings, e.g. `{ cluster: my-cluster }`",
+        ),
         ("struct RawBuild", "a mapping of build settings"),
-        ("struct RawGate", "a mapping of gate settings, e.g. `{ prometheus: https://prometheus.example.com }`"),
+        (
+            "struct RawGate",
+            "a mapping of gate settings, e.g. `{ prometheus: https://prometheus.example.com }`",
+        ),
         ("enum BuilderKind", "`docker` or `buildah`"),
         ("variant identifier", "`docker` or `buildah`"),
     ];

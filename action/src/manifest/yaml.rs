@@ -55,10 +55,7 @@ pub fn from_str_indexed<T: DeserializeOwned>(text: &str) -> Result<(T, Positions
     }
     if let Some(position) = flow_too_deep(text, LIMITS.depth) {
         return Err(YamlError {
-            message: format!(
-                "`[` and `{{` nest deeper than {} levels",
-                LIMITS.depth
-            ),
+            message: format!("`[` and `{{` nest deeper than {} levels", LIMITS.depth),
             position: Some(position),
         });
     }
@@ -124,7 +121,10 @@ pub fn flow_too_deep(text: &str, limit: usize) -> Option<Position> {
                 continue;
             }
             b'\'' | b'"'
-                if matches!(previous, None | Some(b'[' | b'{' | b',' | b':' | b'-' | b'?')) =>
+                if matches!(
+                    previous,
+                    None | Some(b'[' | b'{' | b',' | b':' | b'-' | b'?')
+                ) =>
             {
                 // A quoted scalar: skip it, counting its brackets only raw.
                 let quote = b;

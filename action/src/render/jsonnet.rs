@@ -184,11 +184,7 @@ fn spawn_worker<F: FnOnce() + Send + 'static>(work: F, stack: usize) -> std::io:
     builder()
         .stack_size(stack)
         .spawn(take(slot.clone()))
-        .or_else(|_| {
-            builder()
-                .stack_size(FALLBACK_STACK_BYTES)
-                .spawn(take(slot))
-        })
+        .or_else(|_| builder().stack_size(FALLBACK_STACK_BYTES).spawn(take(slot)))
         .map(drop)
 }
 
@@ -757,7 +753,10 @@ mod tests {
         assert_eq!(too_deep(b"[[[[1]]]]", 3), Some(1));
         assert_eq!(too_deep(b"'[[[[[' + \"{{{{\" // ((((\n", 1), None);
         assert_eq!(too_deep(b"[ ']' [ ']' [ ']' [", 3), Some(1));
-        assert_eq!(too_deep(b"@'a''[[[[' |||\n [[[[\n||| /* [[[[ */ [", 1), None);
+        assert_eq!(
+            too_deep(b"@'a''[[[[' |||\n [[[[\n||| /* [[[[ */ [", 1),
+            None
+        );
         assert_eq!(too_deep(b"\n\n{{", 1), Some(3));
     }
 
@@ -767,6 +766,9 @@ mod tests {
         assert!(lexically_inside(root, Path::new("/r/repo/a/../b")));
         assert!(!lexically_inside(root, Path::new("/r/repo/a/../../b")));
         assert!(!lexically_inside(root, Path::new("/r/repo/../repo2/x")));
-        assert!(!lexically_inside(root, Path::new("/r/repo/../../../../../..")));
+        assert!(!lexically_inside(
+            root,
+            Path::new("/r/repo/../../../../../..")
+        ));
     }
 }
