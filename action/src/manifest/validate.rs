@@ -236,8 +236,15 @@ fn plain_types(message: &str) -> String {
     for (rust, plain) in NAMES {
         out = out.replace(rust, plain);
     }
+    // serde quotes the value it refused: a 4 MiB string stays in the file.
+    if out.chars().count() > MAX_MESSAGE {
+        out = out.chars().take(MAX_MESSAGE).collect::<String>() + "…";
+    }
     out
 }
+
+/// The longest YAML error message shown (serde quotes whole values).
+const MAX_MESSAGE: usize = 300;
 
 /// Help for serde's own messages (unknown field, missing field, wrong type).
 fn help_for_serde(message: &str) -> String {
