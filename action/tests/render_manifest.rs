@@ -426,7 +426,10 @@ fn names_aws_git_or_docker_would_refuse_fail_with_their_position() {
 
 #[test]
 fn a_refused_value_is_not_echoed_whole() {
-    let text = GOOD.replace("  api:\n    paths: [services/api/**]", &format!("  api: \"{}\"", "v".repeat(1 << 20)));
+    let text = GOOD.replace(
+        "  api:\n    paths: [services/api/**]",
+        &format!("  api: \"{}\"", "v".repeat(1 << 20)),
+    );
     let err = Manifest::parse(&text, Path::new("ferry.yml")).unwrap_err();
     let d = &err.diagnostics()[0];
     assert!(d.message.len() < 1000, "{} bytes", d.message.len());
