@@ -144,7 +144,8 @@ pub fn ext_strs(
         None => Some(inputs::default_values_file(env)).filter(|f| root.join(f).is_file()),
     };
     if let Some(values) = values {
-        ext.extend(inputs::from_values_file(root, &values, service)?);
+        let given = opts.values.is_some();
+        ext.extend(inputs::from_values_file(root, &values, service, given)?);
     }
     ext.extend(inputs::from_environment(opts.env_vars.clone()));
     ext.extend(opts.ext_strs.iter().cloned());
