@@ -266,14 +266,22 @@ impl Reporter {
 /// What `message` says besides the diagnostics it quotes (an error's text
 /// often embeds them), or `None` when that is nothing.
 fn beyond_diagnostics(message: &str, diagnostics: &[Diagnostic]) -> Option<String> {
-    let mut rest = message.to_string();
-    for d in diagnostics {
-        rest = rest.replace(&d.to_string(), "");
-    }
-    let lines: Vec<&str> = rest
+    // Line by line against a set, not `replace` per diagnostic: a manifest
+    // with thousands of errors has a message of thousands of lines, and
+    // that would be quadratic.
+    let quoted: std::collections::HashSet<String> = diagnostics
+        .iter()
+        .flat_map(|d| {
+            d.to_string()
+                .lines()
+                .map(|l| l.trim_end().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let lines: Vec<&str> = message
         .lines()
         .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !quoted.contains(*l))
         .collect();
     let rest = lines.join("\n");
     let rest = rest.trim().trim_end_matches(':').trim_end();
