@@ -60,11 +60,37 @@ impl Diagnostic {
     }
 }
 
+/// Displayed as `file:line:col: message` and an indented `help:` line.
+/// Messages quote user input, so control characters and Unicode line
+/// breaks are escaped here (`\n`, `\u{2028}`): the text is always those two
+/// lines, and no line of it can pass for a workflow command when a caller
+/// prints it to an Actions log.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location(), self.message)?;
+        write!(
+            f,
+            "{}: {}",
+            OneLine(&self.location()),
+            OneLine(&self.message)
+        )?;
         if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
+            write!(f, "\n  help: {}", OneLine(help))?;
+        }
+        Ok(())
+    }
+}
+
+/// Text displayed with its line breaks and control characters escaped.
+struct OneLine<'a>(&'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
         }
         Ok(())
     }
@@ -83,5 +109,35 @@ impl fmt::Display for Diagnostics {
             write!(f, "{d}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diagnostic_displays_as_its_two_lines_whatever_it_quotes() {
+        for hostile in [
+            "a\n::error::forged",
+            "a\r\n::set-output name=x::y",
+            "a\u{2028}::error::b",
+            "a\u{85}::error::b",
+            "\u{1b}[31mred",
+        ] {
+            let d = Diagnostic::new(format!("f{hostile}"), hostile)
+                .help(hostile)
+                .at(1, 2);
+            let shown = d.to_string();
+            let lines: Vec<&str> = shown.split(['\n', '\r', '\u{2028}', '\u{85}']).collect();
+            assert_eq!(lines.len(), 2, "{shown:?}");
+            assert!(
+                lines[0].starts_with("f") && lines[1].starts_with("  help: "),
+                "{shown:?}"
+            );
+            assert!(!shown.contains('\u{1b}'), "{shown:?}");
+        }
+        let plain = Diagnostic::new("f", "plain `x` é").help("h");
+        assert_eq!(plain.to_string(), "f: plain `x` é\n  help: h");
     }
 }

@@ -18,6 +18,8 @@ pub mod git;
 pub mod github;
 pub mod manifest;
 pub mod markdown;
+pub mod metrics;
 pub mod plan_comment;
 pub mod release;
 pub mod render;
+pub mod telemetry;

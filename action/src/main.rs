@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use ferry::gha::{Context, Reporter};
 use ferry::manifest::BuilderKind;
 use ferry::plan_comment::{self, GhContext, Options, PlanMode};
@@ -75,6 +75,41 @@ enum Command {
     ///
     /// Outputs `services` and `status`, plus those of build and deploy.
     Release(ReleaseArgs),
+    /// DORA's four keys per service and environment from the GitHub
+    /// Deployments of a window: deployment frequency, lead time for changes,
+    /// change failure rate, time to restore.
+    ///
+    /// Writes a job summary (table and chart), a JSON file (output `json`)
+    /// and the Prometheus text exposition (output `prometheus`).
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+struct MetricsArgs {
+    /// The window's length in days, ending now (or at --until).
+    #[arg(long, env = "INPUT_DAYS", default_value_t = 30)]
+    days: u64,
+    /// The window's end, RFC 3339 (default: now).
+    #[arg(long, value_parser = parse_rfc3339)]
+    until: Option<u64>,
+    /// Only these environments (comma-separated; default: all).
+    #[arg(long, env = "INPUT_ENVIRONMENT", value_delimiter = ',')]
+    env: Vec<String>,
+    /// The JSON file to write (default: .ferry/metrics/dora.json).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The Prometheus text exposition file (default: .ferry/metrics/dora.prom).
+    #[arg(long)]
+    prometheus: Option<PathBuf>,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+}
+
+/// `--until`: an RFC 3339 time.
+fn parse_rfc3339(text: &str) -> Result<u64, String> {
+    ferry::gate::slo::parse_time(text.trim())
+        .ok_or_else(|| "not an RFC 3339 time: write e.g. 2026-12-01T00:00:00Z".to_string())
 }
 
 #[derive(Debug, Args)]
@@ -92,8 +127,8 @@ struct ReleaseArgs {
     #[arg(long, env = "INPUT_SERVICES")]
     services: Option<String>,
     /// The image builder (default: the manifest's build.builder, else docker).
-    #[arg(long, env = "INPUT_BUILDER")]
-    builder: Option<String>,
+    #[arg(long, env = "INPUT_BUILDER", value_enum, ignore_case = true)]
+    builder: Option<BuilderArg>,
     /// Registry host to push to (as in build).
     #[arg(long, env = "INPUT_REGISTRY")]
     registry: Option<String>,
@@ -210,8 +245,8 @@ struct BuildArgs {
     #[arg(long, env = "INPUT_SERVICES")]
     services: Option<String>,
     /// The image builder (default: the manifest's build.builder, else docker).
-    #[arg(long, env = "INPUT_BUILDER")]
-    builder: Option<String>,
+    #[arg(long, env = "INPUT_BUILDER", value_enum, ignore_case = true)]
+    builder: Option<BuilderArg>,
     /// Registry host to push to (default: the manifest's build.registry, else
     /// the account's ECR registry); `http://host:port` for one without TLS.
     #[arg(long, env = "INPUT_REGISTRY")]
@@ -224,15 +259,27 @@ struct BuildArgs {
     repo: Option<PathBuf>,
 }
 
-/// `--builder` / the `builder` input (empty when not given in a workflow).
-fn parse_builder(text: Option<String>) -> Result<Option<BuilderKind>, String> {
-    match present(text).as_deref().map(str::trim) {
-        None => Ok(None),
-        Some("docker" | "buildx") => Ok(Some(BuilderKind::Docker)),
-        Some("buildah") => Ok(Some(BuilderKind::Buildah)),
-        Some(other) => Err(format!(
-            "unknown builder `{other}` (--builder, the `builder` input): use docker or buildah"
-        )),
+/// `--builder` / the `builder` input: clap lists the values in `--help`
+/// and refuses any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BuilderArg {
+    /// docker buildx (`buildx` is accepted too).
+    #[value(alias = "buildx")]
+    Docker,
+    /// buildah, daemonless.
+    Buildah,
+    /// The runner sets every declared input, empty when not given: the
+    /// manifest's choice then.
+    #[value(name = "", hide = true)]
+    Unset,
+}
+
+/// The builder asked for, if any.
+fn builder_kind(arg: Option<BuilderArg>) -> Option<BuilderKind> {
+    match arg? {
+        BuilderArg::Docker => Some(BuilderKind::Docker),
+        BuilderArg::Buildah => Some(BuilderKind::Buildah),
+        BuilderArg::Unset => None,
     }
 }
 
@@ -407,26 +454,65 @@ fn render_options(args: RenderArgs, manifest: PathBuf) -> render::Options {
     }
 }
 
+/// The runner sets every input action.yml declares, empty when the workflow
+/// gives none, and clap would take an empty `INPUT_TIMEOUT` or `INPUT_VALUES`
+/// for a value and refuse it: an argument whose `INPUT_*` variable is empty
+/// (or blank) reads no variable, as if the input were absent.
+fn ignore_empty_inputs(
+    cmd: clap::Command,
+    env: &dyn Fn(&std::ffi::OsStr) -> Option<std::ffi::OsString>,
+) -> clap::Command {
+    let fix = |arg: clap::Arg| {
+        let empty = arg.get_env().is_some_and(|name| {
+            name.to_string_lossy().starts_with("INPUT_")
+                && env(name).is_some_and(|v| v.to_string_lossy().trim().is_empty())
+        });
+        if empty { arg.env(None) } else { arg }
+    };
+    cmd.mut_args(fix).mut_subcommands(|sub| sub.mut_args(fix))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    let in_actions = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
+    // Before anything can log: the log scrubs these and, in Actions, defuses
+    // workflow commands (the runner reads stderr too).
+    ferry::gha::secrets::remember_env(&|k| std::env::var(k).ok());
+    let (spans, mut telemetry) = ferry::telemetry::init(&|k| std::env::var(k).ok());
+    ferry::gha::logging::init_with(in_actions, spans);
+    ferry::gha::logging::install_panic_hook(in_actions);
     // A container action gets no arguments: the `command` input names the subcommand.
-    let cli = Cli::parse_from(ferry::gha::action_args(
-        std::env::args_os().collect(),
-        &|k| std::env::var(k).ok(),
-    ));
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config=error")),
-        )
-        .without_time()
-        .init();
+    let args = ferry::gha::action_args(std::env::args_os().collect(), &|k| std::env::var(k).ok());
+    let parsed = ignore_empty_inputs(Cli::command(), &|k| std::env::var_os(k))
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Clap quotes the offending value (outside text): print through
+            // the reporter, not clap's own writer.
+            let mut reporter = Reporter::new(
+                in_actions,
+                None,
+                None,
+                Box::new(std::io::stdout()),
+                Box::new(std::io::stderr()),
+            );
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() {
+                reporter.fatal(text.trim_start_matches("error: ").trim_end())
+            } else {
+                reporter.print(&text)
+            };
+            let _ = reporter.flush();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     let ctx = match Context::from_env() {
         Ok(ctx) => ctx,
         Err(e) => {
             let mut reporter = Reporter::new(
-                std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true"),
+                in_actions,
                 None,
                 None,
                 Box::new(std::io::stdout()),
@@ -437,6 +523,10 @@ async fn main() -> ExitCode {
         }
     };
     let mut reporter = Reporter::from_context(&ctx);
+    telemetry.start(
+        &ferry::telemetry::command_name(&format!("{:?}", cli.command)),
+        &|k| std::env::var(k).ok(),
+    );
     let result = match cli.command {
         Command::Detect(args) => {
             let opts = detect::Options {
@@ -457,14 +547,10 @@ async fn main() -> ExitCode {
         }
         Command::PlanComment(args) => {
             let opts = Options::from(args);
-            plan_comment::run(
-                &opts,
-                &GhContext::from_context(&ctx),
-                &mut std::io::stdout(),
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| (e.to_string(), Vec::new()))
+            plan_comment::run(&opts, &GhContext::from_context(&ctx), &mut reporter)
+                .await
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), Vec::new()))
         }
         Command::PlanVerify {
             plan,
@@ -477,31 +563,35 @@ async fn main() -> ExitCode {
                 expected_hash.as_deref(),
             )
             .await
-            .map(|hash| eprintln!("plan-verify: the plan matches the reviewed one ({hash})"))
             .map_err(|e| (e.to_string(), Vec::new()))
+            .and_then(|hash| {
+                reporter
+                    .info(&format!(
+                        "plan-verify: the plan matches the reviewed one ({hash})"
+                    ))
+                    .map_err(|e| (format!("cannot write the log: {e}"), Vec::new()))
+            })
         }
-        Command::Build(args) => {
-            match (parse_builder(args.builder), parse_parallel(args.parallel)) {
-                (Ok(builder), Ok(parallel)) => {
-                    let opts = build::Options {
-                        root: args.repo,
-                        manifest: cli.manifest,
-                        services: present(args.services),
-                        builder,
-                        registry: present(args.registry),
-                        parallel,
-                    };
-                    build::run(&ctx, &opts, &mut reporter)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| {
-                            let diagnostics = e.diagnostics();
-                            (e.to_string(), diagnostics)
-                        })
-                }
-                (Err(e), _) | (_, Err(e)) => Err((e, Vec::new())),
+        Command::Build(args) => match parse_parallel(args.parallel) {
+            Ok(parallel) => {
+                let opts = build::Options {
+                    root: args.repo,
+                    manifest: cli.manifest,
+                    services: present(args.services),
+                    builder: builder_kind(args.builder),
+                    registry: present(args.registry),
+                    parallel,
+                };
+                build::run(&ctx, &opts, &mut reporter)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        let diagnostics = e.diagnostics();
+                        (e.to_string(), diagnostics)
+                    })
             }
-        }
+            Err(e) => Err((e, Vec::new())),
+        },
         Command::Render(args) => {
             let opts = render_options(args, cli.manifest);
             render::run(&ctx, &opts, &mut reporter)
@@ -544,35 +634,52 @@ async fn main() -> ExitCode {
                     .map_err(|e| (e.to_string(), e.diagnostics()))
             }
         },
-        Command::Release(args) => match parse_builder(args.builder) {
-            Err(e) => Err((e, Vec::new())),
-            Ok(builder) => {
-                let opts = ferry::release::Options {
-                    root: args.repo.clone(),
-                    manifest: cli.manifest.clone(),
-                    env: present(args.env),
-                    detect: detect::Options {
-                        root: args.repo,
-                        manifest: cli.manifest,
-                        base: present(args.base),
-                        head: present(args.head),
-                        services: present(args.services),
-                        no_api: args.no_api,
-                    },
-                    build: build::Options {
-                        builder,
-                        registry: present(args.registry),
-                        ..build::Options::default()
-                    },
-                    dry_run: args.dry_run,
-                    rollout: args.rollout.into(),
-                };
-                ferry::release::run(&ctx, &opts, &mut reporter)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| (e.to_string(), e.diagnostics()))
-            }
-        },
+        Command::Release(args) => {
+            let opts = ferry::release::Options {
+                root: args.repo.clone(),
+                manifest: cli.manifest.clone(),
+                env: present(args.env),
+                detect: detect::Options {
+                    root: args.repo,
+                    manifest: cli.manifest,
+                    base: present(args.base),
+                    head: present(args.head),
+                    services: present(args.services),
+                    no_api: args.no_api,
+                },
+                build: build::Options {
+                    builder: builder_kind(args.builder),
+                    registry: present(args.registry),
+                    ..build::Options::default()
+                },
+                dry_run: args.dry_run,
+                rollout: args.rollout.into(),
+            };
+            ferry::release::run(&ctx, &opts, &mut reporter)
+                .await
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), e.diagnostics()))
+        }
+        Command::Metrics(args) => {
+            let opts = ferry::metrics::Options {
+                root: args.repo,
+                manifest: cli.manifest,
+                days: args.days,
+                until: args.until,
+                environments: args
+                    .env
+                    .into_iter()
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect(),
+                json: args.json,
+                prometheus: args.prometheus,
+            };
+            ferry::metrics::run(&ctx, &opts, &mut reporter)
+                .await
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), e.diagnostics()))
+        }
         Command::Gate(args) => {
             let opts = gate::Options {
                 root: args.repo,
@@ -605,23 +712,17 @@ async fn main() -> ExitCode {
             }
         }
     };
+    if let Some(traceparent) = telemetry.traceparent() {
+        let _ = reporter.output("traceparent", &traceparent);
+    }
+    telemetry.finish(result.is_ok());
     match result {
         Ok(()) => {
             let _ = reporter.flush();
             ExitCode::SUCCESS
         }
         Err((message, diagnostics)) => {
-            if diagnostics.is_empty() {
-                let _ = reporter.fatal(&message);
-            }
-            for d in &diagnostics {
-                let _ = reporter.error(d);
-            }
-            if !diagnostics.is_empty() {
-                // The annotations say where; this line says what it cost
-                // ("nothing was deployed").
-                let _ = reporter.info(&format!("ferry: {message}"));
-            }
+            let _ = reporter.fail(&message, &diagnostics);
             let _ = reporter.flush();
             ExitCode::FAILURE
         }
@@ -667,16 +768,26 @@ mod tests {
 
     #[test]
     fn builders_and_parallelism_are_checked() {
-        assert_eq!(parse_builder(None).unwrap(), None);
-        assert_eq!(parse_builder(Some(" ".into())).unwrap(), None);
+        let builder = |args: &[&str]| {
+            Cli::try_parse_from([&["ferry", "build"], args].concat()).map(|cli| match cli.command {
+                Command::Build(b) => builder_kind(b.builder),
+                _ => unreachable!(),
+            })
+        };
+        assert_eq!(builder(&[]).unwrap(), None);
+        assert_eq!(builder(&["--builder", ""]).unwrap(), None);
         assert_eq!(
-            parse_builder(Some("buildah".into())).unwrap(),
+            builder(&["--builder", "buildah"]).unwrap(),
             Some(BuilderKind::Buildah)
         );
+        assert_eq!(
+            builder(&["--builder", "BuildX"]).unwrap(),
+            Some(BuilderKind::Docker)
+        );
+        let refused = builder(&["--builder", "kaniko"]).unwrap_err().to_string();
         assert!(
-            parse_builder(Some("kaniko".into()))
-                .unwrap_err()
-                .contains("docker or buildah")
+            refused.contains("[possible values: docker, buildah]"),
+            "{refused}"
         );
         assert_eq!(parse_parallel(Some("4".into())).unwrap(), Some(4));
         assert!(parse_parallel(Some("17".into())).is_err());

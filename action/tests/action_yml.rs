@@ -1,7 +1,9 @@
-//! The action's metadata: action.yml (for `uses: OWNER/REPO@v1`) and
-//! action/action.yml (for `uses: ./action`) are one action; every input
-//! reaches the command it is documented for (as the `INPUT_<NAME>` variable
-//! the runner sets); the image is pinned by digest, and a release tag cannot
+//! The action's metadata: action.yml (for `uses: OWNER/REPO@v1`, a container
+//! action on the published image) and action/action.yml (for `uses:
+//! ./action`, a composite action that runs or builds that image) are one
+//! action: same inputs, same outputs, same pinned image; every input reaches
+//! the command it is documented for (as the `INPUT_<NAME>` variable the
+//! runner sets); the image is pinned by digest, and a release tag cannot
 //! ship the placeholder digest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,6 +25,10 @@ fn read(rel: &str) -> String {
 }
 
 fn action() -> Value {
+    serde_yaml_ng::from_str(&read("action.yml")).unwrap()
+}
+
+fn local_action() -> Value {
     serde_yaml_ng::from_str(&read("action/action.yml")).unwrap()
 }
 
@@ -53,6 +59,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
             "plan-comment",
             "plan-verify",
             "release",
+            "metrics",
         ],
     ),
     (
@@ -79,6 +86,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
     ("no-wait", &["deploy", "release"]),
     ("no-rollback", &["deploy", "release"]),
     ("timeout", &["deploy", "release"]),
+    ("days", &["metrics"]),
 ];
 
 /// The commands the `command` input accepts.
@@ -91,6 +99,7 @@ const COMMANDS: &[&str] = &[
     "plan-comment",
     "plan-verify",
     "release",
+    "metrics",
 ];
 
 fn ferry_help(args: &[&str]) -> String {
@@ -126,12 +135,69 @@ fn subcommands() -> BTreeSet<String> {
 }
 
 #[test]
-fn the_root_action_and_the_local_action_are_the_same_file() {
+fn the_root_action_and_the_local_action_are_the_same_action() {
+    let (root, local) = (action(), local_action());
+    for key in ["name", "description", "author", "branding", "inputs"] {
+        assert_eq!(
+            root[key], local[key],
+            "`{key}` differs between action.yml and action/action.yml: edit one and copy it over"
+        );
+    }
+    // Outputs: the same names and descriptions; the composite's come from
+    // its `ferry` step, which writes them to its GITHUB_OUTPUT.
+    let outputs = |v: &Value| -> Vec<(String, String)> {
+        v["outputs"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .map(|(k, o)| {
+                (
+                    k.as_str().unwrap().to_string(),
+                    o["description"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(outputs(&root), outputs(&local));
+    for (name, output) in local["outputs"].as_mapping().unwrap() {
+        assert_eq!(
+            output["value"].as_str().unwrap(),
+            format!("${{{{ steps.ferry.outputs.{} }}}}", name.as_str().unwrap())
+        );
+    }
+    assert_eq!(root["runs"]["using"].as_str(), Some("docker"));
+    assert_eq!(local["runs"]["using"].as_str(), Some("composite"));
+    let steps = local["runs"]["steps"].as_sequence().unwrap();
+    let step = |id: &str| {
+        steps
+            .iter()
+            .find(|s| s["id"].as_str() == Some(id))
+            .unwrap_or_else(|| panic!("no step `{id}`"))
+    };
+    // The same image as the root action, by digest.
     assert_eq!(
-        read("action.yml"),
-        read("action/action.yml"),
-        "action.yml and action/action.yml differ: edit one and copy it over the other"
+        step("image")["env"]["FERRY_PINNED_IMAGE"],
+        root["runs"]["image"],
+        "scripts/set-action-image pins both"
     );
+    // Every input reaches ferry as the variable the runner would set, and
+    // only through the environment (never spliced into the script).
+    let ferry = step("ferry");
+    let env = ferry["env"].as_mapping().unwrap();
+    for name in root["inputs"].as_mapping().unwrap().keys() {
+        let name = name.as_str().unwrap();
+        let var = format!("INPUT_{}", name.to_uppercase());
+        assert_eq!(
+            env.get(var.as_str()).and_then(Value::as_str),
+            Some(format!("${{{{ inputs.{name} }}}}").as_str()),
+            "{var}"
+        );
+    }
+    for s in steps {
+        if let Some(run) = s["run"].as_str() {
+            assert!(!run.contains("${{"), "a `run:` with an expression: {run}");
+        }
+    }
 }
 
 #[test]
@@ -296,11 +362,14 @@ fn set_action_image_pins_both_files_and_refuses_bad_digests() {
     let digest = "sha256:27a51d5ab1cd38d9eeaba7b415b8c07bc10c31e1cf1ec8d78f6413fcfab3f44f";
     let ok = run("ghcr.io/acme/ferry-action", digest);
     assert!(ok.status.success(), "{ok:?}");
-    for file in ["action.yml", "action/action.yml"] {
+    for (file, line) in [
+        ("action.yml", "\n  image: "),
+        ("action/action.yml", "\n        FERRY_PINNED_IMAGE: "),
+    ] {
         let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
         assert!(
             text.contains(&format!(
-                "  image: docker://ghcr.io/acme/ferry-action@{digest}\n"
+                "{line}docker://ghcr.io/acme/ferry-action@{digest}\n"
             )),
             "{file}"
         );

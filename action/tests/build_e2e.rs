@@ -282,7 +282,11 @@ fn unknown_service_and_missing_dockerfile_fail_before_any_call() {
     );
     assert!(run.stderr.contains("unknown service `nope`"), "{run:#?}");
     let run = ferry(repo.path(), &["build", "--builder", "podman"]);
-    assert!(run.stderr.contains("unknown builder `podman`"), "{run:#?}");
+    assert!(
+        run.stderr.contains("invalid value 'podman' for '--builder")
+            && run.stderr.contains("[possible values: docker, buildah]"),
+        "{run:#?}"
+    );
     let run = ferry(repo.path(), &["build", "--parallel", "0"]);
     assert!(run.stderr.contains("from 1 to 16"), "{run:#?}");
     let run = ferry(repo.path(), &["build"]);

@@ -360,3 +360,178 @@ async fn every_detect_request_is_valid_against_githubs_openapi() {
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(!run.summary.contains("422"), "{}", run.summary);
 }
+
+/// A compare answer of `n` files under `prefix`.
+fn compare_answer(prefix: &str, n: usize) -> Value {
+    json!({
+        "status": "ahead", "ahead_by": 1, "behind_by": 0, "total_commits": 1,
+        "files": files(prefix, n)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_compare_apis_300_file_cap_means_every_service() {
+    let push = event_file(&json!({
+        "ref": "refs/heads/main", "before": "a".repeat(40), "after": "b".repeat(40),
+        "forced": false, "created": false, "deleted": false
+    }));
+    let dir = plain_folder();
+    let compare = format!(
+        "/repos/octo/shop/compare/{}...{}",
+        "a".repeat(40),
+        "b".repeat(40)
+    );
+    for (listed, expected) in [
+        (299, vec!["api"]),
+        (300, vec!["api", "worker"]),
+        (301, vec!["api", "worker"]),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(compare.as_str()))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(compare_answer("services/api", listed)),
+            )
+            .mount(&server)
+            .await;
+        let run = run_in_actions(dir.path(), &server.uri(), "push", &push);
+        assert_eq!(run.code, 0, "{run:#?}");
+        assert_eq!(run.services(), expected, "{listed} files: {}", run.summary);
+        let capped = run.summary.contains("reaches GitHub's 300-file limit");
+        assert_eq!(capped, listed >= 300, "{listed} files: {}", run.summary);
+        if listed < 300 {
+            assert!(
+                run.summary.contains(&format!("{listed} changed files")),
+                "{}",
+                run.summary
+            );
+        }
+        assert_valid_github_api(&server.received_requests().await.unwrap()).await;
+    }
+}
+
+/// A release push whose Deployments cannot be read (the 403 of a detect job
+/// without `deployments: read`): `before` is used, and the run says so as a
+/// warning annotation and in the summary, with what to fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_deployments_are_a_visible_warning() {
+    let r = Repo::new();
+    r.write(".github/ferry.yml", MANIFEST)
+        .write("services/api/main.rs", "1")
+        .write("services/worker/main.rs", "1");
+    let before = r.commit("one");
+    r.write("services/api/main.rs", "2");
+    let after = r.commit("two");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo/shop/deployments"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"message": "Resource not accessible by integration"})),
+        )
+        .mount(&server)
+        .await;
+    let payload = event_file(&json!({
+        "ref": "refs/heads/release", "before": before, "after": after,
+        "forced": false, "created": false, "deleted": false,
+        "repository": {"default_branch": "main"}
+    }));
+    let run = run_in_actions(r.path(), &server.uri(), "push", &payload);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.services(), ["api"], "{}", run.summary);
+    let warning = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::warning "))
+        .unwrap_or_else(|| panic!("no warning annotation: {}", run.stdout));
+    assert!(warning.contains("403"), "{warning}");
+    assert!(warning.contains("deployments: read"), "{warning}");
+    assert!(
+        warning.contains("compared with the push's `before`"),
+        "{warning}"
+    );
+    assert!(run.summary.contains("> [!WARNING]"), "{}", run.summary);
+    assert!(
+        run.summary
+            .contains("last successful deployment to staging could not be used"),
+        "{}",
+        run.summary
+    );
+}
+
+/// The first push of a new release branch at the default branch's commit,
+/// nothing deployed yet: every service, each "never deployed".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_release_at_the_default_branch_commit_releases_every_service() {
+    let origin = Repo::new();
+    origin
+        .write(".github/ferry.yml", MANIFEST)
+        .write("services/api/main.rs", "1")
+        .write("services/worker/main.rs", "1");
+    let tip = origin.commit("first");
+    let clone = tempfile::tempdir().unwrap();
+    support::git_in(
+        clone.path(),
+        &["clone", "-q", &origin.path().display().to_string(), "."],
+    );
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo/shop/deployments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    let payload = event_file(&json!({
+        "ref": "refs/heads/release", "before": "0".repeat(40), "after": tip,
+        "forced": false, "created": true, "deleted": false,
+        "repository": {"default_branch": "main"}
+    }));
+    let run = run_in_actions(clone.path(), &server.uri(), "push", &payload);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.services(), ["api", "worker"], "{}", run.summary);
+    assert_eq!(
+        run.summary
+            .matches("never deployed successfully to staging")
+            .count(),
+        2,
+        "{}",
+        run.summary
+    );
+    assert_valid_github_api(&server.received_requests().await.unwrap()).await;
+}
+
+/// When the fall-back ends in "every service" (a first release push at the
+/// default branch's commit, Deployments unreadable), the warning is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_warning_survives_an_every_service_answer() {
+    let origin = Repo::new();
+    origin
+        .write(".github/ferry.yml", MANIFEST)
+        .write("services/api/main.rs", "1");
+    let tip = origin.commit("first");
+    let clone = tempfile::tempdir().unwrap();
+    support::git_in(
+        clone.path(),
+        &["clone", "-q", &origin.path().display().to_string(), "."],
+    );
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"message": "denied"})))
+        .mount(&server)
+        .await;
+    let payload = event_file(&json!({
+        "ref": "refs/heads/release", "before": "0".repeat(40), "after": tip,
+        "forced": false, "created": true, "deleted": false,
+        "repository": {"default_branch": "main"}
+    }));
+    let run = run_in_actions(clone.path(), &server.uri(), "push", &payload);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.services(), ["api", "worker"], "{}", run.summary);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("::warning ") && l.contains("deployments: read")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.summary.contains("> [!WARNING]"), "{}", run.summary);
+}

@@ -12,13 +12,19 @@
 //! `support/github_state.rs` (Prism is stateless; every request is replayed
 //! to Prism at the end). The real Dockerfiles need Docker Hub, so the copy's
 //! are `FROM scratch` ones over the services' sources.
+//!
+//! The same rehearsal runs twice: with the binary on this machine (buildah
+//! builds), and with every step inside the action image as the runner
+//! starts a container action (docker builds through the mounted socket).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod container_support;
 mod deploy_support;
 mod support;
 
 use std::path::Path;
 
+use container_support::{ContainerStep, Docker, runner_inputs};
 use deploy_support::scripted::{Scripted, completing_ecs};
 use deploy_support::{copy_repo, repo_root};
 use serde_json::{Value, json};
@@ -97,9 +103,37 @@ async fn ecr_repositories(moto: &str) {
     }
 }
 
+/// Where the workflow's `ferry` steps run.
+enum Runner {
+    /// The binary on this machine; buildah builds.
+    Host,
+    /// The action image, started as the runner starts a container action;
+    /// docker builds through the mounted socket.
+    Image { docker: Docker, image: String },
+}
+
+impl Runner {
+    fn builder(&self) -> &'static str {
+        match self {
+            Runner::Host => "buildah",
+            Runner::Image { .. } => "docker",
+        }
+    }
+}
+
 /// One step of the workflow: `ferry <args>` in Actions mode on commit
 /// `sha`, with AWS at `aws_endpoint` (None: no AWS at all).
-fn step(dir: &Path, gh: &GitHubState, sha: &str, aws_endpoint: Option<&str>, args: &[&str]) -> Run {
+fn step(
+    runner: &Runner,
+    dir: &Path,
+    gh: &GitHubState,
+    sha: &str,
+    aws_endpoint: Option<&str>,
+    args: &[&str],
+) -> Run {
+    if let Runner::Image { docker, image } = runner {
+        return in_image(docker, image, dir, gh, sha, aws_endpoint, args);
+    }
     let uri = gh.uri();
     let home = tempfile::tempdir().unwrap();
     let (config, credentials) = (
@@ -132,12 +166,80 @@ fn step(dir: &Path, gh: &GitHubState, sha: &str, aws_endpoint: Option<&str>, arg
     run
 }
 
+/// [`step`] in the action image: the same variables, the workspace and the
+/// runner's mounts; the arguments as an action's `args:`.
+fn in_image(
+    docker: &Docker,
+    image: &str,
+    dir: &Path,
+    gh: &GitHubState,
+    sha: &str,
+    aws_endpoint: Option<&str>,
+    args: &[&str],
+) -> Run {
+    let uri = gh.uri();
+    let mut env: Vec<(String, String)> = gh
+        .env(&uri, sha)
+        .into_iter()
+        .filter(|(k, _)| *k != "GITHUB_ACTIONS")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.push(("AWS_EC2_METADATA_DISABLED".into(), "true".into()));
+    if let Some(endpoint) = aws_endpoint {
+        env.extend(
+            [
+                ("AWS_ENDPOINT_URL", endpoint),
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_REGION", "us-east-1"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+    }
+    let run: Run = tokio::task::block_in_place(|| {
+        ContainerStep {
+            docker,
+            image,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            workspace: dir,
+            event_name: "push",
+            event: json!({
+                "ref": "refs/heads/release", "before": sha, "after": sha,
+                "forced": false, "created": false, "deleted": false,
+                "repository": { "default_branch": "main", "full_name": REPO }
+            }),
+            inputs: runner_inputs(&[("command", args[0])], TOKEN),
+            env,
+        }
+        .run()
+    })
+    .into();
+    assert!(
+        !everything(&run).contains(TOKEN),
+        "the token leaked: {run:#?}"
+    );
+    run
+}
+
 fn count(script: &Scripted, op: &str) -> usize {
     script.calls(op).len()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_release_workflow_rehearsed_end_to_end() {
+    rehearse(&Runner::Host).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_release_workflow_rehearsed_in_the_action_image() {
+    let Some(docker) = Docker::get("the_release_workflow_rehearsed_in_the_action_image") else {
+        return;
+    };
+    let image = docker.action_image().tag.clone();
+    rehearse(&Runner::Image { docker, image }).await;
+}
+
+async fn rehearse(runner: &Runner) {
     let moto = testbed_url("MOTO_URL");
     let registry = testbed_url("REGISTRY");
     ecr_repositories(&moto).await;
@@ -158,6 +260,7 @@ async fn the_release_workflow_rehearsed_end_to_end() {
 
     // detect
     let detect = step(
+        runner,
         dir,
         &gh,
         &sha,
@@ -172,6 +275,7 @@ async fn the_release_workflow_rehearsed_end_to_end() {
 
     // build (the workflow's matrix has one job: sampleapi)
     let build = step(
+        runner,
         dir,
         &gh,
         &sha,
@@ -179,7 +283,7 @@ async fn the_release_workflow_rehearsed_end_to_end() {
         &[
             "build",
             "--builder",
-            "buildah",
+            runner.builder(),
             "--registry",
             &format!("http://{registry}"),
             "--services",
@@ -187,6 +291,15 @@ async fn the_release_workflow_rehearsed_end_to_end() {
         ],
     );
     assert_eq!(build.code, 0, "{build:#?}");
+    if let Runner::Image { .. } = runner {
+        // The image has no buildx: the classic builder, through the socket.
+        assert!(
+            build
+                .stdout
+                .contains("no buildx: `docker build` then `docker push`"),
+            "{build:#?}"
+        );
+    }
     let images = build.output("images").to_string();
     let built: Value = serde_json::from_str(&images).unwrap();
     assert_eq!(
@@ -225,7 +338,7 @@ async fn the_release_workflow_rehearsed_end_to_end() {
     };
     let args = deploy_args("staging", &images);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let staging = step(dir, &gh, &sha, Some(&ecs.url), &args);
+    let staging = step(runner, dir, &gh, &sha, Some(&ecs.url), &args);
     assert_eq!(staging.code, 0, "{staging:#?}");
     assert_eq!(staging.output("status"), "succeeded");
     let staging_arn = staging.output("task-definition-arn").to_string();
@@ -264,6 +377,7 @@ async fn the_release_workflow_rehearsed_end_to_end() {
 
     // gate (after the prod environment's approval)
     let gate = step(
+        runner,
         dir,
         &gh,
         &sha,
@@ -294,7 +408,7 @@ async fn the_release_workflow_rehearsed_end_to_end() {
     // deploy to prod, with the gate's images
     let args = deploy_args("prod", &promoted);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let prod = step(dir, &gh, &sha, Some(&ecs.url), &args);
+    let prod = step(runner, dir, &gh, &sha, Some(&ecs.url), &args);
     assert_eq!(prod.code, 0, "{prod:#?}");
     assert_eq!(prod.output("status"), "succeeded");
     let prod_arn = prod.output("task-definition-arn").to_string();
@@ -335,7 +449,7 @@ async fn the_release_workflow_rehearsed_end_to_end() {
     std::fs::write(&td, good.replace("PORT: port,", "PORT: undefined_port,")).unwrap();
     let broken = commit(dir, "sampleapi: a broken task definition");
     gh.set_pulls(&broken, &[13]);
-    let check = step(dir, &gh, &broken, None, &["render", "--check"]);
+    let check = step(runner, dir, &gh, &broken, None, &["render", "--check"]);
     assert_eq!(check.code, 1, "{check:#?}");
     assert!(
         check
@@ -346,7 +460,7 @@ async fn the_release_workflow_rehearsed_end_to_end() {
     assert!(check.stdout.contains("undefined_port"), "{}", check.stdout);
     let args = deploy_args("staging", &images);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let failed = step(dir, &gh, &broken, Some(&ecs.url), &args);
+    let failed = step(runner, dir, &gh, &broken, Some(&ecs.url), &args);
     assert_eq!(failed.code, 1, "{failed:#?}");
     assert!(
         failed
@@ -367,7 +481,7 @@ async fn the_release_workflow_rehearsed_end_to_end() {
     git_in(dir, &["checkout", "-q", &sha]);
     let args = deploy_args("staging", &images);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let rerun = step(dir, &gh, &sha, Some(&ecs.url), &args);
+    let rerun = step(runner, dir, &gh, &sha, Some(&ecs.url), &args);
     assert_eq!(rerun.code, 0, "{rerun:#?}");
     assert_eq!(rerun.output("status"), "unchanged", "{rerun:#?}");
     assert_eq!(rerun.output("task-definition-arn"), staging_arn);
@@ -381,6 +495,7 @@ async fn the_release_workflow_rehearsed_end_to_end() {
 
     // `ferry release --dry-run` on the same commit prints the plan.
     let plan = step(
+        runner,
         dir,
         &gh,
         &sha,

@@ -24,7 +24,13 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
-const WORKFLOWS: &[&str] = &["ci.yml", "terraform.yml", "release.yml", "action-image.yml"];
+const WORKFLOWS: &[&str] = &[
+    "ci.yml",
+    "terraform.yml",
+    "release.yml",
+    "action-image.yml",
+    "metrics.yml",
+];
 
 /// The inputs action/action.yml declares.
 fn action_inputs() -> BTreeSet<String> {

@@ -105,7 +105,7 @@ def main():
                     recorded.add(r["record"])
                     if "slo" in r.get("labels", {}):
                         slos.add(r["labels"]["slo"])
-    known = contract.all_service_series() | set(contract.EXPORTER_METRICS) | contract.PROMETHEUS_BUILTIN | recorded
+    known = contract.all_service_series() | set(contract.EXPORTER_METRICS) | set(contract.FERRY_METRICS) | contract.PROMETHEUS_BUILTIN | recorded
 
     # The rules use only known metrics.
     for f, r in rules:

@@ -16,11 +16,30 @@ METRICS = {
         "messages_received_total": "counter",
         "message_age_seconds": "histogram",
         "inflight_messages": "gauge",
+        "emails_deduplicated_total": "counter",
+        "dedup_keys_evicted_total": "counter",
+        "dedup_keys": "gauge",
     },
 }
 
 # Metrics of this directory's own queue exporter (monitoring/sqs/queue_exporter.py).
 EXPORTER_METRICS = {"sqs_queue_messages": "gauge"}
+
+# What `ferry metrics` writes (the DORA keys, pushed weekly by
+# .github/workflows/metrics.yml to a Pushgateway); every series is labelled
+# service (`*` = the whole environment) and environment. action/tests/metrics_github.rs
+# checks the binary writes exactly these.
+FERRY_METRICS = {
+    "ferry_dora_window_seconds": "gauge",
+    "ferry_dora_deployments": "gauge",
+    "ferry_dora_change_failures": "gauge",
+    "ferry_dora_deployment_frequency_per_week": "gauge",
+    "ferry_dora_lead_time_median_seconds": "gauge",
+    "ferry_dora_change_failure_ratio": "gauge",
+    "ferry_dora_time_to_restore_median_seconds": "gauge",
+    "ferry_dora_unrestored_failures": "gauge",
+    "ferry_dora_lead_time_samples": "gauge",
+}
 
 # Series every Prometheus has: scrape health and alert state.
 PROMETHEUS_BUILTIN = {"up", "scrape_duration_seconds", "scrape_samples_scraped", "ALERTS", "ALERTS_FOR_STATE"}
@@ -30,7 +49,7 @@ ENV = {
                   "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"},
     "sampleworker": {"METRICS_PORT", "SQS_QUEUE_URL", "AWS_REGION", "AWS_ENDPOINT_URL", "LOG_LEVEL",
                      "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "FAIL_SIMULATE_ENABLED",
-                     "EMAIL_SEND_DURATION_MS"},
+                     "EMAIL_SEND_DURATION_MS", "DEDUP_WINDOW_SECONDS", "DEDUP_MAX_KEYS"},
 }
 # Read by the AWS SDKs themselves (aws-sdk-rust, boto3), not by our code.
 AWS_SDK_ENV = {"AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}

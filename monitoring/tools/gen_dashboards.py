@@ -324,6 +324,19 @@ P.append(
         desc="From GetQueueAttributes (monitoring/sqs/queue_exporter.py); on AWS the same numbers are CloudWatch's ApproximateNumberOfMessages*.",
     )
 )
+P.append(
+    panel(
+        "timeseries",
+        "Duplicate tasks dropped (idempotency keys)",
+        (0, 47, 12, 8),
+        [
+            (f'sum by (service) (rate(emails_deduplicated_total{{job="sampleworker"}}[{RI}]))', "dropped {{service}}", "A"),
+            (f'sum by (service) (rate(dedup_keys_evicted_total{{job="sampleworker"}}[{RI}]))', "keys forgotten early {{service}}", "B"),
+        ],
+        unit="ops",
+        desc="Messages deleted unprocessed because their idempotency key was already processed (clients retrying a 503 that had in fact been queued). Keys forgotten early: DEDUP_MAX_KEYS is too small for the window.",
+    )
+)
 over = dashboard(
     "ferry-services",
     "Services overview",
@@ -480,3 +493,122 @@ slo = dashboard(
 slo["time"] = {"from": "now-6h", "to": "now"}
 json.dump(slo, open(f"{OUT}/slo.json", "w"), indent=2)
 open(f"{OUT}/slo.json", "a").write("\n")
+
+# ---------------- Release insight: DORA's four keys from `ferry metrics`
+E = 'environment="$environment"'
+ALL = f'service="*",{E}'
+SVC = f'service!="*",{E}'
+D = []
+D.append(row("$environment: the four keys (last window)", 0))
+for i, (title, expr, unit, desc, steps) in enumerate(
+    [
+        (
+            "Deployment frequency",
+            f"ferry_dora_deployment_frequency_per_week{{{ALL}}}",
+            "short",
+            "Successful deployments per week over the window.",
+            (("red", None), ("orange", 1), ("green", 7)),
+        ),
+        (
+            "Lead time for changes (median)",
+            f"ferry_dora_lead_time_median_seconds{{{ALL}}}",
+            "s",
+            "First authored commit of a change to its successful deployment; median.",
+            (("green", None), ("orange", 86400), ("red", 604800)),
+        ),
+        (
+            "Change failure rate",
+            f"ferry_dora_change_failure_ratio{{{ALL}}}",
+            "percentunit",
+            "Failed deployments, and deployments replaced by a rollback, over all finished deployments.",
+            (("green", None), ("orange", 0.15), ("red", 0.3)),
+        ),
+        (
+            "Time to restore (median)",
+            f"ferry_dora_time_to_restore_median_seconds{{{ALL}}}",
+            "s",
+            "A failed deployment (or the rollback of a bad one) to the next success; median.",
+            (("green", None), ("orange", 3600), ("red", 86400)),
+        ),
+    ]
+):
+    D.append(
+        panel(
+            "stat",
+            title,
+            (i * 6, 1, 6, 5),
+            [(expr, "$environment")],
+            unit=unit,
+            desc=desc,
+            defaults={"thresholds": thresholds(*steps)},
+            options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+        )
+    )
+D.append(row("Per service", 6))
+D.append(
+    panel(
+        "bargauge",
+        "Deployments per week, by service",
+        (0, 7, 12, 8),
+        [(f"ferry_dora_deployment_frequency_per_week{{{SVC}}}", "{{service}}")],
+        unit="short",
+        options={"orientation": "horizontal", "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+    )
+)
+D.append(
+    panel(
+        "bargauge",
+        "Change failure rate, by service",
+        (12, 7, 12, 8),
+        [(f"ferry_dora_change_failure_ratio{{{SVC}}}", "{{service}}")],
+        unit="percentunit",
+        options={"orientation": "horizontal", "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+    )
+)
+D.append(
+    panel(
+        "timeseries",
+        "Lead time (median), by service, week by week",
+        (0, 15, 12, 8),
+        [(f"ferry_dora_lead_time_median_seconds{{{SVC}}}", "{{service}}")],
+        unit="s",
+    )
+)
+D.append(
+    panel(
+        "timeseries",
+        "Failures not restored at the window's end",
+        (12, 15, 12, 8),
+        [(f"ferry_dora_unrestored_failures{{{SVC}}}", "{{service}}")],
+        unit="short",
+        desc="Non-zero: a service whose last failure has no later successful deployment.",
+    )
+)
+dora_tmpl = [
+    {
+        "name": "environment",
+        "label": "Environment",
+        "type": "query",
+        "datasource": DS,
+        "query": {"query": "label_values(ferry_dora_deployments, environment)", "refId": "environment"},
+        "definition": "label_values(ferry_dora_deployments, environment)",
+        "refresh": 1,
+        "multi": False,
+        "includeAll": False,
+        "current": {},
+        "sort": 1,
+        "hide": 0,
+    }
+]
+dora = dashboard(
+    "ferry-dora",
+    "Ferry: DORA metrics",
+    "Deployment frequency, lead time for changes, change failure rate and time to restore, per environment and service, as `ferry metrics` computes them weekly from Ferry's GitHub Deployments (README: ferry metrics).",
+    D,
+    templating=dora_tmpl,
+    tags=("dora",),
+)
+dora["time"] = {"from": "now-90d", "to": "now"}
+dora["refresh"] = "1h"
+json.dump(dora, open(f"{OUT}/dora.json", "w"), indent=2)
+open(f"{OUT}/dora.json", "a").write("\n")

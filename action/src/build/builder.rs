@@ -1,8 +1,11 @@
-//! The image builder: `docker buildx` or `buildah`, always run with an
-//! argument vector (never a shell string), the registry password on stdin.
+//! The image builder: `docker` (buildx, or the classic builder when there is
+//! no buildx) or `buildah`, always run with an argument vector (never a shell
+//! string), the registry password on stdin.
 //!
-//! The argument vectors are pure functions of a [`BuildSpec`], so they are
-//! tested without a daemon; [`run`] is the thin adapter that executes one.
+//! The argument vectors are pure functions of a [`Recipe`] and a
+//! [`BuildSpec`], so they are tested without a daemon; which docker recipe
+//! fits this machine is a pure function of what `docker buildx inspect` said
+//! ([`docker_mode`]); [`run`] is the thin adapter that executes a command.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -33,8 +36,92 @@ pub struct BuildSpec {
     pub scratch: PathBuf,
 }
 
-/// The cache tag buildx reads and writes in the image's own repository.
+/// The tag of the registry cache, in the cache repository
+/// `<repository>-buildcache` ([`cache_ref`]): never in the image's own
+/// repository, whose IMMUTABLE tags refuse a cache that moves.
 pub const CACHE_TAG: &str = "buildcache";
+
+/// The registry cache's reference for an image `host/repository`.
+pub fn cache_ref(image: &str) -> String {
+    format!("{image}-buildcache:{CACHE_TAG}")
+}
+
+/// How `docker` builds on this machine, decided by [`docker_mode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DockerMode {
+    /// No buildx: `docker build` (the classic builder), then `docker push`
+    /// per tag; the local layer cache only.
+    Classic,
+    /// buildx on the `docker` driver (GitHub's runners without
+    /// setup-buildx): it refuses a registry `--cache-to`, so the image
+    /// carries an inline cache and the next build reads it.
+    BuildxDocker,
+    /// buildx on a `docker-container`, `remote` or `kubernetes` driver: a
+    /// registry cache (all layers) in `<repository>-buildcache`.
+    BuildxContainer,
+}
+
+/// What the docker builder will run: [`DockerMode`] for docker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipe {
+    /// The docker CLI, in the mode this machine supports.
+    Docker(DockerMode),
+    /// buildah build + push.
+    Buildah,
+}
+
+impl Recipe {
+    /// The builder the user chose.
+    pub fn kind(self) -> BuilderKind {
+        match self {
+            Recipe::Docker(_) => BuilderKind::Docker,
+            Recipe::Buildah => BuilderKind::Buildah,
+        }
+    }
+}
+
+/// The docker mode from `docker buildx inspect`'s output (None when buildx
+/// is missing or failed), and the driver it named. An unknown driver gets
+/// the docker driver's recipe: no cache export is safer than a refused one.
+pub fn docker_mode(buildx_inspect: Option<&str>) -> (DockerMode, Option<String>) {
+    let Some(text) = buildx_inspect else {
+        return (DockerMode::Classic, None);
+    };
+    let driver = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Driver:"))
+        .map(|d| d.trim().to_string())
+        .next();
+    let mode = match driver.as_deref() {
+        Some("docker-container" | "remote" | "kubernetes") => DockerMode::BuildxContainer,
+        _ => DockerMode::BuildxDocker,
+    };
+    (mode, driver)
+}
+
+/// One log line saying which docker recipe was chosen and why.
+pub fn docker_choice(mode: DockerMode, driver: Option<&str>, server: &str) -> String {
+    // Both come from the daemon: keep them to a version's characters.
+    let clean = |t: &str| -> String {
+        t.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "._+-~".contains(*c))
+            .take(40)
+            .collect()
+    };
+    let driver = clean(driver.unwrap_or("unknown"));
+    let server = clean(server);
+    match mode {
+        DockerMode::Classic => format!(
+            "docker {server}, no buildx: `docker build` then `docker push`, no cache export"
+        ),
+        DockerMode::BuildxDocker => format!(
+            "docker {server}, buildx driver `{driver}`: `docker buildx build --push`, inline cache (this driver refuses a registry cache)"
+        ),
+        DockerMode::BuildxContainer => format!(
+            "docker {server}, buildx driver `{driver}`: `docker buildx build --push`, registry cache in <repository>-buildcache:{CACHE_TAG}"
+        ),
+    }
+}
 
 impl BuildSpec {
     fn refs(&self) -> Vec<String> {
@@ -44,11 +131,13 @@ impl BuildSpec {
             .collect()
     }
 
-    /// Where the builder records the pushed digest.
-    pub fn digest_file(&self, kind: BuilderKind) -> PathBuf {
-        match kind {
-            BuilderKind::Docker => self.scratch.join("metadata.json"),
-            BuilderKind::Buildah => self.scratch.join("digest"),
+    /// Where the builder records the pushed digest; None when it is read
+    /// from the output of `docker push` (the classic builder).
+    pub fn digest_file(&self, recipe: Recipe) -> Option<PathBuf> {
+        match recipe {
+            Recipe::Docker(DockerMode::Classic) => None,
+            Recipe::Docker(_) => Some(self.scratch.join("metadata.json")),
+            Recipe::Buildah => Some(self.scratch.join("digest")),
         }
     }
 
@@ -82,15 +171,29 @@ pub fn login_argv(kind: BuilderKind, host: &str, insecure: bool, auth_file: &Pat
 }
 
 /// The commands that build the image and push its tags, in order.
-pub fn build_argvs(kind: BuilderKind, spec: &BuildSpec) -> Vec<Vec<String>> {
+pub fn build_argvs(recipe: Recipe, spec: &BuildSpec) -> Vec<Vec<String>> {
     let refs = spec.refs();
     let label_args = spec
         .labels
         .iter()
         .flat_map(|(k, v)| ["--label".to_string(), format!("{k}={v}")]);
-    match kind {
-        BuilderKind::Docker => {
-            let cache = format!("{}:{CACHE_TAG}", spec.image);
+    match recipe {
+        Recipe::Docker(DockerMode::Classic) => {
+            let mut build: Vec<String> = ["docker", "build", "--file"].map(String::from).into();
+            build.push(spec.dockerfile.clone());
+            for r in &refs {
+                build.extend(["--tag".into(), r.clone()]);
+            }
+            build.extend(label_args);
+            build.push(spec.context.clone());
+            let mut out = vec![build];
+            // Every tag names the one image built, so one digest.
+            for r in &refs {
+                out.push(vec!["docker".into(), "push".into(), r.clone()]);
+            }
+            out
+        }
+        Recipe::Docker(mode) => {
             let mut argv: Vec<String> = ["docker", "buildx", "build", "--push"]
                 .map(String::from)
                 .into();
@@ -102,21 +205,37 @@ pub fn build_argvs(kind: BuilderKind, spec: &BuildSpec) -> Vec<Vec<String>> {
                 argv.extend(["--tag".into(), r.clone()]);
             }
             argv.extend(label_args);
+            if mode == DockerMode::BuildxContainer {
+                let cache = cache_ref(&spec.image);
+                argv.extend([
+                    "--cache-from".into(),
+                    format!("type=registry,ref={cache}"),
+                    "--cache-to".into(),
+                    // ECR needs the cache as an OCI image manifest; a missing
+                    // cache repository costs the cache, not the release.
+                    format!(
+                        "type=registry,ref={cache},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
+                    ),
+                ]);
+            } else {
+                // The docker driver refuses a registry cache export but
+                // reads one (what a container-driver build left); the image
+                // carries inline cache metadata.
+                argv.extend([
+                    "--cache-from".into(),
+                    format!("type=registry,ref={}", cache_ref(&spec.image)),
+                    "--cache-to".into(),
+                    "type=inline".into(),
+                ]);
+            }
             argv.extend([
-                "--cache-from".into(),
-                format!("type=registry,ref={cache}"),
-                "--cache-to".into(),
-                // ECR needs the cache as an OCI image manifest.
-                format!(
-                    "type=registry,ref={cache},mode=max,image-manifest=true,oci-mediatypes=true"
-                ),
                 "--metadata-file".into(),
-                spec.digest_file(kind).display().to_string(),
+                spec.scratch.join("metadata.json").display().to_string(),
                 spec.context.clone(),
             ]);
             vec![argv]
         }
-        BuilderKind::Buildah => {
+        Recipe::Buildah => {
             let tls = spec.insecure.then(|| "--tls-verify=false".to_string());
             let mut build: Vec<String> = vec!["buildah".into(), "build".into()];
             build.extend(tls.clone());
@@ -142,7 +261,7 @@ pub fn build_argvs(kind: BuilderKind, spec: &BuildSpec) -> Vec<Vec<String>> {
                     "--authfile".into(),
                     spec.auth_file().display().to_string(),
                     "--digestfile".into(),
-                    spec.digest_file(kind).display().to_string(),
+                    spec.scratch.join("digest").display().to_string(),
                     first.clone(),
                     format!("docker://{first}"),
                 ]);
@@ -154,24 +273,34 @@ pub fn build_argvs(kind: BuilderKind, spec: &BuildSpec) -> Vec<Vec<String>> {
 }
 
 /// Tags the builder pushes itself; the rest are added by re-tagging.
-pub fn pushed_tags(kind: BuilderKind, spec: &BuildSpec) -> Vec<String> {
-    match kind {
-        BuilderKind::Docker => spec.tags.clone(),
-        BuilderKind::Buildah => spec.tags.iter().take(1).cloned().collect(),
+pub fn pushed_tags(recipe: Recipe, spec: &BuildSpec) -> Vec<String> {
+    match recipe {
+        Recipe::Docker(_) => spec.tags.clone(),
+        Recipe::Buildah => spec.tags.iter().take(1).cloned().collect(),
     }
 }
 
-/// Reads the pushed digest from what the builder wrote.
-pub fn read_digest(kind: BuilderKind, text: &str) -> Option<String> {
-    let digest = match kind {
-        BuilderKind::Docker => serde_json::from_str::<serde_json::Value>(text)
+/// Reads the pushed digest from what the builder wrote: buildx's metadata
+/// file, buildah's digest file, or the output of the classic `docker push`
+/// (`<tag>: digest: sha256:<hex> size: <n>`).
+pub fn read_digest(recipe: Recipe, text: &str) -> Option<String> {
+    let digest = match recipe {
+        Recipe::Docker(DockerMode::Classic) => text
+            .lines()
+            .rev()
+            .filter_map(|l| l.split_once(": digest: "))
+            .filter_map(|(_, rest)| rest.split_whitespace().next())
+            .next()?
+            .to_string(),
+        Recipe::Docker(_) => serde_json::from_str::<serde_json::Value>(text)
             .ok()?
             .get("containerimage.digest")?
             .as_str()?
             .to_string(),
-        BuilderKind::Buildah => text.trim().to_string(),
+        Recipe::Buildah => text.trim().to_string(),
     };
-    (digest.starts_with("sha256:") && digest.len() == 71).then_some(digest)
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(digest)
 }
 
 /// What one command printed.

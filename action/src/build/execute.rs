@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use super::builder::{self, BuildSpec, BuilderKind};
+use super::builder::{self, BuildSpec, BuilderKind, Recipe};
 use super::ecr::{Ecr, Image};
 use super::mirror::Mirror;
 use super::{BuildError, Plan};
@@ -66,7 +66,7 @@ pub struct Outcome {
 }
 
 struct Shared {
-    kind: BuilderKind,
+    recipe: Recipe,
     host: String,
     insecure: bool,
     root: PathBuf,
@@ -82,6 +82,10 @@ pub async fn execute(
     plans: Vec<Plan>,
     reporter: &mut Reporter,
 ) -> Result<Vec<Outcome>, BuildError> {
+    let recipe = match settings.kind {
+        BuilderKind::Docker => Recipe::Docker(docker_mode(&settings.root, reporter).await?),
+        BuilderKind::Buildah => Recipe::Buildah,
+    };
     let ecr = Ecr::from_env(&settings.region).await;
     let login = ecr.login().await?;
     reporter
@@ -122,7 +126,7 @@ pub async fn execute(
         });
     }
     let shared = Arc::new(Shared {
-        kind: settings.kind,
+        recipe,
         host,
         insecure,
         root: settings.root.clone(),
@@ -150,6 +154,61 @@ pub async fn execute(
     Ok(outcomes)
 }
 
+/// Asks docker what it can do (`docker version`, `docker buildx version`,
+/// `docker buildx inspect`), picks the recipe and logs the choice.
+async fn docker_mode(
+    root: &std::path::Path,
+    reporter: &mut Reporter,
+) -> Result<builder::DockerMode, BuildError> {
+    let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let last_line = |log: &str| {
+        log.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output")
+            .to_string()
+    };
+    let version = builder::run(
+        &argv(&["docker", "version", "--format", "{{.Server.Version}}"]),
+        root,
+        None,
+    )
+    .await
+    .map_err(|e| BuildError::Input(format!("cannot run docker: {e}\n  help: install the docker CLI, or build with `--builder buildah`")))?;
+    if !version.success {
+        return Err(BuildError::Input(format!(
+            "docker cannot reach its daemon: {}\n  help: on GitHub's runners the daemon is there; elsewhere start it, set DOCKER_HOST, or build with `--builder buildah`",
+            last_line(&version.log)
+        )));
+    }
+    let has_buildx = builder::run(&argv(&["docker", "buildx", "version"]), root, None)
+        .await
+        .is_ok_and(|o| o.success);
+    let inspect = if has_buildx {
+        // buildx without a usable builder: its docker driver's recipe.
+        Some(
+            builder::run(&argv(&["docker", "buildx", "inspect"]), root, None)
+                .await
+                .ok()
+                .filter(|o| o.success)
+                .map(|o| o.log)
+                .unwrap_or_default(),
+        )
+    } else {
+        None
+    };
+    let (mode, driver) = builder::docker_mode(inspect.as_deref());
+    reporter
+        .info(&builder::docker_choice(
+            mode,
+            driver.as_deref(),
+            version.log.trim(),
+        ))
+        .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
+    Ok(mode)
+}
+
+#[tracing::instrument(name = "build", skip_all, fields(service = %plan.service, image.tag = %plan.tag))]
 async fn one(shared: &Shared, plan: Plan) -> Outcome {
     let started = Instant::now();
     let mut outcome = Outcome {
@@ -246,12 +305,14 @@ async fn build(shared: &Shared, plan: &Plan, log: &mut String) -> Result<Image, 
         insecure: shared.insecure,
         scratch,
     };
-    for argv in builder::build_argvs(shared.kind, &spec) {
+    let mut last_log = String::new();
+    for argv in builder::build_argvs(shared.recipe, &spec) {
         log.push_str(&format!("$ {}\n", argv.join(" ")));
         let out = builder::run(&argv, &shared.root, None)
             .await
             .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
         log.push_str(&out.log);
+        last_log.clone_from(&out.log);
         if !out.success {
             let last = out
                 .log
@@ -262,16 +323,14 @@ async fn build(shared: &Shared, plan: &Plan, log: &mut String) -> Result<Image, 
             return Err(format!("`{} {}` failed: {last}", argv[0], argv[1]));
         }
     }
-    let digest_file = spec.digest_file(shared.kind);
-    let digest = std::fs::read_to_string(&digest_file)
-        .ok()
-        .and_then(|t| builder::read_digest(shared.kind, &t))
-        .ok_or_else(|| {
-            format!(
-                "the builder did not report a digest in {}",
-                digest_file.display()
-            )
-        })?;
+    let digest = match spec.digest_file(shared.recipe) {
+        Some(file) => std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| builder::read_digest(shared.recipe, &t))
+            .ok_or_else(|| format!("the builder did not report a digest in {}", file.display()))?,
+        None => builder::read_digest(shared.recipe, &last_log)
+            .ok_or("`docker push` did not print the pushed digest")?,
+    };
     record(shared, plan, &spec, &digest).await
 }
 
@@ -299,7 +358,7 @@ async fn record(
             None => return Err(format!("ECR does not know the pushed image {digest}")),
         },
     };
-    let pushed = builder::pushed_tags(shared.kind, spec);
+    let pushed = builder::pushed_tags(shared.recipe, spec);
     for t in &spec.tags {
         if let Some(mirror) = &shared.mirror
             && !pushed.contains(t)

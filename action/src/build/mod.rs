@@ -21,7 +21,7 @@ use std::time::SystemTime;
 use crate::crates::{Lockfile, Workspace};
 use crate::diagnostic::Diagnostic;
 use crate::gha::{Context, Reporter};
-use crate::git::{Git, GitTree};
+use crate::git::{Git, GitTree, Rev};
 use crate::manifest::{BuilderKind, Manifest, ManifestError};
 pub use execute::{Outcome, Settings, Status};
 pub use report::summary_markdown;
@@ -258,31 +258,18 @@ pub fn prepare(
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
     let names = parse_services(&manifest, opts.services.as_deref()).map_err(BuildError::Input)?;
     let rev = ctx.sha.clone().unwrap_or_else(|| "HEAD".into());
+    let rev = Rev::parse(rev.trim()).map_err(|e| BuildError::Input(format!("GITHUB_SHA: {e}")))?;
     let sha = git.resolve(&rev)?.ok_or_else(|| {
         BuildError::Input(format!("commit `{rev}` is not in this clone (GITHUB_SHA)"))
     })?;
-    let files = inputs::parse_ls_tree(&git.run(["ls-tree", "-r", "-z", sha.as_str()])?);
-    let tree = GitTree {
-        git: &git,
-        rev: sha.clone(),
-    };
+    let files = inputs::parse_ls_tree(&git.ls_tree_recursive(&sha)?);
+    let tree = GitTree::new(&git, sha.clone());
     let workspace = Workspace::load(&tree).unwrap_or_default();
     let lockfile =
         crate::crates::Tree::read(&tree, "Cargo.lock").and_then(|t| Lockfile::parse(&t).ok());
     // The builder reads the work tree: note where it is not the commit.
-    let split = |out: String| -> Vec<String> {
-        out.split('\0')
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    let mut dirty = split(git.run(["diff", "--name-only", "-z", sha.as_str()])?);
-    dirty.extend(split(git.run([
-        "ls-files",
-        "--others",
-        "--exclude-standard",
-        "-z",
-    ])?));
+    let dirty = git.dirty_files(&sha)?;
+    let sha = sha.as_str().to_string();
     let source = ctx
         .repository
         .as_ref()

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::builder::{self, BuildSpec, BuilderKind};
+use super::builder::{self, BuildSpec, BuilderKind, DockerMode, Recipe};
 use super::inputs::{TreeEntry, parse_ls_tree};
 use super::tag::{self, ContentInputs, TagVars};
 use super::*;
@@ -360,12 +360,11 @@ fn spec() -> BuildSpec {
     }
 }
 
-/// The docker path cannot run here (no daemon): its exact command is the contract.
-#[test]
-fn docker_buildx_argument_vector() {
-    let img = "123456789012.dkr.ecr.us-east-1.amazonaws.com/email-platform/sampleapi";
-    let argvs = builder::build_argvs(BuilderKind::Docker, &spec());
-    let expected: Vec<String> = [
+const IMG: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/email-platform/sampleapi";
+
+/// The buildx command up to its cache arguments.
+fn buildx_head() -> Vec<String> {
+    [
         "docker",
         "buildx",
         "build",
@@ -374,25 +373,39 @@ fn docker_buildx_argument_vector() {
         "--file",
         "services/sampleapi/Dockerfile",
         "--tag",
-        &format!("{img}:sampleapi-0123456-20251125222635"),
+        &format!("{IMG}:sampleapi-0123456-20251125222635"),
         "--tag",
-        &format!("{img}:sampleapi-content-0123456789abcdef01234567"),
+        &format!("{IMG}:sampleapi-content-0123456789abcdef01234567"),
         "--label",
         "org.opencontainers.image.revision=0123456",
         "--label",
         "org.opencontainers.image.title=sampleapi",
+    ]
+    .map(String::from)
+    .into()
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// buildx on a docker-container/remote driver: a registry cache in the
+/// cache repository (never a tag of the IMMUTABLE image repository).
+#[test]
+fn docker_buildx_container_driver_argument_vector() {
+    let argvs = builder::build_argvs(Recipe::Docker(DockerMode::BuildxContainer), &spec());
+    let mut expected = buildx_head();
+    expected.extend(strings(&[
         "--cache-from",
-        &format!("type=registry,ref={img}:buildcache"),
+        &format!("type=registry,ref={IMG}-buildcache:buildcache"),
         "--cache-to",
         &format!(
-            "type=registry,ref={img}:buildcache,mode=max,image-manifest=true,oci-mediatypes=true"
+            "type=registry,ref={IMG}-buildcache:buildcache,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
         ),
         "--metadata-file",
         "/tmp/ferry/sampleapi/metadata.json",
         ".",
-    ]
-    .map(String::from)
-    .into();
+    ]));
     assert_eq!(argvs, vec![expected]);
     assert_eq!(
         builder::login_argv(
@@ -410,13 +423,133 @@ fn docker_buildx_argument_vector() {
             "123456789012.dkr.ecr.us-east-1.amazonaws.com"
         ]
     );
-    assert_eq!(builder::pushed_tags(BuilderKind::Docker, &spec()).len(), 2);
+    let recipe = Recipe::Docker(DockerMode::BuildxContainer);
+    assert_eq!(builder::pushed_tags(recipe, &spec()).len(), 2);
     let meta = r#"{"containerimage.digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","image.name":"x"}"#;
     assert_eq!(
-        builder::read_digest(BuilderKind::Docker, meta).unwrap(),
+        builder::read_digest(recipe, meta).unwrap(),
         "sha256:0000000000000000000000000000000000000000000000000000000000000000"
     );
-    assert_eq!(builder::read_digest(BuilderKind::Docker, "{}"), None);
+    assert_eq!(builder::read_digest(recipe, "{}"), None);
+}
+
+/// buildx on the docker driver (GitHub's runners): no registry cache
+/// export, which that driver refuses; it reads the cache repository and
+/// writes an inline cache.
+#[test]
+fn docker_buildx_docker_driver_argument_vector() {
+    let argvs = builder::build_argvs(Recipe::Docker(DockerMode::BuildxDocker), &spec());
+    let mut expected = buildx_head();
+    expected.extend(strings(&[
+        "--cache-from",
+        &format!("type=registry,ref={IMG}-buildcache:buildcache"),
+        "--cache-to",
+        "type=inline",
+        "--metadata-file",
+        "/tmp/ferry/sampleapi/metadata.json",
+        ".",
+    ]));
+    assert_eq!(argvs, vec![expected]);
+    assert!(
+        !argvs[0]
+            .iter()
+            .any(|a| a.starts_with("type=registry") && a.contains("mode=max")),
+        "no registry cache export on the docker driver"
+    );
+}
+
+/// No buildx: the classic builder, then one push per tag; the digest comes
+/// from `docker push`'s output.
+#[test]
+fn docker_without_buildx_builds_then_pushes_each_tag() {
+    let recipe = Recipe::Docker(DockerMode::Classic);
+    let argvs = builder::build_argvs(recipe, &spec());
+    let release = format!("{IMG}:sampleapi-0123456-20251125222635");
+    let content = format!("{IMG}:sampleapi-content-0123456789abcdef01234567");
+    assert_eq!(
+        argvs,
+        vec![
+            strings(&[
+                "docker",
+                "build",
+                "--file",
+                "services/sampleapi/Dockerfile",
+                "--tag",
+                &release,
+                "--tag",
+                &content,
+                "--label",
+                "org.opencontainers.image.revision=0123456",
+                "--label",
+                "org.opencontainers.image.title=sampleapi",
+                ".",
+            ]),
+            strings(&["docker", "push", &release]),
+            strings(&["docker", "push", &content]),
+        ]
+    );
+    assert_eq!(spec().digest_file(recipe), None);
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let log = format!(
+        "The push refers to repository [{IMG}]\n5f70bf18a086: Pushed\nsampleapi-content-0123456789abcdef01234567: digest: {digest} size: 528\n"
+    );
+    assert_eq!(
+        builder::read_digest(recipe, &log).as_deref(),
+        Some(digest.as_str())
+    );
+    for bad in [
+        "",
+        "x: digest: sha256:1234 size: 1",
+        "x: digest: sha256:zz",
+        &format!("x: digest: sha256:{} size: 1", "g".repeat(64)),
+    ] {
+        assert_eq!(builder::read_digest(recipe, bad), None, "{bad}");
+    }
+}
+
+/// The recipe follows what `docker buildx inspect` says; no buildx is the
+/// classic builder; an unknown or unreadable driver never gets a registry
+/// cache export.
+#[test]
+fn the_docker_recipe_follows_the_buildx_driver() {
+    let inspect = |driver: &str| {
+        format!(
+            "Name:          builder\nDriver:        {driver}\nLast Activity: 2026-01-01\n\nNodes:\nName:      builder0\nEndpoint:  unix:///var/run/docker.sock\n"
+        )
+    };
+    let mode = |text: Option<&str>| builder::docker_mode(text).0;
+    assert_eq!(mode(None), DockerMode::Classic);
+    assert_eq!(mode(Some(&inspect("docker"))), DockerMode::BuildxDocker);
+    for driver in ["docker-container", "remote", "kubernetes"] {
+        assert_eq!(
+            mode(Some(&inspect(driver))),
+            DockerMode::BuildxContainer,
+            "{driver}"
+        );
+    }
+    for text in ["", "garbage", &inspect("cloud-thing"), "Driver:"] {
+        assert_eq!(mode(Some(text)), DockerMode::BuildxDocker, "{text:?}");
+    }
+    assert_eq!(
+        builder::docker_mode(Some(&inspect("docker-container")))
+            .1
+            .as_deref(),
+        Some("docker-container")
+    );
+    // The log line names the choice, and nothing the daemon sent can make it
+    // a workflow command.
+    let line = builder::docker_choice(DockerMode::Classic, None, "20.10.24+dfsg1");
+    assert!(
+        line.contains("no buildx") && line.contains("20.10.24+dfsg1"),
+        "{line}"
+    );
+    let line = builder::docker_choice(
+        DockerMode::BuildxContainer,
+        Some("remote\n::error::x"),
+        "1\n::set-output name=a::b",
+    );
+    assert!(!line.contains('\n') && !line.contains("::"), "{line}");
+    assert!(line.contains("-buildcache:buildcache"), "{line}");
 }
 
 #[test]
@@ -424,7 +557,7 @@ fn buildah_argument_vectors() {
     let mut s = spec();
     s.insecure = true;
     s.image = "127.0.0.1:5001/x".into();
-    let argvs = builder::build_argvs(BuilderKind::Buildah, &s);
+    let argvs = builder::build_argvs(Recipe::Buildah, &s);
     assert_eq!(argvs.len(), 2);
     assert_eq!(
         argvs[1],
@@ -490,4 +623,28 @@ fn summary_lists_each_service() {
         md.contains("failed: `buildah build` failed: a &#124; b"),
         "{md}"
     );
+}
+
+proptest::proptest! {
+    /// What docker prints (push output, `buildx inspect`, the server
+    /// version) is outside input: parsing it never panics, a digest read
+    /// from it is always well-formed, and the log line about the choice
+    /// stays one line that no workflow command can hide in.
+    #[test]
+    fn docker_output_parsers_take_any_text(text in "(?s).{0,400}", server in "(?s).{0,80}") {
+        for recipe in [
+            Recipe::Docker(DockerMode::Classic),
+            Recipe::Docker(DockerMode::BuildxDocker),
+            Recipe::Buildah,
+        ] {
+            if let Some(d) = builder::read_digest(recipe, &text) {
+                proptest::prop_assert!(d.len() == 71 && d.starts_with("sha256:"));
+                proptest::prop_assert!(d[7..].bytes().all(|b| b.is_ascii_hexdigit()));
+            }
+        }
+        let (mode, driver) = builder::docker_mode(Some(&text));
+        proptest::prop_assert_ne!(mode, DockerMode::Classic);
+        let line = builder::docker_choice(mode, driver.as_deref(), &server);
+        proptest::prop_assert!(!line.contains('\n') && !line.contains('\r') && !line.contains("::"));
+    }
 }

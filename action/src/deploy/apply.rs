@@ -198,6 +198,7 @@ pub fn failed_before_change(mut out: ServiceOutcome, reason: String) -> ServiceO
 }
 
 /// Register, then update unless the service already runs the result.
+#[tracing::instrument(name = "rollout", skip_all, fields(service = %plan.service, environment = %plan.env, image.digest = plan.image.as_deref().and_then(crate::telemetry::digest)))]
 async fn prepare(
     clients: Clients,
     budget: Arc<Budget>,
@@ -425,6 +426,7 @@ pub async fn roll_out_report(
 
 /// Puts each service of `targets` (plan index, task definition ARN) back on
 /// that task definition and waits for it too.
+#[tracing::instrument(name = "rollback", skip_all, fields(services = targets.len()))]
 pub async fn rollback(
     clients: &Clients,
     plans: &[ServicePlan],

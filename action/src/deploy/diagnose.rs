@@ -146,6 +146,7 @@ pub struct Subject<'a> {
 }
 
 /// Captures the diagnosis of a failed rollout now.
+#[tracing::instrument(name = "diagnose", skip_all)]
 pub async fn diagnose(
     clients: &Clients,
     subject: Subject<'_>,

@@ -578,6 +578,7 @@ pub async fn latest_active(
 
 /// Reuses the family's latest ACTIVE revision when it equals `rendered`
 /// after normalisation; registers a new one (under `budget`) otherwise.
+#[tracing::instrument(name = "register", skip_all)]
 pub async fn ensure_registered(
     ecs: &aws_sdk_ecs::Client,
     budget: &Budget,

@@ -243,7 +243,16 @@ pub async fn run(
         })
         .collect();
     let mut plans = plans(&manifest, &opts.env, inputs).map_err(RunError::Input)?;
-    let sha = ctx.sha.clone().unwrap_or_default();
+    // Outside Actions there is no GITHUB_SHA: the commit checked out is what
+    // is deployed (empty only outside a git clone).
+    let sha = match &ctx.sha {
+        Some(sha) => sha.clone(),
+        None => crate::git::Git::open(&root)
+            .ok()
+            .and_then(|git| git.head().ok().flatten())
+            .map(|id| id.as_str().to_string())
+            .unwrap_or_default(),
+    };
     let mut report = DeployReport {
         env: opts.env.clone(),
         sha: sha.clone(),
@@ -410,6 +419,7 @@ pub async fn run(
     outcomes.sort_by_key(|o| manifest.services.get_index_of(&o.service));
     report.outcomes = outcomes;
     for o in &report.outcomes {
+        crate::telemetry::record_outcome(o);
         reporter.info(&describe(o))?;
     }
 

@@ -89,6 +89,7 @@ impl std::fmt::Debug for Waiter<'_> {
 }
 
 /// Waits on every target until each has a final verdict.
+#[tracing::instrument(name = "wait", skip_all, fields(services = targets.len()))]
 pub async fn wait_all(
     ecs: &aws_sdk_ecs::Client,
     targets: Vec<Target>,

@@ -51,6 +51,9 @@ pub struct Detection {
     pub source: String,
     /// Things the user should know (a deepened clone, a fallback).
     pub notes: Vec<String>,
+    /// Things the user should fix: a fallback that may change the answer
+    /// (Deployments unreadable). Annotations as well as summary lines.
+    pub warnings: Vec<String>,
     /// How many files changed.
     pub changed_files: usize,
 }
@@ -104,6 +107,11 @@ pub async fn run(
         reporter.mask(token).map_err(io_error)?;
     }
     let detection = detect(ctx, opts, &manifest, git.as_ref(), &root).await?;
+    for w in &detection.warnings {
+        reporter
+            .warning(&Diagnostic::new(".github/workflows", w.clone()))
+            .map_err(io_error)?;
+    }
     for v in &detection.verdicts {
         reporter
             .output(&v.service, if v.affected() { "true" } else { "false" })
@@ -133,6 +141,7 @@ fn io_error(e: std::io::Error) -> DetectError {
 }
 
 /// The decision without the reporting: resolve the range, read the trees, match.
+#[tracing::instrument(name = "detect", skip_all)]
 pub async fn detect(
     ctx: &Context,
     opts: &Options,
@@ -149,7 +158,7 @@ pub async fn detect(
         first_env: manifest.first_environment().map(|e| e.name.clone()),
         can_read_deployments: !opts.no_api && ctx.token.is_some() && ctx.repository.is_some(),
     };
-    let plan = range::plan(&ctx.event, &request);
+    let plan = range::plan(&ctx.event, &request).map_err(DetectError::Input)?;
     let (changes, head) = match plan {
         range::Plan::All { why } => return Ok(forced(affected::all(manifest, &why), why)),
         range::Plan::Nothing { why } => {
@@ -166,6 +175,7 @@ pub async fn detect(
             bases,
             pull_request,
             expected_files,
+            release,
         } => {
             let resolver = resolve::Resolver {
                 ctx,
@@ -174,11 +184,15 @@ pub async fn detect(
                 use_api: !opts.no_api,
             };
             match resolver
-                .changes(&head, &bases, pull_request, expected_files)
+                .changes(&head, &bases, pull_request, expected_files, release)
                 .await?
             {
                 Ok(changes) => (changes, head),
-                Err(why) => return Ok(forced(affected::all(manifest, &why), why)),
+                Err(resolve::Fallback { why, warnings }) => {
+                    let mut detection = forced(affected::all(manifest, &why), why);
+                    detection.warnings = warnings;
+                    return Ok(detection);
+                }
             }
         }
     };
@@ -193,6 +207,7 @@ pub async fn detect(
         verdicts,
         source: changes.source.clone(),
         notes,
+        warnings: changes.warnings.clone(),
         changed_files: changes.files.len(),
     })
 }
@@ -202,6 +217,7 @@ fn forced(verdicts: Vec<Verdict>, why: String) -> Detection {
         verdicts,
         source: why,
         notes: Vec::new(),
+        warnings: Vec::new(),
         changed_files: 0,
     }
 }
@@ -214,25 +230,28 @@ fn evaluate(
     root: &std::path::Path,
     manifest_path: &std::path::Path,
     changes: &Changes,
-    head: &str,
+    head: &crate::git::Rev,
 ) -> Result<(Vec<Verdict>, Vec<String>), DetectError> {
     let head_tree: Box<dyn Tree + '_> = match (git, &changes.head_sha) {
-        (Some(g), Some(sha)) => Box::new(GitTree {
-            git: g,
-            rev: sha.clone(),
-        }),
+        (Some(g), Some(sha)) => Box::new(GitTree::new(g, sha.clone())),
         _ => Box::new(FsTree(root.to_path_buf())),
     };
     let base_tree: Option<GitTree<'_>> = match (git, &changes.base_sha) {
-        (Some(g), Some(sha)) => Some(GitTree {
-            git: g,
-            rev: sha.clone(),
-        }),
+        (Some(g), Some(sha)) => Some(GitTree::new(g, sha.clone())),
         _ => None,
     };
     let workspace = Workspace::load(head_tree.as_ref()).map_err(|e| {
         DetectError::Input(format!("cannot read the Cargo workspace at {head}: {e}"))
     })?;
+    // Every task definition in one pipeline; their imports, mostly shared
+    // libraries, are then read once each.
+    head_tree.prefetch(
+        &manifest
+            .services
+            .values()
+            .map(|s| s.task_definition.clone())
+            .collect::<Vec<_>>(),
+    );
     let read = |p: &str| head_tree.read(p);
     let imports: BTreeMap<String, Vec<String>> = manifest
         .services

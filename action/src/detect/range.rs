@@ -6,6 +6,7 @@
 //! real webhook payloads without a repository.
 
 use crate::gha::Event;
+use crate::git::{ObjectId, Rev};
 
 /// Where the comparison starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,14 +14,14 @@ pub enum Base {
     /// A commit named by the event or the user.
     Commit {
         /// Commit id or rev.
-        rev: String,
+        rev: Rev,
         /// Where it came from, for the summary ("the push's `before`").
         label: String,
     },
     /// The merge base of `rev` and the head (a PR's fork point, a new branch's origin).
     MergeBase {
         /// The other side.
-        rev: String,
+        rev: Rev,
         /// Where it came from.
         label: String,
     },
@@ -36,11 +37,11 @@ impl Base {
     /// A short description for the summary.
     pub fn describe(&self) -> String {
         // "origin/main (origin/main)" says nothing twice.
-        let named = |label: &str, rev: &str| {
-            if label == rev {
+        let named = |label: &str, rev: &Rev| {
+            if label == rev.as_str() {
                 label.to_string()
             } else {
-                format!("{label} ({})", short(rev))
+                format!("{label} ({})", short(rev.as_str()))
             }
         };
         match self {
@@ -66,13 +67,16 @@ pub enum Plan {
     /// Compare `head` with the first base that resolves.
     Compare {
         /// The commit being released or reviewed.
-        head: String,
+        head: Rev,
         /// Candidate bases, most preferred first.
         bases: Vec<Base>,
         /// A pull request (its file list may come from the API).
         pull_request: Option<u64>,
         /// GitHub's count of the PR's changed files.
         expected_files: Option<u64>,
+        /// A push to the release branch: when no candidate base tells what
+        /// it has not deployed yet, every service is affected (never none).
+        release: bool,
     },
     /// Every service, for a stated reason (a schedule, a dispatch without a list).
     All {
@@ -132,52 +136,83 @@ fn selection(text: &str, why: String) -> Option<Plan> {
     Some(Plan::Selected { names, why })
 }
 
-/// Decides the comparison for `event`.
-pub fn plan(event: &Event, req: &Request) -> Plan {
+/// A revision a person gave (`--base`, `--head`, `GITHUB_SHA`), checked.
+fn user_rev(text: &str, what: &str) -> Result<Rev, String> {
+    Rev::parse(text.trim()).map_err(|e| format!("{what}: {e}"))
+}
+
+/// A commit id from the event payload: full hex, nothing else.
+fn event_commit(text: &str, field: &str) -> Result<Rev, String> {
+    ObjectId::parse(text)
+        .map(Rev::from)
+        .map_err(|e| format!("the event payload's `{field}`: {e}"))
+}
+
+/// `origin/<branch>` for the default branch the event names.
+fn default_branch_rev(branch: &str) -> Result<Rev, String> {
+    Rev::parse(branch)
+        .and_then(|_| Rev::parse(&format!("origin/{branch}")))
+        .map_err(|e| format!("the event payload's `repository.default_branch`: {e}"))
+}
+
+/// Decides the comparison for `event`; an error when a revision given by
+/// a person or the event is not one Ferry hands to git.
+pub fn plan(event: &Event, req: &Request) -> Result<Plan, String> {
     if let Some(text) = &req.services
         && let Some(plan) = selection(text, "services given with --services".into())
     {
-        return plan;
+        return Ok(plan);
     }
+    let sha = match &req.sha {
+        Some(s) => Some(user_rev(s, "GITHUB_SHA")?),
+        None => None,
+    };
     if req.base.is_some() || req.head.is_some() {
-        let head = req.head.clone().unwrap_or_else(|| "HEAD".into());
+        let head = match &req.head {
+            Some(h) => user_rev(h, "--head (the `head` input)")?,
+            None => Rev::parse("HEAD").map_err(|e| e.to_string())?,
+        };
         let bases = match &req.base {
             Some(b) => vec![Base::Commit {
-                rev: b.clone(),
+                rev: user_rev(b, "--base (the `base` input)")?,
                 label: "--base".into(),
             }],
-            None => local_bases(&head),
+            None => local_bases(&head)?,
         };
-        return Plan::Compare {
+        return Ok(Plan::Compare {
             head,
             bases,
             pull_request: None,
             expected_files: None,
-        };
+            release: false,
+        });
     }
-    match event {
+    Ok(match event {
         Event::PullRequest(pr) => Plan::Compare {
-            head: pr.head_sha.clone(),
+            head: event_commit(&pr.head_sha, "pull_request.head.sha")?,
             bases: vec![Base::MergeBase {
-                rev: pr.base_sha.clone(),
+                rev: event_commit(&pr.base_sha, "pull_request.base.sha")?,
                 label: format!("the base branch {}", pr.base_ref),
             }],
             pull_request: Some(pr.number),
             expected_files: pr.changed_files,
+            release: false,
         },
         Event::Push(push) => {
             if push.deleted {
-                return Plan::Nothing {
+                return Ok(Plan::Nothing {
                     why: format!("the push deleted {}", push.git_ref),
-                };
+                });
             }
+            let head = event_commit(&push.after, "after")?;
             let default_branch = push.default_branch.clone().unwrap_or_else(|| "main".into());
             let from_default = Base::MergeBase {
-                rev: format!("origin/{default_branch}"),
+                rev: default_branch_rev(&default_branch)?,
                 label: format!("the default branch {default_branch}"),
             };
+            let release = push.branch() == Some(req.release_branch.as_str());
             let mut bases = Vec::new();
-            if push.branch() == Some(req.release_branch.as_str())
+            if release
                 && req.can_read_deployments
                 && let Some(env) = &req.first_env
             {
@@ -188,21 +223,22 @@ pub fn plan(event: &Event, req: &Request) -> Plan {
             } else if push.forced {
                 // The old tip may have vanished; where the histories meet is what changed.
                 bases.push(Base::MergeBase {
-                    rev: push.before.clone(),
+                    rev: event_commit(&push.before, "before")?,
                     label: "the force-pushed-over commit".into(),
                 });
                 bases.push(from_default);
             } else {
                 bases.push(Base::Commit {
-                    rev: push.before.clone(),
+                    rev: event_commit(&push.before, "before")?,
                     label: "the push's `before`".into(),
                 });
             }
             Plan::Compare {
-                head: push.after.clone(),
+                head,
                 bases,
                 pull_request: None,
                 expected_files: None,
+                release,
             }
         }
         Event::WorkflowDispatch(d) => {
@@ -212,7 +248,7 @@ pub fn plan(event: &Event, req: &Request) -> Plan {
                 "services chosen in the workflow_dispatch form".into(),
             )
             .unwrap_or(Plan::All {
-                why: "workflow_dispatch without a service list".into(),
+                why: "workflow_dispatch without a service list: every service".into(),
             })
         }
         Event::Schedule => Plan::All {
@@ -221,24 +257,31 @@ pub fn plan(event: &Event, req: &Request) -> Plan {
         Event::Other(name) => Plan::All {
             why: format!("the `{name}` event names no commit range"),
         },
-        Event::Local => Plan::Compare {
-            head: req.sha.clone().unwrap_or_else(|| "HEAD".into()),
-            bases: local_bases(req.sha.as_deref().unwrap_or("HEAD")),
-            pull_request: None,
-            expected_files: None,
-        },
-    }
+        Event::Local => {
+            let head = match sha {
+                Some(s) => s,
+                None => Rev::parse("HEAD").map_err(|e| e.to_string())?,
+            };
+            Plan::Compare {
+                bases: local_bases(&head)?,
+                head,
+                pull_request: None,
+                expected_files: None,
+                release: false,
+            }
+        }
+    })
 }
 
-fn local_bases(head: &str) -> Vec<Base> {
-    vec![
+fn local_bases(head: &Rev) -> Result<Vec<Base>, String> {
+    Ok(vec![
         Base::MergeBase {
-            rev: "origin/main".into(),
+            rev: Rev::parse("origin/main").map_err(|e| e.to_string())?,
             label: "origin/main".into(),
         },
         Base::Commit {
-            rev: format!("{head}~1"),
+            rev: head.parent(),
             label: "the parent commit".into(),
         },
-    ]
+    ])
 }

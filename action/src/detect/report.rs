@@ -23,6 +23,8 @@ struct SummaryData<'a> {
     changed_files: usize,
     /// Notes (a deepened clone, a fallback).
     notes: &'a [String],
+    /// Warnings (a fallback the user should fix).
+    warnings: &'a [String],
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +100,7 @@ pub fn summary_markdown(d: &Detection) -> String {
         source: &d.source,
         changed_files: d.changed_files,
         notes: &d.notes,
+        warnings: &d.warnings,
     };
     let mut tera = crate::markdown::tera();
     let rendered = tera

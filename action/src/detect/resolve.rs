@@ -5,7 +5,7 @@
 use crate::detect::DetectError;
 use crate::detect::range::{Base, short};
 use crate::gha::Context;
-use crate::git::{FileChange, Git};
+use crate::git::{FileChange, Git, ObjectId, Rev};
 use crate::github::GitHub;
 use crate::manifest::Manifest;
 
@@ -20,13 +20,15 @@ pub struct Changes {
     /// The files.
     pub files: Vec<FileChange>,
     /// The base commit, when it is in the local clone (to read old files).
-    pub base_sha: Option<String>,
+    pub base_sha: Option<ObjectId>,
     /// The head commit, when it is in the local clone.
-    pub head_sha: Option<String>,
+    pub head_sha: Option<ObjectId>,
     /// "git diff a..b", "GitHub API: pull request #3 files".
     pub source: String,
     /// What the user should know.
     pub notes: Vec<String>,
+    /// What the user should fix (a fallback that may change the answer).
+    pub warnings: Vec<String>,
     /// Services affected whatever changed (never deployed), with why.
     pub forced: Vec<(String, String)>,
 }
@@ -38,8 +40,17 @@ pub(super) struct Resolver<'a> {
     pub use_api: bool,
 }
 
-/// Ok(Ok(changes)), Ok(Err(why every service)), or Err(bad input).
-type Outcome = Result<Result<Changes, String>, DetectError>;
+/// Every service is affected: why, and the warnings met on the way.
+#[derive(Debug, Clone, Default)]
+pub struct Fallback {
+    /// Why no comparison could be trusted.
+    pub why: String,
+    /// What the user should fix (as in [`Changes::warnings`]).
+    pub warnings: Vec<String>,
+}
+
+/// Ok(Ok(changes)), Ok(Err(every service, why)), or Err(bad input).
+type Outcome = Result<Result<Changes, Fallback>, DetectError>;
 
 impl Resolver<'_> {
     fn github(&self) -> Option<GitHub> {
@@ -51,13 +62,18 @@ impl Resolver<'_> {
 
     pub async fn changes(
         &self,
-        head: &str,
+        head: &Rev,
         bases: &[Base],
         pull_request: Option<u64>,
         expected_files: Option<u64>,
+        release: bool,
     ) -> Outcome {
         let mut tried: Vec<String> = Vec::new();
         let mut notes = Vec::new();
+        let mut warnings = Vec::new();
+        // Candidates git found to be the pushed commit itself on a release:
+        // the API would only compare the same commits again.
+        let mut itself: Vec<usize> = Vec::new();
         let user_given = |b: &Base| matches!(b, Base::Commit { label, .. } if label == "--base");
         if let Some(git) = self.git {
             match ensure_commit(git, head, &mut notes)? {
@@ -69,7 +85,7 @@ impl Resolver<'_> {
                 }
                 None => tried.push(format!(
                     "the head {} is not in this clone and could not be fetched",
-                    short(head)
+                    short(head.as_str())
                 )),
                 Some(head_sha) => {
                     for (i, base) in bases.iter().enumerate() {
@@ -80,32 +96,75 @@ impl Resolver<'_> {
                         {
                             // The head is already on that base (working on main locally):
                             // an empty range says nothing; the next candidate does.
-                            Ok(base_sha) if base_sha == head_sha && i + 1 < bases.len() => {
+                            Ok(base_sha)
+                                if base_sha == head_sha
+                                    && forced.is_empty()
+                                    && i + 1 < bases.len() =>
+                            {
                                 notes.push(format!(
                                     "{} is the head itself; compared with the next candidate instead",
                                     base.describe()
                                 ));
                             }
+                            // A release branch pushed with no commit of its own (its
+                            // first push, at the default branch's tip): comparing the
+                            // commit with itself would release nothing that was never
+                            // deployed.
+                            Ok(base_sha)
+                                if base_sha == head_sha && forced.is_empty() && release =>
+                            {
+                                itself.push(i);
+                                tried.push(format!(
+                                    "{} is the pushed commit itself, which tells nothing about what is deployed",
+                                    base.describe()
+                                ));
+                            }
                             Ok(base_sha) => {
+                                if base_sha == head_sha && forced.is_empty() {
+                                    notes.push(format!(
+                                        "{} is {} itself: this push adds no commit, so no file changed",
+                                        base.describe(),
+                                        short(head_sha.as_str())
+                                    ));
+                                }
                                 let files = git.changed_files(&base_sha, &head_sha)?;
                                 return Ok(Ok(Changes {
                                     files,
                                     source: format!(
                                         "git diff {}..{} ({})",
-                                        short(&base_sha),
-                                        short(&head_sha),
+                                        base_sha.short(),
+                                        head_sha.short(),
                                         base.describe()
                                     ),
                                     base_sha: Some(base_sha),
                                     head_sha: Some(head_sha),
                                     notes,
+                                    warnings,
                                     forced,
                                 }));
                             }
                             Err(why) if user_given(base) => {
                                 return Err(DetectError::Input(format!("unknown revision: {why}")));
                             }
-                            Err(why) => tried.push(format!("{}: {why}", base.describe())),
+                            Err(why) => {
+                                if matches!(base, Base::LastDeployment { .. }) {
+                                    // A 403 is the usual cause: say what to grant.
+                                    let fix = if why.starts_with("cannot read GitHub Deployments") {
+                                        " Grant the job `permissions: deployments: read`."
+                                    } else {
+                                        ""
+                                    };
+                                    warnings.push(format!(
+                                        "{} could not be used ({why}); compared with {} instead, which may miss a change that was never deployed.{fix}",
+                                        base.describe(),
+                                        bases.get(i + 1).map_or_else(
+                                            || "nothing".to_string(),
+                                            Base::describe
+                                        )
+                                    ));
+                                }
+                                tried.push(format!("{}: {why}", base.describe()))
+                            }
                         }
                     }
                 }
@@ -114,16 +173,30 @@ impl Resolver<'_> {
             tried.push("this folder is not a git clone".into());
         }
 
-        if let Some(gh) = self.github() {
+        let open: Vec<Base> = bases
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !itself.contains(i))
+            .map(|(_, b)| b.clone())
+            .collect();
+        let api_can_answer = pull_request.is_some()
+            || open
+                .iter()
+                .any(|b| !matches!(b, Base::LastDeployment { .. }));
+        if let Some(gh) = self
+            .github()
+            .filter(|_| itself.is_empty() || api_can_answer)
+        {
             match self
-                .changes_from_api(&gh, head, bases, pull_request, expected_files)
+                .changes_from_api(&gh, head, &open, pull_request, expected_files)
                 .await
             {
                 Ok(Ok(mut changes)) => {
                     changes.notes.splice(0..0, notes);
+                    changes.warnings.splice(0..0, warnings);
                     return Ok(Ok(changes));
                 }
-                Ok(Err(why)) => return Ok(Err(why)),
+                Ok(Err(why)) => return Ok(Err(Fallback { why, warnings })),
                 Err(e) => tried.push(format!("GitHub API: {e}")),
             }
         } else if self.git.is_none() {
@@ -131,20 +204,23 @@ impl Resolver<'_> {
                 "this folder is not a git clone and no GitHub token is set: run detect inside the repository, set GITHUB_TOKEN (with GITHUB_REPOSITORY), or name the services with --services".into(),
             ));
         }
-        Ok(Err(format!(
-            "no base commit could be found ({}); every service is treated as affected so that nothing is skipped",
-            tried.join("; ")
-        )))
+        Ok(Err(Fallback {
+            why: format!(
+                "no base commit could be found ({}); every service is treated as affected so that nothing is skipped",
+                tried.join("; ")
+            ),
+            warnings,
+        }))
     }
 
     async fn resolve_base(
         &self,
         git: &Git,
         base: &Base,
-        head_sha: &str,
+        head_sha: &ObjectId,
         notes: &mut Vec<String>,
         forced: &mut Vec<(String, String)>,
-    ) -> Result<Result<String, String>, DetectError> {
+    ) -> Result<Result<ObjectId, String>, DetectError> {
         match base {
             Base::Commit { rev, .. } => Ok(ensure_commit(git, rev, notes)?
                 .ok_or_else(|| format!("`{rev}` is not in this clone and could not be fetched"))),
@@ -169,19 +245,30 @@ impl Resolver<'_> {
                 let mut shas = Vec::new();
                 for name in self.manifest.services.keys() {
                     match gh.last_successful(env, name, 30).await {
-                        Ok(Some(record)) => shas.push(record.sha),
+                        // The API's answer is outside input: a commit id or nothing.
+                        Ok(Some(record)) => match ObjectId::parse(&record.sha) {
+                            Ok(id) => shas.push(Rev::from(id)),
+                            Err(e) => {
+                                forced.clear();
+                                return Ok(Err(format!(
+                                    "the last deployment of {name} names no commit: {e}"
+                                )));
+                            }
+                        },
                         Ok(None) => forced.push((
                             name.clone(),
                             format!("never deployed successfully to {env}"),
                         )),
-                        Err(e) => return Ok(Err(format!("cannot read GitHub Deployments: {e}"))),
+                        Err(e) => {
+                            forced.clear();
+                            return Ok(Err(format!("cannot read GitHub Deployments: {e}")));
+                        }
                     }
                 }
+                // Nothing deployed yet: every service is new there. The head
+                // as the base makes each one affected for that reason alone.
                 if shas.is_empty() {
-                    forced.clear();
-                    return Ok(Err(format!(
-                        "no service has a successful deployment to {env} yet"
-                    )));
+                    return Ok(Ok(head_sha.clone()));
                 }
                 // The oldest common point of every service's last release covers them all.
                 let mut base = match ensure_commit(git, &shas[0], notes)? {
@@ -189,7 +276,7 @@ impl Resolver<'_> {
                     None => {
                         return Ok(Err(format!(
                             "the deployed commit {} is not in this clone",
-                            short(&shas[0])
+                            short(shas[0].as_str())
                         )));
                     }
                 };
@@ -197,7 +284,7 @@ impl Resolver<'_> {
                     let Some(other) = ensure_commit(git, sha, notes)? else {
                         return Ok(Err(format!(
                             "the deployed commit {} is not in this clone",
-                            short(sha)
+                            short(sha.as_str())
                         )));
                     };
                     match merge_base_deepening(git, &base, &other, notes)? {
@@ -213,7 +300,7 @@ impl Resolver<'_> {
     async fn changes_from_api(
         &self,
         gh: &GitHub,
-        head: &str,
+        head: &Rev,
         bases: &[Base],
         pull_request: Option<u64>,
         expected_files: Option<u64>,
@@ -235,12 +322,14 @@ impl Resolver<'_> {
             }));
         }
         for base in bases {
+            // Checked revisions: no `/..`, `?` or `#` can reach the URL path.
             let rev = match base {
                 Base::Commit { rev, .. } | Base::MergeBase { rev, .. } => {
-                    rev.trim_start_matches("origin/")
+                    rev.origin_branch().unwrap_or(rev.as_str())
                 }
                 Base::LastDeployment { .. } => continue,
             };
+            let head = head.as_str();
             let cmp = gh.compare_files(rev, head).await?;
             if !cmp.complete {
                 return Ok(Err(format!(
@@ -263,24 +352,19 @@ impl Resolver<'_> {
 /// Resolves `rev`, fetching it from `origin` when the clone lacks it.
 fn ensure_commit(
     git: &Git,
-    rev: &str,
+    rev: &Rev,
     notes: &mut Vec<String>,
-) -> Result<Option<String>, DetectError> {
+) -> Result<Option<ObjectId>, DetectError> {
     if let Some(sha) = git.resolve(rev)? {
         return Ok(Some(sha));
     }
-    if !git.has_remote("origin") {
+    if !git.has_origin() {
         return Ok(None);
     }
-    let fetch = match rev.strip_prefix("origin/") {
-        // A remote branch the checkout did not fetch.
-        Some(branch) => format!("+refs/heads/{branch}:refs/remotes/origin/{branch}"),
-        None => rev.to_string(),
-    };
-    if git.fetch("origin", &[&fetch], Some(1), None).is_ok()
+    if git.fetch(&[rev], Some(1), None).is_ok()
         && let Some(sha) = git.resolve(rev)?
     {
-        notes.push(format!("fetched {} from origin", short(rev)));
+        notes.push(format!("fetched {} from origin", short(rev.as_str())));
         return Ok(Some(sha));
     }
     Ok(None)
@@ -289,10 +373,10 @@ fn ensure_commit(
 /// The merge base of `a` and `b`, deepening a shallow clone step by step.
 fn merge_base_deepening(
     git: &Git,
-    a: &str,
-    b: &str,
+    a: &ObjectId,
+    b: &ObjectId,
     notes: &mut Vec<String>,
-) -> Result<Option<String>, DetectError> {
+) -> Result<Option<ObjectId>, DetectError> {
     let mut deepen = FIRST_DEEPEN;
     let mut total = 0;
     for _ in 0..DEEPEN_ROUNDS {
@@ -304,10 +388,11 @@ fn merge_base_deepening(
             }
             return Ok(Some(mb));
         }
-        if !git.is_shallow()? || !git.has_remote("origin") {
+        if !git.is_shallow()? || !git.has_origin() {
             return Ok(None);
         }
-        if git.fetch("origin", &[a, b], None, Some(deepen)).is_err() {
+        let (ra, rb) = (Rev::from(a.clone()), Rev::from(b.clone()));
+        if git.fetch(&[&ra, &rb], None, Some(deepen)).is_err() {
             return Ok(None);
         }
         total += deepen;

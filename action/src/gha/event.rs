@@ -103,6 +103,76 @@ pub enum EventError {
         /// The JSON path of the field.
         field: String,
     },
+    /// A field has a value GitHub never sends (a forged or corrupted payload):
+    /// refused before it reaches git.
+    #[error("the {event} event payload's `{field}` is {value}: {expected}")]
+    Invalid {
+        /// The event name.
+        event: String,
+        /// The JSON path of the field.
+        field: String,
+        /// The value, quoted and shortened.
+        value: String,
+        /// What a valid value looks like.
+        expected: &'static str,
+    },
+}
+
+fn invalid(event: &str, path: &str, value: &str, expected: &'static str) -> EventError {
+    EventError::Invalid {
+        event: event.into(),
+        field: path.into(),
+        value: super::quote(value),
+        expected,
+    }
+}
+
+/// A commit id: 40 (SHA-1) or 64 (SHA-256) hex digits.
+fn commit(v: &Value, event: &str, path: &str) -> Result<String, EventError> {
+    let text = string(v, event, path)?;
+    let hex = text.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex && matches!(text.len(), 40 | 64) {
+        Ok(text)
+    } else {
+        Err(invalid(
+            event,
+            path,
+            &text,
+            "expected a commit id (40 or 64 hex digits)",
+        ))
+    }
+}
+
+/// Whether `name` is a ref name git accepts and cannot mistake for an
+/// option: no leading `-`, no whitespace or control characters, none of
+/// `~^:?*[\`, no `..` or `@{`.
+fn valid_ref(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 1024
+        && !name.starts_with('-')
+        && !name.contains("..")
+        && !name.contains("@{")
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c))
+}
+
+const REF_EXPECTED: &str = "expected a git ref name (no leading `-`, spaces, control characters, `~^:?*[\\`, `..` or `@{`)";
+
+fn ref_name(v: &Value, event: &str, path: &str) -> Result<String, EventError> {
+    let text = string(v, event, path)?;
+    if valid_ref(&text) {
+        Ok(text)
+    } else {
+        Err(invalid(event, path, &text, REF_EXPECTED))
+    }
+}
+
+fn optional_ref(v: &Value, event: &str, path: &str) -> Result<Option<String>, EventError> {
+    match optional_string(v, path) {
+        Some(text) if !valid_ref(&text) => Err(invalid(event, path, &text, REF_EXPECTED)),
+        other => Ok(other),
+    }
 }
 
 fn field<'a>(v: &'a Value, event: &str, path: &str) -> Result<&'a Value, EventError> {
@@ -147,20 +217,20 @@ pub fn parse(name: &str, payload: &Value) -> Result<Event, EventError> {
                 })?;
             Ok(Event::PullRequest(PullRequest {
                 number,
-                base_sha: string(payload, name, "pull_request.base.sha")?,
-                base_ref: string(payload, name, "pull_request.base.ref")?,
-                head_sha: string(payload, name, "pull_request.head.sha")?,
+                base_sha: commit(payload, name, "pull_request.base.sha")?,
+                base_ref: ref_name(payload, name, "pull_request.base.ref")?,
+                head_sha: commit(payload, name, "pull_request.head.sha")?,
                 changed_files: payload
                     .get("pull_request")
                     .and_then(|p| p.get("changed_files"))
                     .and_then(Value::as_u64),
-                default_branch: optional_string(payload, "repository.default_branch"),
+                default_branch: optional_ref(payload, name, "repository.default_branch")?,
             }))
         }
         "push" => Ok(Event::Push(Push {
-            git_ref: string(payload, name, "ref")?,
-            before: string(payload, name, "before")?,
-            after: string(payload, name, "after")?,
+            git_ref: ref_name(payload, name, "ref")?,
+            before: commit(payload, name, "before")?,
+            after: commit(payload, name, "after")?,
             forced: payload
                 .get("forced")
                 .and_then(Value::as_bool)
@@ -173,8 +243,10 @@ pub fn parse(name: &str, payload: &Value) -> Result<Event, EventError> {
                 .get("deleted")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
-            default_branch: optional_string(payload, "repository.default_branch")
-                .or_else(|| optional_string(payload, "repository.master_branch")),
+            default_branch: match optional_ref(payload, name, "repository.default_branch")? {
+                Some(branch) => Some(branch),
+                None => optional_ref(payload, name, "repository.master_branch")?,
+            },
         })),
         "workflow_dispatch" => {
             let inputs = match payload.get("inputs") {
@@ -192,7 +264,7 @@ pub fn parse(name: &str, payload: &Value) -> Result<Event, EventError> {
                 _ => BTreeMap::new(),
             };
             Ok(Event::WorkflowDispatch(Dispatch {
-                git_ref: optional_string(payload, "ref"),
+                git_ref: optional_ref(payload, name, "ref")?,
                 inputs,
             }))
         }

@@ -6,10 +6,17 @@
 //! `$GITHUB_STEP_SUMMARY`, problems become `::error` annotations; outside,
 //! outputs are `key=value` lines on stdout and the report is markdown on
 //! stderr.
+//!
+//! Outside text reaches stdout only through the [`Reporter`] and stderr only
+//! through it or the log ([`logging`]); both scrub secrets ([`secrets`]) and
+//! keep workflow commands in that text from running ([`commands`]).
 
 mod argv;
+pub mod commands;
 pub mod event;
+pub mod logging;
 mod reporter;
+pub mod secrets;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -44,6 +51,14 @@ impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
     }
+}
+
+/// An outside value for an error message: in backquotes, on one line
+/// whatever it holds (control characters and line breaks escaped as `\n`,
+/// `\u{2028}`), cut to 80 characters.
+pub fn quote(value: &str) -> String {
+    let cut = crate::github::deployments::truncate_chars(value, 80);
+    format!("`{}`", cut.escape_debug())
 }
 
 /// `owner/name` of a repository.

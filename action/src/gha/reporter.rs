@@ -1,11 +1,10 @@
 //! Where a command's results go: outputs, the job summary, annotations, masks.
 
 use std::fs::OpenOptions;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use super::{Context, Secret};
+use super::{Context, Secret, commands};
 use crate::diagnostic::Diagnostic;
 
 /// Writes a command's outputs and reports, in Actions or on a terminal.
@@ -65,29 +64,61 @@ impl Reporter {
 
     /// Registers a secret: the runner masks it in every later log line
     /// (`::add-mask::`), and this reporter replaces it by `***` in whatever it
-    /// writes, files included.
+    /// writes, files included; so does the log ([`super::secrets`]).
     pub fn mask(&mut self, secret: &Secret) -> io::Result<()> {
         let value = secret.expose();
         if value.is_empty() || self.masks.iter().any(|m| m == value) {
             return Ok(());
         }
+        super::secrets::remember(value);
         self.masks.push(value.to_string());
         // Longest first, so a secret that contains another is replaced whole.
         self.masks.sort_by_key(|m| std::cmp::Reverse(m.len()));
         if self.in_actions {
-            writeln!(self.stdout, "::add-mask::{}", escape_data(value))?;
+            writeln!(self.stdout, "::add-mask::{}", escape_mask(value))?;
         }
         Ok(())
     }
 
     fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
+        let mut out = super::secrets::scrub(text).into_owned();
         for m in &self.masks {
             if out.contains(m.as_str()) {
                 out = out.replace(m.as_str(), "***");
             }
         }
         out
+    }
+
+    /// Writes outside text (already scrubbed) to stdout, one line per line.
+    /// In Actions, text the runner could read as a workflow command is
+    /// fenced by `::stop-commands::<token>` … `::<token>::` with a fresh
+    /// random token, so it shows verbatim and runs nothing. This and the
+    /// reporter's own commands are the only writes to stdout.
+    fn echo_stdout(&mut self, text: &str) -> io::Result<()> {
+        if self.in_actions && commands::has_command(text) {
+            let token = format!("ferry-{}", commands::random_token());
+            writeln!(self.stdout, "::stop-commands::{token}")?;
+            writeln!(self.stdout, "{text}")?;
+            writeln!(self.stdout, "::{token}::")
+        } else {
+            writeln!(self.stdout, "{text}")
+        }
+    }
+
+    /// Writes outside text (already scrubbed) to stderr; in Actions (the
+    /// runner reads stderr too) lines that could run are defused.
+    fn echo_stderr(&mut self, text: &str) -> io::Result<()> {
+        let text = if self.in_actions {
+            commands::neutralise(text)
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
+        self.stderr.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            self.stderr.write_all(b"\n")?;
+        }
+        Ok(())
     }
 
     /// Sets a step output.
@@ -100,9 +131,9 @@ impl Reporter {
             }
             (None, _) if value.contains('\n') => {
                 let text = encode_output(key, &value, "EOF");
-                self.stdout.write_all(text.as_bytes())
+                self.echo_stdout(text.trim_end_matches('\n'))
             }
-            (None, _) => writeln!(self.stdout, "{key}={value}"),
+            (None, _) => self.echo_stdout(&format!("{key}={value}")),
         }
     }
 
@@ -118,24 +149,27 @@ impl Reporter {
                 }
                 Ok(())
             }
-            None => {
-                self.stderr.write_all(text.as_bytes())?;
-                if !text.ends_with('\n') {
-                    self.stderr.write_all(b"\n")?;
-                }
-                Ok(())
-            }
+            None => self.echo_stderr(&text),
         }
     }
 
-    /// A log line (stderr locally; the step log in Actions).
-    pub fn info(&mut self, line: &str) -> io::Result<()> {
-        let line = self.scrub(line);
+    /// Log lines (stderr locally; the step log in Actions). Outside text is
+    /// welcome: it is scrubbed, and shown verbatim without running.
+    pub fn info(&mut self, text: &str) -> io::Result<()> {
+        let text = self.scrub(text);
         if self.in_actions {
-            writeln!(self.stdout, "{line}")
+            self.echo_stdout(&text)
         } else {
-            writeln!(self.stderr, "{line}")
+            self.echo_stderr(&text)
         }
+    }
+
+    /// Text that belongs on stdout even on a terminal (help, a comment
+    /// printed instead of posted), so it can be piped; scrubbed, and in
+    /// Actions shown verbatim without running.
+    pub fn print(&mut self, text: &str) -> io::Result<()> {
+        let text = self.scrub(text);
+        self.echo_stdout(text.strip_suffix('\n').unwrap_or(&text))
     }
 
     /// Starts a folded log group; end it with [`Reporter::end_group`].
@@ -144,7 +178,7 @@ impl Reporter {
         if self.in_actions {
             writeln!(self.stdout, "::group::{}", escape_data(&title))
         } else {
-            writeln!(self.stderr, "── {title}")
+            self.echo_stderr(&format!("── {title}"))
         }
     }
 
@@ -192,7 +226,7 @@ impl Reporter {
             )
         } else {
             let text = self.scrub(&d.to_string());
-            writeln!(self.stderr, "{level}: {text}")
+            self.echo_stderr(&format!("{level}: {text}"))
         }
     }
 
@@ -202,7 +236,23 @@ impl Reporter {
         if self.in_actions {
             writeln!(self.stdout, "::error::{}", escape_data(&message))
         } else {
-            writeln!(self.stderr, "error: {message}")
+            self.echo_stderr(&format!("error: {message}"))
+        }
+    }
+
+    /// Reports a failed command: each diagnostic as an annotation (an
+    /// `error:` line on a terminal), then what the failure cost, without
+    /// repeating the diagnostics; a plain error when there are none.
+    pub fn fail(&mut self, message: &str, diagnostics: &[Diagnostic]) -> io::Result<()> {
+        if diagnostics.is_empty() {
+            return self.fatal(message);
+        }
+        for d in diagnostics {
+            self.error(d)?;
+        }
+        match beyond_diagnostics(message, diagnostics) {
+            Some(rest) => self.info(&format!("ferry: {rest}")),
+            None => Ok(()),
         }
     }
 
@@ -213,6 +263,31 @@ impl Reporter {
     }
 }
 
+/// What `message` says besides the diagnostics it quotes (an error's text
+/// often embeds them), or `None` when that is nothing.
+fn beyond_diagnostics(message: &str, diagnostics: &[Diagnostic]) -> Option<String> {
+    // Line by line against a set, not `replace` per diagnostic: a manifest
+    // with thousands of errors has a message of thousands of lines, and
+    // that would be quadratic.
+    let quoted: std::collections::HashSet<String> = diagnostics
+        .iter()
+        .flat_map(|d| {
+            d.to_string()
+                .lines()
+                .map(|l| l.trim_end().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty() && !quoted.contains(*l))
+        .collect();
+    let rest = lines.join("\n");
+    let rest = rest.trim().trim_end_matches(':').trim_end();
+    (!rest.is_empty()).then(|| rest.to_string())
+}
+
 /// One `$GITHUB_OUTPUT` entry in the multiline-safe heredoc form:
 /// `key<<DELIM\nvalue\nDELIM\n`. The delimiter must not occur in the value.
 pub fn encode_output(key: &str, value: &str, delimiter: &str) -> String {
@@ -221,19 +296,30 @@ pub fn encode_output(key: &str, value: &str, delimiter: &str) -> String {
 
 fn random_delimiter() -> String {
     // A value could contain any fixed delimiter; a random one cannot be predicted.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    format!("ghadelimiter_{:016x}", h.finish())
+    format!("ghadelimiter_{}", commands::random_token())
 }
 
-/// Escapes a workflow command's message (`%`, CR, LF), as the runner expects.
+/// Escapes a workflow command's message (`%`, CR, LF), as the runner
+/// expects; other Unicode line breaks become `%0A` (a newline in the
+/// annotation) too, so no reader of the log sees the command end early.
 pub fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            c if commands::is_line_break(c) => out.push_str("%0A"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes an `::add-mask::` value exactly as the runner unescapes it (it
+/// must mask the very value).
+fn escape_mask(value: &str) -> String {
+    value
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

@@ -324,3 +324,271 @@ fn reporter_on_a_terminal_prints_plain_lines() {
     assert!(err.contains("error: f.yml:1:2: broken"), "{err}");
     assert!(!err.contains("s3cr3t") && !stdout.text().contains("s3cr3t"));
 }
+
+fn reporter(in_actions: bool) -> (Reporter, Buf, Buf) {
+    let (stdout, stderr) = (Buf::default(), Buf::default());
+    let r = Reporter::new(
+        in_actions,
+        None,
+        None,
+        Box::new(stdout.clone()),
+        Box::new(stderr.clone()),
+    );
+    (r, stdout, stderr)
+}
+
+#[test]
+fn outside_text_on_stdout_is_fenced_only_when_it_could_run() {
+    let (mut r, stdout, _) = reporter(true);
+    r.info("api (staging): registered arn:aws:ecs:task/1")
+        .unwrap();
+    r.info("event: ::error::x\n  ::add-mask::y").unwrap();
+    r.group("build api").unwrap();
+    let out = stdout.text();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "api (staging): registered arn:aws:ecs:task/1");
+    let token = lines[1].strip_prefix("::stop-commands::").unwrap();
+    assert!(token.starts_with("ferry-") && token.len() == 38, "{token}");
+    assert_eq!(lines[2], "event: ::error::x");
+    assert_eq!(lines[3], "  ::add-mask::y");
+    assert_eq!(lines[4], format!("::{token}::"));
+    assert_eq!(lines[5], "::group::build api");
+    // A fresh token each time: one seen in the log cannot end a later fence.
+    r.info("##[error]z").unwrap();
+    let again = stdout.text();
+    let second = again.lines().nth(6).unwrap();
+    assert!(second.starts_with("::stop-commands::ferry-") && !second.ends_with(token));
+}
+
+#[test]
+fn outside_text_on_stderr_is_defused_in_actions_and_verbatim_on_a_terminal() {
+    let (mut r, _, stderr) = reporter(true);
+    r.summary("| a |\n::set-output name=x::y\n").unwrap();
+    assert_eq!(stderr.text(), "| a |\n%3A%3Aset-output name=x%3A%3Ay\n");
+    let (mut r, _, stderr) = reporter(false);
+    r.info("::set-output name=x::y").unwrap();
+    assert_eq!(stderr.text(), "::set-output name=x::y\n");
+}
+
+#[test]
+fn annotations_escape_every_line_break() {
+    let (mut r, stdout, _) = reporter(true);
+    r.fatal("a\u{2028}::error::b\r\n::add-mask::c 100%")
+        .unwrap();
+    assert_eq!(
+        stdout.text(),
+        "::error::a%0A::error::b%0D%0A::add-mask::c 100%25\n"
+    );
+    r.error(&Diagnostic::new("a,b:c\n.yml", "m")).unwrap();
+    assert!(
+        stdout.text().contains("::error file=a%2Cb%3Ac%0A.yml::m\n"),
+        "{}",
+        stdout.text()
+    );
+}
+
+#[test]
+fn a_failure_with_diagnostics_says_each_once_then_what_it_cost() {
+    let d = Diagnostic::new(".github/ferry.yml", "unknown field `x`")
+        .at(3, 1)
+        .help("remove it");
+    // The error's text is the diagnostic itself: nothing more to say.
+    let (mut r, _, stderr) = reporter(false);
+    r.fail(&d.to_string(), std::slice::from_ref(&d)).unwrap();
+    let err = stderr.text();
+    assert_eq!(err.matches("unknown field").count(), 1, "{err}");
+    assert!(!err.contains("ferry:"), "{err}");
+    // It wraps them: the wrapper is said, the diagnostic is not repeated.
+    let (mut r, stdout, _) = reporter(true);
+    let message = format!("deploy: nothing was deployed:\n{d}");
+    r.fail(&message, std::slice::from_ref(&d)).unwrap();
+    let out = stdout.text();
+    assert_eq!(out.matches("unknown field").count(), 1, "{out}");
+    assert!(
+        out.ends_with("ferry: deploy: nothing was deployed\n"),
+        "{out}"
+    );
+    // No diagnostics: one plain error.
+    let (mut r, _, stderr) = reporter(false);
+    r.fail("no AWS credentials", &[]).unwrap();
+    assert_eq!(stderr.text(), "error: no AWS credentials\n");
+}
+
+#[test]
+fn secrets_from_the_environment_are_scrubbed_from_reports() {
+    secrets::remember_env(&|k| {
+        (k == "AWS_SECRET_ACCESS_KEY").then(|| "wJalrXUtnFEMI/K7MDENG/reporter-test".to_string())
+    });
+    let (mut r, stdout, _) = reporter(true);
+    r.info("signing with wJalrXUtnFEMI/K7MDENG/reporter-test")
+        .unwrap();
+    r.fatal("bad key wJalrXUtnFEMI/K7MDENG/reporter-test")
+        .unwrap();
+    let out = stdout.text();
+    assert!(!out.contains("K7MDENG"), "{out}");
+    assert!(out.contains("signing with ***"), "{out}");
+}
+
+mod properties {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::*;
+
+    fn first_pull_request() -> &'static Value {
+        static PAYLOAD: OnceLock<Value> = OnceLock::new();
+        PAYLOAD.get_or_init(|| examples("pull_request").remove(0))
+    }
+
+    /// Any JSON value, biased towards the keys the parser reads.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+            "[0-9a-f]{40}".prop_map(Value::String),
+        ];
+        let key = prop_oneof![
+            "[a-z_]{0,12}",
+            Just("pull_request".to_string()),
+            Just("base".to_string()),
+            Just("head".to_string()),
+            Just("sha".to_string()),
+            Just("ref".to_string()),
+            Just("number".to_string()),
+            Just("before".to_string()),
+            Just("after".to_string()),
+            Just("inputs".to_string()),
+            Just("repository".to_string()),
+            Just("default_branch".to_string()),
+        ];
+        leaf.prop_recursive(5, 64, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(key.clone(), inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn is_commit(s: &str) -> bool {
+        matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    fn is_safe_ref(s: &str) -> bool {
+        !s.is_empty()
+            && !s.starts_with('-')
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    }
+
+    fn set(payload: &mut Value, path: &str, value: Value) {
+        let mut cur = payload;
+        let parts: Vec<&str> = path.split('.').collect();
+        for part in &parts[..parts.len() - 1] {
+            cur = &mut cur[*part];
+        }
+        cur[parts[parts.len() - 1]] = value;
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever the payload, the parser answers: an event whose commits
+        /// and refs are safe to hand to git, or an error naming the field.
+        #[test]
+        fn any_payload_is_parsed_safely_or_refused_by_field(
+            name in prop_oneof![
+                Just("pull_request".to_string()),
+                Just("pull_request_target".to_string()),
+                Just("push".to_string()),
+                Just("workflow_dispatch".to_string()),
+                Just("schedule".to_string()),
+                ".{0,20}",
+            ],
+            payload in json(),
+        ) {
+            match event::parse(&name, &payload) {
+                Ok(Event::PullRequest(pr)) => {
+                    prop_assert!(is_commit(&pr.base_sha) && is_commit(&pr.head_sha));
+                    prop_assert!(is_safe_ref(&pr.base_ref));
+                    prop_assert!(pr.default_branch.as_deref().is_none_or(is_safe_ref));
+                }
+                Ok(Event::Push(push)) => {
+                    prop_assert!(is_commit(&push.before) && is_commit(&push.after));
+                    prop_assert!(is_safe_ref(&push.git_ref));
+                    prop_assert!(push.default_branch.as_deref().is_none_or(is_safe_ref));
+                }
+                Ok(Event::WorkflowDispatch(d)) => {
+                    prop_assert!(d.git_ref.as_deref().is_none_or(is_safe_ref));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let m = e.to_string();
+                    prop_assert!(m.contains(&format!("the {name} event payload")), "{m}");
+                    prop_assert!(m.contains('`'), "names the field: {m}");
+                }
+            }
+        }
+
+        /// One hostile field in a real payload: accepted only when well
+        /// formed, else refused by its path, the value quoted on one line.
+        #[test]
+        fn a_hostile_field_in_a_real_payload_is_refused_by_path(
+            idx in 0..4usize,
+            value in prop_oneof![
+                any::<String>(),
+                "--[a-z-]{1,20}(=.{0,10})?",
+                "[0-9a-f]{40}",
+                "[0-9a-f]{39}[^0-9a-f]",
+                "refs/heads/[a-z]{1,8}",
+                ".{0,8}[\\n\\r\u{2028}\u{85}]::error::x",
+            ],
+        ) {
+            let path = [
+                "pull_request.base.sha",
+                "pull_request.head.sha",
+                "pull_request.base.ref",
+                "repository.default_branch",
+            ][idx];
+            let mut payload = first_pull_request().clone();
+            set(&mut payload, path, Value::String(value.clone()));
+            match event::parse("pull_request", &payload) {
+                Ok(Event::PullRequest(pr)) => {
+                    let got = match idx {
+                        0 => pr.base_sha,
+                        1 => pr.head_sha,
+                        2 => pr.base_ref,
+                        _ => pr.default_branch.unwrap_or_default(),
+                    };
+                    prop_assert_eq!(&got, &value);
+                    let well_formed = if idx < 2 { is_commit(&value) } else { is_safe_ref(&value) };
+                    prop_assert!(well_formed, "{value:?}");
+                }
+                Ok(other) => prop_assert!(false, "{other:?}"),
+                Err(e) => {
+                    let m = e.to_string();
+                    prop_assert!(m.contains(&format!("`{path}`")), "{m}");
+                    prop_assert!(!m.chars().any(|c| c.is_control() || commands::is_line_break(c)), "{m:?}");
+                    prop_assert!(m.chars().count() < 400, "{m}");
+                }
+            }
+        }
+
+        /// Any event file: a context, or an error that says what is wrong.
+        #[test]
+        fn any_event_file_gives_a_context_or_an_error(text in prop_oneof![any::<String>(), json().prop_map(|v| v.to_string())]) {
+            let result = context(
+                &[("GITHUB_EVENT_NAME", "push"), ("GITHUB_EVENT_PATH", "/e.json")],
+                &[("/e.json", &text)],
+            );
+            if let Err(e) = result {
+                let m = e.to_string();
+                prop_assert!(m.contains("event payload"), "{m}");
+            }
+        }
+    }
+}

@@ -346,6 +346,169 @@ impl GitHub {
     }
 }
 
+/// One deployment of an environment's history, as `ferry metrics` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRecord {
+    /// GitHub's deployment id.
+    pub id: u64,
+    /// The commit deployed.
+    pub sha: String,
+    /// The service, from `task: deploy:<service>` (records of other tasks
+    /// are not listed).
+    pub service: String,
+    /// When it was created, seconds since the epoch.
+    pub created_at: u64,
+}
+
+/// A deployment's newest status, with its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatestStatus {
+    /// The state (None: one Ferry does not know).
+    pub state: Option<DeploymentState>,
+    /// When it was set, seconds since the epoch (None: unreadable).
+    pub created_at: Option<u64>,
+}
+
+/// The commits a comparison lists on its first page (GitHub lists them
+/// oldest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompareCommits {
+    /// How many commits `head` has that `base` has not.
+    pub total_commits: u64,
+    /// The author dates of the commits listed, seconds since the epoch.
+    pub author_dates: Vec<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiHistoryDeployment {
+    id: u64,
+    sha: String,
+    #[serde(default)]
+    task: String,
+    #[serde(default)]
+    created_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiTimedStatus {
+    state: DeploymentStateOrOther,
+    #[serde(default)]
+    created_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiCompareCommits {
+    #[serde(default)]
+    total_commits: u64,
+    #[serde(default)]
+    commits: Vec<ApiCompareCommit>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiCompareCommit {
+    commit: ApiGitCommit,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiGitCommit {
+    author: Option<ApiGitAuthor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiGitAuthor {
+    #[serde(default)]
+    date: String,
+}
+
+impl GitHub {
+    /// Ferry's deployments to `environment` (every service), newest first:
+    /// all those created at or after `since`, then up to `lookback` older
+    /// ones (they give each service's previous release), at most `max` in
+    /// all. Records whose task is not `deploy:<service>` are skipped.
+    pub async fn environment_history(
+        &self,
+        environment: &str,
+        since: u64,
+        lookback: usize,
+        max: usize,
+    ) -> Result<Vec<HistoryRecord>, GitHubError> {
+        let mut next = Some(format!(
+            "{}?environment={}&per_page=100",
+            self.deployments_path(),
+            encode(environment)
+        ));
+        let mut out: Vec<HistoryRecord> = Vec::new();
+        let mut older = 0usize;
+        let mut read = 0usize;
+        while let Some(url) = next.take() {
+            let page: Page<Vec<ApiHistoryDeployment>> = self.get(&url).await?;
+            for d in page.body {
+                read += 1;
+                let Some(created_at) = crate::gate::slo::parse_time(&d.created_at) else {
+                    continue;
+                };
+                if created_at < since {
+                    older += 1;
+                }
+                if let Some(service) = d.task.strip_prefix("deploy:")
+                    && !service.is_empty()
+                {
+                    out.push(HistoryRecord {
+                        id: d.id,
+                        sha: d.sha,
+                        service: service.to_string(),
+                        created_at,
+                    });
+                }
+            }
+            if older < lookback && read < max {
+                next = page.next;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A deployment's newest status and when it was set.
+    pub async fn latest_status(&self, id: u64) -> Result<Option<LatestStatus>, GitHubError> {
+        let url = format!("{}/{id}/statuses?per_page=1", self.deployments_path());
+        let page: Page<Vec<ApiTimedStatus>> = self.get(&url).await?;
+        Ok(page.body.into_iter().next().map(|s| LatestStatus {
+            state: match s.state {
+                DeploymentStateOrOther::Known(k) => Some(k),
+                DeploymentStateOrOther::Other(_) => None,
+            },
+            created_at: crate::gate::slo::parse_time(&s.created_at),
+        }))
+    }
+
+    /// The commits `head` has that `base` has not: their count, and the
+    /// author dates of the first (oldest) 100, in one request.
+    pub async fn compare_commits(
+        &self,
+        base: &str,
+        head: &str,
+    ) -> Result<CompareCommits, GitHubError> {
+        let url = format!(
+            "/repos/{}/{}/compare/{}...{}?per_page=100",
+            self.repo.owner,
+            self.repo.name,
+            encode(base),
+            encode(head)
+        );
+        let page: Page<ApiCompareCommits> = self.get(&url).await?;
+        Ok(CompareCommits {
+            total_commits: page.body.total_commits,
+            author_dates: page
+                .body
+                .commits
+                .iter()
+                .filter_map(|c| c.commit.author.as_ref())
+                .filter_map(|a| crate::gate::slo::parse_time(&a.date))
+                .collect(),
+        })
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

@@ -123,6 +123,7 @@ impl GitHub {
         Ok(self.send(Method::POST, path, Some(body), retry).await?.body)
     }
 
+    #[tracing::instrument(name = "github", skip_all, fields(http.request.method = %method, url.path = %url.split('?').next().unwrap_or_default()))]
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,

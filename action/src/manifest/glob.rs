@@ -6,7 +6,9 @@
 //! thousand services' globs and test a file against only the few that can
 //! match it.
 
-use globset::{GlobBuilder, GlobMatcher};
+use std::sync::OnceLock;
+
+use globset::{Glob, GlobBuilder, GlobMatcher};
 
 /// One compiled path glob (`.gitignore` semantics: `*` stays within a folder).
 #[derive(Debug, Clone)]
@@ -21,14 +23,20 @@ enum Kind {
     Exact,
     /// `dir/**`: anything under `dir/`.
     Under,
-    /// Anything else.
-    Regex(Box<GlobMatcher>),
+    /// Anything else: the regex is compiled on the first match, so loading
+    /// a manifest of thousands of globs only parses them (the regex
+    /// compilation is most of a glob's cost, and most globs of a run are
+    /// never tested against a file thanks to the literal-prefix index).
+    Regex(Box<(Glob, OnceLock<GlobMatcher>)>),
 }
 
 const META: &[char] = &['*', '?', '[', ']', '{', '}', '\\', '!'];
 
 impl PathGlob {
-    /// Compiles a glob.
+    /// Parses a glob (an invalid one is refused here; its regex is
+    /// compiled on first use). Callers bound its length (the manifest allows
+    /// 1,024 characters), which keeps the regex far below globset's 10 MB
+    /// limit: compiling it cannot fail.
     pub fn new(text: &str) -> Result<Self, globset::Error> {
         // Compile through globset even for the fast shapes: it is the one
         // judge of what is a valid glob.
@@ -40,7 +48,7 @@ impl PathGlob {
         } else if text.len() >= 3 && &text[literal_end..] == "**" && prefix.ends_with('/') {
             Kind::Under
         } else {
-            Kind::Regex(Box::new(glob.compile_matcher()))
+            Kind::Regex(Box::new((glob, OnceLock::new())))
         };
         Ok(Self { prefix, kind })
     }
@@ -50,7 +58,13 @@ impl PathGlob {
         match &self.kind {
             Kind::Exact => path == self.prefix,
             Kind::Under => path.len() > self.prefix.len() && path.starts_with(&self.prefix),
-            Kind::Regex(m) => path.starts_with(&self.prefix) && m.is_match(path),
+            Kind::Regex(m) => {
+                let (glob, matcher) = &**m;
+                path.starts_with(&self.prefix)
+                    && matcher
+                        .get_or_init(|| glob.compile_matcher())
+                        .is_match(path)
+            }
         }
     }
 

@@ -6,11 +6,13 @@
 //! [`Manifest`] or every problem at once, each with file, line, column and fix.
 
 pub mod glob;
+pub mod names;
 mod raw;
 pub mod template;
 mod validate;
 pub mod yaml;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -21,6 +23,9 @@ pub use template::{Template, Vars};
 
 /// Where the manifest lives, relative to the repository root.
 pub const DEFAULT_PATH: &str = ".github/ferry.yml";
+
+/// The largest manifest Ferry reads (a 1,000-service manifest is ~100 KiB).
+pub const MAX_BYTES: u64 = 4 << 20;
 
 /// A loaded, validated manifest.
 #[derive(Debug, Clone)]
@@ -149,6 +154,17 @@ pub enum ManifestError {
         /// Why.
         source: std::io::Error,
     },
+    /// The file is refused before being read (outside the repository, not a
+    /// regular file, too large, not UTF-8).
+    #[error("{}: {message}\n  help: {help}", path.display())]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        help: String,
+    },
     /// The file has problems; all of them are listed.
     #[error("{0}")]
     Invalid(Diagnostics),
@@ -165,6 +181,11 @@ impl ManifestError {
                     ),
                 ]
             }
+            Self::Refused {
+                path,
+                message,
+                help,
+            } => vec![Diagnostic::new(path, message.as_str()).help(help.as_str())],
             Self::Invalid(d) => d.0.clone(),
         }
     }
@@ -173,11 +194,13 @@ impl ManifestError {
 impl Manifest {
     /// Reads and validates the manifest at `path`; `display_path` is how
     /// messages name it (usually relative to the repository root).
+    ///
+    /// When `path` is `<root>/<display_path>` (how every command calls it),
+    /// the file must stay inside `<root>` after resolving symlinks. It must be
+    /// a regular file of at most [`MAX_BYTES`]: a link to `/dev/zero` or to a
+    /// secret outside the repository is refused without being read.
     pub fn load(path: &Path, display_path: &Path) -> Result<Self, ManifestError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
-            path: display_path.to_path_buf(),
-            source,
-        })?;
+        let text = read_confined(path, display_path)?;
         Self::parse(&text, display_path)
     }
 
@@ -234,6 +257,105 @@ impl Manifest {
             .values()
             .find(|e| e.promote_from.is_none())
     }
+}
+
+/// Reads the manifest at `path`, refusing what is not a small regular file
+/// inside the repository (see [`Manifest::load`]).
+fn read_confined(path: &Path, display_path: &Path) -> Result<String, ManifestError> {
+    let refuse = |e: Refusal| match e {
+        Refusal::Io(source) => ManifestError::Read {
+            path: display_path.to_path_buf(),
+            source,
+        },
+        other => ManifestError::Refused {
+            path: display_path.to_path_buf(),
+            message: format!("the manifest {other}"),
+            help: other.help().to_string(),
+        },
+    };
+    let bytes =
+        read_repository_file(root_of(path, display_path), path, MAX_BYTES).map_err(refuse)?;
+    String::from_utf8(bytes).map_err(|e| ManifestError::Refused {
+        path: display_path.to_path_buf(),
+        message: format!(
+            "the manifest is not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        ),
+        help: "save it as UTF-8".into(),
+    })
+}
+
+/// Why [`read_repository_file`] refused a file.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// It resolves (through symlinks) outside the repository.
+    #[error("is a symlink that leads out of the repository")]
+    Outside,
+    /// It is a folder, a FIFO, a device.
+    #[error("is not a regular file")]
+    NotAFile,
+    /// It is larger than the limit.
+    #[error("is larger than {} KiB", .0 >> 10)]
+    TooLarge(u64),
+    /// It cannot be read.
+    #[error("cannot be read: {0}")]
+    Io(std::io::Error),
+}
+
+impl Refusal {
+    /// How to fix it.
+    pub fn help(&self) -> &'static str {
+        match self {
+            Self::Outside | Self::NotAFile => "make it a regular file in the repository",
+            Self::TooLarge(_) => "Ferry refuses larger files; trim or split it",
+            Self::Io(_) => "check that the file exists and can be read",
+        }
+    }
+}
+
+/// Reads a file of the repository that came with a pull request: after
+/// resolving symlinks it must be inside `root` (when given), a regular file
+/// (a FIFO would block, a device never end), and at most `max` bytes (read
+/// no further than that, whatever the file claims).
+pub fn read_repository_file(
+    root: Option<&Path>,
+    path: &Path,
+    max: u64,
+) -> Result<Vec<u8>, Refusal> {
+    let real = path.canonicalize().map_err(Refusal::Io)?;
+    if let Some(root) = root {
+        let root = root.canonicalize().map_err(Refusal::Io)?;
+        if !real.starts_with(&root) {
+            return Err(Refusal::Outside);
+        }
+    }
+    let meta = std::fs::metadata(&real).map_err(Refusal::Io)?;
+    if !meta.is_file() {
+        return Err(Refusal::NotAFile);
+    }
+    if meta.len() > max {
+        return Err(Refusal::TooLarge(max));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&real)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(Refusal::Io)?;
+    if bytes.len() as u64 > max {
+        return Err(Refusal::TooLarge(max));
+    }
+    Ok(bytes)
+}
+
+/// The repository root when `path` is `<root>/<display_path>`.
+fn root_of<'a>(path: &'a Path, display_path: &Path) -> Option<&'a Path> {
+    if display_path.is_absolute() {
+        return None;
+    }
+    let mut root = path;
+    for _ in display_path.components() {
+        root = root.parent()?;
+    }
+    (root.join(display_path) == path).then_some(root)
 }
 
 #[cfg(test)]

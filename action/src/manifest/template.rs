@@ -126,16 +126,23 @@ pub(crate) fn suggest<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
     name: &str,
 ) -> Option<&'a str> {
+    // Only names of similar length are compared character by character, so
+    // a long hostile name costs no more than its length.
+    let close_length = |c: &str| c.len().abs_diff(name.len()) <= 2 && name.len() <= 255;
     candidates
         .into_iter()
-        .map(|c| (edit_distance(c, name), c))
-        .filter(|(d, c)| {
-            *d <= 2
-                || c.chars()
-                    .zip(name.chars())
-                    .take_while(|(a, b)| a == b)
-                    .count()
-                    >= 4
+        .filter_map(|c| {
+            let shared = c
+                .chars()
+                .zip(name.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let d = if close_length(c) {
+                edit_distance(c, name)
+            } else {
+                usize::MAX
+            };
+            (d <= 2 || shared >= 4).then_some((d, c))
         })
         .min()
         .map(|(_, c)| c)

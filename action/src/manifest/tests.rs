@@ -115,7 +115,10 @@ fn promotion_cycle() {
         "staging: { cluster: shop-staging, promote-from: prod }",
     );
     let err = parse(&text).unwrap_err().to_string();
-    assert!(err.contains("promotion cycle: "), "{err}");
+    assert!(
+        err.contains("promotion cycle of 2 environments: staging → prod → staging"),
+        "{err}"
+    );
 }
 
 #[test]

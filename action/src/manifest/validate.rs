@@ -6,6 +6,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 
 use super::glob::PathGlob;
+use super::names;
 use super::raw::{RawBuild, RawEnvironment, RawGate, RawManifest, RawService};
 use super::template::{Template, suggest};
 use super::yaml::{self, Positions};
@@ -20,6 +21,30 @@ struct Checker<'a> {
     file: &'a Path,
     positions: Positions,
     problems: Vec<Diagnostic>,
+    /// "Did you mean" searches left: each costs a pass over the names, so
+    /// a manifest with thousands of typos stays linear.
+    suggestions_left: usize,
+}
+
+/// The longest path glob (its compiled matcher grows with it).
+const MAX_GLOB: usize = 1024;
+
+/// How many "did you mean" searches one manifest gets.
+const SUGGESTIONS: usize = 20;
+
+/// At most this many names are listed in a help line.
+const LISTED: usize = 10;
+
+/// `names` for a help line: the first [`LISTED`], then how many more.
+fn listed<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let total = names.len();
+    let shown: Vec<&str> = names.take(LISTED).collect();
+    let more = total - shown.len();
+    let mut text = shown.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 impl Checker<'_> {
@@ -64,15 +89,34 @@ impl Checker<'_> {
         let mut ok = true;
         for (i, text) in globs.iter().enumerate() {
             let item = format!("{path}[{i}]");
+            if text.len() > MAX_GLOB {
+                self.at_value(
+                    &item,
+                    format!(
+                        "path glob \"{}…\" is longer than {MAX_GLOB} characters",
+                        text.chars().take(40).collect::<String>()
+                    ),
+                    "a path glob names folders and files; shorten it or split it into several"
+                        .into(),
+                );
+                ok = false;
+                continue;
+            }
+            if text.trim().is_empty() || text.contains(|c: char| c.is_control()) {
+                self.at_value(
+                    &item,
+                    format!("path glob {text:?} is empty or has a control character"),
+                    "write a glob from the repository root, e.g. \"services/api/**\"".into(),
+                );
+                ok = false;
+                continue;
+            }
             if text.starts_with('/') || text.starts_with("./") || text.split('/').any(|s| s == "..")
             {
                 self.at_value(
                     &item,
                     format!("path glob \"{text}\" is not relative to the repository root"),
-                    format!(
-                        "write it from the repository root without a leading `/`, `./` or `..`, e.g. \"{}\"",
-                        text.trim_start_matches("./").trim_start_matches('/')
-                    ),
+                    relative_glob_help(text),
                 );
                 ok = false;
                 continue;
@@ -93,6 +137,21 @@ impl Checker<'_> {
             globs: globs.to_vec(),
             matchers,
         })
+    }
+}
+
+/// How to write `text` from the repository root: its `/`, `./` and `..`
+/// parts removed, when that leaves a glob.
+fn relative_glob_help(text: &str) -> String {
+    let kept: Vec<&str> = text
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != "." && *p != "..")
+        .collect();
+    let base = "write it from the repository root, without a leading `/`, `./` or any `..`";
+    if kept.is_empty() || kept.iter().all(|p| *p == "**") {
+        format!("{base}: name the folder, e.g. \"services/api/**\"")
+    } else {
+        format!("{base}, e.g. \"{}\"", kept.join("/"))
     }
 }
 
@@ -121,8 +180,10 @@ fn valid_region(region: &str) -> bool {
 }
 
 pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest, Diagnostics> {
-    let raw: RawManifest = yaml::from_str(text).map_err(|e| {
-        let mut d = Diagnostic::new(file, e.message.clone()).help(help_for_serde(&e.message));
+    let (raw, positions) = yaml::from_str_indexed::<RawManifest>(text).map_err(|e| {
+        let message = plain_types(&e.message);
+        let help = help_for_serde(&message);
+        let mut d = Diagnostic::new(file, message).help(help);
         if let Some(p) = e.position {
             d = d.at(p.line, p.column);
         }
@@ -130,8 +191,9 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest, Diagnostics> {
     })?;
     let mut c = Checker {
         file,
-        positions: Positions::index(text),
+        positions,
         problems: Vec::new(),
+        suggestions_left: SUGGESTIONS,
     };
     let duplicates = c.positions.duplicates().to_vec();
     for (path, pos) in duplicates {
@@ -149,12 +211,53 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest, Diagnostics> {
     }
 }
 
+/// serde names the Rust types it expected (`struct RawService`); users
+/// know them as parts of the manifest.
+fn plain_types(message: &str) -> String {
+    const NAMES: &[(&str, &str)] = &[
+        ("struct RawManifest", "the manifest's mapping of settings"),
+        (
+            "struct RawService",
+            "a mapping of service settings (`{}` for the defaults)",
+        ),
+        (
+            "struct RawEnvironment",
+            "a mapping of environment settings, e.g. `{ cluster: my-cluster }`",
+        ),
+        ("struct RawBuild", "a mapping of build settings"),
+        (
+            "struct RawGate",
+            "a mapping of gate settings, e.g. `{ prometheus: https://prometheus.example.com }`",
+        ),
+        ("enum BuilderKind", "`docker` or `buildah`"),
+        ("variant identifier", "`docker` or `buildah`"),
+    ];
+    let mut out = message.to_string();
+    for (rust, plain) in NAMES {
+        out = out.replace(rust, plain);
+    }
+    // serde quotes the value it refused: a 4 MiB string stays in the file.
+    if out.chars().count() > MAX_MESSAGE {
+        out = out.chars().take(MAX_MESSAGE).collect::<String>() + "…";
+    }
+    out
+}
+
+/// The longest YAML error message shown (serde quotes whole values).
+const MAX_MESSAGE: usize = 300;
+
 /// Help for serde's own messages (unknown field, missing field, wrong type).
 fn help_for_serde(message: &str) -> String {
     if message.contains("unknown field") {
         "remove the key or fix its spelling; the JSON Schema action/schema/ferry.schema.json lists every key".into()
     } else if message.contains("missing field") {
         "add the field; see the example manifest in action/README.md".into()
+    } else if message.contains("nest deeper") {
+        "a manifest needs about five levels; flatten the structure (Ferry refuses deeper documents before parsing them)".into()
+    } else if message.contains("once its aliases") {
+        "write the values out instead of repeating aliases of aliases".into()
+    } else if message.contains("larger than") {
+        "Ferry refuses larger manifests; a thousand services take about 100 KiB".into()
     } else if message.contains("duplicate") {
         "each name may appear once; remove or rename the second one".into()
     } else {
@@ -181,10 +284,10 @@ fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
         );
     }
     let release_branch = raw.release_branch.unwrap_or_else(|| "release".into());
-    if release_branch.trim().is_empty() {
+    if let Err(why) = names::branch(&release_branch) {
         c.at_value(
             "release-branch",
-            "release-branch is empty".into(),
+            format!("release-branch {release_branch:?} is not a git branch name: {why}"),
             "name a branch, e.g. release".into(),
         );
     }
@@ -250,12 +353,21 @@ fn resolve_build(c: &mut Checker<'_>, raw: RawBuild) -> BuildSettings {
         );
     }
     if let Some(registry) = &raw.registry
-        && (registry.trim().is_empty() || registry.contains(char::is_whitespace))
+        && let Err(why) = names::registry(registry.trim())
     {
         c.at_value(
             "build.registry",
-            format!("\"{registry}\" is not a registry host"),
+            format!("{registry:?} is not a registry host: {why}"),
             "write host[:port], e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com, or http://127.0.0.1:5001 for a registry without TLS".into(),
+        );
+    }
+    if let Some(p) = raw.parallel
+        && !(1..=16).contains(&p)
+    {
+        c.at_value(
+            "build.parallel",
+            format!("parallel: {p} is out of range"),
+            "build 1 to 16 services at once (default 2)".into(),
         );
     }
     BuildSettings {
@@ -299,14 +411,16 @@ fn resolve_environments(
                     "name the environment that comes before it, e.g. staging".into(),
                 );
             } else if !raw.contains_key(from) {
-                let known: Vec<&str> = raw.keys().map(String::as_str).collect();
-                let near = suggest(known.iter().copied(), from);
+                let known = listed(raw.keys().map(String::as_str));
+                let near = if c.suggestions_left > 0 {
+                    c.suggestions_left -= 1;
+                    suggest(raw.keys().map(String::as_str), from)
+                } else {
+                    None
+                };
                 let help = match near {
-                    Some(k) => format!(
-                        "did you mean `{k}`? Declared environments: {}",
-                        known.join(", ")
-                    ),
-                    None => format!("declared environments: {}", known.join(", ")),
+                    Some(k) => format!("did you mean `{k}`? Declared environments: {known}"),
+                    None => format!("declared environments: {known}"),
                 };
                 c.at_value(
                     &format!("{path}.promote-from"),
@@ -314,6 +428,15 @@ fn resolve_environments(
                     help,
                 );
             }
+        }
+        if let Some(url) = &env.url
+            && let Err(why) = names::http_url(url)
+        {
+            c.at_value(
+                &format!("{path}.url"),
+                format!("url {url:?} is not a web address: {why}"),
+                "write the environment's address, e.g. https://staging.example.com".into(),
+            );
         }
         let gate = env
             .gate
@@ -334,30 +457,71 @@ fn resolve_environments(
             },
         );
     }
-    // A cycle (a → b → a) would make `gate` chase its tail.
-    for name in raw.keys() {
-        let mut seen = vec![name.as_str()];
-        let mut cur = name.as_str();
-        while let Some(next) = raw.get(cur).and_then(|e| e.promote_from.as_deref()) {
-            if !raw.contains_key(next) || next == cur {
-                break;
-            }
-            if seen.contains(&next) {
-                if seen[0] == next {
-                    seen.push(next);
+    check_promotion_cycles(c, raw);
+    out
+}
+
+/// A cycle (a → b → a) would make `gate` chase its tail. Each environment
+/// promotes from at most one other, so one walk per chain finds every
+/// cycle: linear in the number of environments. Each cycle is reported
+/// once, at its first declared environment.
+fn check_promotion_cycles(c: &mut Checker<'_>, raw: &IndexMap<String, RawEnvironment>) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        New,
+        OnPath,
+        Done,
+    }
+    let next = |i: usize| -> Option<usize> {
+        let from = raw.get_index(i)?.1.promote_from.as_deref()?;
+        raw.get_index_of(from).filter(|&j| j != i)
+    };
+    let mut state = vec![State::New; raw.len()];
+    for start in 0..raw.len() {
+        let mut path = Vec::new();
+        let mut cur = Some(start);
+        while let Some(i) = cur {
+            match state[i] {
+                State::Done => break,
+                State::OnPath => {
+                    let at = path.iter().position(|&p| p == i).unwrap_or(0);
+                    let cycle = &path[at..];
+                    let first = cycle.iter().copied().min().unwrap_or(i);
+                    let rotate = cycle.iter().position(|&p| p == first).unwrap_or(0);
+                    let mut names: Vec<&str> = cycle[rotate..]
+                        .iter()
+                        .chain(&cycle[..rotate])
+                        .take(LISTED)
+                        .filter_map(|&k| raw.get_index(k).map(|(n, _)| n.as_str()))
+                        .collect();
+                    if cycle.len() > LISTED {
+                        names.push("…");
+                    } else if let Some((n, _)) = raw.get_index(first) {
+                        names.push(n);
+                    }
+                    let first_name = raw.get_index(first).map_or("", |(n, _)| n.as_str());
                     c.at_value(
-                        &format!("environments.{name}.promote-from"),
-                        format!("promotion cycle: {}", seen.join(" → ")),
+                        &format!("environments.{first_name}.promote-from"),
+                        format!(
+                            "promotion cycle of {} environments: {}",
+                            cycle.len(),
+                            names.join(" → ")
+                        ),
                         "the first environment of a chain has no promote-from".into(),
                     );
+                    break;
                 }
-                break;
+                State::New => {
+                    state[i] = State::OnPath;
+                    path.push(i);
+                    cur = next(i);
+                }
             }
-            seen.push(next);
-            cur = next;
+        }
+        for i in path {
+            state[i] = State::Done;
         }
     }
-    out
 }
 
 fn resolve_gate(
@@ -376,14 +540,10 @@ fn resolve_gate(
         );
     }
     let url = raw.prometheus.trim().trim_end_matches('/');
-    let host = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .unwrap_or_default();
-    if host.is_empty() || url.contains(char::is_whitespace) {
+    if let Err(why) = names::http_url(url) {
         c.at_value(
             &format!("{path}.prometheus"),
-            format!("\"{}\" is not a Prometheus URL", raw.prometheus),
+            format!("{:?} is not a Prometheus URL: {why}", raw.prometheus),
             "write its base URL, e.g. https://prometheus.example.com or http://127.0.0.1:9090"
                 .into(),
         );
@@ -484,8 +644,14 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
         if value.starts_with('/') || value.split('/').any(|s| s == "..") || value.is_empty() {
             c.at_value(
                 &format!("{path}.{key}"),
-                format!("{key} \"{value}\" must be a path inside the repository"),
+                format!("{key} {value:?} must be a path inside the repository"),
                 "write it relative to the repository root, without a leading `/` or `..`".into(),
+            );
+        } else if let Err(why) = names::repository_path(&value) {
+            c.at_value(
+                &format!("{path}.{key}"),
+                format!("{key} {value:?} is not a usable path: {why}"),
+                "rename the file, or write its path relative to the repository root".into(),
             );
         }
         files.push(value);
@@ -504,6 +670,15 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
             .unwrap_or("{project}/{service}"),
         false,
     );
+    if let Some(krate) = &raw.crate_name
+        && let Err(why) = names::crate_name(krate)
+    {
+        c.at_value(
+            &format!("{path}.crate"),
+            format!("crate {krate:?} is not a Cargo package name: {why}"),
+            "write the `name` of the service's Cargo.toml [package]".into(),
+        );
+    }
     let [dockerfile, context, task_definition]: [String; 3] = files.try_into().ok()?;
     Some(Service {
         name: name.to_string(),
@@ -518,12 +693,37 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
     })
 }
 
-/// Two services must not share an ECS service (per environment) or an ECR repository.
+/// Every rendered name must be one AWS and Docker accept, and two services
+/// must not share an ECS service (per environment) or an ECR repository.
+/// Each name is rendered once per (service, environment): linear in the
+/// deployments the manifest declares. A name is reported once per service.
 fn check_unique_names(c: &mut Checker<'_>, m: &Manifest) {
+    for (env_name, env) in &m.environments {
+        let first = m.services.keys().next().map_or("", String::as_str);
+        let cluster = env.cluster.render(m.vars(first, env_name));
+        if let Err(why) = names::ecs_name(&cluster) {
+            c.at_value(
+                &format!("environments.{env_name}.cluster"),
+                format!("cluster {cluster:?} (environment `{env_name}`) is not an ECS cluster name: {why}"),
+                "ECS cluster names have 1 to 255 letters, digits, `-` and `_`".into(),
+            );
+        }
+    }
+    let mut bad_ecs: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for env in m.environments.keys() {
         let mut seen: HashMap<String, &str> = HashMap::new();
         for (name, svc) in &m.services {
             let rendered = svc.ecs_service.render(m.vars(name, env));
+            if let Err(why) = names::ecs_name(&rendered) {
+                if bad_ecs.insert(name) {
+                    c.at_value(
+                        &format!("services.{name}.ecs-service"),
+                        format!("ECS service {rendered:?} (service `{name}` in `{env}`) is not an ECS service name: {why}"),
+                        "ECS service names have 1 to 255 letters, digits, `-` and `_`, e.g. \"{project}-{env}-{service}\"".into(),
+                    );
+                }
+                continue;
+            }
             if let Some(first) = seen.insert(rendered.clone(), name) {
                 c.at_value(
                     &format!("services.{name}.ecs-service"),
@@ -536,6 +736,14 @@ fn check_unique_names(c: &mut Checker<'_>, m: &Manifest) {
     let mut seen: HashMap<String, &str> = HashMap::new();
     for (name, svc) in &m.services {
         let rendered = svc.ecr_repository.render(m.vars(name, ""));
+        if let Err(why) = names::ecr_repository(&rendered) {
+            c.at_value(
+                &format!("services.{name}.ecr-repository"),
+                format!("ECR repository {rendered:?} (service `{name}`) is not an ECR repository name: {why}"),
+                "ECR repository names are lowercase, e.g. \"{project}/{service}\" with a lowercase project".into(),
+            );
+            continue;
+        }
         if let Some(first) = seen.insert(rendered.clone(), name) {
             c.at_value(
                 &format!("services.{name}.ecr-repository"),
@@ -545,5 +753,26 @@ fn check_unique_names(c: &mut Checker<'_>, m: &Manifest) {
                 "give each service its own repository, e.g. \"{project}/{service}\"".into(),
             );
         }
+        // The longest tag this service's builds can get.
+        let tag = render_tag(&m.build.tag, name, &m.project);
+        if let Err(why) = names::image_tag(&tag) {
+            c.at_value(
+                "build.tag",
+                format!("the tag template {:?} gives service `{name}` the tag {tag:?}, which Docker refuses: {why}", m.build.tag),
+                "tags have letters, digits, `_`, `.` and `-`, e.g. {service}-{sha7}-{timestamp}".into(),
+            );
+            break;
+        }
     }
+}
+
+/// The tag `template` renders for `service`, with a full-length sha and
+/// timestamp.
+fn render_tag(template: &str, service: &str, project: &str) -> String {
+    template
+        .replace("{service}", service)
+        .replace("{project}", project)
+        .replace("{sha7}", "0123456")
+        .replace("{sha}", "0123456789abcdef0123456789abcdef01234567")
+        .replace("{timestamp}", "20260101000000")
 }

@@ -32,9 +32,35 @@ pub struct YamlError {
     pub position: Option<Position>,
 }
 
-/// Deserialises `text` into `T`.
+/// The bounds every YAML document Ferry reads is checked against.
+pub const LIMITS: Limits = Limits {
+    bytes: 4 << 20,
+    depth: 32,
+    expanded_nodes: 250_000,
+};
+
+/// Deserialises `text` into `T`, within [`LIMITS`].
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    serde_yaml_ng::from_str(text).map_err(|err| {
+    from_str_indexed(text).map(|(value, _)| value)
+}
+
+/// Deserialises `text` into `T` and indexes its positions, refusing a
+/// document beyond [`LIMITS`] before serde_yaml_ng parses it.
+pub fn from_str_indexed<T: DeserializeOwned>(text: &str) -> Result<(T, Positions), YamlError> {
+    if text.len() > LIMITS.bytes {
+        return Err(YamlError {
+            message: format!("the document is larger than {} MiB", LIMITS.bytes >> 20),
+            position: None,
+        });
+    }
+    if let Some(position) = flow_too_deep(text, LIMITS.depth) {
+        return Err(YamlError {
+            message: format!("`[` and `{{` nest deeper than {} levels", LIMITS.depth),
+            position: Some(position),
+        });
+    }
+    let positions = Positions::index_within(text, LIMITS)?;
+    let value = serde_yaml_ng::from_str(text).map_err(|err| {
         let position = err.location().map(|l| Position {
             line: l.line(),
             column: l.column(),
@@ -46,7 +72,92 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
             _ => message,
         };
         YamlError { message, position }
-    })
+    })?;
+    Ok((value, positions))
+}
+
+/// Where `[` and `{` first nest deeper than `limit`, if they do.
+///
+/// YAML parsers scan a flow collection to its end before producing its
+/// first event, in time quadratic in its depth, so depth is checked on the
+/// text first. Two counts keep a quote from hiding brackets: one that skips
+/// quoted scalars and comments, one that counts every bracket (closers never
+/// below zero); either going over the limit refuses the text.
+pub fn flow_too_deep(text: &str, limit: usize) -> Option<Position> {
+    let bytes = text.as_bytes();
+    let (mut line, mut line_start) = (1usize, 0usize);
+    let (mut aware, mut raw) = (0usize, 0usize);
+    // The last byte that was not a space or tab, on this line.
+    let mut previous: Option<u8> = None;
+    let mut i = 0;
+    let position = |i: usize, line: usize, line_start: usize| Position {
+        line,
+        column: text[line_start..i].chars().count() + 1,
+    };
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'[' | b'{' => {
+                aware += 1;
+                raw += 1;
+                if aware.max(raw) > limit {
+                    return Some(position(i, line, line_start));
+                }
+            }
+            b']' | b'}' => {
+                aware = aware.saturating_sub(1);
+                raw = raw.saturating_sub(1);
+            }
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+                previous = None;
+                i += 1;
+                continue;
+            }
+            b'#' if i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'\n') => {
+                while bytes.get(i).is_some_and(|&c| c != b'\n') {
+                    i += 1;
+                }
+                continue;
+            }
+            b'\'' | b'"'
+                if matches!(
+                    previous,
+                    None | Some(b'[' | b'{' | b',' | b':' | b'-' | b'?')
+                ) =>
+            {
+                // A quoted scalar: skip it, counting its brackets only raw.
+                let quote = b;
+                i += 1;
+                while let Some(&c) = bytes.get(i) {
+                    match c {
+                        b'\\' if quote == b'"' => i += 1,
+                        b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+                        c if c == quote => break,
+                        b'\n' => {
+                            line += 1;
+                            line_start = i + 1;
+                        }
+                        b'[' | b'{' => {
+                            raw += 1;
+                            if raw > limit {
+                                return Some(position(i, line, line_start));
+                            }
+                        }
+                        b']' | b'}' => raw = raw.saturating_sub(1),
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        if !matches!(b, b' ' | b'\t') {
+            previous = Some(b);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Serialises a value as YAML (used to compare manifest entries across commits).
@@ -65,16 +176,62 @@ pub struct Positions {
     duplicates: Vec<(String, Position)>,
 }
 
+/// Bounds on a YAML document, checked before serde sees it (libyaml is
+/// quadratic in nesting, and aliases expand without bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Size of the text.
+    pub bytes: usize,
+    /// Depth of nested mappings and sequences.
+    pub depth: usize,
+    /// Nodes once every alias is expanded (a "billion laughs" document has
+    /// few nodes but billions expanded).
+    pub expanded_nodes: u64,
+}
+
 impl Positions {
     /// Indexes `text`. A document the event parser rejects yields an empty
     /// index: serde_yaml_ng reports that error with its own position.
     pub fn index(text: &str) -> Self {
+        let unbounded = Limits {
+            bytes: usize::MAX,
+            depth: usize::MAX,
+            expanded_nodes: u64::MAX,
+        };
+        Self::index_within(text, unbounded).unwrap_or_default()
+    }
+
+    /// Indexes `text`, refusing a document beyond `limits` as soon as the
+    /// parser gets there (in time linear in the text).
+    pub fn index_within(text: &str, limits: Limits) -> Result<Self, YamlError> {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
-        if parser.load(&mut builder, false).is_err() {
-            return Self::default();
+        loop {
+            let Ok((event, mark)) = parser.next_token() else {
+                return Ok(Self::default());
+            };
+            if matches!(event, Event::StreamEnd) {
+                break;
+            }
+            builder.on_event(event, mark);
+            let refuse = |message: String| YamlError {
+                message,
+                position: Some(to_position(mark)),
+            };
+            if builder.stack.len() > limits.depth {
+                return Err(refuse(format!(
+                    "mappings and lists nest deeper than {} levels",
+                    limits.depth
+                )));
+            }
+            if builder.expanded > limits.expanded_nodes {
+                return Err(refuse(format!(
+                    "the document expands to more than {} values once its aliases (`*name`) are replaced",
+                    limits.expanded_nodes
+                )));
+            }
         }
-        builder.positions
+        Ok(builder.positions)
     }
 
     /// The position of the value at `path`, else of its key, else of the
@@ -124,6 +281,12 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     positions: Positions,
+    /// Nodes so far, aliases counted as the nodes they stand for.
+    expanded: u64,
+    /// For each open node, its anchor id and `expanded` when it started.
+    anchored: Vec<(usize, u64)>,
+    /// The expanded size of each anchor.
+    anchor_sizes: HashMap<usize, u64>,
 }
 
 fn join(base: &str, key: &str) -> String {
@@ -173,6 +336,30 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
+        match &event {
+            Event::Alias(id) => {
+                let size = self.anchor_sizes.get(id).copied().unwrap_or(1);
+                self.expanded = self.expanded.saturating_add(size);
+            }
+            Event::Scalar(_, _, id, _) => {
+                self.expanded += 1;
+                if *id != 0 {
+                    self.anchor_sizes.insert(*id, 1);
+                }
+            }
+            Event::MappingStart(id, _) | Event::SequenceStart(id, _) => {
+                self.expanded += 1;
+                self.anchored.push((*id, self.expanded));
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                if let Some((id, start)) = self.anchored.pop()
+                    && id != 0
+                {
+                    self.anchor_sizes.insert(id, self.expanded - start + 1);
+                }
+            }
+            _ => {}
+        }
         match event {
             Event::Scalar(value, ..) => {
                 if let Some(path) = self.node_path(mark, Some(&value)) {

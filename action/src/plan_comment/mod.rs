@@ -23,8 +23,9 @@ pub mod render;
 pub mod verify;
 pub mod view;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use crate::gha::Reporter;
 
 pub use env::GhContext;
 pub use error::{PlanCommentError, PlanInputError};
@@ -183,26 +184,31 @@ fn read_text(path: &Path) -> Result<String, PlanCommentError> {
 pub async fn run(
     opts: &Options,
     gh: &GhContext,
-    stdout: &mut dyn Write,
+    reporter: &mut Reporter,
 ) -> Result<Prepared, PlanCommentError> {
     let plan = load::load_plan(&opts.plan, &opts.terraform)?;
     let prepared = prepare(plan, opts, gh.run_url.as_deref())?;
     post::write_outputs(gh, &prepared)?;
     let pr = opts.pr.or(gh.pr_number);
+    let io = |source| PlanCommentError::Io {
+        path: PathBuf::from("<stdout>"),
+        source,
+    };
     match (opts.dry_run || !gh.in_actions, pr) {
-        (false, Some(pr)) => post::publish(opts, gh, pr, &prepared).await?,
+        (false, Some(pr)) => {
+            for note in post::publish(opts, gh, pr, &prepared).await? {
+                reporter.info(&note).map_err(io)?;
+            }
+        }
         (_, _) => {
             if !opts.dry_run {
-                eprintln!(
-                    "plan-comment: not on a pull request in GitHub Actions: printing the comment instead of posting it"
-                );
+                reporter
+                    .info(
+                        "plan-comment: not on a pull request in GitHub Actions: printing the comment instead of posting it",
+                    )
+                    .map_err(io)?;
             }
-            stdout
-                .write_all(prepared.comment.as_bytes())
-                .map_err(|source| PlanCommentError::Io {
-                    path: PathBuf::from("<stdout>"),
-                    source,
-                })?;
+            reporter.print(&prepared.comment).map_err(io)?;
         }
     }
     Ok(prepared)

@@ -60,13 +60,14 @@ pub fn client(api_url: &str, token: Option<&str>) -> Result<Octocrab, PlanCommen
         .map_err(|e| PlanCommentError::Config(format!("cannot build the GitHub client: {e}")))
 }
 
-/// Posts (or removes) the comment and sets labels on pull request `pr`.
+/// Posts (or removes) the comment and sets labels on pull request `pr`;
+/// returns what happened, as lines for the run's log.
 pub async fn publish(
     opts: &Options,
     gh: &GhContext,
     pr: u64,
     p: &Prepared,
-) -> Result<(), PlanCommentError> {
+) -> Result<Vec<String>, PlanCommentError> {
     let token = gh.token.as_deref().ok_or_else(|| {
         PlanCommentError::Config(
             "no GitHub token: pass `github-token: ${{ github.token }}` to the action (or set GITHUB_TOKEN), with `pull-requests: write` permission".to_string(),
@@ -94,28 +95,31 @@ pub enum Published {
 }
 
 /// The posting logic against any client (tests point it at a local server).
+/// Returns what happened, as lines for the run's log (the caller prints them
+/// through the reporter: they quote GitHub's error messages).
 pub async fn publish_with(
     crab: &Octocrab,
     issue: &IssueRef,
     retry: RetryPolicy,
     opts: &Options,
     p: &Prepared,
-) -> Result<(), PlanCommentError> {
+) -> Result<Vec<String>, PlanCommentError> {
+    let mut notes = Vec::new();
     let comments = Comments::new(crab, issue, retry);
     let done = if opts.skip_no_changes && !p.has_changes {
         Published::Removed(comments.remove(&p.marker).await?)
     } else {
         match comments.upsert(&p.marker, &p.comment).await {
             Err(e) if e.status() == Some(422) => {
-                eprintln!(
+                notes.push(format!(
                     "plan-comment: GitHub refused the comment ({e}); posting the short version"
-                );
+                ));
                 Published::Comment(comments.upsert(&p.marker, &p.fallback).await?)
             }
             other => Published::Comment(other?),
         }
     };
-    eprintln!("plan-comment: {}", describe(&done, issue));
+    notes.push(format!("plan-comment: {}", describe(&done, issue)));
     if opts.labels {
         let destroy = format!("terraform:{}:destroy", opts.env);
         let empty = format!("terraform:{}:no-changes", opts.env);
@@ -131,7 +135,7 @@ pub async fn publish_with(
             comments.remove_label(&label).await?;
         }
     }
-    Ok(())
+    Ok(notes)
 }
 
 fn describe(done: &Published, issue: &IssueRef) -> String {

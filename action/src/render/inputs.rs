@@ -12,6 +12,9 @@ use serde_json::Value;
 use crate::diagnostic::Diagnostic;
 use crate::manifest::Manifest;
 
+/// The largest values file Ferry reads (Terraform's outputs are a few KiB).
+pub const MAX_VALUES_BYTES: u64 = 1 << 20;
+
 /// Where an environment's infrastructure values live by default.
 pub fn default_values_file(env: &str) -> String {
     format!("task-definitions/environments/{env}.json")
@@ -40,17 +43,28 @@ pub fn from_manifest(manifest: &Manifest, service: &str, env: &str) -> BTreeMap<
 /// TASK_ROLE_ARN, LOG_GROUP, ...), `tasks_queue_url` becomes SQS_QUEUE_URL,
 /// `ecr_repository_urls.<service>` becomes ECR_REPOSITORY, and every other
 /// top-level string output becomes its upper-cased name.
+///
+/// `given` says the file was named by `--values` (the workflow's choice,
+/// anywhere); the default file comes with the repository, so it must stay
+/// inside it.
 pub fn from_values_file(
     root: &Path,
     file: &str,
     service: &str,
+    given: bool,
 ) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
-    let text = std::fs::read_to_string(root.join(file)).map_err(|e| {
-        Box::new(
-            Diagnostic::new(file, format!("cannot read the values file: {e}"))
-                .help("write it from `terraform output -json`, or pass --values FILE"),
-        )
-    })?;
+    let confine = (!given).then_some(root);
+    let bytes = crate::manifest::read_repository_file(confine, &root.join(file), MAX_VALUES_BYTES)
+        .map_err(|e| {
+            let help = match e {
+                crate::manifest::Refusal::Io(_) => {
+                    "write it from `terraform output -json`, or pass --values FILE"
+                }
+                ref other => other.help(),
+            };
+            Box::new(Diagnostic::new(file, format!("the values file {e}")).help(help))
+        })?;
+    let text = String::from_utf8_lossy(&bytes);
     let json: Value = serde_json::from_str(&text).map_err(|e| {
         Box::new(
             Diagnostic::new(file, format!("not JSON: {e}"))

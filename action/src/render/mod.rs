@@ -144,7 +144,8 @@ pub fn ext_strs(
         None => Some(inputs::default_values_file(env)).filter(|f| root.join(f).is_file()),
     };
     if let Some(values) = values {
-        ext.extend(inputs::from_values_file(root, &values, service)?);
+        let given = opts.values.is_some();
+        ext.extend(inputs::from_values_file(root, &values, service, given)?);
     }
     ext.extend(inputs::from_environment(opts.env_vars.clone()));
     ext.extend(opts.ext_strs.iter().cloned());
@@ -159,6 +160,7 @@ pub fn ext_strs(
 }
 
 /// Renders and validates one target, in memory.
+#[tracing::instrument(name = "render", skip_all, fields(service = %service, environment = %env))]
 pub fn render_one(
     root: &Path,
     manifest: &Manifest,

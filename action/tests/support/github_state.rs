@@ -235,6 +235,46 @@ impl GitHubState {
         id
     }
 
+    /// Seeds a deployment created at `created_at` (epoch seconds) with
+    /// statuses set at the given times (oldest first): a recorded history.
+    /// Seed oldest first, as GitHub would have received them.
+    pub fn seed_deployment_at(
+        &self,
+        sha: &str,
+        environment: &str,
+        service: &str,
+        created_at: u64,
+        statuses: &[(&str, u64)],
+    ) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        let id = s.id();
+        let statuses = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, (state, at))| DeploymentStatus {
+                id: id * 1000 + i as u64 + 1,
+                state: state.to_string(),
+                description: String::new(),
+                log_url: None,
+                environment_url: None,
+                created_at: rfc3339(*at),
+            })
+            .collect();
+        s.deployments.push(Deployment {
+            id,
+            sha: sha.to_string(),
+            git_ref: sha.to_string(),
+            task: format!("deploy:{service}"),
+            environment: environment.to_string(),
+            payload: json!({"service": service}),
+            description: String::new(),
+            production_environment: false,
+            created_at: rfc3339(created_at),
+            statuses,
+        });
+        id
+    }
+
     /// Every deployment, oldest first.
     pub fn deployments(&self) -> Vec<Deployment> {
         self.state.lock().unwrap().deployments.clone()

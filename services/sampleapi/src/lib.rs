@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
+pub mod delivery;
 pub mod metrics;
 pub mod task;
 
@@ -25,12 +26,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use service_telemetry::idempotency::{self, KeyError};
 use service_telemetry::shutdown::Shutdown;
 use service_telemetry::{current_trace_id, propagation};
 use tokio::sync::Mutex;
 use tracing::{Instrument as _, field};
 
 pub use config::Config;
+pub use delivery::Delivery;
 pub use metrics::ApiMetrics;
 
 /// The header carrying the request id, accepted from the client (or the load
@@ -213,8 +216,49 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
+/// The client's idempotency key, if it sent one: `Ok(None)` without the header,
+/// an error for a malformed or repeated one.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, KeyError> {
+    let mut values = headers.get_all(idempotency::HEADER).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(KeyError::Repeated);
+    }
+    idempotency::validate(first.as_bytes()).map(|k| Some(k.to_owned()))
+}
+
+/// The 503 a client gets when the task could not be handed to SQS, saying
+/// whether it may have been queued anyway and whether a retry is safe.
+fn unavailable(delivery: Delivery, has_key: bool) -> Response {
+    let message = match (delivery, has_key) {
+        (Delivery::NotQueued, _) => {
+            "the task queue is unavailable and the task was not queued; retrying is safe"
+        }
+        (Delivery::Unknown, true) => {
+            "the task queue did not confirm the task in time: it may have been queued. \
+             Retrying with the same Idempotency-Key is safe: the worker runs a key once"
+        }
+        (Delivery::Unknown, false) => {
+            "the task queue did not confirm the task in time: it may have been queued, \
+             and a retry may run it twice. Send an Idempotency-Key header so that retries are safe"
+        }
+    };
+    let body = json!({
+        "error": "queue_unavailable",
+        "delivery": delivery.as_str(),
+        "message": message,
+    });
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 /// `POST /api/tasks`: validate, publish one SQS message carrying the trace
-/// context, answer 202 with the message id.
+/// context (and the idempotency key, if any), answer 202 with the message id.
 async fn create_task(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     if !is_json_content_type(&headers) {
         return error_response(
@@ -224,6 +268,18 @@ async fn create_task(State(app): State<Arc<App>>, headers: HeaderMap, body: Body
             None,
         );
     }
+    let key = match idempotency_key(&headers) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::info!(reason = %e, "idempotency key rejected");
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                &e.to_string(),
+                None,
+            );
+        }
+    };
     let limit = app.config.max_body_bytes;
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
@@ -268,24 +324,33 @@ async fn create_task(State(app): State<Arc<App>>, headers: HeaderMap, body: Body
         }
     };
 
-    match publish(&app, &task, &headers).await {
+    match publish(&app, &task, &headers, key.as_deref()).await {
         Ok(message_id) => {
-            tracing::info!(message_id = %message_id, task_type = task.kind(), "task queued");
+            tracing::info!(
+                message_id = %message_id,
+                task_type = task.kind(),
+                idempotency_key = key.as_deref().unwrap_or(""),
+                "task queued"
+            );
             let mut body = json!({ "status": "queued", "message_id": message_id });
             if let Some(t) = current_trace_id() {
                 body["trace_id"] = Value::from(t);
             }
+            if let Some(k) = &key {
+                body["idempotency_key"] = Value::from(k.as_str());
+            }
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }
-        Err(reason) => {
+        Err(failed) => {
             app.metrics.publish_errors.inc();
-            tracing::error!(error = %reason, "cannot publish the task to SQS");
-            error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "queue_unavailable",
-                "the task queue is unavailable; the task was not accepted, retry later",
-                None,
-            )
+            tracing::error!(
+                error = %failed.reason,
+                attempts = failed.attempts,
+                delivery = failed.delivery.as_str(),
+                idempotency_key = key.as_deref().unwrap_or(""),
+                "cannot publish the task to SQS"
+            );
+            unavailable(failed.delivery, key.is_some())
         }
     }
 }
@@ -298,47 +363,126 @@ fn string_attribute(value: String) -> Result<MessageAttributeValue, String> {
         .map_err(|e| format!("cannot build a message attribute: {e}"))
 }
 
+/// Whether a queue URL names a FIFO queue (SQS requires the `.fifo` suffix),
+/// which needs a group id and deduplicates by `MessageDeduplicationId` itself.
+pub fn is_fifo(queue_url: &str) -> bool {
+    queue_url.trim_end_matches('/').ends_with(".fifo")
+}
+
+/// Why a task was not confirmed by SQS, after every attempt.
+#[derive(Debug)]
+struct PublishFailed {
+    delivery: Delivery,
+    attempts: usize,
+    reason: String,
+}
+
 /// Sends one message; the trace context of the producer span travels in the
-/// message attributes (`traceparent`, `tracestate`).
-async fn publish(app: &App, task: &Task, headers: &HeaderMap) -> Result<String, String> {
+/// message attributes (`traceparent`, `tracestate`), the idempotency key in
+/// `idempotency_key` (and, on a FIFO queue, as the `MessageDeduplicationId`).
+/// The SDK's own retries are off: [`delivery::should_retry`] decides, so that no
+/// retry can duplicate a task without a key, and all attempts share one
+/// `SQS_TIMEOUT_MS` deadline.
+async fn publish(
+    app: &App,
+    task: &Task,
+    headers: &HeaderMap,
+    key: Option<&str>,
+) -> Result<String, PublishFailed> {
+    let not_built = |reason: String| PublishFailed {
+        delivery: Delivery::NotQueued,
+        attempts: 0,
+        reason,
+    };
     let span = tracing::info_span!(
         "sqs.send_message",
         otel.kind = "producer",
         messaging.system = "aws_sqs",
         messaging.operation = "publish",
     );
-    let body = serde_json::to_string(task).map_err(|e| format!("cannot encode the task: {e}"))?;
+    let body = serde_json::to_string(task)
+        .map_err(|e| not_built(format!("cannot encode the task: {e}")))?;
     let mut attributes: HashMap<String, MessageAttributeValue> = HashMap::new();
     for (k, v) in propagation::inject(&span) {
-        attributes.insert(k, string_attribute(v)?);
+        attributes.insert(k, string_attribute(v).map_err(not_built)?);
     }
     attributes.insert(
         "task_type".into(),
-        string_attribute(task.kind().to_owned())?,
+        string_attribute(task.kind().to_owned()).map_err(not_built)?,
     );
     if let Some(id) = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()) {
-        attributes.insert("request_id".into(), string_attribute(id.to_owned())?);
+        attributes.insert(
+            "request_id".into(),
+            string_attribute(id.to_owned()).map_err(not_built)?,
+        );
     }
-    let call = app
-        .sqs
-        .send_message()
-        .queue_url(&app.config.queue_url)
-        .message_body(body)
-        .set_message_attributes(Some(attributes))
-        .send();
-    let result = tokio::time::timeout(app.config.sqs_timeout, call)
-        .instrument(span)
-        .await;
-    match result {
-        Ok(Ok(out)) => out
-            .message_id
-            .ok_or_else(|| "SQS returned no message id".to_owned()),
-        Ok(Err(e)) => Err(format!("SQS error: {}", DisplayErrorContext(&e))),
-        Err(_) => Err(format!(
-            "SQS did not answer within {} ms",
-            app.config.sqs_timeout.as_millis()
-        )),
+    if let Some(k) = key {
+        attributes.insert(
+            idempotency::ATTRIBUTE.into(),
+            string_attribute(k.to_owned()).map_err(not_built)?,
+        );
     }
+    // FIFO: one group per task (tasks are independent, so consumers keep their
+    // parallelism), and SQS drops a repeated deduplication id for 5 minutes. Without
+    // a key the id is per request, so our own retries are still deduplicated.
+    let fifo_id = is_fifo(&app.config.queue_url)
+        .then(|| key.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned));
+    let no_retries = aws_sdk_sqs::config::Builder::default()
+        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled());
+
+    let deadline = tokio::time::Instant::now() + app.config.sqs_timeout;
+    let mut failures: Vec<delivery::Failure> = Vec::new();
+    let mut last_reason;
+    loop {
+        let call = app
+            .sqs
+            .send_message()
+            .queue_url(&app.config.queue_url)
+            .message_body(body.clone())
+            .set_message_attributes(Some(attributes.clone()))
+            .set_message_group_id(fifo_id.clone())
+            .set_message_deduplication_id(fifo_id.clone())
+            .customize()
+            .config_override(no_retries.clone())
+            .send();
+        let result = tokio::time::timeout_at(deadline, call)
+            .instrument(span.clone())
+            .await;
+        let failure = match result {
+            Ok(Ok(out)) => {
+                return out.message_id.ok_or_else(|| PublishFailed {
+                    // SQS said OK: the message is stored, only its id is missing.
+                    delivery: Delivery::Unknown,
+                    attempts: failures.len() + 1,
+                    reason: "SQS returned no message id".to_owned(),
+                });
+            }
+            Ok(Err(e)) => {
+                last_reason = format!("SQS error: {}", DisplayErrorContext(&e));
+                delivery::Failure::from_sdk(&e)
+            }
+            Err(_) => {
+                last_reason = format!(
+                    "SQS did not answer within {} ms",
+                    app.config.sqs_timeout.as_millis()
+                );
+                delivery::Failure::Timeout
+            }
+        };
+        failures.push(failure);
+        let time_left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !delivery::should_retry(&failures, key.is_some())
+            || time_left < Duration::from_millis(20)
+        {
+            break;
+        }
+        tracing::warn!(error = %last_reason, "SQS send failed; retrying once");
+    }
+    Err(PublishFailed {
+        delivery: delivery::outcome(&failures),
+        attempts: failures.len(),
+        reason: last_reason,
+    })
 }
 
 use task::Task;

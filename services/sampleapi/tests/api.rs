@@ -380,6 +380,8 @@ async fn sqs_down_gives_503_fast() {
     let (s, body) = api.post(&email()).await;
     assert_eq!(s, 503, "{body}");
     assert_eq!(body["error"], "queue_unavailable");
+    // The connection was refused: certainly not queued, a retry is safe.
+    assert_eq!(body["delivery"], "not_queued", "{body}");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     let (s, _) = api.get("/ready").await;
     assert_eq!(s, 503);
@@ -407,6 +409,209 @@ async fn sqs_hanging_gives_503_within_the_timeout() {
     let (s, body) = api.post(&email()).await;
     assert_eq!(s, 503, "{body}");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // SQS may have the message: the client is told so, not "not queued".
+    assert_eq!(body["delivery"], "unknown", "{body}");
+}
+
+/// The queue URL of `queue` (on moto) as seen through `endpoint`.
+fn via(endpoint: &str, queue: &str) -> String {
+    let path = queue.splitn(4, '/').nth(3).unwrap();
+    format!("{endpoint}/{path}")
+}
+
+impl Running {
+    async fn post_with_key(&self, key: Option<&str>, body: &Value) -> (u16, Value, Option<String>) {
+        let mut req = self
+            .http
+            .post(format!("{}/api/tasks", self.base))
+            .json(body);
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, r.json().await.unwrap(), retry_after)
+    }
+}
+
+#[tokio::test]
+async fn a_503_after_a_timeout_says_the_task_may_be_queued_and_it_was() {
+    let sqs = common::moto_client();
+    let (queue, _) = common::queue_with_dlq(&sqs, "api-slow", 30, 3).await;
+    let slow = common::slow_sqs(3000).await;
+    let api = start(&via(&slow.endpoint, &queue), &slow.endpoint, 1000).await;
+    let key = "3c0d6a1e-6a43-4a59-9bd4-1f9f0c1e2b7d";
+
+    let t = Instant::now();
+    let (s, body, retry_after) = api.post_with_key(Some(key), &email()).await;
+    assert_eq!(s, 503, "{body}");
+    assert!(
+        t.elapsed() < Duration::from_millis(2900),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(body["error"], "queue_unavailable");
+    assert_eq!(body["delivery"], "unknown");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("may have been queued"), "{message}");
+    assert!(
+        message.contains("Retrying with the same Idempotency-Key is safe"),
+        "{message}"
+    );
+    assert_eq!(retry_after.as_deref(), Some("1"));
+
+    // Without a key the client is told that a retry may duplicate the task.
+    let (s, body, _) = api.post_with_key(None, &email()).await;
+    assert_eq!((s, body["delivery"].as_str()), (503, Some("unknown")));
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("a retry may run it twice"), "{message}");
+    assert!(
+        message.contains("Send an Idempotency-Key header"),
+        "{message}"
+    );
+
+    // Both "503" requests were in fact queued (this is why the 503 must not say
+    // "not queued").
+    slow.wait_answered(2, Duration::from_secs(60)).await;
+    assert_eq!(common::counts(&sqs, &queue).await, (2, 0));
+    assert_eq!(api.app.metrics().publish_errors.get(), 2);
+
+    // The retry once SQS is fast again (an API on the queue without the slow
+    // link, and a deadline no loaded machine misses): 202, the key echoed.
+    let recovered = start(&queue, &common::moto_url(), 30_000).await;
+    let (s, body, _) = recovered.post_with_key(Some(key), &email()).await;
+    assert_eq!(s, 202, "{body}");
+    assert_eq!(body["idempotency_key"], key);
+
+    // The keyed copies carry the key for the worker.
+    let msgs = common::drain(&sqs, &queue).await;
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
+    let keyed: Vec<_> = msgs
+        .iter()
+        .filter_map(|(_, a)| a.get("idempotency_key"))
+        .collect();
+    assert_eq!(keyed, [key, key]);
+}
+
+#[tokio::test]
+async fn bad_idempotency_keys_are_400_and_nothing_is_sent() {
+    let sqs = common::moto_client();
+    let (queue, _) = common::queue_with_dlq(&sqs, "api-badkey", 30, 3).await;
+    let api = start(&queue, &common::moto_url(), 2000).await;
+    let long = "k".repeat(129);
+    let huge = "k".repeat(6000);
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"".to_vec(), "is empty"),
+        (long.clone().into_bytes(), "129 bytes long, more than 128"),
+        (huge.into_bytes(), "6000 bytes long"),
+        (b"has space".to_vec(), "not allowed at byte 3"),
+        (b"tab\there".to_vec(), "not allowed at byte 3"),
+        ("cl\u{e9}".as_bytes().to_vec(), "not allowed at byte 2"),
+        (vec![b'k', 0xff, b'k'], "not allowed at byte 1"),
+        (b"a/../../etc".to_vec(), "not allowed at byte 1"),
+        (b"$(id)".to_vec(), "not allowed at byte 0"),
+        (b"a,b".to_vec(), "not allowed at byte 1"),
+        (b"{\"json\":1}".to_vec(), "not allowed at byte 0"),
+        (b"<script>".to_vec(), "not allowed at byte 0"),
+    ];
+    for (raw, needle) in &cases {
+        let r = api
+            .http
+            .post(format!("{}/api/tasks", api.base))
+            .header(
+                "idempotency-key",
+                reqwest::header::HeaderValue::from_bytes(raw).unwrap(),
+            )
+            .json(&email())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{raw:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_idempotency_key", "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{raw:?}: {message}");
+        assert!(message.contains("A-Z a-z 0-9"), "{message}");
+        assert!(
+            !message.contains("etc") && !message.contains("script"),
+            "{message}"
+        );
+    }
+    // The header twice, even with two valid keys.
+    let r = api
+        .http
+        .post(format!("{}/api/tasks", api.base))
+        .header("idempotency-key", "a")
+        .header("idempotency-key", "b")
+        .json(&email())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("more than once"));
+
+    assert_eq!(
+        common::counts(&sqs, &queue).await,
+        (0, 0),
+        "nothing was sent"
+    );
+    // The longest valid key passes.
+    let (s, body, _) = api.post_with_key(Some(&long[..128]), &email()).await;
+    assert_eq!(s, 202, "{body}");
+}
+
+#[tokio::test]
+async fn a_fifo_queue_drops_retries_with_the_same_key_itself() {
+    let sqs = common::moto_client();
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("{}.fifo", common::unique_name("api-fifo")))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    assert!(sampleapi::is_fifo(&queue));
+    let slow = common::slow_sqs(3000).await;
+    let api = start(&via(&slow.endpoint, &queue), &slow.endpoint, 1000).await;
+    let (s, body, _) = api.post_with_key(Some("fifo-key-1"), &email()).await;
+    assert_eq!((s, body["delivery"].as_str()), (503, Some("unknown")));
+    slow.wait_answered(1, Duration::from_secs(60)).await;
+    let api = start(&queue, &common::moto_url(), 30_000).await;
+    let (s, _, _) = api.post_with_key(Some("fifo-key-1"), &email()).await;
+    assert_eq!(s, 202);
+    // Without a key a FIFO queue still takes the task (a group and a
+    // deduplication id of its own).
+    let (s, body, _) = api.post_with_key(None, &email()).await;
+    assert_eq!(s, 202, "{body}");
+    let msgs = common::drain(&sqs, &queue).await;
+    assert_eq!(
+        msgs.len(),
+        2,
+        "the keyed retry was dropped by SQS: {msgs:?}"
+    );
+}
+
+#[test]
+fn fifo_queues_are_told_by_their_url() {
+    assert!(sampleapi::is_fifo(
+        "https://sqs.eu-west-1.amazonaws.com/1/tasks.fifo"
+    ));
+    assert!(sampleapi::is_fifo(
+        "https://sqs.eu-west-1.amazonaws.com/1/tasks.fifo/"
+    ));
+    assert!(!sampleapi::is_fifo(
+        "https://sqs.eu-west-1.amazonaws.com/1/tasks"
+    ));
+    assert!(!sampleapi::is_fifo(
+        "https://sqs.eu-west-1.amazonaws.com/1/fifo"
+    ));
 }
 
 #[tokio::test]

@@ -35,6 +35,12 @@ pub struct Config {
     /// before it is released to the queue (default 20000: with the release and
     /// the span flush it stays under ECS's default 30 s `stopTimeout`).
     pub shutdown_timeout: Duration,
+    /// `DEDUP_WINDOW_SECONDS`: how long a processed idempotency key is remembered,
+    /// so that a task queued again with the same key is dropped (default 86400).
+    pub dedup_window: Duration,
+    /// `DEDUP_MAX_KEYS`: most processed keys remembered at once (default
+    /// 100000); past it the oldest are forgotten first.
+    pub dedup_max_keys: usize,
     /// Logs and traces.
     pub telemetry: TelemetryConfig,
 }
@@ -74,6 +80,19 @@ impl Config {
             send_duration: env.millis_or("EMAIL_SEND_DURATION_MS", 5000, 0, 3_600_000)?,
             fail_simulate: env.bool_or("FAIL_SIMULATE_ENABLED", false)?,
             shutdown_timeout: env.millis_or("SHUTDOWN_TIMEOUT_MS", 20_000, 0, 3_600_000)?,
+            dedup_window: Duration::from_secs(env.range_or(
+                "DEDUP_WINDOW_SECONDS",
+                86_400,
+                1,
+                604_800,
+            )?),
+            dedup_max_keys: usize::try_from(env.range_or(
+                "DEDUP_MAX_KEYS",
+                100_000,
+                1,
+                10_000_000,
+            )?)
+            .unwrap_or(100_000),
             telemetry: TelemetryConfig::from_env(env, "sampleworker")?,
         })
     }
@@ -95,6 +114,8 @@ mod tests {
         assert_eq!(c.wait_time_seconds, 20);
         assert_eq!(c.send_duration, Duration::from_secs(5));
         assert!(!c.fail_simulate);
+        assert_eq!(c.dedup_window, Duration::from_secs(86_400));
+        assert_eq!(c.dedup_max_keys, 100_000);
     }
 
     #[test]
@@ -106,6 +127,10 @@ mod tests {
             ("FAIL_SIMULATE_ENABLED", "sometimes"),
             ("EMAIL_SEND_DURATION_MS", "5s"),
             ("METRICS_PORT", "70000"),
+            ("DEDUP_WINDOW_SECONDS", "0"),
+            ("DEDUP_WINDOW_SECONDS", "1d"),
+            ("DEDUP_MAX_KEYS", "0"),
+            ("DEDUP_MAX_KEYS", "20000000"),
         ] {
             let mut pairs = base.to_vec();
             pairs.push((var, value));

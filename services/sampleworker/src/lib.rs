@@ -6,32 +6,39 @@
 //! moves it to the DLQ after 3 receives. On SIGTERM the worker stops receiving,
 //! lets in-flight work finish for `SHUTDOWN_TIMEOUT_MS`, then releases what is
 //! left (visibility 0) so another worker takes it at once.
+//!
+//! A task that carries an idempotency key (the API's `Idempotency-Key` header)
+//! is processed once per key within `DEDUP_WINDOW_SECONDS` by this process: a
+//! second message with a key already processed is deleted unprocessed
+//! ([`dedup`]).
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
+pub mod dedup;
 pub mod metrics;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
-    MessageSystemAttributeName,
+    MessageAttributeValue, MessageSystemAttributeName,
 };
 use axum::Router;
 use axum::routing::get;
 use serde::Deserialize;
-use service_telemetry::propagation;
 use service_telemetry::shutdown::Shutdown;
+use service_telemetry::{idempotency, propagation};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 pub use config::Config;
+pub use dedup::{Claim, SeenKeys};
 pub use metrics::WorkerMetrics;
 
 /// How long the deleter waits to fill a batch of 10 before flushing.
@@ -95,22 +102,89 @@ pub struct Summary {
 /// here at the end of the shutdown grace period is released.
 type Inflight = Arc<Mutex<HashMap<String, String>>>;
 
-/// The consumer: receive loop, bounded processing, batched deletes.
+/// The consumer: receive loop, bounded processing, batched deletes, and the
+/// record of idempotency keys that drops tasks queued twice.
 #[derive(Debug, Clone)]
 pub struct Worker {
     config: Arc<Config>,
     sqs: Client,
     metrics: Arc<WorkerMetrics>,
+    seen: Arc<Mutex<SeenKeys>>,
+}
+
+/// The idempotency key a message carries, if any; an error (for the log, never
+/// repeating the value) when the attribute is there but is not a valid key: not
+/// a `String`, too long, or with characters the API never lets through.
+pub fn message_key(
+    attributes: Option<&HashMap<String, MessageAttributeValue>>,
+) -> Result<Option<String>, String> {
+    let Some(attr) = attributes.and_then(|a| a.get(idempotency::ATTRIBUTE)) else {
+        return Ok(None);
+    };
+    let is_string = attr.data_type == "String" || attr.data_type.starts_with("String.");
+    let value = match (is_string, attr.string_value.as_deref()) {
+        (true, Some(v)) => v,
+        _ => {
+            return Err(format!(
+                "the `{}` attribute is not a String",
+                idempotency::ATTRIBUTE
+            ));
+        }
+    };
+    idempotency::validate(value.as_bytes())
+        .map(|k| Some(k.to_owned()))
+        .map_err(|e| format!("the `{}` attribute is invalid: {e}", idempotency::ATTRIBUTE))
+}
+
+/// A claim on a key in the record: released on drop (failure, panic or abort)
+/// unless completed, so that a redelivery of a failed task is processed.
+struct ClaimGuard<'a> {
+    worker: &'a Worker,
+    key: Option<String>,
+}
+
+impl ClaimGuard<'_> {
+    fn complete(mut self, body: u64) {
+        if let Some(key) = self.key.take() {
+            self.worker
+                .with_seen(|seen| seen.complete(&key, body, Instant::now()));
+        }
+    }
+}
+
+impl Drop for ClaimGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.worker.with_seen(|seen| seen.release(&key));
+        }
+    }
 }
 
 impl Worker {
     /// A worker over `sqs` with the given configuration and metrics.
     pub fn new(config: Config, sqs: Client, metrics: Arc<WorkerMetrics>) -> Self {
+        let seen = SeenKeys::new(config.dedup_window, config.dedup_max_keys);
         Self {
             config: Arc::new(config),
             sqs,
             metrics,
+            seen: Arc::new(Mutex::new(seen)),
         }
+    }
+
+    /// Runs `f` on the key record (never across an await) and refreshes its
+    /// metrics.
+    fn with_seen<T>(&self, f: impl FnOnce(&mut SeenKeys) -> T) -> T {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let evicted_before = seen.evicted_early();
+        let out = f(&mut seen);
+        self.metrics
+            .dedup_evicted
+            .inc_by(seen.evicted_early().saturating_sub(evicted_before));
+        self.metrics
+            .dedup_keys
+            .set(i64::try_from(seen.len()).unwrap_or(i64::MAX));
+        out
     }
 
     /// Runs until `shutdown` triggers, then drains as described in the crate docs.
@@ -291,6 +365,18 @@ impl Worker {
 
         async {
             let body = message.body.as_deref().unwrap_or("");
+            let key = match message_key(message.message_attributes.as_ref()) {
+                Ok(k) => k,
+                Err(reason) => {
+                    metrics.malformed.inc();
+                    tracing::error!(
+                        error = %reason,
+                        "malformed message: bad idempotency key; leaving it for the DLQ"
+                    );
+                    forget(&inflight, &id);
+                    return;
+                }
+            };
             let task: Task = match serde_json::from_str(body) {
                 Ok(t) => t,
                 Err(e) => {
@@ -303,6 +389,42 @@ impl Worker {
                     forget(&inflight, &id);
                     return;
                 }
+            };
+            let fingerprint = dedup::body_fingerprint(body);
+            let key_field = key.as_deref().unwrap_or("");
+            if let Some(k) = &key {
+                match self.with_seen(|seen| seen.claim(k, fingerprint, Instant::now())) {
+                    Claim::New => {}
+                    Claim::Duplicate { same_body } => {
+                        metrics.deduplicated.inc();
+                        if same_body {
+                            tracing::info!(
+                                idempotency_key = key_field,
+                                "duplicate task: its idempotency key was already processed; deleting it"
+                            );
+                        } else {
+                            tracing::warn!(
+                                idempotency_key = key_field,
+                                "idempotency key reused for a different task: the first task won; deleting this one"
+                            );
+                        }
+                        let _ = delete_tx.send(receipt.clone());
+                        forget(&inflight, &id);
+                        return;
+                    }
+                    Claim::Busy => {
+                        tracing::info!(
+                            idempotency_key = key_field,
+                            "a task with the same idempotency key is being processed; leaving this one for later"
+                        );
+                        forget(&inflight, &id);
+                        return;
+                    }
+                }
+            }
+            let claim = ClaimGuard {
+                worker: self,
+                key: key.clone(),
             };
             let Task::Email { to, subject, .. } = &task;
             let started = std::time::Instant::now();
@@ -318,13 +440,17 @@ impl Worker {
                         .emails_sent
                         .get_or_create(&metrics::StatusLabel { status: "success" })
                         .inc();
-                    tracing::info!(to = %to, "email sent");
-                    // Handing the receipt to the deleter and forgetting the message
-                    // happen with no await in between, so shutdown cannot split them.
+                    tracing::info!(to = %to, idempotency_key = key_field, "email sent");
+                    // Recording the key, handing the receipt to the deleter and
+                    // forgetting the message happen with no await in between, so
+                    // shutdown cannot split them; if the delete fails, the
+                    // redelivery of a keyed task is dropped as a duplicate.
+                    claim.complete(fingerprint);
                     let _ = delete_tx.send(receipt.clone());
                     forget(&inflight, &id);
                 }
                 Err(e) => {
+                    drop(claim);
                     metrics
                         .emails_sent
                         .get_or_create(&metrics::StatusLabel { status: "failure" })
@@ -552,6 +678,55 @@ mod tests {
         assert_eq!(to, "a@b.io");
         assert!(serde_json::from_str::<Task>(r#"{"type":"sms"}"#).is_err());
         assert!(serde_json::from_str::<Task>("not json").is_err());
+    }
+
+    fn attrs(pairs: &[(&str, &str, Option<&str>)]) -> HashMap<String, MessageAttributeValue> {
+        pairs
+            .iter()
+            .map(|(name, ty, value)| {
+                let mut b = MessageAttributeValue::builder().data_type(*ty);
+                b = match value {
+                    Some(v) => b.string_value(*v),
+                    None => b.binary_value(aws_sdk_sqs::primitives::Blob::new(b"k".to_vec())),
+                };
+                (name.to_string(), b.build().unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn message_keys_from_attributes() {
+        let k = idempotency::ATTRIBUTE;
+        assert_eq!(message_key(None), Ok(None));
+        assert_eq!(
+            message_key(Some(&attrs(&[("other", "String", Some("x"))]))),
+            Ok(None)
+        );
+        assert_eq!(
+            message_key(Some(&attrs(&[(k, "String", Some("abc-1"))]))),
+            Ok(Some("abc-1".into()))
+        );
+        assert_eq!(
+            message_key(Some(&attrs(&[(k, "String.uuid", Some("abc-1"))]))),
+            Ok(Some("abc-1".into()))
+        );
+        let long = "k".repeat(100_000);
+        let hostile = [
+            (k, "Number", Some("12")),
+            (k, "Binary", None),
+            (k, "String", Some("")),
+            (k, "String", Some(long.as_str())),
+            (k, "String", Some("a b")),
+            (k, "String", Some("a\n{\"level\":\"ERROR\"}")),
+            (k, "String", Some("pwned/../x")),
+            (k, "Stringy", Some("abc")),
+        ];
+        for attr in hostile {
+            let err = message_key(Some(&attrs(&[attr]))).unwrap_err();
+            assert!(err.contains("idempotency_key"), "{err}");
+            assert!(err.len() < 300, "the value is never repeated: {err}");
+            assert!(!err.contains("pwned") && !err.contains("ERROR"), "{err}");
+        }
     }
 
     #[test]

@@ -38,6 +38,14 @@ pub struct WorkerMetrics {
     pub malformed: Counter,
     /// `sqs_errors_total{operation}`: failed SQS calls.
     pub sqs_errors: Family<OperationLabel, Counter>,
+    /// `emails_deduplicated_total`: messages deleted unprocessed because their
+    /// idempotency key was already processed within the window.
+    pub deduplicated: Counter,
+    /// `dedup_keys_evicted_total`: processed keys forgotten before the end of
+    /// their window because `DEDUP_MAX_KEYS` was reached (raise it if this grows).
+    pub dedup_evicted: Counter,
+    /// `dedup_keys`: idempotency keys remembered now (processing and processed).
+    pub dedup_keys: Gauge,
 }
 
 /// Label of `sqs_errors_total`.
@@ -68,6 +76,9 @@ impl WorkerMetrics {
         let inflight = Gauge::default();
         let malformed = Counter::default();
         let sqs_errors = Family::<OperationLabel, Counter>::default();
+        let deduplicated = Counter::default();
+        let dedup_evicted = Counter::default();
+        let dedup_keys = Gauge::default();
         // prometheus-client appends `_total` to counters.
         registry.register(
             "emails_sent",
@@ -104,6 +115,21 @@ impl WorkerMetrics {
             "Failed SQS calls by operation",
             sqs_errors.clone(),
         );
+        registry.register(
+            "emails_deduplicated",
+            "Messages deleted without processing: their idempotency key was already processed",
+            deduplicated.clone(),
+        );
+        registry.register(
+            "dedup_keys_evicted",
+            "Processed idempotency keys forgotten before their window ended (DEDUP_MAX_KEYS reached)",
+            dedup_evicted.clone(),
+        );
+        registry.register(
+            "dedup_keys",
+            "Idempotency keys remembered (being processed or processed within the window)",
+            dedup_keys.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             emails_sent,
@@ -113,6 +139,9 @@ impl WorkerMetrics {
             inflight,
             malformed,
             sqs_errors,
+            deduplicated,
+            dedup_evicted,
+            dedup_keys,
         }
     }
 

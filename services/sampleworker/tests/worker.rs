@@ -1,6 +1,8 @@
 //! `sampleworker` as a process against a real SQS (moto) through the real
 //! aws-sdk-sqs: end to end with the API, failures to the DLQ, malformed bodies,
-//! SIGKILL and SIGTERM mid-batch, visibility extension, metric names.
+//! SIGKILL and SIGTERM mid-batch, visibility extension, metric names, and
+//! idempotency keys (retries after a slow queue's 503, reused keys, hostile
+//! key attributes).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../sampleapi/tests/common/mod.rs"]
@@ -166,6 +168,22 @@ async fn send_tasks(sqs: &aws_sdk_sqs::Client, queue: &str, n: usize, tag: &str)
     to
 }
 
+/// Serves the API in-process on `queue_url` through `endpoint`, with
+/// `SQS_TIMEOUT_MS` = `timeout_ms`; returns its base URL.
+async fn start_api(queue_url: &str, endpoint: &str, timeout_ms: u64) -> String {
+    let env = Env::from_pairs(&[
+        ("SQS_QUEUE_URL", queue_url),
+        ("AWS_REGION", "us-east-1"),
+        ("SQS_TIMEOUT_MS", &timeout_ms.to_string()),
+    ]);
+    let config = sampleapi::Config::from_env(&env).unwrap();
+    let app = sampleapi::App::new(config, common::client_for(endpoint), Shutdown::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(sampleapi::serve(listener, app));
+    base
+}
+
 fn telemetry_once() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -297,6 +315,12 @@ async fn metric_names_are_exactly_the_ones_monitoring_uses() {
         "message_age_seconds_bucket{",
         "# TYPE inflight_messages gauge",
         "inflight_messages ",
+        "# TYPE emails_deduplicated counter",
+        "emails_deduplicated_total 0",
+        "# TYPE dedup_keys gauge",
+        "dedup_keys 0",
+        "# TYPE dedup_keys_evicted counter",
+        "dedup_keys_evicted_total 0",
     ] {
         assert!(text.contains(needle), "{needle:?} missing in\n{text}");
     }
@@ -313,7 +337,15 @@ async fn metric_names_are_exactly_the_ones_monitoring_uses() {
 async fn failures_reach_the_dlq_after_3_receives_and_are_counted() {
     let sqs = common::moto_client();
     let (queue, dlq) = common::queue_with_dlq(&sqs, "fail", 1, 3).await;
-    send_tasks(&sqs, &queue, 5, "fail").await;
+    send_tasks(&sqs, &queue, 4, "fail").await;
+    // A failed keyed task is retried too: its key is not "processed".
+    send_with_attrs(
+        &sqs,
+        &queue,
+        "fail-keyed@example.com",
+        &[("idempotency_key", "String", "failing-key")],
+    )
+    .await;
     let worker = spawn_worker(
         &queue,
         &[
@@ -612,4 +644,299 @@ async fn spans_are_exported_over_otlp_http_in_the_producers_trace() {
         .find(|l| l["message"] == "email sent")
         .unwrap();
     assert_eq!(line["trace_id"], trace);
+}
+
+/// Sends one task with `attrs` as message attributes (name, data type, string
+/// value or, for `Binary`, bytes).
+async fn send_with_attrs(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+    to: &str,
+    attrs: &[(&str, &str, &str)],
+) {
+    let mut req = sqs
+        .send_message()
+        .queue_url(queue)
+        .message_body(json!({"type":"email","to":to,"subject":"s","body":"b"}).to_string());
+    for (name, ty, value) in attrs {
+        let b = aws_sdk_sqs::types::MessageAttributeValue::builder().data_type(*ty);
+        let b = if *ty == "Binary" {
+            b.binary_value(aws_sdk_sqs::primitives::Blob::new(
+                value.as_bytes().to_vec(),
+            ))
+        } else {
+            b.string_value(*value)
+        };
+        req = req.message_attributes(*name, b.build().unwrap());
+    }
+    req.send().await.unwrap();
+}
+
+/// The incident of the hardening issue, scaled down: many concurrent clients
+/// against a queue that answers after the API's timeout. Every 503 says "may
+/// have been queued"; the clients retry with the same key until they get 202;
+/// every task was queued several times, and the worker sends each once.
+/// `SLOW_TASKS` (default 100) sets the number of concurrent clients, for a
+/// measurement at the issue's scale (`-- --nocapture` prints the figures).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_after_a_slow_queue_are_sent_exactly_once() {
+    let n: usize = std::env::var("SLOW_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let n_u64 = n as u64;
+    let started = Instant::now();
+    telemetry_once();
+    let sqs = common::moto_client();
+    let (queue, dlq) = common::queue_with_dlq(&sqs, "slow", 2, 3).await;
+    let slow = common::slow_sqs(2500).await;
+    let path = queue.splitn(4, '/').nth(3).unwrap();
+    let slow_api = start_api(&format!("{}/{path}", slow.endpoint), &slow.endpoint, 1000).await;
+    let http = reqwest::Client::new();
+    let run = common::unique_name("k");
+    let post = move |base: String, i: usize| {
+        let http = http.clone();
+        let key = format!("{run}-{i}");
+        async move {
+            let r = http
+                .post(format!("{base}/api/tasks"))
+                .header("idempotency-key", key)
+                .json(&json!({"type":"email","to":format!("slow-{i}@example.com"),"subject":"s","body":"b"}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    // Two rounds while the queue is slow: every answer is a 503 "unknown".
+    for _round in 0..2 {
+        let mut all = tokio::task::JoinSet::new();
+        for i in 0..n {
+            all.spawn(post(slow_api.clone(), i));
+        }
+        while let Some(res) = all.join_next().await {
+            let (status, body) = res.unwrap();
+            assert_eq!(status, 503, "{body}");
+            assert_eq!(body["delivery"], "unknown", "{body}");
+        }
+    }
+    // What the 503s "refused" was queued: every one of those requests that
+    // reached moto (all of them, unless the machine is so loaded that the API
+    // gave up before sending some) is a message in the queue.
+    slow.wait_idle(Duration::from_secs(120 + n_u64)).await;
+    let refused_but_queued = common::counts(&sqs, &queue).await.0;
+    assert_eq!(
+        refused_but_queued,
+        slow.answered.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    assert!(refused_but_queued > 0);
+    // Then the queue recovers (an API without the slow link, with a deadline a
+    // loaded machine does not miss); each client retries with the same key
+    // until it gets 202 (an overloaded moto may still answer some with a 503).
+    let recovered = start_api(&queue, &common::moto_url(), 30_000).await;
+    let mut all = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (post, recovered) = (post.clone(), recovered.clone());
+        all.spawn(async move {
+            for _ in 0..10 {
+                let (status, body) = post(recovered.clone(), i).await;
+                if status == 202 {
+                    return;
+                }
+                assert_eq!(status, 503, "{body}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            panic!("task {i} never accepted");
+        });
+    }
+    while let Some(res) = all.join_next().await {
+        res.unwrap();
+    }
+    let stored = common::counts(&sqs, &queue).await.0;
+    assert!(stored >= refused_but_queued + n_u64, "{stored}");
+
+    let worker = spawn_worker(
+        &queue,
+        &[
+            ("WORKER_CONCURRENCY", "20"),
+            ("SQS_VISIBILITY_TIMEOUT_SECONDS", "2"),
+        ],
+    );
+    let dedup = "emails_deduplicated_total";
+    let want_dedup = (stored - n_u64) as f64;
+    let processing = Instant::now();
+    common::eventually(Duration::from_secs(180 + n_u64), "queue empty", || async {
+        common::counts(&sqs, &queue).await == (0, 0)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let text = worker.metrics().await;
+    assert_eq!(
+        common::sample(&text, r#"emails_sent_total{status="success"}"#),
+        Some(n as f64),
+        "each task sent once:\n{text}"
+    );
+    // Every copy beyond the first of each task was dropped (a copy moto stored
+    // after the count above would be dropped too).
+    assert!(
+        common::sample(&text, dedup).is_some_and(|v| v >= want_dedup),
+        "{text}"
+    );
+    assert_eq!(common::sample(&text, "dedup_keys"), Some(n as f64));
+    assert_eq!(common::sample(&text, "dedup_keys_evicted_total"), Some(0.0));
+    assert_eq!(common::counts(&sqs, &dlq).await, (0, 0));
+    let sent = worker.sent_to();
+    let distinct: HashSet<&String> = sent.iter().collect();
+    assert_eq!((sent.len(), distinct.len()), (n, n));
+    let logs = worker.logs();
+    let late_deletes = logs
+        .iter()
+        .filter(|l| l["code"] == "ReceiptHandleIsInvalid")
+        .count();
+    println!(
+        "{n} tasks, 2 rounds of 503 \"unknown\" ({refused_but_queued} of {} queued all the same), \
+         then retries to 202: {stored} messages queued, {n} e-mails sent, {} duplicates dropped \
+         ({late_deletes} deletes too late for the 2 s visibility timeout, their redeliveries \
+         dropped as duplicates); worker {:.1} s, whole test {:.1} s",
+        2 * n,
+        common::sample(&text, dedup).unwrap_or(0.0),
+        processing.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    // Nothing went wrong but, on a loaded machine, a delete that came after the
+    // 2 s visibility timeout (its message was redelivered, and dropped as a
+    // duplicate: counted above).
+    let warnings: Vec<_> = logs
+        .iter()
+        .filter(|l| l["level"] != "INFO" && l["code"] != "ReceiptHandleIsInvalid")
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[tokio::test]
+async fn a_key_reused_for_a_different_task_is_dropped_with_a_warning() {
+    let sqs = common::moto_client();
+    let (queue, _) = common::queue_with_dlq(&sqs, "reuse", 30, 3).await;
+    let key = [("idempotency_key", "String", "reused-key-1")];
+    send_with_attrs(&sqs, &queue, "first@example.com", &key).await;
+    let worker = spawn_worker(&queue, &[]);
+    let ok = r#"emails_sent_total{status="success"}"#;
+    worker
+        .wait_metric(ok, |v| v >= 1.0, Duration::from_secs(20))
+        .await;
+    send_with_attrs(&sqs, &queue, "second@example.com", &key).await;
+    send_with_attrs(&sqs, &queue, "first@example.com", &key).await;
+    worker
+        .wait_metric(
+            "emails_deduplicated_total",
+            |v| v >= 2.0,
+            Duration::from_secs(20),
+        )
+        .await;
+    common::eventually(Duration::from_secs(10), "queue empty", || async {
+        common::counts(&sqs, &queue).await == (0, 0)
+    })
+    .await;
+    assert_eq!(worker.metric(ok).await, 1.0);
+    assert_eq!(worker.sent_to(), ["first@example.com"]);
+    let logs = worker.logs();
+    let warned: Vec<_> = logs.iter().filter(|l| l["level"] == "WARN").collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reused for a different task")
+    );
+    assert_eq!(warned[0]["idempotency_key"], "reused-key-1");
+    assert!(
+        logs.iter().any(|l| l["level"] == "INFO"
+            && l["message"].as_str().unwrap().starts_with("duplicate task"))
+    );
+}
+
+#[tokio::test]
+async fn hostile_key_attributes_go_to_the_dlq_and_block_nothing() {
+    let sqs = common::moto_client();
+    let (queue, dlq) = common::queue_with_dlq(&sqs, "hostile-key", 1, 3).await;
+    let oversized = "K".repeat(5000);
+    let injection = "a\n{\"level\":\"ERROR\",\"message\":\"forged\"}";
+    let hostile: [(&str, &str); 5] = [
+        ("Number", "12"),
+        ("Binary", "binary-key"),
+        ("String", oversized.as_str()),
+        ("String", injection),
+        ("String", "../../etc/passwd"),
+    ];
+    for (i, (ty, value)) in hostile.iter().enumerate() {
+        send_with_attrs(
+            &sqs,
+            &queue,
+            &format!("hostile-{i}@example.com"),
+            &[("idempotency_key", ty, value)],
+        )
+        .await;
+    }
+    send_with_attrs(
+        &sqs,
+        &queue,
+        "keyed@example.com",
+        &[("idempotency_key", "String", "good-key")],
+    )
+    .await;
+    send_tasks(&sqs, &queue, 1, "plain").await;
+    let worker = spawn_worker(&queue, &[("SQS_VISIBILITY_TIMEOUT_SECONDS", "1")]);
+    common::eventually(Duration::from_secs(40), "5 messages in the DLQ", || async {
+        common::counts(&sqs, &dlq).await.0 == 5
+    })
+    .await;
+    let mut sent = worker.sent_to();
+    sent.sort();
+    assert_eq!(sent, ["keyed@example.com", "plain-0@example.com"]);
+    assert_eq!(worker.metric("messages_malformed_total").await, 15.0);
+    assert_eq!(common::counts(&sqs, &queue).await, (0, 0));
+    // Nothing lost: every hostile message is in the DLQ, body intact.
+    let mut dead: Vec<String> = common::drain(&sqs, &dlq)
+        .await
+        .into_iter()
+        .map(|(b, _)| {
+            serde_json::from_str::<Value>(&b).unwrap()["to"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    dead.sort();
+    assert_eq!(
+        dead,
+        (0..5)
+            .map(|i| format!("hostile-{i}@example.com"))
+            .collect::<Vec<_>>()
+    );
+    // The log says why, and never carries the hostile value.
+    let text = worker.logs_text();
+    assert!(!text.contains("KKKKKKKKKK") && !text.contains("forged") && !text.contains("passwd"));
+    let errors: Vec<_> = worker
+        .logs()
+        .into_iter()
+        .filter(|l| l["level"] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 15, "{errors:?}");
+    assert!(errors.iter().all(|l| {
+        l["message"]
+            .as_str()
+            .unwrap()
+            .contains("bad idempotency key")
+    }));
+    assert!(
+        errors
+            .iter()
+            .any(|l| l["error"].as_str().unwrap().contains("is not a String"))
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|l| l["error"].as_str().unwrap().contains("5000 bytes long"))
+    );
 }

@@ -12,12 +12,14 @@
 //! - [`propagation`]: carry the trace context through message attributes;
 //! - [`metrics`]: the Prometheus text endpoint;
 //! - [`shutdown`]: SIGTERM/SIGINT handling for graceful shutdown on ECS;
-//! - [`healthcheck`]: `<binary> healthcheck URL`, the container health check.
+//! - [`healthcheck`]: `<binary> healthcheck URL`, the container health check;
+//! - [`idempotency`]: what a valid `Idempotency-Key` is, for the API and the worker.
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
 pub mod healthcheck;
+pub mod idempotency;
 pub mod logging;
 pub mod metrics;
 pub mod propagation;

@@ -5,7 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
@@ -196,4 +197,128 @@ pub fn sample(text: &str, name: &str) -> Option<f64> {
         let (k, v) = l.rsplit_once(' ')?;
         (k == name).then(|| v.parse().ok()).flatten()
     })
+}
+
+/// A slow SQS (see [`slow_sqs`]).
+pub struct SlowSqs {
+    /// The proxy's endpoint URL.
+    pub endpoint: String,
+    /// Connections on which moto has answered (its first bytes): each request
+    /// the API gave up on had its own connection, so this says how many of
+    /// them moto has fully handled.
+    pub answered: Arc<AtomicU64>,
+    /// Connections the proxy opened to moto.
+    pub connected: Arc<AtomicU64>,
+    /// Connections the proxy is still relaying.
+    pub open: Arc<AtomicU64>,
+}
+
+impl SlowSqs {
+    /// Waits until nothing is relayed any more, twice a second apart with no new
+    /// connection: every request that reached moto has been answered, and one
+    /// the API gave up on before sending it never will.
+    pub async fn wait_idle(&self, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let seen = self.connected.load(Ordering::Relaxed);
+            if self.open.load(Ordering::Relaxed) == 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if self.open.load(Ordering::Relaxed) == 0
+                    && self.connected.load(Ordering::Relaxed) == seen
+                {
+                    return;
+                }
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "the slow SQS still relays {} connections after {timeout:?}",
+                self.open.load(Ordering::Relaxed)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until moto has answered on `n` connections.
+    pub async fn wait_answered(&self, n: u64, timeout: Duration) {
+        let start = Instant::now();
+        while self.answered.load(Ordering::Relaxed) < n {
+            assert!(
+                start.elapsed() < timeout,
+                "moto answered {} of {n} requests in {timeout:?} ({} connections opened to it)",
+                self.answered.load(Ordering::Relaxed),
+                self.connected.load(Ordering::Relaxed),
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A slow SQS: a TCP proxy in front of moto that passes requests at once and
+/// holds every chunk of the answers for `delay_ms`. With a delay past the API's
+/// `SQS_TIMEOUT_MS`, SQS stores the message but the API gives up before it
+/// hears so.
+pub async fn slow_sqs(delay_ms: u64) -> SlowSqs {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let upstream = moto_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let answered = Arc::new(AtomicU64::new(0));
+    let connected = Arc::new(AtomicU64::new(0));
+    let open = Arc::new(AtomicU64::new(0));
+    let (counter, opened, relaying) = (answered.clone(), connected.clone(), open.clone());
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            let (counter, opened) = (counter.clone(), opened.clone());
+            relaying.fetch_add(1, Ordering::Relaxed);
+            let guard = OpenGuard(relaying.clone());
+            tokio::spawn(async move {
+                let _guard = guard;
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                opened.fetch_add(1, Ordering::Relaxed);
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let requests = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                    let _ = server_write.shutdown().await;
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut first = true;
+                loop {
+                    let n = match server_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if std::mem::take(&mut first) {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                requests.abort();
+            });
+        }
+    });
+    SlowSqs {
+        endpoint,
+        answered,
+        connected,
+        open,
+    }
+}
+
+/// Counts a relayed connection down however its task ends.
+struct OpenGuard(Arc<AtomicU64>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }

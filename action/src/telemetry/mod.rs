@@ -1,0 +1,371 @@
+//! Traces of a release: with `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, each command exports its spans
+//! over OTLP HTTP/protobuf: one root span per command (`ferry deploy`), and
+//! under it the stages' `tracing` spans (detect, render, build, register,
+//! rollout, wait, diagnose, rollback, GitHub calls). The stages only use
+//! `tracing`; this module bridges them to OpenTelemetry.
+//!
+//! Jobs join one trace: the root span continues `TRACEPARENT` (W3C) when it
+//! is set, and [`Telemetry::traceparent`] is written as the `traceparent`
+//! output for the next job to pass on.
+//!
+//! Never in a release's way: without an endpoint no exporter is built and
+//! nothing is recorded; spans leave on a background thread; at exit the
+//! flush waits at most [`FLUSH_TIMEOUT`]; export errors are logged at debug.
+//! Only Ferry's own spans and their fields are exported, never log events
+//! (which the AWS and HTTP libraries fill with headers).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
+use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, ContextGuard, KeyValue};
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::registry::Registry;
+
+/// The most the final flush may add to a command's run.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_millis(800);
+/// The most one export may take (on the background thread).
+pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The instrumentation scope and default `service.name`.
+pub const SCOPE: &str = "ferry";
+
+/// The layer that turns Ferry's spans into OpenTelemetry spans.
+pub type SpanLayer = Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync>;
+
+/// The OTLP/HTTP traces URL from the standard variables: the signal-specific
+/// one as given, else the base endpoint + `/v1/traces`. None when unset,
+/// empty, or not an http(s) URL (then nothing is exported).
+pub fn traces_url(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let usable = |v: String| {
+        let v = v.trim().to_string();
+        (v.starts_with("http://") || v.starts_with("https://")).then_some(v)
+    };
+    if let Some(url) = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").and_then(usable) {
+        return Some(url);
+    }
+    env("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .and_then(usable)
+        .map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
+}
+
+/// The digest of an image reference (`repo@sha256:…` → `sha256:…`).
+pub fn digest(image: &str) -> Option<&str> {
+    image.rsplit_once('@').map(|(_, d)| d)
+}
+
+/// The revision of a task definition ARN (`…:task-definition/api:42` → `42`).
+pub fn revision(arn: &str) -> Option<&str> {
+    arn.rsplit_once(':')
+        .map(|(_, r)| r)
+        .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Records one service's deploy as a span (`deploy.service`) with what a
+/// person filters by: service, environment, image digest, task definition
+/// revision, outcome, and how long it took.
+pub fn record_outcome(o: &crate::deploy::ServiceOutcome) {
+    let span = tracing::info_span!(
+        "deploy.service",
+        service = %o.service,
+        environment = %o.env,
+        image.digest = o.image.as_deref().and_then(digest),
+        task_definition.revision = o.task_definition_arn.as_deref().and_then(revision),
+        task_definition.arn = o.task_definition_arn.as_deref(),
+        outcome = o.status.as_str(),
+        duration_secs = o.duration_secs,
+        rolled_back_to = o.rollback.as_ref().map(|r| r.task_definition_arn.as_str()),
+    );
+    drop(span);
+}
+
+/// A subcommand's name from its value's `Debug` text (`PlanComment(…)` →
+/// `plan-comment`): only the leading identifier is read.
+pub fn command_name(debug: &str) -> String {
+    let mut out = String::new();
+    for c in debug.chars().take_while(char::is_ascii_alphanumeric) {
+        if c.is_ascii_uppercase() && !out.is_empty() {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+struct Carrier<'a>(&'a HashMap<String, String>);
+
+impl Extractor for Carrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+struct Out<'a>(&'a mut HashMap<String, String>);
+
+impl Injector for Out<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+}
+
+/// The remote parent a `TRACEPARENT` value names (W3C trace context); None
+/// when it is absent or malformed (the command then starts a new trace).
+pub fn remote_parent(traceparent: Option<&str>) -> Option<Context> {
+    let value = traceparent?.trim();
+    let carrier = HashMap::from([("traceparent".to_string(), value.to_string())]);
+    let cx = TraceContextPropagator::new().extract(&Carrier(&carrier));
+    cx.span().span_context().is_valid().then_some(cx)
+}
+
+/// The W3C `traceparent` of a context's span (None if it has none).
+pub fn traceparent_of(cx: &Context) -> Option<String> {
+    if !cx.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(cx, &mut Out(&mut carrier));
+    carrier.remove("traceparent")
+}
+
+/// The exporting side of a command's telemetry (nothing when disabled).
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+    incoming: Option<String>,
+    root: Option<Context>,
+    guard: Option<ContextGuard>,
+}
+
+/// The GitHub run's variables recorded on the root span.
+const RUN_ATTRIBUTES: &[(&str, &str)] = &[
+    ("GITHUB_REPOSITORY", "github.repository"),
+    ("GITHUB_RUN_ID", "github.run_id"),
+    ("GITHUB_RUN_ATTEMPT", "github.run_attempt"),
+    ("GITHUB_WORKFLOW", "github.workflow"),
+    ("GITHUB_JOB", "github.job"),
+    ("GITHUB_SHA", "github.sha"),
+    ("GITHUB_REF_NAME", "github.ref_name"),
+];
+
+/// Sets up tracing export from the environment: the layer to install with
+/// the log ([`crate::gha::logging::init_with`]; None without an endpoint),
+/// and the handle that starts, passes on and flushes the trace.
+pub fn init(env: &dyn Fn(&str) -> Option<String>) -> (Option<SpanLayer>, Telemetry) {
+    let incoming = env("TRACEPARENT").filter(|t| remote_parent(Some(t)).is_some());
+    let Some(url) = traces_url(env) else {
+        return (
+            None,
+            Telemetry {
+                incoming,
+                ..Telemetry::default()
+            },
+        );
+    };
+    let exporter = match opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(url)
+        .with_timeout(EXPORT_TIMEOUT)
+        .build()
+    {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::debug!("traces: cannot build the OTLP exporter: {e}");
+            return (
+                None,
+                Telemetry {
+                    incoming,
+                    ..Telemetry::default()
+                },
+            );
+        }
+    };
+    let service = env("OTEL_SERVICE_NAME")
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| SCOPE.to_string());
+    let provider = SdkTracerProvider::builder()
+        .with_resource(
+            Resource::builder()
+                .with_service_name(service)
+                .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+                .build(),
+        )
+        .with_batch_exporter(exporter)
+        .build();
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(SCOPE))
+        .with_tracked_inactivity(false)
+        // Ferry's spans only: no event (libraries log headers), no
+        // library's span.
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.is_span() && meta.target().starts_with("ferry")
+        }));
+    (
+        Some(Box::new(layer)),
+        Telemetry {
+            provider: Some(provider),
+            incoming,
+            root: None,
+            guard: None,
+        },
+    )
+}
+
+impl Telemetry {
+    /// Whether spans are exported.
+    pub fn enabled(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Starts the command's root span (`ferry <command>`), child of
+    /// `TRACEPARENT` when set, and makes it the parent of every span until
+    /// [`Telemetry::finish`].
+    pub fn start(&mut self, command: &str, env: &dyn Fn(&str) -> Option<String>) {
+        let Some(provider) = &self.provider else {
+            return;
+        };
+        let parent = remote_parent(self.incoming.as_deref()).unwrap_or_default();
+        let mut attributes = vec![KeyValue::new("ferry.command", command.to_string())];
+        for (var, key) in RUN_ATTRIBUTES {
+            if let Some(v) = env(var).filter(|v| !v.is_empty()) {
+                attributes.push(KeyValue::new(*key, v));
+            }
+        }
+        let span = provider
+            .tracer(SCOPE)
+            .span_builder(format!("ferry {command}"))
+            .with_attributes(attributes)
+            .start_with_context(&provider.tracer(SCOPE), &parent);
+        let cx = parent.with_span(span);
+        self.guard = Some(cx.clone().attach());
+        self.root = Some(cx);
+    }
+
+    /// The trace context the next job continues: the root span's, else the
+    /// `TRACEPARENT` this command was given (passed on unchanged).
+    pub fn traceparent(&self) -> Option<String> {
+        self.root
+            .as_ref()
+            .and_then(traceparent_of)
+            .or_else(|| self.incoming.clone())
+    }
+
+    /// Ends the root span with the command's outcome and flushes, waiting
+    /// at most [`FLUSH_TIMEOUT`]; a failure is logged at debug only.
+    pub fn finish(mut self, ok: bool) {
+        if let Some(cx) = self.root.take() {
+            let span = cx.span();
+            span.set_attribute(KeyValue::new(
+                "ferry.outcome",
+                if ok { "succeeded" } else { "failed" },
+            ));
+            if !ok {
+                span.set_status(opentelemetry::trace::Status::error("the command failed"));
+            }
+            span.end();
+        }
+        drop(self.guard.take());
+        if let Some(provider) = self.provider.take()
+            && let Err(e) = provider.shutdown_with_timeout(FLUSH_TIMEOUT)
+        {
+            tracing::debug!("traces: the last spans were not exported: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| vars.get(k).cloned()
+    }
+
+    #[test]
+    fn digests_and_revisions_are_read_from_references() {
+        assert_eq!(digest("r/api@sha256:ab"), Some("sha256:ab"));
+        assert_eq!(digest("r/api:v1"), None);
+        assert_eq!(
+            revision("arn:aws:ecs:us-east-1:1:task-definition/shop-api:42"),
+            Some("42")
+        );
+        assert_eq!(revision("arn:aws:ecs:us-east-1:1:task-definition/x"), None);
+    }
+
+    #[test]
+    fn command_names_are_the_typed_ones() {
+        assert_eq!(
+            command_name("PlanComment(PlanArgs { env: \"x\" })"),
+            "plan-comment"
+        );
+        assert_eq!(command_name("PlanVerify { plan: .. }"), "plan-verify");
+        assert_eq!(command_name("Deploy(DeployArgs)"), "deploy");
+    }
+
+    #[test]
+    fn the_standard_variables_name_the_endpoint() {
+        assert_eq!(traces_url(&env(&[])), None);
+        assert_eq!(
+            traces_url(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")])).as_deref(),
+            Some("http://c:4318/v1/traces")
+        );
+        assert_eq!(
+            traces_url(&env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://t/x")
+            ]))
+            .as_deref(),
+            Some("https://t/x")
+        );
+        for bad in ["", "  ", "c:4318", "file:///etc/passwd", "ftp://x"] {
+            assert_eq!(
+                traces_url(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", bad)])),
+                None,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn traceparents_round_trip_and_malformed_ones_start_a_new_trace() {
+        let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let cx = remote_parent(Some(tp)).unwrap();
+        assert_eq!(traceparent_of(&cx).as_deref(), Some(tp));
+        for bad in [
+            "",
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+            "zz-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\n::stop-commands::x",
+        ] {
+            assert!(remote_parent(Some(bad)).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn without_an_endpoint_nothing_is_built_and_traceparent_passes_through() {
+        let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let (layer, mut t) = init(&env(&[("TRACEPARENT", tp)]));
+        assert!(layer.is_none());
+        assert!(!t.enabled());
+        t.start("render", &env(&[]));
+        assert_eq!(t.traceparent().as_deref(), Some(tp));
+        t.finish(true);
+        let (_, t) = init(&env(&[("TRACEPARENT", "garbage")]));
+        assert_eq!(t.traceparent(), None);
+    }
+}
