@@ -57,17 +57,6 @@ pub fn summary_markdown(outcomes: &[Outcome]) -> String {
     rendered.unwrap_or_else(|e| format!("build summary could not be rendered: {e}\n"))
 }
 
-/// A token no builder output can predict (it ends `::stop-commands::`).
-fn resume_token(seed: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let hash = Sha256::digest(format!("{seed}:{nanos}:{}", std::process::id()).as_bytes());
-    let hex: String = hash.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("ferry-{hex}")
-}
-
 /// Writes the logs (folded), the outputs and the summary.
 ///
 /// Outputs: `image`, `tag`, `reused` for the first service (a matrix job
@@ -76,18 +65,10 @@ pub fn write(reporter: &mut Reporter, outcomes: &[Outcome]) -> std::io::Result<(
     for o in outcomes {
         if !o.log.is_empty() {
             reporter.group(&format!("build {} ({})", o.service, o.tag))?;
-            // The builder's output is not ours: stop the runner from reading
-            // workflow commands (`::set-output`, `::add-mask`) in it.
-            let resume = resume_token(&o.content_tag);
-            if reporter.in_actions() {
-                reporter.info(&format!("::stop-commands::{resume}"))?;
-            }
-            for line in o.log.lines() {
-                reporter.info(line)?;
-            }
-            if reporter.in_actions() {
-                reporter.info(&format!("::{resume}::"))?;
-            }
+            // The builder's output is not ours: one block through the
+            // reporter, which fences it with `::stop-commands::` when any
+            // line could run as a workflow command.
+            reporter.info(o.log.trim_end_matches('\n'))?;
             reporter.end_group()?;
         }
         if let Status::Failed(why) = &o.status {

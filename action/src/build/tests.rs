@@ -648,3 +648,67 @@ proptest::proptest! {
         proptest::prop_assert!(!line.contains('\n') && !line.contains('\r') && !line.contains("::"));
     }
 }
+
+/// A cloneable in-memory stream, to read what the reporter wrote.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_builder_log_that_prints_workflow_commands_is_fenced_once_and_shown_whole() {
+    let stdout = Captured::default();
+    let mut reporter = crate::gha::Reporter::new(
+        true,
+        None,
+        None,
+        Box::new(stdout.clone()),
+        Box::new(Captured::default()),
+    );
+    let log = "STEP 1/2: FROM scratch\n::add-mask::hunter2\n  ::set-output name=image::evil\n##[error]fake\nSTEP 2/2: done\n";
+    let outcome = Outcome {
+        service: "sampleapi".into(),
+        tag: "sampleapi-0123456-20251125222635".into(),
+        content_tag: "sampleapi-content-x".into(),
+        image: None,
+        digest: None,
+        size: None,
+        status: Status::Failed("build failed".into()),
+        seconds: 1.0,
+        log: log.into(),
+    };
+    report::write(&mut reporter, &[outcome]).unwrap();
+    let out = String::from_utf8(stdout.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    let stops: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("::stop-commands::"))
+        .collect();
+    assert_eq!(stops.len(), 1, "one fence: {out}");
+    let token = lines[stops[0]].trim_start_matches("::stop-commands::");
+    assert!(token.len() >= 16, "an unguessable token: {out}");
+    let resume = lines
+        .iter()
+        .position(|l| *l == format!("::{token}::"))
+        .unwrap_or_else(|| panic!("the fence is closed: {out}"));
+    // Every line of the log, verbatim, inside the fence; nothing of it outside.
+    let inside = &lines[stops[0] + 1..resume];
+    assert_eq!(
+        inside,
+        log.trim_end().lines().collect::<Vec<_>>().as_slice(),
+        "{out}"
+    );
+    for l in lines[..stops[0]].iter().chain(&lines[resume + 1..]) {
+        assert!(
+            !l.contains("hunter2") && !l.contains("evil") && !l.contains("fake"),
+            "{out}"
+        );
+    }
+}
