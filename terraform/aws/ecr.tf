@@ -64,3 +64,47 @@ resource "aws_ecr_lifecycle_policy" "service" {
     ]
   })
 }
+
+# The layer cache of `ferry build` on a docker-container or remote buildx
+# builder: `<repository>-buildcache:buildcache`, moved on every build, so it
+# lives beside the IMMUTABLE image repository rather than in it. Without it
+# the build still runs, uncached (Ferry exports the cache with
+# ignore-error=true). Holds layers only, never a deployed image.
+resource "aws_ecr_repository" "build_cache" {
+  #checkov:skip=CKV_AWS_51: the cache tag must move with every build; images are deployed only from the IMMUTABLE repository above, by digest.
+  #checkov:skip=CKV_AWS_136: AES-256 at rest, as for the image repositories (no secrets in build layers).
+  for_each = var.manage_account_resources ? toset(local.ecr_services) : toset([])
+
+  name                 = "${var.project}/${each.key}-buildcache"
+  image_tag_mutability = "MUTABLE"
+  force_delete         = true
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "AES256"
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "build_cache" {
+  for_each = aws_ecr_repository.build_cache
+
+  repository = each.value.name
+  policy = jsonencode({
+    rules = [
+      {
+        rulePriority = 1
+        description  = "Superseded cache manifests after 1 day"
+        selection = {
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = 1
+        }
+        action = { type = "expire" }
+      },
+    ]
+  })
+}

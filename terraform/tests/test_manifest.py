@@ -112,7 +112,8 @@ def ecr_repositories_agree_with_the_manifest():
     m = manifest()
     listed = unwrap(locals_of(TF)["ecr_services"])
     assert sorted(listed) == sorted(m["services"]), f"local.ecr_services {listed} != manifest services"
-    repo = [b["aws_ecr_repository"]["service"] for _, b in blocks(TF, "resource") if "aws_ecr_repository" in b][0]
+    repo = [b["aws_ecr_repository"]["service"] for _, b in blocks(TF, "resource")
+            if "service" in b.get("aws_ecr_repository", {})][0]
     assert expr(repo["name"]) == '"${var.project}/${each.key}"', expr(repo["name"])
     lookup = [b["aws_ecr_repository"]["service"] for _, b in blocks(TF, "data") if "aws_ecr_repository" in b][0]
     assert expr(lookup["name"]) == '"${var.project}/${each.key}"'
@@ -121,6 +122,16 @@ def ecr_repositories_agree_with_the_manifest():
         assert want == f"{m['project']}/{service}", f"manifest ecr-repository of {service} is {want}"
     assert unwrap(repo["image_tag_mutability"]) == "IMMUTABLE"
     assert unwrap(unwrap(repo["image_scanning_configuration"])["scan_on_push"]) is True
+    # ferry build's registry cache (action/src/build/builder.rs, cache_ref):
+    # `<repository>-buildcache:buildcache`, a tag that moves, so its own
+    # MUTABLE repository for each service, never the image repository.
+    cache = [b["aws_ecr_repository"]["build_cache"] for _, b in blocks(TF, "resource")
+             if "aws_ecr_repository" in b and "build_cache" in b["aws_ecr_repository"]]
+    assert cache, "no aws_ecr_repository.build_cache for ferry build's registry cache"
+    assert expr(cache[0]["name"]) == '"${var.project}/${each.key}-buildcache"', expr(cache[0]["name"])
+    assert unwrap(cache[0]["image_tag_mutability"]) == "MUTABLE"
+    builder = (ROOT / "action/src/build/builder.rs").read_text()
+    assert '"{image}-buildcache:{CACHE_TAG}"' in builder, "Ferry's cache reference changed: update build_cache"
 
 
 @test
