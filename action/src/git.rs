@@ -58,16 +58,6 @@ pub struct RevError {
 /// The longest revision accepted (git's own ref names stay far below).
 pub const MAX_REV_LEN: usize = 255;
 
-/// Quotes outside text for a message: escaped, and cut at 80 characters.
-fn quote(text: &str) -> String {
-    let cut: String = text.chars().take(80).collect();
-    let mut shown = format!("{cut:?}");
-    if cut.len() < text.len() {
-        shown.push('…');
-    }
-    shown
-}
-
 /// A full commit (or other object) id: 40 (SHA-1) or 64 (SHA-256) hex
 /// digits, lower case. What git prints, and the only form accepted from an
 /// event payload or the GitHub API.
@@ -78,7 +68,7 @@ impl ObjectId {
     /// Checks `text` is a full hex object id.
     pub fn parse(text: &str) -> Result<Self, RevError> {
         let fail = |why| RevError {
-            shown: quote(text),
+            shown: crate::gha::quote(text),
             why,
         };
         if text.len() != 40 && text.len() != 64 {
@@ -118,7 +108,7 @@ impl Rev {
     /// Checks `text` against the revision grammar Ferry accepts.
     pub fn parse(text: &str) -> Result<Self, RevError> {
         let fail = |why| RevError {
-            shown: quote(text),
+            shown: crate::gha::quote(text),
             why,
         };
         if text.is_empty() {

@@ -130,8 +130,7 @@ fn invalid(event: &str, path: &str, value: &str, expected: &'static str) -> Even
 /// A commit id: 40 (SHA-1) or 64 (SHA-256) hex digits.
 fn commit(v: &Value, event: &str, path: &str) -> Result<String, EventError> {
     let text = string(v, event, path)?;
-    let hex = text.bytes().all(|b| b.is_ascii_hexdigit());
-    if hex && matches!(text.len(), 40 | 64) {
+    if crate::git::ObjectId::parse(&text).is_ok() {
         Ok(text)
     } else {
         Err(invalid(
