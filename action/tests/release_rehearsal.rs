@@ -134,6 +134,19 @@ fn step(
     if let Runner::Image { docker, image } = runner {
         return in_image(docker, image, dir, gh, sha, aws_endpoint, args);
     }
+    step_on_host(dir, gh, sha, aws_endpoint, &[], args)
+}
+
+/// [`step`] on the runner itself, with `extra` variables (a second AWS
+/// endpoint for one service).
+fn step_on_host(
+    dir: &Path,
+    gh: &GitHubState,
+    sha: &str,
+    aws_endpoint: Option<&str>,
+    extra: &[(&str, &str)],
+    args: &[&str],
+) -> Run {
     let uri = gh.uri();
     let home = tempfile::tempdir().unwrap();
     let (config, credentials) = (
@@ -158,6 +171,7 @@ fn step(
             ("AWS_REGION", "us-east-1"),
         ]);
     }
+    env.extend(extra.iter().copied());
     let run = ferry_without(dir, args, &env, AWS_VARS);
     assert!(
         !everything(&run).contains(TOKEN),
@@ -542,6 +556,56 @@ async fn rehearse(runner: &Runner) {
         !dir.join(".ferry/release/sampleworker.staging.json")
             .exists()
     );
+
+    // `ferry release` for real on the next commit, in one command: the plan
+    // rendered once with the image by tag, the build pinning it to the
+    // digest it pushed, and that exact image registered and rolled out.
+    if matches!(runner, Runner::Host) {
+        std::fs::write(&dockerfile, format!("{text}LABEL rehearsal=2\n")).unwrap();
+        let next = commit(dir, "sampleapi: another change");
+        gh.set_pulls(&next, &[14]);
+        let (registered, updated) = (
+            count(&ecs, "RegisterTaskDefinition"),
+            count(&ecs, "UpdateService"),
+        );
+        let release = step_on_host(
+            dir,
+            &gh,
+            &next,
+            Some(&moto),
+            &[("AWS_ENDPOINT_URL_ECS", ecs.url.as_str())],
+            &[
+                "release",
+                "--base",
+                &sha,
+                "--head",
+                &next,
+                "--no-api",
+                "--builder",
+                runner.builder(),
+                "--registry",
+                &format!("http://{registry}"),
+                "--poll-interval",
+                "50ms",
+                "--timeout",
+                "20s",
+            ],
+        );
+        assert_eq!(release.code, 0, "{release:#?}");
+        assert_eq!(release.output("services"), r#"["sampleapi"]"#);
+        assert_eq!(release.output("status"), "succeeded", "{release:#?}");
+        let image = release.output("image").to_string();
+        assert!(
+            image.starts_with(&format!("{registry}/email-platform/sampleapi@sha256:")),
+            "{image}"
+        );
+        let calls = ecs.calls("RegisterTaskDefinition");
+        assert_eq!(calls.len(), registered + 1, "one new revision");
+        let td = &calls.last().unwrap().body;
+        assert_eq!(td["family"], "email-platform-staging-sampleapi");
+        assert_eq!(td["containerDefinitions"][0]["image"], image.as_str());
+        assert_eq!(count(&ecs, "UpdateService"), updated + 1);
+    }
 
     assert_valid_github_api(&gh.received().await).await;
 }

@@ -249,21 +249,47 @@ pub fn prepare(
     reporter: &mut Reporter,
 ) -> Result<Prepared, BuildError> {
     let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
-    let git = Git::open(&root).map_err(|e| {
-        BuildError::Input(format!(
-            "build needs the git repository (content tags hash its files): {e}"
-        ))
-    })?;
+    let git = open_git(&root)?;
     let root = git.root().to_path_buf();
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
     let names = parse_services(&manifest, opts.services.as_deref()).map_err(BuildError::Input)?;
+    let (sha, plans, settings) = prepare_in(ctx, &git, &manifest, &names, opts, reporter)?;
+    Ok(Prepared {
+        root,
+        manifest,
+        sha,
+        plans,
+        settings,
+    })
+}
+
+/// The repository `build` reads (content tags hash its files).
+pub fn open_git(root: &std::path::Path) -> Result<Git, BuildError> {
+    Git::open(root).map_err(|e| {
+        BuildError::Input(format!(
+            "build needs the git repository (content tags hash its files): {e}"
+        ))
+    })
+}
+
+/// The plans of `names` at the run's commit, from a manifest already read:
+/// the commit's id, one plan per service, and the build settings.
+pub fn prepare_in(
+    ctx: &Context,
+    git: &Git,
+    manifest: &Manifest,
+    names: &[String],
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<(String, Vec<Plan>, Settings), BuildError> {
+    let root = git.root().to_path_buf();
     let rev = ctx.sha.clone().unwrap_or_else(|| "HEAD".into());
     let rev = Rev::parse(rev.trim()).map_err(|e| BuildError::Input(format!("GITHUB_SHA: {e}")))?;
     let sha = git.resolve(&rev)?.ok_or_else(|| {
         BuildError::Input(format!("commit `{rev}` is not in this clone (GITHUB_SHA)"))
     })?;
     let files = inputs::parse_ls_tree(&git.ls_tree_recursive(&sha)?);
-    let tree = GitTree::new(&git, sha.clone());
+    let tree = GitTree::new(git, sha.clone());
     let workspace = Workspace::load(&tree).unwrap_or_default();
     let lockfile =
         crate::crates::Tree::read(&tree, "Cargo.lock").and_then(|t| Lockfile::parse(&t).ok());
@@ -282,7 +308,7 @@ pub fn prepare(
         source: source.as_deref(),
         dirty: &dirty,
     };
-    let plans = plan(&manifest, &names, &commit, SystemTime::now())?;
+    let plans = plan(manifest, names, &commit, SystemTime::now())?;
     for p in plans.iter().filter(|p| !p.dirty.is_empty()) {
         let mut files = p
             .dirty
@@ -310,15 +336,9 @@ pub fn prepare(
             .or_else(|| manifest.build.registry.clone()),
         parallel: opts.parallel.unwrap_or(manifest.build.parallel).max(1),
         region: manifest.region.clone(),
-        root: root.clone(),
-    };
-    Ok(Prepared {
         root,
-        manifest,
-        sha,
-        plans,
-        settings,
-    })
+    };
+    Ok((sha, plans, settings))
 }
 
 /// Runs `build` and writes its outputs and summary.
@@ -330,7 +350,17 @@ pub async fn run(
     let Prepared {
         plans, settings, ..
     } = prepare(ctx, opts, reporter)?;
-    let outcomes = execute::execute(&settings, plans, reporter).await?;
+    execute(&settings, plans, reporter).await
+}
+
+/// Builds (or reuses) the planned images and writes `build`'s outputs; an
+/// error names every service that failed.
+pub async fn execute(
+    settings: &Settings,
+    plans: Vec<Plan>,
+    reporter: &mut Reporter,
+) -> Result<Vec<Outcome>, BuildError> {
+    let outcomes = execute::execute(settings, plans, reporter).await?;
     report::write(reporter, &outcomes)
         .map_err(|e| BuildError::Input(format!("cannot write the outputs: {e}")))?;
     let failed: Vec<String> = outcomes

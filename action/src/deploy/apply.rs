@@ -100,6 +100,21 @@ pub struct PlanInput {
     pub rollback_to: Option<String>,
 }
 
+/// The manifest's environment `env`, or an error naming those it declares.
+pub fn environment<'m>(
+    manifest: &'m Manifest,
+    env: &str,
+) -> Result<&'m crate::manifest::Environment, String> {
+    manifest.environments.get(env).ok_or_else(|| {
+        let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
+        format!(
+            "unknown environment `{env}`: {} declares {}",
+            manifest.file.display(),
+            known.join(", ")
+        )
+    })
+}
+
 /// The plans of `env`: cluster and ECS service names rendered from the
 /// manifest's templates. Unknown services or environments are errors.
 pub fn plans(
@@ -107,14 +122,7 @@ pub fn plans(
     env: &str,
     inputs: Vec<PlanInput>,
 ) -> Result<Vec<ServicePlan>, String> {
-    let environment = manifest.environments.get(env).ok_or_else(|| {
-        let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
-        format!(
-            "unknown environment `{env}`: {} declares {}",
-            manifest.file.display(),
-            known.join(", ")
-        )
-    })?;
+    let environment = environment(manifest, env)?;
     inputs
         .into_iter()
         .map(|input| {

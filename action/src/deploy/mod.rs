@@ -29,7 +29,10 @@ pub use model::{
     ContainerExit, DeployReport, DeploymentPayload, Diagnosis, LogLine, Rollback, ServiceEvent,
     ServiceOutcome, Status, StoppedTask, deployment_task,
 };
-pub use run::{Options, RunError, github_state, overall, render_services, run, selected};
+pub use run::{
+    DeployPlan, Options, RunError, commit_sha, dry_report, execute, github_state, overall, plan,
+    preview, render_services, run, selected,
+};
 
 #[cfg(test)]
 mod tests;

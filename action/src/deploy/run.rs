@@ -1,12 +1,8 @@
-//! `ferry deploy` end to end: render every service (nothing is touched when
-//! one is invalid), register, record a GitHub Deployment per service, roll
-//! out and wait, then set the statuses, post the deploy comment and write
-//! the outputs and the job summary.
-//!
-//! The order matters to users: the Deployment record carries the task
-//! definition ARN (so it is created after registration), and it is marked
-//! `in_progress` before the service is updated, so GitHub's environments
-//! view shows the rollout while it runs.
+//! `ferry deploy` end to end, as a plan and its execution: [`plan`] renders
+//! every service (nothing is touched when one is invalid); [`execute`]
+//! registers, records a GitHub Deployment per service, rolls out and waits,
+//! then sets the statuses, posts the deploy comment and writes the outputs
+//! and the job summary; [`preview`] shows the same plan with no effect.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -197,7 +193,122 @@ fn describe(o: &ServiceOutcome) -> String {
     line
 }
 
-/// Runs `ferry deploy`.
+/// A deploy decided before anything is touched: where it goes, each
+/// service's image and rendered task definition. `ferry deploy` and
+/// `ferry release` build it once, then either carry it out ([`execute`]) or
+/// show it ([`preview`]): the dry run is the same plan with effects off.
+#[derive(Debug, Clone)]
+pub struct DeployPlan {
+    /// The environment.
+    pub env: String,
+    /// Its AWS region.
+    pub region: String,
+    /// True when the environment promotes from another (GitHub's
+    /// `production_environment` flag).
+    pub production: bool,
+    /// The environment's URL, for GitHub's environments view.
+    pub environment_url: Option<String>,
+    /// The commit deployed (empty only outside a git clone).
+    pub sha: String,
+    /// One entry per service, in the manifest's order.
+    pub services: Vec<ServicePlan>,
+}
+
+/// The commit a run deploys: `GITHUB_SHA`, else (outside Actions) the
+/// commit checked out; empty only outside a git clone.
+pub fn commit_sha(ctx: &Context, root: &std::path::Path) -> String {
+    match &ctx.sha {
+        Some(sha) => sha.clone(),
+        None => crate::git::Git::open(root)
+            .ok()
+            .and_then(|git| git.head().ok().flatten())
+            .map(|id| id.as_str().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// Decides a deploy of `images` (service → image reference) to `env`:
+/// renders every task definition first (every problem of every service at
+/// once), so a broken one stops the deploy before anything is touched.
+pub fn plan(
+    root: &std::path::Path,
+    manifest: &Manifest,
+    env: &str,
+    images: &BTreeMap<String, String>,
+    env_vars: &BTreeMap<String, String>,
+    sha: String,
+) -> Result<DeployPlan, RunError> {
+    let environment = super::apply::environment(manifest, env).map_err(RunError::Input)?;
+    let rendered =
+        render_services(root, manifest, env, images.iter(), env_vars).map_err(RunError::Render)?;
+    let inputs = rendered
+        .into_iter()
+        .map(|r| PlanInput {
+            image: images.get(&r.service).cloned(),
+            service: r.service,
+            task_definition: r.task_definition,
+            rollback_to: None,
+        })
+        .collect();
+    let mut services = plans(manifest, env, inputs).map_err(RunError::Input)?;
+    // Manifest order, as every table shows it.
+    services.sort_by_key(|p| manifest.services.get_index_of(&p.service));
+    Ok(DeployPlan {
+        env: env.to_string(),
+        region: environment
+            .region
+            .clone()
+            .unwrap_or_else(|| manifest.region.clone()),
+        production: environment.promote_from.is_some(),
+        environment_url: environment.url.clone(),
+        sha,
+        services,
+    })
+}
+
+/// What a deploy would do, with no effect: each service's outcome is
+/// `dry-run`; the comment it would post is returned beside the report.
+pub fn dry_report(plan: &DeployPlan, run_url: Option<String>) -> DeployReport {
+    DeployReport {
+        env: plan.env.clone(),
+        sha: plan.sha.clone(),
+        run_url,
+        environment_url: plan.environment_url.clone(),
+        outcomes: plan
+            .services
+            .iter()
+            .map(|p| untouched(p, Status::DryRun))
+            .collect(),
+    }
+}
+
+/// Shows a plan instead of carrying it out: what each service would run
+/// where, the comment it would post, the outputs and the summary.
+pub fn preview(
+    plan: &DeployPlan,
+    ctx: &Context,
+    reporter: &mut Reporter,
+) -> Result<DeployReport, RunError> {
+    let report = dry_report(plan, ctx.run_url.clone());
+    for p in &plan.services {
+        reporter.info(&format!(
+            "dry run: {} ({}) would run {} on ECS service {} in cluster {}",
+            p.service,
+            p.env,
+            p.image.as_deref().unwrap_or("–"),
+            p.ecs_service,
+            p.cluster
+        ))?;
+    }
+    reporter.info("dry run: the deploy comment would read:")?;
+    reporter.info(&comment::preview(&report))?;
+    write_outputs(reporter, &report)?;
+    reporter.summary(&comment::render_summary(&report))?;
+    Ok(report)
+}
+
+/// Runs `ferry deploy`: the plan from the manifest and the images, then
+/// carried out, or previewed with `--dry-run`.
 pub async fn run(
     ctx: &Context,
     opts: &Options,
@@ -205,83 +316,216 @@ pub async fn run(
 ) -> Result<DeployReport, RunError> {
     let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
-    let Some(environment) = manifest.environments.get(&opts.env) else {
-        let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
-        return Err(RunError::Input(format!(
-            "unknown environment `{}`: {} declares {}",
-            opts.env,
-            manifest.file.display(),
-            known.join(", ")
-        )));
-    };
-    let environment_url = environment.url.clone();
-    let production = environment.promote_from.is_some();
-    let region = environment
-        .region
-        .clone()
-        .unwrap_or_else(|| manifest.region.clone());
+    super::apply::environment(&manifest, &opts.env).map_err(RunError::Input)?;
     if let Some(token) = &ctx.token {
         reporter.mask(token)?;
     }
     let names =
         selected(&manifest, opts.services.as_deref(), &opts.images).map_err(RunError::Input)?;
-    let rendered = render_services(
+    let images: BTreeMap<String, String> = names
+        .iter()
+        .filter_map(|n| opts.images.get_key_value(n))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let plan = plan(
         &root,
         &manifest,
         &opts.env,
-        names.iter().filter_map(|n| opts.images.get_key_value(n)),
+        &images,
         &opts.env_vars,
-    )
-    .map_err(RunError::Render)?;
-    let inputs = rendered
-        .into_iter()
-        .map(|r| PlanInput {
-            image: opts.images.get(&r.service).cloned(),
-            service: r.service,
-            task_definition: r.task_definition,
-            rollback_to: None,
-        })
-        .collect();
-    let mut plans = plans(&manifest, &opts.env, inputs).map_err(RunError::Input)?;
-    // Outside Actions there is no GITHUB_SHA: the commit checked out is what
-    // is deployed (empty only outside a git clone).
-    let sha = match &ctx.sha {
-        Some(sha) => sha.clone(),
-        None => crate::git::Git::open(&root)
-            .ok()
-            .and_then(|git| git.head().ok().flatten())
-            .map(|id| id.as_str().to_string())
-            .unwrap_or_default(),
-    };
-    let mut report = DeployReport {
-        env: opts.env.clone(),
-        sha: sha.clone(),
-        run_url: ctx.run_url.clone(),
-        environment_url: environment_url.clone(),
-        outcomes: Vec::new(),
-    };
-
+        commit_sha(ctx, &root),
+    )?;
     if opts.dry_run {
-        report.outcomes = plans.iter().map(|p| untouched(p, Status::DryRun)).collect();
-        for p in &plans {
+        preview(&plan, ctx, reporter)
+    } else {
+        execute(ctx, plan, &opts.rollout, reporter).await
+    }
+}
+
+/// Registration's result per service: the ARN, or why it failed.
+type Registrations = BTreeMap<String, Result<super::register::Registered, String>>;
+
+/// Registers every service's task definition at once, under the
+/// registration budget (an identical latest revision is reused).
+async fn register_all(
+    clients: &ecs::Clients,
+    plan: &DeployPlan,
+    rollout: &RolloutOptions,
+) -> Result<Registrations, RunError> {
+    let budget = Arc::new(Budget::new(
+        rollout.register_per_second,
+        rollout.register_burst,
+    ));
+    let mut set = tokio::task::JoinSet::new();
+    for p in &plan.services {
+        let (ecs, budget, td, service) = (
+            clients.ecs.clone(),
+            budget.clone(),
+            p.task_definition.clone(),
+            p.service.clone(),
+        );
+        set.spawn(async move {
+            let result = ensure_registered(&ecs, &budget, &td).await;
+            (service, result.map_err(|e| e.to_string()))
+        });
+    }
+    let mut registrations = Registrations::new();
+    while let Some(joined) = set.join_next().await {
+        let (service, result) =
+            joined.map_err(|e| RunError::Failed(format!("a registration task failed: {e}")))?;
+        registrations.insert(service, result);
+    }
+    Ok(registrations)
+}
+
+/// A service's GitHub Deployment record: its id, and whether an earlier
+/// run of this release already marked it `success` (a re-run adds nothing).
+type Records = BTreeMap<String, (u64, bool)>;
+
+/// The GitHub side before the rollout: each service's rollback target (the
+/// last successful release's task definition) and its Deployment record,
+/// marked `in_progress`. Problems are warnings: GitHub never blocks a deploy.
+async fn open_records(
+    gh: &GitHub,
+    ctx: &Context,
+    plan: &mut DeployPlan,
+    reporter: &mut Reporter,
+) -> Result<Records, RunError> {
+    let mut records = Records::new();
+    for service in plan.services.iter_mut() {
+        let Some(registered) = service.registered.clone() else {
+            continue;
+        };
+        match gh
+            .last_successful(&plan.env, &service.service, HISTORY)
+            .await
+        {
+            Ok(Some(record)) => {
+                service.rollback_to = record
+                    .payload
+                    .and_then(|p| p.task_definition_arn)
+                    .filter(|arn| *arn != registered.arn);
+            }
+            Ok(None) => {}
+            Err(e) => reporter.info(&format!(
+                "warning: {}: cannot read the last successful release (no rollback target): {e}",
+                service.service
+            ))?,
+        }
+        let payload = DeploymentPayload {
+            service: service.service.clone(),
+            image: service.image.clone(),
+            task_definition_arn: Some(registered.arn.clone()),
+        };
+        let new = NewDeployment {
+            sha: &plan.sha,
+            environment: &plan.env,
+            service: &service.service,
+            payload: &payload,
+            description: &format!("Ferry: {} to {}", service.service, plan.env),
+            production: plan.production,
+        };
+        let created = match gh.create_deployment(&new).await {
+            Ok(d) => d,
+            Err(e) => {
+                reporter.info(&format!(
+                    "warning: {}: cannot record the GitHub Deployment: {e}",
+                    service.service
+                ))?;
+                continue;
+            }
+        };
+        let id = created.record.id;
+        let previous = if created.reused {
+            gh.latest_state(id).await.ok().flatten()
+        } else {
+            None
+        };
+        // A re-run of a release that already succeeded adds no status.
+        let done_before = previous == Some(DeploymentState::Success);
+        if !done_before {
+            let status = NewStatus {
+                state: DeploymentState::InProgress,
+                log_url: ctx.run_url.as_deref(),
+                environment_url: plan.environment_url.as_deref(),
+                description: "rolling out",
+            };
+            if let Err(e) = gh.set_status(id, &status).await {
+                reporter.info(&format!(
+                    "warning: {}: cannot set the deployment status: {e}",
+                    service.service
+                ))?;
+            }
+        }
+        records.insert(service.service.clone(), (id, done_before));
+    }
+    Ok(records)
+}
+
+/// The GitHub side after the rollout: each record's final status, then the
+/// deploy comment on the pull requests of the commit.
+async fn close_records(
+    gh: &GitHub,
+    ctx: &Context,
+    records: &Records,
+    report: &DeployReport,
+    reporter: &mut Reporter,
+) -> Result<(), RunError> {
+    for o in &report.outcomes {
+        let (Some((id, done_before)), Some(state)) =
+            (records.get(&o.service), github_state(o.status))
+        else {
+            continue;
+        };
+        if *done_before && state == DeploymentState::Success {
+            continue;
+        }
+        let description = match &o.diagnosis {
+            Some(d) => d.reason.clone(),
+            None => format!("{} in {:.0} s", o.status.as_str(), o.duration_secs),
+        };
+        let status = NewStatus {
+            state,
+            log_url: ctx.run_url.as_deref(),
+            environment_url: report.environment_url.as_deref(),
+            description: &description,
+        };
+        if let Err(e) = gh.set_status(*id, &status).await {
             reporter.info(&format!(
-                "dry run: {} ({}) would run {} on ECS service {} in cluster {}",
-                p.service,
-                p.env,
-                p.image.as_deref().unwrap_or("–"),
-                p.ecs_service,
-                p.cluster
+                "warning: {}: cannot set the deployment status: {e}",
+                o.service
             ))?;
         }
-        let preview = comment::preview(&report);
-        reporter.info("dry run: the deploy comment would read:")?;
-        reporter.info(&preview)?;
-        write_outputs(reporter, &report)?;
-        reporter.summary(&comment::render_summary(&report))?;
-        return Ok(report);
     }
+    if report.sha.is_empty() {
+        return Ok(());
+    }
+    match super::post::post_deploy_comment(gh, &report.sha, report).await {
+        Ok(posted) => {
+            for (pr, upserted) in posted {
+                reporter.info(&format!(
+                    "deploy comment on #{pr}: {}",
+                    upserted_word(&upserted)
+                ))?;
+            }
+        }
+        Err(e) => reporter.info(&format!("warning: the deploy comment was not posted: {e}"))?,
+    }
+    Ok(())
+}
 
-    let clients = ecs::connect(&region).await?;
+/// Carries a plan out: register, record in GitHub, roll out and wait (with
+/// diagnosis and rollback), then statuses, comment, outputs and summary.
+/// The Deployment record carries the task definition ARN, so it is created
+/// after registration, and marked `in_progress` before the service is
+/// updated, so GitHub's environments view shows the rollout while it runs.
+pub async fn execute(
+    ctx: &Context,
+    mut plan: DeployPlan,
+    rollout: &RolloutOptions,
+    reporter: &mut Reporter,
+) -> Result<DeployReport, RunError> {
+    let clients = ecs::connect(&plan.region).await?;
     let gh = GitHub::from_context(ctx);
     if gh.is_none() {
         reporter.info(
@@ -289,38 +533,13 @@ pub async fn run(
         )?;
     }
 
-    // Register first: the Deployment record carries the ARN.
-    let budget = Arc::new(Budget::new(
-        opts.rollout.register_per_second,
-        opts.rollout.register_burst,
-    ));
-    let mut failed_early: BTreeMap<String, String> = BTreeMap::new();
-    {
-        let mut set = tokio::task::JoinSet::new();
-        for (i, plan) in plans.iter().enumerate() {
-            let (ecs, budget, td) = (
-                clients.ecs.clone(),
-                budget.clone(),
-                plan.task_definition.clone(),
-            );
-            set.spawn(async move { (i, ensure_registered(&ecs, &budget, &td).await) });
-        }
-        while let Some(joined) = set.join_next().await {
-            match joined {
-                Ok((i, Ok(registered))) => plans[i].registered = Some(registered),
-                Ok((i, Err(e))) => {
-                    failed_early.insert(plans[i].service.clone(), e.to_string());
-                }
-                Err(e) => return Err(RunError::Failed(format!("a registration task failed: {e}"))),
-            }
-        }
-    }
-    for p in plans.iter().filter(|p| p.registered.is_some()) {
-        if let Some(r) = &p.registered {
+    let mut registrations = register_all(&clients, &plan, rollout).await?;
+    for service in plan.services.iter_mut() {
+        if let Some(Ok(r)) = registrations.get(&service.service) {
             reporter.info(&format!(
                 "{} ({}): {} {}",
-                p.service,
-                p.env,
+                service.service,
+                service.env,
                 if r.registered {
                     "registered"
                 } else {
@@ -328,82 +547,23 @@ pub async fn run(
                 },
                 r.arn
             ))?;
+            service.registered = Some(r.clone());
         }
     }
-
-    // The GitHub side before the rollout: rollback targets and records.
-    let mut records: BTreeMap<String, (u64, bool)> = BTreeMap::new();
-    if let Some(gh) = &gh {
-        for plan in plans.iter_mut() {
-            let Some(registered) = plan.registered.clone() else {
-                continue;
-            };
-            match gh.last_successful(&opts.env, &plan.service, HISTORY).await {
-                Ok(Some(record)) => {
-                    plan.rollback_to = record
-                        .payload
-                        .and_then(|p| p.task_definition_arn)
-                        .filter(|arn| *arn != registered.arn);
-                }
-                Ok(None) => {}
-                Err(e) => reporter.info(&format!(
-                    "warning: {}: cannot read the last successful release (no rollback target): {e}",
-                    plan.service
-                ))?,
-            }
-            let payload = DeploymentPayload {
-                service: plan.service.clone(),
-                image: plan.image.clone(),
-                task_definition_arn: Some(registered.arn.clone()),
-            };
-            let new = NewDeployment {
-                sha: &sha,
-                environment: &opts.env,
-                service: &plan.service,
-                payload: &payload,
-                description: &format!("Ferry: {} to {}", plan.service, opts.env),
-                production,
-            };
-            match gh.create_deployment(&new).await {
-                Ok(d) => {
-                    let id = d.record.id;
-                    let previous = if d.reused {
-                        gh.latest_state(id).await.ok().flatten()
-                    } else {
-                        None
-                    };
-                    // A re-run of a release that already succeeded adds no status.
-                    let done_before = previous == Some(DeploymentState::Success);
-                    if !done_before {
-                        let status = NewStatus {
-                            state: DeploymentState::InProgress,
-                            log_url: ctx.run_url.as_deref(),
-                            environment_url: environment_url.as_deref(),
-                            description: "rolling out",
-                        };
-                        if let Err(e) = gh.set_status(id, &status).await {
-                            reporter.info(&format!(
-                                "warning: {}: cannot set the deployment status: {e}",
-                                plan.service
-                            ))?;
-                        }
-                    }
-                    records.insert(plan.service.clone(), (id, done_before));
-                }
-                Err(e) => reporter.info(&format!(
-                    "warning: {}: cannot record the GitHub Deployment: {e}",
-                    plan.service
-                ))?,
-            }
-        }
-    }
+    let records = match &gh {
+        Some(gh) => open_records(gh, ctx, &mut plan, reporter).await?,
+        None => Records::new(),
+    };
 
     // The rollout: only services that registered.
-    let (ready, broken): (Vec<ServicePlan>, Vec<ServicePlan>) =
-        plans.into_iter().partition(|p| p.registered.is_some());
-    reporter.group(&format!("roll out to {}", opts.env))?;
+    let order: Vec<String> = plan.services.iter().map(|p| p.service.clone()).collect();
+    let (ready, broken): (Vec<ServicePlan>, Vec<ServicePlan>) = plan
+        .services
+        .into_iter()
+        .partition(|p| p.registered.is_some());
+    reporter.group(&format!("roll out to {}", plan.env))?;
     let mut lines = Vec::new();
-    let mut outcomes = roll_out(&clients, ready, &opts.rollout, &mut |line| {
+    let mut outcomes = roll_out(&clients, ready, rollout, &mut |line| {
         lines.push(line.to_string());
     })
     .await;
@@ -412,59 +572,26 @@ pub async fn run(
     }
     reporter.end_group()?;
     for p in broken {
-        let reason = failed_early.remove(&p.service).unwrap_or_default();
+        let reason = match registrations.remove(&p.service) {
+            Some(Err(e)) => e,
+            _ => String::new(),
+        };
         outcomes.push(failed_before_change(untouched(&p, Status::Failed), reason));
     }
-    // Manifest order, as every table shows it.
-    outcomes.sort_by_key(|o| manifest.services.get_index_of(&o.service));
-    report.outcomes = outcomes;
+    outcomes.sort_by_key(|o| order.iter().position(|s| *s == o.service));
+    let report = DeployReport {
+        env: plan.env.clone(),
+        sha: plan.sha.clone(),
+        run_url: ctx.run_url.clone(),
+        environment_url: plan.environment_url.clone(),
+        outcomes,
+    };
     for o in &report.outcomes {
         crate::telemetry::record_outcome(o);
         reporter.info(&describe(o))?;
     }
-
     if let Some(gh) = &gh {
-        for o in &report.outcomes {
-            let (Some((id, done_before)), Some(state)) =
-                (records.get(&o.service), github_state(o.status))
-            else {
-                continue;
-            };
-            if *done_before && state == DeploymentState::Success {
-                continue;
-            }
-            let description = match &o.diagnosis {
-                Some(d) => d.reason.clone(),
-                None => format!("{} in {:.0} s", o.status.as_str(), o.duration_secs),
-            };
-            let status = NewStatus {
-                state,
-                log_url: ctx.run_url.as_deref(),
-                environment_url: environment_url.as_deref(),
-                description: &description,
-            };
-            if let Err(e) = gh.set_status(*id, &status).await {
-                reporter.info(&format!(
-                    "warning: {}: cannot set the deployment status: {e}",
-                    o.service
-                ))?;
-            }
-        }
-        if !sha.is_empty() {
-            match super::post::post_deploy_comment(gh, &sha, &report).await {
-                Ok(posted) => {
-                    for (pr, upserted) in posted {
-                        reporter.info(&format!(
-                            "deploy comment on #{pr}: {}",
-                            upserted_word(&upserted)
-                        ))?;
-                    }
-                }
-                Err(e) => {
-                    reporter.info(&format!("warning: the deploy comment was not posted: {e}"))?
-                }
-            }
-        }
+        close_records(gh, ctx, &records, &report, reporter).await?;
     }
 
     write_outputs(reporter, &report)?;
@@ -480,7 +607,7 @@ pub async fn run(
             .collect();
         Err(RunError::Failed(format!(
             "deploy to {} failed: {}",
-            opts.env,
+            report.env,
             failed.join(", ")
         )))
     }

@@ -1,24 +1,27 @@
 //! `ferry release`: detect → build → render → deploy in one command, for a
-//! laptop or a single job. Without AWS credentials outside Actions it is a
-//! dry run that prints the plan: the affected services and why, the image
-//! tags, the rendered task definitions and what they would change, and the
-//! deploy comment it would post.
+//! laptop or a single job.
+//!
+//! A release is planned once ([`plan`]: the affected services and why, each
+//! one's build plan and image reference, every task definition rendered,
+//! where each rolls out) with the manifest read once, before any effect.
+//! The same plan is then carried out ([`execute_live`]: build, pin the built
+//! images, deploy) or shown ([`execute_dry`]: the rendered task definitions
+//! in `.ferry/release/`, what they would change when AWS answers, the
+//! deploy comment it would post). Without AWS credentials outside Actions a
+//! release is a dry run.
 
 mod plan;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use std::collections::BTreeMap;
-
-use crate::deploy::{self, DeployReport, Status};
+use crate::deploy::{self, DeployPlan, DeployReport, Status};
 use crate::diagnostic::Diagnostic;
 use crate::gha::{Context, Reporter};
-use crate::git::Git;
 use crate::manifest::Manifest;
-use crate::{build, detect, diff, render};
+use crate::{build, detect, diff};
 
-pub use plan::{Mode, PlannedService, ReleasePlan, choose_mode, plan_markdown};
-
+pub use plan::{DryRunReport, DryRunService, Mode, choose_mode, plan_markdown};
 /// Options of `ferry release`.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -103,18 +106,27 @@ pub fn target_env(
     }
 }
 
-/// Shared by the dry and the live path: what detect says, as plan rows.
-fn detected_rows(detection: &detect::Detection) -> Vec<PlannedService> {
-    detection
-        .verdicts
-        .iter()
-        .filter(|v| v.affected())
-        .map(|v| PlannedService {
-            service: v.service.clone(),
-            why: v.reasons.iter().map(ToString::to_string).collect(),
-            ..PlannedService::default()
-        })
-        .collect()
+/// A release decided before any effect, built once from the context and
+/// the manifest; every later step reads it, none re-derives it.
+#[derive(Debug)]
+pub struct ReleasePlan {
+    /// The repository root (git's top level when there is one).
+    pub root: PathBuf,
+    /// The manifest, read once.
+    pub manifest: Manifest,
+    /// What changed and which services it affects, with the reasons.
+    pub detection: detect::Detection,
+    /// How and where the images are built.
+    pub build: build::Settings,
+    /// One build plan per affected service.
+    pub builds: Vec<build::Plan>,
+    /// The image reference each service is rendered with: where `build`
+    /// pushes it, by tag (the build pins it to its digest).
+    pub images: BTreeMap<String, String>,
+    /// The rendered task definitions and where they roll out.
+    pub deploy: DeployPlan,
+    /// `FERRY_EXT_*` variables the task definitions were rendered with.
+    pub env_vars: BTreeMap<String, String>,
 }
 
 /// What a release did.
@@ -123,7 +135,7 @@ pub enum Released {
     /// No service was affected.
     Nothing,
     /// A dry run: the plan printed.
-    DryRun(ReleasePlan),
+    DryRun(DryRunReport),
     /// Built and deployed.
     Deployed(DeployReport),
 }
@@ -143,21 +155,66 @@ async fn aws_credentials(region: &str) -> bool {
     .is_ok_and(|r| r.is_ok())
 }
 
-/// Runs `ferry release`.
-pub async fn run(
+/// `FERRY_EXT_*` variables of the process, for rendering.
+fn ext_vars() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
+        .collect()
+}
+
+/// The image reference a service is rendered with before it is built:
+/// where `build` pushes it, by its release tag.
+pub fn planned_image(settings: &build::Settings, plan: &build::Plan) -> String {
+    let host = settings
+        .registry
+        .as_deref()
+        .map(|r| {
+            r.trim_start_matches("http://")
+                .trim_start_matches("https://")
+                .to_string()
+        })
+        .unwrap_or_else(|| format!("ACCOUNT.dkr.ecr.{}.amazonaws.com", settings.region));
+    format!("{host}/{}:{}", plan.repository, plan.tag)
+}
+
+/// Replaces, in a rendered task definition, every container image equal to
+/// `planned` by `built` (the same image pinned to its digest). Returns how
+/// many containers used it: none means the Jsonnet did not pass the image
+/// through verbatim, and the caller renders again with `built`.
+pub fn pin_image(task_definition: &mut serde_json::Value, planned: &str, built: &str) -> usize {
+    let Some(containers) = task_definition
+        .get_mut("containerDefinitions")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return 0;
+    };
+    let mut pinned = 0;
+    for container in containers {
+        if let Some(image) = container.get_mut("image")
+            && image.as_str() == Some(planned)
+        {
+            *image = serde_json::Value::String(built.to_string());
+            pinned += 1;
+        }
+    }
+    pinned
+}
+
+/// Plans a release: detects the affected services, plans their builds and
+/// renders every task definition with the image each build will push, so a
+/// broken one stops the release before anything is built. `None` when no
+/// service is affected.
+pub async fn plan(
     ctx: &Context,
     opts: &Options,
     reporter: &mut Reporter,
-) -> Result<Released, ReleaseError> {
+) -> Result<Option<ReleasePlan>, ReleaseError> {
     let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
-    let git = Git::open(&root).ok();
+    let git = crate::git::Git::open(&root).ok();
     let root = git.as_ref().map(|g| g.root().to_path_buf()).unwrap_or(root);
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)
         .map_err(|e| ReleaseError::Detect(e.into()))?;
     let env = target_env(&manifest, opts.env.as_deref()).map_err(ReleaseError::Input)?;
-    if let Some(token) = &ctx.token {
-        reporter.mask(token)?;
-    }
 
     // 1. What changed.
     let detect_opts = detect::Options {
@@ -173,149 +230,133 @@ pub async fn run(
         &serde_json::to_string(&affected).unwrap_or_default(),
     )?;
     if affected.is_empty() {
+        return Ok(None);
+    }
+
+    // 2. What each image will be.
+    let git = match git {
+        Some(git) => git,
+        None => build::open_git(&root)?,
+    };
+    let (sha, builds, settings) =
+        build::prepare_in(ctx, &git, &manifest, &affected, &opts.build, reporter)?;
+    let images: BTreeMap<String, String> = builds
+        .iter()
+        .map(|b| (b.service.clone(), planned_image(&settings, b)))
+        .collect();
+
+    // 3. Every task definition, rendered once with those images.
+    let env_vars = ext_vars();
+    let deploy =
+        deploy::plan(&root, &manifest, &env, &images, &env_vars, sha).map_err(|e| match e {
+            deploy::RunError::Render(d) => ReleaseError::Render(d),
+            other => ReleaseError::Deploy(other),
+        })?;
+    Ok(Some(ReleasePlan {
+        root,
+        manifest,
+        detection,
+        build: settings,
+        builds,
+        images,
+        deploy,
+        env_vars,
+    }))
+}
+
+/// Runs `ferry release`: the plan, then its live or dry execution.
+pub async fn run(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<Released, ReleaseError> {
+    if let Some(token) = &ctx.token {
+        reporter.mask(token)?;
+    }
+    let Some(plan) = plan(ctx, opts, reporter).await? else {
         reporter.info("release: no service is affected: nothing to build or deploy")?;
         reporter.output("status", "unchanged")?;
         return Ok(Released::Nothing);
-    }
-
-    // 2. Every task definition must render before anything is built.
-    let check_images: Vec<(String, String)> = affected
-        .iter()
-        .map(|s| (s.clone(), format!("{s}:{}", render::CHECK_IMAGE_TAG)))
-        .collect();
-    deploy::render_services(
-        &root,
-        &manifest,
-        &env,
-        check_images.iter().map(|(s, i)| (s, i)),
-        &ext_vars(),
-    )
-    .map_err(ReleaseError::Render)?;
-
-    let environment = manifest.environments.get(&env);
-    let region = environment
-        .and_then(|e| e.region.clone())
-        .unwrap_or_else(|| manifest.region.clone());
-    let credentials = if opts.dry_run {
-        false
-    } else {
-        aws_credentials(&region).await
     };
+    let credentials = !opts.dry_run && aws_credentials(&plan.deploy.region).await;
     let mode =
         choose_mode(opts.dry_run, ctx.in_actions, credentials).map_err(ReleaseError::Input)?;
-    let services = serde_json::to_string(&affected).unwrap_or_default();
-    let build_opts = build::Options {
-        root: Some(root.clone()),
-        manifest: opts.manifest.clone(),
-        services: Some(services.clone()),
-        ..opts.build.clone()
-    };
     match mode {
-        Mode::Live => {
-            // 3. Build (or reuse) the images, 4. deploy them.
-            let outcomes = build::run(ctx, &build_opts, reporter).await?;
-            let images: BTreeMap<String, String> = outcomes
-                .into_iter()
-                .filter_map(|o| Some((o.service, o.image?)))
-                .collect();
-            let deploy_opts = deploy::Options {
-                root: Some(root.clone()),
-                manifest: opts.manifest.clone(),
-                env: env.clone(),
-                services: Some(services),
-                images,
-                rollout: opts.rollout.clone(),
-                dry_run: false,
-                env_vars: ext_vars(),
-            };
-            let report = deploy::run(ctx, &deploy_opts, reporter).await?;
-            Ok(Released::Deployed(report))
-        }
+        Mode::Live => Ok(Released::Deployed(
+            execute_live(ctx, plan, &opts.rollout, reporter).await?,
+        )),
         Mode::DryRun(why) => {
-            let plan = dry_run(
-                ctx,
-                &build_opts,
-                &manifest,
-                &env,
-                &detection,
-                why,
-                credentials,
-                reporter,
-            )
-            .await?;
+            let report = execute_dry(ctx, &plan, why, credentials).await?;
             reporter.output("status", Status::DryRun.as_str())?;
-            reporter.summary(&plan_markdown(&plan))?;
-            Ok(Released::DryRun(plan))
+            reporter.summary(&plan_markdown(&report))?;
+            Ok(Released::DryRun(report))
         }
     }
 }
 
-/// `FERRY_EXT_*` variables of the process, for rendering.
-fn ext_vars() -> BTreeMap<String, String> {
-    std::env::vars()
-        .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
-        .collect()
-}
-
-/// The image name a dry run renders with: where `build` would push it.
-fn planned_image(settings: &build::Settings, region: &str, plan: &build::Plan) -> String {
-    let host = settings
-        .registry
-        .as_deref()
-        .map(|r| {
-            r.trim_start_matches("http://")
-                .trim_start_matches("https://")
-                .to_string()
-        })
-        .unwrap_or_else(|| format!("ACCOUNT.dkr.ecr.{region}.amazonaws.com"));
-    format!("{host}/{}:{}", plan.repository, plan.tag)
-}
-
-/// The dry run: plans, renders to `.ferry/release/`, compares with the
-/// running services when AWS answers, and previews the deploy comment.
-#[allow(clippy::too_many_arguments)]
-async fn dry_run(
+/// Carries a plan out: builds (or reuses) the images, pins each rendered
+/// task definition to the image built, and deploys.
+pub async fn execute_live(
     ctx: &Context,
-    build_opts: &build::Options,
-    manifest: &Manifest,
-    env: &str,
-    detection: &detect::Detection,
+    mut plan: ReleasePlan,
+    rollout: &deploy::RolloutOptions,
+    reporter: &mut Reporter,
+) -> Result<DeployReport, ReleaseError> {
+    let outcomes = build::execute(&plan.build, plan.builds.clone(), reporter).await?;
+    let built: BTreeMap<String, String> = outcomes
+        .into_iter()
+        .filter_map(|o| Some((o.service, o.image?)))
+        .collect();
+    for service in plan.deploy.services.iter_mut() {
+        let (Some(planned), Some(image)) = (
+            plan.images.get(&service.service),
+            built.get(&service.service),
+        ) else {
+            continue;
+        };
+        if pin_image(&mut service.task_definition, planned, image) == 0 {
+            // The Jsonnet transformed the image: only rendering knows how.
+            let one = [(service.service.clone(), image.clone())];
+            let mut rendered = deploy::render_services(
+                &plan.root,
+                &plan.manifest,
+                &plan.deploy.env,
+                one.iter().map(|(s, i)| (s, i)),
+                &plan.env_vars,
+            )
+            .map_err(ReleaseError::Render)?;
+            if let Some(r) = rendered.pop() {
+                service.task_definition = r.task_definition;
+            }
+        }
+        service.image = Some(image.clone());
+    }
+    Ok(deploy::execute(ctx, plan.deploy, rollout, reporter).await?)
+}
+
+/// Shows a plan: writes each rendered task definition to
+/// `.ferry/release/<service>.<env>.json`, compares it with the running
+/// service when AWS answers, and previews the deploy comment.
+pub async fn execute_dry(
+    ctx: &Context,
+    plan: &ReleasePlan,
     why: String,
     credentials: bool,
-    reporter: &mut Reporter,
-) -> Result<ReleasePlan, ReleaseError> {
-    let prepared = build::prepare(ctx, build_opts, reporter)?;
-    let images: Vec<(String, String)> = prepared
-        .plans
-        .iter()
-        .map(|p| {
-            (
-                p.service.clone(),
-                planned_image(&prepared.settings, &manifest.region, p),
-            )
-        })
-        .collect();
-    let rendered = deploy::render_services(
-        &prepared.root,
-        manifest,
-        env,
-        images.iter().map(|(s, i)| (s, i)),
-        &ext_vars(),
-    )
-    .map_err(ReleaseError::Render)?;
-    let dir = prepared.root.join(".ferry/release");
+) -> Result<DryRunReport, ReleaseError> {
+    let env = &plan.deploy.env;
+    let dir = plan.root.join(".ferry/release");
     std::fs::create_dir_all(&dir)?;
-    let mut rows = detected_rows(detection);
-    for (r, (_, image)) in rendered.iter().zip(&images) {
-        let file = dir.join(format!("{}.{env}.json", r.service));
-        let mut text = serde_json::to_string_pretty(&r.task_definition).unwrap_or_default();
+    let mut services = Vec::new();
+    for service in &plan.deploy.services {
+        let file = dir.join(format!("{}.{env}.json", service.service));
+        let mut text = serde_json::to_string_pretty(&service.task_definition).unwrap_or_default();
         text.push('\n');
         std::fs::write(&file, text)?;
         let (changes, changes_note) = if credentials {
-            match diff::ecs::running(manifest, &r.service, env).await {
+            match diff::ecs::running(&plan.manifest, &service.service, env).await {
                 Ok(running) => (
                     Some(
-                        diff::diff(&running, &r.task_definition)
+                        diff::diff(&running, &service.task_definition)
                             .iter()
                             .map(ToString::to_string)
                             .collect(),
@@ -333,51 +374,40 @@ async fn dry_run(
                 Some("Not compared with the running service: no AWS credentials.".to_string()),
             )
         };
-        if let Some(row) = rows.iter_mut().find(|row| row.service == r.service) {
-            row.image = image.clone();
-            row.task_definition_file = file
-                .strip_prefix(&prepared.root)
+        let why = plan
+            .detection
+            .verdicts
+            .iter()
+            .find(|v| v.service == service.service)
+            .map(|v| v.reasons.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        services.push(DryRunService {
+            service: service.service.clone(),
+            why,
+            image: service.image.clone().unwrap_or_default(),
+            task_definition_file: file
+                .strip_prefix(&plan.root)
                 .unwrap_or(&file)
                 .display()
-                .to_string();
-            row.changes = changes;
-            row.changes_note = changes_note;
-        }
+                .to_string(),
+            changes,
+            changes_note,
+        });
     }
-    let inputs = images
-        .iter()
-        .map(|(service, image)| deploy::PlanInput {
-            service: service.clone(),
-            image: Some(image.clone()),
-            task_definition: serde_json::Value::Null,
-            rollback_to: None,
-        })
-        .collect();
-    let outcomes = deploy::plans(manifest, env, inputs)
-        .map_err(ReleaseError::Input)?
-        .iter()
-        .map(|p| deploy::untouched(p, Status::DryRun))
-        .collect();
-    let report = DeployReport {
-        env: env.to_string(),
-        sha: prepared.sha.clone(),
-        run_url: ctx.run_url.clone(),
-        environment_url: manifest.environments.get(env).and_then(|e| e.url.clone()),
-        outcomes,
-    };
-    let comment = deploy::comment::preview(&report);
-    Ok(ReleasePlan {
-        env: env.to_string(),
+    let comment = deploy::comment::preview(&deploy::dry_report(&plan.deploy, ctx.run_url.clone()));
+    Ok(DryRunReport {
+        env: env.clone(),
         why_dry: why,
-        source: detection.source.clone(),
-        notes: detection.notes.clone(),
-        unaffected: detection
+        source: plan.detection.source.clone(),
+        notes: plan.detection.notes.clone(),
+        unaffected: plan
+            .detection
             .verdicts
             .iter()
             .filter(|v| !v.affected())
             .map(|v| v.service.clone())
             .collect(),
-        services: rows,
+        services,
         comment,
     })
 }

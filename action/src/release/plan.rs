@@ -1,5 +1,5 @@
 //! The decisions of a release that need no service: whether it is a dry
-//! run, and what the printed plan says.
+//! run, and what the dry run prints.
 
 use serde::Serialize;
 
@@ -34,7 +34,7 @@ pub fn choose_mode(dry_run: bool, in_actions: bool, aws_credentials: bool) -> Re
 
 /// One service of the plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PlannedService {
+pub struct DryRunService {
     /// The service.
     pub service: String,
     /// Why detect selected it.
@@ -52,7 +52,7 @@ pub struct PlannedService {
 
 /// Everything a dry run prints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ReleasePlan {
+pub struct DryRunReport {
     /// The environment.
     pub env: String,
     /// Why this is a dry run.
@@ -64,7 +64,7 @@ pub struct ReleasePlan {
     /// Services not affected.
     pub unaffected: Vec<String>,
     /// The affected services.
-    pub services: Vec<PlannedService>,
+    pub services: Vec<DryRunService>,
     /// The deploy comment a live run would post.
     pub comment: String,
 }
@@ -72,7 +72,7 @@ pub struct ReleasePlan {
 const TEMPLATE: &str = include_str!("../../templates/release-plan.md.tera");
 
 /// The plan as markdown (the terminal and the job summary).
-pub fn plan_markdown(plan: &ReleasePlan) -> String {
+pub fn plan_markdown(plan: &DryRunReport) -> String {
     // Autoescape on: a value without a filter is escaped as prose.
     let mut tera = crate::markdown::tera();
     let rendered = tera

@@ -36,14 +36,14 @@ fn the_default_target_is_the_environment_that_promotes_from_none() {
 
 #[test]
 fn the_plan_names_services_images_changes_and_the_comment() {
-    let plan = ReleasePlan {
+    let plan = DryRunReport {
         env: "staging".into(),
         why_dry: "no AWS credentials are configured".into(),
         source: "git diff a1b2c3d..e4f5a6b".into(),
         notes: vec![],
         unaffected: vec!["sampleworker".into()],
         services: vec![
-            PlannedService {
+            DryRunService {
                 service: "sampleapi".into(),
                 why: vec![
                     "services/sampleapi/src/main.rs matches services/sampleapi/** | x".into(),
@@ -55,7 +55,7 @@ fn the_plan_names_services_images_changes_and_the_comment() {
                     "Not compared with the running service: no AWS credentials.".into(),
                 ),
             },
-            PlannedService {
+            DryRunService {
                 service: "other".into(),
                 why: vec!["forced".into()],
                 image: "i".into(),
@@ -69,4 +69,68 @@ fn the_plan_names_services_images_changes_and_the_comment() {
     let text = plan_markdown(&plan);
     assert!(!text.contains("could not be rendered"), "{text}");
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn the_built_image_replaces_the_planned_one_in_every_container_that_uses_it() {
+    let planned = "ACCOUNT.dkr.ecr.eu-west-1.amazonaws.com/p/api:api-abc1234-20261204";
+    let built = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/p/api@sha256:00ff";
+    let mut td = serde_json::json!({
+        "containerDefinitions": [
+            {"name": "app", "image": planned, "environment": [{"name": "IMAGE", "value": planned}]},
+            {"name": "sidecar", "image": "public.ecr.aws/otel/collector:1"},
+            {"name": "migrate", "image": planned}
+        ]
+    });
+    assert_eq!(pin_image(&mut td, planned, built), 2);
+    let images: Vec<&str> = td["containerDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, [built, "public.ecr.aws/otel/collector:1", built]);
+    // Only container images are pinned: values the Jsonnet derived stay.
+    assert_eq!(
+        td["containerDefinitions"][0]["environment"][0]["value"],
+        planned
+    );
+    // A definition that transformed the image: nothing pinned, the caller renders again.
+    let mut other =
+        serde_json::json!({"containerDefinitions": [{"image": format!("{planned}-x")}]});
+    assert_eq!(pin_image(&mut other, planned, built), 0);
+    assert_eq!(pin_image(&mut serde_json::json!({}), planned, built), 0);
+}
+
+#[test]
+fn a_planned_image_is_where_build_pushes_it_by_tag() {
+    let settings = build::Settings {
+        kind: crate::manifest::BuilderKind::Docker,
+        registry: Some("http://127.0.0.1:5001".into()),
+        parallel: 2,
+        region: "eu-west-1".into(),
+        root: PathBuf::from("."),
+    };
+    let plan = build::Plan {
+        service: "api".into(),
+        repository: "p/api".into(),
+        tag: "api-abc1234-1".into(),
+        content_tag: "api-c-0".into(),
+        dockerfile: "Dockerfile".into(),
+        context: ".".into(),
+        labels: vec![],
+        dirty: vec![],
+    };
+    assert_eq!(
+        planned_image(&settings, &plan),
+        "127.0.0.1:5001/p/api:api-abc1234-1"
+    );
+    let ecr = build::Settings {
+        registry: None,
+        ..settings
+    };
+    assert_eq!(
+        planned_image(&ecr, &plan),
+        "ACCOUNT.dkr.ecr.eu-west-1.amazonaws.com/p/api:api-abc1234-1"
+    );
 }
