@@ -7,6 +7,7 @@
 //! [`wait`] (polling all services together) driving the pure [`rollout`]
 //! state machine, and [`diagnose`] (stopped tasks, events, logs).
 
+pub mod analysis;
 pub mod apply;
 pub mod budget;
 pub mod comment;

@@ -82,6 +82,11 @@ pub struct Environment {
     pub region: Option<String>,
     /// `ferry gate`'s SLO check before promoting here.
     pub gate: Option<GateSettings>,
+    /// How services roll out here, unless a service says otherwise.
+    pub rollout: RolloutSettings,
+    /// What Ferry checks while a rollout here runs, unless a service says
+    /// otherwise.
+    pub analysis: Option<AnalysisSettings>,
 }
 
 /// The SLO check `ferry gate` makes before promoting to an environment.
@@ -95,6 +100,92 @@ pub struct GateSettings {
     pub slos: Vec<String>,
     /// A user query with `{window}`, instead of the built-in one.
     pub query: Option<String>,
+}
+
+/// How ECS moves traffic to a new version (`deploymentConfiguration.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Replace tasks in place (ECS's default; the circuit breaker watches).
+    #[default]
+    Rolling,
+    /// Start the whole new version beside the old, then move all traffic.
+    BlueGreen,
+    /// Move a share of the traffic first, then the rest.
+    Canary,
+    /// Move the traffic in equal steps.
+    Linear,
+}
+
+impl Strategy {
+    /// The name ECS uses.
+    pub fn ecs_name(self) -> &'static str {
+        match self {
+            Self::Rolling => "ROLLING",
+            Self::BlueGreen => "BLUE_GREEN",
+            Self::Canary => "CANARY",
+            Self::Linear => "LINEAR",
+        }
+    }
+
+    /// The name the manifest uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rolling => "rolling",
+            Self::BlueGreen => "blue-green",
+            Self::Canary => "canary",
+            Self::Linear => "linear",
+        }
+    }
+}
+
+/// How one service rolls out in one environment.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RolloutSettings {
+    /// The ECS strategy.
+    pub strategy: Strategy,
+    /// Canary: the share of traffic (percent) the new version gets first.
+    pub canary_percent: f64,
+    /// Linear: the share of traffic (percent) each step moves.
+    pub step_percent: f64,
+    /// Canary and linear: how long each partial step holds, in seconds.
+    pub step_bake_secs: u64,
+    /// Blue/green, canary and linear: how long both versions stay after all
+    /// traffic moved, in seconds, before the old one is removed.
+    pub bake_secs: u64,
+}
+
+/// The canary share used when the manifest names none.
+pub const DEFAULT_CANARY_PERCENT: f64 = 10.0;
+/// The linear step used when the manifest names none.
+pub const DEFAULT_STEP_PERCENT: f64 = 25.0;
+
+/// What Ferry checks while a progressive rollout runs: each check's query
+/// for the new version and for the old one at the same time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisSettings {
+    /// Prometheus base URL, without a trailing `/`.
+    pub prometheus: String,
+    /// Seconds between two rounds of checks.
+    pub interval_secs: u64,
+    /// How many failed rounds are tolerated; one more aborts the rollout.
+    pub failure_limit: u32,
+    /// The checks, each run every round.
+    pub checks: Vec<AnalysisCheck>,
+}
+
+/// One check of an analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisCheck {
+    /// Its name, for the report (`error-ratio`).
+    pub name: String,
+    /// PromQL with `{service}`, `{version}` (a label matcher: the new
+    /// version's, or the old versions' for the baseline) and `{window}`.
+    pub query: String,
+    /// The new version's value must not exceed this.
+    pub max: Option<f64>,
+    /// Nor this many times the baseline's value at the same time.
+    pub max_vs_baseline: Option<f64>,
 }
 
 /// The burn rate `gate` allows when the manifest does not say.
@@ -122,6 +213,10 @@ pub struct Service {
     pub ecs_service: Template,
     /// ECR repository name template.
     pub ecr_repository: Template,
+    /// Its own rollout per environment, instead of the environment's.
+    pub rollout: IndexMap<String, RolloutSettings>,
+    /// Its own analysis per environment, instead of the environment's.
+    pub analysis: IndexMap<String, AnalysisSettings>,
 }
 
 /// A compiled list of path globs, kept with their text for "why" messages.
@@ -192,6 +287,26 @@ impl ManifestError {
 }
 
 impl Manifest {
+    /// How `service` rolls out in `env`, and what is checked meanwhile: the
+    /// service's own settings for that environment, else the environment's.
+    pub fn rollout_of(
+        &self,
+        service: &str,
+        env: &str,
+    ) -> (RolloutSettings, Option<&AnalysisSettings>) {
+        let svc = self.services.get(service);
+        let environment = self.environments.get(env);
+        let rollout = svc
+            .and_then(|s| s.rollout.get(env))
+            .or(environment.map(|e| &e.rollout))
+            .cloned()
+            .unwrap_or_default();
+        let analysis = svc
+            .and_then(|s| s.analysis.get(env))
+            .or(environment.and_then(|e| e.analysis.as_ref()));
+        (rollout, analysis)
+    }
+
     /// Reads and validates the manifest at `path`; `display_path` is how
     /// messages name it (usually relative to the repository root).
     ///

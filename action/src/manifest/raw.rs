@@ -90,6 +90,90 @@ pub struct RawEnvironment {
     /// (which needs `promote-from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<RawGate>,
+    /// How services roll out here (default: rolling); a service may set its
+    /// own in `services.<name>.rollout.<env>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RawRollout>,
+    /// What Ferry checks while a rollout here runs, for every service; a
+    /// service may set its own in `services.<name>.analysis.<env>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<RawAnalysis>,
+}
+
+/// The ECS deployment strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawStrategy {
+    /// Replace tasks in place (ECS's default).
+    Rolling,
+    /// The whole new version beside the old, then all traffic at once.
+    BlueGreen,
+    /// A share of the traffic first (`canary-percent`), then the rest.
+    Canary,
+    /// The traffic in equal steps (`step-percent`).
+    Linear,
+}
+
+/// How a service rolls out in an environment.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawRollout {
+    /// rolling (default), blue-green, canary or linear.
+    pub strategy: RawStrategy,
+    /// Canary: the share of traffic the new version gets first, in percent
+    /// (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.1, max = 100.0))]
+    pub canary_percent: Option<f64>,
+    /// Linear: the share of traffic each step moves, in percent (default 25).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 3.0, max = 100.0))]
+    pub step_percent: Option<f64>,
+    /// Canary and linear: how long each partial step holds, in whole
+    /// minutes (`5m`, `1h`; default 5m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_bake: Option<String>,
+    /// How long both versions stay once all traffic moved, before the old
+    /// one is removed, in whole minutes (default 5m; 0 for rolling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake: Option<String>,
+}
+
+/// What Ferry checks while a rollout runs: each check's query for the new
+/// version and for the old ones at the same time, every `interval`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawAnalysis {
+    /// Prometheus base URL, whose HTTP API `/api/v1/query` is queried.
+    pub prometheus: String,
+    /// Time between two rounds of checks (`30s`, `1m`; default 1m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// How many failed rounds are tolerated; one more stops the rollout and
+    /// rolls it back (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_limit: Option<u32>,
+    /// The checks.
+    pub checks: Vec<RawCheck>,
+}
+
+/// One check: a PromQL query and its thresholds.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawCheck {
+    /// Its name in the report (`error-ratio`).
+    pub name: String,
+    /// PromQL returning one number; `{version}` becomes the version label
+    /// matcher (the new version's, or the old ones' for the baseline),
+    /// `{service}` the service's name, `{window}` the interval (`60s`).
+    pub query: String,
+    /// The new version's value must not be above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// Nor above this many times the old versions' value at the same time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_vs_baseline: Option<f64>,
 }
 
 /// `ferry gate`'s SLO check: the error budget burn of the `promote-from`
@@ -145,6 +229,13 @@ pub struct RawService {
     /// ECR repository name (default `{project}/{service}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ecr_repository: Option<String>,
+    /// This service's rollout per environment (`prod: {strategy: canary}`),
+    /// instead of the environment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<IndexMap<String, RawRollout>>,
+    /// This service's analysis per environment, instead of the environment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<IndexMap<String, RawAnalysis>>,
 }
 
 /// The JSON Schema of the manifest, for editors (`yaml-language-server`).

@@ -341,3 +341,122 @@ fn bad_gate_values_are_positioned() {
     assert!(msg.contains("unknown field `max-burn`"), "{msg}");
     assert_eq!(line, Some(10));
 }
+
+const PROGRESSIVE: &str = "\
+project: shop
+region: us-east-1
+environments:
+  staging: { cluster: shop-staging }
+  prod:
+    cluster: shop-prod
+    promote-from: staging
+    rollout: { strategy: linear, step-percent: 20, step-bake: 2m }
+    analysis:
+      prometheus: http://127.0.0.1:9090/
+      interval: 30s
+      failure-limit: 1
+      checks:
+        - name: error-ratio
+          query: sum(rate(http_requests_total{job=\"{service}\",{version},status=~\"5..\"}[{window}]))
+          max: 0.01
+          max-vs-baseline: 2
+services:
+  api:
+    rollout:
+      prod: { strategy: canary, canary-percent: 5, step-bake: 10m, bake: 1h }
+  worker: {}
+";
+
+#[test]
+fn rollouts_and_analyses_come_from_the_service_else_the_environment() {
+    let m = parse(PROGRESSIVE).unwrap();
+    let (api, analysis) = m.rollout_of("api", "prod");
+    assert_eq!(
+        api,
+        RolloutSettings {
+            strategy: Strategy::Canary,
+            canary_percent: 5.0,
+            step_percent: DEFAULT_STEP_PERCENT,
+            step_bake_secs: 600,
+            bake_secs: 3600,
+        }
+    );
+    let analysis = analysis.unwrap();
+    assert_eq!(analysis.prometheus, "http://127.0.0.1:9090");
+    assert_eq!((analysis.interval_secs, analysis.failure_limit), (30, 1));
+    assert_eq!(analysis.checks[0].max_vs_baseline, Some(2.0));
+    let (worker, _) = m.rollout_of("worker", "prod");
+    assert_eq!(worker.strategy, Strategy::Linear);
+    assert_eq!((worker.step_percent, worker.step_bake_secs), (20.0, 120));
+    assert_eq!(
+        worker.bake_secs, 300,
+        "the default bake of a progressive rollout"
+    );
+    let (staging, none) = m.rollout_of("api", "staging");
+    assert_eq!(staging, RolloutSettings::default());
+    assert_eq!(staging.strategy, Strategy::Rolling);
+    assert!(none.is_none());
+}
+
+#[test]
+fn bad_rollout_and_analysis_values_are_positioned() {
+    let cases: &[(&str, &str, usize, &str)] = &[
+        (
+            "canary-percent: 5",
+            "canary-percent: 100",
+            21,
+            "outside 0.1 to 99.9",
+        ),
+        ("step-bake: 10m", "step-bake: 90s", 21, "whole minutes"),
+        ("bake: 1h", "bake: 2d", 21, "unknown unit"),
+        (
+            "strategy: canary",
+            "strategy: canary-ish",
+            21,
+            "unknown variant",
+        ),
+        (
+            "strategy: linear, step-percent: 20",
+            "strategy: canary, step-percent: 20",
+            8,
+            "`step-percent` is set on a canary rollout",
+        ),
+        ("interval: 30s", "interval: 90m", 11, "outside 1s to 1h"),
+        (
+            "http://127.0.0.1:9090/",
+            "prom:9090",
+            10,
+            "not a Prometheus URL",
+        ),
+        (
+            "{job=\"{service}\",{version},",
+            "{job=\"{service}\",",
+            15,
+            "no `{version}`",
+        ),
+        (
+            "          max: 0.01\n          max-vs-baseline: 2\n",
+            "",
+            14,
+            "has no threshold",
+        ),
+        (
+            "    rollout:\n      prod:",
+            "    rollout:\n      prdo:",
+            21,
+            "`prdo` is not a declared environment",
+        ),
+    ];
+    for (from, to, line, needle) in cases {
+        assert!(PROGRESSIVE.contains(from), "{from}");
+        let (l, _, msg, help) = first_problem(&PROGRESSIVE.replace(from, to));
+        assert!(msg.contains(needle), "{to}: {msg}");
+        assert_eq!(l, Some(*line), "{to}: {msg}");
+        assert!(!help.is_empty(), "{to}: {msg}");
+    }
+    let (_, _, msg, _) = first_problem(&PROGRESSIVE.replace(
+        "      checks:\n        - name: error-ratio\n          query: sum(rate(http_requests_total{job=\"{service}\",{version},status=~\"5..\"}[{window}]))\n          max: 0.01\n          max-vs-baseline: 2\n",
+        "      checks: []\n",
+    ));
+    assert!(msg.contains("empty list"), "{msg}");
+}

@@ -12,9 +12,11 @@ use super::template::{Template, suggest};
 use super::yaml::{self, Positions};
 use super::{
     BuildSettings, DEFAULT_MAX_BURN_RATE, DEFAULT_TAG, Environment, GateSettings, Manifest,
-    PathRules, Service, TAG_PLACEHOLDERS,
+    PathRules, RolloutSettings, Service, TAG_PLACEHOLDERS,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics};
+
+mod rollout;
 
 /// Collects diagnostics located through the position index.
 struct Checker<'a> {
@@ -309,8 +311,25 @@ fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
         );
     }
     let mut services = IndexMap::new();
+    let env_names: Vec<&str> = raw.environments.keys().map(String::as_str).collect();
     for (name, svc) in &raw.services {
-        if let Some(s) = resolve_service(c, name, svc) {
+        let rollouts = rollout::resolve_per_env(
+            c,
+            &format!("services.{name}.rollout"),
+            svc.rollout.as_ref(),
+            &env_names,
+            rollout::resolve_rollout,
+        );
+        let analyses = rollout::resolve_per_env(
+            c,
+            &format!("services.{name}.analysis"),
+            svc.analysis.as_ref(),
+            &env_names,
+            rollout::resolve_analysis,
+        );
+        if let Some(mut s) = resolve_service(c, name, svc) {
+            s.rollout = rollouts;
+            s.analysis = analyses;
             services.insert(name.clone(), s);
         }
     }
@@ -442,7 +461,20 @@ fn resolve_environments(
             .gate
             .as_ref()
             .and_then(|g| resolve_gate(c, &path, env.promote_from.is_some(), g));
+        let rollout = match &env.rollout {
+            Some(r) => rollout::resolve_rollout(c, &format!("{path}.rollout"), r),
+            None => Some(RolloutSettings::default()),
+        };
+        let analysis = env
+            .analysis
+            .as_ref()
+            .map(|a| rollout::resolve_analysis(c, &format!("{path}.analysis"), a));
         let Some(cluster) = c.template(&format!("{path}.cluster"), &env.cluster, true) else {
+            continue;
+        };
+        let (Some(rollout), Some(analysis)) =
+            (rollout, analysis.map_or(Some(None), |a| a.map(Some)))
+        else {
             continue;
         };
         out.insert(
@@ -454,6 +486,8 @@ fn resolve_environments(
                 url: env.url.clone(),
                 region: env.region.clone(),
                 gate,
+                rollout,
+                analysis,
             },
         );
     }
@@ -690,6 +724,8 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
         task_definition,
         ecs_service: ecs_service?,
         ecr_repository: ecr_repository?,
+        rollout: IndexMap::new(),
+        analysis: IndexMap::new(),
     })
 }
 
