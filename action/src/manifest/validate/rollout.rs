@@ -28,7 +28,7 @@ fn minutes(text: &str) -> Result<u64, String> {
         "m" | "" if n == 0 || !unit.is_empty() => n,
         "h" => n.saturating_mul(60),
         "" => return Err(format!("{t:?} has no unit: write {n}m")),
-        "s" if n % 60 == 0 => n / 60,
+        "s" if n.is_multiple_of(60) => n / 60,
         "s" => {
             return Err(format!(
                 "{t:?} is not whole minutes: ECS counts bake times in minutes"
