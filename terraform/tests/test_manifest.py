@@ -273,6 +273,8 @@ def each_service_passes_the_module_validations_in_every_environment():
                     if key.startswith("__") or key in ("source", "name", "platform", "ecr_repository"):
                         continue
                     sized = re.fullmatch(r'\$\{var\.services\["(\w+)"\]\.(\w+)\}', str(value))
+                    if sized and sized.group(2) not in sizes:
+                        continue  # an optional setting this environment leaves to the module's default
                     if sized:
                         inputs[key] = unwrap(sizes[sized.group(2)])
                     else:
