@@ -12,9 +12,10 @@ local settings = base.perEnvironment({
 });
 
 local region = base.input('REGION');
+local image = base.image();
 
 base.taskDefinition(service, [
-  base.container(service, base.image(), {
+  base.container(service, image, {
     portMappings: [base.portMapping(port, name='http')],
     environment: base.envList({
       PORT: port,
@@ -22,6 +23,8 @@ base.taskDefinition(service, [
       SQS_QUEUE_URL: base.input('SQS_QUEUE_URL'),
       LOG_LEVEL: settings.logLevel,
       OTEL_SERVICE_NAME: service,
+      // Labels every metric (`version`) and span (`service.version`).
+      SERVICE_VERSION: base.imageVersion(image),
     }),
     healthCheck: base.healthCheck(['/usr/local/bin/sampleapi', 'healthcheck', 'http://127.0.0.1:%d/health' % port]),
     logConfiguration: base.awslogs(base.input('LOG_GROUP'), region, service),

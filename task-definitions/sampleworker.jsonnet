@@ -12,9 +12,10 @@ local settings = base.perEnvironment({
 });
 
 local region = base.input('REGION');
+local image = base.image();
 
 base.taskDefinition(service, [
-  base.container(service, base.image(), {
+  base.container(service, image, {
     portMappings: [base.portMapping(metricsPort, name='metrics')],
     environment: base.envList({
       METRICS_PORT: metricsPort,
@@ -22,6 +23,8 @@ base.taskDefinition(service, [
       SQS_QUEUE_URL: base.input('SQS_QUEUE_URL'),
       LOG_LEVEL: settings.logLevel,
       OTEL_SERVICE_NAME: service,
+      // Labels every metric (`version`) and span (`service.version`).
+      SERVICE_VERSION: base.imageVersion(image),
       EMAIL_SEND_DURATION_MS: settings.sendDurationMs,
       // The SLO walkthrough flips this to 'true' in staging only.
       FAIL_SIMULATE_ENABLED: 'false',

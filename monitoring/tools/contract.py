@@ -46,11 +46,16 @@ PROMETHEUS_BUILTIN = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
 
 ENV = {
     "sampleapi": {"PORT", "SQS_QUEUE_URL", "AWS_REGION", "AWS_ENDPOINT_URL", "LOG_LEVEL",
-                  "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"},
+                  "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "SERVICE_VERSION"},
     "sampleworker": {"METRICS_PORT", "SQS_QUEUE_URL", "AWS_REGION", "AWS_ENDPOINT_URL", "LOG_LEVEL",
                      "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "FAIL_SIMULATE_ENABLED",
-                     "EMAIL_SEND_DURATION_MS", "DEDUP_WINDOW_SECONDS", "DEDUP_MAX_KEYS"},
+                     "EMAIL_SEND_DURATION_MS", "DEDUP_WINDOW_SECONDS", "DEDUP_MAX_KEYS", "SERVICE_VERSION"},
 }
+# The label every metric of the services carries: the version the process runs
+# (SERVICE_VERSION, from the image tag; "unknown" without it). The per-version
+# rules (prometheus/rules/version.rules.yml) group by it.
+VERSION_LABEL = "version"
+
 # Read by the AWS SDKs themselves (aws-sdk-rust, boto3), not by our code.
 AWS_SDK_ENV = {"AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
 

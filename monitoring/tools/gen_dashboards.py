@@ -465,6 +465,43 @@ Q.append(
         },
     )
 )
+# Canary vs baseline: the same SLIs per running version (rules/version.rules.yml),
+# so a canary's error ratio and latency show beside the baseline's at the same
+# time. One row after the repeated ones (a repeated row takes every panel up
+# to the next row).
+Q.append(row("Canary vs baseline (by version)", 20))
+Q.append(
+    panel(
+        "timeseries",
+        "Canary vs baseline: error ratio by version",
+        (0, 21, 12, 8),
+        [
+            ('slo_version:sli_error:ratio_rate5m{slo=~"$slo"}', "{{slo}} {{version}}", "A"),
+            ('slo:error_budget:ratio{slo=~"$slo"}', "{{slo}} budget", "B"),
+        ],
+        unit="percentunit",
+        defaults={"decimals": 3, "min": 0, "noValue": "no traffic"},
+        desc="Each SLO's error ratio over 5 minutes, one line per version the services run (their `version` label, from the image tag). During a canary the new version's line sits beside the baseline's; the budget line is the ratio the objective allows (above it, the version burns faster than 1x).",
+    )
+)
+Q.append(
+    panel(
+        "timeseries",
+        "Canary vs baseline: latency p99 by version",
+        (12, 21, 12, 8),
+        [
+            ("version:http_request_duration_seconds:p99_rate5m", "API {{version}}", "A"),
+            ("version:email_send_duration_seconds:p99_rate5m", "worker send {{version}}", "B"),
+        ],
+        unit="s",
+        desc="99th percentile over 5 minutes per version: the API's requests (the latency SLO's threshold is 300 ms) and the worker's e-mail sends.",
+        defaults={
+            "min": 0,
+            "custom": {"thresholdsStyle": {"mode": "line"}},
+            "thresholds": thresholds(("transparent", None), ("red", 0.3)),
+        },
+    )
+)
 tmpl = [
     {
         "name": "slo",
@@ -484,7 +521,7 @@ tmpl = [
 slo = dashboard(
     "ferry-slo",
     "SLO",
-    "Per SLO: SLI now, error budget remaining, burn rate per window, alert state.",
+    "Per SLO: SLI now, error budget remaining, burn rate per window, alert state; a canary against its baseline, by version.",
     Q,
     templating=tmpl,
     annotations=common_ann[1:],

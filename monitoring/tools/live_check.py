@@ -47,10 +47,18 @@ def scraped_names(url):
     return names
 
 
+def unversioned(url):
+    """Sample lines of an exposition without the `version` label."""
+    label = re.compile(r"[{,]%s=\"[^\"]+\"" % contract.VERSION_LABEL)
+    return [line for line in get(url).splitlines() if line and not line.startswith("#") and not label.search(line)]
+
+
 def metrics(api, workers):
     scraped = set()
     for service, urls in (("sampleapi", [api]), ("sampleworker", workers)):
         for url in urls:
+            missing = unversioned(url)
+            report(not missing, f"{service} {url}: every sample carries {contract.VERSION_LABEL}", f"without it: {missing[:3]}")
             names = scraped_names(url)
             scraped |= names
             for m in sorted(contract.series_names(contract.METRICS[service])):
@@ -121,6 +129,21 @@ def prometheus(prom):
     report(v is not None and v < 0, "worker-email-success budget overspent in this run", f"got {v}")
     v = value(prom, 'slo:error_budget_remaining:ratio{slo="api-availability"}')
     report(v == 1, "api-availability budget untouched", f"got {v}")
+
+    # Per version (rules/version.rules.yml): the failing worker runs 1.1.0, a
+    # canary whose sends all fail, beside the healthy baseline 1.0.0.
+    v = value(prom, 'slo_version:sli_error:ratio_rate5m{slo="worker-email-success", version="1.1.0"}')
+    report(v is not None and v > 0.9, "canary 1.1.0's worker-email-success error ratio shows its failures", f"got {v}")
+    v = value(prom, 'slo_version:sli_error:ratio_rate5m{slo="worker-email-success", version="1.0.0"}')
+    report(v == 0, "baseline 1.0.0's worker-email-success error ratio is 0 (present, not absent)", f"got {v}")
+    v = value(prom, 'slo_version:burn_rate:5m{slo="worker-email-success", version="1.1.0"}')
+    report(v is not None and v > 14.4, "canary 1.1.0 burns the worker budget over 14.4x", f"got {v}")
+    v = value(prom, 'slo_version:sli_error:ratio_rate5m{slo="api-availability", version="live-api"}')
+    report(v == 0, "the API's version live-api: availability error ratio 0", f"got {v}")
+    v = value(prom, 'version:http_request_duration_seconds:p99_rate5m{version="live-api"}')
+    report(v is not None and 0 < v < 0.3, "the API's version live-api: p99 latency recorded, under 300 ms", f"got {v}")
+    r = query(prom, 'slo_version:sli_events_total:rate5m{version="unknown"}')
+    report(not r, "no series of version unknown (every process was given SERVICE_VERSION)", f"got {r}")
 
     # The fast-burn page is pending (it fires after its `for: 2m`), and only for the worker.
     r = wait_for(prom, 'count(ALERTS{alertname="SLOErrorBudgetBurn", slo="worker-email-success", long_window="1h"})', lambda v: v >= 1, 60)

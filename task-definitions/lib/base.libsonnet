@@ -19,6 +19,25 @@
     local image = std.extVar('IMAGE');
     if image != '' then image else $.input('ECR_REPOSITORY') + ':' + $.input('IMAGE_TAG'),
 
+  // The version an image reference names, for SERVICE_VERSION (the services
+  // label their metrics with it, so a canary is compared with its baseline):
+  // the tag after the last ':' of the last path segment
+  // (registry:5000/team/api:1.4.2 -> 1.4.2); for a digest-only reference the
+  // short digest (repo@sha256:0123456789abcdef... -> sha256:0123456789ab);
+  // with neither, 'latest', as the registry resolves it.
+  imageVersion(image)::
+    local at = std.findSubstr('@', image);
+    local name = if std.length(at) == 0 then image else std.substr(image, 0, at[0]);
+    local digest = if std.length(at) == 0 then '' else std.substr(image, at[0] + 1, std.length(image));
+    local segments = std.split(name, '/');
+    local last = segments[std.length(segments) - 1];
+    local colon = std.findSubstr(':', last);
+    if std.length(colon) > 0 then std.substr(last, colon[std.length(colon) - 1] + 1, std.length(last))
+    else if digest != '' then
+      local parts = std.split(digest, ':');
+      if std.length(parts) == 2 then parts[0] + ':' + std.substr(parts[1], 0, 12) else std.substr(digest, 0, 12)
+    else 'latest',
+
   environment():: $.input('ENVIRONMENT'),
 
   // Picks this environment's value from { staging: ..., prod: ... }.

@@ -424,6 +424,35 @@ data "aws_iam_policy_document" "github_apply_iam" {
     }
   }
 
+  # The role ECS shifts ALB traffic with (BLUE_GREEN, CANARY, LINEAR
+  # services), named in the service's load_balancer.advanced_configuration.
+  statement {
+    sid       = "PassTrafficShiftRoles"
+    actions   = ["iam:PassRole"]
+    resources = ["${local.arn_prefix.iam}:role/${local.name}-*-lb-traffic"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs.amazonaws.com"]
+    }
+  }
+
+  # ...and to nothing else: a task (ecs-tasks) running with a traffic role
+  # would get the boundary's ALB permissions.
+  statement {
+    sid       = "TrafficShiftRolesOnlyToEcs"
+    effect    = "Deny"
+    actions   = ["iam:PassRole"]
+    resources = ["${local.arn_prefix.iam}:role/${local.name}-*-lb-traffic"]
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs.amazonaws.com"]
+    }
+  }
+
   # First use of ECS, ELB and Application Auto Scaling in an account.
   statement {
     sid       = "ServiceLinkedRoles"
@@ -513,8 +542,10 @@ data "aws_iam_policy_document" "github_deploy" {
   }
 
   statement {
-    sid     = "WatchRollouts"
-    actions = ["ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions", "ecs:DescribeTasks"]
+    sid = "WatchRollouts"
+    # StopServiceDeployment: a canary whose analysis fails is stopped and
+    # rolled back by `ferry deploy`.
+    actions = ["ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions", "ecs:DescribeTasks", "ecs:StopServiceDeployment"]
     resources = [
       "${local.arn_prefix.ecs}:service-deployment/${local.name}/*",
       "${local.arn_prefix.ecs}:service-revision/${local.name}/*",

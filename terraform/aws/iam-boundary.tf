@@ -55,6 +55,46 @@ data "aws_iam_policy_document" "boundary" {
     ]
     resources = ["arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.name}-*"]
   }
+
+  # BLUE_GREEN, CANARY and LINEAR services: ECS shifts ALB traffic with the
+  # service's "-lb-traffic" role (modules/ecs-fargate-service/iam.tf). Only
+  # those roles may, whatever a pull request attaches to a task role; the CI
+  # apply role passes them to ecs.amazonaws.com only (github-oidc-policies.tf).
+  statement {
+    sid = "EcsTrafficShiftRead"
+    actions = [
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "elasticloadbalancing:DescribeTargetHealth",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = ["arn:${local.partition}:iam::${local.account_id}:role/${local.name}-*-lb-traffic"]
+    }
+  }
+
+  statement {
+    sid = "EcsTrafficShift"
+    actions = [
+      "elasticloadbalancing:ModifyRule",
+      "elasticloadbalancing:RegisterTargets",
+      "elasticloadbalancing:DeregisterTargets",
+    ]
+    resources = [
+      "arn:${local.partition}:elasticloadbalancing:${local.region}:${local.account_id}:listener-rule/app/${local.name}/*",
+      "arn:${local.partition}:elasticloadbalancing:${local.region}:${local.account_id}:targetgroup/*",
+    ]
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = ["arn:${local.partition}:iam::${local.account_id}:role/${local.name}-*-lb-traffic"]
+    }
+  }
 }
 
 resource "aws_iam_policy" "boundary" {

@@ -5,8 +5,10 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = "~> 6.0"
+      source = "hashicorp/aws"
+      # 6.21: deployment_configuration's CANARY and LINEAR strategies
+      # (canary_configuration, linear_configuration) on aws_ecs_service.
+      version = "~> 6.21"
     }
   }
 }

@@ -13,6 +13,7 @@ module "sampleapi" {
   min_count     = var.services["sampleapi"].min_count
   desired_count = var.services["sampleapi"].desired_count
   max_count     = var.services["sampleapi"].max_count
+  rollout       = var.services["sampleapi"].rollout
 
   load_balancer = {
     listener_arn          = aws_lb_listener.https.arn

@@ -13,6 +13,7 @@ module "sampleworker" {
   min_count     = var.services["sampleworker"].min_count
   desired_count = var.services["sampleworker"].desired_count
   max_count     = var.services["sampleworker"].max_count
+  rollout       = var.services["sampleworker"].rollout
 
   # Up to the Fargate maximum: finishing in-flight messages beats leaving
   # them to time out and be received again.

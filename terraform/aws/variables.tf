@@ -143,6 +143,16 @@ variable "services" {
     min_count     = number
     desired_count = number
     max_count     = number
+    # The deployment strategy (modules/ecs-fargate-service, var.rollout);
+    # ROLLING when absent.
+    rollout = optional(object({
+      strategy                    = optional(string)
+      bake_time_in_minutes        = optional(number)
+      canary_percent              = optional(number)
+      canary_bake_time_in_minutes = optional(number)
+      step_percent                = optional(number)
+      step_bake_time_in_minutes   = optional(number)
+    }), {})
   }))
 
   validation {

@@ -14,6 +14,7 @@ import traceback
 import test_manifest  # noqa: F401  isort: skip
 import test_validations  # noqa: F401  isort: skip
 import test_structure  # noqa: F401  isort: skip
+import test_rollout  # noqa: F401  isort: skip
 import test_checkov  # noqa: F401  isort: skip
 from tfsupport import TESTS, Skipped
 

@@ -39,7 +39,7 @@ def every_checkov_skip_has_a_reason():
 def start_checkov(directory: Path) -> subprocess.Popen:
     checkov = Path(sys.executable).parent / "checkov"
     return subprocess.Popen(
-        [str(checkov), "-d", str(directory), "--framework", "terraform", "--skip-download", "-o", "json"],
+        [sys.executable, str(checkov), "-d", str(directory), "--framework", "terraform", "--skip-download", "-o", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
 

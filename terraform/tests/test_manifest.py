@@ -204,6 +204,43 @@ def task_definitions_agree_with_terraform_when_present():
                 assert family == want, f"{path.name} ({env}): family {family}, Terraform's is {want}"
 
 
+# SERVICE_VERSION in a task definition is the version of the image it runs
+# (task-definitions/lib/base.libsonnet, imageVersion): the services label
+# their metrics with it, and the monitoring compares a canary with its
+# baseline by that label.
+IMAGE_VERSIONS = {
+    "111111111111.dkr.ecr.us-east-1.amazonaws.com/email-platform/sampleapi:sampleapi-abc1234-20261125120000":
+        "sampleapi-abc1234-20261125120000",
+    "localhost:5000/team/api:1.4.2": "1.4.2",
+    "localhost:5000/team/api": "latest",
+    "repo/api@sha256:" + "0123456789abcdef" * 4: "sha256:0123456789ab",
+    "repo/api:1.0@sha256:" + "0123456789abcdef" * 4: "1.0",
+}
+
+
+@test
+def task_definitions_set_service_version_from_the_image():
+    import _jsonnet  # noqa: PLC0415
+
+    m = manifest()
+    for service, conf in m["services"].items():
+        path = ROOT / conf.get("task-definition", f"task-definitions/{service}.jsonnet")
+        for image, version in IMAGE_VERSIONS.items():
+            td = json.loads(_jsonnet.evaluate_file(str(path), ext_vars=dict(task_definition_inputs(service), IMAGE=image)))
+            env = {e["name"]: e["value"] for e in td["containerDefinitions"][0]["environment"]}
+            assert env.get("SERVICE_VERSION") == version, (
+                f"{path.name} with IMAGE={image}: SERVICE_VERSION {env.get('SERVICE_VERSION')!r}, want {version!r}"
+            )
+
+
+def task_definition_inputs(service: str) -> dict[str, str]:
+    """Every ext-str a task definition reads, with stand-in values."""
+    names = ("SERVICE", "ENVIRONMENT", "PROJECT", "REGION", "IMAGE_TAG", "ECR_REPOSITORY", "EXECUTION_ROLE_ARN",
+             "TASK_ROLE_ARN", "LOG_GROUP", "SQS_QUEUE_URL", "SAMPLEWORKER_SECRET_ARN")
+    values = {n: f"stand-in-{n.lower()}" for n in names}
+    return dict(values, SERVICE=service, ENVIRONMENT="staging", PROJECT="email-platform", REGION="us-east-1")
+
+
 def evaluate_jsonnet(_jsonnet, path: Path, service: str, env: str) -> dict:
     """Evaluate a task definition, supplying any external variable or
     top-level argument it asks for: the environment's name for env-like ones,
@@ -273,6 +310,8 @@ def each_service_passes_the_module_validations_in_every_environment():
                     if key.startswith("__") or key in ("source", "name", "platform", "ecr_repository"):
                         continue
                     sized = re.fullmatch(r'\$\{var\.services\["(\w+)"\]\.(\w+)\}', str(value))
+                    if sized and sized.group(2) not in sizes:
+                        continue  # an optional setting this environment leaves to the module's default
                     if sized:
                         inputs[key] = unwrap(sizes[sized.group(2)])
                     else:

@@ -26,6 +26,8 @@ LB = {
     "health_check_path": "/ready",
 }
 
+CANARY = {"strategy": "CANARY", "canary_percent": 10, "canary_bake_time_in_minutes": 5, "bake_time_in_minutes": 5}
+
 # (description, overrides, expected fragment of the error message or None for success)
 MODULE_CASES = [
     ("baseline", {}, None),
@@ -49,6 +51,27 @@ MODULE_CASES = [
     ("one private subnet", {"platform": dict(MODULE_BASELINE["platform"], private_subnet_ids=["subnet-1"])}, "at least two subnets"),
     ("uppercase service name", {"name": "SampleApi"}, "lowercase letters"),
     ("secret that is not a Secrets Manager ARN", {"secret_arns": ["arn:aws:ssm:us-east-1:1:parameter/x"]}, "Secrets Manager secret ARN"),
+    # Deployment strategies (var.rollout).
+    ("rolling, said explicitly", {"rollout": {"strategy": "ROLLING"}}, None),
+    ("canary behind the ALB", {"load_balancer": LB, "rollout": CANARY}, None),
+    ("smallest canary, no bake", {"load_balancer": LB, "rollout": dict(CANARY, canary_percent=0.1, canary_bake_time_in_minutes=0)}, None),
+    ("canary with ECS's defaults", {"load_balancer": LB, "rollout": {"strategy": "CANARY"}}, None),
+    ("linear behind the ALB", {"load_balancer": LB, "rollout": {"strategy": "LINEAR", "step_percent": 25, "step_bake_time_in_minutes": 3}}, None),
+    ("blue/green behind the ALB, a day's bake", {"load_balancer": LB, "rollout": {"strategy": "BLUE_GREEN", "bake_time_in_minutes": 1440}}, None),
+    ("unknown strategy", {"load_balancer": LB, "rollout": {"strategy": "RED_BLACK"}}, "rollout.strategy must be"),
+    ("strategy in the manifest's spelling", {"load_balancer": LB, "rollout": {"strategy": "canary"}}, "rollout.strategy must be"),
+    ("canary without a load balancer", {"rollout": CANARY}, "they need load_balancer"),
+    ("canary for a queue worker", {"queue_scaling": {"queue_name": "q", "backlog_per_task": 30}, "rollout": CANARY}, "they need load_balancer"),
+    ("canary_percent 0", {"load_balancer": LB, "rollout": dict(CANARY, canary_percent=0)}, "canary_percent must be from 0.1 to 100"),
+    ("canary_percent above 100", {"load_balancer": LB, "rollout": dict(CANARY, canary_percent=150)}, "canary_percent must be from 0.1 to 100"),
+    ("linear step of 2 %", {"load_balancer": LB, "rollout": {"strategy": "LINEAR", "step_percent": 2}}, "step_percent must be from 3 to 100"),
+    ("linear step above 100 %", {"load_balancer": LB, "rollout": {"strategy": "LINEAR", "step_percent": 101}}, "step_percent must be from 3 to 100"),
+    ("bake time over a day", {"load_balancer": LB, "rollout": dict(CANARY, bake_time_in_minutes=1441)}, "whole minutes from 0 to 1440"),
+    ("negative canary bake time", {"load_balancer": LB, "rollout": dict(CANARY, canary_bake_time_in_minutes=-1)}, "whole minutes from 0 to 1440"),
+    ("fractional step bake time", {"load_balancer": LB, "rollout": {"strategy": "LINEAR", "step_bake_time_in_minutes": 2.5}}, "whole minutes from 0 to 1440"),
+    ("canary settings on a linear rollout", {"load_balancer": LB, "rollout": {"strategy": "LINEAR", "canary_percent": 10}}, 'apply only to strategy = "CANARY"'),
+    ("linear settings on a canary rollout", {"load_balancer": LB, "rollout": dict(CANARY, step_percent=10)}, 'apply only to strategy = "LINEAR"'),
+    ("canary settings on a rolling service", {"rollout": {"canary_percent": 10}}, 'apply only to strategy = "CANARY"'),
 ]
 
 SQS_BASELINE = {"name": "email-platform-staging-tasks"}
@@ -69,6 +92,7 @@ ROOT_CASES = [
     ("wildcard repository", {"github_repository": "example-org/*"}, "wildcards are not allowed"),
     ("certificate that is not ACM", {"certificate_arn": "arn:aws:iam::111111111111:server-certificate/x"}, "must be an ACM certificate ARN"),
     ("log retention CloudWatch rejects", {"log_retention_days": 45}, "log_retention_days must be a value CloudWatch Logs accepts"),
+    ("prod tfvars' canary for sampleapi on staging", {"services": {"sampleapi": {"cpu": 256, "memory": 512, "min_count": 1, "desired_count": 1, "max_count": 2, "rollout": {"strategy": "CANARY", "canary_percent": 10}}}}, None),
     ("service sized min > desired", {"services": {"sampleapi": {"cpu": 256, "memory": 512, "min_count": 2, "desired_count": 1, "max_count": 3}}}, "min_count <= desired_count <= max_count"),
     ("VPC smaller than /16", {"vpc_cidr": "10.0.0.0/20"}, "/16 or larger"),
 ]

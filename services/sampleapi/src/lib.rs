@@ -54,10 +54,11 @@ pub struct App {
 impl App {
     /// Builds the state; `shutdown` flips `/ready` to 503 and stops the server.
     pub fn new(config: Config, sqs: Client, shutdown: Shutdown) -> Arc<Self> {
+        let metrics = ApiMetrics::new(&config.telemetry.service_version);
         Arc::new(Self {
             config,
             sqs,
-            metrics: ApiMetrics::new(),
+            metrics,
             ready_cache: Mutex::new(None),
             shutdown,
         })

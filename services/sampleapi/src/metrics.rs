@@ -47,15 +47,17 @@ pub struct ApiMetrics {
 }
 
 impl Default for ApiMetrics {
+    /// Metrics of a process whose version is unknown.
     fn default() -> Self {
-        Self::new()
+        Self::new(service_telemetry::UNKNOWN_VERSION)
     }
 }
 
 impl ApiMetrics {
-    /// Creates and registers the metrics.
-    pub fn new() -> Self {
-        let mut registry = Registry::default();
+    /// Creates and registers the metrics, each labelled `version="<version>"`
+    /// (the version this process runs: `TelemetryConfig::service_version`).
+    pub fn new(version: &str) -> Self {
+        let mut registry = service_telemetry::metrics::registry(version);
         let requests = Family::<RequestLabels, Counter>::default();
         let duration: Family<RouteLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(latency_histogram);

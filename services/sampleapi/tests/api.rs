@@ -39,6 +39,8 @@ async fn start(queue_url: &str, sqs_endpoint: &str, sqs_timeout_ms: u64) -> Runn
         ("AWS_REGION", "us-east-1"),
         ("READY_CACHE_MS", "0"),
         ("MAX_BODY_BYTES", "4096"),
+        // Every metric carries it as `version` (see the metrics test).
+        ("SERVICE_VERSION", "2.0.1-test"),
     ]);
     let mut config = Config::from_env(&env).unwrap();
     config.sqs_timeout = Duration::from_millis(sqs_timeout_ms);
@@ -388,7 +390,10 @@ async fn sqs_down_gives_503_fast() {
     assert_eq!(api.app.metrics().publish_errors.get(), 1);
     let (_, metrics) = api.get("/metrics").await;
     assert_eq!(
-        common::sample(&metrics, "sqs_publish_errors_total"),
+        common::sample(
+            &metrics,
+            r#"sqs_publish_errors_total{version="2.0.1-test"}"#
+        ),
         Some(1.0)
     );
 }
@@ -639,26 +644,26 @@ async fn metrics_use_the_names_the_monitoring_rules_use() {
     let text = r.text().await.unwrap();
     for (sample, value) in [
         (
-            r#"http_requests_total{method="POST",route="/api/tasks",status="202"}"#,
+            r#"http_requests_total{version="2.0.1-test",method="POST",route="/api/tasks",status="202"}"#,
             1.0,
         ),
         (
-            r#"http_requests_total{method="POST",route="/api/tasks",status="422"}"#,
+            r#"http_requests_total{version="2.0.1-test",method="POST",route="/api/tasks",status="422"}"#,
             1.0,
         ),
         (
-            r#"http_requests_total{method="GET",route="/health",status="200"}"#,
+            r#"http_requests_total{version="2.0.1-test",method="GET",route="/health",status="200"}"#,
             1.0,
         ),
         (
-            r#"http_requests_total{method="GET",route="unmatched",status="404"}"#,
+            r#"http_requests_total{version="2.0.1-test",method="GET",route="unmatched",status="404"}"#,
             1.0,
         ),
         (
-            r#"http_request_duration_seconds_count{method="POST",route="/api/tasks"}"#,
+            r#"http_request_duration_seconds_count{version="2.0.1-test",method="POST",route="/api/tasks"}"#,
             2.0,
         ),
-        ("sqs_publish_errors_total", 0.0),
+        (r#"sqs_publish_errors_total{version="2.0.1-test"}"#, 0.0),
     ] {
         assert_eq!(
             common::sample(&text, sample),
@@ -668,7 +673,7 @@ async fn metrics_use_the_names_the_monitoring_rules_use() {
     }
     assert!(
         text.contains(
-            r#"http_request_duration_seconds_bucket{le="0.3",method="POST",route="/api/tasks"}"#
+            r#"http_request_duration_seconds_bucket{version="2.0.1-test",le="0.3",method="POST",route="/api/tasks"}"#
         ),
         "an exact 300 ms bucket:\n{text}"
     );

@@ -17,7 +17,9 @@ async fn work(config: sampleworker::Config) -> i32 {
             return 1;
         }
     };
-    let metrics = Arc::new(sampleworker::WorkerMetrics::new());
+    let metrics = Arc::new(sampleworker::WorkerMetrics::new(
+        &config.telemetry.service_version,
+    ));
     let addr = std::net::SocketAddr::from(([0, 0, 0, 0], config.metrics_port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,

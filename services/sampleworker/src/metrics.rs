@@ -56,15 +56,17 @@ pub struct OperationLabel {
 }
 
 impl Default for WorkerMetrics {
+    /// Metrics of a process whose version is unknown.
     fn default() -> Self {
-        Self::new()
+        Self::new(service_telemetry::UNKNOWN_VERSION)
     }
 }
 
 impl WorkerMetrics {
-    /// Creates and registers the metrics.
-    pub fn new() -> Self {
-        let mut registry = Registry::default();
+    /// Creates and registers the metrics, each labelled `version="<version>"`
+    /// (the version this process runs: `TelemetryConfig::service_version`).
+    pub fn new(version: &str) -> Self {
+        let mut registry = service_telemetry::metrics::registry(version);
         let emails_sent = Family::<StatusLabel, Counter>::default();
         let send_duration = Histogram::new([
             0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,

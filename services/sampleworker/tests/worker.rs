@@ -35,7 +35,10 @@ fn spawn_worker(queue: &str, env: &[(&str, &str)]) -> WorkerProc {
         .env("LOG_LEVEL", "info")
         .env("SQS_WAIT_TIME_SECONDS", "1")
         .env("EMAIL_SEND_DURATION_MS", "20")
-        .env("OTEL_SERVICE_NAME", "sampleworker-test");
+        .env("OTEL_SERVICE_NAME", "sampleworker-test")
+        // Every metric carries it as `version` (the monitoring compares a
+        // canary with its baseline by it): the needles below include it.
+        .env("SERVICE_VERSION", "2.0.1-test");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -230,7 +233,7 @@ async fn end_to_end_100_tasks_processed_exactly_once_with_trace_ids() {
     assert_eq!(distinct.len(), 100, "one trace per request");
 
     let mut worker = spawn_worker(&queue, &[("WORKER_CONCURRENCY", "20")]);
-    let ok = r#"emails_sent_total{status="success"}"#;
+    let ok = r#"emails_sent_total{version="2.0.1-test",status="success"}"#;
     worker
         .wait_metric(ok, |v| v >= 100.0, Duration::from_secs(60))
         .await;
@@ -242,22 +245,31 @@ async fn end_to_end_100_tasks_processed_exactly_once_with_trace_ids() {
     let text = worker.metrics().await;
     assert_eq!(common::sample(&text, ok), Some(100.0), "exactly once");
     assert_eq!(
-        common::sample(&text, "messages_received_total"),
+        common::sample(&text, r#"messages_received_total{version="2.0.1-test"}"#),
         Some(100.0)
     );
     assert_eq!(
-        common::sample(&text, r#"emails_sent_total{status="failure"}"#),
+        common::sample(
+            &text,
+            r#"emails_sent_total{version="2.0.1-test",status="failure"}"#
+        ),
         None
     );
     assert_eq!(
-        common::sample(&text, "email_send_duration_seconds_count"),
+        common::sample(
+            &text,
+            r#"email_send_duration_seconds_count{version="2.0.1-test"}"#
+        ),
         Some(100.0)
     );
     assert_eq!(
-        common::sample(&text, "message_age_seconds_count"),
+        common::sample(&text, r#"message_age_seconds_count{version="2.0.1-test"}"#),
         Some(100.0)
     );
-    assert_eq!(common::sample(&text, "inflight_messages"), Some(0.0));
+    assert_eq!(
+        common::sample(&text, r#"inflight_messages{version="2.0.1-test"}"#),
+        Some(0.0)
+    );
     assert_eq!(common::counts(&sqs, &dlq).await, (0, 0));
 
     worker.signal("TERM");
@@ -298,7 +310,7 @@ async fn metric_names_are_exactly_the_ones_monitoring_uses() {
     let worker = spawn_worker(&queue, &[]);
     worker
         .wait_metric(
-            r#"emails_sent_total{status="success"}"#,
+            r#"emails_sent_total{version="2.0.1-test",status="success"}"#,
             |v| v >= 1.0,
             Duration::from_secs(30),
         )
@@ -306,21 +318,21 @@ async fn metric_names_are_exactly_the_ones_monitoring_uses() {
     let text = worker.metrics().await;
     for needle in [
         "# TYPE emails_sent counter",
-        r#"emails_sent_total{status="success"} 1"#,
+        r#"emails_sent_total{version="2.0.1-test",status="success"} 1"#,
         "# TYPE email_send_duration_seconds histogram",
-        "email_send_duration_seconds_bucket{",
+        r#"email_send_duration_seconds_bucket{version="2.0.1-test",le="#,
         "# TYPE messages_received counter",
-        "messages_received_total 1",
+        r#"messages_received_total{version="2.0.1-test"} 1"#,
         "# TYPE message_age_seconds histogram",
-        "message_age_seconds_bucket{",
+        r#"message_age_seconds_bucket{version="2.0.1-test",le="#,
         "# TYPE inflight_messages gauge",
-        "inflight_messages ",
+        r#"inflight_messages{version="2.0.1-test"} "#,
         "# TYPE emails_deduplicated counter",
-        "emails_deduplicated_total 0",
+        r#"emails_deduplicated_total{version="2.0.1-test"} 0"#,
         "# TYPE dedup_keys gauge",
-        "dedup_keys 0",
+        r#"dedup_keys{version="2.0.1-test"} 0"#,
         "# TYPE dedup_keys_evicted counter",
-        "dedup_keys_evicted_total 0",
+        r#"dedup_keys_evicted_total{version="2.0.1-test"} 0"#,
     ] {
         assert!(text.contains(needle), "{needle:?} missing in\n{text}");
     }
@@ -359,12 +371,18 @@ async fn failures_reach_the_dlq_after_3_receives_and_are_counted() {
     .await;
     let text = worker.metrics().await;
     assert_eq!(
-        common::sample(&text, r#"emails_sent_total{status="failure"}"#),
+        common::sample(
+            &text,
+            r#"emails_sent_total{version="2.0.1-test",status="failure"}"#
+        ),
         Some(15.0),
         "{text}"
     );
     assert_eq!(
-        common::sample(&text, r#"emails_sent_total{status="success"}"#),
+        common::sample(
+            &text,
+            r#"emails_sent_total{version="2.0.1-test",status="success"}"#
+        ),
         None
     );
     assert_eq!(common::counts(&sqs, &queue).await, (0, 0));
@@ -391,7 +409,7 @@ async fn malformed_messages_go_to_the_dlq_without_blocking_others() {
     let worker = spawn_worker(&queue, &[("SQS_VISIBILITY_TIMEOUT_SECONDS", "1")]);
     worker
         .wait_metric(
-            r#"emails_sent_total{status="success"}"#,
+            r#"emails_sent_total{version="2.0.1-test",status="success"}"#,
             |v| v >= 3.0,
             Duration::from_secs(20),
         )
@@ -402,7 +420,12 @@ async fn malformed_messages_go_to_the_dlq_without_blocking_others() {
         || async { common::counts(&sqs, &dlq).await.0 == 1 },
     )
     .await;
-    assert_eq!(worker.metric("messages_malformed_total").await, 3.0);
+    assert_eq!(
+        worker
+            .metric(r#"messages_malformed_total{version="2.0.1-test"}"#)
+            .await,
+        3.0
+    );
     let dead = common::drain(&sqs, &dlq).await;
     assert_eq!(dead[0].0, "this is not a task");
     let logs = worker.logs();
@@ -426,13 +449,17 @@ async fn sigkill_mid_batch_loses_no_message() {
     );
     first
         .wait_metric(
-            r#"emails_sent_total{status="success"}"#,
+            r#"emails_sent_total{version="2.0.1-test",status="success"}"#,
             |v| v >= 5.0,
             Duration::from_secs(20),
         )
         .await;
     first
-        .wait_metric("inflight_messages", |v| v >= 3.0, Duration::from_secs(10))
+        .wait_metric(
+            r#"inflight_messages{version="2.0.1-test"}"#,
+            |v| v >= 3.0,
+            Duration::from_secs(10),
+        )
         .await;
     first.signal("KILL");
     first.wait_exit(Duration::from_secs(5)).await;
@@ -462,7 +489,11 @@ async fn sigterm_lets_in_flight_work_finish() {
     send_tasks(&sqs, &queue, 5, "term").await;
     let mut worker = spawn_worker(&queue, &[("EMAIL_SEND_DURATION_MS", "1500")]);
     worker
-        .wait_metric("inflight_messages", |v| v >= 5.0, Duration::from_secs(20))
+        .wait_metric(
+            r#"inflight_messages{version="2.0.1-test"}"#,
+            |v| v >= 5.0,
+            Duration::from_secs(20),
+        )
         .await;
     worker.signal("TERM");
     let status = worker.wait_exit(Duration::from_secs(10)).await;
@@ -488,7 +519,11 @@ async fn sigterm_releases_work_that_cannot_finish_in_time() {
         ],
     );
     worker
-        .wait_metric("inflight_messages", |v| v >= 3.0, Duration::from_secs(20))
+        .wait_metric(
+            r#"inflight_messages{version="2.0.1-test"}"#,
+            |v| v >= 3.0,
+            Duration::from_secs(20),
+        )
         .await;
     let t = Instant::now();
     worker.signal("TERM");
@@ -515,7 +550,7 @@ async fn long_work_extends_visibility_and_is_not_redelivered() {
     );
     worker
         .wait_metric(
-            r#"emails_sent_total{status="success"}"#,
+            r#"emails_sent_total{version="2.0.1-test",status="success"}"#,
             |v| v >= 1.0,
             Duration::from_secs(20),
         )
@@ -523,12 +558,15 @@ async fn long_work_extends_visibility_and_is_not_redelivered() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let text = worker.metrics().await;
     assert_eq!(
-        common::sample(&text, "messages_received_total"),
+        common::sample(&text, r#"messages_received_total{version="2.0.1-test"}"#),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        common::sample(&text, r#"emails_sent_total{status="success"}"#),
+        common::sample(
+            &text,
+            r#"emails_sent_total{version="2.0.1-test",status="success"}"#
+        ),
         Some(1.0)
     );
     assert_eq!(common::counts(&sqs, &queue).await, (0, 0));
@@ -612,7 +650,7 @@ async fn spans_are_exported_over_otlp_http_in_the_producers_trace() {
     );
     worker
         .wait_metric(
-            r#"emails_sent_total{status="success"}"#,
+            r#"emails_sent_total{version="2.0.1-test",status="success"}"#,
             |v| v >= 1.0,
             Duration::from_secs(20),
         )
@@ -638,6 +676,11 @@ async fn spans_are_exported_over_otlp_http_in_the_producers_trace() {
     );
     assert!(got.iter().any(|(_, b)| contains(b, b"process_message")));
     assert!(got.iter().any(|(_, b)| contains(b, b"sampleworker-test")));
+    // The resource names the version the process runs (SERVICE_VERSION).
+    assert!(
+        got.iter()
+            .any(|(_, b)| contains(b, b"service.version") && contains(b, b"2.0.1-test"))
+    );
     let line = worker
         .logs()
         .into_iter()
@@ -763,7 +806,7 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
             ("SQS_VISIBILITY_TIMEOUT_SECONDS", "2"),
         ],
     );
-    let dedup = "emails_deduplicated_total";
+    let dedup = r#"emails_deduplicated_total{version="2.0.1-test"}"#;
     let want_dedup = (stored - n_u64) as f64;
     let processing = Instant::now();
     common::eventually(Duration::from_secs(180 + n_u64), "queue empty", || async {
@@ -773,7 +816,10 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let text = worker.metrics().await;
     assert_eq!(
-        common::sample(&text, r#"emails_sent_total{status="success"}"#),
+        common::sample(
+            &text,
+            r#"emails_sent_total{version="2.0.1-test",status="success"}"#
+        ),
         Some(n as f64),
         "each task sent once:\n{text}"
     );
@@ -783,8 +829,14 @@ async fn retries_after_a_slow_queue_are_sent_exactly_once() {
         common::sample(&text, dedup).is_some_and(|v| v >= want_dedup),
         "{text}"
     );
-    assert_eq!(common::sample(&text, "dedup_keys"), Some(n as f64));
-    assert_eq!(common::sample(&text, "dedup_keys_evicted_total"), Some(0.0));
+    assert_eq!(
+        common::sample(&text, r#"dedup_keys{version="2.0.1-test"}"#),
+        Some(n as f64)
+    );
+    assert_eq!(
+        common::sample(&text, r#"dedup_keys_evicted_total{version="2.0.1-test"}"#),
+        Some(0.0)
+    );
     assert_eq!(common::counts(&sqs, &dlq).await, (0, 0));
     let sent = worker.sent_to();
     let distinct: HashSet<&String> = sent.iter().collect();
@@ -821,7 +873,7 @@ async fn a_key_reused_for_a_different_task_is_dropped_with_a_warning() {
     let key = [("idempotency_key", "String", "reused-key-1")];
     send_with_attrs(&sqs, &queue, "first@example.com", &key).await;
     let worker = spawn_worker(&queue, &[]);
-    let ok = r#"emails_sent_total{status="success"}"#;
+    let ok = r#"emails_sent_total{version="2.0.1-test",status="success"}"#;
     worker
         .wait_metric(ok, |v| v >= 1.0, Duration::from_secs(20))
         .await;
@@ -829,7 +881,7 @@ async fn a_key_reused_for_a_different_task_is_dropped_with_a_warning() {
     send_with_attrs(&sqs, &queue, "first@example.com", &key).await;
     worker
         .wait_metric(
-            "emails_deduplicated_total",
+            r#"emails_deduplicated_total{version="2.0.1-test"}"#,
             |v| v >= 2.0,
             Duration::from_secs(20),
         )
@@ -894,7 +946,12 @@ async fn hostile_key_attributes_go_to_the_dlq_and_block_nothing() {
     let mut sent = worker.sent_to();
     sent.sort();
     assert_eq!(sent, ["keyed@example.com", "plain-0@example.com"]);
-    assert_eq!(worker.metric("messages_malformed_total").await, 15.0);
+    assert_eq!(
+        worker
+            .metric(r#"messages_malformed_total{version="2.0.1-test"}"#)
+            .await,
+        15.0
+    );
     assert_eq!(common::counts(&sqs, &queue).await, (0, 0));
     // Nothing lost: every hostile message is in the DLQ, body intact.
     let mut dead: Vec<String> = common::drain(&sqs, &dlq)

@@ -35,6 +35,20 @@ use tracing_subscriber::layer::SubscriberExt as _;
 
 pub use config::{ConfigError, Env};
 
+/// The variable that names the running version (set by the task definition).
+pub const SERVICE_VERSION_VAR: &str = "SERVICE_VERSION";
+
+/// The version label of a process started without [`SERVICE_VERSION_VAR`].
+pub const UNKNOWN_VERSION: &str = "unknown";
+
+/// A version fit for a metric label and a resource attribute: what an image
+/// tag (or an algorithm-prefixed short digest) may contain.
+fn valid_version(v: &str) -> bool {
+    v.len() <= 128
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | ':'))
+}
+
 /// Telemetry settings read from the standard environment variables, so that the
 /// services honour the same variables as every OpenTelemetry SDK.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +62,11 @@ pub struct TelemetryConfig {
     /// `info,sampleapi=debug`. It filters log lines only: spans are traced at
     /// `info` whatever the log level, so a `warn` line still carries its trace id.
     pub log_level: String,
+    /// `SERVICE_VERSION`: the version this process runs (the task definition
+    /// sets it from the image tag), or `unknown`. It labels every metric
+    /// (`version`, see [`metrics::registry`]) and every span (`service.version`),
+    /// so a canary can be compared with the baseline running beside it.
+    pub service_version: String,
 }
 
 impl TelemetryConfig {
@@ -84,11 +103,35 @@ impl TelemetryConfig {
                 "must be a level (error, warn, info, debug, trace) or a filter such as info,sampleapi=debug",
             ));
         }
+        let service_version = match env.optional(SERVICE_VERSION_VAR) {
+            None => UNKNOWN_VERSION.to_owned(),
+            Some(v) if valid_version(&v) => v,
+            Some(v) => {
+                return Err(ConfigError::new(
+                    SERVICE_VERSION_VAR,
+                    &v,
+                    "must be an image tag or short digest: up to 128 letters, digits and . _ - + : (e.g. 1.4.2 or sha256:0123456789ab)",
+                ));
+            }
+        };
         Ok(Self {
             service_name,
             otlp_endpoint,
             log_level,
+            service_version,
         })
+    }
+
+    /// The OpenTelemetry resource of every span: `service.name` and
+    /// `service.version`.
+    pub fn resource(&self) -> Resource {
+        Resource::builder()
+            .with_service_name(self.service_name.clone())
+            .with_attribute(opentelemetry::KeyValue::new(
+                "service.version",
+                self.service_version.clone(),
+            ))
+            .build()
     }
 
     /// The OTLP/HTTP traces URL derived from the base endpoint, as the
@@ -144,10 +187,7 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
-    let resource = Resource::builder()
-        .with_service_name(config.service_name.clone())
-        .build();
-    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    let mut builder = SdkTracerProvider::builder().with_resource(config.resource());
     if let Some(url) = config.traces_url() {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
@@ -251,6 +291,32 @@ mod tests {
         assert_eq!(c.otlp_endpoint, None);
         assert_eq!(c.traces_url(), None);
         assert_eq!(c.log_level, "info");
+        assert_eq!(c.service_version, "unknown");
+    }
+
+    #[test]
+    fn the_version_comes_from_service_version_and_reaches_the_resource() {
+        let env = Env::from_pairs(&[("SERVICE_VERSION", "1.4.2")]);
+        let c = TelemetryConfig::from_env(&env, "svc").unwrap();
+        assert_eq!(c.service_version, "1.4.2");
+        let resource = c.resource();
+        let version = resource.get(&opentelemetry::Key::new("service.version"));
+        assert_eq!(version.map(|v| v.to_string()).as_deref(), Some("1.4.2"));
+        let name = resource.get(&opentelemetry::Key::new("service.name"));
+        assert_eq!(name.map(|v| v.to_string()).as_deref(), Some("svc"));
+        // A digest-only image gets its short digest (task-definitions/lib).
+        let env = Env::from_pairs(&[("SERVICE_VERSION", "sha256:0123456789ab")]);
+        let c = TelemetryConfig::from_env(&env, "svc").unwrap();
+        assert_eq!(c.service_version, "sha256:0123456789ab");
+    }
+
+    #[test]
+    fn a_version_unfit_for_a_label_names_the_variable() {
+        for bad in ["1.0 beta", "v1\"", &"x".repeat(129)] {
+            let env = Env::from_pairs(&[("SERVICE_VERSION", bad)]);
+            let e = TelemetryConfig::from_env(&env, "svc").unwrap_err();
+            assert!(e.to_string().contains("SERVICE_VERSION"), "{e}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Prometheus exposition helpers shared by the services' `/metrics` endpoints.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::http::{StatusCode, header};
@@ -15,6 +16,16 @@ pub const HTTP_LATENCY_BUCKETS: [f64; 12] = [
 /// Content type of the text format `prometheus-client` writes (OpenMetrics, which
 /// Prometheus negotiates and parses).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A registry whose every metric carries `version="<version>"`: the version
+/// the process runs ([`crate::TelemetryConfig::service_version`]), so that
+/// the monitoring rules can compare a canary with the baseline beside it.
+pub fn registry(version: &str) -> Registry {
+    Registry::with_labels(std::iter::once((
+        Cow::Borrowed("version"),
+        Cow::Owned(version.to_owned()),
+    )))
+}
 
 /// Encodes the registry as the body of a `/metrics` response.
 pub fn render(registry: &Registry) -> Response {
@@ -34,4 +45,25 @@ pub async fn handler(
     axum::extract::State(registry): axum::extract::State<Arc<Registry>>,
 ) -> Response {
     render(&registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::metrics::counter::Counter;
+
+    use super::*;
+
+    #[test]
+    fn every_metric_of_the_registry_carries_the_version() {
+        let mut registry = registry("1.4.2");
+        let counter = Counter::<u64>::default();
+        registry.register("requests", "Requests", counter.clone());
+        counter.inc();
+        let mut body = String::new();
+        prometheus_client::encoding::text::encode(&mut body, &registry).unwrap();
+        assert!(
+            body.contains("requests_total{version=\"1.4.2\"} 1"),
+            "{body}"
+        );
+    }
 }

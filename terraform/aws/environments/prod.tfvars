@@ -19,7 +19,20 @@ single_nat_gateway = false # one NAT gateway per AZ
 
 log_retention_days = 365
 
+# sampleapi rolls out as a canary: 10 % of its traffic for 5 minutes, then
+# all of it, both revisions kept 5 more minutes for an instant rollback.
+# Ferry's deploy sets the strategy of each deploy (.github/ferry.yml,
+# rollout:); this creates what it needs (second target group, weighted
+# listener rule, the role ECS shifts traffic with).
 services = {
-  sampleapi    = { cpu = 512, memory = 1024, min_count = 2, desired_count = 2, max_count = 10 }
+  sampleapi = {
+    cpu = 512, memory = 1024, min_count = 2, desired_count = 2, max_count = 10
+    rollout = {
+      strategy                    = "CANARY"
+      canary_percent              = 10
+      canary_bake_time_in_minutes = 5
+      bake_time_in_minutes        = 5
+    }
+  }
   sampleworker = { cpu = 512, memory = 1024, min_count = 2, desired_count = 2, max_count = 10 }
 }

@@ -111,3 +111,83 @@ resource "aws_iam_role_policy_attachment" "task" {
   role       = aws_iam_role.task.name
   policy_arn = each.value
 }
+
+# BLUE_GREEN, CANARY, LINEAR: the role ECS assumes to move the service's
+# tasks between its two target groups and the weights of its production
+# listener rule (ECS's "infrastructure role for load balancers"). Instead of
+# AmazonECSInfrastructureRolePolicyForLoadBalancers, which may modify every
+# listener and target group of the account, it may change only this
+# service's rule and target groups.
+data "aws_iam_policy_document" "ecs_trust" {
+  count = local.shifts_traffic ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.platform.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "traffic" {
+  count = local.shifts_traffic ? 1 : 0
+
+  # "-lb-traffic": the CI apply role may pass only roles of this name to
+  # ecs.amazonaws.com, and the permissions boundary lets only them touch
+  # the ALB (github-oidc-policies.tf, iam-boundary.tf in the root module).
+  name                 = "${local.full_name}-lb-traffic"
+  description          = "ECS shifts ALB traffic between the target groups of ${local.full_name}"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_trust[0].json
+  permissions_boundary = var.platform.permissions_boundary_arn
+}
+
+data "aws_iam_policy_document" "traffic" {
+  count = local.shifts_traffic ? 1 : 0
+
+  # Describe calls have no resource-level permissions.
+  statement {
+    sid = "ReadLoadBalancer"
+    actions = [
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "elasticloadbalancing:DescribeTargetHealth",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "MoveOwnTasks"
+    actions   = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
+    resources = [aws_lb_target_group.this[0].arn, aws_lb_target_group.alternate[0].arn]
+  }
+
+  statement {
+    sid       = "ShiftOwnRule"
+    actions   = ["elasticloadbalancing:ModifyRule"]
+    resources = [aws_lb_listener_rule.shifted[0].arn]
+  }
+}
+
+resource "aws_iam_policy" "traffic" {
+  count = local.shifts_traffic ? 1 : 0
+
+  name        = "${local.full_name}-lb-traffic"
+  description = "Shift ALB traffic between the target groups of ${local.full_name}"
+  policy      = data.aws_iam_policy_document.traffic[0].json
+}
+
+resource "aws_iam_role_policy_attachment" "traffic" {
+  count = local.shifts_traffic ? 1 : 0
+
+  role       = aws_iam_role.traffic[0].name
+  policy_arn = aws_iam_policy.traffic[0].arn
+}

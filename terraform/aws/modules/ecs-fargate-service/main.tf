@@ -4,6 +4,9 @@ locals {
   full_name      = "${var.platform.cluster_name}-${var.name}"
   log_group_name = "/ecs/${var.platform.cluster_name}/${var.name}"
   with_lb        = var.load_balancer != null
+  # BLUE_GREEN, CANARY and LINEAR run the new revision in a second target
+  # group and shift ALB traffic to it; ROLLING replaces tasks in place.
+  shifts_traffic = local.with_lb && var.rollout.strategy != "ROLLING"
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -84,6 +87,33 @@ resource "aws_ecs_service" "this" {
     type = "ECS"
   }
 
+  # The strategy the service is created with (ROLLING needs no block: it is
+  # ECS's default, and today's services keep a plan without changes). The
+  # fields are ignored afterwards (lifecycle below).
+  dynamic "deployment_configuration" {
+    for_each = var.rollout.strategy == "ROLLING" ? [] : [var.rollout]
+    content {
+      strategy             = deployment_configuration.value.strategy
+      bake_time_in_minutes = deployment_configuration.value.bake_time_in_minutes
+
+      dynamic "canary_configuration" {
+        for_each = deployment_configuration.value.strategy == "CANARY" ? [deployment_configuration.value] : []
+        content {
+          canary_percent              = canary_configuration.value.canary_percent
+          canary_bake_time_in_minutes = canary_configuration.value.canary_bake_time_in_minutes
+        }
+      }
+
+      dynamic "linear_configuration" {
+        for_each = deployment_configuration.value.strategy == "LINEAR" ? [deployment_configuration.value] : []
+        content {
+          step_percent              = linear_configuration.value.step_percent
+          step_bake_time_in_minutes = linear_configuration.value.step_bake_time_in_minutes
+        }
+      }
+    }
+  }
+
   network_configuration {
     subnets          = var.platform.private_subnet_ids
     security_groups  = [aws_security_group.this.id]
@@ -96,6 +126,18 @@ resource "aws_ecs_service" "this" {
       target_group_arn = aws_lb_target_group.this[0].arn
       container_name   = var.name
       container_port   = var.container_port
+
+      # What ECS needs to shift traffic: the second target group, the
+      # production listener rule whose weights it moves, and the role it
+      # moves them with (iam.tf).
+      dynamic "advanced_configuration" {
+        for_each = local.shifts_traffic ? [1] : []
+        content {
+          alternate_target_group_arn = aws_lb_target_group.alternate[0].arn
+          production_listener_rule   = local.listener_rule_arn
+          role_arn                   = aws_iam_role.traffic[0].arn
+        }
+      }
     }
   }
 
@@ -104,11 +146,28 @@ resource "aws_ecs_service" "this" {
 
   lifecycle {
     # Releases belong to Ferry (task_definition), the task count to auto
-    # scaling (desired_count); Terraform owns everything else.
-    ignore_changes = [task_definition, desired_count]
+    # scaling (desired_count); Terraform owns everything else, except the
+    # strategy of a deployment: `ferry deploy` sets it on UpdateService from
+    # the manifest's `rollout:` for every deploy (e.g. a canary in prod), so
+    # Terraform's strategy is only the one the service is created with and
+    # the switch for the resources a traffic-shifting strategy needs.
+    ignore_changes = [
+      task_definition,
+      desired_count,
+      deployment_configuration[0].strategy,
+      deployment_configuration[0].bake_time_in_minutes,
+      deployment_configuration[0].canary_configuration,
+      deployment_configuration[0].linear_configuration,
+    ]
   }
 
-  # The listener rule must exist before ECS registers targets, and the
-  # execution role's policy before the first task pulls its image.
-  depends_on = [aws_lb_listener_rule.this, aws_iam_role_policy_attachment.execution]
+  # The listener rule must exist before ECS registers targets, the execution
+  # role's policy before the first task pulls its image, and the traffic
+  # role's before ECS shifts traffic with it.
+  depends_on = [
+    aws_lb_listener_rule.this,
+    aws_lb_listener_rule.shifted,
+    aws_iam_role_policy_attachment.execution,
+    aws_iam_role_policy_attachment.traffic,
+  ]
 }

@@ -42,3 +42,13 @@ output "target_group_arn" {
   description = "ALB target group, or null for a service without load balancer."
   value       = local.with_lb ? aws_lb_target_group.this[0].arn : null
 }
+
+output "rollout_strategy" {
+  description = "The deployment strategy the service was created with and has the resources for (ROLLING, BLUE_GREEN, CANARY or LINEAR); `ferry deploy` sets each deploy's."
+  value       = var.rollout.strategy
+}
+
+output "alternate_target_group_arn" {
+  description = "Second ALB target group of a BLUE_GREEN, CANARY or LINEAR service, or null."
+  value       = local.shifts_traffic ? aws_lb_target_group.alternate[0].arn : null
+}

@@ -230,3 +230,67 @@ variable "queue_scaling" {
     error_message = "queue_scaling needs min_count >= 1: backlog per task is undefined with zero running tasks, so the service could never scale out again."
   }
 }
+
+variable "rollout" {
+  description = <<-EOT
+    How ECS replaces a running revision (deploymentConfiguration.strategy):
+    ROLLING (the default: new tasks replace old ones as they become healthy),
+    BLUE_GREEN, CANARY or LINEAR (a second target group takes the new
+    revision and the ALB listener rule shifts traffic to it: all at once,
+    canary_percent then the rest, or step_percent at a time). The three
+    traffic-shifting strategies need load_balancer. bake_time_in_minutes is
+    how long both revisions keep running once all traffic is on the new one
+    (the window for an instant rollback). Terraform creates the service with
+    this strategy and the resources it needs; `ferry deploy` then sets the
+    strategy of each deploy on UpdateService (main.tf ignores it afterwards).
+  EOT
+  type = object({
+    strategy                    = optional(string, "ROLLING")
+    bake_time_in_minutes        = optional(number, 5)
+    canary_percent              = optional(number)
+    canary_bake_time_in_minutes = optional(number)
+    step_percent                = optional(number)
+    step_bake_time_in_minutes   = optional(number)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["ROLLING", "BLUE_GREEN", "CANARY", "LINEAR"], var.rollout.strategy)
+    error_message = "rollout.strategy must be \"ROLLING\", \"BLUE_GREEN\", \"CANARY\" or \"LINEAR\" (ECS's deploymentConfiguration.strategy names)."
+  }
+
+  validation {
+    condition     = var.rollout.strategy == "ROLLING" || var.load_balancer != null
+    error_message = "rollout.strategy BLUE_GREEN, CANARY and LINEAR shift ALB traffic between two target groups: they need load_balancer. A service without one (a queue worker) uses ROLLING."
+  }
+
+  validation {
+    condition = alltrue([
+      for minutes in [var.rollout.bake_time_in_minutes, var.rollout.canary_bake_time_in_minutes, var.rollout.step_bake_time_in_minutes] :
+      minutes == null || try(minutes >= 0 && minutes <= 1440 && floor(minutes) == minutes, false)
+    ])
+    error_message = "rollout bake times (bake_time_in_minutes, canary_bake_time_in_minutes, step_bake_time_in_minutes) must be whole minutes from 0 to 1440 (24 hours)."
+  }
+
+  validation {
+    condition     = var.rollout.canary_percent == null || try(var.rollout.canary_percent >= 0.1 && var.rollout.canary_percent <= 100, false)
+    error_message = "rollout.canary_percent must be from 0.1 to 100 (the share of production traffic the canary gets)."
+  }
+
+  validation {
+    # The AWS provider accepts 3-100 for a linear step (ECS: 3.0 to 100.0).
+    condition     = var.rollout.step_percent == null || try(var.rollout.step_percent >= 3 && var.rollout.step_percent <= 100, false)
+    error_message = "rollout.step_percent must be from 3 to 100 (the share of production traffic each linear step adds)."
+  }
+
+  validation {
+    condition     = var.rollout.strategy == "CANARY" || (var.rollout.canary_percent == null && var.rollout.canary_bake_time_in_minutes == null)
+    error_message = "rollout.canary_percent and canary_bake_time_in_minutes apply only to strategy = \"CANARY\": remove them or set the strategy."
+  }
+
+  validation {
+    condition     = var.rollout.strategy == "LINEAR" || (var.rollout.step_percent == null && var.rollout.step_bake_time_in_minutes == null)
+    error_message = "rollout.step_percent and step_bake_time_in_minutes apply only to strategy = \"LINEAR\": remove them or set the strategy."
+  }
+}

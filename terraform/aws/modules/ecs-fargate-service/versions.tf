@@ -4,8 +4,10 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 6.0, < 7.0"
+      source = "hashicorp/aws"
+      # 6.21: the CANARY and LINEAR deployment strategies (canary_configuration,
+      # linear_configuration); BLUE_GREEN and advanced_configuration came in 6.4.
+      version = ">= 6.21, < 7.0"
     }
   }
 }
