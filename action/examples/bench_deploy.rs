@@ -148,6 +148,9 @@ async fn deploy(c: &Clients, n: usize, dir: &Path) {
                 task_definition: serde_json::from_str(&text).unwrap(),
                 rollback_to: None,
                 registered: None,
+                rollout: Default::default(),
+                analysis: None,
+                version: String::new(),
             }
         })
         .collect();

@@ -32,6 +32,7 @@ fn outcome(env: &str, service: &str, rev: u32, status: Status, secs: f64) -> Ser
         duration_secs: secs,
         diagnosis: None,
         rollback: None,
+        progress: None,
     }
 }
 

@@ -81,6 +81,7 @@ fn report() -> DeployReport {
             duration_secs: 61.0,
             diagnosis: None,
             rollback: None,
+            progress: None,
         }],
     }
 }

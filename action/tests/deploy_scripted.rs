@@ -412,6 +412,9 @@ async fn twenty_services_cost_two_describe_services_calls_per_poll() {
                 task_definition: td,
                 rollback_to: None,
                 registered: None,
+                rollout: Default::default(),
+                analysis: None,
+                version: String::new(),
             }
         })
         .collect();

@@ -7,7 +7,7 @@
 //! check, said as such; a baseline with no data leaves only the absolute
 //! threshold (there is nothing to compare with).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::manifest::{AnalysisCheck, AnalysisSettings};
 
@@ -15,28 +15,46 @@ use crate::manifest::{AnalysisCheck, AnalysisSettings};
 pub const VERSION_LABEL: &str = "version";
 
 /// The version a service reports for an image reference: the tag, or for
-/// an image pinned by digest only the first 12 hex digits of the digest.
-/// The task definitions derive `SERVICE_VERSION` by the same rule
-/// (task-definitions/lib/version.libsonnet); both must agree, or the
-/// analysis finds no data and fails closed.
+/// an image pinned by digest only `sha256:` and the digest's first 12 hex
+/// digits. The task definitions derive `SERVICE_VERSION` by the same rule
+/// (`imageVersion` in task-definitions/lib/base.libsonnet); both must agree,
+/// or the analysis finds no data and fails closed.
 pub fn version_of(image: &str) -> String {
     let (name, digest) = match image.split_once('@') {
         Some((name, digest)) => (name, Some(digest)),
         None => (image, None),
     };
     let last = name.rsplit('/').next().unwrap_or(name);
-    if let Some((_, tag)) = last.split_once(':') {
+    if let Some((_, tag)) = last.rsplit_once(':') {
         return tag.to_string();
     }
     match digest {
-        Some(d) => d
-            .split_once(':')
-            .map_or(d, |(_, hex)| hex)
-            .chars()
-            .take(12)
-            .collect(),
+        Some(d) => match d.split_once(':') {
+            Some((algorithm, hex)) => {
+                format!("{algorithm}:{}", hex.chars().take(12).collect::<String>())
+            }
+            None => d.chars().take(12).collect(),
+        },
         None => "latest".to_string(),
     }
+}
+
+/// The environment variable through which a task definition tells the
+/// service the version it runs (the services label their metrics with it).
+pub const VERSION_VARIABLE: &str = "SERVICE_VERSION";
+
+/// The version a rendered task definition runs: its containers'
+/// `SERVICE_VERSION` when one sets it (rendered before the image was pinned
+/// to its digest, it keeps the release tag), else [`version_of`] its image.
+pub fn version_in(task_definition: &serde_json::Value, image: &str) -> String {
+    task_definition["containerDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["environment"].as_array().into_iter().flatten())
+        .find(|v| v["name"] == VERSION_VARIABLE)
+        .and_then(|v| v["value"].as_str())
+        .map_or_else(|| version_of(image), str::to_string)
 }
 
 /// A label value inside a PromQL string literal: quotes and backslashes
@@ -92,7 +110,7 @@ pub fn query(
 }
 
 /// One check's figures and verdict in one round.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// The check's name.
     pub name: String,
@@ -168,7 +186,7 @@ pub fn judge(check: &AnalysisCheck, canary: Option<f64>, baseline: Option<f64>) 
 }
 
 /// What the analysis says after a round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Every check passed: let ECS continue.
@@ -224,10 +242,52 @@ mod tests {
         assert_eq!(version_of("127.0.0.1:5001/p/api:v2"), "v2");
         assert_eq!(
             version_of("127.0.0.1:5001/p/api@sha256:0123456789abcdef00"),
-            "0123456789ab"
+            "sha256:0123456789ab"
         );
         assert_eq!(version_of("r/p/api:v3@sha256:0123456789abcdef00"), "v3");
         assert_eq!(version_of("127.0.0.1:5001/p/api"), "latest");
+    }
+
+    /// The analysis asks Prometheus for the version the task definition
+    /// told the service it runs: Ferry's rule and the Jsonnet's must agree.
+    #[test]
+    fn the_version_agrees_with_the_task_definitions_service_version() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let manifest = crate::manifest::Manifest::load(
+            &root.join(".github/ferry.yml"),
+            std::path::Path::new(".github/ferry.yml"),
+        )
+        .unwrap();
+        for image in [
+            "127.0.0.1:5001/email-platform/sampleapi:sampleapi-abc1234-20261204000000",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/email-platform/sampleapi@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "r.example/p/sampleapi:v3@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            for service in ["sampleapi", "sampleworker"] {
+                let opts = crate::render::Options {
+                    image: Some(image.to_string()),
+                    ..crate::render::Options::default()
+                };
+                let r =
+                    crate::render::render_one(&root, &manifest, service, "prod", &opts).unwrap();
+                let env = r.task_definition["containerDefinitions"][0]["environment"]
+                    .as_array()
+                    .unwrap();
+                let set = env
+                    .iter()
+                    .find(|v| v["name"] == "SERVICE_VERSION")
+                    .and_then(|v| v["value"].as_str())
+                    .unwrap();
+                assert_eq!(set, version_of(image), "{service}: {image}");
+                // Pinned to a digest after rendering, it keeps what it rendered.
+                let pinned = "r/p/x@sha256:ffffffffffffffffffff";
+                assert_eq!(version_in(&r.task_definition, pinned), version_of(image));
+                assert_eq!(
+                    version_in(&serde_json::json!({}), pinned),
+                    "sha256:ffffffffffff"
+                );
+            }
+        }
     }
 
     #[test]

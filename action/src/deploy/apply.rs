@@ -13,10 +13,11 @@ use super::budget::Budget;
 use super::diagnose::{Subject, diagnose};
 use super::ecs::{self, Clients};
 use super::model::{Diagnosis, Rollback, ServiceOutcome, Status};
+use super::progressive::{self, Ending, FollowReport, Followed, Pace, StepReport};
 use super::register::ensure_registered;
 use super::rollout::{Limits, Ours, Verdict};
 use super::wait::{Stats, Target, wait_all};
-use crate::manifest::Manifest;
+use crate::manifest::{AnalysisSettings, Manifest, RolloutSettings, Strategy};
 
 /// One service to deploy in one environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,21 @@ pub struct ServicePlan {
     /// Set when the definition was registered (or found identical) before
     /// the rollout, as `deploy` does to put the ARN in the GitHub record.
     pub registered: Option<super::register::Registered>,
+    /// How it rolls out (the manifest's `rollout:`).
+    pub rollout: RolloutSettings,
+    /// What is checked while it rolls out (the manifest's `analysis:`).
+    pub analysis: Option<AnalysisSettings>,
+    /// The version its metrics are labelled with.
+    pub version: String,
+}
+
+impl ServicePlan {
+    /// Whether Ferry follows the service deployment itself (a traffic
+    /// shifting strategy, or an analysis to run) rather than the classic
+    /// wait for a steady state.
+    pub fn progressive(&self) -> bool {
+        self.rollout.strategy != Strategy::Rolling || self.analysis.is_some()
+    }
 }
 
 /// How [`roll_out`] behaves.
@@ -134,7 +150,15 @@ pub fn plans(
                 )
             })?;
             let vars = manifest.vars(&input.service, env);
+            let (rollout, analysis) = manifest.rollout_of(&input.service, env);
+            let version = super::analysis::version_in(
+                &input.task_definition,
+                input.image.as_deref().unwrap_or_default(),
+            );
             Ok(ServicePlan {
+                rollout,
+                analysis: analysis.cloned(),
+                version,
                 cluster: environment.cluster.render(vars),
                 ecs_service: service.ecs_service.render(vars),
                 env: env.to_string(),
@@ -191,6 +215,7 @@ pub fn untouched(plan: &ServicePlan, status: Status) -> ServiceOutcome {
         duration_secs: 0.0,
         diagnosis: None,
         rollback: None,
+        progress: None,
     }
 }
 
@@ -270,11 +295,14 @@ async fn prepare(
         out.duration_secs = start.elapsed().as_secs_f64();
         return (Prepared::Done(out), logs);
     }
+    let configuration =
+        ecs::deployment_configuration(current.deployment_configuration(), &plan.rollout);
     let started = match ecs::update_service(
         &clients.ecs,
         &plan.cluster,
         &plan.ecs_service,
         &registered.arn,
+        configuration,
     )
     .await
     {
@@ -356,6 +384,74 @@ pub async fn roll_out_report(
             stats: Stats::default(),
         };
     }
+    let (followed, waiting): (Vec<_>, Vec<_>) = waiting
+        .into_iter()
+        .partition(|(i, _)| plans[*i].progressive());
+    let mut to_roll_back = Vec::new();
+    if !followed.is_empty() {
+        let reports = follow_all(clients, &plans, &followed, opts, log).await;
+        for ((i, ours), report) in followed.iter().zip(reports) {
+            let plan = &plans[*i];
+            let out = &mut outcomes[*i];
+            out.duration_secs = start.elapsed().as_secs_f64();
+            out.progress = Some(report.progress);
+            let (reason, rolled_back) = match report.ending {
+                Ending::Completed => {
+                    out.status = Status::Succeeded;
+                    continue;
+                }
+                Ending::Aborted {
+                    reason,
+                    rolled_back,
+                }
+                | Ending::Failed {
+                    reason,
+                    rolled_back,
+                } => (reason, rolled_back),
+                Ending::TimedOut { rolled_back } => (
+                    format!(
+                        "no end within {}s: the deployment was stopped",
+                        opts.deadline.as_secs()
+                    ),
+                    rolled_back,
+                ),
+            };
+            let events =
+                match ecs::describe_service(&clients.ecs, &plan.cluster, &plan.ecs_service).await {
+                    Ok(Some(s)) => ecs::event_views(&s)
+                        .into_iter()
+                        .filter(|e| ours.started_at.is_none_or(|t| e.created_at + 1.0 >= t))
+                        .map(|e| e.event)
+                        .rev()
+                        .collect(),
+                    _ => Vec::new(),
+                };
+            let subject = Subject {
+                cluster: &plan.cluster,
+                deployment_id: out.deployment_id.as_deref(),
+                task_definition: &plan.task_definition,
+            };
+            out.diagnosis = Some(diagnose(clients, subject, reason, events, opts.log_lines).await);
+            // ECS itself rolls a stopped service deployment back to the
+            // revision it replaced.
+            out.rollback = ours.previous_task_definition.clone().map(|arn| Rollback {
+                task_definition_arn: arn,
+                succeeded: rolled_back,
+                reason: (!rolled_back).then(|| "ECS did not complete the rollback".to_string()),
+            });
+            out.status = if rolled_back {
+                Status::RolledBack
+            } else {
+                Status::Failed
+            };
+        }
+    }
+    if waiting.is_empty() {
+        return RolloutReport {
+            outcomes,
+            stats: Stats::default(),
+        };
+    }
     let targets: Vec<Target> = waiting
         .iter()
         .map(|(i, ours)| Target {
@@ -365,7 +461,6 @@ pub async fn roll_out_report(
         })
         .collect();
     let (waited, stats) = wait_all(&clients.ecs, targets, opts.limits(), log).await;
-    let mut to_roll_back = Vec::new();
     for ((i, _), w) in waiting.iter().zip(waited) {
         let plan = &plans[*i];
         let out = &mut outcomes[*i];
@@ -432,6 +527,85 @@ pub async fn roll_out_report(
     RolloutReport { outcomes, stats }
 }
 
+/// Follows every progressive rollout at once; their log lines reach `log`
+/// as they come. Reports in the order of `followed`.
+async fn follow_all(
+    clients: &Clients,
+    plans: &[ServicePlan],
+    followed: &[(usize, Ours)],
+    opts: &RolloutOptions,
+    log: &mut dyn FnMut(&str),
+) -> Vec<FollowReport> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut set = tokio::task::JoinSet::new();
+    for (n, (i, ours)) in followed.iter().enumerate() {
+        let plan = &plans[*i];
+        let target = Followed {
+            service: plan.service.clone(),
+            cluster: plan.cluster.clone(),
+            ecs_service: plan.ecs_service.clone(),
+            task_definition: ours.task_definition.clone(),
+            started_at: ours.started_at.unwrap_or(0.0),
+            version: plan.version.clone(),
+            rollout: plan.rollout.clone(),
+            analysis: plan.analysis.clone(),
+        };
+        let pace = Pace {
+            poll: opts.poll_interval,
+            deadline: opts.deadline,
+        };
+        let (ecs, tx) = (clients.ecs.clone(), tx.clone());
+        set.spawn(async move {
+            let metrics = target
+                .analysis
+                .as_ref()
+                .map(|a| progressive::PrometheusMetrics::new(&a.prometheus));
+            let mut log = move |line: &str| {
+                let _ = tx.send(line.to_string());
+            };
+            let report = progressive::follow(
+                &ecs,
+                metrics.as_ref().map(|m| m as &dyn progressive::Metrics),
+                &target,
+                pace,
+                &mut log,
+                &mut |_: &StepReport| {},
+            )
+            .await;
+            (n, report)
+        });
+    }
+    drop(tx);
+    let mut reports: Vec<Option<FollowReport>> = followed.iter().map(|_| None).collect();
+    let mut open = true;
+    while open || !set.is_empty() {
+        tokio::select! {
+            line = rx.recv(), if open => match line {
+                Some(line) => log(&line),
+                None => open = false,
+            },
+            joined = set.join_next(), if !set.is_empty() => match joined {
+                Some(Ok((n, report))) => reports[n] = Some(report),
+                Some(Err(e)) => log(&format!("a rollout task stopped: {e}")),
+                None => {}
+            },
+        }
+    }
+    reports
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| FollowReport {
+                ending: Ending::Failed {
+                    reason: "the rollout task stopped unexpectedly".into(),
+                    rolled_back: false,
+                },
+                deployment_arn: None,
+                progress: progressive::Progress::default(),
+            })
+        })
+        .collect()
+}
+
 /// Puts each service of `targets` (plan index, task definition ARN) back on
 /// that task definition and waits for it too.
 #[tracing::instrument(name = "rollback", skip_all, fields(services = targets.len()))]
@@ -451,7 +625,8 @@ pub async fn rollback(
             "{} ({}): rolling back to {arn}",
             plan.service, plan.env
         ));
-        match ecs::update_service(&clients.ecs, &plan.cluster, &plan.ecs_service, arn).await {
+        // Back the way Ferry came in: a rolling update of the old version.
+        match ecs::update_service(&clients.ecs, &plan.cluster, &plan.ecs_service, arn, None).await {
             Ok(started) => waiting.push((
                 *i,
                 arn.clone(),

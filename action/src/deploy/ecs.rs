@@ -10,6 +10,7 @@ use aws_sdk_ecs::types as t;
 
 use super::model::ServiceEvent;
 use super::rollout::{DeploymentView, EventView};
+use crate::manifest::{RolloutSettings, Strategy};
 
 /// Why a deploy step could not run.
 #[derive(Debug, thiserror::Error)]
@@ -197,18 +198,77 @@ pub struct Started {
     pub created_at: Option<f64>,
 }
 
-/// UpdateService(cluster, service, taskDefinition).
+/// The deployment configuration to send for `rollout`: the service's own
+/// (circuit breaker, alarms, percentages stay as Terraform set them) with
+/// the strategy and its steps; `None` to leave it untouched (a rolling
+/// update on a service that is rolling already: what Ferry always did).
+pub fn deployment_configuration(
+    current: Option<&t::DeploymentConfiguration>,
+    rollout: &RolloutSettings,
+) -> Option<t::DeploymentConfiguration> {
+    let current_strategy = current
+        .and_then(|c| c.strategy())
+        .unwrap_or(&t::DeploymentStrategy::Rolling);
+    if rollout.strategy == Strategy::Rolling && *current_strategy == t::DeploymentStrategy::Rolling
+    {
+        return None;
+    }
+    let minutes = |secs: u64| i32::try_from(secs / 60).unwrap_or(i32::MAX);
+    let mut config = t::DeploymentConfiguration::builder()
+        .set_deployment_circuit_breaker(
+            current.and_then(|c| c.deployment_circuit_breaker().cloned()),
+        )
+        .set_maximum_percent(current.and_then(|c| c.maximum_percent()))
+        .set_minimum_healthy_percent(current.and_then(|c| c.minimum_healthy_percent()))
+        .set_alarms(current.and_then(|c| c.alarms().cloned()))
+        .set_lifecycle_hooks(
+            current
+                .map(|c| c.lifecycle_hooks().to_vec())
+                .filter(|h| !h.is_empty()),
+        )
+        .strategy(t::DeploymentStrategy::from(rollout.strategy.ecs_name()));
+    match rollout.strategy {
+        Strategy::Rolling => {}
+        Strategy::BlueGreen => config = config.bake_time_in_minutes(minutes(rollout.bake_secs)),
+        Strategy::Canary => {
+            config = config
+                .bake_time_in_minutes(minutes(rollout.bake_secs))
+                .canary_configuration(
+                    t::CanaryConfiguration::builder()
+                        .canary_percent(rollout.canary_percent)
+                        .canary_bake_time_in_minutes(minutes(rollout.step_bake_secs))
+                        .build(),
+                );
+        }
+        Strategy::Linear => {
+            config = config
+                .bake_time_in_minutes(minutes(rollout.bake_secs))
+                .linear_configuration(
+                    t::LinearConfiguration::builder()
+                        .step_percent(rollout.step_percent)
+                        .step_bake_time_in_minutes(minutes(rollout.step_bake_secs))
+                        .build(),
+                );
+        }
+    }
+    Some(config.build())
+}
+
+/// UpdateService(cluster, service, taskDefinition), with the deployment
+/// configuration when the rollout's strategy asks for one.
 pub async fn update_service(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     service: &str,
     arn: &str,
+    configuration: Option<t::DeploymentConfiguration>,
 ) -> Result<Started, DeployError> {
     let out = ecs
         .update_service()
         .cluster(cluster)
         .service(service)
         .task_definition(arn)
+        .set_deployment_configuration(configuration)
         .send()
         .await
         .map_err(|e| {

@@ -16,6 +16,7 @@ pub mod ecs;
 pub mod images;
 pub mod model;
 pub mod post;
+pub mod progressive;
 pub mod register;
 pub mod rollout;
 mod run;

@@ -75,6 +75,9 @@ pub struct ServiceOutcome {
     pub diagnosis: Option<Diagnosis>,
     /// The rollback, when one was attempted.
     pub rollback: Option<Rollback>,
+    /// The steps and the analysis of a progressive rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<super::progressive::Progress>,
 }
 
 /// Evidence of a failed rollout, captured at failure time (ECS forgets

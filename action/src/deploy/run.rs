@@ -673,6 +673,7 @@ mod tests {
             duration_secs: 1.0,
             diagnosis: None,
             rollback: None,
+            progress: None,
         }
     }
 

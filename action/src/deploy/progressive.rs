@@ -1,0 +1,741 @@
+//! Progressive rollouts: a canary, linear or blue/green ECS deployment
+//! followed through its lifecycle (the service deployments API), with the
+//! analysis run at every interval while the new version takes production
+//! traffic. Healthy: ECS goes on. Unhealthy past the failure limit: Ferry
+//! stops the deployment with a rollback (`StopServiceDeployment`) and
+//! reports the figures that decided it.
+//!
+//! The decisions (which traffic share a stage means, whether the analysis
+//! runs, what a deployment's status means, what the report says) are pure
+//! functions; [`follow`] is the loop around them, over ECS and Prometheus.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use aws_sdk_ecs::types as t;
+use serde::{Deserialize, Serialize};
+
+use super::analysis::{self, CheckResult, Side, Tally, Verdict};
+use crate::manifest::{AnalysisSettings, RolloutSettings, Strategy};
+
+/// The stages in which the new version serves production traffic.
+const SERVING: &[&str] = &[
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    "BAKE_TIME",
+];
+
+/// One step of a progressive rollout as the report shows it: a lifecycle
+/// stage at one traffic share, and the analysis during it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// 1-based.
+    pub step: usize,
+    /// The ECS lifecycle stage (`PRODUCTION_TRAFFIC_SHIFT`, `BAKE_TIME`).
+    pub stage: String,
+    /// The new version's share of production traffic, in percent, when
+    /// the strategy says (a rolling update has no share).
+    pub traffic_percent: Option<f64>,
+    /// Seconds from the start of the rollout to the start of the step.
+    pub started_secs: f64,
+    /// Analysis rounds run during the step.
+    pub rounds: u32,
+    /// Of which failed.
+    pub failed_rounds: u32,
+    /// The last round's checks.
+    pub checks: Vec<CheckResult>,
+    /// The last round's verdict.
+    pub verdict: Option<Verdict>,
+}
+
+impl StepReport {
+    /// `step 2: 10% traffic (PRODUCTION_TRAFFIC_SHIFT)`, for logs and the
+    /// GitHub status.
+    pub fn title(&self) -> String {
+        let share = self
+            .traffic_percent
+            .map(|p| format!("{}% traffic", analysis::figure(p)))
+            .unwrap_or_else(|| "rolling".into());
+        format!("step {}: {share} ({})", self.step, self.stage)
+    }
+}
+
+/// What a progressive rollout did, for the outcome and the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// `canary`, `linear`, `blue-green` or `rolling`.
+    pub strategy: String,
+    /// The version analysed (the `version` label of its metrics).
+    pub version: String,
+    /// The steps, in order.
+    pub steps: Vec<StepReport>,
+    /// What ended it: the step and the check that failed, or the last step
+    /// when it completed.
+    pub decided_by: Option<String>,
+}
+
+/// The new version's share of traffic at `stage`, `secs` after the
+/// production traffic shift began (`None` before it, or for rolling).
+pub fn traffic(settings: &RolloutSettings, stage: &str, secs_in_shift: f64) -> Option<f64> {
+    match stage {
+        "PRODUCTION_TRAFFIC_SHIFT" => match settings.strategy {
+            Strategy::Rolling => None,
+            Strategy::BlueGreen => Some(100.0),
+            Strategy::Canary => Some(if secs_in_shift < settings.step_bake_secs as f64 {
+                settings.canary_percent
+            } else {
+                100.0
+            }),
+            Strategy::Linear => {
+                let bake = settings.step_bake_secs.max(1) as f64;
+                let step = (secs_in_shift / bake).floor() + 1.0;
+                Some((step * settings.step_percent).min(100.0))
+            }
+        },
+        "POST_PRODUCTION_TRAFFIC_SHIFT" | "BAKE_TIME" | "CLEAN_UP" => {
+            (settings.strategy != Strategy::Rolling).then_some(100.0)
+        }
+        _ => None,
+    }
+}
+
+/// Whether the analysis runs at `stage`: while the new version serves
+/// production traffic (for a rolling update, from the first new task on).
+pub fn analysing(strategy: Strategy, status: &str, stage: &str) -> bool {
+    status == "IN_PROGRESS"
+        && match strategy {
+            Strategy::Rolling => true,
+            _ => SERVING.contains(&stage),
+        }
+}
+
+/// What a service deployment's status means to Ferry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    /// Still going.
+    Running,
+    /// Done: the new version serves all traffic.
+    Succeeded,
+    /// ECS rolled it back (after Ferry's stop, or its own alarms or circuit
+    /// breaker); whether the rollback itself succeeded.
+    RolledBack {
+        /// ECS's words.
+        reason: String,
+        /// False for ROLLBACK_FAILED.
+        succeeded: bool,
+    },
+    /// Stopped without a rollback.
+    Stopped(String),
+}
+
+/// Reads a status (and ECS's reason) as a [`Phase`].
+pub fn phase(status: &str, reason: Option<&str>) -> Phase {
+    let reason = reason.unwrap_or("").to_string();
+    match status {
+        "SUCCESSFUL" => Phase::Succeeded,
+        "ROLLBACK_SUCCESSFUL" => Phase::RolledBack {
+            reason,
+            succeeded: true,
+        },
+        "ROLLBACK_FAILED" => Phase::RolledBack {
+            reason,
+            succeeded: false,
+        },
+        "STOPPED" => Phase::Stopped(reason),
+        _ => Phase::Running,
+    }
+}
+
+/// Where the report is: the current step, started when its stage or its
+/// traffic share changed.
+#[derive(Debug, Default)]
+pub struct Steps {
+    steps: Vec<StepReport>,
+    shift_started: Option<f64>,
+}
+
+impl Steps {
+    /// Notes the stage at `now` (seconds since the rollout began); returns
+    /// the new step when one began.
+    pub fn observe(
+        &mut self,
+        settings: &RolloutSettings,
+        stage: &str,
+        now: f64,
+    ) -> Option<&StepReport> {
+        if stage == "PRODUCTION_TRAFFIC_SHIFT" && self.shift_started.is_none() {
+            self.shift_started = Some(now);
+        }
+        let in_shift = self.shift_started.map_or(0.0, |s| now - s);
+        let share = traffic(settings, stage, in_shift);
+        let same = self
+            .steps
+            .last()
+            .is_some_and(|s| s.stage == stage && s.traffic_percent == share);
+        if same {
+            return None;
+        }
+        self.steps.push(StepReport {
+            step: self.steps.len() + 1,
+            stage: stage.to_string(),
+            traffic_percent: share,
+            started_secs: now,
+            ..StepReport::default()
+        });
+        self.steps.last()
+    }
+
+    /// Records a round of checks in the current step.
+    pub fn record(&mut self, checks: Vec<CheckResult>, verdict: Verdict) {
+        if let Some(step) = self.steps.last_mut() {
+            step.rounds += 1;
+            if verdict != Verdict::Healthy {
+                step.failed_rounds += 1;
+            }
+            step.checks = checks;
+            step.verdict = Some(verdict);
+        }
+    }
+
+    /// The current step.
+    pub fn current(&self) -> Option<&StepReport> {
+        self.steps.last()
+    }
+
+    /// All steps so far.
+    pub fn into_steps(self) -> Vec<StepReport> {
+        self.steps
+    }
+}
+
+/// The line that says why the analysis aborted: the step and the checks
+/// that failed, with their figures.
+pub fn abort_reason(step: Option<&StepReport>, checks: &[CheckResult], tally: &Tally) -> String {
+    let failed: Vec<&str> = checks.iter().filter_map(|c| c.failure.as_deref()).collect();
+    let at = step
+        .map(StepReport::title)
+        .unwrap_or_else(|| "before the first step".into());
+    format!(
+        "analysis failed at {at}: {} ({} of {} rounds failed)",
+        failed.join("; "),
+        tally.failed,
+        tally.rounds
+    )
+}
+
+/// Where the analysis reads its numbers: one number per query, or none.
+pub trait Metrics: Send + Sync {
+    /// The value of `query` now; `None` when it returns no series.
+    fn sample<'a>(
+        &'a self,
+        query: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<f64>, String>> + Send + 'a>>;
+}
+
+/// [`Metrics`] from a Prometheus server's HTTP API, queried at the time
+/// of asking.
+#[derive(Debug, Clone)]
+pub struct PrometheusMetrics {
+    base: String,
+}
+
+impl PrometheusMetrics {
+    /// A client for the server at `base` (`http://127.0.0.1:9090`).
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+}
+
+impl Metrics for PrometheusMetrics {
+    fn sample<'a>(
+        &'a self,
+        query: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<f64>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let series = crate::gate::slo::fetch(&self.base, query, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            match series.as_slice() {
+                [] => Ok(None),
+                [one] => Ok(Some(one.rate)),
+                many => Err(format!(
+                    "the query returned {} series where one number was wanted: aggregate it, e.g. sum(…) or max(…)",
+                    many.len()
+                )),
+            }
+        })
+    }
+}
+
+/// One round: every check for the new version and the baseline. A query
+/// that fails counts as no data for its side (fail closed), with the error.
+pub async fn round(
+    metrics: &dyn Metrics,
+    settings: &AnalysisSettings,
+    service: &str,
+    version: &str,
+) -> Vec<CheckResult> {
+    let mut results = Vec::new();
+    for check in &settings.checks {
+        let mut values = [None, None];
+        let mut errors = Vec::new();
+        for (slot, side) in [Side::Canary, Side::Baseline].into_iter().enumerate() {
+            let q = analysis::query(check, service, version, settings.interval_secs, side);
+            match metrics.sample(&q).await {
+                Ok(v) => values[slot] = v,
+                Err(e) => errors.push(e),
+            }
+        }
+        let mut result = analysis::judge(check, values[0], values[1]);
+        if !errors.is_empty() && values[0].is_none() {
+            result.failure = Some(format!(
+                "`{}`: Prometheus did not answer ({}); failing closed",
+                check.name,
+                errors.join("; ")
+            ));
+        }
+        results.push(result);
+    }
+    results
+}
+
+/// What [`follow`] watches.
+#[derive(Debug, Clone)]
+pub struct Followed {
+    /// The manifest's service name (the `{service}` of the queries).
+    pub service: String,
+    /// The ECS cluster.
+    pub cluster: String,
+    /// The ECS service.
+    pub ecs_service: String,
+    /// The task definition this release put on it.
+    pub task_definition: String,
+    /// When UpdateService answered (epoch seconds), to tell this release's
+    /// service deployment from older ones.
+    pub started_at: f64,
+    /// The version label of the new tasks.
+    pub version: String,
+    /// The strategy and its steps.
+    pub rollout: RolloutSettings,
+    /// The analysis, when the manifest asks for one.
+    pub analysis: Option<AnalysisSettings>,
+}
+
+/// How a followed rollout ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// The new version took all traffic.
+    Completed,
+    /// The analysis aborted it and ECS rolled back (or failed to).
+    Aborted {
+        /// Why, with the figures.
+        reason: String,
+        /// Whether ECS's rollback succeeded.
+        rolled_back: bool,
+    },
+    /// ECS rolled back or stopped on its own (circuit breaker, alarms).
+    Failed {
+        /// ECS's words.
+        reason: String,
+        /// Whether the service is back on the old version.
+        rolled_back: bool,
+    },
+    /// The deadline passed first: the deployment was stopped with a
+    /// rollback.
+    TimedOut {
+        /// Whether ECS's rollback succeeded.
+        rolled_back: bool,
+    },
+}
+
+/// What [`follow`] hands back.
+#[derive(Debug, Clone)]
+pub struct FollowReport {
+    /// How it ended.
+    pub ending: Ending,
+    /// The service deployment's ARN, when found.
+    pub deployment_arn: Option<String>,
+    /// The steps and the analysis.
+    pub progress: Progress,
+}
+
+/// Timing of [`follow`].
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Between two DescribeServiceDeployments.
+    pub poll: Duration,
+    /// The whole rollout's deadline.
+    pub deadline: Duration,
+}
+
+/// This release's service deployment: the newest created at or after our
+/// UpdateService (a second's slack for clocks).
+async fn find_deployment(
+    ecs: &aws_sdk_ecs::Client,
+    target: &Followed,
+) -> Result<Option<String>, String> {
+    let out = ecs
+        .list_service_deployments()
+        .cluster(&target.cluster)
+        .service(&target.ecs_service)
+        .send()
+        .await
+        .map_err(|e| {
+            super::ecs::aws_error(
+                "ListServiceDeployments",
+                &target.ecs_service,
+                aws_sdk_ecs::error::DisplayErrorContext(&e).to_string(),
+            )
+            .to_string()
+        })?;
+    let mut found: Vec<(f64, String)> = out
+        .service_deployments()
+        .iter()
+        .filter_map(|d| {
+            let created = super::ecs::epoch(d.created_at().or(d.started_at()));
+            (created + 1.0 >= target.started_at)
+                .then(|| d.service_deployment_arn().map(|a| (created, a.to_string())))
+                .flatten()
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(found.pop().map(|(_, arn)| arn))
+}
+
+async fn describe(
+    ecs: &aws_sdk_ecs::Client,
+    arn: &str,
+) -> Result<Option<t::ServiceDeployment>, String> {
+    let out = ecs
+        .describe_service_deployments()
+        .service_deployment_arns(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            super::ecs::aws_error(
+                "DescribeServiceDeployments",
+                arn,
+                aws_sdk_ecs::error::DisplayErrorContext(&e).to_string(),
+            )
+            .to_string()
+        })?;
+    Ok(out.service_deployments().first().cloned())
+}
+
+async fn stop_with_rollback(ecs: &aws_sdk_ecs::Client, arn: &str) -> Result<(), String> {
+    ecs.stop_service_deployment()
+        .service_deployment_arn(arn)
+        .stop_type(t::StopServiceDeploymentStopType::Rollback)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            super::ecs::aws_error(
+                "StopServiceDeployment",
+                arn,
+                aws_sdk_ecs::error::DisplayErrorContext(&e).to_string(),
+            )
+            .to_string()
+        })
+}
+
+/// Follows one service deployment to its end, running the analysis while
+/// the new version serves traffic; stops it with a rollback when the
+/// analysis aborts or the deadline passes. `on_step` hears each new step.
+pub async fn follow(
+    ecs: &aws_sdk_ecs::Client,
+    metrics: Option<&dyn Metrics>,
+    target: &Followed,
+    pace: Pace,
+    log: &mut (dyn FnMut(&str) + Send),
+    on_step: &mut (dyn FnMut(&StepReport) + Send),
+) -> FollowReport {
+    let begun = tokio::time::Instant::now();
+    let name = format!("{} ({})", target.service, target.cluster);
+    let mut progress = Progress {
+        strategy: target.rollout.strategy.as_str().to_string(),
+        version: target.version.clone(),
+        ..Progress::default()
+    };
+    let mut steps = Steps::default();
+    let mut tally = Tally::default();
+    let mut next_round: Option<tokio::time::Instant> = None;
+    let mut arn: Option<String> = None;
+    let mut stopping: Option<Ending> = None;
+    let end = |ending: Ending, arn: Option<String>, mut progress: Progress, steps: Steps| {
+        progress.steps = steps.into_steps();
+        if progress.decided_by.is_none() {
+            progress.decided_by = progress.steps.last().map(StepReport::title);
+        }
+        FollowReport {
+            ending,
+            deployment_arn: arn,
+            progress,
+        }
+    };
+    loop {
+        let elapsed = begun.elapsed();
+        if stopping.is_none() && elapsed > pace.deadline {
+            log(&format!(
+                "{name}: no end within {}s: stopping the deployment with a rollback",
+                pace.deadline.as_secs()
+            ));
+            let rolled = match &arn {
+                Some(a) => stop_with_rollback(ecs, a).await.is_ok(),
+                None => false,
+            };
+            if !rolled {
+                return end(
+                    Ending::TimedOut { rolled_back: false },
+                    arn,
+                    progress,
+                    steps,
+                );
+            }
+            stopping = Some(Ending::TimedOut { rolled_back: true });
+            progress.decided_by = Some(format!("the deadline ({}s)", pace.deadline.as_secs()));
+        }
+        if arn.is_none() {
+            match find_deployment(ecs, target).await {
+                Ok(found) => arn = found,
+                Err(e) => log(&format!("{name}: {e}")),
+            }
+        }
+        let Some(current) = &arn else {
+            tokio::time::sleep(pace.poll).await;
+            continue;
+        };
+        let deployment = match describe(ecs, current).await {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                tokio::time::sleep(pace.poll).await;
+                continue;
+            }
+            Err(e) => {
+                log(&format!("{name}: {e}"));
+                tokio::time::sleep(pace.poll).await;
+                continue;
+            }
+        };
+        let status = deployment
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        let stage = deployment
+            .lifecycle_stage()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        match phase(&status, deployment.status_reason()) {
+            Phase::Running => {}
+            Phase::Succeeded => return end(Ending::Completed, arn, progress, steps),
+            Phase::RolledBack { reason, succeeded } => {
+                let ending = match stopping.take() {
+                    Some(Ending::Aborted { reason, .. }) => Ending::Aborted {
+                        reason,
+                        rolled_back: succeeded,
+                    },
+                    Some(Ending::TimedOut { .. }) => Ending::TimedOut {
+                        rolled_back: succeeded,
+                    },
+                    _ => Ending::Failed {
+                        reason: format!("ECS rolled the deployment back: {reason}"),
+                        rolled_back: succeeded,
+                    },
+                };
+                return end(ending, arn, progress, steps);
+            }
+            Phase::Stopped(reason) => {
+                let ending = match stopping.take() {
+                    Some(Ending::Aborted { reason, .. }) => Ending::Aborted {
+                        reason,
+                        rolled_back: false,
+                    },
+                    _ => Ending::Failed {
+                        reason: format!("the deployment was stopped: {reason}"),
+                        rolled_back: false,
+                    },
+                };
+                return end(ending, arn, progress, steps);
+            }
+        }
+        if stopping.is_some() {
+            tokio::time::sleep(pace.poll).await;
+            continue;
+        }
+        if let Some(step) = steps.observe(&target.rollout, &stage, begun.elapsed().as_secs_f64()) {
+            log(&format!("{name}: {}", step.title()));
+            on_step(step);
+        }
+        if let (Some(settings), true) = (
+            target.analysis.as_ref(),
+            analysing(target.rollout.strategy, &status, &stage),
+        ) {
+            let due = next_round.is_none_or(|at| tokio::time::Instant::now() >= at);
+            if due {
+                next_round =
+                    Some(tokio::time::Instant::now() + Duration::from_secs(settings.interval_secs));
+                let checks = match metrics {
+                    Some(m) => round(m, settings, &target.service, &target.version).await,
+                    None => Vec::new(),
+                };
+                let verdict = tally.record(settings, &checks);
+                for c in &checks {
+                    log(&format!(
+                        "{name}: {} canary {} baseline {}: {}",
+                        c.name,
+                        c.canary.map_or("–".into(), analysis::figure),
+                        c.baseline.map_or("–".into(), analysis::figure),
+                        c.failure.as_deref().unwrap_or("ok")
+                    ));
+                }
+                if verdict == Verdict::Abort {
+                    let reason = abort_reason(steps.current(), &checks, &tally);
+                    log(&format!("{name}: {reason}: stopping with a rollback"));
+                    progress.decided_by = Some(reason.clone());
+                    steps.record(checks, verdict);
+                    match stop_with_rollback(ecs, current).await {
+                        Ok(()) => {
+                            stopping = Some(Ending::Aborted {
+                                reason,
+                                rolled_back: true,
+                            })
+                        }
+                        Err(e) => {
+                            return end(
+                                Ending::Aborted {
+                                    reason: format!("{reason}; the stop failed: {e}"),
+                                    rolled_back: false,
+                                },
+                                arn,
+                                progress,
+                                steps,
+                            );
+                        }
+                    }
+                } else {
+                    steps.record(checks, verdict);
+                }
+            }
+        }
+        tokio::time::sleep(pace.poll).await;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn canary() -> RolloutSettings {
+        RolloutSettings {
+            strategy: Strategy::Canary,
+            canary_percent: 10.0,
+            step_percent: 25.0,
+            step_bake_secs: 300,
+            bake_secs: 300,
+        }
+    }
+
+    #[test]
+    fn the_traffic_share_follows_the_strategy_and_the_stage() {
+        let c = canary();
+        assert_eq!(traffic(&c, "SCALE_UP", 0.0), None);
+        assert_eq!(traffic(&c, "PRODUCTION_TRAFFIC_SHIFT", 10.0), Some(10.0));
+        assert_eq!(traffic(&c, "PRODUCTION_TRAFFIC_SHIFT", 300.0), Some(100.0));
+        assert_eq!(traffic(&c, "BAKE_TIME", 0.0), Some(100.0));
+        let linear = RolloutSettings {
+            strategy: Strategy::Linear,
+            step_percent: 30.0,
+            ..c.clone()
+        };
+        let shares: Vec<_> = [0.0, 299.0, 300.0, 600.0, 900.0, 5000.0]
+            .iter()
+            .map(|s| traffic(&linear, "PRODUCTION_TRAFFIC_SHIFT", *s).unwrap())
+            .collect();
+        assert_eq!(shares, [30.0, 30.0, 60.0, 90.0, 100.0, 100.0]);
+        let bg = RolloutSettings {
+            strategy: Strategy::BlueGreen,
+            ..c.clone()
+        };
+        assert_eq!(traffic(&bg, "PRODUCTION_TRAFFIC_SHIFT", 0.0), Some(100.0));
+        assert_eq!(traffic(&RolloutSettings::default(), "BAKE_TIME", 0.0), None);
+    }
+
+    #[test]
+    fn the_analysis_runs_only_while_the_new_version_serves() {
+        assert!(!analysing(Strategy::Canary, "IN_PROGRESS", "SCALE_UP"));
+        assert!(!analysing(
+            Strategy::Canary,
+            "IN_PROGRESS",
+            "TEST_TRAFFIC_SHIFT"
+        ));
+        assert!(analysing(
+            Strategy::Canary,
+            "IN_PROGRESS",
+            "PRODUCTION_TRAFFIC_SHIFT"
+        ));
+        assert!(analysing(Strategy::Linear, "IN_PROGRESS", "BAKE_TIME"));
+        assert!(!analysing(
+            Strategy::Canary,
+            "ROLLBACK_IN_PROGRESS",
+            "BAKE_TIME"
+        ));
+        assert!(analysing(
+            Strategy::Rolling,
+            "IN_PROGRESS",
+            "RECONCILE_SERVICE"
+        ));
+    }
+
+    #[test]
+    fn statuses_mean_running_done_or_rolled_back() {
+        assert_eq!(phase("IN_PROGRESS", None), Phase::Running);
+        assert_eq!(phase("PENDING", None), Phase::Running);
+        assert_eq!(phase("STOP_REQUESTED", None), Phase::Running);
+        assert_eq!(phase("SUCCESSFUL", None), Phase::Succeeded);
+        assert_eq!(
+            phase("ROLLBACK_SUCCESSFUL", Some("alarm")),
+            Phase::RolledBack {
+                reason: "alarm".into(),
+                succeeded: true
+            }
+        );
+        assert!(matches!(
+            phase("ROLLBACK_FAILED", None),
+            Phase::RolledBack {
+                succeeded: false,
+                ..
+            }
+        ));
+        assert_eq!(phase("STOPPED", Some("x")), Phase::Stopped("x".into()));
+    }
+
+    #[test]
+    fn a_step_begins_when_the_stage_or_the_share_changes() {
+        let c = canary();
+        let mut steps = Steps::default();
+        assert_eq!(
+            steps.observe(&c, "SCALE_UP", 0.0).unwrap().title(),
+            "step 1: rolling (SCALE_UP)"
+        );
+        assert!(steps.observe(&c, "SCALE_UP", 5.0).is_none());
+        let s = steps.observe(&c, "PRODUCTION_TRAFFIC_SHIFT", 10.0).unwrap();
+        assert_eq!(s.title(), "step 2: 10% traffic (PRODUCTION_TRAFFIC_SHIFT)");
+        assert!(
+            steps
+                .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", 200.0)
+                .is_none()
+        );
+        let s = steps
+            .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", 310.0)
+            .unwrap();
+        assert_eq!((s.step, s.traffic_percent), (3, Some(100.0)));
+        assert_eq!(steps.observe(&c, "BAKE_TIME", 320.0).unwrap().step, 4);
+    }
+}
