@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnose, Diagnostic, Diagnostics};
 pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, json_schema};
 pub use template::{Template, Vars};
 
@@ -170,9 +170,8 @@ pub enum ManifestError {
     Invalid(Diagnostics),
 }
 
-impl ManifestError {
-    /// The located problems, for annotations.
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+impl Diagnose for ManifestError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Read { path, source } => {
                 vec![

@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::diagnostic::Diagnose;
 
 const GOOD: &str = "\
 project: shop

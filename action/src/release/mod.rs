@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::collections::BTreeMap;
 
 use crate::deploy::{self, DeployReport, Status};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
 use crate::git::Git;
 use crate::manifest::Manifest;
@@ -62,9 +62,8 @@ pub enum ReleaseError {
     Io(#[from] std::io::Error),
 }
 
-impl ReleaseError {
-    /// The located problems, for annotations.
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+impl Diagnose for ReleaseError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Detect(e) => e.diagnostics(),
             Self::Build(e) => e.diagnostics(),
@@ -203,7 +202,7 @@ pub async fn run(
     };
     let mode =
         choose_mode(opts.dry_run, ctx.in_actions, credentials).map_err(ReleaseError::Input)?;
-    let services = serde_json::to_string(&affected).unwrap_or_default();
+    let services = crate::inputs::ServiceSelection::Named(affected.clone());
     let build_opts = build::Options {
         root: Some(root.clone()),
         manifest: opts.manifest.clone(),
@@ -252,9 +251,7 @@ pub async fn run(
 
 /// `FERRY_EXT_*` variables of the process, for rendering.
 fn ext_vars() -> BTreeMap<String, String> {
-    std::env::vars()
-        .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
-        .collect()
+    crate::inputs::ext_vars(std::env::vars())
 }
 
 /// The image name a dry run renders with: where `build` would push it.

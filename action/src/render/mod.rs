@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
 use crate::manifest::{Manifest, ManifestError};
 
@@ -86,9 +86,8 @@ pub enum RenderError {
     },
 }
 
-impl RenderError {
-    /// The located problems, for annotations.
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+impl Diagnose for RenderError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Manifest(e) => e.diagnostics(),
             Self::Invalid(d) => d.clone(),
