@@ -208,32 +208,6 @@ impl Manifest {
         validate::parse(text, file).map_err(ManifestError::Invalid)
     }
 
-    /// Resolves service names given by a user (CLI, workflow input), refusing unknown ones.
-    pub fn select<'a, I>(&self, names: I) -> Result<Vec<String>, String>
-    where
-        I: IntoIterator<Item = &'a str>,
-    {
-        let mut out = Vec::new();
-        for name in names {
-            let name = name.trim();
-            if name.is_empty() {
-                continue;
-            }
-            if !self.services.contains_key(name) {
-                let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
-                return Err(format!(
-                    "unknown service `{name}`: {} declares {}",
-                    self.file.display(),
-                    known.join(", ")
-                ));
-            }
-            if !out.iter().any(|n| n == name) {
-                out.push(name.to_string());
-            }
-        }
-        Ok(out)
-    }
-
     /// Template variables for a service in an environment.
     pub fn vars<'a>(&'a self, service: &'a str, env: &'a str) -> Vars<'a> {
         let region = self
