@@ -407,3 +407,35 @@ pub fn summary(outcome: &Outcome, ctx: &Context) -> String {
         .and_then(|c| tera.render("gate-summary.md", &c))
         .unwrap_or_else(|e| format!("gate summary could not be rendered: {e}\n"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_environment_and_every_reason() {
+        let verdict = |service: &str, refusal: Option<&str>| Verdict {
+            service: service.into(),
+            image: None,
+            deployment: None,
+            deployed_at: None,
+            refusal: refusal.map(str::to_string),
+        };
+        let mut outcome = Outcome {
+            env: "prod".into(),
+            source: Some("staging".into()),
+            verdicts: vec![verdict("api", None), verdict("worker", None)],
+            slo: None,
+            refusal: None,
+        };
+        assert_eq!(outcome.refusal_message(), None);
+        outcome.verdicts[1].refusal = Some("never deployed to staging".into());
+        outcome.refusal = Some("staging is frozen".into());
+        assert_eq!(
+            outcome.refusal_message().as_deref(),
+            Some(
+                "gate: promotion to `prod` refused:\n  staging is frozen\n  worker: never deployed to staging"
+            )
+        );
+    }
+}

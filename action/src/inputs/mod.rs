@@ -15,7 +15,6 @@ mod tests;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use images::parse_all as images;
 pub use services::ServiceSelection;
 
 use crate::gha::quote;

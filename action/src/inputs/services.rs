@@ -40,12 +40,11 @@ impl ServiceSelection {
         if names.iter().any(|n| n == "all" || n == "*") {
             return Ok(Some(Self::All));
         }
-        let mut unique: Vec<String> = Vec::with_capacity(names.len());
-        for name in names {
-            if !unique.contains(&name) {
-                unique.push(name);
-            }
-        }
+        let mut seen = std::collections::HashSet::with_capacity(names.len());
+        let unique = names
+            .into_iter()
+            .filter(|n| seen.insert(n.clone()))
+            .collect();
         Ok(Some(Self::Named(unique)))
     }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::images::parse_all as images;
 use super::*;
 use crate::manifest::Manifest;
 
@@ -75,6 +76,19 @@ fn services_stay_safe_on_hostile_input() {
     // A huge list is read (dedupe keeps it small); the resolve error is one short line.
     let huge = "x,".repeat(200_000);
     assert_eq!(ServiceSelection::parse(&huge).unwrap(), named(&["x"]));
+    // Many distinct names: read in linear time, refused by the first unknown one.
+    let distinct: Vec<String> = (0..200_000).map(|i| format!("s{i}")).collect();
+    let started = std::time::Instant::now();
+    let sel = ServiceSelection::parse(&distinct.join(","))
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(sel, ServiceSelection::Named(distinct));
+    assert!(
+        sel.resolve(&manifest())
+            .unwrap_err()
+            .starts_with("unknown service `s0`")
+    );
     let long = "y".repeat(1 << 20);
     let err = ServiceSelection::parse(&long)
         .unwrap()

@@ -74,7 +74,7 @@ impl DeployArgs {
             manifest,
             env: self.env,
             services: services::given(self.services.as_deref()).map_err(Failure::message)?,
-            images: inputs::images(&self.images).map_err(Failure::message)?,
+            images: inputs::images::parse_all(&self.images).map_err(Failure::message)?,
             rollout: self.rollout.into(),
             dry_run: self.dry_run,
             env_vars: inputs::ext_vars(std::env::vars()),

@@ -40,7 +40,7 @@ impl GateArgs {
             root: self.repo,
             manifest,
             env: self.env,
-            images: inputs::images(&self.images).map_err(Failure::message)?,
+            images: inputs::images::parse_all(&self.images).map_err(Failure::message)?,
             services: services::given(self.services.as_deref()).map_err(Failure::message)?,
             sha: inputs::present(self.sha),
             now: None,
