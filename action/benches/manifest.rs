@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use ferry::diagnostic::Diagnose;
 use ferry::manifest::Manifest;
 
 const SERVICES: usize = 1000;

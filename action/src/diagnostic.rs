@@ -9,6 +9,14 @@
 use std::fmt;
 use std::path::PathBuf;
 
+/// An error that may come from problems in the user's files: every command's
+/// error implements it, so the binary reports any of them the same way (the
+/// message, then one annotation per located problem).
+pub trait Diagnose {
+    /// The located problems behind the error (often none).
+    fn diagnostics(&self) -> Vec<Diagnostic>;
+}
+
 /// One problem in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {

@@ -16,6 +16,7 @@ pub mod gate;
 pub mod gha;
 pub mod git;
 pub mod github;
+pub mod inputs;
 pub mod manifest;
 pub mod markdown;
 pub mod metrics;

@@ -10,6 +10,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use ferry::diagnostic::Diagnose;
 use ferry::manifest::Manifest;
 use proptest::prelude::*;
 

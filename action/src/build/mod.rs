@@ -19,9 +19,10 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::crates::{Lockfile, Workspace};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
 use crate::git::{Git, GitTree, Rev};
+use crate::inputs::ServiceSelection;
 use crate::manifest::{BuilderKind, Manifest, ManifestError};
 pub use execute::{Outcome, Settings, Status};
 pub use report::summary_markdown;
@@ -33,8 +34,8 @@ pub struct Options {
     pub root: Option<PathBuf>,
     /// The manifest, relative to the root.
     pub manifest: PathBuf,
-    /// Services: comma-separated names, a JSON list, or detect's `matrix`.
-    pub services: Option<String>,
+    /// The services to build (default: all).
+    pub services: Option<ServiceSelection>,
     /// Overrides the manifest's builder.
     pub builder: Option<BuilderKind>,
     /// Overrides the manifest's registry host.
@@ -103,38 +104,13 @@ pub enum BuildError {
     },
 }
 
-impl BuildError {
-    /// The located problems, for annotations.
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+impl Diagnose for BuildError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Manifest(e) => e.diagnostics(),
             _ => Vec::new(),
         }
     }
-}
-
-/// Parses the `services` input: `a,b`, `["a","b"]`, or a detect matrix
-/// (`{"include":[{"service":"a"},...]}`); None or `all` means every service.
-pub fn parse_services(manifest: &Manifest, text: Option<&str>) -> Result<Vec<String>, String> {
-    let text = text.map(str::trim).unwrap_or("all");
-    let names: Vec<String> = if text == "all" {
-        manifest.services.keys().cloned().collect()
-    } else if text.starts_with('[') || text.starts_with('{') {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| format!("`services` is not valid JSON ({e}): {text}"))?;
-        let items = value
-            .get("include")
-            .and_then(|i| i.as_array())
-            .or_else(|| value.as_array())
-            .ok_or("`services` JSON must be a list of names or detect's matrix")?;
-        items
-            .iter()
-            .filter_map(|i| i.get("service").unwrap_or(i).as_str().map(str::to_string))
-            .collect()
-    } else {
-        text.split(',').map(str::to_string).collect()
-    };
-    manifest.select(names.iter().map(String::as_str))
 }
 
 /// What the plans are computed from: one commit, already read.
@@ -252,7 +228,12 @@ pub fn prepare(
     let git = open_git(&root)?;
     let root = git.root().to_path_buf();
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
-    let names = parse_services(&manifest, opts.services.as_deref()).map_err(BuildError::Input)?;
+    let names = opts
+        .services
+        .as_ref()
+        .unwrap_or(&ServiceSelection::All)
+        .resolve(&manifest)
+        .map_err(BuildError::Input)?;
     let (sha, plans, settings) = prepare_in(ctx, &git, &manifest, &names, opts, reporter)?;
     Ok(Prepared {
         root,

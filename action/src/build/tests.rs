@@ -309,30 +309,6 @@ fn plan_names_tags_labels_and_repository() {
 }
 
 #[test]
-fn services_input_accepts_names_lists_and_the_detect_matrix() {
-    let m = manifest();
-    assert_eq!(
-        parse_services(&m, None).unwrap(),
-        ["sampleapi", "sampleworker"]
-    );
-    assert_eq!(
-        parse_services(&m, Some("sampleworker")).unwrap(),
-        ["sampleworker"]
-    );
-    assert_eq!(
-        parse_services(&m, Some(r#"["sampleapi"]"#)).unwrap(),
-        ["sampleapi"]
-    );
-    let matrix = r#"{"include":[{"service":"sampleworker","dockerfile":"x"}]}"#;
-    assert_eq!(parse_services(&m, Some(matrix)).unwrap(), ["sampleworker"]);
-    assert!(
-        parse_services(&m, Some("nope"))
-            .unwrap_err()
-            .contains("unknown service")
-    );
-}
-
-#[test]
 fn ls_tree_output_is_parsed() {
     let out = "100644 blob aaa\tREADME.md\x00160000 commit bbb\tvendor/sub\x00100755 blob ccc\tbin/x y\x00";
     let entries = parse_ls_tree(out);

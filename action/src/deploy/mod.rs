@@ -13,7 +13,6 @@ pub mod budget;
 pub mod comment;
 pub mod diagnose;
 pub mod ecs;
-pub mod images;
 pub mod model;
 pub mod post;
 pub mod progressive;

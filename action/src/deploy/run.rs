@@ -16,10 +16,11 @@ use super::comment;
 use super::ecs;
 use super::model::{DeployReport, DeploymentPayload, ServiceOutcome, Status};
 use super::register::ensure_registered;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
 use crate::github::GitHub;
 use crate::github::deployments::{DeploymentState, NewDeployment, NewStatus};
+use crate::inputs::ServiceSelection;
 use crate::manifest::{Manifest, ManifestError};
 use crate::render;
 
@@ -36,8 +37,8 @@ pub struct Options {
     pub manifest: PathBuf,
     /// The environment.
     pub env: String,
-    /// Services (as `build` reads them); default: those in `images`.
-    pub services: Option<String>,
+    /// The services to deploy (default: those in `images`).
+    pub services: Option<ServiceSelection>,
     /// The image of each service.
     pub images: BTreeMap<String, String>,
     /// Rollout behaviour (wait, deadline, rollback).
@@ -72,9 +73,8 @@ pub enum RunError {
     Failed(String),
 }
 
-impl RunError {
-    /// The located problems, for annotations.
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+impl Diagnose for RunError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Manifest(e) => e.diagnostics(),
             Self::Render(d) => d.clone(),
@@ -87,18 +87,18 @@ impl RunError {
 /// image), else every service named in `images`.
 pub fn selected(
     manifest: &Manifest,
-    services: Option<&str>,
+    services: Option<&ServiceSelection>,
     images: &BTreeMap<String, String>,
 ) -> Result<Vec<String>, String> {
-    let names = match services.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(text) => crate::build::parse_services(manifest, Some(text))?,
+    let names = match services {
+        Some(selection) => selection.resolve(manifest)?,
         None if images.is_empty() => {
             return Err(
                 "nothing to deploy: give `images` (ferry build's `images` output, or service=URI pairs)"
                     .into(),
             );
         }
-        None => manifest.select(images.keys().map(String::as_str))?,
+        None => ServiceSelection::Named(images.keys().cloned().collect()).resolve(manifest)?,
     };
     let missing: Vec<&str> = names
         .iter()
@@ -321,7 +321,7 @@ pub async fn run(
         reporter.mask(token)?;
     }
     let names =
-        selected(&manifest, opts.services.as_deref(), &opts.images).map_err(RunError::Input)?;
+        selected(&manifest, opts.services.as_ref(), &opts.images).map_err(RunError::Input)?;
     let images: BTreeMap<String, String> = names
         .iter()
         .filter_map(|n| opts.images.get_key_value(n))
@@ -719,11 +719,12 @@ mod tests {
         let images: BTreeMap<String, String> =
             [("sampleapi".to_string(), "r/a@sha256:1".to_string())].into();
         assert_eq!(selected(&m, None, &images).unwrap(), vec!["sampleapi"]);
-        let err = selected(&m, Some("sampleapi,sampleworker"), &images).unwrap_err();
+        let given = |text: &str| ServiceSelection::parse(text).unwrap().unwrap();
+        let err = selected(&m, Some(&given("sampleapi,sampleworker")), &images).unwrap_err();
         assert!(err.contains("no image for sampleworker"), "{err}");
         let err = selected(&m, None, &BTreeMap::new()).unwrap_err();
         assert!(err.contains("nothing to deploy"), "{err}");
-        let err = selected(&m, Some("sampleapj"), &images).unwrap_err();
+        let err = selected(&m, Some(&given("sampleapj")), &images).unwrap_err();
         assert!(err.contains("sampleapj"), "{err}");
     }
 }

@@ -17,9 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::crates::{FsTree, Lockfile, Tree, Workspace};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
 use crate::git::{Git, GitTree};
+use crate::inputs::ServiceSelection;
 use crate::manifest::{Manifest, ManifestError, RawManifest, yaml};
 pub use affected::{LockChange, ManifestChange, Matcher, Reason, Verdict};
 pub use report::{matrix, summary_markdown};
@@ -36,8 +37,8 @@ pub struct Options {
     pub base: Option<String>,
     /// Compare up to this commit.
     pub head: Option<String>,
-    /// Skip the comparison: these services (or `all`).
-    pub services: Option<String>,
+    /// Skip the comparison: these services (or all).
+    pub services: Option<ServiceSelection>,
     /// Never call the GitHub API (git only).
     pub no_api: bool,
 }
@@ -83,9 +84,8 @@ pub enum DetectError {
     Git(#[from] crate::git::GitError),
 }
 
-impl DetectError {
-    /// The located problems, for annotations.
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+impl Diagnose for DetectError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Manifest(e) => e.diagnostics(),
             _ => Vec::new(),
@@ -165,8 +165,8 @@ pub async fn detect(
             return Ok(forced(affected::selected(manifest, &[], &why), why));
         }
         range::Plan::Selected { names, why } => {
-            let names = manifest
-                .select(names.iter().map(String::as_str))
+            let names = ServiceSelection::Named(names)
+                .resolve(manifest)
                 .map_err(DetectError::Input)?;
             return Ok(forced(affected::selected(manifest, &names, &why), why));
         }

@@ -7,6 +7,7 @@
 
 use crate::gha::Event;
 use crate::git::{ObjectId, Rev};
+use crate::inputs::ServiceSelection;
 
 /// Where the comparison starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +105,8 @@ pub struct Request {
     pub base: Option<String>,
     /// `--head`.
     pub head: Option<String>,
-    /// `--services` (comma, space or newline separated; `all` for all).
-    pub services: Option<String>,
+    /// `--services`.
+    pub services: Option<ServiceSelection>,
     /// The commit under test (`GITHUB_SHA`).
     pub sha: Option<String>,
     /// The manifest's release branch.
@@ -116,24 +117,15 @@ pub struct Request {
     pub can_read_deployments: bool,
 }
 
-/// Splits a service list as people type it in a dispatch form.
-pub fn split_services(text: &str) -> Vec<String> {
-    text.split(|c: char| c == ',' || c.is_whitespace())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn selection(text: &str, why: String) -> Option<Plan> {
-    let names = split_services(text);
-    if names.is_empty() {
-        return None;
+/// The plan of services a person selected.
+fn selection(selected: &ServiceSelection, why: String) -> Plan {
+    match selected {
+        ServiceSelection::All => Plan::All { why },
+        ServiceSelection::Named(names) => Plan::Selected {
+            names: names.clone(),
+            why,
+        },
     }
-    if names.iter().any(|n| n == "all" || n == "*") {
-        return Some(Plan::All { why });
-    }
-    Some(Plan::Selected { names, why })
 }
 
 /// A revision a person gave (`--base`, `--head`, `GITHUB_SHA`), checked.
@@ -158,10 +150,8 @@ fn default_branch_rev(branch: &str) -> Result<Rev, String> {
 /// Decides the comparison for `event`; an error when a revision given by
 /// a person or the event is not one Ferry hands to git.
 pub fn plan(event: &Event, req: &Request) -> Result<Plan, String> {
-    if let Some(text) = &req.services
-        && let Some(plan) = selection(text, "services given with --services".into())
-    {
-        return Ok(plan);
+    if let Some(selected) = &req.services {
+        return Ok(selection(selected, "services given with --services".into()));
     }
     let sha = match &req.sha {
         Some(s) => Some(user_rev(s, "GITHUB_SHA")?),
@@ -242,14 +232,18 @@ pub fn plan(event: &Event, req: &Request) -> Result<Plan, String> {
             }
         }
         Event::WorkflowDispatch(d) => {
-            let text = d.inputs.get("services").cloned().unwrap_or_default();
-            selection(
-                &text,
-                "services chosen in the workflow_dispatch form".into(),
-            )
-            .unwrap_or(Plan::All {
-                why: "workflow_dispatch without a service list: every service".into(),
-            })
+            let text = d.inputs.get("services").map_or("", String::as_str);
+            match ServiceSelection::parse(text)
+                .map_err(|e| format!("the workflow_dispatch input `services`: {e}"))?
+            {
+                Some(selected) => selection(
+                    &selected,
+                    "services chosen in the workflow_dispatch form".into(),
+                ),
+                None => Plan::All {
+                    why: "workflow_dispatch without a service list: every service".into(),
+                },
+            }
         }
         Event::Schedule => Plan::All {
             why: "scheduled run".into(),

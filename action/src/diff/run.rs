@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{Change, diff};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
 use crate::manifest::Manifest;
 use crate::render::{self, RenderError};
@@ -32,9 +32,8 @@ pub enum DiffError {
     Running(String),
 }
 
-impl DiffError {
-    /// The located problems, for annotations.
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+impl Diagnose for DiffError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Render(e) => e.diagnostics(),
             Self::Running(_) => Vec::new(),

@@ -14,9 +14,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::diagnostic::Diagnose;
 use crate::gha::{Context, Reporter};
 use crate::github::deployments::DeploymentState;
 use crate::github::{GitHub, GitHubError};
+use crate::inputs::ServiceSelection;
 use crate::manifest::{Manifest, ManifestError};
 use crate::markdown;
 pub use decide::{Evidence, Verdict, Want, decide, digest};
@@ -35,10 +37,10 @@ pub struct Options {
     pub manifest: PathBuf,
     /// The environment promoted to.
     pub env: String,
-    /// `--images`: each a JSON map service → image, or `service=image`.
-    pub images: Vec<String>,
-    /// `--services` (without `--images`): comma-separated, a JSON list, or `all`.
-    pub services: Option<String>,
+    /// `--images`: the image to promote, by service.
+    pub images: BTreeMap<String, String>,
+    /// `--services` (without `--images`; default: all).
+    pub services: Option<ServiceSelection>,
     /// The commit promoted (default: GITHUB_SHA).
     pub sha: Option<String>,
     /// Evaluation time for the SLO check, epoch seconds (default: now).
@@ -62,9 +64,8 @@ pub enum GateError {
     Io(#[from] std::io::Error),
 }
 
-impl GateError {
-    /// Located problems for annotations.
-    pub fn diagnostics(&self) -> Vec<crate::diagnostic::Diagnostic> {
+impl Diagnose for GateError {
+    fn diagnostics(&self) -> Vec<crate::diagnostic::Diagnostic> {
         match self {
             GateError::Manifest(e) => e.diagnostics(),
             _ => Vec::new(),
@@ -108,24 +109,17 @@ impl Outcome {
         }
         out
     }
-}
 
-/// Parses `--images` values (each as [`crate::deploy::images::parse`]
-/// reads it); a service given twice with two images is an error.
-pub fn parse_images(values: &[String]) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for value in values {
-        for (service, image) in crate::deploy::images::parse(value)? {
-            if let Some(old) = out.insert(service.clone(), image.clone())
-                && old != image
-            {
-                return Err(format!(
-                    "--images names `{service}` twice, with {old} and {image}"
-                ));
-            }
-        }
+    /// The error a refused promotion ends the step with (None when allowed).
+    pub fn refusal_message(&self) -> Option<String> {
+        (!self.allowed()).then(|| {
+            format!(
+                "gate: promotion to `{}` refused:\n  {}",
+                self.env,
+                self.reasons().join("\n  ")
+            )
+        })
     }
-    Ok(out)
 }
 
 /// What to promote, per service, from the options.
@@ -134,10 +128,10 @@ fn wants(
     manifest: &Manifest,
     sha: Option<&str>,
 ) -> Result<Vec<(String, Want)>, GateError> {
-    let images = parse_images(&opts.images).map_err(GateError::Input)?;
+    let images = &opts.images;
     if !images.is_empty() {
-        let names = manifest
-            .select(images.keys().map(String::as_str))
+        let names = ServiceSelection::Named(images.keys().cloned().collect())
+            .resolve(manifest)
             .map_err(GateError::Input)?;
         return Ok(names
             .into_iter()
@@ -152,17 +146,12 @@ fn wants(
             "nothing to check: pass --images (ferry build's `images` output), or --sha (GITHUB_SHA in Actions) to promote what that commit deployed".into(),
         )
     })?;
-    let names: Vec<String> = match opts.services.as_deref().map(str::trim) {
-        None | Some("") | Some("all") => manifest.services.keys().cloned().collect(),
-        Some(list) if list.starts_with('[') => {
-            let parsed: Vec<String> = serde_json::from_str(list)
-                .map_err(|e| GateError::Input(format!("--services: not a JSON list ({e})")))?;
-            manifest
-                .select(parsed.iter().map(String::as_str))
-                .map_err(GateError::Input)?
-        }
-        Some(list) => manifest.select(list.split(',')).map_err(GateError::Input)?,
-    };
+    let names = opts
+        .services
+        .as_ref()
+        .unwrap_or(&ServiceSelection::All)
+        .resolve(manifest)
+        .map_err(GateError::Input)?;
     Ok(names
         .into_iter()
         .map(|n| (n, Want::Commit(sha.to_string())))
@@ -417,4 +406,36 @@ pub fn summary(outcome: &Outcome, ctx: &Context) -> String {
         .and_then(|_| tera::Context::from_serialize(&view))
         .and_then(|c| tera.render("gate-summary.md", &c))
         .unwrap_or_else(|e| format!("gate summary could not be rendered: {e}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_environment_and_every_reason() {
+        let verdict = |service: &str, refusal: Option<&str>| Verdict {
+            service: service.into(),
+            image: None,
+            deployment: None,
+            deployed_at: None,
+            refusal: refusal.map(str::to_string),
+        };
+        let mut outcome = Outcome {
+            env: "prod".into(),
+            source: Some("staging".into()),
+            verdicts: vec![verdict("api", None), verdict("worker", None)],
+            slo: None,
+            refusal: None,
+        };
+        assert_eq!(outcome.refusal_message(), None);
+        outcome.verdicts[1].refusal = Some("never deployed to staging".into());
+        outcome.refusal = Some("staging is frozen".into());
+        assert_eq!(
+            outcome.refusal_message().as_deref(),
+            Some(
+                "gate: promotion to `prod` refused:\n  staging is frozen\n  worker: never deployed to staging"
+            )
+        );
+    }
 }

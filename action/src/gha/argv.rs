@@ -25,20 +25,6 @@ pub fn action_args(argv: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) ->
     }
 }
 
-/// A boolean action input or flag value: `true`/`false` (any case), also
-/// `yes`/`no`, `on`/`off`, `1`/`0`; empty (an input not given) is false.
-/// Anything else is refused rather than guessed.
-pub fn bool_input(text: &str) -> Result<bool, String> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "" | "false" | "no" | "off" | "0" => Ok(false),
-        "true" | "yes" | "on" | "1" => Ok(true),
-        _ => Err(format!(
-            "`{}` is not a boolean: use true or false",
-            text.trim()
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,21 +57,6 @@ mod tests {
                 &[("INPUT_COMMAND", "deploy")]
             ),
             ["ferry", "render", "--check"]
-        );
-    }
-
-    #[test]
-    fn boolean_inputs_accept_yaml_spellings_and_empty_and_refuse_the_rest() {
-        for t in ["true", "True", "TRUE", " yes ", "on", "1"] {
-            assert_eq!(bool_input(t), Ok(true), "{t}");
-        }
-        for f in ["", "  ", "false", "False", "no", "off", "0"] {
-            assert_eq!(bool_input(f), Ok(false), "{f:?}");
-        }
-        let err = bool_input("ture").unwrap_err();
-        assert!(
-            err.contains("`ture`") && err.contains("true or false"),
-            "{err}"
         );
     }
 

@@ -21,7 +21,7 @@ pub mod secrets;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use argv::{action_args, bool_input};
+pub use argv::action_args;
 pub use event::{Event, EventError};
 pub use reporter::{Reporter, encode_output, escape_data, escape_property};
 

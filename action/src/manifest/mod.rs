@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnose, Diagnostic, Diagnostics};
 pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, json_schema};
 pub use template::{Template, Vars};
 
@@ -265,9 +265,8 @@ pub enum ManifestError {
     Invalid(Diagnostics),
 }
 
-impl ManifestError {
-    /// The located problems, for annotations.
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+impl Diagnose for ManifestError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Read { path, source } => {
                 vec![
@@ -322,32 +321,6 @@ impl Manifest {
     /// Parses and validates manifest text.
     pub fn parse(text: &str, file: &Path) -> Result<Self, ManifestError> {
         validate::parse(text, file).map_err(ManifestError::Invalid)
-    }
-
-    /// Resolves service names given by a user (CLI, workflow input), refusing unknown ones.
-    pub fn select<'a, I>(&self, names: I) -> Result<Vec<String>, String>
-    where
-        I: IntoIterator<Item = &'a str>,
-    {
-        let mut out = Vec::new();
-        for name in names {
-            let name = name.trim();
-            if name.is_empty() {
-                continue;
-            }
-            if !self.services.contains_key(name) {
-                let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
-                return Err(format!(
-                    "unknown service `{name}`: {} declares {}",
-                    self.file.display(),
-                    known.join(", ")
-                ));
-            }
-            if !out.iter().any(|n| n == name) {
-                out.push(name.to_string());
-            }
-        }
-        Ok(out)
     }
 
     /// Template variables for a service in an environment.

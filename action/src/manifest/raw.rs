@@ -62,12 +62,26 @@ pub struct RawBuild {
 /// Which program builds and pushes images.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[schemars(transform = builder_alias)]
 pub enum BuilderKind {
     /// `docker buildx build --push` (GitHub-hosted runners have it).
     #[default]
+    #[serde(alias = "buildx")]
     Docker,
     /// `buildah build` + `buildah push` (no daemon needed).
     Buildah,
+}
+
+/// The schema lists `buildx`, which the manifest reads as `docker` (as the
+/// command line does), so editors accept what Ferry accepts.
+fn builder_alias(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Array(variants)) = schema.get_mut("oneOf") {
+        variants.push(serde_json::json!({
+            "const": "buildx",
+            "description": "Another name for `docker`.",
+            "type": "string",
+        }));
+    }
 }
 
 /// One environment: an ECS cluster, optionally promoted from another.

@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::diagnostic::Diagnose;
 
 const GOOD: &str = "\
 project: shop
@@ -228,11 +229,14 @@ fn every_problem_is_reported_at_once() {
 #[test]
 fn select_refuses_unknown_services() {
     let m = parse(GOOD).unwrap();
-    assert_eq!(
-        m.select(["worker", "api", "worker"]).unwrap(),
-        ["worker", "api"]
-    );
-    let err = m.select(["billing"]).unwrap_err();
+    let select = |text: &str| {
+        crate::inputs::ServiceSelection::parse(text)
+            .unwrap()
+            .unwrap()
+            .resolve(&m)
+    };
+    assert_eq!(select("worker,api,worker").unwrap(), ["worker", "api"]);
+    let err = select("billing").unwrap_err();
     assert!(err.contains("unknown service `billing`"), "{err}");
     assert!(err.contains("declares api, worker"), "{err}");
 }

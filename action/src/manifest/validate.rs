@@ -380,22 +380,28 @@ fn resolve_build(c: &mut Checker<'_>, raw: RawBuild) -> BuildSettings {
             "write host[:port], e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com, or http://127.0.0.1:5001 for a registry without TLS".into(),
         );
     }
-    if let Some(p) = raw.parallel
-        && !(1..=16).contains(&p)
+    let parallel = match raw
+        .parallel
+        .map(|p| crate::inputs::parallel_count(p.into(), "build.parallel"))
     {
-        c.at_value(
-            "build.parallel",
-            format!("parallel: {p} is out of range"),
-            "build 1 to 16 services at once (default 2)".into(),
-        );
-    }
+        None => 2,
+        Some(Ok(n)) => n,
+        Some(Err(refusal)) => {
+            c.at_value(
+                "build.parallel",
+                refusal,
+                "build 1 to 16 services at once (default 2)".into(),
+            );
+            2
+        }
+    };
     BuildSettings {
         registry: raw
             .registry
             .map(|r| r.trim().trim_end_matches('/').to_string()),
         tag,
         builder: raw.builder.unwrap_or_default(),
-        parallel: raw.parallel.map_or(2, |p| p.clamp(1, 16) as usize),
+        parallel,
     }
 }
 

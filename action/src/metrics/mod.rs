@@ -14,6 +14,7 @@ pub mod render;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::diagnostic::Diagnose;
 use crate::gha::{Context, Reporter};
 use crate::github::deployments::DeploymentState;
 use crate::github::{GitHub, GitHubError};
@@ -75,9 +76,8 @@ pub enum MetricsError {
     },
 }
 
-impl MetricsError {
-    /// Located problems for annotations.
-    pub fn diagnostics(&self) -> Vec<crate::diagnostic::Diagnostic> {
+impl Diagnose for MetricsError {
+    fn diagnostics(&self) -> Vec<crate::diagnostic::Diagnostic> {
         match self {
             MetricsError::Manifest(e) => e.diagnostics(),
             _ => Vec::new(),

@@ -189,6 +189,14 @@ pub fn sanitize_serde_message(message: &str) -> String {
     }
 }
 
+/// A plan's problems are told in the message (which never quotes the plan):
+/// no located diagnostics.
+impl crate::diagnostic::Diagnose for PlanCommentError {
+    fn diagnostics(&self) -> Vec<crate::diagnostic::Diagnostic> {
+        Vec::new()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

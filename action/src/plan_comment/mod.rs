@@ -37,7 +37,7 @@ use redact::Redactor;
 use render::{Limits, Renderer};
 
 /// The plan mode, which the plan JSON does not record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PlanMode {
     /// `terraform plan`.
     #[default]

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::deploy::{self, DeployPlan, DeployReport, Status};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
 use crate::manifest::Manifest;
 use crate::{build, detect, diff};
@@ -65,9 +65,8 @@ pub enum ReleaseError {
     Io(#[from] std::io::Error),
 }
 
-impl ReleaseError {
-    /// The located problems, for annotations.
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+impl Diagnose for ReleaseError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Detect(e) => e.diagnostics(),
             Self::Build(e) => e.diagnostics(),
@@ -157,9 +156,7 @@ async fn aws_credentials(region: &str) -> bool {
 
 /// `FERRY_EXT_*` variables of the process, for rendering.
 fn ext_vars() -> BTreeMap<String, String> {
-    std::env::vars()
-        .filter(|(k, _)| k.starts_with("FERRY_EXT_"))
-        .collect()
+    crate::inputs::ext_vars(std::env::vars())
 }
 
 /// The image reference a service is rendered with before it is built:

@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
+use crate::inputs::ServiceSelection;
 use crate::manifest::{Manifest, ManifestError};
 
 /// The image tag `--check` renders with when no image is given.
@@ -86,9 +87,8 @@ pub enum RenderError {
     },
 }
 
-impl RenderError {
-    /// The located problems, for annotations.
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+impl Diagnose for RenderError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Manifest(e) => e.diagnostics(),
             Self::Invalid(d) => d.clone(),
@@ -116,8 +116,8 @@ pub fn targets(manifest: &Manifest, opts: &Options) -> Result<Vec<(String, Strin
             "name a target: --service S --env E, or --all".into(),
         ));
     };
-    manifest
-        .select([service.as_str()])
+    ServiceSelection::Named(vec![service.clone()])
+        .resolve(manifest)
         .map_err(RenderError::Input)?;
     if !manifest.environments.contains_key(env) {
         let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();

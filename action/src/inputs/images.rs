@@ -3,24 +3,58 @@
 //! Accepts what the workflows have at hand: `ferry build`'s `images` output
 //! (a JSON object of `{service: {image, tag, ...}}`, several merged with
 //! `jq -s add`), a JSON object of `{service: uri}`, or `service=uri` pairs
-//! separated by commas or newlines.
+//! separated by commas or newlines; the flag may be repeated. One rule for
+//! a service named twice, wherever: the same image again is fine, two
+//! different images are refused, naming both.
 
 use std::collections::BTreeMap;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+
 use crate::gha::quote;
 
-/// Parses the input; every problem names the entry and the fix.
+/// Reads every value given (`--images` repeated) into one map.
+pub fn parse_all<S: AsRef<str>>(values: &[S]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for value in values {
+        for (service, image) in entries(value.as_ref())? {
+            add(&mut out, service, image)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Reads one value; every problem names the entry and the fix.
 pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
+    parse_all(&[text])
+}
+
+/// Adds one entry under the duplicate rule.
+fn add(out: &mut BTreeMap<String, String>, service: String, image: String) -> Result<(), String> {
+    match out.get(&service) {
+        Some(old) if *old != image => Err(format!(
+            "`images`: {} is given twice, with {} and {}",
+            quote(&service),
+            quote(old),
+            quote(&image)
+        )),
+        Some(_) => Ok(()),
+        None => {
+            out.insert(service, image);
+            Ok(())
+        }
+    }
+}
+
+/// The entries of one value, in the order given (duplicates kept).
+fn entries(text: &str) -> Result<Vec<(String, String)>, String> {
     let text = text.trim();
     if text.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok(Vec::new());
     }
     if text.starts_with('{') {
-        let value: serde_json::Value =
+        let Entries(map) =
             serde_json::from_str(text).map_err(|e| format!("`images` is not valid JSON ({e})"))?;
-        let Some(map) = value.as_object() else {
-            return Err("`images` must be a JSON object of service → image".into());
-        };
         return map
             .iter()
             .map(|(service, v)| {
@@ -37,26 +71,45 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
             })
             .collect();
     }
-    let mut out = BTreeMap::new();
-    for entry in text
-        .split([',', '\n'])
+    text.split([',', '\n'])
         .map(str::trim)
         .filter(|e| !e.is_empty())
-    {
-        let (service, uri) = entry.split_once('=').ok_or_else(|| {
-            format!(
-                "`images`: {} is not service=URI (or give build's `images` JSON)",
-                quote(entry)
-            )
-        })?;
-        let service = named(service.trim())?;
-        let uri = checked(&service, uri.trim())?;
-        if out.contains_key(&service) {
-            return Err(format!("`images`: {} is given twice", quote(&service)));
+        .map(|entry| {
+            let (service, uri) = entry.split_once('=').ok_or_else(|| {
+                format!(
+                    "`images`: {} is not service=URI (or give build's `images` JSON)",
+                    quote(entry)
+                )
+            })?;
+            let service = named(service.trim())?;
+            let uri = checked(&service, uri.trim())?;
+            Ok((service, uri))
+        })
+        .collect()
+}
+
+/// A JSON object's members in order, a key given twice kept twice (a
+/// `serde_json::Map` would keep only the last).
+struct Entries(Vec<(String, serde_json::Value)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object of service → image")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    out.push(entry);
+                }
+                Ok(Entries(out))
+            }
         }
-        out.insert(service, uri);
+        d.deserialize_map(Members)
     }
-    Ok(out)
 }
 
 fn named(service: &str) -> Result<String, String> {
@@ -117,6 +170,7 @@ mod tests {
                 .unwrap_err()
                 .contains("given twice")
         );
+        assert_eq!(parse("a=r/a:1,a=r/a:1").unwrap().len(), 1);
         assert!(parse("a=").unwrap_err().contains("image of `a`"));
         assert!(parse("[1]").unwrap_err().contains("not service=URI"));
     }

@@ -1,0 +1,153 @@
+//! `ferry build`: its arguments and their conversion to the library's options.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use ferry::build;
+use ferry::gha::{Context, Reporter};
+use ferry::inputs::{self, services};
+use ferry::manifest::BuilderKind;
+
+use crate::failure::{Failure, Outcome};
+
+/// The arguments of `ferry build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Services: comma-, space- or newline-separated, a JSON list, detect's
+    /// `matrix`, or `all`.
+    #[arg(long, env = "INPUT_SERVICES")]
+    services: Option<String>,
+    /// The image builder (default: the manifest's build.builder, else docker).
+    #[arg(long, env = "INPUT_BUILDER", ignore_case = true, value_parser = builder_parser())]
+    pub builder: Option<Builder>,
+    /// Registry host to push to (default: the manifest's build.registry, else
+    /// the account's ECR registry); `http://host:port` for one without TLS.
+    #[arg(long, env = "INPUT_REGISTRY")]
+    registry: Option<String>,
+    /// How many services build at once (default: build.parallel, else 2).
+    #[arg(long, env = "INPUT_PARALLEL")]
+    parallel: Option<String>,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+}
+
+/// `--builder` / the `builder` input, read by [`inputs::builder`]; empty
+/// (an input not given) is the manifest's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Builder(pub Option<BuilderKind>);
+
+/// Clap lists the builders in `--help` and refuses any other; the names
+/// are those [`inputs::builder`] reads (`buildx` and empty hidden).
+pub fn builder_parser() -> impl TypedValueParser<Value = Builder> {
+    PossibleValuesParser::new([
+        PossibleValue::new("docker")
+            .help("docker buildx (`buildx` is accepted too)")
+            .alias("buildx"),
+        PossibleValue::new("buildah").help("buildah, daemonless"),
+        PossibleValue::new("").hide(true),
+    ])
+    .try_map(|name| {
+        inputs::builder(&name)
+            .map(Builder)
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))
+    })
+}
+
+/// The builder asked for, if any.
+pub fn builder_kind(arg: Option<Builder>) -> Option<BuilderKind> {
+    arg.and_then(|b| b.0)
+}
+
+impl BuildArgs {
+    /// The library's options; bad input is refused here.
+    pub fn options(self, manifest: PathBuf) -> Result<build::Options, Failure> {
+        let parallel = match inputs::present(self.parallel) {
+            Some(text) => Some(
+                inputs::parallel(&text, "--parallel, the `parallel` input")
+                    .map_err(Failure::message)?,
+            ),
+            None => None,
+        };
+        Ok(build::Options {
+            root: self.repo,
+            manifest,
+            services: services::given(self.services.as_deref()).map_err(Failure::message)?,
+            builder: builder_kind(self.builder),
+            registry: inputs::present(self.registry),
+            parallel,
+        })
+    }
+}
+
+/// Runs `ferry build`.
+pub async fn run(
+    args: BuildArgs,
+    manifest: PathBuf,
+    ctx: &Context,
+    reporter: &mut Reporter,
+) -> Outcome {
+    let opts = args.options(manifest)?;
+    build::run(ctx, &opts, reporter).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::Cli;
+    use crate::command::Command;
+
+    fn build(args: &[&str]) -> Result<BuildArgs, clap::Error> {
+        Cli::try_parse_from([&["ferry", "build"], args].concat()).map(|cli| match cli.command {
+            Command::Build(b) => b,
+            _ => unreachable!(),
+        })
+    }
+
+    #[test]
+    fn builders_and_parallelism_are_checked() {
+        let builder = |args: &[&str]| build(args).map(|b| builder_kind(b.builder));
+        assert_eq!(builder(&[]).unwrap(), None);
+        assert_eq!(builder(&["--builder", ""]).unwrap(), None);
+        assert_eq!(
+            builder(&["--builder", "buildah"]).unwrap(),
+            Some(BuilderKind::Buildah)
+        );
+        assert_eq!(
+            builder(&["--builder", "BuildX"]).unwrap(),
+            Some(BuilderKind::Docker)
+        );
+        let refused = builder(&["--builder", "kaniko"]).unwrap_err().to_string();
+        assert!(
+            refused.contains("[possible values: docker, buildah]"),
+            "{refused}"
+        );
+        let parallel = |n: &str| {
+            build(&["--parallel", n])
+                .unwrap()
+                .options(PathBuf::new())
+                .map(|o| o.parallel)
+        };
+        assert_eq!(parallel("4").unwrap(), Some(4));
+        assert_eq!(parallel(" ").unwrap(), None);
+        let refused = parallel("17").unwrap_err().error.to_string();
+        assert_eq!(
+            refused,
+            "parallel: 17 is out of range (--parallel, the `parallel` input): give a number from 1 to 16"
+        );
+        assert!(parallel("0").is_err());
+    }
+
+    #[test]
+    fn services_are_read_before_any_work() {
+        let services = |s: &str| build(&["--services", s]).unwrap().options(PathBuf::new());
+        assert_eq!(services("  ").unwrap().services, None);
+        let err = services("[a").unwrap_err().error.to_string();
+        assert!(err.contains("`services` is not valid JSON"), "{err}");
+    }
+}

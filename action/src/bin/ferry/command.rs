@@ -1,0 +1,93 @@
+//! The commands `ferry` has, and which file runs each.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use ferry::gha::{Context, Reporter};
+
+use crate::failure::Outcome;
+use crate::{build, deploy, detect, diff, gate, metrics, plan, release, render};
+
+/// Every command, with the text `ferry --help` shows for it.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find the services a change affects, and why.
+    ///
+    /// Outputs `services` (JSON list), `matrix` (for strategy.matrix), `any`,
+    /// and `<service>=true|false`; the job summary explains each decision.
+    Detect(detect::DetectArgs),
+    /// Post (or print) a review-ready comment for a Terraform plan.
+    PlanComment(plan::PlanArgs),
+    /// Fail when a plan differs from the one reviewed on the pull request.
+    PlanVerify {
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// Compare with this hash instead of reading the pull request comment.
+        #[arg(long)]
+        expected_hash: Option<String>,
+    },
+    /// Build, tag and push each service's image; reuse one built from the
+    /// same inputs.
+    ///
+    /// Outputs `image` (repository@digest), `tag`, `reused`, and `images`
+    /// (JSON, by service); the job summary has a row per service.
+    Build(build::BuildArgs),
+    /// Render task definitions from Jsonnet and validate them offline.
+    ///
+    /// Outputs `task-definition` (the file of a single render) or
+    /// `task-definitions` (JSON map `service/env` → file, with --all).
+    Render(render::RenderArgs),
+    /// Show what a deploy would change: the rendered task definition against
+    /// the one the ECS service runs, both normalised.
+    ///
+    /// Outputs `has-changes` and `changes` (one per line).
+    Diff(diff::DiffArgs),
+    /// Refuse a promotion unless every image succeeded in the environment
+    /// named by `promote-from` (and, optionally, its SLOs hold).
+    ///
+    /// Outputs `allowed` (true|false) and `images` (JSON, by service: what
+    /// to deploy); exits non-zero when refused, with the reason per service.
+    Gate(gate::GateArgs),
+    /// Register, roll out and wait; diagnose and roll back a failure; record
+    /// GitHub Deployments and the deploy comment.
+    ///
+    /// Outputs `status` (succeeded|unchanged|failed|rolled-back|started|dry-run,
+    /// the worst service's), `task-definition-arn` (the first service's), and
+    /// JSON maps by service: `task-definition-arns`, `statuses`, `durations`.
+    Deploy(deploy::DeployArgs),
+    /// Detect → build → render → deploy in one command, for a laptop or a
+    /// single job. Without AWS credentials outside Actions it is a dry run
+    /// that prints the plan (services and why, image tags, task definitions
+    /// and their diff, the deploy comment).
+    ///
+    /// Outputs `services` and `status`, plus those of build and deploy.
+    Release(release::ReleaseArgs),
+    /// DORA's four keys per service and environment from the GitHub
+    /// Deployments of a window: deployment frequency, lead time for changes,
+    /// change failure rate, time to restore.
+    ///
+    /// Writes a job summary (table and chart), a JSON file (output `json`)
+    /// and the Prometheus text exposition (output `prometheus`).
+    Metrics(metrics::MetricsArgs),
+}
+
+impl Command {
+    /// Runs the command.
+    pub async fn run(self, manifest: PathBuf, ctx: &Context, reporter: &mut Reporter) -> Outcome {
+        match self {
+            Command::Detect(args) => detect::run(args, manifest, ctx, reporter).await,
+            Command::PlanComment(args) => plan::comment(args, ctx, reporter).await,
+            Command::PlanVerify {
+                plan,
+                expected_hash,
+            } => plan::verify(plan, expected_hash, ctx, reporter).await,
+            Command::Build(args) => build::run(args, manifest, ctx, reporter).await,
+            Command::Render(args) => render::run(args, manifest, ctx, reporter),
+            Command::Diff(args) => diff::run(args, manifest, ctx, reporter).await,
+            Command::Gate(args) => gate::run(args, manifest, ctx, reporter).await,
+            Command::Deploy(args) => deploy::run(args, manifest, ctx, reporter).await,
+            Command::Release(args) => release::run(args, manifest, ctx, reporter).await,
+            Command::Metrics(args) => metrics::run(args, manifest, ctx, reporter).await,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! `ferry plan-comment` and `ferry plan-verify`: their arguments and their
+//! conversion to the library's options.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use ferry::gha::{Context, Reporter};
+use ferry::inputs::{boolean, pr_number};
+use ferry::plan_comment::{self, GhContext, Options, PlanMode};
+
+use crate::failure::{Failure, Outcome};
+
+/// The arguments of both plan commands.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Environment name, e.g. staging or prod.
+    #[arg(long, env = "INPUT_ENVIRONMENT")]
+    env: String,
+    /// `terraform show -json` output, or the binary plan file.
+    #[arg(long, env = "INPUT_PLAN")]
+    plan: PathBuf,
+    /// The mode the plan was made in (the plan JSON does not say).
+    #[arg(long, value_enum, env = "INPUT_MODE", default_value_t = Mode::Normal)]
+    mode: Mode,
+    /// Root module directory, when one repository has several.
+    #[arg(long)]
+    root_module: Option<String>,
+    /// Terraform workspace.
+    #[arg(long)]
+    workspace: Option<String>,
+    /// A tera template to use instead of the built-in one.
+    #[arg(long)]
+    template: Option<PathBuf>,
+    /// Regular expression of values to redact from every output (repeatable).
+    #[arg(long)]
+    redact: Vec<String>,
+    /// Print the comment instead of posting it.
+    #[arg(long, env = "INPUT_DRY-RUN", value_parser = boolean)]
+    dry_run: bool,
+    /// When the plan has no changes, delete the previous comment and post none.
+    #[arg(long, env = "INPUT_SKIP-NO-CHANGES", value_parser = boolean)]
+    skip_no_changes: bool,
+    /// Set terraform:<env>:destroy / terraform:<env>:no-changes labels.
+    #[arg(long, env = "INPUT_LABELS", value_parser = boolean)]
+    labels: bool,
+    /// Terraform program, for binary plans.
+    #[arg(long, default_value = "terraform")]
+    terraform: String,
+    /// Pull request number (default: from the event).
+    #[arg(long, env = "INPUT_PR", value_parser = pr_number)]
+    pr: Option<u64>,
+}
+
+/// `--mode`: the command line's names of [`PlanMode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// `terraform plan`.
+    Normal,
+    /// `terraform plan -destroy`.
+    Destroy,
+    /// `terraform plan -refresh-only`.
+    RefreshOnly,
+}
+
+impl From<Mode> for PlanMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Normal => PlanMode::Normal,
+            Mode::Destroy => PlanMode::Destroy,
+            Mode::RefreshOnly => PlanMode::RefreshOnly,
+        }
+    }
+}
+
+impl From<PlanArgs> for Options {
+    fn from(a: PlanArgs) -> Self {
+        Options {
+            env: a.env,
+            plan: a.plan,
+            mode: a.mode.into(),
+            root_module: a.root_module,
+            workspace: a.workspace,
+            template: a.template,
+            redact: a.redact,
+            dry_run: a.dry_run,
+            skip_no_changes: a.skip_no_changes,
+            labels: a.labels,
+            terraform: a.terraform,
+            pr: a.pr,
+        }
+    }
+}
+
+/// Runs `ferry plan-comment`.
+pub async fn comment(args: PlanArgs, ctx: &Context, reporter: &mut Reporter) -> Outcome {
+    plan_comment::run(&args.into(), &GhContext::from_context(ctx), reporter).await?;
+    Ok(())
+}
+
+/// Runs `ferry plan-verify`.
+pub async fn verify(
+    args: PlanArgs,
+    expected_hash: Option<String>,
+    ctx: &Context,
+    reporter: &mut Reporter,
+) -> Outcome {
+    let hash = plan_comment::verify::run(
+        &args.into(),
+        &GhContext::from_context(ctx),
+        expected_hash.as_deref(),
+    )
+    .await?;
+    reporter
+        .info(&format!(
+            "plan-verify: the plan matches the reviewed one ({hash})"
+        ))
+        .map_err(|e| Failure::message(format!("cannot write the log: {e}")))
+}
