@@ -7,18 +7,12 @@
 //! ship the placeholder digest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::{ferry_command, root};
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_yaml_ng::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap()
@@ -103,7 +97,7 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn ferry_help(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = ferry_command()
         .args(args)
         .arg("--help")
         .env("COLUMNS", "200")
@@ -263,7 +257,7 @@ fn the_command_input_names_every_command_and_the_binary_has_no_other() {
 fn the_command_input_runs_the_subcommand_in_a_container_without_arguments() {
     // As the runner starts the image: no arguments, inputs in the environment.
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = ferry_command()
         .current_dir(dir.path())
         .env("INPUT_COMMAND", "render")
         .env("INPUT_CHECK", "true")
@@ -277,7 +271,7 @@ fn the_command_input_runs_the_subcommand_in_a_container_without_arguments() {
         "render ran with the inputs: {stderr}"
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = ferry_command()
         .current_dir(dir.path())
         .env("INPUT_COMMAND", "no-such-command")
         .output()

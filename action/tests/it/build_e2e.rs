@@ -4,7 +4,7 @@
 //! is covered by its exact argument vector (unit tests in build/tests.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -2,14 +2,13 @@
 //! `ferry <command> --help` for every command it lists), so the reference
 //! cannot drift from the binary. After changing a command:
 //!
-//!   FERRY_UPDATE_DOCS=1 cargo test -p ferry --test commands_doc
+//!   FERRY_UPDATE_DOCS=1 cargo test -p ferry --test it commands_doc
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::Command;
+use crate::support::{ferry_command, root};
 
 fn help(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = ferry_command()
         .args(args)
         .arg("--help")
         // The reference must not depend on who generated it.
@@ -38,8 +37,8 @@ fn commands(top: &str) -> Vec<String> {
 fn render() -> String {
     let top = help(&[]);
     let mut doc = String::from(
-        "<!-- Generated from `ferry --help` by action/tests/commands_doc.rs; do not edit.\n     \
-         Regenerate: FERRY_UPDATE_DOCS=1 cargo test -p ferry --test commands_doc -->\n\
+        "<!-- Generated from `ferry --help` by action/tests/it/commands_doc.rs; do not edit.\n     \
+         Regenerate: FERRY_UPDATE_DOCS=1 cargo test -p ferry --test it commands_doc -->\n\
          # Command reference\n\n\
          In a workflow, `command:` names the command and every other input is the option of the\n\
          same name (the runner passes it as `INPUT_<NAME>`, shown as `[env: ...]` below);\n\
@@ -58,7 +57,7 @@ fn render() -> String {
 
 #[test]
 fn the_command_reference_is_the_clis_own_help() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/commands.md");
+    let path = root().join("docs/commands.md");
     let want = render();
     if std::env::var("FERRY_UPDATE_DOCS").as_deref() == Ok("1") {
         std::fs::write(&path, &want).unwrap();
@@ -68,7 +67,7 @@ fn the_command_reference_is_the_clis_own_help() {
     assert!(
         have == want,
         "docs/commands.md is not what the CLI says: regenerate it with \
-         FERRY_UPDATE_DOCS=1 cargo test -p ferry --test commands_doc"
+         FERRY_UPDATE_DOCS=1 cargo test -p ferry --test it commands_doc"
     );
 }
 

@@ -5,9 +5,9 @@
 //! size and a container's start time are printed (`--nocapture`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod container_support;
-mod deploy_support;
-mod support;
+use crate::support;
+use crate::support::container as container_support;
+use crate::support::deploy as deploy_support;
 
 use std::time::{Duration, Instant};
 
@@ -36,10 +36,7 @@ const PATHS: &[&str] = &[
 fn workspace() -> (tempfile::TempDir, String, String) {
     let dir = copy_repo(PATHS);
     let git = |args: &[&str]| git_in(dir.path(), args);
-    git(&["init", "-q", "-b", "main"]);
-    git(&["config", "user.email", "dev@example.com"]);
-    git(&["config", "user.name", "Dev"]);
-    git(&["config", "commit.gpgsign", "false"]);
+    support::init_repo(dir.path());
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "the platform"]);
     let before = git(&["rev-parse", "HEAD"]).trim().to_string();
@@ -194,7 +191,7 @@ fn no_command_refuses_the_empty_inputs_the_runner_sets() {
         "plan-verify",
         "release",
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        let out = support::ferry_command()
             .current_dir(dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
@@ -302,8 +299,7 @@ fn plan_comment_runs_in_the_image_against_prism() {
     let prism = support::testbed_url("PRISM_URL");
     let (ws, before, after) = workspace();
     std::fs::copy(
-        deploy_support::repo_root()
-            .join("action/tests/data/plans/01_tfjson__testdata_basic_plan.json"),
+        support::root().join("action/tests/data/plans/01_tfjson__testdata_basic_plan.json"),
         ws.path().join("plan.json"),
     )
     .unwrap();

@@ -5,8 +5,8 @@
 //! through the mounted docker socket, as a workflow step runs it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod container_support;
-mod support;
+use crate::support;
+use crate::support::container as container_support;
 
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -8,16 +8,17 @@
 //! a container action, and ferry's outputs land in the step's files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod container_support;
-mod deploy_support;
-mod support;
+use crate::support;
+use crate::support::container as container_support;
+use crate::support::deploy as deploy_support;
+use crate::support::root;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use container_support::{Docker, repo_root};
+use container_support::Docker;
 use support::{git_in, parse_outputs, testbed_url};
 
 const PLACEHOLDER: &str = "docker://ghcr.io/example-org/ferry-action@sha256:0000000000000000000000000000000000000000000000000000000000000000";
@@ -53,10 +54,7 @@ fn fork() -> tempfile::TempDir {
     std::fs::copy(env!("CARGO_BIN_EXE_ferry"), &binary).unwrap();
     let _ = Command::new("strip").arg(&binary).status();
     let git = |args: &[&str]| git_in(dir.path(), args);
-    git(&["init", "-q", "-b", "main"]);
-    git(&["config", "user.email", "dev@example.com"]);
-    git(&["config", "user.name", "Dev"]);
-    git(&["config", "commit.gpgsign", "false"]);
+    support::init_repo(dir.path());
     std::fs::write(dir.path().join(".gitignore"), "/ferry\n").unwrap();
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "the fork"]);
@@ -80,8 +78,7 @@ fn container_run(
 ) -> Script {
     let output = steps.join("set_output");
     std::fs::write(&output, "").unwrap();
-    let base = std::env::var("FERRY_TESTBED_BASE_IMAGE")
-        .unwrap_or_else(|_| "ferry-testbed-base:bookworm".into());
+    let base = container_support::base_image();
     let build_args = format!(
         "--build-arg DOCKER_CLI_IMAGE={base} --build-arg RUST_IMAGE={base} --build-arg RUNTIME_IMAGE={base} --build-arg FERRY_BINARY=context"
     );
@@ -320,6 +317,6 @@ fn the_composite_step_runs_ferry_with_the_runner_s_mounts_and_variables() {
     // The script the composite runs is the one in this repository.
     assert_eq!(
         std::fs::read(fork.path().join("action/container-run")).unwrap(),
-        std::fs::read(repo_root().join("action/container-run")).unwrap()
+        std::fs::read(root().join("action/container-run")).unwrap()
     );
 }

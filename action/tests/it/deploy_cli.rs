@@ -10,13 +10,14 @@
 //! replayed to Prism to prove it valid GitHub API.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod deploy_support;
-mod support;
+use crate::support;
+use crate::support::deploy as deploy_support;
+use crate::support::root;
+use crate::support::scripted::{self, Scripted};
 
 use std::path::Path;
 
-use deploy_support::scripted::{self, Scripted};
-use deploy_support::{Moto, clients, copy_repo, create_environment, image, repo_root, revisions};
+use deploy_support::{Moto, clients, copy_repo, create_environment, image, revisions};
 use serde_json::{Value, json};
 use support::github_state::{GitHubState, TOKEN, assert_valid_github_api};
 use support::{AWS_VARS, Run, everything, ferry_without};
@@ -76,7 +77,7 @@ async fn a_dry_run_needs_no_aws_and_touches_nothing() {
     let gh = GitHubState::start(REPO).await;
     let home = tempfile::tempdir().unwrap();
     let run = deploy(
-        &repo_root(),
+        &root(),
         &gh,
         &["--env", "staging", "--dry-run", "--images", &images("1")],
         &no_aws(home.path()),
@@ -119,7 +120,7 @@ async fn missing_credentials_fail_and_suggest_a_dry_run() {
     let gh = GitHubState::start(REPO).await;
     let home = tempfile::tempdir().unwrap();
     let run = deploy(
-        &repo_root(),
+        &root(),
         &gh,
         &["--env", "staging", "--images", &images("1")],
         &no_aws(home.path()),
@@ -181,7 +182,7 @@ async fn both_services_to_staging_are_recorded_commented_and_a_rerun_changes_not
     let env = aws(home.path(), &moto.url);
     let args = ["--env", "staging", "--no-wait", "--images", &images("3")];
 
-    let first = deploy(&repo_root(), &gh, &args, &env);
+    let first = deploy(&root(), &gh, &args, &env);
     assert_eq!(first.code, 0, "{first:#?}");
     assert_eq!(first.output("status"), "started");
     let arns: Value = serde_json::from_str(first.output("task-definition-arns")).unwrap();
@@ -251,7 +252,7 @@ async fn both_services_to_staging_are_recorded_commented_and_a_rerun_changes_not
     assert_eq!(revisions_after_first, [2, 2]);
 
     // The same deploy again: nothing registered, nothing recorded twice.
-    let again = deploy(&repo_root(), &gh, &args, &env);
+    let again = deploy(&root(), &gh, &args, &env);
     assert_eq!(again.code, 0, "{again:#?}");
     assert_eq!(again.output("status"), "unchanged", "{again:#?}");
     assert_eq!(
@@ -316,7 +317,7 @@ async fn a_failed_rollout_is_diagnosed_rolled_back_and_reported_everywhere() {
     env.push(("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS".into(), moto.url.clone()));
     let started = std::time::Instant::now();
     let run = deploy(
-        &repo_root(),
+        &root(),
         &gh,
         &[
             "--env",

@@ -283,8 +283,7 @@ fn many_failures_still_fit_one_comment() {
     assert_eq!(parse_state(&body).rows.len(), 40, "every row survives");
 }
 
-#[path = "plan_comment_support/markup.rs"]
-mod markup;
+use crate::support::markup;
 
 mod hostile_deploy {
     use super::*;

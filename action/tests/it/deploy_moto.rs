@@ -8,7 +8,7 @@
 //! service at steady state), which the shared test bed's moto cannot set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod deploy_support;
+use crate::support::deploy as deploy_support;
 
 use deploy_support::{
     Moto, clients, create_environment, create_service, image, manifest, render, revisions,
@@ -194,7 +194,7 @@ async fn missing_credentials_are_an_error_that_suggests_dry_run() {
     let home = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "missing_credentials_are_an_error_that_suggests_dry_run",
+            "deploy_moto::missing_credentials_are_an_error_that_suggests_dry_run",
             "--exact",
             "--nocapture",
         ])

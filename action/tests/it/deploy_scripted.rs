@@ -4,12 +4,12 @@
 //! come from moto's CloudWatch Logs (a private moto server, seeded here).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod deploy_support;
+use crate::support::deploy as deploy_support;
+use crate::support::scripted::*;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deploy_support::scripted::*;
 use deploy_support::{Moto, clients, image, manifest, render};
 use ferry::deploy::{PlanInput, RolloutOptions, ServiceOutcome, Status, plans, roll_out_report};
 use serde_json::{Value, json};

@@ -5,9 +5,10 @@
 //! in `--help`, and the deploy dry run's commit outside Actions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
+use crate::support::root;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_yaml_ng::Value;
 use support::{Repo, Run, ferry, ferry_with, git_in};
@@ -22,13 +23,6 @@ services:
   api: {}
   worker: {}
 ";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// A clone of `main` (two services, one commit), ready for push events.
 fn clone_of_main() -> (Repo, tempfile::TempDir, String) {

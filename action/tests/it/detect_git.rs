@@ -3,7 +3,7 @@
 //! reads (the outputs and the summary's "why").
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use support::{Repo, ferry, ferry_with, git_in};
 

@@ -9,8 +9,8 @@
 //! git call at all.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod detect_support;
-mod support;
+use crate::support;
+use crate::support::detect as detect_support;
 
 use std::path::{Path, PathBuf};
 

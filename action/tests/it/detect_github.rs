@@ -8,7 +8,7 @@
 //! response server (wiremock) whose requests are then replayed to Prism.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Repo, ferry_with, testbed_url};

@@ -8,7 +8,7 @@
 //! binary in Actions mode.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -5,8 +5,8 @@
 //! importing a shared library) and on one of 10: the same small number.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod detect_support;
-mod support;
+use crate::support;
+use crate::support::detect as detect_support;
 
 use detect_support::GitLog;
 use support::{Repo, ferry_with};

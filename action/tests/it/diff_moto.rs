@@ -6,7 +6,7 @@
 //! the normalisation must absorb.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;
@@ -60,7 +60,7 @@ fn diff_shows_exactly_the_changed_variable() {
     std::fs::create_dir_all(root.join(".github")).unwrap();
     std::fs::create_dir_all(root.join("task-definitions/lib")).unwrap();
     std::fs::write(root.join(".github/ferry.yml"), manifest).unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let repo = support::root();
     std::fs::copy(
         repo.join("task-definitions/lib/base.libsonnet"),
         root.join("task-definitions/lib/base.libsonnet"),

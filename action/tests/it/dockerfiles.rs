@@ -4,16 +4,12 @@
 //! structure is checked against the manifest and the services' ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
+use crate::support::root;
 
-use std::path::Path;
 use std::process::Command;
 
 use support::testbed_url;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
 
 const SERVICES: &[(&str, &str)] = &[("sampleapi", "8080"), ("sampleworker", "9090")];
 

@@ -5,7 +5,7 @@
 //! with `promtool tsdb create-blocks-from openmetrics`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -7,7 +7,7 @@
 //! `safe.directory=*` in it cannot hide a regression.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

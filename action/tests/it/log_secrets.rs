@@ -5,7 +5,7 @@
 //! or its password), or an `Authorization` value.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -6,7 +6,7 @@
 //! CommonMark, the Prometheus file checked by `promtool check metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -343,10 +343,8 @@ fn exposed_names(text: &str) -> std::collections::BTreeSet<String> {
 
 /// The names monitoring/tools/contract.py promises the Grafana dashboard.
 fn contract_names() -> std::collections::BTreeSet<String> {
-    let contract = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../monitoring/tools/contract.py"),
-    )
-    .unwrap();
+    let contract =
+        std::fs::read_to_string(support::root().join("monitoring/tools/contract.py")).unwrap();
     let block = contract.split("FERRY_METRICS = {").nth(1).unwrap();
     let block = block.split('}').next().unwrap();
     block

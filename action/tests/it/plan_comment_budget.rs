@@ -2,7 +2,7 @@
 //! limits that lists every destroy, spending the space by risk.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod plan_comment_support;
+use crate::support::plan_comment as plan_comment_support;
 
 use ferry::plan_comment::{input, prepare};
 use plan_comment_support::{assert_limits, options};

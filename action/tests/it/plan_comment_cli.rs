@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::support::ferry_command;
 
 const PLAN_A: &str = r#"{"format_version":"1.2","planned_values":{},"resource_changes":[
  {"address":"terraform_data.a","mode":"managed","type":"terraform_data","name":"a",
@@ -14,20 +16,8 @@ const PLAN_A: &str = r#"{"format_version":"1.2","planned_values":{},"resource_ch
   "change":{"actions":["create"],"before":null,"after":{"input":"new"},"after_unknown":{"id":true}}}]}"#;
 
 fn ferry(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    let mut cmd = ferry_command();
     cmd.args(args).current_dir(dir);
-    for k in [
-        "GITHUB_ACTIONS",
-        "GITHUB_EVENT_PATH",
-        "GITHUB_EVENT_NAME",
-        "GITHUB_TOKEN",
-        "INPUT_GITHUB-TOKEN",
-        "GITHUB_OUTPUT",
-        "GITHUB_STEP_SUMMARY",
-        "GITHUB_REPOSITORY",
-    ] {
-        cmd.env_remove(k);
-    }
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -5,17 +5,18 @@
 //! claimed to hold a plan it had cut.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod plan_comment_support;
+use crate::support::ferry_command;
+use crate::support::markup::see;
+use crate::support::plan_comment as plan_comment_support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ferry::plan_comment::build::{ViewContext, build_view};
 use ferry::plan_comment::marker::plan_hash;
 use ferry::plan_comment::redact::Redactor;
 use ferry::plan_comment::render::{Limits, Renderer};
 use ferry::plan_comment::{Prepared, input, prepare};
-use plan_comment_support::markup::see;
 use plan_comment_support::options;
 use serde_json::{Value, json};
 
@@ -50,18 +51,11 @@ fn deep_plan(depth: usize, leaf: &str) -> String {
 }
 
 fn ferry(dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    cmd.args(args).current_dir(dir);
-    for k in [
-        "GITHUB_ACTIONS",
-        "GITHUB_EVENT_PATH",
-        "GITHUB_TOKEN",
-        "GITHUB_OUTPUT",
-        "GITHUB_STEP_SUMMARY",
-    ] {
-        cmd.env_remove(k);
-    }
-    cmd.output().unwrap()
+    ferry_command()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
 }
 
 fn verify(dir: &Path, plan: &str, hash: &str) -> Output {
@@ -436,7 +430,7 @@ fn secrets_are_scrubbed_before_escaping_could_hide_them() {
         ("fallback", &p.fallback),
     ] {
         let seen = see(md);
-        let visible = |s: &str| plan_comment_support::markup::visible(s);
+        let visible = |s: &str| crate::support::markup::visible(s);
         for c in seen
             .codes
             .iter()

@@ -2,7 +2,7 @@
 //! renders within GitHub's limits, and renders as in its snapshot.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod plan_comment_support;
+use crate::support::plan_comment as plan_comment_support;
 
 use ferry::plan_comment::{PlanCommentError, PlanInputError, load};
 use plan_comment_support::{assert_limits, plans_dir, prepare_file};

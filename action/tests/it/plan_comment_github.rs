@@ -5,7 +5,7 @@
 //! stateful parts: find the existing comment across pages, then PATCH it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod plan_comment_support;
+use crate::support::plan_comment as plan_comment_support;
 
 use std::sync::{Arc, Mutex};
 

@@ -9,13 +9,13 @@
 //! Also: arbitrary and mutated plan JSON never panics or hangs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod plan_comment_support;
+use crate::support::markup::{any_text, assert_inert, hostile, same_code, see};
+use crate::support::plan_comment as plan_comment_support;
 
 use std::time::{Duration, Instant};
 
 use ferry::plan_comment::marker::hash_in;
 use ferry::plan_comment::{Prepared, input, prepare};
-use plan_comment_support::markup::{any_text, assert_inert, hostile, same_code, see};
 use plan_comment_support::options;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -161,7 +161,7 @@ fn check(d: &Data, md: &str, comment: bool) {
             "import {a:?}\n---\n{md}"
         );
         // An empty id is not shown; any other is, whole.
-        let shown_id = plan_comment_support::markup::shown(id);
+        let shown_id = crate::support::markup::shown(id);
         assert!(
             shown_id.trim().is_empty() || seen.codes.iter().any(|(c, _)| same_code(c, id)),
             "import id {id:?}\n---\n{md}"

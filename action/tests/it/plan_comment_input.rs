@@ -2,7 +2,7 @@
 //! non-zero exit from the real binary; tolerated wrappings still parse.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+use crate::support::ferry_command;
 
 const MINIMAL: &str = r#"{"format_version":"1.2","planned_values":{},"resource_changes":[{"address":"terraform_data.a","mode":"managed","type":"terraform_data","name":"a","change":{"actions":["create"],"before":null,"after":{"input":"x"},"after_unknown":{"id":true}}}]}"#;
 
@@ -10,13 +10,10 @@ fn run(bytes: &[u8], extra: &[&str]) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.json");
     std::fs::write(&path, bytes).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = ferry_command()
         .args(["plan-comment", "--env", "staging", "--dry-run", "--plan"])
         .arg(&path)
         .args(extra)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_STEP_SUMMARY")
         .output()
         .unwrap();
     (
@@ -148,7 +145,7 @@ fn malformed_plans_fail_with_a_clear_error() {
 
 #[test]
 fn missing_file_is_named() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = ferry_command()
         .args([
             "plan-comment",
             "--env",

@@ -10,12 +10,10 @@ use ferry::github::comments::{Comments, IssueRef};
 use ferry::github::retry::RetryPolicy;
 use ferry::plan_comment::post::client;
 
+use crate::support::testbed_url;
+
 fn prism() -> String {
-    std::env::var("PRISM_URL").unwrap_or_else(|_| {
-        panic!(
-            "PRISM_URL is not set: start the test bed (Prism mocking GitHub's OpenAPI description) and export PRISM_URL=http://127.0.0.1:PORT"
-        )
-    })
+    testbed_url("PRISM_URL")
 }
 
 fn issue() -> IssueRef {

@@ -4,7 +4,8 @@
 //! `Plan:` line, and canary secrets must never come out.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod plan_comment_support;
+use crate::support::ferry_command;
+use crate::support::plan_comment as plan_comment_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -335,12 +336,11 @@ fn canary_secrets_never_come_out() {
     // Through the binary: stdout, stderr, the outputs file and the job summary.
     let outputs = tf.path().join("outputs.txt");
     let summary = tf.path().join("summary.md");
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = ferry_command()
         .args(["plan-comment", "--env", "staging", "--dry-run", "--plan"])
         .arg(&path)
         .env("GITHUB_OUTPUT", &outputs)
         .env("GITHUB_STEP_SUMMARY", &summary)
-        .env_remove("GITHUB_ACTIONS")
         .output()
         .unwrap();
     assert!(
@@ -381,7 +381,7 @@ fn canary_secrets_never_come_out() {
 fn binary_plan_is_shown_by_terraform() {
     let tf = Tf::new();
     let (_, line) = tf.plan(r#"resource "terraform_data" "a" { input = "x" }"#, &[]);
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = ferry_command()
         .args([
             "plan-comment",
             "--env",
@@ -392,7 +392,6 @@ fn binary_plan_is_shown_by_terraform() {
         ])
         .current_dir(tf.path())
         .env("TF_CLI_CONFIG_FILE", &tf.cli_config)
-        .env_remove("GITHUB_ACTIONS")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

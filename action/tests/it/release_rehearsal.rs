@@ -18,15 +18,16 @@
 //! starts a container action (docker builds through the mounted socket).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod container_support;
-mod deploy_support;
-mod support;
+use crate::support;
+use crate::support::container as container_support;
+use crate::support::deploy as deploy_support;
+use crate::support::root;
+use crate::support::scripted::{Scripted, completing_ecs};
 
 use std::path::Path;
 
 use container_support::{ContainerStep, Docker, runner_inputs};
-use deploy_support::scripted::{Scripted, completing_ecs};
-use deploy_support::{copy_repo, repo_root};
+use deploy_support::copy_repo;
 use serde_json::{Value, json};
 use support::github_state::{GitHubState, TOKEN, assert_valid_github_api};
 use support::{AWS_VARS, Run, everything, ferry_without, git_in, testbed_url};
@@ -50,7 +51,7 @@ const PATHS: &[&str] = &[
 /// The copy, committed on `main`; returns the repository.
 fn repository() -> tempfile::TempDir {
     let dir = copy_repo(PATHS);
-    let root = repo_root();
+    let root = root();
     // The workspace without the action crate (not copied).
     let cargo = std::fs::read_to_string(root.join("Cargo.toml"))
         .unwrap()
@@ -67,11 +68,7 @@ fn repository() -> tempfile::TempDir {
         )
         .unwrap();
     }
-    let git = |args: &[&str]| git_in(dir.path(), args);
-    git(&["init", "-q", "-b", "main"]);
-    git(&["config", "user.email", "dev@example.com"]);
-    git(&["config", "user.name", "Dev"]);
-    git(&["config", "commit.gpgsign", "false"]);
+    support::init_repo(dir.path());
     commit(dir.path(), "the platform");
     dir
 }

@@ -3,7 +3,8 @@
 //! message and writes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
+use crate::support::root;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,15 +14,8 @@ use ferry::render::{self, Options};
 
 const IMAGE: &str = "111111111111.dkr.ecr.us-east-1.amazonaws.com/email-platform/sampleapi:sampleapi-abc1234-20261125120000";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 fn manifest() -> Manifest {
-    let root = repo_root();
+    let root = root();
     Manifest::load(
         &root.join(ferry::manifest::DEFAULT_PATH),
         Path::new(ferry::manifest::DEFAULT_PATH),
@@ -41,7 +35,7 @@ fn opts() -> Options {
 fn python() -> PathBuf {
     let path = std::env::var_os("FERRY_TEST_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".testbed/venv-moto/bin/python"));
+        .unwrap_or_else(|| root().join(".testbed/venv-moto/bin/python"));
     let ok = Command::new(&path)
         .args(["-c", "import _jsonnet"])
         .output()
@@ -90,7 +84,7 @@ fn reference(
 
 #[test]
 fn every_service_and_environment_renders_validates_and_equals_the_reference() {
-    let root = repo_root();
+    let root = root();
     let m = manifest();
     let mut count = 0;
     for (service, conf) in &m.services {
@@ -114,7 +108,7 @@ fn every_service_and_environment_renders_validates_and_equals_the_reference() {
 
 #[test]
 fn snapshots_of_every_service_and_environment() {
-    let root = repo_root();
+    let root = root();
     let m = manifest();
     for service in m.services.keys() {
         for env in m.environments.keys() {
@@ -129,7 +123,7 @@ fn render_writes_the_file_and_the_output() {
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("td.json");
     let run = support::ferry_with(
-        &repo_root(),
+        &root(),
         &[
             "render",
             "--service",
@@ -153,7 +147,7 @@ fn render_writes_the_file_and_the_output() {
 
 #[test]
 fn ext_str_flags_and_environment_override_the_values_file() {
-    let root = repo_root();
+    let root = root();
     let m = manifest();
     let mut o = opts();
     o.env_vars
@@ -174,7 +168,7 @@ fn ext_str_flags_and_environment_override_the_values_file() {
 
 #[test]
 fn check_renders_everything_without_an_image_and_writes_nothing() {
-    let run = support::ferry(&repo_root(), &["render", "--check"]);
+    let run = support::ferry(&root(), &["render", "--check"]);
     assert_eq!(run.code, 0, "{run:#?}");
     for target in [
         "sampleapi (staging)",

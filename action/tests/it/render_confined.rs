@@ -4,7 +4,7 @@
 //! time, write nothing, and never print what lies outside the repository.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ impl Bed {
     fn new(jsonnet: &str) -> Self {
         let parent = tempfile::tempdir().unwrap();
         let root = parent.path().join("repo");
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let source = support::root();
         std::fs::create_dir_all(root.join(".github")).unwrap();
         std::fs::create_dir_all(root.join("task-definitions/lib")).unwrap();
         std::fs::write(root.join(".github/ferry.yml"), MANIFEST).unwrap();

@@ -2,9 +2,7 @@
 //! its own message, a non-zero exit, and no file written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
-use std::path::Path;
+use crate::support;
 
 const MANIFEST: &str = "project: demo
 region: us-east-1
@@ -32,7 +30,7 @@ td + TPATCH
 
 fn bed(jsonnet: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = support::root();
     std::fs::create_dir_all(dir.path().join(".github")).unwrap();
     std::fs::create_dir_all(dir.path().join("task-definitions/lib")).unwrap();
     std::fs::write(dir.path().join(".github/ferry.yml"), MANIFEST).unwrap();

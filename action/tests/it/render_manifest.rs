@@ -5,7 +5,7 @@
 //! nothing written. A proptest feeds the parser arbitrary YAML-ish text.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

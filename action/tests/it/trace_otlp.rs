@@ -8,12 +8,13 @@
 //! a second.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod deploy_support;
-mod support;
+use crate::support;
+use crate::support::deploy as deploy_support;
+use crate::support::root;
+use crate::support::scripted::{self, Scripted};
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,6 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use deploy_support::scripted::{self, Scripted};
 use deploy_support::{Moto, clients, image};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
@@ -113,17 +113,10 @@ fn receiver() -> (String, Spans) {
     (url, spans)
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 fn render_check(env: &[(&str, &str)]) -> Run {
-    let root = repo_root();
+    let root = root();
     let mut all = vec![("GITHUB_ACTIONS", "true"), ("GITHUB_RUN_ID", "77")];
     all.extend_from_slice(env);
     ferry_with(
@@ -301,7 +294,7 @@ async fn a_failed_deploy_traces_rollout_register_wait_diagnosis_rollback_and_git
     ]);
     let img = image("sampleapi", "8");
     let images = format!("sampleapi={img}");
-    let root = repo_root();
+    let root = root();
     let run = ferry_without(
         &root,
         &[

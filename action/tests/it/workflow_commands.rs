@@ -9,12 +9,13 @@
 //! Ferry's own: no injected annotation, mask, output or stop.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod deploy_support;
-mod support;
+use crate::support;
+use crate::support::deploy as deploy_support;
+use crate::support::root;
 
 use std::path::Path;
 
-use deploy_support::{copy_repo, image, repo_root};
+use deploy_support::{copy_repo, image};
 use support::{AWS_VARS, Run, ferry_without};
 
 /// The word every payload carries: a command whose name or data starts
@@ -241,7 +242,7 @@ fn an_error_message_quoting_an_input_runs_nothing() {
     for p in payloads() {
         let images = serde_json::json!({ p.clone(): image("sampleapi", "1") }).to_string();
         let run = run_in_actions(
-            &repo_root(),
+            &root(),
             &[
                 "deploy",
                 "--env",
@@ -262,7 +263,7 @@ fn an_error_message_quoting_an_input_runs_nothing() {
 fn a_bad_argument_reported_by_the_parser_runs_nothing() {
     for p in payloads() {
         let run = run_in_actions(
-            &repo_root(),
+            &root(),
             &["deploy", "--env", "staging", "--timeout", &p],
             &[],
         );
@@ -285,7 +286,7 @@ fn event_payload_and_context_fields_run_nothing() {
         std::fs::write(&event, payload.to_string()).unwrap();
         let event_path = event.display().to_string();
         let run = run_in_actions(
-            &repo_root(),
+            &root(),
             &["detect", "--no-api"],
             &[
                 ("GITHUB_EVENT_NAME", "push"),
@@ -298,7 +299,7 @@ fn event_payload_and_context_fields_run_nothing() {
 
         let repository = format!("acme/{p}/x");
         let run = run_in_actions(
-            &repo_root(),
+            &root(),
             &["detect", "--no-api"],
             &[("GITHUB_REPOSITORY", &repository)],
         );
@@ -352,7 +353,7 @@ fn outside_text_echoed_on_success_shows_verbatim_and_runs_nothing() {
             serde_json::json!({"sampleapi": uri, "sampleworker": image("sampleworker", "1")})
                 .to_string();
         let run = run_in_actions(
-            &repo_root(),
+            &root(),
             &[
                 "deploy",
                 "--env",

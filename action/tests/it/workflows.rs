@@ -8,17 +8,11 @@
 //! broken copy of a real workflow.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::root;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))

@@ -17,6 +17,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::root;
+
 /// The uid:gid that owns the workspace: the hosted runner's `runner` user,
 /// not the container's root.
 pub const WORKSPACE_OWNER: (u32, u32) = (1001, 1001);
@@ -85,14 +87,13 @@ impl Docker {
     }
 
     fn build_action_image(&self) -> Built {
-        let base = std::env::var("FERRY_TESTBED_BASE_IMAGE")
-            .unwrap_or_else(|_| "ferry-testbed-base:bookworm".into());
+        let base = base_image();
         let context = tempfile::tempdir().unwrap();
         let binary = context.path().join("ferry");
         std::fs::copy(env!("CARGO_BIN_EXE_ferry"), &binary).unwrap();
         // Debug info is most of a debug build; the image carries code only.
         let _ = Command::new("strip").arg(&binary).status();
-        let dockerfile = repo_root().join("action/Dockerfile");
+        let dockerfile = root().join("action/Dockerfile");
         let tag = "ferry-action:testbed";
         let started = Instant::now();
         let out = self
@@ -130,6 +131,13 @@ impl Docker {
     }
 }
 
+/// The test bed's local base image, which stands in for every `FROM` of
+/// action/Dockerfile.
+pub fn base_image() -> String {
+    std::env::var("FERRY_TESTBED_BASE_IMAGE")
+        .unwrap_or_else(|_| "ferry-testbed-base:bookworm".into())
+}
+
 /// The built action image.
 #[derive(Debug)]
 pub struct Built {
@@ -139,19 +147,12 @@ pub struct Built {
     pub size: u64,
 }
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 /// The inputs action.yml declares, with their defaults (`${{ github.token }}`
 /// becomes `token`), as the runner turns them into `INPUT_<NAME>` variables:
 /// every declared input, given or not, upper-cased, hyphens kept.
 pub fn runner_inputs(given: &[(&str, &str)], token: &str) -> BTreeMap<String, String> {
     let action: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&std::fs::read_to_string(repo_root().join("action.yml")).unwrap())
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root().join("action.yml")).unwrap())
             .unwrap();
     let mut out = BTreeMap::new();
     for (name, spec) in action["inputs"].as_mapping().unwrap() {

@@ -11,15 +11,10 @@ use ferry::deploy::Clients;
 use ferry::manifest::Manifest;
 use serde_json::Value;
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use super::root;
 
 pub fn manifest() -> Manifest {
-    let root = repo_root();
+    let root = root();
     Manifest::load(
         &root.join(".github/ferry.yml"),
         Path::new(".github/ferry.yml"),
@@ -39,7 +34,7 @@ pub fn image(service: &str, tag: &str) -> String {
 
 /// The repository's task definition of `service` in `env`, rendered.
 pub fn render(service: &str, env: &str, image: &str) -> Value {
-    let root = repo_root();
+    let root = root();
     let opts = ferry::render::Options {
         image: Some(image.to_string()),
         ..ferry::render::Options::default()
@@ -62,7 +57,7 @@ impl Moto {
     pub fn start(running: u32) -> Self {
         let bin = std::env::var("FERRY_MOTO_SERVER")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| repo_root().join(".testbed/venv-moto/bin/moto_server"));
+            .unwrap_or_else(|_| root().join(".testbed/venv-moto/bin/moto_server"));
         assert!(
             bin.exists(),
             "{} is missing: this test needs the test bed. Run `scripts/testbed install` first",
@@ -198,7 +193,7 @@ pub async fn service_task_definition(
 /// root) in a temp folder: a repository a test may break or commit to.
 pub fn copy_repo(paths: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let root = repo_root();
+    let root = root();
     for p in paths {
         copy_tree(&root.join(p), &dir.path().join(p));
     }
@@ -216,5 +211,3 @@ fn copy_tree(from: &Path, to: &Path) {
         std::fs::copy(from, to).unwrap();
     }
 }
-
-pub mod scripted;

@@ -1,9 +1,28 @@
-//! Shared test helpers: scripted git repositories and running the `ferry` binary.
+//! The one support module of the integration tests: the repository root,
+//! running the `ferry` binary ([`ferry_command`]), scripted git repositories
+//! ([`Repo`]), the test bed's addresses ([`testbed_url`]), and, in
+//! submodules, the stand-ins and helpers some test files share.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod container;
+pub mod deploy;
+pub mod detect;
+pub mod github_state;
+pub mod markup;
+pub mod plan_comment;
+pub mod scripted;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The repository's root (the workspace, one up from the `ferry` crate).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
 
 /// A git repository in a temp folder, driven by the test.
 pub struct Repo {
@@ -12,14 +31,9 @@ pub struct Repo {
 
 impl Repo {
     pub fn new() -> Self {
-        let repo = Self {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo.git(&["config", "user.email", "dev@example.com"]);
-        repo.git(&["config", "user.name", "Dev"]);
-        repo.git(&["config", "commit.gpgsign", "false"]);
-        repo
+        let dir = tempfile::tempdir().unwrap();
+        init_repo(dir.path());
+        Self { dir }
     }
 
     pub fn path(&self) -> &Path {
@@ -57,6 +71,16 @@ impl Repo {
     }
 }
 
+/// Makes `dir` a git repository on `main` with a committer of its own (and
+/// no signing), whatever the developer's git configuration says.
+pub fn init_repo(dir: &Path) {
+    git_in(dir, &["init", "-q", "-b", "main"]);
+    git_in(dir, &["config", "user.email", "dev@example.com"]);
+    git_in(dir, &["config", "user.name", "Dev"]);
+    git_in(dir, &["config", "commit.gpgsign", "false"]);
+}
+
+/// Runs `git args...` in `dir`, asserting success; returns its stdout.
 pub fn git_in(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
@@ -120,44 +144,16 @@ pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Environment variables that would leak the developer's or CI's own
-/// GitHub context into a test run.
-const SCRUB: &[&str] = &[
-    "GITHUB_ACTIONS",
-    "GITHUB_EVENT_NAME",
-    "GITHUB_EVENT_PATH",
-    "GITHUB_SHA",
-    "GITHUB_REF",
-    "GITHUB_REPOSITORY",
-    "GITHUB_TOKEN",
-    "GITHUB_OUTPUT",
-    "GITHUB_STEP_SUMMARY",
-    "GITHUB_WORKSPACE",
-    "GITHUB_API_URL",
-    "GITHUB_RUN_ID",
-    "INPUT_SERVICES",
-    "INPUT_BUILDER",
-    "INPUT_REGISTRY",
-    "INPUT_PARALLEL",
-    "INPUT_BASE",
-    "INPUT_HEAD",
-    "INPUT_MANIFEST",
-    "INPUT_GITHUB-TOKEN",
-];
-
-/// Runs `ferry` in `dir` locally (no Actions environment).
-pub fn ferry(dir: &Path, args: &[&str]) -> Run {
-    ferry_with(dir, args, &[])
-}
-
-/// Runs `ferry` in `dir` with extra environment. When `GITHUB_ACTIONS=true`
-/// is given, $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY are set to temp files.
-pub fn ferry_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    ferry_without(dir, args, env, &[])
-}
+/// Prefixes of the variables through which the developer's or CI's own
+/// context would reach a test run: GitHub's (and the runner's, and every
+/// action input), the AWS SDK's credentials and endpoints, OpenTelemetry's
+/// exporter settings. [`ferry_command`] removes every inherited variable so
+/// named.
+const SCRUB_PREFIXES: &[&str] = &["GITHUB_", "INPUT_", "RUNNER_", "ACTIONS_", "AWS_", "OTEL_"];
 
 /// Every variable through which the AWS SDK could find credentials or an
-/// endpoint in the developer's or CI's environment.
+/// endpoint in the developer's or CI's environment (for tests that check
+/// the binary without them).
 pub const AWS_VARS: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -179,6 +175,34 @@ pub const AWS_VARS: &[&str] = &[
     "AWS_SHARED_CREDENTIALS_FILE",
 ];
 
+/// The one way the tests start the `ferry` binary cargo built for them: a
+/// [`Command`] whose environment holds nothing of the developer's or CI's
+/// GitHub, runner, AWS or OpenTelemetry context (see [`SCRUB_PREFIXES`]),
+/// so a run sees only what its test gives it. The tests share one process:
+/// they give environment to the command, never to themselves
+/// (`std::env::set_var`), and a working directory with `current_dir`.
+pub fn ferry_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if SCRUB_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
+}
+
+/// Runs `ferry` in `dir` locally (no Actions environment).
+pub fn ferry(dir: &Path, args: &[&str]) -> Run {
+    ferry_with(dir, args, &[])
+}
+
+/// Runs `ferry` in `dir` with extra environment. When `GITHUB_ACTIONS=true`
+/// is given, $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY are set to temp files.
+pub fn ferry_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    ferry_without(dir, args, env, &[])
+}
+
 /// [`ferry_with`], with the variables in `remove` removed from the
 /// inherited environment first.
 pub fn ferry_without(dir: &Path, args: &[&str], env: &[(&str, &str)], remove: &[&str]) -> Run {
@@ -188,9 +212,9 @@ pub fn ferry_without(dir: &Path, args: &[&str], env: &[(&str, &str)], remove: &[
     let in_actions = env
         .iter()
         .any(|(k, v)| *k == "GITHUB_ACTIONS" && *v == "true");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    let mut cmd = ferry_command();
     cmd.current_dir(dir).args(args);
-    for k in SCRUB.iter().chain(remove) {
+    for k in remove {
         cmd.env_remove(k);
     }
     if in_actions {
@@ -243,5 +267,3 @@ pub fn everything(run: &Run) -> String {
         run.outputs
     )
 }
-
-pub mod github_state;

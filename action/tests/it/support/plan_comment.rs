@@ -1,8 +1,6 @@
 //! Helpers shared by the plan-comment integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod markup;
-
 use std::path::{Path, PathBuf};
 
 use ferry::plan_comment::render::{COMMENT_MAX_BYTES, COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES};
