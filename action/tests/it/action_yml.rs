@@ -7,7 +7,7 @@
 //! ship the placeholder digest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{ferry_command, root};
+use crate::support::{ferry_command, help_commands, root};
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -114,18 +114,7 @@ fn unwrapped(text: &str) -> String {
 
 /// The subcommands `ferry --help` lists.
 fn subcommands() -> BTreeSet<String> {
-    let help = ferry_help(&[]);
-    let section = help.split("Commands:").nth(1).unwrap();
-    section
-        .lines()
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        // A command's name is indented by two; its wrapped description by more.
-        .filter(|l| !l.starts_with("   "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| *c != "help")
-        .map(str::to_string)
-        .collect()
+    help_commands(&ferry_help(&[])).into_iter().collect()
 }
 
 #[test]

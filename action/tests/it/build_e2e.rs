@@ -7,18 +7,9 @@
 use crate::support;
 
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use support::{Repo, Run, everything, ferry, ferry_with, testbed_url};
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
+use support::{Repo, Run, everything, ferry, ferry_with, testbed_url, unique};
 
 fn manifest(registry: &str, repo: &str) -> String {
     format!(

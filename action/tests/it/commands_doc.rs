@@ -5,7 +5,7 @@
 //!   FERRY_UPDATE_DOCS=1 cargo test -p ferry --test it commands_doc
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{ferry_command, root};
+use crate::support::{ferry_command, help_commands, root};
 
 fn help(args: &[&str]) -> String {
     let out = ferry_command()
@@ -20,20 +20,6 @@ fn help(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn commands(top: &str) -> Vec<String> {
-    let section = top.split("Commands:").nth(1).unwrap();
-    section
-        .lines()
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        // A command's name is indented by two; its wrapped description by more.
-        .filter(|l| !l.starts_with("   "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| *c != "help")
-        .map(str::to_string)
-        .collect()
-}
-
 fn render() -> String {
     let top = help(&[]);
     let mut doc = String::from(
@@ -44,7 +30,7 @@ fn render() -> String {
          same name (the runner passes it as `INPUT_<NAME>`, shown as `[env: ...]` below);\n\
          locally, `cargo run -p ferry -- <command> [options]`.\n\n",
     );
-    let cmds = commands(&top);
+    let cmds = help_commands(&top);
     for c in &cmds {
         doc.push_str(&format!("- [`ferry {c}`](#ferry-{c})\n"));
     }

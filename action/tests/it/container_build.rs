@@ -9,22 +9,13 @@ use crate::support;
 use crate::support::container as container_support;
 
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use container_support::{ContainerStep, Docker, chown_workspace, runner_inputs};
-use support::{Repo, Run, everything, ferry_with, testbed_url};
+use support::{Repo, Run, everything, ferry_with, testbed_url, unique};
 
 /// The password moto's GetAuthorizationToken hands out for its default
 /// account, which the test bed's login registry accepts for user AWS.
 const TOKEN: &str = "123456789012-auth-token";
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
 
 /// A one-service repository building a FROM scratch image with docker,
 /// pushing to `registry`; `repo` is created in moto.

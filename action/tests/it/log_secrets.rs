@@ -7,8 +7,6 @@
 
 use crate::support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use base64::Engine;
 use support::{Repo, everything, ferry_with, testbed_url};
 
@@ -50,11 +48,7 @@ fn ecr_token(moto: &str, repository: &str) -> String {
 fn trace_logging_of_a_build_prints_no_credential() {
     let moto = testbed_url("MOTO_URL");
     let registry = testbed_url("REGISTRY");
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let name = format!("ferry-secrets/hello-{}-{nanos}", std::process::id());
+    let name = support::unique("ferry-secrets/hello");
     let raw = ecr_token(&moto, &name);
     let decoded = String::from_utf8(
         base64::engine::general_purpose::STANDARD

@@ -15,6 +15,7 @@ pub mod scripted;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The repository's root (the workspace, one up from the `ferry` crate).
 pub fn root() -> PathBuf {
@@ -192,6 +193,21 @@ pub fn ferry_command() -> Command {
     cmd
 }
 
+/// The commands a `ferry --help` text lists (less `help`), in its order.
+pub fn help_commands(help: &str) -> Vec<String> {
+    let section = help.split("Commands:").nth(1).unwrap();
+    section
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // A command's name is indented by two; its wrapped description by more.
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs `ferry` in `dir` locally (no Actions environment).
 pub fn ferry(dir: &Path, args: &[&str]) -> Run {
     ferry_with(dir, args, &[])
@@ -242,6 +258,16 @@ pub fn ferry_without(dir: &Path, args: &[&str], env: &[(&str, &str)], remove: &[
         outputs,
         summary,
     }
+}
+
+/// A name no other test (of this run or an earlier one against the same
+/// test bed) uses: `prefix`, the process and the time in nanoseconds.
+pub fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
 /// The test bed's URL for a stand-in, or a panic that says how to start it.
