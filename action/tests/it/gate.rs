@@ -1,0 +1,454 @@
+//! `ferry gate` as a user runs it: the binary, against a recorded-response
+//! GitHub (wiremock, a dev-dependency: Prism is stateless and cannot hold a
+//! deployment history; its requests are replayed to Prism for conformance)
+//! and a real Prometheus (Debian's `prometheus`, fed recorded SLO series
+//! with `promtool tsdb create-blocks-from openmetrics`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use support::github_state::{assert_valid_github_api, rfc3339};
+use support::{Run, ferry_with};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+fn manifest(gate: &str) -> String {
+    format!(
+        "\
+project: shop
+region: us-east-1
+environments:
+  staging: {{ cluster: shop-staging }}
+  prod:
+    cluster: shop-prod
+    promote-from: staging
+{gate}services:
+  api: {{}}
+  worker: {{}}
+"
+    )
+}
+
+fn folder(manifest: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".github")).unwrap();
+    std::fs::write(dir.path().join(".github/ferry.yml"), manifest).unwrap();
+    dir
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn deployment(id: u64, service: &str, sha: &str, digest: &str, created: u64) -> Value {
+    json!({
+        "id": id, "sha": sha, "ref": sha, "task": format!("deploy:{service}"),
+        "environment": "staging", "created_at": rfc3339(created),
+        "payload": {
+            "service": service,
+            "image": format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/{service}@{digest}"),
+            "task_definition_arn": format!("arn:aws:ecs:us-east-1:123456789012:task-definition/shop-staging-{service}:3")
+        }
+    })
+}
+
+/// A GitHub whose staging history is: api at D1 (`api_state`), worker at D2 (success).
+async fn github(api_state: &str) -> MockServer {
+    let server = MockServer::start().await;
+    let at = now() - 3600;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo/shop/deployments"))
+        .and(query_param("task", "deploy:api"))
+        .and(query_param("environment", "staging"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([deployment(11, "api", SHA, D1, at)])),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo/shop/deployments"))
+        .and(query_param("task", "deploy:worker"))
+        .and(query_param("environment", "staging"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([deployment(12, "worker", SHA, D2, at)])),
+        )
+        .mount(&server)
+        .await;
+    for (id, state) in [(11, api_state), (12, "success")] {
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/octo/shop/deployments/{id}/statuses")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": state}])))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+fn gate(dir: &Path, api: &str, args: &[&str]) -> Run {
+    let mut all = vec!["gate", "--env", "prod"];
+    all.extend_from_slice(args);
+    ferry_with(
+        dir,
+        &all,
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "octo/shop"),
+            ("GITHUB_API_URL", api),
+            ("GITHUB_TOKEN", "ghs_gatetesttoken"),
+            ("GITHUB_SHA", SHA),
+        ],
+    )
+}
+
+fn image(service: &str, digest: &str) -> String {
+    format!("registry.example.com/shop/{service}:{service}-0123456-20240501@{digest}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_digests_that_succeeded_in_staging_are_allowed() {
+    let server = github("success").await;
+    let dir = folder(&manifest(""));
+    let images = json!({"api": image("api", D1), "worker": image("worker", D2)}).to_string();
+    let run = gate(dir.path(), &server.uri(), &["--images", &images]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.output("allowed"), "true");
+    let out: Value = serde_json::from_str(run.output("images")).unwrap();
+    assert_eq!(out["api"], image("api", D1));
+    assert!(
+        run.summary.contains("promotion to `prod` allowed"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary
+            .contains("| `api` | `sha256:111111111111` | [11]"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.stdout.contains("no SLO check configured"),
+        "{}",
+        run.stdout
+    );
+    assert!(!format!("{}{}", run.stderr, run.summary).contains("ghs_gatetesttoken"));
+    assert_valid_github_api(&server.received_requests().await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_different_digest_or_a_failed_deployment_is_refused() {
+    let server = github("success").await;
+    let dir = folder(&manifest(""));
+    let run = gate(
+        dir.path(),
+        &server.uri(),
+        &["--images", &format!("api={}", image("api", D2))],
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("allowed"), "false");
+    assert_eq!(run.output("images"), "{}");
+    assert!(
+        run.stdout.contains("api: sha256:222222222222 was never deployed to staging; staging's latest deployment has sha256:111111111111"),
+        "{}",
+        run.stdout
+    );
+
+    let failed = github("failure").await;
+    let run = gate(
+        dir.path(),
+        &failed.uri(),
+        &["--images", &format!("api={}", image("api", D1))],
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("did not succeed there (latest status: failure)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.summary.contains("refused"), "{}", run.summary);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_images_the_commit_brings_what_staging_ran() {
+    let server = github("success").await;
+    let dir = folder(&manifest(""));
+    let run = gate(dir.path(), &server.uri(), &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let out: Value = serde_json::from_str(run.output("images")).unwrap();
+    assert!(out["api"].as_str().unwrap().ends_with(D1), "{out}");
+    assert!(out["worker"].as_str().unwrap().ends_with(D2), "{out}");
+    let requests = server.received_requests().await.unwrap();
+    assert!(requests.iter().all(|r| {
+        r.url.path().ends_with("/statuses")
+            || r.url
+                .query()
+                .unwrap_or_default()
+                .contains(&format!("sha={SHA}"))
+    }));
+    assert_valid_github_api(&requests).await;
+
+    // A commit staging never saw.
+    let run = ferry_with(
+        dir.path(),
+        &[
+            "gate",
+            "--env",
+            "prod",
+            "--sha",
+            "ffffffffffffffffffffffffffffffffffffffff",
+            "--services",
+            "api",
+        ],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "octo/shop"),
+            ("GITHUB_API_URL", &server.uri()),
+            ("GITHUB_TOKEN", "ghs_gatetesttoken"),
+        ],
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("commit fffffff was never deployed to staging"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_environment_without_promote_from_or_bad_input_is_refused() {
+    let server = github("success").await;
+    let dir = folder(&manifest(""));
+    let run = ferry_with(
+        dir.path(),
+        &[
+            "gate",
+            "--env",
+            "staging",
+            "--images",
+            &format!("api={}", image("api", D1)),
+        ],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_API_URL", &server.uri()),
+        ],
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("allowed"), "false");
+    assert!(
+        run.stdout.contains("has no `promote-from`"),
+        "{}",
+        run.stdout
+    );
+
+    for (args, expected) in [
+        (vec!["--images", "api"], "`api` is not service=URI"),
+        (vec!["--images", "{\"api\": 1}"], "`api` has no image"),
+        (
+            vec!["--images", "billing=x@sha256:1"],
+            "unknown service `billing`",
+        ),
+    ] {
+        let run = gate(dir.path(), &server.uri(), &args);
+        assert_eq!(run.code, 1, "{args:?}: {run:#?}");
+        assert!(run.stdout.contains(expected), "{args:?}: {}", run.stdout);
+        assert_eq!(run.output("allowed"), "false");
+    }
+    let run = gate(dir.path(), &server.uri(), &["--env", "qa"]);
+    assert_ne!(run.code, 0);
+}
+
+/// A Prometheus serving recorded SLO series, stopped when dropped.
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Two hours of the per-SLO recorded series, every 30 s up to now:
+/// api-availability errs 0.1% of 10 req/s (burn 0.2 against 99.5%),
+/// api-latency 5% (burn 5 against 99%).
+fn start_prometheus() -> Option<Prometheus> {
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: no `prometheus` binary on PATH (Debian: apt-get install prometheus)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let end = now();
+    let mut om = String::new();
+    let series = [
+        (
+            "slo:sli_events_bad:rate5m",
+            [("api-availability", 0.01), ("api-latency", 0.5)],
+        ),
+        (
+            "slo:sli_events_total:rate5m",
+            [("api-availability", 10.0), ("api-latency", 10.0)],
+        ),
+        (
+            "slo:objective:ratio",
+            [("api-availability", 0.995), ("api-latency", 0.99)],
+        ),
+    ];
+    for (name, values) in series {
+        om.push_str(&format!("# TYPE {name} gauge\n"));
+        for (slo, v) in values {
+            let mut t = end - 7200;
+            while t <= end {
+                om.push_str(&format!("{name}{{slo=\"{slo}\"}} {v} {t}\n"));
+                t += 30;
+            }
+        }
+    }
+    om.push_str("# EOF\n");
+    let file = dir.path().join("slo.om");
+    std::fs::write(&file, om).unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&file)
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
+    let port = free_port();
+    let child = Command::new("prometheus")
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!("--config.file={}", config.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let prom = Prometheus {
+        child,
+        url,
+        _dir: dir,
+    };
+    for _ in 0..100 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = write!(s, "GET /-/ready HTTP/1.0\r\n\r\n");
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                return Some(prom);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("Prometheus did not become ready on {}", prom.url);
+}
+
+fn slo_gate(url: &str, slos: &str) -> String {
+    format!("    gate:\n      prometheus: {url}\n      max-burn-rate: 2\n      slos: [{slos}]\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_slo_check_reads_stagings_burn_from_prometheus() {
+    let Some(prom) = start_prometheus() else {
+        return;
+    };
+    let server = github("success").await;
+    let images = format!("api={}", image("api", D1));
+
+    let dir = folder(&manifest(&slo_gate(&prom.url, "api-availability")));
+    let run = gate(dir.path(), &server.uri(), &["--images", &images]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.output("allowed"), "true");
+    assert!(
+        run.summary
+            // The deployment was an hour ago; the gate runs a second or two later.
+            .contains(&format!(
+                "(last {}, allowed 2×): ✅ within budget",
+                window(&run.summary)
+            )),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("- `api-availability`: 0.20×"),
+        "{}",
+        run.summary
+    );
+
+    let dir = folder(&manifest(&slo_gate(
+        &prom.url,
+        "api-availability, api-latency",
+    )));
+    let run = gate(dir.path(), &server.uri(), &["--images", &images]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("allowed"), "false");
+    assert!(
+        run.stdout.contains(&format!(
+            "SLO `api-latency` burned its error budget at 5.00× over the last {} (allowed: 2×)",
+            window(&run.stdout)
+        )),
+        "{}",
+        run.stdout
+    );
+
+    // Unreachable: refused, and says why (the gate fails closed).
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let dir = folder(&manifest(&slo_gate(&closed, "api-availability")));
+    let run = gate(dir.path(), &server.uri(), &["--images", &images]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stdout.contains(&format!(
+            "cannot check the SLOs, so the gate stays closed: Prometheus at {closed}: unreachable"
+        )),
+        "{}",
+        run.stdout
+    );
+}
+
+/// The window the gate reported (`3600s`, or `3601s` when a second ticked
+/// between the recorded deployment and the check), checked to be about an hour.
+fn window(text: &str) -> String {
+    let re = regex::Regex::new(r"last (\d+)s").unwrap();
+    let secs: u64 = re
+        .captures(text)
+        .and_then(|c| c[1].parse().ok())
+        .unwrap_or_else(|| panic!("no window in:\n{text}"));
+    assert!((3600..=3630).contains(&secs), "window {secs}s in:\n{text}");
+    format!("{secs}s")
+}

@@ -1,0 +1,59 @@
+//! Ferry's integration tests, as ONE test binary: each file here was once a
+//! test binary of its own, and each linked the AWS SDK and octocrab again.
+//! Now every file is a module of this crate and shares `support/` (the repo
+//! root, running the `ferry` binary, scripted git repositories, the test bed,
+//! stand-ins for GitHub and ECS).
+//!
+//! Run one file's tests with a filter: `cargo test -p ferry --test it deploy_cli`
+//! (a test's full name is `<file>::<test>`).
+//!
+//! The modules share one process: a test gives environment and a working
+//! directory to the processes it starts (see [`support::ferry_command`]),
+//! never to itself (`std::env::set_var`, `std::env::set_current_dir`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod action_yml;
+mod build_e2e;
+mod commands_doc;
+mod container_action;
+mod container_build;
+mod container_fork;
+mod deploy_cli;
+mod deploy_comment;
+mod deploy_github;
+mod deploy_moto;
+mod deploy_scripted;
+mod detect_gaps;
+mod detect_git;
+mod detect_git_injection;
+mod detect_github;
+mod detect_release_base;
+mod detect_scale;
+mod diff_moto;
+mod dockerfiles;
+mod gate;
+mod git_safe_directory;
+mod log_secrets;
+mod metrics_compute;
+mod metrics_github;
+mod metrics_render;
+mod plan_comment_budget;
+mod plan_comment_cli;
+mod plan_comment_diff;
+mod plan_comment_fail_closed;
+mod plan_comment_fixtures;
+mod plan_comment_github;
+mod plan_comment_hostile;
+mod plan_comment_input;
+mod plan_comment_prism;
+mod plan_comment_terraform;
+mod release_rehearsal;
+mod render;
+mod render_confined;
+mod render_invalid;
+mod render_manifest;
+mod trace_otlp;
+mod workflow_commands;
+mod workflows;

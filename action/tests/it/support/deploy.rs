@@ -1,0 +1,213 @@
+//! Shared helpers of the deploy tests: a private moto server, SDK clients
+//! pointed at an endpoint, rendering the repository's task definitions, and
+//! the ECS clusters and services Terraform would have created.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ferry::deploy::Clients;
+use ferry::manifest::Manifest;
+use serde_json::Value;
+
+use super::root;
+
+pub fn manifest() -> Manifest {
+    let root = root();
+    Manifest::load(
+        &root.join(".github/ferry.yml"),
+        Path::new(".github/ferry.yml"),
+    )
+    .unwrap()
+}
+
+/// The image a test deploys: a digest made from `tag`.
+pub fn image(service: &str, tag: &str) -> String {
+    let hex: String = format!("{tag:0>64}").chars().rev().take(64).collect();
+    let hex: String = hex
+        .chars()
+        .map(|c| if c.is_ascii_hexdigit() { c } else { 'a' })
+        .collect();
+    format!("111111111111.dkr.ecr.us-east-1.amazonaws.com/email-platform/{service}@sha256:{hex}")
+}
+
+/// The repository's task definition of `service` in `env`, rendered.
+pub fn render(service: &str, env: &str, image: &str) -> Value {
+    let root = root();
+    let opts = ferry::render::Options {
+        image: Some(image.to_string()),
+        ..ferry::render::Options::default()
+    };
+    ferry::render::render_one(&root, &manifest(), service, env, &opts)
+        .unwrap()
+        .task_definition
+}
+
+/// A moto server of this test's own: `MOTO_ECS_SERVICE_RUNNING` must be
+/// set per server (it makes services report a COMPLETED deployment with
+/// that many tasks running), so tests that need it cannot share the test
+/// bed's. Killed (by its PID) when dropped.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+impl Moto {
+    pub fn start(running: u32) -> Self {
+        let bin = std::env::var("FERRY_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root().join(".testbed/venv-moto/bin/moto_server"));
+        assert!(
+            bin.exists(),
+            "{} is missing: this test needs the test bed. Run `scripts/testbed install` first",
+            bin.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_ECS_SERVICE_RUNNING", running.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let moto = Self { child, url };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return moto;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto did not start on {}", moto.url);
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Clients for `endpoint` with test credentials.
+pub async fn clients(endpoint: &str) -> Clients {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .retry_config(ferry::deploy::ecs::retry_config())
+        .load()
+        .await;
+    ferry::deploy::ecs::check_credentials(&config)
+        .await
+        .unwrap();
+    Clients::from_config(&config)
+}
+
+/// The cluster and the service Terraform creates, running a first revision
+/// of the family (as Terraform's bootstrap definition does).
+pub async fn create_service(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str, td: &Value) {
+    ecs.create_cluster()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .unwrap();
+    let sdk = ferry::deploy::register::to_sdk(td).unwrap().definition;
+    let arn = ecs
+        .register_task_definition()
+        .family(sdk.family().unwrap())
+        .set_container_definitions(sdk.container_definitions)
+        .set_network_mode(sdk.network_mode)
+        .set_requires_compatibilities(sdk.requires_compatibilities)
+        .set_cpu(sdk.cpu)
+        .set_memory(sdk.memory)
+        .send()
+        .await
+        .unwrap()
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_string();
+    ecs.create_service()
+        .cluster(cluster)
+        .service_name(service)
+        .task_definition(arn)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Both services of `env` as Terraform creates them, on a first revision
+/// rendered with image tag `0`.
+pub async fn create_environment(ecs: &aws_sdk_ecs::Client, env: &str) {
+    for service in ["sampleapi", "sampleworker"] {
+        create_service(
+            ecs,
+            &format!("email-platform-{env}"),
+            &format!("email-platform-{env}-{service}"),
+            &render(service, env, &image(service, "0")),
+        )
+        .await;
+    }
+}
+
+/// The ACTIVE revisions of a family.
+pub async fn revisions(ecs: &aws_sdk_ecs::Client, family: &str) -> Vec<String> {
+    ecs.list_task_definitions()
+        .family_prefix(family)
+        .send()
+        .await
+        .unwrap()
+        .task_definition_arns()
+        .to_vec()
+}
+
+/// The task definition a service runs.
+pub async fn service_task_definition(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> String {
+    ecs.describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .unwrap()
+        .services()[0]
+        .task_definition()
+        .unwrap()
+        .to_string()
+}
+
+/// A copy of the repository's `paths` (files or folders, relative to the
+/// root) in a temp folder: a repository a test may break or commit to.
+pub fn copy_repo(paths: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root();
+    for p in paths {
+        copy_tree(&root.join(p), &dir.path().join(p));
+    }
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+}
