@@ -11,7 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
+use super::analysis::{self, Verdict};
 use super::model::{DeployReport, Diagnosis, Rollback, ServiceOutcome, Status};
+use super::progressive::{Progress, StepReport};
 use crate::markdown;
 use crate::plan_comment::render::{COMMENT_MAX_BYTES, COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES};
 
@@ -54,6 +56,9 @@ pub struct Row {
     /// How big the diagnosis was before it was shortened.
     #[serde(default)]
     pub captured: Counts,
+    /// The steps and analysis of a progressive rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
 }
 
 /// Sizes of a diagnosis as captured.
@@ -88,6 +93,7 @@ impl Row {
                     events: d.events.len(),
                     logs: d.log_lines.len(),
                 }),
+            progress: o.progress.clone(),
         }
     }
 
@@ -324,6 +330,76 @@ struct FailureView<'a> {
     rollback: Option<RollbackView>,
 }
 
+/// What the template sees of a progressive rollout.
+#[derive(Debug, Serialize)]
+struct ProgressView<'a> {
+    env: &'a str,
+    service: &'a str,
+    strategy: &'a str,
+    version: &'a str,
+    decided_by: Option<&'a str>,
+    steps: Vec<StepView>,
+}
+
+/// One step, its figures already words.
+#[derive(Debug, Serialize)]
+struct StepView {
+    step: usize,
+    traffic: String,
+    stage: String,
+    at: String,
+    rounds: String,
+    checks: Vec<String>,
+    verdict: &'static str,
+}
+
+impl StepView {
+    fn of(s: &StepReport) -> StepView {
+        let checks = s
+            .checks
+            .iter()
+            .map(|c| {
+                let value = |v: Option<f64>| v.map_or("no data".into(), analysis::figure);
+                let mut limits = Vec::new();
+                if let Some(max) = c.max {
+                    limits.push(format!("max {}", analysis::figure(max)));
+                }
+                if let Some(k) = c.max_vs_baseline {
+                    limits.push(format!("≤ {}× baseline", analysis::figure(k)));
+                }
+                format!(
+                    "{} {} {} (baseline {}; {})",
+                    if c.passed() { "✅" } else { "❌" },
+                    c.name,
+                    value(c.canary),
+                    value(c.baseline),
+                    limits.join(", ")
+                )
+            })
+            .collect();
+        StepView {
+            step: s.step,
+            traffic: s
+                .traffic_percent
+                .map_or("–".into(), |p| format!("{}%", analysis::figure(p))),
+            stage: s.stage.clone(),
+            at: duration_text(s.started_secs),
+            rounds: match (s.rounds, s.failed_rounds) {
+                (0, _) => "–".into(),
+                (n, 0) => n.to_string(),
+                (n, f) => format!("{n} ({f} failed)"),
+            },
+            checks,
+            verdict: match s.verdict {
+                None => "–",
+                Some(Verdict::Healthy) => "healthy",
+                Some(Verdict::Tolerated) => "tolerated",
+                Some(Verdict::Abort) => "abort",
+            },
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct RollbackView {
     revision: String,
@@ -338,6 +414,7 @@ struct View<'a> {
     title: String,
     rows: Vec<RowView<'a>>,
     failures: Vec<FailureView<'a>>,
+    progress: Vec<ProgressView<'a>>,
     /// True when diagnoses were cut to fit the comment.
     shortened: bool,
 }
@@ -404,12 +481,27 @@ fn view<'a>(
         || failures
             .iter()
             .any(|f| f.omitted_events + f.omitted_logs + f.omitted_tasks > 0);
+    let progress = rows
+        .iter()
+        .filter_map(|r| {
+            let p = r.progress.as_ref()?;
+            Some(ProgressView {
+                env: &r.env,
+                service: &r.service,
+                strategy: &p.strategy,
+                version: &p.version,
+                decided_by: p.decided_by.as_deref(),
+                steps: p.steps.iter().map(StepView::of).collect(),
+            })
+        })
+        .collect();
     View {
         summary,
         marker: MARKER,
         title,
         rows: rows_view,
         failures,
+        progress,
         shortened,
     }
 }
@@ -567,6 +659,76 @@ mod tests {
         assert_eq!(duration_text(3725.0), "1h 02m");
     }
 
+    fn canary_progress(version: &str) -> Progress {
+        use crate::deploy::analysis::CheckResult;
+        let check = |canary: Option<f64>, failure: Option<&str>| CheckResult {
+            name: "error-ratio".into(),
+            canary,
+            baseline: Some(0.001),
+            max: Some(0.01),
+            max_vs_baseline: Some(2.0),
+            failure: failure.map(str::to_string),
+        };
+        Progress {
+            strategy: "canary".into(),
+            version: version.into(),
+            steps: vec![
+                StepReport {
+                    step: 1,
+                    stage: "SCALE_UP".into(),
+                    traffic_percent: None,
+                    started_secs: 0.4,
+                    ..StepReport::default()
+                },
+                StepReport {
+                    step: 2,
+                    stage: "PRODUCTION_TRAFFIC_SHIFT".into(),
+                    traffic_percent: Some(10.0),
+                    started_secs: 31.0,
+                    rounds: 2,
+                    failed_rounds: 2,
+                    checks: vec![check(Some(0.2), Some("error-ratio = 0.2 is above 0.01"))],
+                    verdict: Some(Verdict::Abort),
+                },
+            ],
+            decided_by: Some(
+                "analysis failed at step 2: 10% traffic (PRODUCTION_TRAFFIC_SHIFT): error-ratio = 0.2 is above 0.01 (2 of 2 rounds failed)".into(),
+            ),
+        }
+    }
+
+    /// The reviewer sees each step with its traffic, the figures against
+    /// their thresholds and the verdict; a hostile version stays text.
+    #[test]
+    fn a_progressive_rollout_shows_its_steps_and_what_decided() {
+        let report = DeployReport {
+            env: "prod".into(),
+            sha: "0123456789abcdef".into(),
+            run_url: None,
+            environment_url: None,
+            outcomes: vec![ServiceOutcome {
+                service: "sampleapi".into(),
+                env: "prod".into(),
+                cluster: "c".into(),
+                ecs_service: "s".into(),
+                image: Some("r/p/sampleapi:v2".into()),
+                task_definition_arn: Some(
+                    "arn:aws:ecs:us-east-1:1:task-definition/p-sampleapi:7".into(),
+                ),
+                registered: true,
+                deployment_id: None,
+                status: Status::RolledBack,
+                duration_secs: 95.0,
+                diagnosis: None,
+                rollback: None,
+                progress: Some(canary_progress("v2</summary><img src=x>`|")),
+            }],
+        };
+        let text = preview(&report);
+        assert!(!text.contains("<img"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
     #[test]
     fn a_state_block_round_trips_and_garbage_is_a_warning() {
         let state = CommentState {
@@ -582,6 +744,7 @@ mod tests {
                 diagnosis: None,
                 rollback: None,
                 captured: Counts::default(),
+                progress: Some(canary_progress("v2")),
             }],
             warnings: vec![],
         };
