@@ -6,6 +6,7 @@
 //! its decisions are pure functions, and the effects (git, AWS, GitHub, files)
 //! live in thin adapters at the edge.
 
+pub mod aws;
 pub mod build;
 pub mod crates;
 pub mod deploy;
@@ -22,4 +23,5 @@ pub mod metrics;
 pub mod plan_comment;
 pub mod release;
 pub mod render;
+pub mod taskdef;
 pub mod telemetry;

@@ -11,11 +11,12 @@ use serde_json::Value;
 
 use super::budget::Budget;
 use super::diagnose::{Subject, diagnose};
-use super::ecs::{self, Clients};
 use super::model::{Diagnosis, Rollback, ServiceOutcome, Status};
 use super::register::ensure_registered;
 use super::rollout::{Limits, Ours, Verdict};
 use super::wait::{Stats, Target, wait_all};
+use crate::aws::Clients;
+use crate::aws::ecs;
 use crate::manifest::Manifest;
 
 /// One service to deploy in one environment.

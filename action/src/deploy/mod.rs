@@ -3,15 +3,13 @@
 //! back a failure, and record the result in GitHub.
 //!
 //! The ECS half: [`apply::roll_out`] over [`register`] (skip-identical
-//! registration under a [`budget`]), [`ecs`] (clients, UpdateService),
-//! [`wait`] (polling all services together) driving the pure [`rollout`]
+//! registration under a [`budget`]), [`wait`] (polling all services together) driving the pure [`rollout`]
 //! state machine, and [`diagnose`] (stopped tasks, events, logs).
 
 pub mod apply;
 pub mod budget;
 pub mod comment;
 pub mod diagnose;
-pub mod ecs;
 pub mod images;
 pub mod model;
 pub mod post;
@@ -24,7 +22,6 @@ pub use apply::{
     PlanInput, RolloutOptions, RolloutReport, ServicePlan, plans, roll_out, roll_out_report,
     untouched,
 };
-pub use ecs::{Clients, DeployError, connect};
 pub use model::{
     ContainerExit, DeployReport, DeploymentPayload, Diagnosis, LogLine, Rollback, ServiceEvent,
     ServiceOutcome, Status, StoppedTask, deployment_task,

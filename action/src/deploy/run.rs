@@ -17,7 +17,6 @@ use super::apply::{
 };
 use super::budget::Budget;
 use super::comment;
-use super::ecs;
 use super::model::{DeployReport, DeploymentPayload, ServiceOutcome, Status};
 use super::register::ensure_registered;
 use crate::diagnostic::Diagnostic;
@@ -66,7 +65,7 @@ pub enum RunError {
     Render(Vec<Diagnostic>),
     /// AWS could not be reached (credentials first of all).
     #[error(transparent)]
-    Aws(#[from] ecs::DeployError),
+    Aws(#[from] crate::aws::AwsError),
     /// Writing outputs failed.
     #[error("cannot write the outputs: {0}")]
     Io(#[from] std::io::Error),
@@ -281,7 +280,7 @@ pub async fn run(
         return Ok(report);
     }
 
-    let clients = ecs::connect(&region).await?;
+    let clients = crate::aws::connect(&region).await?;
     let gh = GitHub::from_context(ctx);
     if gh.is_none() {
         reporter.info(

@@ -128,21 +128,6 @@ pub enum Released {
     Deployed(DeployReport),
 }
 
-/// Whether the standard AWS settings yield credentials.
-async fn aws_credentials(region: &str) -> bool {
-    let config = aws_config::from_env()
-        .region(aws_config::Region::new(region.to_string()))
-        .load()
-        .await;
-    // IMDS probing on a laptop must not hang a dry run.
-    tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        deploy::ecs::check_credentials(&config),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok())
-}
-
 /// Runs `ferry release`.
 pub async fn run(
     ctx: &Context,
@@ -199,7 +184,7 @@ pub async fn run(
     let credentials = if opts.dry_run {
         false
     } else {
-        aws_credentials(&region).await
+        crate::aws::has_credentials(&region).await
     };
     let mode =
         choose_mode(opts.dry_run, ctx.in_actions, credentials).map_err(ReleaseError::Input)?;
@@ -312,7 +297,7 @@ async fn dry_run(
         text.push('\n');
         std::fs::write(&file, text)?;
         let (changes, changes_note) = if credentials {
-            match diff::ecs::running(manifest, &r.service, env).await {
+            match diff::running(manifest, &r.service, env).await {
                 Ok(running) => (
                     Some(
                         diff::diff(&running, &r.task_definition)
