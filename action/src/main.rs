@@ -108,7 +108,7 @@ struct MetricsArgs {
 
 /// `--until`: an RFC 3339 time.
 fn parse_rfc3339(text: &str) -> Result<u64, String> {
-    ferry::gate::slo::parse_time(text.trim())
+    ferry::time::parse_time(text.trim())
         .ok_or_else(|| "not an RFC 3339 time: write e.g. 2026-12-01T00:00:00Z".to_string())
 }
 

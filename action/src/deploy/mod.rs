@@ -18,13 +18,14 @@ pub mod rollout;
 mod run;
 pub mod wait;
 
+pub use crate::github::deployments::{DeploymentPayload, deployment_task};
 pub use apply::{
     PlanInput, RolloutOptions, RolloutReport, ServicePlan, plans, roll_out, roll_out_report,
     untouched,
 };
 pub use model::{
-    ContainerExit, DeployReport, DeploymentPayload, Diagnosis, LogLine, Rollback, ServiceEvent,
-    ServiceOutcome, Status, StoppedTask, deployment_task,
+    ContainerExit, DeployReport, Diagnosis, LogLine, Rollback, ServiceEvent, ServiceOutcome,
+    Status, StoppedTask,
 };
 pub use run::{Options, RunError, github_state, overall, render_services, run, selected};
 

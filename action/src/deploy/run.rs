@@ -17,11 +17,12 @@ use super::apply::{
 };
 use super::budget::Budget;
 use super::comment;
-use super::model::{DeployReport, DeploymentPayload, ServiceOutcome, Status};
+use super::model::{DeployReport, ServiceOutcome, Status};
 use super::register::ensure_registered;
 use crate::diagnostic::Diagnostic;
 use crate::gha::{Context, Reporter};
 use crate::github::GitHub;
+use crate::github::deployments::DeploymentPayload;
 use crate::github::deployments::{DeploymentState, NewDeployment, NewStatus};
 use crate::manifest::{Manifest, ManifestError};
 use crate::render;

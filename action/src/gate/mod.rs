@@ -310,7 +310,7 @@ async fn check_slo(
     // Since the newest source deployment: the code the source runs now.
     let deployed_at = verdicts
         .iter()
-        .filter_map(|v| v.deployed_at.as_deref().and_then(slo::parse_time))
+        .filter_map(|v| v.deployed_at.as_deref().and_then(crate::time::parse_time))
         .max()
         .unwrap_or(now);
     let window = slo::window(deployed_at, now);
@@ -390,7 +390,7 @@ pub fn summary(outcome: &Outcome, ctx: &Context) -> String {
             .iter()
             .map(|v| SummaryRow {
                 service: &v.service,
-                image: v.image.as_deref().map(crate::deploy::comment::short_image),
+                image: v.image.as_deref().map(crate::image::short_image),
                 deployment: v.deployment,
                 link: repo_url
                     .as_ref()

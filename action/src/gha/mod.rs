@@ -57,7 +57,7 @@ impl fmt::Display for Secret {
 /// whatever it holds (control characters and line breaks escaped as `\n`,
 /// `\u{2028}`), cut to 80 characters.
 pub fn quote(value: &str) -> String {
-    let cut = crate::github::deployments::truncate_chars(value, 80);
+    let cut = crate::markdown::truncate_chars(value, 80);
     format!("`{}`", cut.escape_debug())
 }
 
