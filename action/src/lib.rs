@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod markdown;
 pub mod metrics;
 pub mod plan_comment;
+pub mod prometheus;
 pub mod release;
 pub mod render;
 pub mod taskdef;

@@ -19,6 +19,7 @@ use crate::github::deployments::DeploymentState;
 use crate::github::{GitHub, GitHubError};
 use crate::manifest::{Manifest, ManifestError};
 use crate::markdown;
+use crate::prometheus::Prometheus;
 pub use decide::{Evidence, Verdict, Want, decide, digest};
 
 /// How many deployments back the source environment is searched.
@@ -314,8 +315,13 @@ async fn check_slo(
         .max()
         .unwrap_or(now);
     let window = slo::window(deployed_at, now);
-    match slo::fetch(&settings.prometheus, &slo::query(settings, &window), now).await {
-        Ok(burns) => slo::judge(settings, &window, burns),
+    let query = slo::query(settings, &window);
+    let answer = match Prometheus::new(&settings.prometheus) {
+        Ok(prometheus) => prometheus.query(&query, now).await,
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(samples) => slo::judge(settings, &window, slo::burns(samples)),
         Err(e) => slo::SloVerdict {
             window,
             max_burn_rate: settings.max_burn_rate,

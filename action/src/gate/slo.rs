@@ -9,30 +9,13 @@
 //! over the SLO window. Prometheus unreachable or answering nonsense means
 //! refused: the gate fails closed.
 
-use std::time::Duration;
+use serde::Serialize;
 
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use serde::{Deserialize, Serialize};
-
-use crate::github::encode;
 use crate::manifest::GateSettings;
+use crate::prometheus::Sample;
 
 /// The shortest window queried: the recorded rates are 5-minute rates.
 pub const MIN_WINDOW_SECS: u64 = 300;
-const TIMEOUT: Duration = Duration::from_secs(15);
-
-/// A Prometheus query that failed: the gate refuses.
-#[derive(Debug, thiserror::Error)]
-#[error("Prometheus at {url}: {detail}")]
-pub struct SloError {
-    /// The Prometheus base URL.
-    pub url: String,
-    /// What went wrong.
-    pub detail: String,
-}
 
 /// One SLO's burn rate since the deployment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,99 +101,17 @@ pub fn judge(settings: &GateSettings, window: &str, burns: Vec<Burn>) -> SloVerd
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Answer {
-    status: String,
-    #[serde(default)]
-    data: Option<AnswerData>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AnswerData {
-    #[serde(rename = "resultType")]
-    result_type: String,
-    result: Vec<Sample>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Sample {
-    metric: std::collections::BTreeMap<String, String>,
-    value: (f64, String),
-}
-
-/// Runs an instant query at `time` (epoch seconds) and reads one burn per series.
-pub async fn fetch(base: &str, promql: &str, time: u64) -> Result<Vec<Burn>, SloError> {
-    let fail = |detail: String| SloError {
-        url: base.to_string(),
-        detail,
-    };
-    let url = format!(
-        "{}/api/v1/query?query={}&time={time}",
-        base.trim_end_matches('/'),
-        encode(promql)
-    );
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-        .map_err(|e| fail(format!("no TLS roots: {e}")))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let uri: hyper::Uri = url.parse().map_err(|e| fail(format!("bad URL: {e}")))?;
-    let response = tokio::time::timeout(TIMEOUT, client.get(uri))
-        .await
-        .map_err(|_| fail(format!("no answer within {}s", TIMEOUT.as_secs())))?
-        .map_err(|e| fail(format!("unreachable: {e}")))?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| fail(e.to_string()))?
-        .to_bytes();
-    let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
-        fail(format!(
-            "HTTP {status}, not a Prometheus API answer ({e}): {}",
-            String::from_utf8_lossy(&body)
-                .chars()
-                .take(200)
-                .collect::<String>()
-        ))
-    })?;
-    if answer.status != "success" {
-        return Err(fail(format!(
-            "the query failed: {}",
-            answer.error.unwrap_or_else(|| format!("HTTP {status}"))
-        )));
-    }
-    let data = answer
-        .data
-        .ok_or_else(|| fail("the answer has no data".into()))?;
-    if data.result_type != "vector" {
-        return Err(fail(format!(
-            "the query must return an instant vector, not a {}",
-            data.result_type
-        )));
-    }
-    data.result
+/// One burn per series of the query's answer, named by its `slo` label.
+pub fn burns(samples: Vec<Sample>) -> Vec<Burn> {
+    samples
         .into_iter()
-        .map(|s| {
-            let rate = match s.value.1.as_str() {
-                "NaN" => f64::NAN,
-                v => v
-                    .parse::<f64>()
-                    .map_err(|e| fail(format!("value {v:?} is not a number: {e}")))?,
-            };
-            Ok(Burn {
-                slo: s
-                    .metric
-                    .get("slo")
-                    .cloned()
-                    .unwrap_or_else(|| "(no slo label)".into()),
-                rate,
-            })
+        .map(|s| Burn {
+            slo: s
+                .labels
+                .get("slo")
+                .cloned()
+                .unwrap_or_else(|| "(no slo label)".into()),
+            rate: s.value,
         })
         .collect()
 }
