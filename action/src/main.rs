@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use ferry::gha::{Context, Reporter};
 use ferry::manifest::BuilderKind;
-use ferry::plan_comment::{self, GhContext, Options, PlanMode};
+use ferry::plan_comment::{self, Options, PlanMode};
 use ferry::{build, deploy, detect, diff, gate, render};
 
 /// Release orchestration for a monorepo of ECS Fargate services.
@@ -547,7 +547,7 @@ async fn main() -> ExitCode {
         }
         Command::PlanComment(args) => {
             let opts = Options::from(args);
-            plan_comment::run(&opts, &GhContext::from_context(&ctx), &mut reporter)
+            plan_comment::run(&ctx, &opts, &mut reporter)
                 .await
                 .map(|_| ())
                 .map_err(|e| (e.to_string(), Vec::new()))
@@ -557,20 +557,16 @@ async fn main() -> ExitCode {
             expected_hash,
         } => {
             let opts = Options::from(plan);
-            plan_comment::verify::run(
-                &opts,
-                &GhContext::from_context(&ctx),
-                expected_hash.as_deref(),
-            )
-            .await
-            .map_err(|e| (e.to_string(), Vec::new()))
-            .and_then(|hash| {
-                reporter
-                    .info(&format!(
-                        "plan-verify: the plan matches the reviewed one ({hash})"
-                    ))
-                    .map_err(|e| (format!("cannot write the log: {e}"), Vec::new()))
-            })
+            plan_comment::verify::run(&ctx, &opts, expected_hash.as_deref())
+                .await
+                .map_err(|e| (e.to_string(), Vec::new()))
+                .and_then(|hash| {
+                    reporter
+                        .info(&format!(
+                            "plan-verify: the plan matches the reviewed one ({hash})"
+                        ))
+                        .map_err(|e| (format!("cannot write the log: {e}"), Vec::new()))
+                })
         }
         Command::Build(args) => match parse_parallel(args.parallel) {
             Ok(parallel) => {
