@@ -3,8 +3,10 @@
 //! back a failure, and record the result in GitHub.
 //!
 //! The ECS half: [`apply::roll_out`] over [`register`] (skip-identical
-//! registration under a [`budget`]), [`wait`] (polling all services together) driving the pure [`rollout`]
-//! state machine, and [`diagnose`] (stopped tasks, events, logs).
+//! registration under a [`budget`]), [`wait`] (polling all services
+//! together) driving the pure [`rollout`] state machine, and [`diagnose`]
+//! (stopped tasks, events, logs). Every AWS call goes through
+//! [`crate::aws`].
 
 pub mod apply;
 pub mod budget;
