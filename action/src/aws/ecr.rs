@@ -129,7 +129,7 @@ impl Ecr {
     /// A client for `region`, from the one AWS config.
     pub async fn from_env(region: &str) -> Self {
         Self {
-            client: super::Clients::from_config(&super::config(region).await).ecr,
+            client: Client::new(&super::config(region).await),
             region: region.into(),
         }
     }

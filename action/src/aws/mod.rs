@@ -1,10 +1,10 @@
 //! The AWS adapter: the only place that talks to AWS. One SDK config per
 //! region ([`config`]: the standard AWS settings, so `AWS_ENDPOINT_URL*`
 //! point it at a stand-in, with Ferry's retry settings), the ECS, ECR and
-//! CloudWatch Logs clients built from it ([`Clients`]), the credentials
-//! check, and the calls each stage needs as typed results: [`ecs`] (services,
-//! task definitions, deployments, tasks), [`ecr`] (login, image records) and
-//! [`logs`] (a stream's last lines).
+//! CloudWatch Logs clients built from it ([`Clients`], [`ecr::Ecr`]), the
+//! credentials check, and the calls each stage needs as typed results:
+//! [`ecs`] (services, task definitions, deployments, tasks), [`ecr`] (login,
+//! image records) and [`logs`] (a stream's last lines).
 
 pub mod ecr;
 pub mod ecs;
@@ -74,13 +74,12 @@ pub async fn config(region: &str) -> aws_config::SdkConfig {
         .await
 }
 
-/// The clients of one config.
+/// The clients of one config a deploy uses (`build`'s ECR client is
+/// [`ecr::Ecr`], from the same [`config`]).
 #[derive(Debug, Clone)]
 pub struct Clients {
     /// ECS.
     pub ecs: aws_sdk_ecs::Client,
-    /// ECR.
-    pub ecr: aws_sdk_ecr::Client,
     /// CloudWatch Logs (the failed tasks' last lines).
     pub logs: aws_sdk_cloudwatchlogs::Client,
 }
@@ -90,7 +89,6 @@ impl Clients {
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         Self {
             ecs: aws_sdk_ecs::Client::new(config),
-            ecr: aws_sdk_ecr::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
         }
     }
