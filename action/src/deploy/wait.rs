@@ -16,7 +16,7 @@ use super::rollout::{
     DeploymentView, EventView, Limits, Observation, Ours, Polled, ServiceDeploymentView, Tracker,
     Verdict,
 };
-use crate::aws::ecs::{self as ecs_api, epoch, rfc3339};
+use crate::aws::ecs::{self, epoch, rfc3339};
 
 /// ECS's limit of services per DescribeServices call.
 pub const SERVICES_PER_CALL: usize = 10;
@@ -211,7 +211,7 @@ impl<'a> Waiter<'a> {
                     .iter()
                     .map(|&i| self.entries[i].target.service.clone())
                     .collect();
-                let answer = ecs_api::describe_services(self.ecs, cluster, names).await;
+                let answer = ecs::describe_services(self.ecs, cluster, names).await;
                 match answer {
                     Ok(answer) => {
                         for &i in chunk {
@@ -261,7 +261,7 @@ impl<'a> Waiter<'a> {
         for &i in pending {
             let entry = &self.entries[i];
             self.stats.calls += 1;
-            let answer = ecs_api::newest_service_deployment(
+            let answer = ecs::newest_service_deployment(
                 self.ecs,
                 &entry.target.cluster,
                 &entry.target.service,
@@ -310,7 +310,7 @@ impl<'a> Waiter<'a> {
         for chunk in wanted.chunks(DEPLOYMENTS_PER_CALL) {
             self.stats.calls += 1;
             let arns = chunk.iter().map(|(_, a)| a.clone()).collect();
-            let Ok(answer) = ecs_api::describe_service_deployments(self.ecs, arns).await else {
+            let Ok(answer) = ecs::describe_service_deployments(self.ecs, arns).await else {
                 continue;
             };
             for d in &answer {
