@@ -11,9 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use ferry::aws::Clients;
 use ferry::deploy::rollout::{Limits, Ours};
 use ferry::deploy::wait::{Target, Waiter};
-use ferry::deploy::{Clients, RolloutOptions, ServicePlan, Status, roll_out};
+use ferry::deploy::{RolloutOptions, ServicePlan, Status, roll_out};
 use serde_json::{Value, json};
 
 const CLUSTER: &str = "bench";
@@ -56,7 +57,7 @@ fn inputs(n: usize, image: &str) -> Vec<Value> {
 async fn clients(endpoint: &str) -> Clients {
     let config = aws_config::from_env()
         .endpoint_url(endpoint)
-        .retry_config(ferry::deploy::ecs::retry_config())
+        .retry_config(ferry::aws::retry_config())
         .load()
         .await;
     Clients::from_config(&config)
@@ -93,7 +94,9 @@ async fn setup(c: &Clients, n: usize, dir: &Path) {
         "111111111111.dkr.ecr.us-east-1.amazonaws.com/bench:first",
     );
     for (i, td) in first.iter().enumerate() {
-        let sdk = ferry::deploy::register::to_sdk(td).unwrap().definition;
+        let sdk = ferry::aws::ecs::task_definition::to_sdk(td)
+            .unwrap()
+            .definition;
         let arn = c
             .ecs
             .register_task_definition()

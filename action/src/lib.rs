@@ -6,6 +6,7 @@
 //! its decisions are pure functions, and the effects (git, AWS, GitHub, files)
 //! live in thin adapters at the edge.
 
+pub mod aws;
 pub mod build;
 pub mod crates;
 pub mod deploy;
@@ -16,11 +17,15 @@ pub mod gate;
 pub mod gha;
 pub mod git;
 pub mod github;
+pub mod image;
 pub mod inputs;
 pub mod manifest;
 pub mod markdown;
 pub mod metrics;
 pub mod plan_comment;
+pub mod prometheus;
 pub mod release;
 pub mod render;
+pub mod taskdef;
 pub mod telemetry;
+pub mod time;

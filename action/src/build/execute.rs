@@ -9,9 +9,9 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::builder::{self, BuildSpec, BuilderKind, Recipe};
-use super::ecr::{Ecr, Image};
 use super::mirror::Mirror;
 use super::{BuildError, Plan};
+use crate::aws::ecr::{Ecr, Image};
 use crate::gha::Reporter;
 
 /// Where and how to build.

@@ -8,7 +8,6 @@
 //! for a registry that is not ECR's own, its HTTP API ([`mirror`]).
 
 pub mod builder;
-pub mod ecr;
 mod execute;
 pub mod inputs;
 pub mod mirror;
@@ -81,7 +80,7 @@ pub enum BuildError {
     Git(#[from] crate::git::GitError),
     /// ECR login or lookup failed.
     #[error(transparent)]
-    Ecr(#[from] ecr::EcrError),
+    Ecr(#[from] crate::aws::ecr::EcrError),
     /// The builder refused the registry login.
     #[error(
         "{builder} login to {host} failed: {detail}\n  help: check that the registry is reachable and that the ECR credentials are valid"

@@ -11,12 +11,13 @@ use serde_json::Value;
 
 use super::budget::Budget;
 use super::diagnose::{Subject, diagnose};
-use super::ecs::{self, Clients};
 use super::model::{Diagnosis, Rollback, ServiceOutcome, Status};
 use super::progressive::{self, Ending, FollowReport, Followed, Pace, StepReport};
 use super::register::ensure_registered;
 use super::rollout::{Limits, Ours, Verdict};
 use super::wait::{Stats, Target, wait_all};
+use crate::aws::Clients;
+use crate::aws::ecs;
 use crate::manifest::{AnalysisSettings, Manifest, RolloutSettings, Strategy};
 
 /// One service to deploy in one environment.
@@ -418,7 +419,7 @@ pub async fn roll_out_report(
             };
             let events =
                 match ecs::describe_service(&clients.ecs, &plan.cluster, &plan.ecs_service).await {
-                    Ok(Some(s)) => ecs::event_views(&s)
+                    Ok(Some(s)) => super::wait::event_views(&s)
                         .into_iter()
                         .filter(|e| ours.started_at.is_none_or(|t| e.created_at + 1.0 >= t))
                         .map(|e| e.event)
@@ -556,16 +557,19 @@ async fn follow_all(
         };
         let (ecs, tx) = (clients.ecs.clone(), tx.clone());
         set.spawn(async move {
-            let metrics = target
-                .analysis
-                .as_ref()
-                .map(|a| progressive::PrometheusMetrics::new(&a.prometheus));
+            let metrics: Option<Box<dyn progressive::Metrics>> =
+                target.analysis.as_ref().map(|a| {
+                    match crate::prometheus::Prometheus::new(&a.prometheus) {
+                        Ok(p) => Box::new(p) as Box<dyn progressive::Metrics>,
+                        Err(e) => Box::new(progressive::Unreadable(e.to_string())),
+                    }
+                });
             let mut log = move |line: &str| {
                 let _ = tx.send(line.to_string());
             };
             let report = progressive::follow(
                 &ecs,
-                metrics.as_ref().map(|m| m as &dyn progressive::Metrics),
+                metrics.as_deref(),
                 &target,
                 pace,
                 &mut log,

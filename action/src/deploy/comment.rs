@@ -15,7 +15,7 @@ use super::analysis::{self, Verdict};
 use super::model::{DeployReport, Diagnosis, Rollback, ServiceOutcome, Status};
 use super::progressive::{Progress, StepReport};
 use crate::markdown;
-use crate::plan_comment::render::{COMMENT_MAX_BYTES, COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES};
+use crate::markdown::{COMMENT_MAX_BYTES, COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES, truncate_chars};
 
 /// What the deploy summary may take of the job summary's 1 MiB (the rest is
 /// left for other steps' summaries).
@@ -166,7 +166,7 @@ impl Trim {
     };
 
     fn apply(self, d: &Diagnosis) -> Diagnosis {
-        let cut = |s: &str| crate::github::deployments::truncate_chars(s, self.line_chars);
+        let cut = |s: &str| truncate_chars(s, self.line_chars);
         let last = |n: usize, len: usize| len.saturating_sub(n);
         Diagnosis {
             reason: cut(&d.reason),
@@ -236,7 +236,7 @@ pub fn parse_state(body: &str) -> CommentState {
             rows: Vec::new(),
             warnings: vec![format!(
                 "the previous deploy comment's state block is corrupt ({}); its rows are dropped",
-                crate::github::deployments::truncate_chars(&e, 120)
+                truncate_chars(&e, 120)
             )],
         },
     }
@@ -259,18 +259,6 @@ pub fn merge(previous: Option<&str>, report: &DeployReport) -> CommentState {
         }
     }
     state
-}
-
-/// The first 12 hex digits of an image's digest (`sha256:1a2b3c4d5e6f`), or its tag.
-pub fn short_image(image: &str) -> String {
-    if let Some((_, digest)) = image.rsplit_once('@') {
-        let (algo, hex) = digest.split_once(':').unwrap_or(("sha256", digest));
-        return format!("{algo}:{}", hex.chars().take(12).collect::<String>());
-    }
-    match image.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') && !repo.is_empty() => tag.to_string(),
-        _ => image.to_string(),
-    }
 }
 
 /// `family:revision` from a task definition ARN.
@@ -431,7 +419,7 @@ fn view<'a>(
         .map(|r| RowView {
             env: &r.env,
             service: &r.service,
-            image: r.image.as_deref().map(short_image),
+            image: r.image.as_deref().map(crate::image::short_image),
             revision: r.task_definition_arn.as_deref().map(revision),
             emoji: status_emoji(r.status),
             status: r.status.as_str(),
@@ -638,18 +626,6 @@ mod tests {
 
     #[test]
     fn names_are_shortened_for_the_table() {
-        assert_eq!(
-            short_image("1.dkr.ecr.us-east-1.amazonaws.com/shop/api@sha256:1a2b3c4d5e6f7a8b9c"),
-            "sha256:1a2b3c4d5e6f"
-        );
-        assert_eq!(
-            short_image("localhost:5000/shop/api:api-abc1234"),
-            "api-abc1234"
-        );
-        assert_eq!(
-            short_image("localhost:5000/shop/api"),
-            "localhost:5000/shop/api"
-        );
         assert_eq!(
             revision("arn:aws:ecs:us-east-1:123456789012:task-definition/shop-staging-api:12"),
             "shop-staging-api:12"

@@ -4,12 +4,11 @@
 //! the last log lines of the failed containers from CloudWatch Logs. Missing
 //! evidence is a note in the diagnosis, never a second failure.
 
-use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::types as t;
 use serde_json::Value;
 
-use super::ecs::{Clients, DeployError, aws_error, epoch};
 use super::model::{ContainerExit, Diagnosis, LogLine, ServiceEvent, StoppedTask};
+use crate::aws::{AwsError, Clients};
 
 /// How many stopped tasks' logs are read (the newest ones).
 const TASKS_WITH_LOGS: usize = 3;
@@ -19,41 +18,9 @@ pub async fn stopped_tasks(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     deployment_id: &str,
-) -> Result<Vec<StoppedTask>, DeployError> {
-    let listed = ecs
-        .list_tasks()
-        .cluster(cluster)
-        .started_by(deployment_id)
-        .desired_status(t::DesiredStatus::Stopped)
-        .send()
-        .await
-        .map_err(|e| {
-            aws_error(
-                "ListTasks",
-                deployment_id,
-                DisplayErrorContext(&e).to_string(),
-            )
-        })?;
-    let arns: Vec<String> = listed.task_arns().iter().take(100).cloned().collect();
-    if arns.is_empty() {
-        return Ok(Vec::new());
-    }
-    let described = ecs
-        .describe_tasks()
-        .cluster(cluster)
-        .set_tasks(Some(arns))
-        .send()
-        .await
-        .map_err(|e| {
-            aws_error(
-                "DescribeTasks",
-                deployment_id,
-                DisplayErrorContext(&e).to_string(),
-            )
-        })?;
-    let mut tasks: Vec<&t::Task> = described.tasks().iter().collect();
-    tasks.sort_by(|a, b| epoch(b.stopped_at()).total_cmp(&epoch(a.stopped_at())));
-    Ok(tasks.into_iter().map(stopped_task).collect())
+) -> Result<Vec<StoppedTask>, AwsError> {
+    let tasks = crate::aws::ecs::stopped_tasks(ecs, cluster, deployment_id).await?;
+    Ok(tasks.iter().map(stopped_task).collect())
 }
 
 fn stopped_task(task: &t::Task) -> StoppedTask {
@@ -175,36 +142,19 @@ pub async fn diagnose(
     if log_lines == 0 {
         return d;
     }
-    let limit = i32::try_from(log_lines).unwrap_or(i32::MAX);
     for task in d.stopped_tasks.iter().take(TASKS_WITH_LOGS) {
         for (_, group, stream) in log_streams(subject.task_definition, &task.task_arn) {
-            let answer = clients
-                .logs
-                .get_log_events()
-                .log_group_name(&group)
-                .log_stream_name(&stream)
-                .limit(limit)
-                .start_from_head(false)
-                .send()
-                .await;
-            match answer {
-                Ok(out) => {
-                    if out.events().is_empty() {
+            match crate::aws::logs::last_lines(&clients.logs, &group, &stream, log_lines).await {
+                Ok(lines) => {
+                    if lines.is_empty() {
                         d.notes.push(format!("no log lines in {group} {stream}"));
                     }
-                    d.log_lines.extend(out.events().iter().map(|e| LogLine {
+                    d.log_lines.extend(lines.into_iter().map(|message| LogLine {
                         stream: stream.clone(),
-                        message: e.message().unwrap_or_default().trim_end().to_string(),
+                        message,
                     }));
                 }
-                Err(e) => d.notes.push(format!(
-                    "no logs for {group} {stream}: {}",
-                    aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e)
-                        .to_string()
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                )),
+                Err(e) => d.notes.push(format!("no logs for {group} {stream}: {e}")),
             }
         }
     }

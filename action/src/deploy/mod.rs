@@ -3,16 +3,16 @@
 //! back a failure, and record the result in GitHub.
 //!
 //! The ECS half: [`apply::roll_out`] over [`register`] (skip-identical
-//! registration under a [`budget`]), [`ecs`] (clients, UpdateService),
-//! [`wait`] (polling all services together) driving the pure [`rollout`]
-//! state machine, and [`diagnose`] (stopped tasks, events, logs).
+//! registration under a [`budget`]), [`wait`] (polling all services
+//! together) driving the pure [`rollout`] state machine, and [`diagnose`]
+//! (stopped tasks, events, logs). Every AWS call goes through
+//! [`crate::aws`].
 
 pub mod analysis;
 pub mod apply;
 pub mod budget;
 pub mod comment;
 pub mod diagnose;
-pub mod ecs;
 pub mod model;
 pub mod post;
 pub mod progressive;
@@ -21,14 +21,14 @@ pub mod rollout;
 mod run;
 pub mod wait;
 
+pub use crate::github::deployments::{DeploymentPayload, deployment_task};
 pub use apply::{
     PlanInput, RolloutOptions, RolloutReport, ServicePlan, plans, roll_out, roll_out_report,
     untouched,
 };
-pub use ecs::{Clients, DeployError, connect};
 pub use model::{
-    ContainerExit, DeployReport, DeploymentPayload, Diagnosis, LogLine, Rollback, ServiceEvent,
-    ServiceOutcome, Status, StoppedTask, deployment_task,
+    ContainerExit, DeployReport, Diagnosis, LogLine, Rollback, ServiceEvent, ServiceOutcome,
+    Status, StoppedTask,
 };
 pub use run::{
     DeployPlan, Options, RunError, commit_sha, dry_report, execute, github_state, overall, plan,

@@ -173,21 +173,3 @@ impl DeployReport {
         self.outcomes.iter().all(|o| o.status.is_success())
     }
 }
-
-/// What a GitHub Deployment's payload records for one service: enough for
-/// `gate` to compare images and for a later rollback to find the task
-/// definition of the last good release.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeploymentPayload {
-    /// The manifest's service name.
-    pub service: String,
-    /// The image (`repository@sha256:…`).
-    pub image: Option<String>,
-    /// The task definition ARN the release put on the service.
-    pub task_definition_arn: Option<String>,
-}
-
-/// The GitHub Deployments `task` Ferry records a service's releases under.
-pub fn deployment_task(service: &str) -> String {
-    format!("deploy:{service}")
-}

@@ -17,6 +17,7 @@ use aws_sdk_ecs::types as t;
 use serde::{Deserialize, Serialize};
 
 use super::analysis::{self, CheckResult, Side, Tally, Verdict};
+use crate::aws::ecs as aws;
 use crate::manifest::{AnalysisSettings, RolloutSettings, Strategy};
 
 /// The stages in which the new version serves production traffic.
@@ -233,23 +234,9 @@ pub trait Metrics: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<Option<f64>, String>> + Send + 'a>>;
 }
 
-/// [`Metrics`] from a Prometheus server's HTTP API, queried at the time
-/// of asking.
-#[derive(Debug, Clone)]
-pub struct PrometheusMetrics {
-    base: String,
-}
-
-impl PrometheusMetrics {
-    /// A client for the server at `base` (`http://127.0.0.1:9090`).
-    pub fn new(base: &str) -> Self {
-        Self {
-            base: base.trim_end_matches('/').to_string(),
-        }
-    }
-}
-
-impl Metrics for PrometheusMetrics {
+/// [`Metrics`] from a Prometheus server (the [`crate::prometheus`]
+/// adapter), queried at the time of asking.
+impl Metrics for crate::prometheus::Prometheus {
     fn sample<'a>(
         &'a self,
         query: &'a str,
@@ -258,18 +245,30 @@ impl Metrics for PrometheusMetrics {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let series = crate::gate::slo::fetch(&self.base, query, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            let series = self.query(query, now).await.map_err(|e| e.to_string())?;
             match series.as_slice() {
                 [] => Ok(None),
-                [one] => Ok(Some(one.rate)),
+                [one] => Ok(Some(one.value)),
                 many => Err(format!(
                     "the query returned {} series where one number was wanted: aggregate it, e.g. sum(…) or max(…)",
                     many.len()
                 )),
             }
         })
+    }
+}
+
+/// [`Metrics`] that cannot be read (the Prometheus client could not be
+/// built): every query fails with why, so every check fails closed.
+#[derive(Debug, Clone)]
+pub struct Unreadable(pub String);
+
+impl Metrics for Unreadable {
+    fn sample<'a>(
+        &'a self,
+        _query: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<f64>, String>> + Send + 'a>> {
+        Box::pin(async move { Err(self.0.clone()) })
     }
 }
 
@@ -380,69 +379,30 @@ async fn find_deployment(
     ecs: &aws_sdk_ecs::Client,
     target: &Followed,
 ) -> Result<Option<String>, String> {
-    let out = ecs
-        .list_service_deployments()
-        .cluster(&target.cluster)
-        .service(&target.ecs_service)
-        .send()
-        .await
-        .map_err(|e| {
-            super::ecs::aws_error(
-                "ListServiceDeployments",
-                &target.ecs_service,
-                aws_sdk_ecs::error::DisplayErrorContext(&e).to_string(),
-            )
-            .to_string()
-        })?;
-    let mut found: Vec<(f64, String)> = out
-        .service_deployments()
-        .iter()
-        .filter_map(|d| {
-            let created = super::ecs::epoch(d.created_at().or(d.started_at()));
-            (created + 1.0 >= target.started_at)
-                .then(|| d.service_deployment_arn().map(|a| (created, a.to_string())))
-                .flatten()
-        })
-        .collect();
-    found.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Ok(found.pop().map(|(_, arn)| arn))
+    let mut found: Vec<(String, f64)> =
+        aws::list_service_deployments(ecs, &target.cluster, &target.ecs_service)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|(_, created)| created + 1.0 >= target.started_at)
+            .collect();
+    found.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Ok(found.pop().map(|(arn, _)| arn))
 }
 
 async fn describe(
     ecs: &aws_sdk_ecs::Client,
     arn: &str,
 ) -> Result<Option<t::ServiceDeployment>, String> {
-    let out = ecs
-        .describe_service_deployments()
-        .service_deployment_arns(arn)
-        .send()
+    aws::describe_service_deployment(ecs, arn)
         .await
-        .map_err(|e| {
-            super::ecs::aws_error(
-                "DescribeServiceDeployments",
-                arn,
-                aws_sdk_ecs::error::DisplayErrorContext(&e).to_string(),
-            )
-            .to_string()
-        })?;
-    Ok(out.service_deployments().first().cloned())
+        .map_err(|e| e.to_string())
 }
 
 async fn stop_with_rollback(ecs: &aws_sdk_ecs::Client, arn: &str) -> Result<(), String> {
-    ecs.stop_service_deployment()
-        .service_deployment_arn(arn)
-        .stop_type(t::StopServiceDeploymentStopType::Rollback)
-        .send()
+    aws::stop_service_deployment(ecs, arn)
         .await
-        .map(|_| ())
-        .map_err(|e| {
-            super::ecs::aws_error(
-                "StopServiceDeployment",
-                arn,
-                aws_sdk_ecs::error::DisplayErrorContext(&e).to_string(),
-            )
-            .to_string()
-        })
+        .map_err(|e| e.to_string())
 }
 
 /// Follows one service deployment to its end, running the analysis while
@@ -580,10 +540,9 @@ pub async fn follow(
             if due {
                 next_round =
                     Some(tokio::time::Instant::now() + Duration::from_secs(settings.interval_secs));
-                let checks = match metrics {
-                    Some(m) => round(m, settings, &target.service, &target.version).await,
-                    None => Vec::new(),
-                };
+                let unreadable = Unreadable("no Prometheus client".into());
+                let metrics = metrics.unwrap_or(&unreadable);
+                let checks = round(metrics, settings, &target.service, &target.version).await;
                 let verdict = tally.record(settings, &checks);
                 for c in &checks {
                     log(&format!(

@@ -13,12 +13,12 @@ use super::apply::{
 };
 use super::budget::Budget;
 use super::comment;
-use super::ecs;
-use super::model::{DeployReport, DeploymentPayload, ServiceOutcome, Status};
+use super::model::{DeployReport, ServiceOutcome, Status};
 use super::register::ensure_registered;
 use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
 use crate::github::GitHub;
+use crate::github::deployments::DeploymentPayload;
 use crate::github::deployments::{DeploymentState, NewDeployment, NewStatus};
 use crate::inputs::ServiceSelection;
 use crate::manifest::{Manifest, ManifestError};
@@ -63,7 +63,7 @@ pub enum RunError {
     Render(Vec<Diagnostic>),
     /// AWS could not be reached (credentials first of all).
     #[error(transparent)]
-    Aws(#[from] ecs::DeployError),
+    Aws(#[from] crate::aws::AwsError),
     /// Writing outputs failed.
     #[error("cannot write the outputs: {0}")]
     Io(#[from] std::io::Error),
@@ -348,7 +348,7 @@ type Registrations = BTreeMap<String, Result<super::register::Registered, String
 /// Registers every service's task definition at once, under the
 /// registration budget (an identical latest revision is reused).
 async fn register_all(
-    clients: &ecs::Clients,
+    clients: &crate::aws::Clients,
     plan: &DeployPlan,
     rollout: &RolloutOptions,
 ) -> Result<Registrations, RunError> {
@@ -525,7 +525,7 @@ pub async fn execute(
     rollout: &RolloutOptions,
     reporter: &mut Reporter,
 ) -> Result<DeployReport, RunError> {
-    let clients = ecs::connect(&plan.region).await?;
+    let clients = crate::aws::connect(&plan.region).await?;
     let gh = GitHub::from_context(ctx);
     if gh.is_none() {
         reporter.info(

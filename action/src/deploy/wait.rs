@@ -9,11 +9,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ecs::types as t;
 
-use super::ecs::{deployment_view, event_views, is_throttling, retry_config};
-use super::rollout::{Limits, Observation, Ours, Polled, ServiceDeploymentView, Tracker, Verdict};
+use super::model::ServiceEvent;
+use super::rollout::{
+    DeploymentView, EventView, Limits, Observation, Ours, Polled, ServiceDeploymentView, Tracker,
+    Verdict,
+};
+use crate::aws::ecs::{self, epoch, rfc3339};
 
 /// ECS's limit of services per DescribeServices call.
 pub const SERVICES_PER_CALL: usize = 10;
@@ -208,18 +211,12 @@ impl<'a> Waiter<'a> {
                     .iter()
                     .map(|&i| self.entries[i].target.service.clone())
                     .collect();
-                let answer = self
-                    .ecs
-                    .describe_services()
-                    .cluster(cluster)
-                    .set_services(Some(names))
-                    .send()
-                    .await;
+                let answer = ecs::describe_services(self.ecs, cluster, names).await;
                 match answer {
                     Ok(answer) => {
                         for &i in chunk {
                             let name = &self.entries[i].target.service;
-                            let found = answer.services().iter().find(|s| {
+                            let found = answer.iter().find(|s| {
                                 s.service_name() == Some(name.as_str())
                                     || s.service_arn()
                                         .is_some_and(|a| a.ends_with(&format!("/{name}")))
@@ -236,8 +233,8 @@ impl<'a> Waiter<'a> {
                         }
                     }
                     Err(e) => {
-                        let throttled = is_throttling(&e);
-                        let text = DisplayErrorContext(&e).to_string();
+                        let throttled = e.throttled();
+                        let text = e.message;
                         for &i in chunk {
                             out.push((
                                 i,
@@ -263,44 +260,22 @@ impl<'a> Waiter<'a> {
     async fn find_service_deployments(&mut self, pending: &[usize], log: &mut dyn FnMut(&str)) {
         for &i in pending {
             let entry = &self.entries[i];
-            let since = entry
-                .target
-                .ours
-                .started_at
-                .map(|s| aws_sdk_ecs::primitives::DateTime::from_secs_f64(s - 60.0));
             self.stats.calls += 1;
-            let answer = self
-                .ecs
-                .list_service_deployments()
-                .cluster(&entry.target.cluster)
-                .service(&entry.target.service)
-                .set_created_at(since.map(|s| t::CreatedAt::builder().after(s).build()))
-                .customize()
-                .config_override(
-                    aws_sdk_ecs::config::Builder::default()
-                        .retry_config(retry_config().with_max_attempts(1)),
-                )
-                .send()
-                .await;
+            let answer = ecs::newest_service_deployment(
+                self.ecs,
+                &entry.target.cluster,
+                &entry.target.service,
+                entry.target.ours.started_at,
+            )
+            .await;
             match answer {
-                Ok(list) => {
+                Ok(newest) => {
                     self.deployments_api = Some(true);
-                    let newest = list
-                        .service_deployments()
-                        .iter()
-                        .max_by(|a, b| {
-                            super::ecs::epoch(a.created_at())
-                                .total_cmp(&super::ecs::epoch(b.created_at()))
-                        })
-                        .and_then(|d| d.service_deployment_arn());
-                    self.entries[i].service_deployment = newest.map(str::to_string);
+                    self.entries[i].service_deployment = newest;
                 }
-                Err(e) if is_throttling(&e) => {}
+                Err(e) if e.throttled() => {}
                 Err(e) => {
-                    let why = e
-                        .code()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| DisplayErrorContext(&e).to_string());
+                    let why = e.code.unwrap_or(e.message);
                     log(&format!(
                         "the ECS service deployments API is not available here ({}); following the PRIMARY deployment of DescribeServices",
                         why.lines().next().unwrap_or_default()
@@ -334,16 +309,11 @@ impl<'a> Waiter<'a> {
             .collect();
         for chunk in wanted.chunks(DEPLOYMENTS_PER_CALL) {
             self.stats.calls += 1;
-            let answer = self
-                .ecs
-                .describe_service_deployments()
-                .set_service_deployment_arns(Some(chunk.iter().map(|(_, a)| a.clone()).collect()))
-                .send()
-                .await;
-            let Ok(answer) = answer else {
+            let arns = chunk.iter().map(|(_, a)| a.clone()).collect();
+            let Ok(answer) = ecs::describe_service_deployments(self.ecs, arns).await else {
                 continue;
             };
-            for d in answer.service_deployments() {
+            for d in &answer {
                 let Some((i, _)) = chunk
                     .iter()
                     .find(|(_, a)| Some(a.as_str()) == d.service_deployment_arn())
@@ -390,6 +360,37 @@ impl<'a> Waiter<'a> {
             obs.stopped_reasons = tasks.iter().map(super::diagnose::one_line).collect();
         }
     }
+}
+
+/// A DescribeServices deployment as a view.
+pub fn deployment_view(d: &t::Deployment) -> DeploymentView {
+    DeploymentView {
+        id: d.id().unwrap_or_default().to_string(),
+        status: d.status().unwrap_or_default().to_string(),
+        task_definition: d.task_definition().unwrap_or_default().to_string(),
+        rollout_state: d.rollout_state().map(|s| s.as_str().to_string()),
+        rollout_state_reason: d.rollout_state_reason().map(str::to_string),
+        desired: d.desired_count(),
+        pending: d.pending_count(),
+        running: d.running_count(),
+        failed: d.failed_tasks(),
+        created_at: epoch(d.created_at()),
+    }
+}
+
+/// A service's events as views.
+pub fn event_views(s: &t::Service) -> Vec<EventView> {
+    s.events()
+        .iter()
+        .map(|e| EventView {
+            id: e.id().unwrap_or_default().to_string(),
+            created_at: epoch(e.created_at()),
+            event: ServiceEvent {
+                at: rfc3339(e.created_at()),
+                message: e.message().unwrap_or_default().to_string(),
+            },
+        })
+        .collect()
 }
 
 /// A DescribeServices service as an observation.

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Change, diff};
+use crate::aws::ecs;
 use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
 use crate::manifest::Manifest;
 use crate::render::{self, RenderError};
+use crate::taskdef::{Change, diff};
 
 /// Options of `ferry diff`.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +58,39 @@ pub fn described(json: Value) -> Value {
     }
 }
 
+/// The running task definition of `service` in `env` (its ECS service's
+/// current `taskDefinition`, with tags), as the JSON `render` produces.
+pub async fn running(manifest: &Manifest, service: &str, env: &str) -> Result<Value, String> {
+    let (Some(svc), Some(environment)) = (
+        manifest.services.get(service),
+        manifest.environments.get(env),
+    ) else {
+        return Err(format!("{service} ({env}) is not in the manifest"));
+    };
+    let vars = manifest.vars(service, env);
+    let cluster = environment.cluster.render(vars);
+    let ecs_service = svc.ecs_service.render(manifest.vars(service, env));
+    let region = environment
+        .region
+        .clone()
+        .unwrap_or_else(|| manifest.region.clone());
+    let ecs = crate::aws::Clients::from_config(&crate::aws::config(&region).await).ecs;
+    let described = ecs::describe_service(&ecs, &cluster, &ecs_service)
+        .await
+        .map_err(|e| e.to_string())?;
+    let arn = described
+        .as_ref()
+        .and_then(|s| s.task_definition())
+        .ok_or_else(|| format!("ECS service {ecs_service} was not found in cluster {cluster}: create it with Terraform (terraform/aws) first"))?;
+    match ecs::task_definition(&ecs, arn).await {
+        Ok(Some((_, td))) => Ok(td),
+        Ok(None) => Err(format!(
+            "DescribeTaskDefinition {arn} returned no definition"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn read_described(path: &Path) -> Result<Value, DiffError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| DiffError::Running(format!("cannot read {}: {e}", path.display())))?;
@@ -93,7 +127,7 @@ pub async fn run(
         .map_err(RenderError::Invalid)?;
     let running = match &opts.against {
         Some(path) => read_described(&root.join(path))?,
-        None => super::ecs::running(&manifest, &service, &env)
+        None => running(&manifest, &service, &env)
             .await
             .map_err(DiffError::Running)?,
     };

@@ -169,7 +169,7 @@ pub fn decide(source: &str, e: &Evidence) -> Verdict {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::deploy::DeploymentPayload;
+    use crate::github::deployments::DeploymentPayload;
 
     const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
     const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";

@@ -21,6 +21,7 @@ use crate::github::{GitHub, GitHubError};
 use crate::inputs::ServiceSelection;
 use crate::manifest::{Manifest, ManifestError};
 use crate::markdown;
+use crate::prometheus::Prometheus;
 pub use decide::{Evidence, Verdict, Want, decide, digest};
 
 /// How many deployments back the source environment is searched.
@@ -299,12 +300,17 @@ async fn check_slo(
     // Since the newest source deployment: the code the source runs now.
     let deployed_at = verdicts
         .iter()
-        .filter_map(|v| v.deployed_at.as_deref().and_then(slo::parse_time))
+        .filter_map(|v| v.deployed_at.as_deref().and_then(crate::time::parse_time))
         .max()
         .unwrap_or(now);
     let window = slo::window(deployed_at, now);
-    match slo::fetch(&settings.prometheus, &slo::query(settings, &window), now).await {
-        Ok(burns) => slo::judge(settings, &window, burns),
+    let query = slo::query(settings, &window);
+    let answer = match Prometheus::new(&settings.prometheus) {
+        Ok(prometheus) => prometheus.query(&query, now).await,
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(samples) => slo::judge(settings, &window, slo::burns(samples)),
         Err(e) => slo::SloVerdict {
             window,
             max_burn_rate: settings.max_burn_rate,
@@ -379,7 +385,7 @@ pub fn summary(outcome: &Outcome, ctx: &Context) -> String {
             .iter()
             .map(|v| SummaryRow {
                 service: &v.service,
-                image: v.image.as_deref().map(crate::deploy::comment::short_image),
+                image: v.image.as_deref().map(crate::image::short_image),
                 deployment: v.deployment,
                 link: repo_url
                     .as_ref()

@@ -9,30 +9,13 @@
 //! over the SLO window. Prometheus unreachable or answering nonsense means
 //! refused: the gate fails closed.
 
-use std::time::Duration;
+use serde::Serialize;
 
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use serde::{Deserialize, Serialize};
-
-use crate::github::encode;
 use crate::manifest::GateSettings;
+use crate::prometheus::Sample;
 
 /// The shortest window queried: the recorded rates are 5-minute rates.
 pub const MIN_WINDOW_SECS: u64 = 300;
-const TIMEOUT: Duration = Duration::from_secs(15);
-
-/// A Prometheus query that failed: the gate refuses.
-#[derive(Debug, thiserror::Error)]
-#[error("Prometheus at {url}: {detail}")]
-pub struct SloError {
-    /// The Prometheus base URL.
-    pub url: String,
-    /// What went wrong.
-    pub detail: String,
-}
 
 /// One SLO's burn rate since the deployment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,136 +101,19 @@ pub fn judge(settings: &GateSettings, window: &str, burns: Vec<Burn>) -> SloVerd
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Answer {
-    status: String,
-    #[serde(default)]
-    data: Option<AnswerData>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AnswerData {
-    #[serde(rename = "resultType")]
-    result_type: String,
-    result: Vec<Sample>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Sample {
-    metric: std::collections::BTreeMap<String, String>,
-    value: (f64, String),
-}
-
-/// Runs an instant query at `time` (epoch seconds) and reads one burn per series.
-pub async fn fetch(base: &str, promql: &str, time: u64) -> Result<Vec<Burn>, SloError> {
-    let fail = |detail: String| SloError {
-        url: base.to_string(),
-        detail,
-    };
-    let url = format!(
-        "{}/api/v1/query?query={}&time={time}",
-        base.trim_end_matches('/'),
-        encode(promql)
-    );
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-        .map_err(|e| fail(format!("no TLS roots: {e}")))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let uri: hyper::Uri = url.parse().map_err(|e| fail(format!("bad URL: {e}")))?;
-    let response = tokio::time::timeout(TIMEOUT, client.get(uri))
-        .await
-        .map_err(|_| fail(format!("no answer within {}s", TIMEOUT.as_secs())))?
-        .map_err(|e| fail(format!("unreachable: {e}")))?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| fail(e.to_string()))?
-        .to_bytes();
-    let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
-        fail(format!(
-            "HTTP {status}, not a Prometheus API answer ({e}): {}",
-            String::from_utf8_lossy(&body)
-                .chars()
-                .take(200)
-                .collect::<String>()
-        ))
-    })?;
-    if answer.status != "success" {
-        return Err(fail(format!(
-            "the query failed: {}",
-            answer.error.unwrap_or_else(|| format!("HTTP {status}"))
-        )));
-    }
-    let data = answer
-        .data
-        .ok_or_else(|| fail("the answer has no data".into()))?;
-    if data.result_type != "vector" {
-        return Err(fail(format!(
-            "the query must return an instant vector, not a {}",
-            data.result_type
-        )));
-    }
-    data.result
+/// One burn per series of the query's answer, named by its `slo` label.
+pub fn burns(samples: Vec<Sample>) -> Vec<Burn> {
+    samples
         .into_iter()
-        .map(|s| {
-            let rate = match s.value.1.as_str() {
-                "NaN" => f64::NAN,
-                v => v
-                    .parse::<f64>()
-                    .map_err(|e| fail(format!("value {v:?} is not a number: {e}")))?,
-            };
-            Ok(Burn {
-                slo: s
-                    .metric
-                    .get("slo")
-                    .cloned()
-                    .unwrap_or_else(|| "(no slo label)".into()),
-                rate,
-            })
+        .map(|s| Burn {
+            slo: s
+                .labels
+                .get("slo")
+                .cloned()
+                .unwrap_or_else(|| "(no slo label)".into()),
+            rate: s.value,
         })
         .collect()
-}
-
-/// Seconds since the epoch of an RFC 3339 time (`2024-05-01T10:00:00Z`,
-/// with an optional fraction and offset), as GitHub writes them.
-pub fn parse_time(text: &str) -> Option<u64> {
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &text[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss - offset).ok()
 }
 
 #[cfg(test)]
@@ -262,17 +128,6 @@ mod tests {
             slos: slos.iter().map(|s| s.to_string()).collect(),
             query: None,
         }
-    }
-
-    #[test]
-    fn github_times_are_read() {
-        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_time("2024-05-01T10:00:00Z"), Some(1_714_557_600));
-        assert_eq!(
-            parse_time("2024-05-01T12:00:00.123+02:00"),
-            Some(1_714_557_600)
-        );
-        assert_eq!(parse_time("yesterday"), None);
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl fmt::Display for Secret {
 /// whatever it holds (control characters and line breaks escaped as `\n`,
 /// `\u{2028}`), cut to 80 characters.
 pub fn quote(value: &str) -> String {
-    let cut = crate::github::deployments::truncate_chars(value, 80);
+    let cut = crate::markdown::truncate_chars(value, 80);
     format!("`{}`", cut.escape_debug())
 }
 
@@ -137,6 +137,14 @@ pub enum ContextError {
 }
 
 impl Context {
+    /// The number of the pull request the run is for, if its event is one.
+    pub fn pull_request(&self) -> Option<u64> {
+        match &self.event {
+            Event::PullRequest(pr) => Some(pr.number),
+            _ => None,
+        }
+    }
+
     /// Reads the context from the process environment.
     pub fn from_env() -> Result<Self, ContextError> {
         Self::from_lookup(&|k| std::env::var(k).ok(), &|p| std::fs::read_to_string(p))

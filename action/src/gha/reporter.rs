@@ -137,6 +137,35 @@ impl Reporter {
         }
     }
 
+    /// Sets a step output in `$GITHUB_OUTPUT` only, in the plain `key=value`
+    /// form when the value is one line (the heredoc form otherwise); without
+    /// the file, nothing. For a command whose stdout is its result
+    /// (`plan-comment` prints the comment there, to be piped).
+    pub fn output_to_file(&mut self, key: &str, value: &str) -> io::Result<()> {
+        let value = self.scrub(value);
+        let Some(path) = &self.output_file else {
+            return Ok(());
+        };
+        let text = if value.contains(['\n', '\r']) {
+            encode_output(key, &value, &random_delimiter())
+        } else {
+            format!("{key}={value}\n")
+        };
+        let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+        f.write_all(text.as_bytes())
+    }
+
+    /// Appends markdown to `$GITHUB_STEP_SUMMARY` only, as given; without
+    /// the file, nothing (the command has shown its result on the terminal).
+    pub fn summary_to_file(&mut self, markdown: &str) -> io::Result<()> {
+        let text = self.scrub(markdown);
+        let Some(path) = &self.summary_file else {
+            return Ok(());
+        };
+        let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+        f.write_all(text.as_bytes())
+    }
+
     /// Appends markdown to the job summary (the terminal's stderr outside Actions).
     pub fn summary(&mut self, markdown: &str) -> io::Result<()> {
         let text = self.scrub(markdown);

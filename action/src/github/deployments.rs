@@ -8,10 +8,27 @@ use serde_json::{Value, json};
 
 use super::http_get::Retry;
 use super::{GitHub, GitHubError, Page, encode};
-use crate::deploy::{DeploymentPayload, deployment_task};
 
 /// GitHub's limit on a status description, in characters.
 pub const DESCRIPTION_MAX_CHARS: usize = 140;
+
+/// What a GitHub Deployment's payload records for one service: enough for
+/// `gate` to compare images and for a later rollback to find the task
+/// definition of the last good release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentPayload {
+    /// The manifest's service name.
+    pub service: String,
+    /// The image (`repository@sha256:…`).
+    pub image: Option<String>,
+    /// The task definition ARN the release put on the service.
+    pub task_definition_arn: Option<String>,
+}
+
+/// The GitHub Deployments `task` Ferry records a service's releases under.
+pub fn deployment_task(service: &str) -> String {
+    format!("deploy:{service}")
+}
 /// How many deployments of one sha + environment + task are searched for one
 /// to reuse (a re-run finds its own record among them).
 const REUSE_SEARCH_MAX: usize = 100;
@@ -164,16 +181,6 @@ pub fn parse_payload(value: &Value) -> Option<DeploymentPayload> {
     }
 }
 
-/// `text` cut to `max` characters, on a character boundary, with `…` when cut.
-pub fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 /// Whether a record is the same release: same image and task definition.
 fn same_release(record: &DeploymentRecord, payload: &DeploymentPayload) -> bool {
     record.payload.as_ref().is_some_and(|p| {
@@ -265,7 +272,7 @@ impl GitHub {
             "required_contexts": [],
             "payload": new.payload,
             "environment": new.environment,
-            "description": truncate_chars(new.description, DESCRIPTION_MAX_CHARS),
+            "description": crate::markdown::truncate_chars(new.description, DESCRIPTION_MAX_CHARS),
             "transient_environment": false,
             "production_environment": new.production,
         });
@@ -314,7 +321,7 @@ impl GitHub {
     pub async fn set_status(&self, id: u64, status: &NewStatus<'_>) -> Result<(), GitHubError> {
         let mut body = json!({
             "state": status.state.as_str(),
-            "description": truncate_chars(status.description, DESCRIPTION_MAX_CHARS),
+            "description": crate::markdown::truncate_chars(status.description, DESCRIPTION_MAX_CHARS),
             // GitHub's default would mark every other service's record in the
             // environment inactive: Ferry keeps one history per service.
             "auto_inactive": false,
@@ -444,7 +451,7 @@ impl GitHub {
             let page: Page<Vec<ApiHistoryDeployment>> = self.get(&url).await?;
             for d in page.body {
                 read += 1;
-                let Some(created_at) = crate::gate::slo::parse_time(&d.created_at) else {
+                let Some(created_at) = crate::time::parse_time(&d.created_at) else {
                     continue;
                 };
                 if created_at < since {
@@ -477,7 +484,7 @@ impl GitHub {
                 DeploymentStateOrOther::Known(k) => Some(k),
                 DeploymentStateOrOther::Other(_) => None,
             },
-            created_at: crate::gate::slo::parse_time(&s.created_at),
+            created_at: crate::time::parse_time(&s.created_at),
         }))
     }
 
@@ -503,7 +510,7 @@ impl GitHub {
                 .commits
                 .iter()
                 .filter_map(|c| c.commit.author.as_ref())
-                .filter_map(|a| crate::gate::slo::parse_time(&a.date))
+                .filter_map(|a| crate::time::parse_time(&a.date))
                 .collect(),
         })
     }
@@ -527,14 +534,5 @@ mod tests {
         assert_eq!(parse_payload(&json!({})), None);
         assert_eq!(parse_payload(&json!("not json")), None);
         assert_eq!(parse_payload(&Value::Null), None);
-    }
-
-    #[test]
-    fn descriptions_are_cut_on_a_character_boundary() {
-        let long = "é".repeat(200);
-        let cut = truncate_chars(&long, DESCRIPTION_MAX_CHARS);
-        assert_eq!(cut.chars().count(), 140);
-        assert!(cut.ends_with('…'));
-        assert_eq!(truncate_chars("short", 140), "short");
     }
 }

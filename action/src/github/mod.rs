@@ -38,22 +38,8 @@ pub struct GitHub {
 impl GitHub {
     /// A client for `repo` at `api_url`, authenticated with `token` if given.
     pub fn new(api_url: &str, token: Option<&Secret>, repo: RepoSlug) -> Result<Self, GitHubError> {
-        let mut builder = Octocrab::builder()
-            .base_uri(api_url)
-            .map_err(|e| GitHubError::Client(format!("bad API URL {api_url}: {e}")))?
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            // Ferry's own retry sees statuses and headers (Retry-After), and
-            // must not repeat a create that may have been processed.
-            .add_retry_config(RetryConfig::None);
-        if let Some(t) = token {
-            builder = builder.personal_token(t.expose().to_string());
-        }
-        let client = builder
-            .build()
-            .map_err(|e| GitHubError::Client(e.to_string()))?;
         Ok(Self {
-            client,
+            client: client(api_url, token)?,
             repo,
             api_url: api_url.trim_end_matches('/').to_string(),
             retry: retry::RetryPolicy::default(),
@@ -129,6 +115,26 @@ impl GitHub {
             complete: count < COMPARE_FILES_LIMIT,
         })
     }
+}
+
+/// The one octocrab client constructor: `api_url` (github.com, GitHub
+/// Enterprise Server, a stand-in), authenticated with `token` if given, with
+/// connect and read timeouts, and octocrab's own retries off — Ferry's
+/// retry ([`retry`]) sees statuses and headers (Retry-After), and must not
+/// repeat a create that may have been processed.
+pub fn client(api_url: &str, token: Option<&Secret>) -> Result<Octocrab, GitHubError> {
+    let mut builder = Octocrab::builder()
+        .base_uri(api_url)
+        .map_err(|e| GitHubError::Client(format!("bad API URL {api_url}: {e}")))?
+        .set_connect_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .add_retry_config(RetryConfig::None);
+    if let Some(t) = token {
+        builder = builder.personal_token(t.expose().to_string());
+    }
+    builder
+        .build()
+        .map_err(|e| GitHubError::Client(e.to_string()))
 }
 
 /// Percent-encodes a query value.

@@ -111,7 +111,7 @@ pub fn builder(text: &str) -> Result<Option<BuilderKind>, String> {
 
 /// An RFC 3339 time (`--until`), as Unix seconds.
 pub fn rfc3339(text: &str) -> Result<u64, String> {
-    crate::gate::slo::parse_time(text.trim()).ok_or_else(|| {
+    crate::time::parse_time(text.trim()).ok_or_else(|| {
         format!(
             "{} is not an RFC 3339 time: write e.g. 2026-12-01T00:00:00Z",
             quote(text.trim())

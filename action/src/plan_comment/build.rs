@@ -142,7 +142,7 @@ fn unknown_warning(unknown: &[&RawResourceChange], scrub: Scrub<'_>) -> Option<S
     if unknown.is_empty() {
         return None;
     }
-    let cut = |s: &str| crate::github::deployments::truncate_chars(s, UNKNOWN_CHARS);
+    let cut = |s: &str| crate::markdown::truncate_chars(s, UNKNOWN_CHARS);
     let named: Vec<String> = unknown
         .iter()
         .take(UNKNOWN_LISTED)

@@ -11,7 +11,6 @@ pub mod budget;
 pub mod build;
 pub mod counts;
 pub mod diff;
-pub mod env;
 pub mod error;
 pub mod input;
 pub mod load;
@@ -25,9 +24,8 @@ pub mod view;
 
 use std::path::{Path, PathBuf};
 
-use crate::gha::Reporter;
+use crate::gha::{Context, Reporter};
 
-pub use env::GhContext;
 pub use error::{PlanCommentError, PlanInputError};
 
 use build::ViewContext;
@@ -182,21 +180,21 @@ fn read_text(path: &Path) -> Result<String, PlanCommentError> {
 
 /// `ferry plan-comment`: load, render, write outputs and summary, post or print.
 pub async fn run(
+    ctx: &Context,
     opts: &Options,
-    gh: &GhContext,
     reporter: &mut Reporter,
 ) -> Result<Prepared, PlanCommentError> {
     let plan = load::load_plan(&opts.plan, &opts.terraform)?;
-    let prepared = prepare(plan, opts, gh.run_url.as_deref())?;
-    post::write_outputs(gh, &prepared)?;
-    let pr = opts.pr.or(gh.pr_number);
+    let prepared = prepare(plan, opts, ctx.run_url.as_deref())?;
+    post::write_outputs(ctx, reporter, &prepared)?;
+    let pr = opts.pr.or(ctx.pull_request());
     let io = |source| PlanCommentError::Io {
         path: PathBuf::from("<stdout>"),
         source,
     };
-    match (opts.dry_run || !gh.in_actions, pr) {
+    match (opts.dry_run || !ctx.in_actions, pr) {
         (false, Some(pr)) => {
-            for note in post::publish(opts, gh, pr, &prepared).await? {
+            for note in post::publish(ctx, opts, pr, &prepared).await? {
                 reporter.info(&note).map_err(io)?;
             }
         }

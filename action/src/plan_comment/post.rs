@@ -1,85 +1,65 @@
 //! The effects of `plan-comment`: step outputs, job summary, the comment and labels.
 
-use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 
 use octocrab::Octocrab;
-use octocrab::service::middleware::retry::RetryConfig;
 
-use super::env::GhContext;
 use super::error::PlanCommentError;
 use super::{Options, Prepared};
+use crate::gha::{Context, Reporter};
 use crate::github::comments::{Comments, IssueRef, Upserted};
 use crate::github::retry::RetryPolicy;
 
-/// Appends `has-changes`, `has-destroy`, `add`, `change`, `destroy` to
-/// `$GITHUB_OUTPUT` and the full plan to `$GITHUB_STEP_SUMMARY`, when set.
-pub fn write_outputs(gh: &GhContext, p: &Prepared) -> Result<(), PlanCommentError> {
-    if let Some(path) = &gh.output_file {
-        let text = format!(
-            "has-changes={}\nhas-destroy={}\nadd={}\nchange={}\ndestroy={}\nplan-hash={}\n",
-            p.has_changes, p.has_destroy, p.counts.add, p.counts.change, p.counts.destroy, p.hash
-        );
-        append(path, &text)?;
-    }
-    if let Some(path) = &gh.summary_file {
-        append(path, &format!("{}\n", p.summary))?;
-    }
-    Ok(())
-}
-
-fn append(path: &Path, text: &str) -> Result<(), PlanCommentError> {
-    let io = |source| PlanCommentError::Io {
-        path: path.to_path_buf(),
-        source,
+/// Writes `has-changes`, `has-destroy`, `add`, `change`, `destroy`,
+/// `plan-hash` to `$GITHUB_OUTPUT` and the full plan to
+/// `$GITHUB_STEP_SUMMARY`, when set (stdout holds the printed comment).
+pub fn write_outputs(
+    ctx: &Context,
+    reporter: &mut Reporter,
+    p: &Prepared,
+) -> Result<(), PlanCommentError> {
+    let io = |file: &Option<PathBuf>| {
+        let path = file.clone().unwrap_or_default();
+        move |source| PlanCommentError::Io { path, source }
     };
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)
-}
-
-/// Builds an octocrab client for `api_url` with octocrab's own retries off
-/// (Ferry's retry sees statuses and headers).
-pub fn client(api_url: &str, token: Option<&str>) -> Result<Octocrab, PlanCommentError> {
-    let mut builder = Octocrab::builder()
-        .base_uri(api_url)
-        .map_err(|e| {
-            PlanCommentError::Config(format!(
-                "GITHUB_API_URL {api_url:?} is not a valid URL: {e}"
-            ))
-        })?
-        .add_retry_config(RetryConfig::None);
-    if let Some(token) = token {
-        builder = builder.personal_token(token.to_string());
+    let counts = [
+        ("has-changes", p.has_changes.to_string()),
+        ("has-destroy", p.has_destroy.to_string()),
+        ("add", p.counts.add.to_string()),
+        ("change", p.counts.change.to_string()),
+        ("destroy", p.counts.destroy.to_string()),
+        ("plan-hash", p.hash.clone()),
+    ];
+    for (key, value) in counts {
+        reporter
+            .output_to_file(key, &value)
+            .map_err(io(&ctx.output_file))?;
     }
-    builder
-        .build()
-        .map_err(|e| PlanCommentError::Config(format!("cannot build the GitHub client: {e}")))
+    reporter
+        .summary_to_file(&format!("{}\n", p.summary))
+        .map_err(io(&ctx.summary_file))
 }
 
 /// Posts (or removes) the comment and sets labels on pull request `pr`;
 /// returns what happened, as lines for the run's log.
 pub async fn publish(
+    ctx: &Context,
     opts: &Options,
-    gh: &GhContext,
     pr: u64,
     p: &Prepared,
 ) -> Result<Vec<String>, PlanCommentError> {
-    let token = gh.token.as_deref().ok_or_else(|| {
+    let token = ctx.token.as_ref().ok_or_else(|| {
         PlanCommentError::Config(
             "no GitHub token: pass `github-token: ${{ github.token }}` to the action (or set GITHUB_TOKEN), with `pull-requests: write` permission".to_string(),
         )
     })?;
-    let (owner, repo) = gh.repository.clone().ok_or_else(|| {
+    let repo = ctx.repository.clone().ok_or_else(|| {
         PlanCommentError::Config("GITHUB_REPOSITORY is not set (expected owner/repo)".to_string())
     })?;
-    let crab = client(&gh.api_url, Some(token))?;
+    let crab = crate::github::client(&ctx.api_url, Some(token))?;
     let issue = IssueRef {
-        owner,
-        repo,
+        owner: repo.owner,
+        repo: repo.name,
         number: pr,
     };
     publish_with(&crab, &issue, RetryPolicy::default(), opts, p).await

@@ -14,12 +14,7 @@ use super::error::PlanCommentError;
 use super::redact::Redactor;
 use super::view::{PlanOut, PlanView};
 
-/// GitHub's limit on an issue comment, in characters.
-pub const COMMENT_MAX_CHARS: usize = 65_536;
-/// GitHub's limit on an issue comment, in bytes.
-pub const COMMENT_MAX_BYTES: usize = 262_144;
-/// GitHub's limit on a job summary, in bytes.
-pub const SUMMARY_MAX_BYTES: usize = 1_048_576;
+pub use crate::markdown::{COMMENT_MAX_BYTES, COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES};
 /// What Ferry spends of it: rendering costs several times the output in
 /// tera's context, and half the limit keeps a 6 MB plan under 4x its size
 /// in memory while still holding thousands of entries.

@@ -4,11 +4,10 @@
 //! metadata; the plan about to be applied is hashed the same way.
 
 use super::Options;
-use super::env::GhContext;
 use super::error::PlanCommentError;
 use super::load::load_plan;
 use super::marker;
-use super::post::client;
+use crate::gha::Context;
 use crate::github::comments::{Comments, IssueRef};
 use crate::github::retry::RetryPolicy;
 
@@ -29,13 +28,13 @@ pub fn check(env: &str, pr: u64, reviewed: &str, current: &str) -> Result<(), Pl
 /// Loads the plan, finds the reviewed comment on the pull request and compares.
 /// `expected` skips the API and compares with a given hash.
 pub async fn run(
+    ctx: &Context,
     opts: &Options,
-    gh: &GhContext,
     expected: Option<&str>,
 ) -> Result<String, PlanCommentError> {
     let plan = load_plan(&opts.plan, &opts.terraform)?;
     let current = marker::plan_hash(&plan);
-    let pr = opts.pr.or(gh.pr_number).unwrap_or(0);
+    let pr = opts.pr.or(ctx.pull_request()).unwrap_or(0);
     if let Some(expected) = expected {
         check(&opts.env, pr, expected, &current)?;
         return Ok(current);
@@ -45,13 +44,13 @@ pub async fn run(
             "plan-verify needs the pull request: pass --pr N (or --expected-hash)".to_string(),
         ));
     }
-    let (owner, repo) = gh.repository.clone().ok_or_else(|| {
+    let repo = ctx.repository.clone().ok_or_else(|| {
         PlanCommentError::Config("GITHUB_REPOSITORY is not set (expected owner/repo)".to_string())
     })?;
-    let crab = client(&gh.api_url, gh.token.as_deref())?;
+    let crab = crate::github::client(&ctx.api_url, ctx.token.as_ref())?;
     let issue = IssueRef {
-        owner,
-        repo,
+        owner: repo.owner,
+        repo: repo.name,
         number: pr,
     };
     let mark = marker::marker(

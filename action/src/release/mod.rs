@@ -139,21 +139,6 @@ pub enum Released {
     Deployed(DeployReport),
 }
 
-/// Whether the standard AWS settings yield credentials.
-async fn aws_credentials(region: &str) -> bool {
-    let config = aws_config::from_env()
-        .region(aws_config::Region::new(region.to_string()))
-        .load()
-        .await;
-    // IMDS probing on a laptop must not hang a dry run.
-    tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        deploy::ecs::check_credentials(&config),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok())
-}
-
 /// `FERRY_EXT_*` variables of the process, for rendering.
 fn ext_vars() -> BTreeMap<String, String> {
     crate::inputs::ext_vars(std::env::vars())
@@ -275,7 +260,7 @@ pub async fn run(
         reporter.output("status", "unchanged")?;
         return Ok(Released::Nothing);
     };
-    let credentials = !opts.dry_run && aws_credentials(&plan.deploy.region).await;
+    let credentials = !opts.dry_run && crate::aws::has_credentials(&plan.deploy.region).await;
     let mode =
         choose_mode(opts.dry_run, ctx.in_actions, credentials).map_err(ReleaseError::Input)?;
     match mode {
@@ -350,7 +335,7 @@ pub async fn execute_dry(
         text.push('\n');
         std::fs::write(&file, text)?;
         let (changes, changes_note) = if credentials {
-            match diff::ecs::running(&plan.manifest, &service.service, env).await {
+            match diff::running(&plan.manifest, &service.service, env).await {
                 Ok(running) => (
                     Some(
                         diff::diff(&running, &service.task_definition)

@@ -5,40 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::validate::Problem;
-
-/// Top-level fields of RegisterTaskDefinition.
-pub const INPUT_FIELDS: [&str; 18] = [
-    "family",
-    "taskRoleArn",
-    "executionRoleArn",
-    "networkMode",
-    "containerDefinitions",
-    "volumes",
-    "placementConstraints",
-    "requiresCompatibilities",
-    "cpu",
-    "memory",
-    "tags",
-    "pidMode",
-    "ipcMode",
-    "proxyConfiguration",
-    "inferenceAccelerators",
-    "ephemeralStorage",
-    "runtimePlatform",
-    "enableFaultInjection",
-];
-
-/// Fields ECS sets itself; present in DescribeTaskDefinition output only.
-pub const READ_ONLY_FIELDS: [&str; 8] = [
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-];
+use crate::taskdef::{INPUT_FIELDS, READ_ONLY_FIELDS};
 
 /// Strips read-only fields; reports fields the API does not know.
 pub fn to_input(td: Value) -> Result<Value, Vec<Problem>> {

@@ -184,7 +184,7 @@ async fn missing_credentials_are_an_error_that_suggests_dry_run() {
     // chain), so the check runs in a child copy of this test with a clean
     // environment: no keys, no profile files, no instance metadata.
     if std::env::var_os("FERRY_TEST_NO_CREDENTIALS").is_some() {
-        let e = ferry::deploy::connect("us-east-1")
+        let e = ferry::aws::connect("us-east-1")
             .await
             .unwrap_err()
             .to_string();

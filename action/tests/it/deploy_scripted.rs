@@ -45,7 +45,7 @@ struct Run {
 }
 
 async fn run(
-    c: &ferry::deploy::Clients,
+    c: &ferry::aws::Clients,
     plans: Vec<ferry::deploy::ServicePlan>,
     opts: &RolloutOptions,
 ) -> Run {

@@ -9,14 +9,21 @@ use crate::support::plan_comment as plan_comment_support;
 
 use std::sync::{Arc, Mutex};
 
+use ferry::gha::Secret;
+use ferry::github::GitHubError;
 use ferry::github::comments::{Comments, IssueRef, Upserted};
 use ferry::github::retry::RetryPolicy;
-use ferry::plan_comment::post::{client, publish_with};
+use ferry::plan_comment::post::publish_with;
 use ferry::plan_comment::{Prepared, counts::Counts};
 use plan_comment_support::options;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+/// The shared GitHub client, with the token as a secret.
+fn client(api_url: &str, token: Option<&str>) -> Result<octocrab::Octocrab, GitHubError> {
+    ferry::github::client(api_url, token.map(Secret::new).as_ref())
+}
 
 #[derive(Default)]
 struct State {
@@ -372,7 +379,7 @@ async fn a_refused_body_falls_back_to_the_short_version() {
 
 #[tokio::test]
 async fn plan_verify_reads_the_hash_from_the_reviewed_comment() {
-    use ferry::plan_comment::{GhContext, PlanCommentError, load, prepare, verify};
+    use ferry::plan_comment::{PlanCommentError, load, prepare, verify};
     let dir = tempfile::tempdir().unwrap();
     let plan_path = dir.path().join("plan.json");
     let plan = |input: &str| {
@@ -395,22 +402,30 @@ async fn plan_verify_reads_the_hash_from_the_reviewed_comment() {
         .await
         .unwrap();
 
-    let gh = GhContext {
-        repository: Some(("o".into(), "r".into())),
-        pr_number: Some(7),
-        api_url: base.clone(),
-        ..GhContext::default()
-    };
-    let hash = verify::run(&opts, &gh, None).await.unwrap();
+    // The run's context: pull request 7 of o/r, the API at the fake.
+    let event = json!({"pull_request": {"number": 7,
+        "base": {"sha": "a".repeat(40), "ref": "main"}, "head": {"sha": "b".repeat(40)}}});
+    let gh = ferry::gha::Context::from_lookup(
+        &|k| match k {
+            "GITHUB_REPOSITORY" => Some("o/r".into()),
+            "GITHUB_API_URL" => Some(base.clone()),
+            "GITHUB_EVENT_NAME" => Some("pull_request".into()),
+            "GITHUB_EVENT_PATH" => Some("event.json".into()),
+            _ => None,
+        },
+        &|_| Ok(event.to_string()),
+    )
+    .unwrap();
+    let hash = verify::run(&gh, &opts, None).await.unwrap();
     assert_eq!(hash, prepared.hash);
     std::fs::write(&plan_path, plan("c")).unwrap();
-    match verify::run(&opts, &gh, None).await {
+    match verify::run(&gh, &opts, None).await {
         Err(PlanCommentError::PlanChanged { pr: 7, .. }) => {}
         other => panic!("expected PlanChanged, got {other:?}"),
     }
     let mut prod = options("prod", &plan_path);
     prod.pr = Some(7);
-    match verify::run(&prod, &gh, None).await {
+    match verify::run(&gh, &prod, None).await {
         Err(PlanCommentError::NoReviewedPlan { .. }) => {}
         other => panic!("expected NoReviewedPlan, got {other:?}"),
     }

@@ -6,9 +6,15 @@
 //! stateful upsert is tested in `plan_comment_github.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use ferry::gha::Secret;
+use ferry::github::GitHubError;
 use ferry::github::comments::{Comments, IssueRef};
 use ferry::github::retry::RetryPolicy;
-use ferry::plan_comment::post::client;
+
+/// The shared GitHub client, with the token as a secret.
+fn client(api_url: &str, token: Option<&str>) -> Result<octocrab::Octocrab, GitHubError> {
+    ferry::github::client(api_url, token.map(Secret::new).as_ref())
+}
 
 use crate::support::testbed_url;
 

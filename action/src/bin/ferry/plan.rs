@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use ferry::gha::{Context, Reporter};
 use ferry::inputs::{boolean, pr_number};
-use ferry::plan_comment::{self, GhContext, Options, PlanMode};
+use ferry::plan_comment::{self, Options, PlanMode};
 
 use crate::failure::{Failure, Outcome};
 
@@ -93,7 +93,7 @@ impl From<PlanArgs> for Options {
 
 /// Runs `ferry plan-comment`.
 pub async fn comment(args: PlanArgs, ctx: &Context, reporter: &mut Reporter) -> Outcome {
-    plan_comment::run(&args.into(), &GhContext::from_context(ctx), reporter).await?;
+    plan_comment::run(ctx, &args.into(), reporter).await?;
     Ok(())
 }
 
@@ -104,12 +104,7 @@ pub async fn verify(
     ctx: &Context,
     reporter: &mut Reporter,
 ) -> Outcome {
-    let hash = plan_comment::verify::run(
-        &args.into(),
-        &GhContext::from_context(ctx),
-        expected_hash.as_deref(),
-    )
-    .await?;
+    let hash = plan_comment::verify::run(ctx, &args.into(), expected_hash.as_deref()).await?;
     reporter
         .info(&format!(
             "plan-verify: the plan matches the reviewed one ({hash})"

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ferry::deploy::Clients;
+use ferry::aws::Clients;
 use ferry::manifest::Manifest;
 use serde_json::Value;
 
@@ -102,12 +102,10 @@ pub async fn clients(endpoint: &str) -> Clients {
         .credentials_provider(aws_sdk_ecs::config::Credentials::new(
             "test", "test", None, None, "test",
         ))
-        .retry_config(ferry::deploy::ecs::retry_config())
+        .retry_config(ferry::aws::retry_config())
         .load()
         .await;
-    ferry::deploy::ecs::check_credentials(&config)
-        .await
-        .unwrap();
+    ferry::aws::check_credentials(&config).await.unwrap();
     Clients::from_config(&config)
 }
 
@@ -119,7 +117,9 @@ pub async fn create_service(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &
         .send()
         .await
         .unwrap();
-    let sdk = ferry::deploy::register::to_sdk(td).unwrap().definition;
+    let sdk = ferry::aws::ecs::task_definition::to_sdk(td)
+        .unwrap()
+        .definition;
     let arn = ecs
         .register_task_definition()
         .family(sdk.family().unwrap())

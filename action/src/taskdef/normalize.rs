@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::render::register::INPUT_FIELDS;
+use super::INPUT_FIELDS;
 
 /// Lists ECS treats as sets, and the key that identifies an entry.
 const KEYED_LISTS: [(&str, &str); 9] = [

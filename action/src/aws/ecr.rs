@@ -1,8 +1,8 @@
-//! ECR through aws-sdk-ecr: the registry login, and the record of which
-//! images exist under which tags (the basis of reuse).
+//! ECR: the registry login, and the record of which images exist under
+//! which tags (the basis of `build`'s reuse).
 //!
-//! The client follows the standard AWS configuration (credentials chain,
-//! `AWS_ENDPOINT_URL` for a stand-in); the region is the manifest's.
+//! The client comes from the one AWS config ([`super::config`]); the region
+//! is the manifest's.
 
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -126,14 +126,10 @@ where
 }
 
 impl Ecr {
-    /// A client for `region`, configured from the environment.
+    /// A client for `region`, from the one AWS config.
     pub async fn from_env(region: &str) -> Self {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .load()
-            .await;
         Self {
-            client: Client::new(&config),
+            client: Client::new(&super::config(region).await),
             region: region.into(),
         }
     }

@@ -1,0 +1,33 @@
+//! CloudWatch Logs: the last lines of a log stream (a failed task's output).
+
+/// The last `limit` messages of `stream` in `group`, oldest first and
+/// without trailing line breaks; the error is the first line of the SDK's
+/// account (a missing stream is common and needs no more).
+pub async fn last_lines(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    limit: usize,
+) -> Result<Vec<String>, String> {
+    let out = logs
+        .get_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+        .start_from_head(false)
+        .send()
+        .await
+        .map_err(|e| {
+            aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e)
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })?;
+    Ok(out
+        .events()
+        .iter()
+        .map(|e| e.message().unwrap_or_default().trim_end().to_string())
+        .collect())
+}

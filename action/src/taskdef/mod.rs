@@ -1,0 +1,147 @@
+//! The task definition as data, shared by the stages that compare one:
+//! which fields RegisterTaskDefinition takes, a normal form for comparison
+//! ([`normalize`]) — defaults filled in, read-only fields and order ECS does
+//! not keep removed — and the changes between two definitions, each
+//! addressed by a readable path
+//! (`containerDefinitions[sampleapi].environment[LOG_LEVEL].value`).
+//! `diff` shows them; `deploy` reuses an identical revision by them.
+
+pub mod normalize;
+
+use std::fmt;
+
+use serde_json::Value;
+
+pub use normalize::normalize;
+
+/// Top-level fields of RegisterTaskDefinition.
+pub const INPUT_FIELDS: [&str; 18] = [
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "tags",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+    "enableFaultInjection",
+];
+
+/// Fields ECS sets itself; present in DescribeTaskDefinition output only.
+pub const READ_ONLY_FIELDS: [&str; 8] = [
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+];
+
+/// One difference between the running and the rendered task definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Where, with list entries named by their identity.
+    pub path: String,
+    /// The running value (`None`: added).
+    pub before: Option<Value>,
+    /// The rendered value (`None`: removed).
+    pub after: Option<Value>,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.before, &self.after) {
+            (None, Some(a)) => write!(f, "+ {}: {a}", self.path),
+            (Some(b), None) => write!(f, "- {}: {b}", self.path),
+            (Some(b), Some(a)) => write!(f, "~ {}: {b} → {a}", self.path),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// The changes from `running` to `rendered`, after normalising both.
+pub fn diff(running: &Value, rendered: &Value) -> Vec<Change> {
+    let mut out = Vec::new();
+    compare(&normalize(running), &normalize(rendered), "", "", &mut out);
+    out
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn compare(a: &Value, b: &Value, path: &str, key: &str, out: &mut Vec<Change>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let p = join(path, k);
+                match (x.get(k), y.get(k)) {
+                    (Some(va), Some(vb)) => compare(va, vb, &p, k, out),
+                    (va, vb) => out.push(Change {
+                        path: p,
+                        before: va.cloned(),
+                        after: vb.cloned(),
+                    }),
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => match normalize::list_key(key) {
+            Some(id) => {
+                let named = |v: &Vec<Value>| -> Vec<(String, Value)> {
+                    v.iter()
+                        .map(|e| (normalize::identity(e, id), e.clone()))
+                        .collect()
+                };
+                let (xs, ys) = (named(x), named(y));
+                let mut names: Vec<&String> = xs.iter().chain(ys.iter()).map(|(n, _)| n).collect();
+                names.sort();
+                names.dedup();
+                for n in names {
+                    let p = format!("{path}[{n}]");
+                    let find = |list: &[(String, Value)]| {
+                        list.iter().find(|(m, _)| m == n).map(|(_, v)| v.clone())
+                    };
+                    match (find(&xs), find(&ys)) {
+                        (Some(va), Some(vb)) => compare(&va, &vb, &p, "", out),
+                        (va, vb) => out.push(Change {
+                            path: p,
+                            before: va,
+                            after: vb,
+                        }),
+                    }
+                }
+            }
+            None if x != y => out.push(Change {
+                path: path.into(),
+                before: Some(a.clone()),
+                after: Some(b.clone()),
+            }),
+            None => {}
+        },
+        _ if a != b => out.push(Change {
+            path: path.into(),
+            before: Some(a.clone()),
+            after: Some(b.clone()),
+        }),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;
