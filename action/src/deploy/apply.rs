@@ -392,59 +392,8 @@ pub async fn roll_out_report(
     if !followed.is_empty() {
         let reports = follow_all(clients, &plans, &followed, opts, log).await;
         for ((i, ours), report) in followed.iter().zip(reports) {
-            let plan = &plans[*i];
-            let out = &mut outcomes[*i];
-            out.duration_secs = start.elapsed().as_secs_f64();
-            out.progress = Some(report.progress);
-            let (reason, rolled_back) = match report.ending {
-                Ending::Completed => {
-                    out.status = Status::Succeeded;
-                    continue;
-                }
-                Ending::Aborted {
-                    reason,
-                    rolled_back,
-                }
-                | Ending::Failed {
-                    reason,
-                    rolled_back,
-                } => (reason, rolled_back),
-                Ending::TimedOut { rolled_back } => (
-                    format!(
-                        "no end within {}s: the deployment was stopped",
-                        opts.deadline.as_secs()
-                    ),
-                    rolled_back,
-                ),
-            };
-            let events =
-                match ecs::describe_service(&clients.ecs, &plan.cluster, &plan.ecs_service).await {
-                    Ok(Some(s)) => super::wait::event_views(&s)
-                        .into_iter()
-                        .filter(|e| ours.started_at.is_none_or(|t| e.created_at + 1.0 >= t))
-                        .map(|e| e.event)
-                        .rev()
-                        .collect(),
-                    _ => Vec::new(),
-                };
-            let subject = Subject {
-                cluster: &plan.cluster,
-                deployment_id: out.deployment_id.as_deref(),
-                task_definition: &plan.task_definition,
-            };
-            out.diagnosis = Some(diagnose(clients, subject, reason, events, opts.log_lines).await);
-            // ECS itself rolls a stopped service deployment back to the
-            // revision it replaced.
-            out.rollback = ours.previous_task_definition.clone().map(|arn| Rollback {
-                task_definition_arn: arn,
-                succeeded: rolled_back,
-                reason: (!rolled_back).then(|| "ECS did not complete the rollback".to_string()),
-            });
-            out.status = if rolled_back {
-                Status::RolledBack
-            } else {
-                Status::Failed
-            };
+            settle_followed(clients, &plans[*i], ours, report, opts, &mut outcomes[*i]).await;
+            outcomes[*i].duration_secs = start.elapsed().as_secs_f64();
         }
     }
     if waiting.is_empty() {
@@ -526,6 +475,67 @@ pub async fn roll_out_report(
         }
     }
     RolloutReport { outcomes, stats }
+}
+
+/// A followed rollout's outcome: succeeded, or diagnosed with ECS's
+/// rollback (rolled back, or failed when the rollback did not complete).
+async fn settle_followed(
+    clients: &Clients,
+    plan: &ServicePlan,
+    ours: &Ours,
+    report: FollowReport,
+    opts: &RolloutOptions,
+    out: &mut ServiceOutcome,
+) {
+    out.progress = Some(report.progress);
+    let (reason, rolled_back) = match report.ending {
+        Ending::Completed => {
+            out.status = Status::Succeeded;
+            return;
+        }
+        Ending::Aborted {
+            reason,
+            rolled_back,
+        }
+        | Ending::Failed {
+            reason,
+            rolled_back,
+        } => (reason, rolled_back),
+        Ending::TimedOut { rolled_back } => (
+            format!(
+                "no end within {}s: the deployment was stopped",
+                opts.deadline.as_secs()
+            ),
+            rolled_back,
+        ),
+    };
+    let events = match ecs::describe_service(&clients.ecs, &plan.cluster, &plan.ecs_service).await {
+        Ok(Some(s)) => super::wait::event_views(&s)
+            .into_iter()
+            .filter(|e| ours.started_at.is_none_or(|t| e.created_at + 1.0 >= t))
+            .map(|e| e.event)
+            .rev()
+            .collect(),
+        _ => Vec::new(),
+    };
+    let subject = Subject {
+        cluster: &plan.cluster,
+        deployment_id: out.deployment_id.as_deref(),
+        task_definition: &plan.task_definition,
+    };
+    out.diagnosis = Some(diagnose(clients, subject, reason, events, opts.log_lines).await);
+    // ECS itself rolls a stopped service deployment back to the revision
+    // it replaced.
+    out.rollback = ours.previous_task_definition.clone().map(|arn| Rollback {
+        task_definition_arn: arn,
+        succeeded: rolled_back,
+        reason: (!rolled_back).then(|| "ECS did not complete the rollback".to_string()),
+    });
+    out.status = if rolled_back {
+        Status::RolledBack
+    } else {
+        Status::Failed
+    };
 }
 
 /// Follows every progressive rollout at once; their log lines reach `log`

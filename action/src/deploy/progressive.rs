@@ -405,9 +405,186 @@ async fn stop_with_rollback(ecs: &aws_sdk_ecs::Client, arn: &str) -> Result<(), 
         .map_err(|e| e.to_string())
 }
 
+/// The state of one [`follow`]: where the deployment is, the report so
+/// far, and whether Ferry asked ECS to stop it.
+struct Follower<'a> {
+    ecs: &'a aws_sdk_ecs::Client,
+    metrics: &'a dyn Metrics,
+    target: &'a Followed,
+    pace: Pace,
+    name: String,
+    begun: tokio::time::Instant,
+    arn: Option<String>,
+    progress: Progress,
+    steps: Steps,
+    tally: Tally,
+    next_round: Option<tokio::time::Instant>,
+    /// Set once Ferry stopped the deployment: how it will have ended once
+    /// ECS finishes the rollback.
+    stopping: Option<Ending>,
+}
+
+impl Follower<'_> {
+    fn finish(self, ending: Ending) -> FollowReport {
+        let mut progress = self.progress;
+        progress.steps = self.steps.into_steps();
+        if progress.decided_by.is_none() {
+            progress.decided_by = progress.steps.last().map(StepReport::title);
+        }
+        FollowReport {
+            ending,
+            deployment_arn: self.arn,
+            progress,
+        }
+    }
+
+    /// Past the deadline: stop with a rollback (once). `Err` ends the
+    /// follow when there is nothing to stop.
+    async fn enforce_deadline(&mut self, log: &mut (dyn FnMut(&str) + Send)) -> Result<(), Ending> {
+        if self.stopping.is_some() || self.begun.elapsed() <= self.pace.deadline {
+            return Ok(());
+        }
+        let secs = self.pace.deadline.as_secs();
+        log(&format!(
+            "{}: no end within {secs}s: stopping the deployment with a rollback",
+            self.name
+        ));
+        let stopped = match &self.arn {
+            Some(a) => stop_with_rollback(self.ecs, a).await.is_ok(),
+            None => false,
+        };
+        if !stopped {
+            return Err(Ending::TimedOut { rolled_back: false });
+        }
+        self.stopping = Some(Ending::TimedOut { rolled_back: true });
+        self.progress.decided_by = Some(format!("the deadline ({secs}s)"));
+        Ok(())
+    }
+
+    /// This release's service deployment as ECS describes it now, when it
+    /// can be found.
+    async fn observe(
+        &mut self,
+        log: &mut (dyn FnMut(&str) + Send),
+    ) -> Option<t::ServiceDeployment> {
+        if self.arn.is_none() {
+            match find_deployment(self.ecs, self.target).await {
+                Ok(found) => self.arn = found,
+                Err(e) => log(&format!("{}: {e}", self.name)),
+            }
+        }
+        let arn = self.arn.as_deref()?;
+        match describe(self.ecs, arn).await {
+            Ok(found) => found,
+            Err(e) => {
+                log(&format!("{}: {e}", self.name));
+                None
+            }
+        }
+    }
+
+    /// The ending a finished deployment means, given whether Ferry stopped it.
+    fn ending(&mut self, phase: Phase) -> Option<Ending> {
+        let ending = match (phase, self.stopping.take()) {
+            (Phase::Running, stopping) => {
+                self.stopping = stopping;
+                return None;
+            }
+            (Phase::Succeeded, _) => Ending::Completed,
+            (Phase::RolledBack { succeeded, .. }, Some(Ending::Aborted { reason, .. })) => {
+                Ending::Aborted {
+                    reason,
+                    rolled_back: succeeded,
+                }
+            }
+            (Phase::RolledBack { succeeded, .. }, Some(Ending::TimedOut { .. })) => {
+                Ending::TimedOut {
+                    rolled_back: succeeded,
+                }
+            }
+            (Phase::RolledBack { reason, succeeded }, _) => Ending::Failed {
+                reason: format!("ECS rolled the deployment back: {reason}"),
+                rolled_back: succeeded,
+            },
+            (Phase::Stopped(_), Some(Ending::Aborted { reason, .. })) => Ending::Aborted {
+                reason,
+                rolled_back: false,
+            },
+            (Phase::Stopped(reason), _) => Ending::Failed {
+                reason: format!("the deployment was stopped: {reason}"),
+                rolled_back: false,
+            },
+        };
+        Some(ending)
+    }
+
+    /// A round of checks when one is due; on an abort, stops the
+    /// deployment with a rollback. `Err` ends the follow (the stop failed).
+    async fn analyse(
+        &mut self,
+        settings: &AnalysisSettings,
+        log: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(), Ending> {
+        let now = tokio::time::Instant::now();
+        if self.next_round.is_some_and(|at| now < at) {
+            return Ok(());
+        }
+        self.next_round = Some(now + Duration::from_secs(settings.interval_secs));
+        let checks = round(
+            self.metrics,
+            settings,
+            &self.target.service,
+            &self.target.version,
+        )
+        .await;
+        let verdict = self.tally.record(settings, &checks);
+        for c in &checks {
+            log(&format!(
+                "{}: {} canary {} baseline {}: {}",
+                self.name,
+                c.name,
+                c.canary.map_or("–".into(), analysis::figure),
+                c.baseline.map_or("–".into(), analysis::figure),
+                c.failure.as_deref().unwrap_or("ok")
+            ));
+        }
+        if verdict != Verdict::Abort {
+            self.steps.record(checks, verdict);
+            return Ok(());
+        }
+        let reason = abort_reason(self.steps.current(), &checks, &self.tally);
+        log(&format!(
+            "{}: {reason}: stopping with a rollback",
+            self.name
+        ));
+        self.progress.decided_by = Some(reason.clone());
+        self.steps.record(checks, verdict);
+        let Some(arn) = self.arn.clone() else {
+            return Err(Ending::Aborted {
+                reason,
+                rolled_back: false,
+            });
+        };
+        match stop_with_rollback(self.ecs, &arn).await {
+            Ok(()) => {
+                self.stopping = Some(Ending::Aborted {
+                    reason,
+                    rolled_back: true,
+                });
+                Ok(())
+            }
+            Err(e) => Err(Ending::Aborted {
+                reason: format!("{reason}; the stop failed: {e}"),
+                rolled_back: false,
+            }),
+        }
+    }
+}
+
 /// Follows one service deployment to its end, running the analysis while
 /// the new version serves traffic; stops it with a rollback when the
 /// analysis aborts or the deadline passes. `on_step` hears each new step.
+/// Without `metrics`, an analysis fails every check (closed).
 pub async fn follow(
     ecs: &aws_sdk_ecs::Client,
     metrics: Option<&dyn Metrics>,
@@ -416,169 +593,49 @@ pub async fn follow(
     log: &mut (dyn FnMut(&str) + Send),
     on_step: &mut (dyn FnMut(&StepReport) + Send),
 ) -> FollowReport {
-    let begun = tokio::time::Instant::now();
-    let name = format!("{} ({})", target.service, target.cluster);
-    let mut progress = Progress {
-        strategy: target.rollout.strategy.as_str().to_string(),
-        version: target.version.clone(),
-        ..Progress::default()
-    };
-    let mut steps = Steps::default();
-    let mut tally = Tally::default();
-    let mut next_round: Option<tokio::time::Instant> = None;
-    let mut arn: Option<String> = None;
-    let mut stopping: Option<Ending> = None;
-    let end = |ending: Ending, arn: Option<String>, mut progress: Progress, steps: Steps| {
-        progress.steps = steps.into_steps();
-        if progress.decided_by.is_none() {
-            progress.decided_by = progress.steps.last().map(StepReport::title);
-        }
-        FollowReport {
-            ending,
-            deployment_arn: arn,
-            progress,
-        }
+    let unreadable = Unreadable("no Prometheus client".into());
+    let mut f = Follower {
+        ecs,
+        metrics: metrics.unwrap_or(&unreadable),
+        target,
+        pace,
+        name: format!("{} ({})", target.service, target.cluster),
+        begun: tokio::time::Instant::now(),
+        arn: None,
+        progress: Progress {
+            strategy: target.rollout.strategy.as_str().to_string(),
+            version: target.version.clone(),
+            ..Progress::default()
+        },
+        steps: Steps::default(),
+        tally: Tally::default(),
+        next_round: None,
+        stopping: None,
     };
     loop {
-        let elapsed = begun.elapsed();
-        if stopping.is_none() && elapsed > pace.deadline {
-            log(&format!(
-                "{name}: no end within {}s: stopping the deployment with a rollback",
-                pace.deadline.as_secs()
-            ));
-            let rolled = match &arn {
-                Some(a) => stop_with_rollback(ecs, a).await.is_ok(),
-                None => false,
-            };
-            if !rolled {
-                return end(
-                    Ending::TimedOut { rolled_back: false },
-                    arn,
-                    progress,
-                    steps,
-                );
-            }
-            stopping = Some(Ending::TimedOut { rolled_back: true });
-            progress.decided_by = Some(format!("the deadline ({}s)", pace.deadline.as_secs()));
+        if let Err(ending) = f.enforce_deadline(log).await {
+            return f.finish(ending);
         }
-        if arn.is_none() {
-            match find_deployment(ecs, target).await {
-                Ok(found) => arn = found,
-                Err(e) => log(&format!("{name}: {e}")),
+        if let Some(deployment) = f.observe(log).await {
+            let status = deployment.status().map(|s| s.as_str()).unwrap_or_default();
+            let stage = deployment
+                .lifecycle_stage()
+                .map(|s| s.as_str())
+                .unwrap_or_default();
+            if let Some(ending) = f.ending(phase(status, deployment.status_reason())) {
+                return f.finish(ending);
             }
-        }
-        let Some(current) = &arn else {
-            tokio::time::sleep(pace.poll).await;
-            continue;
-        };
-        let deployment = match describe(ecs, current).await {
-            Ok(Some(d)) => d,
-            Ok(None) => {
-                tokio::time::sleep(pace.poll).await;
-                continue;
-            }
-            Err(e) => {
-                log(&format!("{name}: {e}"));
-                tokio::time::sleep(pace.poll).await;
-                continue;
-            }
-        };
-        let status = deployment
-            .status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
-        let stage = deployment
-            .lifecycle_stage()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
-        match phase(&status, deployment.status_reason()) {
-            Phase::Running => {}
-            Phase::Succeeded => return end(Ending::Completed, arn, progress, steps),
-            Phase::RolledBack { reason, succeeded } => {
-                let ending = match stopping.take() {
-                    Some(Ending::Aborted { reason, .. }) => Ending::Aborted {
-                        reason,
-                        rolled_back: succeeded,
-                    },
-                    Some(Ending::TimedOut { .. }) => Ending::TimedOut {
-                        rolled_back: succeeded,
-                    },
-                    _ => Ending::Failed {
-                        reason: format!("ECS rolled the deployment back: {reason}"),
-                        rolled_back: succeeded,
-                    },
-                };
-                return end(ending, arn, progress, steps);
-            }
-            Phase::Stopped(reason) => {
-                let ending = match stopping.take() {
-                    Some(Ending::Aborted { reason, .. }) => Ending::Aborted {
-                        reason,
-                        rolled_back: false,
-                    },
-                    _ => Ending::Failed {
-                        reason: format!("the deployment was stopped: {reason}"),
-                        rolled_back: false,
-                    },
-                };
-                return end(ending, arn, progress, steps);
-            }
-        }
-        if stopping.is_some() {
-            tokio::time::sleep(pace.poll).await;
-            continue;
-        }
-        if let Some(step) = steps.observe(&target.rollout, &stage, begun.elapsed().as_secs_f64()) {
-            log(&format!("{name}: {}", step.title()));
-            on_step(step);
-        }
-        if let (Some(settings), true) = (
-            target.analysis.as_ref(),
-            analysing(target.rollout.strategy, &status, &stage),
-        ) {
-            let due = next_round.is_none_or(|at| tokio::time::Instant::now() >= at);
-            if due {
-                next_round =
-                    Some(tokio::time::Instant::now() + Duration::from_secs(settings.interval_secs));
-                let unreadable = Unreadable("no Prometheus client".into());
-                let metrics = metrics.unwrap_or(&unreadable);
-                let checks = round(metrics, settings, &target.service, &target.version).await;
-                let verdict = tally.record(settings, &checks);
-                for c in &checks {
-                    log(&format!(
-                        "{name}: {} canary {} baseline {}: {}",
-                        c.name,
-                        c.canary.map_or("–".into(), analysis::figure),
-                        c.baseline.map_or("–".into(), analysis::figure),
-                        c.failure.as_deref().unwrap_or("ok")
-                    ));
+            if f.stopping.is_none() {
+                let at = f.begun.elapsed().as_secs_f64();
+                if let Some(step) = f.steps.observe(&target.rollout, stage, at) {
+                    log(&format!("{}: {}", f.name, step.title()));
+                    on_step(step);
                 }
-                if verdict == Verdict::Abort {
-                    let reason = abort_reason(steps.current(), &checks, &tally);
-                    log(&format!("{name}: {reason}: stopping with a rollback"));
-                    progress.decided_by = Some(reason.clone());
-                    steps.record(checks, verdict);
-                    match stop_with_rollback(ecs, current).await {
-                        Ok(()) => {
-                            stopping = Some(Ending::Aborted {
-                                reason,
-                                rolled_back: true,
-                            })
-                        }
-                        Err(e) => {
-                            return end(
-                                Ending::Aborted {
-                                    reason: format!("{reason}; the stop failed: {e}"),
-                                    rolled_back: false,
-                                },
-                                arn,
-                                progress,
-                                steps,
-                            );
-                        }
-                    }
-                } else {
-                    steps.record(checks, verdict);
+                if let Some(settings) = &target.analysis
+                    && analysing(target.rollout.strategy, status, stage)
+                    && let Err(ending) = f.analyse(settings, log).await
+                {
+                    return f.finish(ending);
                 }
             }
         }
