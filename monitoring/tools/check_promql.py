@@ -123,6 +123,28 @@ def main():
             path = url.split("/blob/main/", 1)[-1]
             report(os.path.isfile(os.path.join(os.path.dirname(MON), path)), f"runbook of {r['alert']}", f"{path} missing")
 
+    # The analysis checks of .github/ferry.yml (`ferry deploy` runs them for
+    # the new version and the baseline): they parse with Ferry's placeholders
+    # filled in, and read only series that exist.
+    manifest_file = os.path.join(os.path.dirname(MON), ".github", "ferry.yml")
+    if os.path.isfile(manifest_file):
+        manifest = yaml.safe_load(open(manifest_file))
+        analyses = [(f"environments.{e}", (v or {}).get("analysis")) for e, v in (manifest.get("environments") or {}).items()]
+        for name, svc in (manifest.get("services") or {}).items():
+            for env, analysis in ((svc or {}).get("analysis") or {}).items():
+                analyses.append((f"services.{name}.analysis.{env}", analysis))
+        for where, analysis in analyses:
+            for check in (analysis or {}).get("checks", []):
+                for op in ("=", "!="):
+                    e = check["query"].replace("{version}", f'version{op}"v1"').replace("{service}", "sampleapi").replace("{window}", "60s")
+                    try:
+                        used = metric_names(pp.parse(e), set())
+                    except Exception as err:  # noqa: BLE001
+                        report(False, f"ferry.yml {where} {check['name']}: parses", str(err))
+                        continue
+                    unknown = sorted(used - known)
+                    report(not unknown, f"ferry.yml {where} {check['name']} (version{op}): parses, metrics known", f"unknown metric(s) {unknown} in {e}")
+
     provisioned = {d["uid"] for d in yaml.safe_load(open(f"{MON}/grafana/provisioning/datasources/datasources.yml"))["datasources"]}
 
     generated = []
