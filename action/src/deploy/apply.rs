@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::budget::Budget;
 use super::diagnose::{Subject, diagnose};
 use super::model::{Diagnosis, Rollback, ServiceOutcome, Status};
-use super::progressive::{self, Ending, FollowReport, Followed, Pace, StepReport};
+use super::progressive::{self, Ending, FollowReport, Followed, Pace, StepReport, StepSink};
 use super::register::ensure_registered;
 use super::rollout::{Limits, Ours, Verdict};
 use super::wait::{Stats, Target, wait_all};
@@ -344,6 +344,18 @@ pub async fn roll_out_report(
     opts: &RolloutOptions,
     log: &mut dyn FnMut(&str),
 ) -> RolloutReport {
+    roll_out_with(clients, plans, opts, log, None).await
+}
+
+/// [`roll_out_report`], telling `steps` each step of a progressive rollout
+/// as it begins (deploy turns them into GitHub deployment statuses).
+pub async fn roll_out_with(
+    clients: &Clients,
+    plans: Vec<ServicePlan>,
+    opts: &RolloutOptions,
+    log: &mut dyn FnMut(&str),
+    steps: Option<StepSink>,
+) -> RolloutReport {
     let start = tokio::time::Instant::now();
     let budget = Arc::new(Budget::new(opts.register_per_second, opts.register_burst));
     let mut set = tokio::task::JoinSet::new();
@@ -390,7 +402,7 @@ pub async fn roll_out_report(
         .partition(|(i, _)| plans[*i].progressive());
     let mut to_roll_back = Vec::new();
     if !followed.is_empty() {
-        let reports = follow_all(clients, &plans, &followed, opts, log).await;
+        let reports = follow_all(clients, &plans, &followed, opts, log, steps).await;
         for ((i, ours), report) in followed.iter().zip(reports) {
             settle_followed(clients, &plans[*i], ours, report, opts, &mut outcomes[*i]).await;
             outcomes[*i].duration_secs = start.elapsed().as_secs_f64();
@@ -546,6 +558,7 @@ async fn follow_all(
     followed: &[(usize, Ours)],
     opts: &RolloutOptions,
     log: &mut dyn FnMut(&str),
+    steps: Option<StepSink>,
 ) -> Vec<FollowReport> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut set = tokio::task::JoinSet::new();
@@ -565,7 +578,7 @@ async fn follow_all(
             poll: opts.poll_interval,
             deadline: opts.deadline,
         };
-        let (ecs, tx) = (clients.ecs.clone(), tx.clone());
+        let (ecs, tx, steps) = (clients.ecs.clone(), tx.clone(), steps.clone());
         set.spawn(async move {
             let metrics: Option<Box<dyn progressive::Metrics>> =
                 target.analysis.as_ref().map(|a| {
@@ -583,7 +596,11 @@ async fn follow_all(
                 &target,
                 pace,
                 &mut log,
-                &mut |_: &StepReport| {},
+                &mut |step: &StepReport| {
+                    if let Some(sink) = &steps {
+                        let _ = sink.send((target.service.clone(), step.clone()));
+                    }
+                },
             )
             .await;
             (n, report)

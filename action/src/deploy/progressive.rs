@@ -62,6 +62,10 @@ impl StepReport {
     }
 }
 
+/// Where each step of a progressive rollout is told as it begins: the
+/// service and the step.
+pub type StepSink = tokio::sync::mpsc::UnboundedSender<(String, StepReport)>;
+
 /// What a progressive rollout did, for the outcome and the report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {

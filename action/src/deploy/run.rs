@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::apply::{
-    PlanInput, RolloutOptions, ServicePlan, failed_before_change, plans, roll_out, untouched,
+    PlanInput, RolloutOptions, ServicePlan, failed_before_change, plans, roll_out_with, untouched,
 };
 use super::budget::Budget;
 use super::comment;
@@ -462,6 +462,46 @@ async fn open_records(
     Ok(records)
 }
 
+/// Turns each step of a progressive rollout into an `in_progress`
+/// deployment status with the step in its description, so GitHub's
+/// environments view follows the canary. Failures are warnings.
+struct StepStatuses {
+    gh: GitHub,
+    records: Records,
+    log_url: Option<String>,
+    environment_url: Option<String>,
+}
+
+impl StepStatuses {
+    async fn run(
+        self,
+        mut steps: tokio::sync::mpsc::UnboundedReceiver<(String, super::progressive::StepReport)>,
+    ) -> Vec<String> {
+        let mut warnings = Vec::new();
+        while let Some((service, step)) = steps.recv().await {
+            let Some((id, done_before)) = self.records.get(&service) else {
+                continue;
+            };
+            if *done_before {
+                continue;
+            }
+            let description = step.title();
+            let status = NewStatus {
+                state: DeploymentState::InProgress,
+                log_url: self.log_url.as_deref(),
+                environment_url: self.environment_url.as_deref(),
+                description: &description,
+            };
+            if let Err(e) = self.gh.set_status(*id, &status).await {
+                warnings.push(format!(
+                    "warning: {service}: cannot set the deployment status: {e}"
+                ));
+            }
+        }
+        warnings
+    }
+}
+
 /// The GitHub side after the rollout: each record's final status, then the
 /// deploy comment on the pull requests of the commit.
 async fn close_records(
@@ -562,11 +602,36 @@ pub async fn execute(
         .into_iter()
         .partition(|p| p.registered.is_some());
     reporter.group(&format!("roll out to {}", plan.env))?;
+    let (steps, statuses) = match &gh {
+        Some(gh) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let poster = StepStatuses {
+                gh: gh.clone(),
+                records: records.clone(),
+                log_url: ctx.run_url.clone(),
+                environment_url: plan.environment_url.clone(),
+            };
+            (Some(tx), Some(tokio::spawn(poster.run(rx))))
+        }
+        None => (None, None),
+    };
     let mut lines = Vec::new();
-    let mut outcomes = roll_out(&clients, ready, rollout, &mut |line| {
-        lines.push(line.to_string());
-    })
-    .await;
+    let mut outcomes = roll_out_with(
+        &clients,
+        ready,
+        rollout,
+        &mut |line| {
+            lines.push(line.to_string());
+        },
+        steps,
+    )
+    .await
+    .outcomes;
+    if let Some(statuses) = statuses {
+        for warning in statuses.await.unwrap_or_default() {
+            lines.push(warning);
+        }
+    }
     for line in &lines {
         reporter.info(line)?;
     }
@@ -651,6 +716,10 @@ fn write_outputs(reporter: &mut Reporter, report: &DeployReport) -> std::io::Res
     reporter.output(
         "durations",
         &by(&|o| serde_json::json!((o.duration_secs * 10.0).round() / 10.0)),
+    )?;
+    reporter.output(
+        "decided-by",
+        &by(&|o| serde_json::json!(o.progress.as_ref().and_then(|p| p.decided_by.clone()))),
     )
 }
 

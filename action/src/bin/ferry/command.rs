@@ -53,7 +53,8 @@ pub enum Command {
     ///
     /// Outputs `status` (succeeded|unchanged|failed|rolled-back|started|dry-run,
     /// the worst service's), `task-definition-arn` (the first service's), and
-    /// JSON maps by service: `task-definition-arns`, `statuses`, `durations`.
+    /// JSON maps by service: `task-definition-arns`, `statuses`, `durations`,
+    /// `decided-by` (what ended a progressive rollout).
     Deploy(deploy::DeployArgs),
     /// Detect → build → render → deploy in one command, for a laptop or a
     /// single job. Without AWS credentials outside Actions it is a dry run
