@@ -2,9 +2,22 @@
 //!
 //! The pipeline flows one way through typed values: event → change set →
 //! affected services → build plan → task definitions → deploy plan → outcome
-//! → report. Each stage is a module named after the command a user types;
-//! its decisions are pure functions, and the effects (git, AWS, GitHub, files)
-//! live in thin adapters at the edge.
+//! → report. [`release`] plans a release once ([`release::ReleasePlan`]) and
+//! runs that plan with effects on or off; each command runs its part of it.
+//!
+//! Three layers, and imports only go down:
+//! - **Stages**, one per command a user types ([`detect`], [`build`],
+//!   [`deploy`], [`diff`], [`gate`], [`metrics`], [`plan_comment`]), with
+//!   [`release`] on top: decisions are pure functions over plain data. A stage
+//!   does not import another stage; the one exception is [`render`], the
+//!   Jsonnet evaluator that turns the manifest and an image into the task
+//!   definitions [`deploy`] and [`diff`] work on.
+//! - **Shared model**: [`manifest`], [`taskdef`], [`image`], [`inputs`] (the
+//!   one grammar of what users type), [`diagnostic`], [`markdown`], [`time`].
+//! - **Adapters**, each the only place that talks to its system: [`git`],
+//!   [`aws`], [`github`], [`prometheus`], [`gha`] (the runner: context,
+//!   stdout, outputs, summary, masking), [`telemetry`]; docker and buildah run
+//!   through [`build::builder`].
 
 pub mod aws;
 pub mod build;
