@@ -156,19 +156,31 @@ pub struct Steps {
 }
 
 impl Steps {
-    /// Notes the stage at `now` (seconds since the rollout began); returns
-    /// the new step when one began.
+    /// Notes the stage at `now` (seconds since the rollout began) and the
+    /// new revision's share of production traffic as ECS reports it
+    /// (`requestedProductionTrafficWeight`), which wins over [`traffic`]'s
+    /// inference from time during the shift; returns the new step when one
+    /// began. A deployment with no stage yet (PENDING) begins none.
     pub fn observe(
         &mut self,
         settings: &RolloutSettings,
         stage: &str,
+        reported: Option<f64>,
         now: f64,
     ) -> Option<&StepReport> {
+        if stage.is_empty() {
+            return None;
+        }
         if stage == "PRODUCTION_TRAFFIC_SHIFT" && self.shift_started.is_none() {
             self.shift_started = Some(now);
         }
         let in_shift = self.shift_started.map_or(0.0, |s| now - s);
-        let share = traffic(settings, stage, in_shift);
+        let share = match traffic(settings, stage, in_shift) {
+            Some(inferred) if stage == "PRODUCTION_TRAFFIC_SHIFT" => {
+                Some(reported.unwrap_or(inferred))
+            }
+            share => share,
+        };
         let same = self
             .steps
             .last()
@@ -568,7 +580,15 @@ pub async fn follow(
             tokio::time::sleep(pace.poll).await;
             continue;
         }
-        if let Some(step) = steps.observe(&target.rollout, &stage, begun.elapsed().as_secs_f64()) {
+        let reported = deployment
+            .target_service_revision()
+            .and_then(t::ServiceRevisionSummary::requested_production_traffic_weight);
+        if let Some(step) = steps.observe(
+            &target.rollout,
+            &stage,
+            reported,
+            begun.elapsed().as_secs_f64(),
+        ) {
             log(&format!("{name}: {}", step.title()));
             on_step(step);
         }
@@ -721,21 +741,49 @@ mod tests {
         let c = canary();
         let mut steps = Steps::default();
         assert_eq!(
-            steps.observe(&c, "SCALE_UP", 0.0).unwrap().title(),
+            steps.observe(&c, "SCALE_UP", None, 0.0).unwrap().title(),
             "step 1: rolling (SCALE_UP)"
         );
-        assert!(steps.observe(&c, "SCALE_UP", 5.0).is_none());
-        let s = steps.observe(&c, "PRODUCTION_TRAFFIC_SHIFT", 10.0).unwrap();
+        assert!(steps.observe(&c, "SCALE_UP", None, 5.0).is_none());
+        let s = steps
+            .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", None, 10.0)
+            .unwrap();
         assert_eq!(s.title(), "step 2: 10% traffic (PRODUCTION_TRAFFIC_SHIFT)");
         assert!(
             steps
-                .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", 200.0)
+                .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", None, 200.0)
                 .is_none()
         );
         let s = steps
-            .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", 310.0)
+            .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", None, 310.0)
             .unwrap();
         assert_eq!((s.step, s.traffic_percent), (3, Some(100.0)));
-        assert_eq!(steps.observe(&c, "BAKE_TIME", 320.0).unwrap().step, 4);
+        assert_eq!(steps.observe(&c, "BAKE_TIME", None, 320.0).unwrap().step, 4);
+    }
+
+    #[test]
+    fn the_share_ecs_reports_wins_and_a_pending_deployment_begins_no_step() {
+        let linear = RolloutSettings {
+            strategy: Strategy::Linear,
+            step_percent: 30.0,
+            ..canary()
+        };
+        let mut steps = Steps::default();
+        assert!(steps.observe(&linear, "", None, 0.0).is_none());
+        let shares: Vec<_> = [30.0, 30.0, 60.0, 90.0]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| {
+                steps
+                    .observe(&linear, "PRODUCTION_TRAFFIC_SHIFT", Some(*w), i as f64)
+                    .map(|s| (s.step, s.traffic_percent))
+            })
+            .collect();
+        assert_eq!(shares, [(1, Some(30.0)), (2, Some(60.0)), (3, Some(90.0))]);
+        // Outside the shift, the strategy says (ECS's 0 before it is no share).
+        let s = steps
+            .observe(&linear, "BAKE_TIME", Some(100.0), 9.0)
+            .unwrap();
+        assert_eq!(s.traffic_percent, Some(100.0));
     }
 }

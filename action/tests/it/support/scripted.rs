@@ -10,6 +10,10 @@
 //! only be played to the client from a script. Each test answers each call
 //! from a closure over (operation, body, how many times that operation was
 //! called), and every request is recorded so a test can count calls per poll.
+//!
+//! [`progressive_ecs`] plays ECS's service deployments lifecycle (canary,
+//! linear, blue/green rollouts, stopped with a rollback) on a compressed
+//! clock: see [`lifecycle`], and why moto cannot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +23,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+pub mod lifecycle;
+pub use lifecycle::progressive_ecs;
 
 /// One request the endpoint received.
 #[derive(Debug, Clone)]
