@@ -292,9 +292,10 @@ async fn a_flapping_metric_within_the_failures_allowed_completes() {
     let tag = "sampleapi-5e1f0c2-flapping";
     // The canary errs 5% during two seconds, 8 s from now: inside the
     // analysis (Prometheus is up and the deploy reaches the traffic shift
-    // within a few seconds; the analysis then lasts 12 s). Rounds come at
-    // least 1 s apart (and well under 2 s), so 1 or 2 rounds fail, never 0
-    // or 3: within `failure-limit: 2`.
+    // about 1 s from now on an idle machine, 8 s of slack; the analysis then
+    // lasts 12 s). Rounds come at least 1 s apart (the interval) and well
+    // under 2 s, and query whole seconds, so 1 or 2 rounds fail, never 0 or
+    // 3: within `failure-limit: 2`.
     let bad = now() + 8..now() + 10;
     let om = series(&[BASELINE, tag], |v, t| {
         Some(if v == tag && bad.contains(&t) {
