@@ -172,6 +172,19 @@ impl Scene {
             .collect()
     }
 
+    /// Asserts one StopServiceDeployment, with a rollback, of this
+    /// release's service deployment.
+    fn stopped_once_with_a_rollback(&self) {
+        let stops = self.ecs.calls("StopServiceDeployment");
+        assert_eq!(stops.len(), 1, "{stops:#?}");
+        assert_eq!(stops[0].body["stopType"], "ROLLBACK");
+        let arn = stops[0].body["serviceDeploymentArn"].as_str().unwrap();
+        assert!(
+            arn.starts_with("arn:aws:ecs:us-east-1:111111111111:service-deployment/email-platform-prod/email-platform-prod-sampleapi/"),
+            "{arn}"
+        );
+    }
+
     /// The log lines of the analysis rounds.
     fn rounds(run: &Run) -> Vec<String> {
         run.stdout
@@ -236,18 +249,7 @@ async fn a_canary_burning_its_budget_at_the_first_step_is_stopped_and_rolled_bac
     assert_eq!(run.code, 1, "{run:#?}");
     assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
 
-    let stops = s.ecs.calls("StopServiceDeployment");
-    assert_eq!(stops.len(), 1, "{stops:#?}");
-    assert_eq!(stops[0].body["stopType"], "ROLLBACK");
-    assert!(
-        stops[0].body["serviceDeploymentArn"]
-            .as_str()
-            .unwrap()
-            .starts_with(
-                "arn:aws:ecs:us-east-1:111111111111:service-deployment/email-platform-prod/email-platform-prod-sampleapi/"
-            ),
-        "{stops:#?}"
-    );
+    s.stopped_once_with_a_rollback();
     let figures = "error-ratio = 0.2 is above 0.01";
     let rounds = Scene::rounds(&run);
     assert_eq!(rounds.len(), 1, "one round decided: {rounds:#?}");
@@ -278,9 +280,7 @@ async fn a_canary_without_traffic_data_fails_closed() {
     let run = s.deploy(tag);
     assert_eq!(run.code, 1, "{run:#?}");
     assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
-    let stops = s.ecs.calls("StopServiceDeployment");
-    assert_eq!(stops.len(), 1, "{stops:#?}");
-    assert_eq!(stops[0].body["stopType"], "ROLLBACK");
+    s.stopped_once_with_a_rollback();
     let said = "no data for the new version";
     assert!(run.summary.contains(said), "{}", run.summary);
     assert!(s.comment().contains(said), "{}", s.comment());

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{Reply, Request, now, services, unknown};
+use super::{Families, Reply, Request, now, services, unknown};
 
 const ACCOUNT: &str = "arn:aws:ecs:us-east-1:111111111111";
 
@@ -171,6 +171,9 @@ impl Deployment {
         )
     }
 
+    /// The service revision of `td`: this deployment's number for its
+    /// target, the one before for its source (what the previous
+    /// deployment made, as far as these ARNs need to tell them apart).
     fn revision_arn(&self, td: &str) -> String {
         let n = if td == self.target {
             self.id
@@ -305,7 +308,7 @@ fn service_arn(cluster: &str, service: &str) -> String {
 
 #[derive(Default)]
 struct Ecs {
-    families: HashMap<String, Vec<Value>>,
+    families: Families,
     /// Per service name: its own deployment configuration (as Terraform left
     /// it, then as UpdateService set it).
     configs: HashMap<String, Value>,
@@ -426,34 +429,8 @@ pub fn progressive_ecs_with(clock: Clock) -> impl Fn(&Request) -> Reply + Send +
         let mut ecs = state.lock().unwrap();
         let cluster = r.body["cluster"].as_str().unwrap_or("default").to_string();
         match r.op.as_str() {
-            "RegisterTaskDefinition" => {
-                let family = r.body["family"].as_str().unwrap().to_string();
-                let revisions = ecs.families.entry(family.clone()).or_default();
-                let revision = revisions.len() + 1;
-                let mut td = r.body.clone();
-                td["taskDefinitionArn"] =
-                    json!(format!("{ACCOUNT}:task-definition/{family}:{revision}"));
-                td["revision"] = json!(revision);
-                td["status"] = json!("ACTIVE");
-                let tags = td
-                    .as_object_mut()
-                    .and_then(|o| o.remove("tags"))
-                    .unwrap_or(json!([]));
-                revisions.push(json!({"taskDefinition": td, "tags": tags}));
-                Reply::Ok(json!({"taskDefinition": td, "tags": tags}))
-            }
-            "DescribeTaskDefinition" => {
-                let asked = r.body["taskDefinition"].as_str().unwrap_or_default();
-                let family = asked.rsplit('/').next().unwrap_or(asked);
-                let family = family.split(':').next().unwrap_or(family);
-                match ecs.families.get(family).and_then(|v| v.last()) {
-                    Some(described) => Reply::Ok(described.clone()),
-                    None => Reply::Error(
-                        "ClientException",
-                        "Unable to describe task definition.".into(),
-                    ),
-                }
-            }
+            "RegisterTaskDefinition" => ecs.families.register(&r.body),
+            "DescribeTaskDefinition" => ecs.families.describe(&r.body),
             "DescribeServices" => services(
                 r.body["services"]
                     .as_array()
