@@ -32,18 +32,36 @@ const REPO: &str = "acme/email-platform";
 const SHA: &str = "5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f";
 /// The version serving before the release: the baseline.
 const BASELINE: &str = "sampleapi-0a0a0a0-20250101";
-/// The analysis as `.github/ferry.yml` writes it, with the Prometheus URL
-/// and the failures allowed left to the test.
-const ANALYSIS: &str = r#"    rollout: { strategy: canary, canary-percent: 10, step-bake: 1m, bake: 1m }
+/// The manifest: prod's sampleapi as a canary, with the analysis
+/// `.github/ferry.yml` gives it (the same query), on a 1 s interval, with
+/// the Prometheus URL and the failures allowed left to the test.
+const MANIFEST: &str = r#"project: email-platform
+region: us-east-1
+environments:
+  staging: { cluster: email-platform-staging }
+  prod:
+    cluster: email-platform-prod
+    promote-from: staging
+services:
+  sampleapi:
+    paths: [services/sampleapi/**]
+    task-definition: task-definitions/sampleapi.jsonnet
+    ecs-service: "{project}-{env}-sampleapi"
+    ecr-repository: "{project}/sampleapi"
+    rollout:
+      prod: { strategy: canary, canary-percent: 10, step-bake: 1m, bake: 1m }
     analysis:
-      prometheus: PROMETHEUS
-      interval: 1s
-      failure-limit: FAILURES
-      checks:
-        - name: error-ratio
-          query: sum(slo_version:sli_events_bad:rate5m{slo="api-availability",{version}}) / sum(slo_version:sli_events_total:rate5m{slo="api-availability",{version}})
-          max: 0.01
-          max-vs-baseline: 2
+      prod:
+        prometheus: PROMETHEUS
+        interval: 1s
+        failure-limit: FAILURES
+        checks:
+          - name: error-ratio
+            query: >-
+              sum(slo_version:sli_events_bad:rate5m{slo="api-availability",{version}})
+              / sum(slo_version:sli_events_total:rate5m{slo="api-availability",{version}})
+            max: 0.01
+            max-vs-baseline: 2
 "#;
 
 /// The image of `tag` (by tag and digest, as `ferry build` outputs it).
@@ -78,17 +96,14 @@ fn samples(v: &[(String, f64, u64)]) -> Vec<(&str, f64, u64)> {
     v.iter().map(|(l, v, t)| (l.as_str(), *v, *t)).collect()
 }
 
-/// The repository with prod's rollout and analysis added to its manifest.
+/// The repository's task definitions with [`MANIFEST`].
 fn repository(prometheus: &str, failures: u32) -> tempfile::TempDir {
-    let dir = copy_repo(&[".github/ferry.yml", "task-definitions"]);
-    let file = dir.path().join(".github/ferry.yml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let prod = "    url: https://email-platform.example.com\n";
-    assert!(text.contains(prod), "{text}");
-    let analysis = ANALYSIS
+    let dir = copy_repo(&["task-definitions"]);
+    let manifest = MANIFEST
         .replace("PROMETHEUS", prometheus)
         .replace("FAILURES", &failures.to_string());
-    std::fs::write(&file, text.replace(prod, &format!("{prod}{analysis}"))).unwrap();
+    std::fs::create_dir_all(dir.path().join(".github")).unwrap();
+    std::fs::write(dir.path().join(".github/ferry.yml"), manifest).unwrap();
     dir
 }
 
