@@ -566,6 +566,7 @@ async fn follow_all(
         let plan = &plans[*i];
         let target = Followed {
             service: plan.service.clone(),
+            env: plan.env.clone(),
             cluster: plan.cluster.clone(),
             ecs_service: plan.ecs_service.clone(),
             task_definition: ours.task_definition.clone(),

@@ -161,19 +161,36 @@ pub struct Steps {
 }
 
 impl Steps {
-    /// Notes the stage at `now` (seconds since the rollout began); returns
-    /// the new step when one began.
+    /// Notes the stage at `now` (seconds since the rollout began) and the
+    /// new revision's share of production traffic as ECS reports it
+    /// (`requestedProductionTrafficWeight`), which wins over [`traffic`]'s
+    /// inference from time during the shift; returns the new step when one
+    /// began. A deployment with no stage yet (PENDING) begins none.
     pub fn observe(
         &mut self,
         settings: &RolloutSettings,
         stage: &str,
+        reported: Option<f64>,
         now: f64,
     ) -> Option<&StepReport> {
+        if stage.is_empty() {
+            return None;
+        }
         if stage == "PRODUCTION_TRAFFIC_SHIFT" && self.shift_started.is_none() {
             self.shift_started = Some(now);
         }
         let in_shift = self.shift_started.map_or(0.0, |s| now - s);
-        let share = traffic(settings, stage, in_shift);
+        let share = match traffic(settings, stage, in_shift) {
+            Some(inferred) if stage == "PRODUCTION_TRAFFIC_SHIFT" => {
+                Some(reported.unwrap_or(inferred))
+            }
+            share => share,
+        };
+        // Before the new version takes production traffic, a traffic
+        // shifting rollout has no step yet (its stages are in the log).
+        if settings.strategy != Strategy::Rolling && share.is_none() {
+            return None;
+        }
         let same = self
             .steps
             .last()
@@ -313,6 +330,8 @@ pub async fn round(
 pub struct Followed {
     /// The manifest's service name (the `{service}` of the queries).
     pub service: String,
+    /// The environment, for the log.
+    pub env: String,
     /// The ECS cluster.
     pub cluster: String,
     /// The ECS service.
@@ -603,7 +622,7 @@ pub async fn follow(
         metrics: metrics.unwrap_or(&unreadable),
         target,
         pace,
-        name: format!("{} ({})", target.service, target.cluster),
+        name: format!("{} ({})", target.service, target.env),
         begun: tokio::time::Instant::now(),
         arn: None,
         progress: Progress {
@@ -631,7 +650,10 @@ pub async fn follow(
             }
             if f.stopping.is_none() {
                 let at = f.begun.elapsed().as_secs_f64();
-                if let Some(step) = f.steps.observe(&target.rollout, stage, at) {
+                let reported = deployment
+                    .target_service_revision()
+                    .and_then(t::ServiceRevisionSummary::requested_production_traffic_weight);
+                if let Some(step) = f.steps.observe(&target.rollout, stage, reported, at) {
                     log(&format!("{}: {}", f.name, step.title()));
                     on_step(step);
                 }
@@ -740,22 +762,53 @@ mod tests {
     fn a_step_begins_when_the_stage_or_the_share_changes() {
         let c = canary();
         let mut steps = Steps::default();
-        assert_eq!(
-            steps.observe(&c, "SCALE_UP", 0.0).unwrap().title(),
-            "step 1: rolling (SCALE_UP)"
-        );
-        assert!(steps.observe(&c, "SCALE_UP", 5.0).is_none());
-        let s = steps.observe(&c, "PRODUCTION_TRAFFIC_SHIFT", 10.0).unwrap();
-        assert_eq!(s.title(), "step 2: 10% traffic (PRODUCTION_TRAFFIC_SHIFT)");
+        assert!(steps.observe(&c, "SCALE_UP", None, 0.0).is_none());
+        assert!(steps.observe(&c, "TEST_TRAFFIC_SHIFT", None, 5.0).is_none());
+        let s = steps
+            .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", None, 10.0)
+            .unwrap();
+        assert_eq!(s.title(), "step 1: 10% traffic (PRODUCTION_TRAFFIC_SHIFT)");
         assert!(
             steps
-                .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", 200.0)
+                .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", None, 200.0)
                 .is_none()
         );
         let s = steps
-            .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", 310.0)
+            .observe(&c, "PRODUCTION_TRAFFIC_SHIFT", None, 310.0)
             .unwrap();
-        assert_eq!((s.step, s.traffic_percent), (3, Some(100.0)));
-        assert_eq!(steps.observe(&c, "BAKE_TIME", 320.0).unwrap().step, 4);
+        assert_eq!((s.step, s.traffic_percent), (2, Some(100.0)));
+        assert_eq!(steps.observe(&c, "BAKE_TIME", None, 320.0).unwrap().step, 3);
+        // A rolling update's steps are its stages.
+        let mut rolling = Steps::default();
+        let r = rolling
+            .observe(&RolloutSettings::default(), "RECONCILE_SERVICE", None, 0.0)
+            .unwrap();
+        assert_eq!(r.title(), "step 1: rolling (RECONCILE_SERVICE)");
+    }
+
+    #[test]
+    fn the_share_ecs_reports_wins_and_a_pending_deployment_begins_no_step() {
+        let linear = RolloutSettings {
+            strategy: Strategy::Linear,
+            step_percent: 30.0,
+            ..canary()
+        };
+        let mut steps = Steps::default();
+        assert!(steps.observe(&linear, "", None, 0.0).is_none());
+        let shares: Vec<_> = [30.0, 30.0, 60.0, 90.0]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| {
+                steps
+                    .observe(&linear, "PRODUCTION_TRAFFIC_SHIFT", Some(*w), i as f64)
+                    .map(|s| (s.step, s.traffic_percent))
+            })
+            .collect();
+        assert_eq!(shares, [(1, Some(30.0)), (2, Some(60.0)), (3, Some(90.0))]);
+        // Outside the shift, the strategy says (ECS's 0 before it is no share).
+        let s = steps
+            .observe(&linear, "BAKE_TIME", Some(100.0), 9.0)
+            .unwrap();
+        assert_eq!(s.traffic_percent, Some(100.0));
     }
 }

@@ -8,11 +8,10 @@
 use crate::support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use support::github_state::{assert_valid_github_api, rfc3339};
+use support::prometheus::{Prometheus, free_port, gauge, now};
 use support::{Run, ferry_with};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -43,13 +42,6 @@ fn folder(manifest: &str) -> tempfile::TempDir {
     std::fs::create_dir_all(dir.path().join(".github")).unwrap();
     std::fs::write(dir.path().join(".github/ferry.yml"), manifest).unwrap();
     dir
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 fn deployment(id: u64, service: &str, sha: &str, digest: &str, created: u64) -> Value {
@@ -271,43 +263,11 @@ async fn an_environment_without_promote_from_or_bad_input_is_refused() {
     assert_ne!(run.code, 0);
 }
 
-/// A Prometheus serving recorded SLO series, stopped when dropped.
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Two hours of the per-SLO recorded series, every 30 s up to now:
 /// api-availability errs 0.1% of 10 req/s (burn 0.2 against 99.5%),
 /// api-latency 5% (burn 5 against 99%).
 fn start_prometheus() -> Option<Prometheus> {
-    if Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED: no `prometheus` binary on PATH (Debian: apt-get install prometheus)");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
     let end = now();
-    let mut om = String::new();
     let series = [
         (
             "slo:sli_events_bad:rate5m",
@@ -322,61 +282,22 @@ fn start_prometheus() -> Option<Prometheus> {
             [("api-availability", 0.995), ("api-latency", 0.99)],
         ),
     ];
+    let mut om = String::new();
     for (name, values) in series {
-        om.push_str(&format!("# TYPE {name} gauge\n"));
-        for (slo, v) in values {
-            let mut t = end - 7200;
-            while t <= end {
-                om.push_str(&format!("{name}{{slo=\"{slo}\"}} {v} {t}\n"));
-                t += 30;
-            }
-        }
+        let labels: Vec<(String, f64)> = values
+            .iter()
+            .map(|(slo, v)| (format!("slo=\"{slo}\""), *v))
+            .collect();
+        om.push_str(&gauge(
+            name,
+            labels.iter().flat_map(|(l, v)| {
+                (end - 7200..=end)
+                    .step_by(30)
+                    .map(move |t| (l.as_str(), *v, t))
+            }),
+        ));
     }
-    om.push_str("# EOF\n");
-    let file = dir.path().join("slo.om");
-    std::fs::write(&file, om).unwrap();
-    let data = dir.path().join("data");
-    let out = Command::new("promtool")
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&file)
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
-    let port = free_port();
-    let child = Command::new("prometheus")
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg(format!("--config.file={}", config.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let prom = Prometheus {
-        child,
-        url,
-        _dir: dir,
-    };
-    for _ in 0..100 {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            let _ = write!(s, "GET /-/ready HTTP/1.0\r\n\r\n");
-            let mut answer = String::new();
-            let _ = s.read_to_string(&mut answer);
-            if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
-                return Some(prom);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("Prometheus did not become ready on {}", prom.url);
+    Prometheus::start(&om)
 }
 
 fn slo_gate(url: &str, slos: &str) -> String {

@@ -24,6 +24,7 @@ mod deploy_cli;
 mod deploy_comment;
 mod deploy_github;
 mod deploy_moto;
+mod deploy_progressive;
 mod deploy_scripted;
 mod detect_gaps;
 mod detect_git;

@@ -10,6 +10,7 @@ pub mod detect;
 pub mod github_state;
 pub mod markup;
 pub mod plan_comment;
+pub mod prometheus;
 pub mod scripted;
 
 use std::collections::BTreeMap;

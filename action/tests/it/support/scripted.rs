@@ -10,6 +10,10 @@
 //! only be played to the client from a script. Each test answers each call
 //! from a closure over (operation, body, how many times that operation was
 //! called), and every request is recorded so a test can count calls per poll.
+//!
+//! [`progressive_ecs`] plays ECS's service deployments lifecycle (canary,
+//! linear, blue/green rollouts, stopped with a rollback) on a compressed
+//! clock: see [`lifecycle`], and why moto cannot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +23,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+pub mod lifecycle;
+pub use lifecycle::progressive_ecs;
 
 /// One request the endpoint received.
 #[derive(Debug, Clone)]
@@ -328,6 +335,48 @@ pub fn circuit_breaker(r: &Request, message: &str) -> Reply {
     }
 }
 
+/// The task definitions an ECS stand-in registered, per family: the latest
+/// of a family is what DescribeTaskDefinition answers (so an identical
+/// render is reused).
+#[derive(Default)]
+pub struct Families(HashMap<String, Vec<Value>>);
+
+impl Families {
+    /// RegisterTaskDefinition: the next revision of the body's family.
+    pub fn register(&mut self, body: &Value) -> Reply {
+        let family = body["family"].as_str().unwrap().to_string();
+        let revisions = self.0.entry(family.clone()).or_default();
+        let revision = revisions.len() + 1;
+        let mut td = body.clone();
+        td["taskDefinitionArn"] = json!(format!(
+            "arn:aws:ecs:us-east-1:111111111111:task-definition/{family}:{revision}"
+        ));
+        td["revision"] = json!(revision);
+        td["status"] = json!("ACTIVE");
+        // As ECS: tags are stored beside the definition, not in it.
+        let tags = td
+            .as_object_mut()
+            .and_then(|o| o.remove("tags"))
+            .unwrap_or(json!([]));
+        revisions.push(json!({"taskDefinition": td, "tags": tags}));
+        Reply::Ok(json!({"taskDefinition": td, "tags": tags}))
+    }
+
+    /// DescribeTaskDefinition of a family (or a revision of it): its latest.
+    pub fn describe(&self, body: &Value) -> Reply {
+        let asked = body["taskDefinition"].as_str().unwrap_or_default();
+        let family = asked.rsplit('/').next().unwrap_or(asked);
+        let family = family.split(':').next().unwrap_or(family);
+        match self.0.get(family).and_then(|v| v.last()) {
+            Some(described) => Reply::Ok(described.clone()),
+            None => Reply::Error(
+                "ClientException",
+                "Unable to describe task definition.".into(),
+            ),
+        }
+    }
+}
+
 /// An ECS where every rollout completes at once, with just enough state for
 /// a release to be repeated: registered task definitions (the latest of a
 /// family is what DescribeTaskDefinition answers, so an identical render is
@@ -338,7 +387,7 @@ pub fn circuit_breaker(r: &Request, message: &str) -> Reply {
 pub fn completing_ecs() -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
     #[derive(Default)]
     struct Ecs {
-        families: HashMap<String, Vec<Value>>,
+        families: Families,
         running: HashMap<String, String>,
     }
     let state = Mutex::new(Ecs::default());
@@ -347,36 +396,8 @@ pub fn completing_ecs() -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
     move |r| {
         let mut ecs = state.lock().unwrap();
         match r.op.as_str() {
-            "RegisterTaskDefinition" => {
-                let family = r.body["family"].as_str().unwrap().to_string();
-                let revisions = ecs.families.entry(family.clone()).or_default();
-                let revision = revisions.len() + 1;
-                let mut td = r.body.clone();
-                td["taskDefinitionArn"] = json!(format!(
-                    "arn:aws:ecs:us-east-1:111111111111:task-definition/{family}:{revision}"
-                ));
-                td["revision"] = json!(revision);
-                td["status"] = json!("ACTIVE");
-                // As ECS: tags are stored beside the definition, not in it.
-                let tags = td
-                    .as_object_mut()
-                    .and_then(|o| o.remove("tags"))
-                    .unwrap_or(json!([]));
-                revisions.push(json!({"taskDefinition": td, "tags": tags}));
-                Reply::Ok(json!({"taskDefinition": td, "tags": tags}))
-            }
-            "DescribeTaskDefinition" => {
-                let asked = r.body["taskDefinition"].as_str().unwrap_or_default();
-                let family = asked.rsplit('/').next().unwrap_or(asked);
-                let family = family.split(':').next().unwrap_or(family);
-                match ecs.families.get(family).and_then(|v| v.last()) {
-                    Some(described) => Reply::Ok(described.clone()),
-                    None => Reply::Error(
-                        "ClientException",
-                        "Unable to describe task definition.".into(),
-                    ),
-                }
-            }
+            "RegisterTaskDefinition" => ecs.families.register(&r.body),
+            "DescribeTaskDefinition" => ecs.families.describe(&r.body),
             "DescribeServices" => {
                 let names: Vec<String> = r.body["services"]
                     .as_array()

@@ -1,0 +1,422 @@
+//! Progressive rollouts end to end (issue 16): `ferry deploy --env prod`
+//! as a workflow runs it, with a canary rollout and its analysis in the
+//! manifest; ECS is the scripted service deployments lifecycle
+//! (`support/scripted/lifecycle.rs`: moto has none), on a compressed clock;
+//! the analysis reads a real Prometheus fed with recorded per-version SLI
+//! series (`support/prometheus.rs`), queried as `.github/ferry.yml` does;
+//! GitHub is the stateful stand-in, every request replayed to Prism.
+//!
+//! The image's tag is the version: the task definition sets it as
+//! `SERVICE_VERSION`, the services label their metrics with it, and the
+//! analysis asks for `version="<tag>"` (canary) against `version!="<tag>"`
+//! (the baseline beside it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::support;
+use crate::support::deploy as deploy_support;
+use crate::support::scripted::{self, Scripted};
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deploy_support::{clients, copy_repo, manifest, render};
+use ferry::deploy::{PlanInput, RolloutOptions, Status, plans, roll_out_report};
+use ferry::manifest::{RolloutSettings, Strategy};
+use serde_json::json;
+use support::github_state::{GitHubState, TOKEN, assert_valid_github_api};
+use support::prometheus::{Prometheus, gauge, now};
+use support::{AWS_VARS, Run, everything, ferry_without};
+
+const REPO: &str = "acme/email-platform";
+const SHA: &str = "5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f";
+/// The version serving before the release: the baseline.
+const BASELINE: &str = "sampleapi-0a0a0a0-20250101";
+/// The manifest: prod's sampleapi as a canary, with the analysis
+/// `.github/ferry.yml` gives it (the same query), on a 1 s interval, with
+/// the Prometheus URL and the failures allowed left to the test.
+const MANIFEST: &str = r#"project: email-platform
+region: us-east-1
+environments:
+  staging: { cluster: email-platform-staging }
+  prod:
+    cluster: email-platform-prod
+    promote-from: staging
+services:
+  sampleapi:
+    paths: [services/sampleapi/**]
+    task-definition: task-definitions/sampleapi.jsonnet
+    ecs-service: "{project}-{env}-sampleapi"
+    ecr-repository: "{project}/sampleapi"
+    rollout:
+      prod: { strategy: canary, canary-percent: 10, step-bake: 1m, bake: 1m }
+    analysis:
+      prod:
+        prometheus: PROMETHEUS
+        interval: 1s
+        failure-limit: FAILURES
+        checks:
+          - name: error-ratio
+            query: >-
+              sum(slo_version:sli_events_bad:rate5m{slo="api-availability",{version}})
+              / sum(slo_version:sli_events_total:rate5m{slo="api-availability",{version}})
+            max: 0.01
+            max-vs-baseline: 2
+"#;
+
+/// The image of `tag` (by tag and digest, as `ferry build` outputs it).
+fn image(tag: &str) -> String {
+    format!(
+        "111111111111.dkr.ecr.us-east-1.amazonaws.com/email-platform/sampleapi:{tag}@sha256:{}",
+        "ab".repeat(32)
+    )
+}
+
+/// The per-version SLI series of the availability SLO, one sample a
+/// second from 10 minutes ago to 2 minutes ahead: `ratio(version, t)` is
+/// the error ratio (`None`: no traffic, no series) of 10 requests a second.
+fn series(versions: &[&str], ratio: impl Fn(&str, u64) -> Option<f64>) -> String {
+    let now = now();
+    let mut bad = Vec::new();
+    let mut total = Vec::new();
+    for version in versions {
+        let labels = format!("slo=\"api-availability\",version=\"{version}\"");
+        for t in now - 600..=now + 120 {
+            if let Some(r) = ratio(version, t) {
+                bad.push((labels.clone(), 10.0 * r, t));
+                total.push((labels.clone(), 10.0, t));
+            }
+        }
+    }
+    gauge("slo_version:sli_events_bad:rate5m", samples(&bad))
+        + &gauge("slo_version:sli_events_total:rate5m", samples(&total))
+}
+
+fn samples(v: &[(String, f64, u64)]) -> Vec<(&str, f64, u64)> {
+    v.iter().map(|(l, v, t)| (l.as_str(), *v, *t)).collect()
+}
+
+/// The repository's task definitions with [`MANIFEST`].
+fn repository(prometheus: &str, failures: u32) -> tempfile::TempDir {
+    let dir = copy_repo(&["task-definitions"]);
+    let manifest = MANIFEST
+        .replace("PROMETHEUS", prometheus)
+        .replace("FAILURES", &failures.to_string());
+    std::fs::create_dir_all(dir.path().join(".github")).unwrap();
+    std::fs::write(dir.path().join(".github/ferry.yml"), manifest).unwrap();
+    dir
+}
+
+/// `ferry deploy --env prod` of sampleapi at `tag`, against `ecs`.
+fn deploy(dir: &Path, gh: &GitHubState, ecs: &str, tag: &str) -> Run {
+    let uri = gh.uri();
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path().display().to_string();
+    let mut env: Vec<(&str, &str)> = gh.env(&uri, SHA);
+    env.extend([
+        ("HOME", home.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL", ecs),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]);
+    let images = format!("sampleapi={}", image(tag));
+    ferry_without(
+        dir,
+        &[
+            "deploy",
+            "--env",
+            "prod",
+            "--images",
+            &images,
+            "--poll-interval",
+            "50ms",
+            "--timeout",
+            "60s",
+        ],
+        &env,
+        AWS_VARS,
+    )
+}
+
+/// What a scenario needs: Prometheus, a scripted ECS at `ms_per_minute`,
+/// GitHub with the commit on pull request 7, the repository.
+struct Scene {
+    _prometheus: Prometheus,
+    ecs: Scripted,
+    gh: GitHubState,
+    repo: tempfile::TempDir,
+}
+
+async fn scene(om: &str, failures: u32, ms_per_minute: u64) -> Option<Scene> {
+    let prometheus = Prometheus::start(om)?;
+    let ecs = Scripted::start(scripted::progressive_ecs(ms_per_minute)).await;
+    let gh = GitHubState::start(REPO).await;
+    gh.set_pulls(SHA, &[7]);
+    let repo = repository(&prometheus.url, failures);
+    Some(Scene {
+        _prometheus: prometheus,
+        ecs,
+        gh,
+        repo,
+    })
+}
+
+impl Scene {
+    fn deploy(&self, tag: &str) -> Run {
+        let started = Instant::now();
+        let run = deploy(self.repo.path(), &self.gh, &self.ecs.url, tag);
+        eprintln!("deploy of {tag}: {:.1}s", started.elapsed().as_secs_f64());
+        assert!(!everything(&run).contains(TOKEN));
+        run
+    }
+
+    fn comment(&self) -> String {
+        let comments = self.gh.comments();
+        assert_eq!(comments.len(), 1, "{comments:#?}");
+        assert_eq!(comments[0].issue, 7);
+        comments[0].body.clone()
+    }
+
+    /// The UpdateService calls' deployment configurations.
+    fn strategies(&self) -> Vec<serde_json::Value> {
+        self.ecs
+            .calls("UpdateService")
+            .into_iter()
+            .map(|r| r.body["deploymentConfiguration"].clone())
+            .collect()
+    }
+
+    /// Asserts one StopServiceDeployment, with a rollback, of this
+    /// release's service deployment.
+    fn stopped_once_with_a_rollback(&self) {
+        let stops = self.ecs.calls("StopServiceDeployment");
+        assert_eq!(stops.len(), 1, "{stops:#?}");
+        assert_eq!(stops[0].body["stopType"], "ROLLBACK");
+        let arn = stops[0].body["serviceDeploymentArn"].as_str().unwrap();
+        assert!(
+            arn.starts_with("arn:aws:ecs:us-east-1:111111111111:service-deployment/email-platform-prod/email-platform-prod-sampleapi/"),
+            "{arn}"
+        );
+    }
+
+    /// The log lines of the analysis rounds.
+    fn rounds(run: &Run) -> Vec<String> {
+        run.stdout
+            .lines()
+            .filter(|l| l.contains("error-ratio canary"))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_healthy_canary_completes() {
+    let tag = "sampleapi-5e1f0c2-healthy";
+    let om = series(&[BASELINE, tag], |_, _| Some(0.001));
+    let Some(s) = scene(&om, 0, 1500).await else {
+        return;
+    };
+    let run = s.deploy(tag);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.output("status"), "succeeded", "{run:#?}");
+
+    let sent = s.strategies();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["strategy"], "CANARY");
+    assert_eq!(
+        sent[0]["canaryConfiguration"],
+        json!({"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 1})
+    );
+    assert_eq!(sent[0]["bakeTimeInMinutes"], 1);
+    assert_eq!(
+        sent[0]["deploymentCircuitBreaker"],
+        json!({"enable": true, "rollback": true}),
+        "the service's own circuit breaker is kept"
+    );
+    assert!(s.ecs.calls("StopServiceDeployment").is_empty());
+
+    let rounds = Scene::rounds(&run);
+    assert!(rounds.len() >= 2, "{rounds:#?}\n{}", run.stdout);
+    for r in &rounds {
+        assert!(
+            r.ends_with("error-ratio canary 0.001 baseline 0.001: ok"),
+            "{r}"
+        );
+    }
+    let records = s.gh.deployments_of("prod", "sampleapi");
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0].state(), Some("success"), "{records:#?}");
+    assert!(s.comment().contains("succeeded"), "{}", s.comment());
+    assert_valid_github_api(&s.gh.received().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_canary_burning_its_budget_at_the_first_step_is_stopped_and_rolled_back() {
+    let tag = "sampleapi-5e1f0c2-burning";
+    let om = series(&[BASELINE, tag], |v, _| {
+        Some(if v == tag { 0.2 } else { 0.001 })
+    });
+    let Some(s) = scene(&om, 0, 3000).await else {
+        return;
+    };
+    let run = s.deploy(tag);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
+
+    s.stopped_once_with_a_rollback();
+    let figures = "error-ratio = 0.2 is above 0.01";
+    let rounds = Scene::rounds(&run);
+    assert_eq!(rounds.len(), 1, "one round decided: {rounds:#?}");
+    assert!(rounds[0].contains(figures), "{rounds:#?}");
+    assert!(
+        run.stdout
+            .contains("10% traffic (PRODUCTION_TRAFFIC_SHIFT)"),
+        "the first step decided:\n{}",
+        run.stdout
+    );
+    assert!(run.summary.contains(figures), "{}", run.summary);
+    let body = s.comment();
+    assert!(body.contains(figures), "{body}");
+    assert!(body.contains("rolled-back"), "{body}");
+    let records = s.gh.deployments_of("prod", "sampleapi");
+    let states = records[0].states();
+    let (last, before) = states.split_last().unwrap();
+    assert_eq!(*last, "failure", "{states:?}");
+    assert!(
+        !before.is_empty() && before.iter().all(|s| *s == "in_progress"),
+        "{states:?}"
+    );
+    assert_valid_github_api(&s.gh.received().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_canary_without_traffic_data_fails_closed() {
+    let tag = "sampleapi-5e1f0c2-silent";
+    // Only the baseline has series: the new version never got a request.
+    let om = series(&[BASELINE], |_, _| Some(0.001));
+    let Some(s) = scene(&om, 0, 3000).await else {
+        return;
+    };
+    let run = s.deploy(tag);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
+    s.stopped_once_with_a_rollback();
+    let said = "no data for the new version";
+    assert!(run.summary.contains(said), "{}", run.summary);
+    assert!(s.comment().contains(said), "{}", s.comment());
+    assert_valid_github_api(&s.gh.received().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flapping_metric_within_the_failures_allowed_completes() {
+    let tag = "sampleapi-5e1f0c2-flapping";
+    // The canary errs 5% during two seconds, 8 s from now: inside the
+    // analysis (Prometheus is up and the deploy reaches the traffic shift
+    // about 1 s from now on an idle machine, 8 s of slack; the analysis then
+    // lasts 12 s). Rounds come at least 1 s apart (the interval) and well
+    // under 2 s, and query whole seconds, so 1 or 2 rounds fail, never 0 or
+    // 3: within `failure-limit: 2`.
+    let bad = now() + 8..now() + 10;
+    let om = series(&[BASELINE, tag], |v, t| {
+        Some(if v == tag && bad.contains(&t) {
+            0.05
+        } else {
+            0.001
+        })
+    });
+    let Some(s) = scene(&om, 2, 6000).await else {
+        return;
+    };
+    let run = s.deploy(tag);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.output("status"), "succeeded", "{run:#?}");
+    assert!(s.ecs.calls("StopServiceDeployment").is_empty());
+    let rounds = Scene::rounds(&run);
+    let failed = rounds
+        .iter()
+        .filter(|r| r.contains("error-ratio = 0.05 is above 0.01"))
+        .count();
+    assert!((1..=2).contains(&failed), "{rounds:#?}");
+    assert!(
+        rounds.last().unwrap().ends_with(": ok"),
+        "it recovered: {rounds:#?}"
+    );
+    assert_valid_github_api(&s.gh.received().await).await;
+}
+
+/// A linear rollout through the library: each traffic step ECS reports is
+/// a step of the report, in order.
+#[tokio::test]
+async fn a_linear_rollouts_steps_are_reported_in_order() {
+    let script = Scripted::start(scripted::progressive_ecs(300)).await;
+    let c = clients(&script.url).await;
+    let tag = "sampleapi-5e1f0c2-linear";
+    let mut plans = plans(
+        &manifest(),
+        "staging",
+        vec![PlanInput {
+            service: "sampleapi".into(),
+            image: Some(image(tag)),
+            task_definition: render("sampleapi", "staging", &image(tag)),
+            rollback_to: None,
+        }],
+    )
+    .unwrap();
+    plans[0].rollout = RolloutSettings {
+        strategy: Strategy::Linear,
+        step_percent: 30.0,
+        step_bake_secs: 60,
+        bake_secs: 60,
+        ..RolloutSettings::default()
+    };
+    let opts = RolloutOptions {
+        poll_interval: Duration::from_millis(20),
+        deadline: Duration::from_secs(20),
+        ..RolloutOptions::default()
+    };
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let report = roll_out_report(&c, plans, &opts, &mut |l| {
+        sink.lock().unwrap().push(l.to_string())
+    })
+    .await;
+    let log = log.lock().unwrap().clone();
+    let o = &report.outcomes[0];
+    assert_eq!(o.status, Status::Succeeded, "{o:#?}\n{log:#?}");
+    let sent = &script.calls("UpdateService")[0].body["deploymentConfiguration"];
+    assert_eq!(sent["strategy"], "LINEAR");
+    assert_eq!(
+        sent["linearConfiguration"],
+        json!({"stepPercent": 30.0, "stepBakeTimeInMinutes": 1})
+    );
+    let progress = o.progress.as_ref().unwrap();
+    assert_eq!(progress.strategy, "linear");
+    assert_eq!(progress.version, tag);
+    let numbers: Vec<usize> = progress.steps.iter().map(|s| s.step).collect();
+    assert_eq!(numbers, (1..=progress.steps.len()).collect::<Vec<_>>());
+    let traffic: Vec<(&str, Option<f64>)> = progress
+        .steps
+        .iter()
+        .filter(|s| s.traffic_percent.is_some_and(|p| p > 0.0))
+        .map(|s| (s.stage.as_str(), s.traffic_percent))
+        .collect();
+    assert_eq!(
+        traffic,
+        [
+            ("PRODUCTION_TRAFFIC_SHIFT", Some(30.0)),
+            ("PRODUCTION_TRAFFIC_SHIFT", Some(60.0)),
+            ("PRODUCTION_TRAFFIC_SHIFT", Some(90.0)),
+            ("POST_PRODUCTION_TRAFFIC_SHIFT", Some(100.0)),
+            ("BAKE_TIME", Some(100.0)),
+            ("CLEAN_UP", Some(100.0)),
+        ],
+        "{:#?}",
+        progress.steps
+    );
+    let titles: Vec<&String> = log.iter().filter(|l| l.contains("% traffic")).collect();
+    assert!(
+        titles[0].ends_with("30% traffic (PRODUCTION_TRAFFIC_SHIFT)"),
+        "{titles:#?}"
+    );
+}
