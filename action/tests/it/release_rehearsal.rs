@@ -6,9 +6,11 @@
 //! a re-run of the first release (nothing changes). And `ferry release
 //! --dry-run` prints the plan of the same commit.
 //!
-//! ECS is the completing scripted endpoint of `deploy_support/scripted.rs`:
-//! the gate needs a deployment that SUCCEEDED in staging, and moto never
-//! completes a rollout. GitHub is the stateful stand-in of
+//! ECS is the scripted endpoint with the service deployments lifecycle
+//! (`support/scripted/lifecycle.rs`): the gate needs a deployment that
+//! SUCCEEDED in staging, moto never completes a rollout, and prod's
+//! `sampleapi` is a canary (`.github/ferry.yml`) whose analysis reads a real
+//! Prometheus, fed after the build with healthy series for the version built. GitHub is the stateful stand-in of
 //! `support/github_state.rs` (Prism is stateless; every request is replayed
 //! to Prism at the end). The real Dockerfiles need Docker Hub, so the copy's
 //! are `FROM scratch` ones over the services' sources.
@@ -21,8 +23,9 @@
 use crate::support;
 use crate::support::container as container_support;
 use crate::support::deploy as deploy_support;
+use crate::support::prometheus::{self, Prometheus};
 use crate::support::root;
-use crate::support::scripted::{Scripted, completing_ecs};
+use crate::support::scripted::{self, Scripted};
 
 use std::path::Path;
 
@@ -48,10 +51,19 @@ const PATHS: &[&str] = &[
     "services/telemetry/src",
 ];
 
-/// The copy, committed on `main`; returns the repository.
-fn repository() -> tempfile::TempDir {
+/// The copy, committed on `main`, its analyses reading the Prometheus on
+/// `prometheus_port`; returns the repository.
+fn repository(prometheus_port: u16) -> tempfile::TempDir {
     let dir = copy_repo(PATHS);
     let root = root();
+    let manifest = dir.path().join(".github/ferry.yml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let local = text.replace(
+        "prometheus: https://prometheus.email-platform.example.com",
+        &format!("prometheus: http://127.0.0.1:{prometheus_port}"),
+    );
+    assert_ne!(local, text, "the manifest's analysis moved");
+    std::fs::write(&manifest, local).unwrap();
     // The workspace without the action crate (not copied).
     let cargo = std::fs::read_to_string(root.join("Cargo.toml"))
         .unwrap()
@@ -254,9 +266,12 @@ async fn rehearse(runner: &Runner) {
     let moto = testbed_url("MOTO_URL");
     let registry = testbed_url("REGISTRY");
     ecr_repositories(&moto).await;
-    let ecs = Scripted::start(completing_ecs()).await;
+    // A minute of bake lasts 100 ms: prod's canary (5 + 5 minutes) takes
+    // about a second, and each stage outlasts a few 50-ms polls.
+    let ecs = Scripted::start(scripted::progressive_ecs(100)).await;
     let gh = GitHubState::start(REPO).await;
-    let repo = repository();
+    let prometheus_port = prometheus::free_port();
+    let repo = repository(prometheus_port);
     let dir = repo.path();
     let base = git_in(dir, &["rev-parse", "HEAD"]).trim().to_string();
 
@@ -318,6 +333,31 @@ async fn rehearse(runner: &Runner) {
         ["sampleapi"]
     );
     let image = build.output("image").to_string();
+    // What prod's canary analysis will read: the version built and the one
+    // it replaces, both healthy (0.1% errors, p99 120 ms).
+    let version = ferry::deploy::analysis::version_of(&image);
+    let now = prometheus::now();
+    let mut series = String::new();
+    for (name, value) in [
+        ("slo_version:sli_events_bad:rate5m", 0.01),
+        ("slo_version:sli_events_total:rate5m", 10.0),
+        ("version:http_request_duration_seconds:p99_rate5m", 0.12),
+    ] {
+        let labels: Vec<String> = [version.as_str(), "bootstrap"]
+            .iter()
+            .map(|v| format!("slo=\"api-availability\",version=\"{v}\""))
+            .collect();
+        let samples: Vec<(&str, f64, u64)> = labels
+            .iter()
+            .flat_map(|l| {
+                (now - 600..=now + 300)
+                    .step_by(15)
+                    .map(move |t| (l.as_str(), value, t))
+            })
+            .collect();
+        series.push_str(&prometheus::gauge(name, samples));
+    }
+    let _prometheus = Prometheus::start_on(prometheus_port, &series);
     assert!(
         image.starts_with(&format!("{registry}/email-platform/sampleapi@sha256:")),
         "{image}"
@@ -429,10 +469,43 @@ async fn rehearse(runner: &Runner) {
     );
     let records = gh.deployments_of("prod", "sampleapi");
     assert_eq!(records.len(), 1, "{records:#?}");
-    assert_eq!(records[0].states(), ["in_progress", "success"]);
+    // Prod's sampleapi is a canary: a status per step, then success.
+    let states = records[0].states();
+    assert_eq!(states.first().copied(), Some("in_progress"));
+    assert_eq!(states.last().copied(), Some("success"));
+    let described: Vec<&str> = records[0]
+        .statuses
+        .iter()
+        .map(|s| s.description.as_str())
+        .collect();
+    assert!(
+        described.contains(&"step 1: 10% traffic (PRODUCTION_TRAFFIC_SHIFT)"),
+        "{described:#?}"
+    );
+    assert!(
+        described.iter().any(|d| d.ends_with("(BAKE_TIME)")),
+        "{described:#?}"
+    );
+    assert!(
+        prod.stdout
+            .contains("error-ratio canary 0.001 baseline 0.001: ok"),
+        "{prod:#?}"
+    );
+    // It completed: the last step decided, with all the traffic.
+    let decided: Value = serde_json::from_str(prod.output("decided-by")).unwrap();
+    let decided = decided["sampleapi"].as_str().unwrap();
+    assert!(
+        decided.starts_with("step ") && decided.contains(": 100% traffic ("),
+        "{decided}"
+    );
     assert!(records[0].production_environment);
     assert_eq!(
-        records[0].statuses[1].environment_url.as_deref(),
+        records[0]
+            .statuses
+            .last()
+            .unwrap()
+            .environment_url
+            .as_deref(),
         Some("https://email-platform.example.com")
     );
     // One comment on the pull request, with both environments.

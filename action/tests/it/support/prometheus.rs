@@ -58,6 +58,12 @@ impl Prometheus {
     /// seconds; `# EOF` is added when missing) and starts a server on it.
     /// `None`, with a SKIPPED line, when there is no `prometheus` binary.
     pub fn start(openmetrics: &str) -> Option<Self> {
+        Self::start_on(free_port(), openmetrics)
+    }
+
+    /// [`Prometheus::start`] on `port` (chosen beforehand, when its URL
+    /// must be written before the series are known).
+    pub fn start_on(port: u16, openmetrics: &str) -> Option<Self> {
         if Command::new("prometheus")
             .arg("--version")
             .output()
@@ -89,7 +95,6 @@ impl Prometheus {
         );
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
-        let port = free_port();
         let child = Command::new("prometheus")
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
