@@ -108,7 +108,7 @@ fn repository(prometheus: &str, failures: u32) -> tempfile::TempDir {
 }
 
 /// `ferry deploy --env prod` of sampleapi at `tag`, against `ecs`.
-fn deploy(dir: &Path, gh: &GitHubState, ecs: &str, tag: &str) -> Run {
+fn deploy(dir: &Path, gh: &GitHubState, ecs: &str, tag: &str, timeout: &str) -> Run {
     let uri = gh.uri();
     let home = tempfile::tempdir().unwrap();
     let home = home.path().display().to_string();
@@ -132,7 +132,7 @@ fn deploy(dir: &Path, gh: &GitHubState, ecs: &str, tag: &str) -> Run {
             "--poll-interval",
             "50ms",
             "--timeout",
-            "60s",
+            timeout,
         ],
         &env,
         AWS_VARS,
@@ -164,8 +164,12 @@ async fn scene(om: &str, failures: u32, ms_per_minute: u64) -> Option<Scene> {
 
 impl Scene {
     fn deploy(&self, tag: &str) -> Run {
+        self.deploy_within(tag, "60s")
+    }
+
+    fn deploy_within(&self, tag: &str, timeout: &str) -> Run {
         let started = Instant::now();
-        let run = deploy(self.repo.path(), &self.gh, &self.ecs.url, tag);
+        let run = deploy(self.repo.path(), &self.gh, &self.ecs.url, tag, timeout);
         eprintln!("deploy of {tag}: {:.1}s", started.elapsed().as_secs_f64());
         assert!(!everything(&run).contains(TOKEN));
         run
@@ -419,4 +423,31 @@ async fn a_linear_rollouts_steps_are_reported_in_order() {
         titles[0].ends_with("30% traffic (PRODUCTION_TRAFFIC_SHIFT)"),
         "{titles:#?}"
     );
+}
+
+/// A healthy canary that outlasts `--timeout` is stopped the same way:
+/// rolled back by ECS, and the reason says it was the deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollout_past_its_deadline_is_stopped_and_rolled_back() {
+    let tag = "sampleapi-5e1f0c2-slow";
+    let om = series(&[BASELINE, tag], |_, _| Some(0.001));
+    // A minute of bake lasts 3 s: the canary alone outlasts a 2-s deadline.
+    let Some(s) = scene(&om, 0, 3000).await else {
+        return;
+    };
+    let run = s.deploy_within(tag, "2s");
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
+    s.stopped_once_with_a_rollback();
+    let decided: serde_json::Value = serde_json::from_str(run.output("decided-by")).unwrap();
+    assert_eq!(decided["sampleapi"], "the deadline (2s)");
+    assert!(
+        s.comment()
+            .contains("no end within 2s: the deployment was stopped"),
+        "{}",
+        s.comment()
+    );
+    let records = s.gh.deployments_of("prod", "sampleapi");
+    assert_eq!(records[0].state(), Some("failure"), "{records:#?}");
+    assert_valid_github_api(&s.gh.received().await).await;
 }
