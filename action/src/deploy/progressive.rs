@@ -105,6 +105,40 @@ pub fn traffic(settings: &RolloutSettings, stage: &str, secs_in_shift: f64) -> O
     }
 }
 
+/// How a service will roll out, in one line for plans and dry runs:
+/// `canary: 10% for 5m, then all; bake 5m; analysis every 60s of
+/// error-ratio, latency-p99 (up to 1 failed round)`.
+pub fn describe_rollout(rollout: &RolloutSettings, analysis: Option<&AnalysisSettings>) -> String {
+    let minutes = |secs: u64| format!("{}m", secs / 60);
+    let mut text = match rollout.strategy {
+        Strategy::Rolling => "rolling".to_string(),
+        Strategy::BlueGreen => format!("blue-green; bake {}", minutes(rollout.bake_secs)),
+        Strategy::Canary => format!(
+            "canary: {}% for {}, then all; bake {}",
+            analysis::figure(rollout.canary_percent),
+            minutes(rollout.step_bake_secs),
+            minutes(rollout.bake_secs)
+        ),
+        Strategy::Linear => format!(
+            "linear: {}% more every {}; bake {}",
+            analysis::figure(rollout.step_percent),
+            minutes(rollout.step_bake_secs),
+            minutes(rollout.bake_secs)
+        ),
+    };
+    if let Some(a) = analysis {
+        let names: Vec<&str> = a.checks.iter().map(|c| c.name.as_str()).collect();
+        text.push_str(&format!(
+            "; analysis every {}s of {} (up to {} failed round{})",
+            a.interval_secs,
+            names.join(", "),
+            a.failure_limit,
+            if a.failure_limit == 1 { "" } else { "s" }
+        ));
+    }
+    text
+}
+
 /// Whether the analysis runs at `stage`: while the new version serves
 /// production traffic (for a rolling update, from the first new task on).
 pub fn analysing(strategy: Strategy, status: &str, stage: &str) -> bool {
@@ -707,6 +741,37 @@ mod tests {
         };
         assert_eq!(traffic(&bg, "PRODUCTION_TRAFFIC_SHIFT", 0.0), Some(100.0));
         assert_eq!(traffic(&RolloutSettings::default(), "BAKE_TIME", 0.0), None);
+    }
+
+    #[test]
+    fn a_rollout_reads_in_one_line() {
+        assert_eq!(
+            describe_rollout(&RolloutSettings::default(), None),
+            "rolling"
+        );
+        let analysis = AnalysisSettings {
+            prometheus: "http://p".into(),
+            interval_secs: 60,
+            failure_limit: 1,
+            checks: vec![crate::manifest::AnalysisCheck {
+                name: "error-ratio".into(),
+                query: "q{version}".into(),
+                max: Some(0.01),
+                max_vs_baseline: None,
+            }],
+        };
+        assert_eq!(
+            describe_rollout(&canary(), Some(&analysis)),
+            "canary: 10% for 5m, then all; bake 5m; analysis every 60s of error-ratio (up to 1 failed round)"
+        );
+        let linear = RolloutSettings {
+            strategy: Strategy::Linear,
+            ..canary()
+        };
+        assert_eq!(
+            describe_rollout(&linear, None),
+            "linear: 25% more every 5m; bake 5m"
+        );
     }
 
     #[test]

@@ -292,12 +292,13 @@ pub fn preview(
     let report = dry_report(plan, ctx.run_url.clone());
     for p in &plan.services {
         reporter.info(&format!(
-            "dry run: {} ({}) would run {} on ECS service {} in cluster {}",
+            "dry run: {} ({}) would run {} on ECS service {} in cluster {}, rolling out {}",
             p.service,
             p.env,
             p.image.as_deref().unwrap_or("–"),
             p.ecs_service,
-            p.cluster
+            p.cluster,
+            super::progressive::describe_rollout(&p.rollout, p.analysis.as_ref())
         ))?;
     }
     reporter.info("dry run: the deploy comment would read:")?;

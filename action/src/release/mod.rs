@@ -374,6 +374,10 @@ pub async fn execute_dry(
                 .to_string(),
             changes,
             changes_note,
+            rollout: deploy::progressive::describe_rollout(
+                &service.rollout,
+                service.analysis.as_ref(),
+            ),
         });
     }
     let comment = deploy::comment::preview(&deploy::dry_report(&plan.deploy, ctx.run_url.clone()));

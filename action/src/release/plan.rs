@@ -43,6 +43,8 @@ pub struct DryRunService {
     pub image: String,
     /// The rendered task definition's file.
     pub task_definition_file: String,
+    /// How it would roll out (strategy, steps, analysis).
+    pub rollout: String,
     /// What would change on the running service (`+`/`-`/`~` lines), or
     /// `None` when the running definition could not be read.
     pub changes: Option<Vec<String>>,

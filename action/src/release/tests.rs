@@ -54,6 +54,7 @@ fn the_plan_names_services_images_changes_and_the_comment() {
                 changes_note: Some(
                     "Not compared with the running service: no AWS credentials.".into(),
                 ),
+                rollout: "rolling".into(),
             },
             DryRunService {
                 service: "other".into(),
@@ -62,6 +63,7 @@ fn the_plan_names_services_images_changes_and_the_comment() {
                 task_definition_file: "f".into(),
                 changes: Some(vec!["~ cpu: \"256\" → \"512\"".into()]),
                 changes_note: None,
+                rollout: "canary: 10% for 5m, then all; bake 5m".into(),
             },
         ],
         comment: "<!-- ferry:deploy -->\n| env | service |".into(),
