@@ -13,16 +13,7 @@ use std::path::Path;
 use serde_yaml_ng::Value;
 use support::{Repo, Run, ferry, ferry_with, git_in};
 
-const MANIFEST: &str = "\
-project: shop
-region: us-east-1
-environments:
-  staging: { cluster: shop-staging }
-  prod: { cluster: shop-prod, promote-from: staging }
-services:
-  api: {}
-  worker: {}
-";
+const MANIFEST: &str = support::TWO_SERVICES;
 
 /// A clone of `main` (two services, one commit), ready for push events.
 fn clone_of_main() -> (Repo, tempfile::TempDir, String) {

@@ -15,16 +15,7 @@ use support::{Repo, ferry_with, testbed_url};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const MANIFEST: &str = "\
-project: shop
-region: us-east-1
-environments:
-  staging: { cluster: shop-staging }
-  prod: { cluster: shop-prod, promote-from: staging }
-services:
-  api: {}
-  worker: {}
-";
+const MANIFEST: &str = support::TWO_SERVICES;
 
 /// A checkout that is not a git clone (a source tarball, a container without history).
 fn plain_folder() -> tempfile::TempDir {

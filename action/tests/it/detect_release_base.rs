@@ -17,16 +17,7 @@ use support::{Repo, Run, ferry_with, git_in};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const MANIFEST: &str = "\
-project: shop
-region: us-east-1
-environments:
-  staging: { cluster: shop-staging }
-  prod: { cluster: shop-prod, promote-from: staging }
-services:
-  api: {}
-  worker: {}
-";
+const MANIFEST: &str = support::TWO_SERVICES;
 
 const TOKEN: &str = "ghs_releasebasetoken0123456789";
 

@@ -294,3 +294,16 @@ pub fn everything(run: &Run) -> String {
         run.outputs
     )
 }
+
+/// Two services (`api`, `worker`) and two environments, the smallest
+/// manifest the detect tests release from.
+pub const TWO_SERVICES: &str = "\
+project: shop
+region: us-east-1
+environments:
+  staging: { cluster: shop-staging }
+  prod: { cluster: shop-prod, promote-from: staging }
+services:
+  api: {}
+  worker: {}
+";
