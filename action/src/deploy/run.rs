@@ -575,22 +575,7 @@ pub async fn execute(
     }
 
     let mut registrations = register_all(&clients, &plan, rollout).await?;
-    for service in plan.services.iter_mut() {
-        if let Some(Ok(r)) = registrations.get(&service.service) {
-            reporter.info(&format!(
-                "{} ({}): {} {}",
-                service.service,
-                service.env,
-                if r.registered {
-                    "registered"
-                } else {
-                    "reusing the identical"
-                },
-                r.arn
-            ))?;
-            service.registered = Some(r.clone());
-        }
-    }
+    note_registrations(&mut plan, &registrations, reporter)?;
     let records = match &gh {
         Some(gh) => open_records(gh, ctx, &mut plan, reporter).await?,
         None => Records::new(),
@@ -602,41 +587,20 @@ pub async fn execute(
         .services
         .into_iter()
         .partition(|p| p.registered.is_some());
-    reporter.group(&format!("roll out to {}", plan.env))?;
-    let (steps, statuses) = match &gh {
-        Some(gh) => {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            let poster = StepStatuses {
-                gh: gh.clone(),
-                records: records.clone(),
-                log_url: ctx.run_url.clone(),
-                environment_url: plan.environment_url.clone(),
-            };
-            (Some(tx), Some(tokio::spawn(poster.run(rx))))
-        }
-        None => (None, None),
-    };
-    let mut lines = Vec::new();
-    let mut outcomes = roll_out_with(
+    let mut outcomes = roll_out_reported(
         &clients,
         ready,
         rollout,
-        &mut |line| {
-            lines.push(line.to_string());
-        },
-        steps,
+        gh.as_ref().map(|gh| StepStatuses {
+            gh: gh.clone(),
+            records: records.clone(),
+            log_url: ctx.run_url.clone(),
+            environment_url: plan.environment_url.clone(),
+        }),
+        &plan.env,
+        reporter,
     )
-    .await
-    .outcomes;
-    if let Some(statuses) = statuses {
-        for warning in statuses.await.unwrap_or_default() {
-            lines.push(warning);
-        }
-    }
-    for line in &lines {
-        reporter.info(line)?;
-    }
-    reporter.end_group()?;
+    .await?;
     for p in broken {
         let reason = match registrations.remove(&p.service) {
             Some(Err(e)) => e,
@@ -662,21 +626,89 @@ pub async fn execute(
 
     write_outputs(reporter, &report)?;
     reporter.summary(&comment::render_summary(&report))?;
+    succeeded(report)
+}
+
+/// The report when every service succeeded (or was unchanged), else the
+/// error naming those that did not.
+fn succeeded(report: DeployReport) -> Result<DeployReport, RunError> {
     if report.succeeded() {
-        Ok(report)
-    } else {
-        let failed: Vec<String> = report
-            .outcomes
-            .iter()
-            .filter(|o| !o.status.is_success())
-            .map(|o| format!("{} {}", o.service, o.status.as_str()))
-            .collect();
-        Err(RunError::Failed(format!(
-            "deploy to {} failed: {}",
-            report.env,
-            failed.join(", ")
-        )))
+        return Ok(report);
     }
+    let failed: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter(|o| !o.status.is_success())
+        .map(|o| format!("{} {}", o.service, o.status.as_str()))
+        .collect();
+    Err(RunError::Failed(format!(
+        "deploy to {} failed: {}",
+        report.env,
+        failed.join(", ")
+    )))
+}
+
+/// Says what registration did, and puts each ARN on its service's plan.
+fn note_registrations(
+    plan: &mut DeployPlan,
+    registrations: &Registrations,
+    reporter: &mut Reporter,
+) -> Result<(), RunError> {
+    for service in plan.services.iter_mut() {
+        if let Some(Ok(r)) = registrations.get(&service.service) {
+            reporter.info(&format!(
+                "{} ({}): {} {}",
+                service.service,
+                service.env,
+                if r.registered {
+                    "registered"
+                } else {
+                    "reusing the identical"
+                },
+                r.arn
+            ))?;
+            service.registered = Some(r.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The rollout in a log group, each progressive step turned into a GitHub
+/// deployment status as it begins (when there is GitHub).
+async fn roll_out_reported(
+    clients: &crate::aws::Clients,
+    ready: Vec<ServicePlan>,
+    rollout: &RolloutOptions,
+    statuses: Option<StepStatuses>,
+    env: &str,
+    reporter: &mut Reporter,
+) -> Result<Vec<ServiceOutcome>, RunError> {
+    reporter.group(&format!("roll out to {env}"))?;
+    let (steps, poster) = match statuses {
+        Some(poster) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            (Some(tx), Some(tokio::spawn(poster.run(rx))))
+        }
+        None => (None, None),
+    };
+    let mut lines = Vec::new();
+    let outcomes = roll_out_with(
+        clients,
+        ready,
+        rollout,
+        &mut |line| lines.push(line.to_string()),
+        steps,
+    )
+    .await
+    .outcomes;
+    if let Some(poster) = poster {
+        lines.extend(poster.await.unwrap_or_default());
+    }
+    for line in &lines {
+        reporter.info(line)?;
+    }
+    reporter.end_group()?;
+    Ok(outcomes)
 }
 
 fn upserted_word(u: &crate::github::comments::Upserted) -> &'static str {
