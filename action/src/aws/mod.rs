@@ -55,6 +55,20 @@ pub fn call_error(op: &'static str, target: &str, message: String) -> AwsError {
     }
 }
 
+/// An SDK error in one line: the service's code and message when it
+/// answered, else the whole chain (a timeout, a refused connection). The
+/// raw response (headers, body) never reaches a message.
+pub fn sdk_message<E>(e: &E) -> String
+where
+    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => aws_sdk_ecs::error::DisplayErrorContext(e).to_string(),
+    }
+}
+
 /// The SDK's retries: standard mode (exponential backoff with jitter on
 /// throttling and transient errors), a few attempts.
 pub fn retry_config() -> RetryConfig {

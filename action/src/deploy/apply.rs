@@ -404,15 +404,23 @@ pub async fn roll_out_with(
     if !followed.is_empty() {
         let reports = follow_all(clients, &plans, &followed, opts, log, steps).await;
         for ((i, ours), report) in followed.iter().zip(reports) {
-            settle_followed(clients, &plans[*i], ours, report, opts, &mut outcomes[*i]).await;
+            let back =
+                settle_followed(clients, &plans[*i], ours, report, opts, &mut outcomes[*i]).await;
+            // ECS did not put the old version back (the stop was refused, or
+            // its rollback failed): Ferry's own rollback, as for a rolling
+            // update that failed.
+            if !back && outcomes[*i].status != Status::Succeeded {
+                match why_not_rolled_back(&plans[*i], opts, false) {
+                    Some(note) => {
+                        if let Some(d) = outcomes[*i].diagnosis.as_mut() {
+                            d.notes.push(note.into());
+                        }
+                    }
+                    None => to_roll_back.push(*i),
+                }
+            }
             outcomes[*i].duration_secs = start.elapsed().as_secs_f64();
         }
-    }
-    if waiting.is_empty() {
-        return RolloutReport {
-            outcomes,
-            stats: Stats::default(),
-        };
     }
     let targets: Vec<Target> = waiting
         .iter()
@@ -422,7 +430,11 @@ pub async fn roll_out_with(
             ours: ours.clone(),
         })
         .collect();
-    let (waited, stats) = wait_all(&clients.ecs, targets, opts.limits(), log).await;
+    let (waited, stats) = if targets.is_empty() {
+        (Vec::new(), Stats::default())
+    } else {
+        wait_all(&clients.ecs, targets, opts.limits(), log).await
+    };
     for ((i, _), w) in waiting.iter().zip(waited) {
         let plan = &plans[*i];
         let out = &mut outcomes[*i];
@@ -452,20 +464,9 @@ pub async fn roll_out_with(
             }
         }
         let superseded = matches!(w.verdict, Verdict::Superseded { .. });
-        if superseded {
-            diagnosis
-                .notes
-                .push("not rolled back: a newer deployment owns the service now".into());
-        } else if !opts.rollback {
-            diagnosis
-                .notes
-                .push("not rolled back: rollback is off (--no-rollback)".into());
-        } else if plan.rollback_to.is_none() {
-            diagnosis.notes.push(
-                "not rolled back: there is no earlier successful release to roll back to".into(),
-            );
-        } else {
-            to_roll_back.push(*i);
+        match why_not_rolled_back(plan, opts, superseded) {
+            Some(note) => diagnosis.notes.push(note.into()),
+            None => to_roll_back.push(*i),
         }
         out.diagnosis = Some(diagnosis);
     }
@@ -489,8 +490,27 @@ pub async fn roll_out_with(
     RolloutReport { outcomes, stats }
 }
 
+/// Why Ferry does not roll a failed service back itself, if it does not.
+fn why_not_rolled_back(
+    plan: &ServicePlan,
+    opts: &RolloutOptions,
+    superseded: bool,
+) -> Option<&'static str> {
+    if superseded {
+        Some("not rolled back: a newer deployment owns the service now")
+    } else if !opts.rollback {
+        Some("not rolled back: rollback is off (--no-rollback)")
+    } else if plan.rollback_to.is_none() {
+        Some("not rolled back: there is no earlier successful release to roll back to")
+    } else {
+        None
+    }
+}
+
 /// A followed rollout's outcome: succeeded, or diagnosed with ECS's
 /// rollback (rolled back, or failed when the rollback did not complete).
+/// True when the service ends on a good version (the new one, or the old
+/// one after ECS's rollback).
 async fn settle_followed(
     clients: &Clients,
     plan: &ServicePlan,
@@ -498,12 +518,13 @@ async fn settle_followed(
     report: FollowReport,
     opts: &RolloutOptions,
     out: &mut ServiceOutcome,
-) {
+) -> bool {
     out.progress = Some(report.progress);
+    let report_arn = report.deployment_arn;
     let (reason, rolled_back) = match report.ending {
         Ending::Completed => {
             out.status = Status::Succeeded;
-            return;
+            return true;
         }
         Ending::Aborted {
             reason,
@@ -535,7 +556,14 @@ async fn settle_followed(
         deployment_id: out.deployment_id.as_deref(),
         task_definition: &plan.task_definition,
     };
-    out.diagnosis = Some(diagnose(clients, subject, reason, events, opts.log_lines).await);
+    let mut diagnosis = diagnose(clients, subject, reason, events, opts.log_lines).await;
+    if !rolled_back {
+        diagnosis.notes.push(format!(
+            "ECS did not move the traffic back: the new version may still be serving. Stop it in the ECS console or with `aws ecs stop-service-deployment --stop-type ROLLBACK --service-deployment-arn {}` (the deploy role needs ecs:StopServiceDeployment, which terraform/aws grants)",
+            report_arn.as_deref().unwrap_or("<the service deployment>")
+        ));
+    }
+    out.diagnosis = Some(diagnosis);
     // ECS itself rolls a stopped service deployment back to the revision
     // it replaced.
     out.rollback = ours.previous_task_definition.clone().map(|arn| Rollback {
@@ -548,6 +576,7 @@ async fn settle_followed(
     } else {
         Status::Failed
     };
+    rolled_back
 }
 
 /// Follows every progressive rollout at once; their log lines reach `log`
@@ -657,8 +686,28 @@ pub async fn rollback(
             "{} ({}): rolling back to {arn}",
             plan.service, plan.env
         ));
-        // Back the way Ferry came in: a rolling update of the old version.
-        match ecs::update_service(&clients.ecs, &plan.cluster, &plan.ecs_service, arn, None).await {
+        // Back by the fastest way: a rolling update of the old version (a
+        // service left on a traffic-shifting strategy is switched back).
+        let configuration = if plan.progressive() {
+            match ecs::describe_service(&clients.ecs, &plan.cluster, &plan.ecs_service).await {
+                Ok(Some(current)) => ecs::deployment_configuration(
+                    current.deployment_configuration(),
+                    &RolloutSettings::default(),
+                ),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        match ecs::update_service(
+            &clients.ecs,
+            &plan.cluster,
+            &plan.ecs_service,
+            arn,
+            configuration,
+        )
+        .await
+        {
             Ok(started) => waiting.push((
                 *i,
                 arn.clone(),

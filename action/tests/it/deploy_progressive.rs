@@ -451,3 +451,66 @@ async fn a_rollout_past_its_deadline_is_stopped_and_rolled_back() {
     assert_eq!(records[0].state(), Some("failure"), "{records:#?}");
     assert_valid_github_api(&s.gh.received().await).await;
 }
+
+/// A deploy role without `ecs:StopServiceDeployment` (an older role than
+/// terraform/ grants): ECS refuses the stop. Ferry tries its own rollback
+/// (a rolling update to the last release that succeeded in prod), which ECS
+/// refuses too while the canary runs; the deploy fails saying exactly that,
+/// and how to stop the canary by hand.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_stop_tries_ferrys_own_rollback_and_says_how_to_stop_by_hand() {
+    let tag = "sampleapi-5e1f0c2-refused";
+    let om = series(&[BASELINE, tag], |v, _| {
+        Some(if v == tag { 0.2 } else { 0.001 })
+    });
+    let Some(prometheus) = Prometheus::start(&om) else {
+        return;
+    };
+    let lifecycle = scripted::progressive_ecs(3000);
+    let ecs = Scripted::start(move |r| {
+        if r.op == "StopServiceDeployment" {
+            return scripted::Reply::Error(
+                "AccessDeniedException",
+                "User is not authorized to perform: ecs:StopServiceDeployment".into(),
+            );
+        }
+        lifecycle(r)
+    })
+    .await;
+    let gh = GitHubState::start(REPO).await;
+    gh.set_pulls(SHA, &[7]);
+    let good = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1";
+    gh.seed_deployment(
+        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+        "prod",
+        "sampleapi",
+        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
+        &["in_progress", "success"],
+    );
+    let repo = repository(&prometheus.url, 0);
+    let run = deploy(repo.path(), &gh, &ecs.url, tag, "60s");
+    assert!(!everything(&run).contains(TOKEN));
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("status"), "failed", "{run:#?}");
+    assert_eq!(ecs.calls("StopServiceDeployment").len(), 1);
+    // Ferry's rollback: the last good release, by a rolling update.
+    let updates = ecs.calls("UpdateService");
+    assert_eq!(updates.len(), 2, "{updates:#?}");
+    assert_eq!(updates[1].body["taskDefinition"], good);
+    assert_eq!(
+        updates[1].body["deploymentConfiguration"]["strategy"],
+        "ROLLING"
+    );
+    let summary = run.summary.clone();
+    for needle in [
+        "error-ratio = 0.2 is above 0.01",
+        "the stop failed",
+        "ecs:StopServiceDeployment",
+        "AccessDeniedException: User is not authorized to perform: ecs:StopServiceDeployment",
+        "aws ecs stop-service-deployment --stop-type ROLLBACK --service-deployment-arn arn:aws:ecs:us-east-1:111111111111:service-deployment/",
+        "**Rollback** to `bootstrap:1`: failed",
+    ] {
+        assert!(summary.contains(needle), "`{needle}` missing:\n{summary}");
+    }
+    assert_valid_github_api(&gh.received().await).await;
+}

@@ -97,7 +97,7 @@ pub async fn describe_service(
             call_error(
                 "DescribeServices",
                 &format!("{service} in {cluster}"),
-                DisplayErrorContext(&e).to_string(),
+                crate::aws::sdk_message(&e),
             )
         })?;
     Ok(out
@@ -205,7 +205,7 @@ pub async fn list_service_deployments(
             call_error(
                 "ListServiceDeployments",
                 &format!("{service} in {cluster}"),
-                DisplayErrorContext(&e).to_string(),
+                crate::aws::sdk_message(&e),
             )
         })?;
     Ok(out
@@ -232,7 +232,7 @@ pub async fn describe_service_deployment(
             call_error(
                 "DescribeServiceDeployments",
                 arn,
-                DisplayErrorContext(&e).to_string(),
+                crate::aws::sdk_message(&e),
             )
         })?;
     Ok(out.service_deployments().first().cloned())
@@ -247,13 +247,7 @@ pub async fn stop_service_deployment(ecs: &aws_sdk_ecs::Client, arn: &str) -> Re
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| {
-            call_error(
-                "StopServiceDeployment",
-                arn,
-                DisplayErrorContext(&e).to_string(),
-            )
-        })
+        .map_err(|e| call_error("StopServiceDeployment", arn, crate::aws::sdk_message(&e)))
 }
 
 /// UpdateService(cluster, service, taskDefinition), with the deployment
@@ -277,7 +271,7 @@ pub async fn update_service(
             call_error(
                 "UpdateService",
                 &format!("{service} in {cluster}"),
-                DisplayErrorContext(&e).to_string(),
+                crate::aws::sdk_message(&e),
             )
         })?;
     let ours = out.service().and_then(|s| {
@@ -307,7 +301,7 @@ pub async fn task_definition(
     let out = match out {
         Ok(out) => out,
         Err(e) => {
-            let text = DisplayErrorContext(&e).to_string();
+            let text = crate::aws::sdk_message(&e);
             // ECS answers ClientException "Unable to describe task definition"
             // for a family with no ACTIVE revision.
             if e.as_service_error()
@@ -365,7 +359,7 @@ pub async fn register_task_definition(
             call_error(
                 "RegisterTaskDefinition",
                 family,
-                DisplayErrorContext(&e).to_string(),
+                crate::aws::sdk_message(&e),
             )
         })?;
     out.task_definition()
@@ -438,13 +432,7 @@ pub async fn stopped_tasks(
         .desired_status(t::DesiredStatus::Stopped)
         .send()
         .await
-        .map_err(|e| {
-            call_error(
-                "ListTasks",
-                deployment_id,
-                DisplayErrorContext(&e).to_string(),
-            )
-        })?;
+        .map_err(|e| call_error("ListTasks", deployment_id, crate::aws::sdk_message(&e)))?;
     let arns: Vec<String> = listed.task_arns().iter().take(100).cloned().collect();
     if arns.is_empty() {
         return Ok(Vec::new());
@@ -455,13 +443,7 @@ pub async fn stopped_tasks(
         .set_tasks(Some(arns))
         .send()
         .await
-        .map_err(|e| {
-            call_error(
-                "DescribeTasks",
-                deployment_id,
-                DisplayErrorContext(&e).to_string(),
-            )
-        })?;
+        .map_err(|e| call_error("DescribeTasks", deployment_id, crate::aws::sdk_message(&e)))?;
     let mut tasks: Vec<t::Task> = described.tasks().to_vec();
     tasks.sort_by(|a, b| epoch(b.stopped_at()).total_cmp(&epoch(a.stopped_at())));
     Ok(tasks)
