@@ -270,7 +270,12 @@ async fn rehearse(runner: &Runner) {
     // about a second, and each stage outlasts a few 50-ms polls.
     let ecs = Scripted::start(scripted::progressive_ecs(100)).await;
     let gh = GitHubState::start(REPO).await;
-    let prometheus_port = prometheus::free_port();
+    // The manifest names its Prometheus before the version to analyse is
+    // built: a server holds the port from now on (no other test can take
+    // it), and is restarted there with the built version's series.
+    let early = Prometheus::start("")
+        .expect("the rehearsal's canary needs Debian's prometheus (scripts/testbed install)");
+    let prometheus_port: u16 = early.url.rsplit(':').next().unwrap().parse().unwrap();
     let repo = repository(prometheus_port);
     let dir = repo.path();
     let base = git_in(dir, &["rev-parse", "HEAD"]).trim().to_string();
@@ -357,7 +362,9 @@ async fn rehearse(runner: &Runner) {
             .collect();
         series.push_str(&prometheus::gauge(name, samples));
     }
-    let _prometheus = Prometheus::start_on(prometheus_port, &series);
+    let _prometheus = early
+        .restart(&series)
+        .expect("prometheus restarts on its port");
     assert!(
         image.starts_with(&format!("{registry}/email-platform/sampleapi@sha256:")),
         "{image}"

@@ -103,12 +103,19 @@ impl Prometheus {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let prom = Self {
+        let mut prom = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
             _dir: dir,
         };
-        for _ in 0..100 {
+        // Up to 30 s: two cores shared with the whole test binary.
+        for _ in 0..300 {
+            if let Ok(Some(status)) = prom.child.try_wait() {
+                panic!(
+                    "Prometheus on {} exited at start ({status}): is the port taken?",
+                    prom.url
+                );
+            }
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
                 use std::io::{Read, Write};
                 let _ = write!(s, "GET /-/ready HTTP/1.0\r\n\r\n");
@@ -121,5 +128,13 @@ impl Prometheus {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("Prometheus did not become ready on {}", prom.url);
+    }
+
+    /// The same port, new series: stops this server and starts another
+    /// there (for a URL written down before the series were known).
+    pub fn restart(self, openmetrics: &str) -> Option<Self> {
+        let port: u16 = self.url.rsplit(':').next()?.parse().ok()?;
+        drop(self);
+        Self::start_on(port, openmetrics)
     }
 }
