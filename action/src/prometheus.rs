@@ -17,6 +17,22 @@ use serde::Deserialize;
 
 use crate::github::encode;
 
+/// A label value as Prometheus reads it, in the text exposition format and
+/// in a PromQL string literal alike: `\`, `"` and line feeds escaped, so a
+/// value cannot end its label and start another.
+pub fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// How long one request may take, the answer's body included.
 const TIMEOUT: Duration = Duration::from_secs(15);
 /// The largest answer read (a range query over many series is big; more is

@@ -29,6 +29,29 @@ pub struct Settings {
     pub root: PathBuf,
 }
 
+impl Settings {
+    /// The registry override as its host and whether it is reached without
+    /// TLS (written `http://host:port`); `None`: the account's ECR registry.
+    pub fn registry_host(&self) -> Option<(String, bool)> {
+        let r = self.registry.as_deref()?;
+        Some(match r.strip_prefix("http://") {
+            Some(h) => (h.to_string(), true),
+            None => (r.trim_start_matches("https://").to_string(), false),
+        })
+    }
+
+    /// Where the image of `plan` is pushed, by its release tag (the ECR
+    /// host is `ACCOUNT.dkr.ecr.<region>.amazonaws.com` until a login names
+    /// the account): what a release renders before it builds.
+    pub fn planned_image(&self, plan: &super::Plan) -> String {
+        let host = self.registry_host().map_or_else(
+            || format!("ACCOUNT.dkr.ecr.{}.amazonaws.com", self.region),
+            |(host, _)| host,
+        );
+        format!("{host}/{}:{}", plan.repository, plan.tag)
+    }
+}
+
 /// How a service's image came to be.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "status", content = "why")]
@@ -92,13 +115,9 @@ pub async fn execute(
         .mask(&login.password)
         .and_then(|()| reporter.mask(&login.basic))
         .map_err(|e| BuildError::Input(format!("cannot write the mask: {e}")))?;
-    let (host, insecure) = match &settings.registry {
-        Some(r) => match r.strip_prefix("http://") {
-            Some(h) => (h.to_string(), true),
-            None => (r.trim_start_matches("https://").to_string(), false),
-        },
-        None => (login.host.clone(), false),
-    };
+    let (host, insecure) = settings
+        .registry_host()
+        .unwrap_or_else(|| (login.host.clone(), false));
     let mirror = if host == login.host {
         None
     } else {

@@ -688,3 +688,35 @@ fn a_builder_log_that_prints_workflow_commands_is_fenced_once_and_shown_whole() 
         );
     }
 }
+#[test]
+fn a_planned_image_is_where_build_pushes_it_by_tag() {
+    let settings = Settings {
+        kind: crate::manifest::BuilderKind::Docker,
+        registry: Some("http://127.0.0.1:5001".into()),
+        parallel: 2,
+        region: "eu-west-1".into(),
+        root: PathBuf::from("."),
+    };
+    let plan = Plan {
+        service: "api".into(),
+        repository: "p/api".into(),
+        tag: "api-abc1234-1".into(),
+        content_tag: "api-c-0".into(),
+        dockerfile: "Dockerfile".into(),
+        context: ".".into(),
+        labels: vec![],
+        dirty: vec![],
+    };
+    assert_eq!(
+        settings.planned_image(&plan),
+        "127.0.0.1:5001/p/api:api-abc1234-1"
+    );
+    let ecr = Settings {
+        registry: None,
+        ..settings
+    };
+    assert_eq!(
+        ecr.planned_image(&plan),
+        "ACCOUNT.dkr.ecr.eu-west-1.amazonaws.com/p/api:api-abc1234-1"
+    );
+}

@@ -60,19 +60,11 @@ pub fn version_in(task_definition: &serde_json::Value, image: &str) -> String {
 /// A label value inside a PromQL string literal: quotes and backslashes
 /// escaped, so an image tag cannot end the matcher and add its own.
 fn promql_string(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let printable: String = value
+        .chars()
+        .filter(|c| *c == '\n' || !c.is_control())
+        .collect();
+    format!("\"{}\"", crate::prometheus::escape_label(&printable))
 }
 
 /// Which side of the comparison a query is for.

@@ -610,19 +610,20 @@ async fn follow_all(
         };
         let (ecs, tx, steps) = (clients.ecs.clone(), tx.clone(), steps.clone());
         set.spawn(async move {
-            let metrics: Option<Box<dyn progressive::Metrics>> =
-                target.analysis.as_ref().map(|a| {
-                    match crate::prometheus::Prometheus::new(&a.prometheus) {
-                        Ok(p) => Box::new(p) as Box<dyn progressive::Metrics>,
-                        Err(e) => Box::new(progressive::Unreadable(e.to_string())),
-                    }
-                });
+            // A Prometheus that cannot be reached fails every check (closed).
+            let metrics: Box<dyn progressive::Metrics> = match &target.analysis {
+                Some(a) => match crate::prometheus::Prometheus::new(&a.prometheus) {
+                    Ok(p) => Box::new(p),
+                    Err(e) => Box::new(progressive::Unreadable(e.to_string())),
+                },
+                None => Box::new(progressive::Unreadable("no analysis".into())),
+            };
             let mut log = move |line: &str| {
                 let _ = tx.send(line.to_string());
             };
             let report = progressive::follow(
                 &ecs,
-                metrics.as_deref(),
+                metrics.as_ref(),
                 &target,
                 pace,
                 &mut log,

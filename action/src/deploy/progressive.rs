@@ -641,19 +641,17 @@ impl Follower<'_> {
 /// Follows one service deployment to its end, running the analysis while
 /// the new version serves traffic; stops it with a rollback when the
 /// analysis aborts or the deadline passes. `on_step` hears each new step.
-/// Without `metrics`, an analysis fails every check (closed).
 pub async fn follow(
     ecs: &aws_sdk_ecs::Client,
-    metrics: Option<&dyn Metrics>,
+    metrics: &dyn Metrics,
     target: &Followed,
     pace: Pace,
     log: &mut (dyn FnMut(&str) + Send),
     on_step: &mut (dyn FnMut(&StepReport) + Send),
 ) -> FollowReport {
-    let unreadable = Unreadable("no Prometheus client".into());
     let mut f = Follower {
         ecs,
-        metrics: metrics.unwrap_or(&unreadable),
+        metrics,
         target,
         pace,
         name: format!("{} ({})", target.service, target.env),

@@ -383,15 +383,48 @@ async fn register_all(
 /// run of this release already marked it `success` (a re-run adds nothing).
 type Records = BTreeMap<String, (u64, bool)>;
 
+/// Where a deploy's GitHub deployment statuses go: the client, and the
+/// links every status carries (the run, the environment).
+#[derive(Debug, Clone)]
+struct Statuses {
+    gh: GitHub,
+    log_url: Option<String>,
+    environment_url: Option<String>,
+}
+
+impl Statuses {
+    /// Sets one status; a failure comes back as a warning line, because
+    /// GitHub never blocks a deploy.
+    async fn set(
+        &self,
+        service: &str,
+        id: u64,
+        state: DeploymentState,
+        description: &str,
+    ) -> Option<String> {
+        let status = NewStatus {
+            state,
+            log_url: self.log_url.as_deref(),
+            environment_url: self.environment_url.as_deref(),
+            description,
+        };
+        self.gh
+            .set_status(id, &status)
+            .await
+            .err()
+            .map(|e| format!("warning: {service}: cannot set the deployment status: {e}"))
+    }
+}
+
 /// The GitHub side before the rollout: each service's rollback target (the
 /// last successful release's task definition) and its Deployment record,
 /// marked `in_progress`. Problems are warnings: GitHub never blocks a deploy.
 async fn open_records(
-    gh: &GitHub,
-    ctx: &Context,
+    statuses: &Statuses,
     plan: &mut DeployPlan,
     reporter: &mut Reporter,
 ) -> Result<Records, RunError> {
+    let gh = &statuses.gh;
     let mut records = Records::new();
     for service in plan.services.iter_mut() {
         let Some(registered) = service.registered.clone() else {
@@ -444,19 +477,17 @@ async fn open_records(
         };
         // A re-run of a release that already succeeded adds no status.
         let done_before = previous == Some(DeploymentState::Success);
-        if !done_before {
-            let status = NewStatus {
-                state: DeploymentState::InProgress,
-                log_url: ctx.run_url.as_deref(),
-                environment_url: plan.environment_url.as_deref(),
-                description: "rolling out",
-            };
-            if let Err(e) = gh.set_status(id, &status).await {
-                reporter.info(&format!(
-                    "warning: {}: cannot set the deployment status: {e}",
-                    service.service
-                ))?;
-            }
+        if !done_before
+            && let Some(warning) = statuses
+                .set(
+                    &service.service,
+                    id,
+                    DeploymentState::InProgress,
+                    "rolling out",
+                )
+                .await
+        {
+            reporter.info(&warning)?;
         }
         records.insert(service.service.clone(), (id, done_before));
     }
@@ -467,10 +498,8 @@ async fn open_records(
 /// deployment status with the step in its description, so GitHub's
 /// environments view follows the canary. Failures are warnings.
 struct StepStatuses {
-    gh: GitHub,
+    statuses: Statuses,
     records: Records,
-    log_url: Option<String>,
-    environment_url: Option<String>,
 }
 
 impl StepStatuses {
@@ -487,17 +516,10 @@ impl StepStatuses {
                 continue;
             }
             let description = step.title();
-            let status = NewStatus {
-                state: DeploymentState::InProgress,
-                log_url: self.log_url.as_deref(),
-                environment_url: self.environment_url.as_deref(),
-                description: &description,
-            };
-            if let Err(e) = self.gh.set_status(*id, &status).await {
-                warnings.push(format!(
-                    "warning: {service}: cannot set the deployment status: {e}"
-                ));
-            }
+            let set = self
+                .statuses
+                .set(&service, *id, DeploymentState::InProgress, &description);
+            warnings.extend(set.await);
         }
         warnings
     }
@@ -506,8 +528,7 @@ impl StepStatuses {
 /// The GitHub side after the rollout: each record's final status, then the
 /// deploy comment on the pull requests of the commit.
 async fn close_records(
-    gh: &GitHub,
-    ctx: &Context,
+    statuses: &Statuses,
     records: &Records,
     report: &DeployReport,
     reporter: &mut Reporter,
@@ -525,23 +546,14 @@ async fn close_records(
             Some(d) => d.reason.clone(),
             None => format!("{} in {:.0} s", o.status.as_str(), o.duration_secs),
         };
-        let status = NewStatus {
-            state,
-            log_url: ctx.run_url.as_deref(),
-            environment_url: report.environment_url.as_deref(),
-            description: &description,
-        };
-        if let Err(e) = gh.set_status(*id, &status).await {
-            reporter.info(&format!(
-                "warning: {}: cannot set the deployment status: {e}",
-                o.service
-            ))?;
+        if let Some(warning) = statuses.set(&o.service, *id, state, &description).await {
+            reporter.info(&warning)?;
         }
     }
     if report.sha.is_empty() {
         return Ok(());
     }
-    match super::post::post_deploy_comment(gh, &report.sha, report).await {
+    match super::post::post_deploy_comment(&statuses.gh, &report.sha, report).await {
         Ok(posted) => {
             for (pr, upserted) in posted {
                 reporter.info(&format!(
@@ -567,8 +579,12 @@ pub async fn execute(
     reporter: &mut Reporter,
 ) -> Result<DeployReport, RunError> {
     let clients = crate::aws::connect(&plan.region).await?;
-    let gh = GitHub::from_context(ctx);
-    if gh.is_none() {
+    let statuses = GitHub::from_context(ctx).map(|gh| Statuses {
+        gh,
+        log_url: ctx.run_url.clone(),
+        environment_url: plan.environment_url.clone(),
+    });
+    if statuses.is_none() {
         reporter.info(
             "note: no GitHub token or repository: no Deployment records, no rollback history, no comment",
         )?;
@@ -576,8 +592,8 @@ pub async fn execute(
 
     let mut registrations = register_all(&clients, &plan, rollout).await?;
     note_registrations(&mut plan, &registrations, reporter)?;
-    let records = match &gh {
-        Some(gh) => open_records(gh, ctx, &mut plan, reporter).await?,
+    let records = match &statuses {
+        Some(statuses) => open_records(statuses, &mut plan, reporter).await?,
         None => Records::new(),
     };
 
@@ -591,11 +607,9 @@ pub async fn execute(
         &clients,
         ready,
         rollout,
-        gh.as_ref().map(|gh| StepStatuses {
-            gh: gh.clone(),
+        statuses.clone().map(|statuses| StepStatuses {
+            statuses,
             records: records.clone(),
-            log_url: ctx.run_url.clone(),
-            environment_url: plan.environment_url.clone(),
         }),
         &plan.env,
         reporter,
@@ -620,8 +634,8 @@ pub async fn execute(
         crate::telemetry::record_outcome(o);
         reporter.info(&describe(o))?;
     }
-    if let Some(gh) = &gh {
-        close_records(gh, ctx, &records, &report, reporter).await?;
+    if let Some(statuses) = &statuses {
+        close_records(statuses, &records, &report, reporter).await?;
     }
 
     write_outputs(reporter, &report)?;

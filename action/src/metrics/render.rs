@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::compute::{Keys, Report};
 use crate::markdown;
+use crate::prometheus::escape_label as label;
 
 const SUMMARY: &str = include_str!("../../templates/metrics-summary.md.tera");
 
@@ -153,20 +154,6 @@ pub fn json(report: &Report) -> String {
     let mut text = serde_json::to_string_pretty(report).unwrap_or_else(|_| "{}".into());
     text.push('\n');
     text
-}
-
-/// A label value of the text exposition format: `\`, `"` and line feeds escaped.
-fn label(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A float as the exposition format writes it.

@@ -119,8 +119,8 @@ pub struct ReleasePlan {
     pub build: build::Settings,
     /// One build plan per affected service.
     pub builds: Vec<build::Plan>,
-    /// The image reference each service is rendered with: where `build`
-    /// pushes it, by tag (the build pins it to its digest).
+    /// The image reference each service is rendered with
+    /// ([`build::Settings::planned_image`]); the build pins it to its digest.
     pub images: BTreeMap<String, String>,
     /// The rendered task definitions and where they roll out.
     pub deploy: DeployPlan,
@@ -142,21 +142,6 @@ pub enum Released {
 /// `FERRY_EXT_*` variables of the process, for rendering.
 fn ext_vars() -> BTreeMap<String, String> {
     crate::inputs::ext_vars(std::env::vars())
-}
-
-/// The image reference a service is rendered with before it is built:
-/// where `build` pushes it, by its release tag.
-pub fn planned_image(settings: &build::Settings, plan: &build::Plan) -> String {
-    let host = settings
-        .registry
-        .as_deref()
-        .map(|r| {
-            r.trim_start_matches("http://")
-                .trim_start_matches("https://")
-                .to_string()
-        })
-        .unwrap_or_else(|| format!("ACCOUNT.dkr.ecr.{}.amazonaws.com", settings.region));
-    format!("{host}/{}:{}", plan.repository, plan.tag)
 }
 
 /// Replaces, in a rendered task definition, every container image equal to
@@ -224,7 +209,7 @@ pub async fn plan(
         build::prepare_in(ctx, &git, &manifest, &affected, &opts.build, reporter)?;
     let images: BTreeMap<String, String> = builds
         .iter()
-        .map(|b| (b.service.clone(), planned_image(&settings, b)))
+        .map(|b| (b.service.clone(), settings.planned_image(b)))
         .collect();
 
     // 3. Every task definition, rendered once with those images.

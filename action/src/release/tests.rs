@@ -103,36 +103,3 @@ fn the_built_image_replaces_the_planned_one_in_every_container_that_uses_it() {
     assert_eq!(pin_image(&mut other, planned, built), 0);
     assert_eq!(pin_image(&mut serde_json::json!({}), planned, built), 0);
 }
-
-#[test]
-fn a_planned_image_is_where_build_pushes_it_by_tag() {
-    let settings = build::Settings {
-        kind: crate::manifest::BuilderKind::Docker,
-        registry: Some("http://127.0.0.1:5001".into()),
-        parallel: 2,
-        region: "eu-west-1".into(),
-        root: PathBuf::from("."),
-    };
-    let plan = build::Plan {
-        service: "api".into(),
-        repository: "p/api".into(),
-        tag: "api-abc1234-1".into(),
-        content_tag: "api-c-0".into(),
-        dockerfile: "Dockerfile".into(),
-        context: ".".into(),
-        labels: vec![],
-        dirty: vec![],
-    };
-    assert_eq!(
-        planned_image(&settings, &plan),
-        "127.0.0.1:5001/p/api:api-abc1234-1"
-    );
-    let ecr = build::Settings {
-        registry: None,
-        ..settings
-    };
-    assert_eq!(
-        planned_image(&ecr, &plan),
-        "ACCOUNT.dkr.ecr.eu-west-1.amazonaws.com/p/api:api-abc1234-1"
-    );
-}

@@ -148,18 +148,18 @@ struct Scene {
     repo: tempfile::TempDir,
 }
 
-async fn scene(om: &str, failures: u32, ms_per_minute: u64) -> Option<Scene> {
-    let prometheus = Prometheus::start(om)?;
+async fn scene(om: &str, failures: u32, ms_per_minute: u64) -> Scene {
+    let prometheus = Prometheus::start(om);
     let ecs = Scripted::start(scripted::progressive_ecs(ms_per_minute)).await;
     let gh = GitHubState::start(REPO).await;
     gh.set_pulls(SHA, &[7]);
     let repo = repository(&prometheus.url, failures);
-    Some(Scene {
+    Scene {
         _prometheus: prometheus,
         ecs,
         gh,
         repo,
-    })
+    }
 }
 
 impl Scene {
@@ -218,9 +218,7 @@ impl Scene {
 async fn a_healthy_canary_completes() {
     let tag = "sampleapi-5e1f0c2-healthy";
     let om = series(&[BASELINE, tag], |_, _| Some(0.001));
-    let Some(s) = scene(&om, 0, 1500).await else {
-        return;
-    };
+    let s = scene(&om, 0, 1500).await;
     let run = s.deploy(tag);
     assert_eq!(run.code, 0, "{run:#?}");
     assert_eq!(run.output("status"), "succeeded", "{run:#?}");
@@ -261,9 +259,7 @@ async fn a_canary_burning_its_budget_at_the_first_step_is_stopped_and_rolled_bac
     let om = series(&[BASELINE, tag], |v, _| {
         Some(if v == tag { 0.2 } else { 0.001 })
     });
-    let Some(s) = scene(&om, 0, 3000).await else {
-        return;
-    };
+    let s = scene(&om, 0, 3000).await;
     let run = s.deploy(tag);
     assert_eq!(run.code, 1, "{run:#?}");
     assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
@@ -299,9 +295,7 @@ async fn a_canary_without_traffic_data_fails_closed() {
     let tag = "sampleapi-5e1f0c2-silent";
     // Only the baseline has series: the new version never got a request.
     let om = series(&[BASELINE], |_, _| Some(0.001));
-    let Some(s) = scene(&om, 0, 3000).await else {
-        return;
-    };
+    let s = scene(&om, 0, 3000).await;
     let run = s.deploy(tag);
     assert_eq!(run.code, 1, "{run:#?}");
     assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
@@ -329,9 +323,7 @@ async fn a_flapping_metric_within_the_failures_allowed_completes() {
             0.001
         })
     });
-    let Some(s) = scene(&om, 2, 6000).await else {
-        return;
-    };
+    let s = scene(&om, 2, 6000).await;
     let run = s.deploy(tag);
     assert_eq!(run.code, 0, "{run:#?}");
     assert_eq!(run.output("status"), "succeeded", "{run:#?}");
@@ -432,9 +424,7 @@ async fn a_rollout_past_its_deadline_is_stopped_and_rolled_back() {
     let tag = "sampleapi-5e1f0c2-slow";
     let om = series(&[BASELINE, tag], |_, _| Some(0.001));
     // A minute of bake lasts 3 s: the canary alone outlasts a 2-s deadline.
-    let Some(s) = scene(&om, 0, 3000).await else {
-        return;
-    };
+    let s = scene(&om, 0, 3000).await;
     let run = s.deploy_within(tag, "2s");
     assert_eq!(run.code, 1, "{run:#?}");
     assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
@@ -463,9 +453,7 @@ async fn a_refused_stop_tries_ferrys_own_rollback_and_says_how_to_stop_by_hand()
     let om = series(&[BASELINE, tag], |v, _| {
         Some(if v == tag { 0.2 } else { 0.001 })
     });
-    let Some(prometheus) = Prometheus::start(&om) else {
-        return;
-    };
+    let prometheus = Prometheus::start(&om);
     let lifecycle = scripted::progressive_ecs(3000);
     let ecs = Scripted::start(move |r| {
         if r.op == "StopServiceDeployment" {

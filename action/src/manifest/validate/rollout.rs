@@ -9,6 +9,7 @@ use super::super::{
     Strategy,
 };
 use super::{Checker, listed, names, valid_name};
+use crate::inputs;
 
 /// ECS counts bake times in whole minutes, up to a day.
 const MAX_BAKE_MINUTES: u64 = 1440;
@@ -17,25 +18,30 @@ const DEFAULT_INTERVAL_SECS: u64 = 60;
 /// The default bake of blue/green, canary and linear rollouts.
 const DEFAULT_BAKE_MINUTES: u64 = 5;
 
-/// `5m`, `1h`, `0`: whole minutes, as ECS takes them.
+/// A manifest duration names its unit: `5` could be seconds or minutes.
+fn with_unit(text: &str, unit: &str) -> Result<(), String> {
+    if text.ends_with(|c: char| c.is_ascii_digit()) {
+        Err(format!("{text:?} has no unit: write {text}{unit}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// `5m`, `1h`, `0`: whole minutes, as ECS takes them, in the one duration
+/// grammar of [`inputs::duration`].
 fn minutes(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{t:?} is not a duration in minutes"))?;
-    let m = match unit {
-        "m" | "" if n == 0 || !unit.is_empty() => n,
-        "h" => n.saturating_mul(60),
-        "" => return Err(format!("{t:?} has no unit: write {n}m")),
-        "s" if n.is_multiple_of(60) => n / 60,
-        "s" => {
-            return Err(format!(
-                "{t:?} is not whole minutes: ECS counts bake times in minutes"
-            ));
-        }
-        other => return Err(format!("{t:?}: unknown unit {other:?}; use m or h")),
-    };
+    if t == "0" {
+        return Ok(0);
+    }
+    with_unit(t, "m")?;
+    let d = inputs::duration(t)?;
+    if d.subsec_nanos() != 0 || d.as_secs() % 60 != 0 {
+        return Err(format!(
+            "{t:?} is not whole minutes: ECS counts bake times in minutes"
+        ));
+    }
+    let m = d.as_secs() / 60;
     if m > MAX_BAKE_MINUTES {
         return Err(format!(
             "{t:?} is more than ECS allows (1440 minutes, a day)"
@@ -47,16 +53,8 @@ fn minutes(text: &str) -> Result<u64, String> {
 /// `30s`, `1m`: the analysis interval, from 1 second to an hour.
 fn interval(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{t:?} is not a duration"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "" => return Err(format!("{t:?} has no unit: write {n}s")),
-        other => return Err(format!("{t:?}: unknown unit {other:?}; use s or m")),
-    };
+    with_unit(t, "s")?;
+    let secs = inputs::duration(t)?.as_secs();
     if !(1..=3600).contains(&secs) {
         return Err(format!("{t:?} is outside 1s to 1h"));
     }

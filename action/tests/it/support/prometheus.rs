@@ -56,23 +56,21 @@ pub fn gauge<'a>(name: &str, samples: impl IntoIterator<Item = (&'a str, f64, u6
 impl Prometheus {
     /// Backfills `openmetrics` (sample lines with their timestamps in
     /// seconds; `# EOF` is added when missing) and starts a server on it.
-    /// `None`, with a SKIPPED line, when there is no `prometheus` binary.
-    pub fn start(openmetrics: &str) -> Option<Self> {
+    /// Without a `prometheus` binary it panics: the test bed installs one,
+    /// and a test that needs it must not pass without it.
+    pub fn start(openmetrics: &str) -> Self {
         Self::start_on(free_port(), openmetrics)
     }
 
     /// [`Prometheus::start`] on `port` (chosen beforehand, when its URL
     /// must be written before the series are known).
-    pub fn start_on(port: u16, openmetrics: &str) -> Option<Self> {
+    pub fn start_on(port: u16, openmetrics: &str) -> Self {
         if Command::new("prometheus")
             .arg("--version")
             .output()
             .is_err()
         {
-            eprintln!(
-                "SKIPPED: no `prometheus` binary on PATH (Debian: apt-get install prometheus)"
-            );
-            return None;
+            panic!("no `prometheus` binary on PATH: scripts/testbed install installs Debian's");
         }
         let dir = tempfile::tempdir().unwrap();
         let mut om = openmetrics.to_string();
@@ -122,7 +120,7 @@ impl Prometheus {
                 let mut answer = String::new();
                 let _ = s.read_to_string(&mut answer);
                 if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
-                    return Some(prom);
+                    return prom;
                 }
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -132,8 +130,13 @@ impl Prometheus {
 
     /// The same port, new series: stops this server and starts another
     /// there (for a URL written down before the series were known).
-    pub fn restart(self, openmetrics: &str) -> Option<Self> {
-        let port: u16 = self.url.rsplit(':').next()?.parse().ok()?;
+    pub fn restart(self, openmetrics: &str) -> Self {
+        let port: u16 = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a Prometheus URL ends with its port");
         drop(self);
         Self::start_on(port, openmetrics)
     }
