@@ -36,10 +36,12 @@ impl Docker {
     /// The daemon, or None (after reporting the skip) when it is unavailable.
     pub fn get(test: &str) -> Option<Docker> {
         if let Ok(why) = std::env::var("FERRY_DOCKER_UNAVAILABLE") {
-            let line = format!("SKIPPED {test}: {why}");
             if std::env::var("FERRY_REQUIRE_DOCKER").as_deref() == Ok("1") {
-                panic!("{line} (FERRY_REQUIRE_DOCKER=1)");
+                panic!(
+                    "{test} needs the test bed's docker daemon, which is unavailable ({why}); FERRY_REQUIRE_DOCKER=1 makes that a failure"
+                );
             }
+            let line = format!("SKIPPED {test}: {why}");
             // Straight to stderr: libtest captures `eprintln!` of passing tests.
             let _ = writeln!(std::io::stderr(), "{line}");
             if let Ok(log) = std::env::var("FERRY_SKIPPED_LOG") {
