@@ -358,7 +358,9 @@ fn no_push_builds_and_reports_without_credentials() {
     let registry = testbed_url("AUTH_REGISTRY");
     let name = unique("ferry-nopush/hello");
     let repo = Repo::new();
-    repo.write(".github/ferry.yml", &manifest(&registry, &name))
+    // Still on the old key name: it builds, with a deprecation warning.
+    let old = manifest(&registry, &name).replace("image-repository:", "ecr-repository:");
+    repo.write(".github/ferry.yml", &old)
         .write(
             "hello/Dockerfile",
             "FROM scratch\nCOPY hello.txt /hello.txt\n",
@@ -373,6 +375,14 @@ fn no_push_builds_and_reports_without_credentials() {
     assert_eq!(run.output("image"), format!("{registry}/{name}:{tag}"));
     assert_eq!(run.output("reused"), "false");
     assert!(run.stdout.contains("--no-push"), "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("::warning file=.github/ferry.yml,line=13,col=5::")
+            && run.stdout.contains(
+                "services.hello.ecr-repository is deprecated: it is now image-repository"
+            ),
+        "{run:#?}"
+    );
     assert!(run.summary.contains("| built |"), "{}", run.summary);
     // Built for real: buildah holds the image, labelled.
     let inspect = Command::new("buildah")
