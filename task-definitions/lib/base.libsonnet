@@ -2,7 +2,8 @@
 // service's file with these ext-strs (the same names in CI and locally):
 //
 //   SERVICE, ENVIRONMENT, PROJECT, REGION     from .github/ferry.yml
-//   IMAGE, or IMAGE_TAG + ECR_REPOSITORY      the image to run
+//   IMAGE, or IMAGE_TAG + IMAGE_REPOSITORY    the image to run (ECR_REPOSITORY:
+//                                             the old name, still passed)
 //   EXECUTION_ROLE_ARN, TASK_ROLE_ARN,        Terraform's outputs, from
 //   LOG_GROUP, SQS_QUEUE_URL, ...             task-definitions/environments/<env>.json
 //
@@ -14,10 +15,10 @@
     assert std.isString(v) && v != '' : 'ext-str %s is empty: pass it with --ext-str %s=VALUE, FERRY_EXT_%s or the environment values file' % [name, name, name];
     v,
 
-  // The image URI: IMAGE, else ECR_REPOSITORY:IMAGE_TAG.
+  // The image URI: IMAGE, else IMAGE_REPOSITORY:IMAGE_TAG.
   image()::
     local image = std.extVar('IMAGE');
-    if image != '' then image else $.input('ECR_REPOSITORY') + ':' + $.input('IMAGE_TAG'),
+    if image != '' then image else $.input('IMAGE_REPOSITORY') + ':' + $.input('IMAGE_TAG'),
 
   // The version an image reference names, for SERVICE_VERSION (the services
   // label their metrics with it, so a canary is compared with its baseline):

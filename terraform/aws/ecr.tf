@@ -1,6 +1,6 @@
 locals {
   # One repository per service of .github/ferry.yml, named as its
-  # `ecr-repository` ("{project}/<service>"). Add a service here when you add
+  # `image-repository` ("{project}/<service>"). Add a service here when you add
   # its service-<name>.tf (terraform/check compares both with the manifest).
   ecr_services = ["sampleapi", "sampleworker"]
 

@@ -118,8 +118,8 @@ def ecr_repositories_agree_with_the_manifest():
     lookup = [b["aws_ecr_repository"]["service"] for _, b in blocks(TF, "data") if "aws_ecr_repository" in b][0]
     assert expr(lookup["name"]) == '"${var.project}/${each.key}"'
     for service, conf in m["services"].items():
-        want = render(conf.get("ecr-repository", "{project}/" + service), m["project"], "staging")
-        assert want == f"{m['project']}/{service}", f"manifest ecr-repository of {service} is {want}"
+        want = render(conf.get("image-repository", conf.get("ecr-repository", "{project}/" + service)), m["project"], "staging")
+        assert want == f"{m['project']}/{service}", f"manifest image-repository of {service} is {want}"
     assert unwrap(repo["image_tag_mutability"]) == "IMMUTABLE"
     assert unwrap(unwrap(repo["image_scanning_configuration"])["scan_on_push"]) is True
     # ferry build's registry cache (action/src/build/builder.rs, cache_ref):

@@ -34,6 +34,8 @@ pub struct BuildSpec {
     pub insecure: bool,
     /// Where the builder writes what it pushed (digest file, metadata).
     pub scratch: PathBuf,
+    /// Push the tags (false: `--no-push`, the image stays with the builder).
+    pub push: bool,
 }
 
 /// The tag of the registry cache, in the cache repository
@@ -147,8 +149,14 @@ impl BuildSpec {
     }
 }
 
-/// `docker login` / `buildah login` with `--password-stdin`.
-pub fn login_argv(kind: BuilderKind, host: &str, insecure: bool, auth_file: &Path) -> Vec<String> {
+/// `docker login` / `buildah login` as `username`, the password on stdin.
+pub fn login_argv(
+    kind: BuilderKind,
+    host: &str,
+    insecure: bool,
+    auth_file: &Path,
+    username: &str,
+) -> Vec<String> {
     let mut argv: Vec<String> = match kind {
         BuilderKind::Docker => vec!["docker".into(), "login".into()],
         BuilderKind::Buildah => vec![
@@ -163,7 +171,7 @@ pub fn login_argv(kind: BuilderKind, host: &str, insecure: bool, auth_file: &Pat
     }
     argv.extend([
         "--username".into(),
-        "AWS".into(),
+        username.into(),
         "--password-stdin".into(),
         host.into(),
     ]);
@@ -188,15 +196,15 @@ pub fn build_argvs(recipe: Recipe, spec: &BuildSpec) -> Vec<Vec<String>> {
             build.push(spec.context.clone());
             let mut out = vec![build];
             // Every tag names the one image built, so one digest.
-            for r in &refs {
+            for r in refs.iter().filter(|_| spec.push) {
                 out.push(vec!["docker".into(), "push".into(), r.clone()]);
             }
             out
         }
         Recipe::Docker(mode) => {
-            let mut argv: Vec<String> = ["docker", "buildx", "build", "--push"]
-                .map(String::from)
-                .into();
+            let mut argv: Vec<String> = ["docker", "buildx", "build"].map(String::from).into();
+            // Without a push, the image is loaded into the daemon's store.
+            argv.push(if spec.push { "--push" } else { "--load" }.into());
             // A plain image manifest (no attestation index): one digest that
             // ECS pulls and ECR scans like any other image.
             argv.push("--provenance=false".into());
@@ -254,7 +262,7 @@ pub fn build_argvs(recipe: Recipe, spec: &BuildSpec) -> Vec<Vec<String>> {
             let mut out = vec![build];
             // The release tag is pushed; the other tags are added to the same
             // manifest afterwards, so every tag names one digest.
-            if let Some(first) = refs.first() {
+            if let Some(first) = refs.first().filter(|_| spec.push) {
                 let mut push: Vec<String> = vec!["buildah".into(), "push".into()];
                 push.extend(tls);
                 push.extend([

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::builder::{self, BuildSpec, BuilderKind, Recipe};
-use super::mirror::Mirror;
+use super::registry::{self, Credentials, Registry};
 use super::{BuildError, Plan};
 use crate::aws::ecr::{Ecr, Image};
 use crate::gha::Reporter;
@@ -27,6 +27,11 @@ pub struct Settings {
     pub region: String,
     /// Repository root.
     pub root: PathBuf,
+    /// Push and record the images (false: `--no-push`, no registry at all).
+    pub push: bool,
+    /// The login given as inputs (`registry-username`, `registry-token`);
+    /// else the Docker config file's, else none.
+    pub credentials: Option<Credentials>,
 }
 
 impl Settings {
@@ -56,7 +61,7 @@ impl Settings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "status", content = "why")]
 pub enum Status {
-    /// Built and pushed now.
+    /// Built (and pushed, unless `--no-push`) now.
     Built,
     /// An image with the same content tag existed; it was re-tagged.
     Reused,
@@ -73,11 +78,12 @@ pub struct Outcome {
     pub tag: String,
     /// Content tag.
     pub content_tag: String,
-    /// `host/repository@sha256:...` when there is an image.
+    /// `host/repository@sha256:...` when there is a pushed image;
+    /// `host/repository:tag` for one built with `--no-push`.
     pub image: Option<String>,
     /// `sha256:...`
     pub digest: Option<String>,
-    /// Size in bytes, as ECR reports it.
+    /// Size in bytes, as the registry reports it.
     pub size: Option<i64>,
     /// Built, reused, or failed.
     pub status: Status,
@@ -88,18 +94,58 @@ pub struct Outcome {
     pub log: String,
 }
 
+/// Where the images go and how their tags are read: ECR's API for an ECR
+/// host, the registry's own API for any other, nothing for `--no-push`.
+#[derive(Debug)]
+enum Target {
+    /// An ECR registry (its login came from `GetAuthorizationToken`).
+    Ecr(Ecr),
+    /// Any other OCI registry.
+    Oci(Box<Registry>),
+    /// `--no-push`: the image stays with the builder.
+    Local,
+}
+
+impl Target {
+    async fn find(&self, repo: &str, reference: &str) -> Result<Option<Image>, String> {
+        match self {
+            Target::Ecr(ecr) => ecr.find(repo, reference).await.map_err(|e| e.to_string()),
+            Target::Oci(reg) => reg
+                .manifest(repo, reference)
+                .await
+                .map_err(|e| e.to_string()),
+            Target::Local => Ok(None),
+        }
+    }
+
+    async fn tag(&self, repo: &str, image: &Image, tag: &str) -> Result<(), String> {
+        match self {
+            Target::Ecr(ecr) => ecr.tag(repo, image, tag).await.map_err(|e| e.to_string()),
+            Target::Oci(reg) => reg.tag(repo, image, tag).await.map_err(|e| e.to_string()),
+            Target::Local => Ok(()),
+        }
+    }
+
+    async fn size(&self, repo: &str, image: &Image) -> Option<i64> {
+        match self {
+            Target::Ecr(ecr) => ecr.size(repo, &image.digest).await.ok().flatten(),
+            Target::Oci(_) => registry::manifest_size(&image.manifest),
+            Target::Local => None,
+        }
+    }
+}
+
 struct Shared {
     recipe: Recipe,
     host: String,
     insecure: bool,
     root: PathBuf,
-    ecr: Ecr,
-    mirror: Option<Mirror>,
+    target: Target,
     scratch: tempfile::TempDir,
 }
 
-/// Logs in, then builds or reuses each plan. A failed service does not stop
-/// the others; its outcome says why.
+/// Logs in (when pushing), then builds or reuses each plan. A failed
+/// service does not stop the others; its outcome says why.
 pub async fn execute(
     settings: &Settings,
     plans: Vec<Plan>,
@@ -109,48 +155,31 @@ pub async fn execute(
         BuilderKind::Docker => Recipe::Docker(docker_mode(&settings.root, reporter).await?),
         BuilderKind::Buildah => Recipe::Buildah,
     };
-    let ecr = Ecr::from_env(&settings.region).await;
-    let login = ecr.login().await?;
-    reporter
-        .mask(&login.password)
-        .and_then(|()| reporter.mask(&login.basic))
-        .map_err(|e| BuildError::Input(format!("cannot write the mask: {e}")))?;
-    let (host, insecure) = settings
-        .registry_host()
-        .unwrap_or_else(|| (login.host.clone(), false));
-    let mirror = if host == login.host {
-        None
-    } else {
-        Some(
-            Mirror::new(&host, insecure, Some(login.basic.clone()))
-                .map_err(|e| BuildError::Input(e.to_string()))?,
-        )
-    };
     let scratch = tempfile::tempdir()
         .map_err(|e| BuildError::Input(format!("cannot create a scratch folder: {e}")))?;
-    let auth_file = scratch.path().join("auth.json");
-    let argv = builder::login_argv(settings.kind, &host, insecure, &auth_file);
-    let out = builder::run(&argv, &settings.root, Some(&login.password))
-        .await
-        .map_err(|e| BuildError::Login {
-            builder: argv[0].clone(),
-            host: host.clone(),
-            detail: format!("cannot run {}: {e}", argv[0]),
-        })?;
-    if !out.success {
-        return Err(BuildError::Login {
-            builder: argv[0].clone(),
-            host,
-            detail: out.log.trim().to_string(),
+    let (host, insecure, target) = if settings.push {
+        connect(settings, recipe, scratch.path(), reporter).await?
+    } else {
+        let host = settings.registry_host().unwrap_or_else(|| {
+            (
+                format!("ACCOUNT.dkr.ecr.{}.amazonaws.com", settings.region),
+                false,
+            )
         });
-    }
+        reporter
+            .info(&format!(
+                "--no-push: building for {}, no login, nothing pushed or reused",
+                host.0
+            ))
+            .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
+        (host.0, host.1, Target::Local)
+    };
     let shared = Arc::new(Shared {
         recipe,
         host,
         insecure,
         root: settings.root.clone(),
-        ecr,
-        mirror,
+        target,
         scratch,
     });
     let limit = Arc::new(Semaphore::new(settings.parallel));
@@ -171,6 +200,109 @@ pub async fn execute(
         }
     }
     Ok(outcomes)
+}
+
+/// The registry's host and its login: ECR's (`GetAuthorizationToken`, only
+/// for an ECR host or when no registry is named), else the inputs', else
+/// the Docker config file's, else none (an anonymous registry). The builder
+/// gets the login too: `docker login` for a login Docker does not already
+/// hold, buildah an auth file of its own.
+async fn connect(
+    settings: &Settings,
+    recipe: Recipe,
+    scratch: &std::path::Path,
+    reporter: &mut Reporter,
+) -> Result<(String, bool, Target), BuildError> {
+    let named = settings.registry_host();
+    let auth_file = scratch.join("auth.json");
+    let mask = |reporter: &mut Reporter, c: &Credentials| {
+        reporter
+            .mask(&c.password)
+            .and_then(|()| reporter.mask(&c.basic()))
+            .map_err(|e| BuildError::Input(format!("cannot write the mask: {e}")))
+    };
+    let ecr_host = named.as_ref().is_none_or(|(h, _)| registry::is_ecr_host(h));
+    let (host, insecure, target, login, docker_has_it) = if ecr_host {
+        let ecr = Ecr::from_env(&settings.region).await;
+        let token = ecr.login().await?;
+        let (host, insecure) = named.unwrap_or_else(|| (token.host.clone(), false));
+        let login = Credentials {
+            username: token.username.clone(),
+            password: token.password.clone(),
+        };
+        (host, insecure, Target::Ecr(ecr), Some(login), false)
+    } else {
+        let (host, insecure) = named.unwrap_or_default();
+        let (login, docker_has_it) = match &settings.credentials {
+            Some(c) => (Some(c.clone()), false),
+            None => (docker_config_login(&host)?, true),
+        };
+        let reg = Registry::new(&host, insecure, login.clone())
+            .map_err(|e| BuildError::Input(e.to_string()))?;
+        (
+            host,
+            insecure,
+            Target::Oci(Box::new(reg)),
+            login,
+            docker_has_it,
+        )
+    };
+    if let Some(login) = &login {
+        mask(reporter, login)?;
+    }
+    let builder_login = |detail: String| BuildError::Login {
+        builder: match recipe.kind() {
+            BuilderKind::Docker => "docker".into(),
+            BuilderKind::Buildah => "buildah".into(),
+        },
+        host: host.clone(),
+        detail,
+    };
+    match (recipe.kind(), &login) {
+        (BuilderKind::Buildah, login) => {
+            let text = login
+                .as_ref()
+                .map_or_else(|| r#"{"auths":{}}"#.to_string(), |l| l.auth_file(&host));
+            std::fs::write(&auth_file, text)
+                .map_err(|e| builder_login(format!("cannot write buildah's auth file: {e}")))?;
+        }
+        (BuilderKind::Docker, Some(login)) if !docker_has_it => {
+            let argv = builder::login_argv(
+                BuilderKind::Docker,
+                &host,
+                insecure,
+                &auth_file,
+                &login.username,
+            );
+            let out = builder::run(&argv, &settings.root, Some(&login.password))
+                .await
+                .map_err(|e| builder_login(format!("cannot run {}: {e}", argv[0])))?;
+            if !out.success {
+                return Err(builder_login(out.log.trim().to_string()));
+            }
+        }
+        (BuilderKind::Docker, _) => {}
+    }
+    Ok((host, insecure, target))
+}
+
+/// The login the Docker config file holds for `host`, if any.
+fn docker_config_login(host: &str) -> Result<Option<Credentials>, BuildError> {
+    let Some(path) = registry::docker_config_path(&|k| std::env::var(k).ok()) else {
+        return Ok(None);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(BuildError::Input(format!(
+                "{}: cannot read the Docker config file: {e}",
+                path.display()
+            )));
+        }
+    };
+    registry::from_docker_config(&text, host)
+        .map_err(|e| BuildError::Input(format!("{}: {e}", path.display())))
 }
 
 /// Asks docker what it can do (`docker version`, `docker buildx version`,
@@ -249,24 +381,23 @@ async fn one(shared: &Shared, plan: Plan) -> Outcome {
     let result = match lookup {
         Ok(Some(image)) => {
             outcome.status = Status::Reused;
-            Ok(image)
+            Ok(Some(image))
         }
         Ok(None) => build(shared, &plan, &mut outcome.log).await,
         Err(e) => Err(e),
     };
     match result {
-        Ok(image) => {
-            outcome.size = shared
-                .ecr
-                .size(&plan.repository, &image.digest)
-                .await
-                .ok()
-                .flatten();
+        Ok(Some(image)) => {
+            outcome.size = shared.target.size(&plan.repository, &image).await;
             outcome.image = Some(format!(
                 "{}/{}@{}",
                 shared.host, plan.repository, image.digest
             ));
             outcome.digest = Some(image.digest);
+        }
+        // Built with `--no-push`: the builder holds it by its release tag.
+        Ok(None) => {
+            outcome.image = Some(format!("{}/{}:{}", shared.host, plan.repository, plan.tag));
         }
         Err(why) => outcome.status = Status::Failed(why),
     }
@@ -275,41 +406,35 @@ async fn one(shared: &Shared, plan: Plan) -> Outcome {
 }
 
 /// The image already built from the same inputs, re-tagged with this run's
-/// release tag; None when there is none (or the registry lost it).
+/// release tag through the registry's API; None when there is none.
 async fn reuse(shared: &Shared, plan: &Plan) -> Result<Option<Image>, String> {
-    let found = shared
-        .ecr
+    let Some(image) = shared
+        .target
         .find(&plan.repository, &plan.content_tag)
-        .await
-        .map_err(|e| e.to_string())?;
-    let Some(image) = found else {
+        .await?
+    else {
         return Ok(None);
     };
-    if let Some(mirror) = &shared.mirror
-        && mirror
-            .tag(&plan.repository, &image, &plan.tag)
-            .await
-            .is_err()
-    {
-        // The registry no longer has the blobs ECR remembers: build again.
-        return Ok(None);
-    }
     shared
-        .ecr
+        .target
         .tag(&plan.repository, &image, &plan.tag)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(Some(image))
 }
 
-async fn build(shared: &Shared, plan: &Plan, log: &mut String) -> Result<Image, String> {
+/// Builds the image and pushes its tags; None with `--no-push`.
+async fn build(shared: &Shared, plan: &Plan, log: &mut String) -> Result<Option<Image>, String> {
     let scratch = shared.scratch.path().join(&plan.service);
     std::fs::create_dir_all(&scratch).map_err(|e| format!("scratch folder: {e}"))?;
     // buildah keeps the login in the shared auth file.
     let auth = shared.scratch.path().join("auth.json");
-    if auth.exists() {
-        let _ = std::fs::copy(&auth, scratch.join("auth.json"));
-    }
+    let copied = if auth.exists() {
+        std::fs::copy(&auth, scratch.join("auth.json")).map(|_| ())
+    } else {
+        // No login (`--no-push`, an anonymous registry): an empty one.
+        std::fs::write(scratch.join("auth.json"), r#"{"auths":{}}"#)
+    };
+    copied.map_err(|e| format!("scratch auth file: {e}"))?;
     let spec = BuildSpec {
         root: shared.root.clone(),
         dockerfile: plan.dockerfile.clone(),
@@ -323,6 +448,7 @@ async fn build(shared: &Shared, plan: &Plan, log: &mut String) -> Result<Image, 
         labels: plan.labels.clone(),
         insecure: shared.insecure,
         scratch,
+        push: !matches!(shared.target, Target::Local),
     };
     let mut last_log = String::new();
     for argv in builder::build_argvs(shared.recipe, &spec) {
@@ -342,6 +468,9 @@ async fn build(shared: &Shared, plan: &Plan, log: &mut String) -> Result<Image, 
             return Err(format!("`{} {}` failed: {last}", argv[0], argv[1]));
         }
     }
+    if !spec.push {
+        return Ok(None);
+    }
     let digest = match spec.digest_file(shared.recipe) {
         Some(file) => std::fs::read_to_string(&file)
             .ok()
@@ -350,10 +479,11 @@ async fn build(shared: &Shared, plan: &Plan, log: &mut String) -> Result<Image, 
         None => builder::read_digest(shared.recipe, &last_log)
             .ok_or("`docker push` did not print the pushed digest")?,
     };
-    record(shared, plan, &spec, &digest).await
+    record(shared, plan, &spec, &digest).await.map(Some)
 }
 
-/// Makes sure ECR (and a separate registry) holds every tag for the digest.
+/// Reads the pushed image back from the registry and adds the tags the
+/// builder did not push itself, so every tag names the one digest.
 async fn record(
     shared: &Shared,
     plan: &Plan,
@@ -361,37 +491,14 @@ async fn record(
     digest: &str,
 ) -> Result<Image, String> {
     let repo = &plan.repository;
-    let image = match shared
-        .ecr
+    let image = shared
+        .target
         .find(repo, digest)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        Some(image) => image,
-        None => match &shared.mirror {
-            Some(mirror) => mirror
-                .manifest(repo, digest)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("the registry has no manifest {digest} after the push"))?,
-            None => return Err(format!("ECR does not know the pushed image {digest}")),
-        },
-    };
+        .await?
+        .ok_or_else(|| format!("the registry has no manifest {digest} after the push"))?;
     let pushed = builder::pushed_tags(shared.recipe, spec);
-    for t in &spec.tags {
-        if let Some(mirror) = &shared.mirror
-            && !pushed.contains(t)
-        {
-            mirror
-                .tag(repo, &image, t)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        shared
-            .ecr
-            .tag(repo, &image, t)
-            .await
-            .map_err(|e| e.to_string())?;
+    for t in spec.tags.iter().filter(|t| !pushed.contains(t)) {
+        shared.target.tag(repo, &image, t).await?;
     }
     Ok(image)
 }

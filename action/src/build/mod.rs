@@ -3,14 +3,15 @@
 //!
 //! The plan is data ([`Plan`]: tags, labels, where the image goes), computed
 //! by pure functions ([`tag`], [`inputs`], [`builder`] argument vectors); the
-//! effects are thin adapters: git (what the image is built from), ECR (login,
-//! which tags exist, re-tagging), the builder (docker buildx or buildah) and,
-//! for a registry that is not ECR's own, its HTTP API ([`mirror`]).
+//! effects are thin adapters: git (what the image is built from), the builder
+//! (docker buildx or buildah), and the registry: ECR's API (login, which tags
+//! exist, re-tagging) for an ECR host only, the registry's own HTTP API
+//! ([`registry`]) for any other. `--no-push` builds with no registry at all.
 
 pub mod builder;
 mod execute;
 pub mod inputs;
-pub mod mirror;
+pub mod registry;
 mod report;
 pub mod tag;
 
@@ -41,6 +42,10 @@ pub struct Options {
     pub registry: Option<String>,
     /// Overrides the manifest's parallelism.
     pub parallel: Option<usize>,
+    /// Build and report only: no login, no push, no reuse (pull requests).
+    pub no_push: bool,
+    /// The registry login from inputs (else the Docker config file's).
+    pub credentials: Option<registry::Credentials>,
 }
 
 /// What one service's build is: decided before anything runs.
@@ -48,7 +53,7 @@ pub struct Options {
 pub struct Plan {
     /// The service.
     pub service: String,
-    /// ECR repository name.
+    /// The image repository in the registry (`image-repository`).
     pub repository: String,
     /// Release tag (`<service>-<sha7>-<timestamp>`).
     pub tag: String,
@@ -78,12 +83,12 @@ pub enum BuildError {
     /// Git could not read the commit.
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
-    /// ECR login or lookup failed.
+    /// ECR login or lookup failed (an ECR host only).
     #[error(transparent)]
     Ecr(#[from] crate::aws::ecr::EcrError),
     /// The builder refused the registry login.
     #[error(
-        "{builder} login to {host} failed: {detail}\n  help: check that the registry is reachable and that the ECR credentials are valid"
+        "{builder} login to {host} failed: {detail}\n  help: check that the registry is reachable and that its credentials (ECR's, the registry-username/registry-token inputs, or docker/login-action's) are valid"
     )]
     Login {
         /// docker or buildah.
@@ -227,6 +232,9 @@ pub fn prepare(
     let git = open_git(&root)?;
     let root = git.root().to_path_buf();
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
+    manifest
+        .report_warnings(reporter)
+        .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
     let names = opts
         .services
         .as_ref()
@@ -317,6 +325,8 @@ pub fn prepare_in(
         parallel: opts.parallel.unwrap_or(manifest.build.parallel).max(1),
         region: manifest.region.clone(),
         root,
+        push: !opts.no_push,
+        credentials: opts.credentials.clone(),
     };
     Ok((sha, plans, settings))
 }

@@ -333,6 +333,7 @@ fn spec() -> BuildSpec {
         ],
         insecure: false,
         scratch: PathBuf::from("/tmp/ferry/sampleapi"),
+        push: true,
     }
 }
 
@@ -388,7 +389,8 @@ fn docker_buildx_container_driver_argument_vector() {
             BuilderKind::Docker,
             "123456789012.dkr.ecr.us-east-1.amazonaws.com",
             false,
-            Path::new("/a")
+            Path::new("/a"),
+            "AWS"
         ),
         [
             "docker",
@@ -436,6 +438,34 @@ fn docker_buildx_docker_driver_argument_vector() {
 
 /// No buildx: the classic builder, then one push per tag; the digest comes
 /// from `docker push`'s output.
+#[test]
+fn no_push_builds_with_every_recipe_and_pushes_nothing() {
+    let spec = BuildSpec {
+        push: false,
+        ..spec()
+    };
+    let classic = builder::build_argvs(Recipe::Docker(DockerMode::Classic), &spec);
+    assert_eq!(classic.len(), 1, "{classic:?}");
+    assert_eq!(classic[0][..2], ["docker", "build"]);
+    for mode in [DockerMode::BuildxDocker, DockerMode::BuildxContainer] {
+        let argvs = builder::build_argvs(Recipe::Docker(mode), &spec);
+        assert_eq!(argvs.len(), 1);
+        assert!(argvs[0].contains(&"--load".to_string()), "{argvs:?}");
+        assert!(!argvs[0].contains(&"--push".to_string()), "{argvs:?}");
+    }
+    let buildah = builder::build_argvs(Recipe::Buildah, &spec);
+    assert_eq!(buildah.len(), 1, "{buildah:?}");
+    assert_eq!(buildah[0][..2], ["buildah", "build"]);
+    assert!(
+        [classic, buildah]
+            .concat()
+            .iter()
+            .flatten()
+            .all(|a| a != "push"),
+        "nothing is pushed"
+    );
+}
+
 #[test]
 fn docker_without_buildx_builds_then_pushes_each_tag() {
     let recipe = Recipe::Docker(DockerMode::Classic);
@@ -556,6 +586,7 @@ fn buildah_argument_vectors() {
         "127.0.0.1:5001",
         true,
         Path::new("/a.json"),
+        "AWS",
     );
     assert!(login.contains(&"--password-stdin".to_string()));
     // No argument carries a password: it goes on stdin.
@@ -696,6 +727,8 @@ fn a_planned_image_is_where_build_pushes_it_by_tag() {
         parallel: 2,
         region: "eu-west-1".into(),
         root: PathBuf::from("."),
+        push: true,
+        credentials: None,
     };
     let plan = Plan {
         service: "api".into(),

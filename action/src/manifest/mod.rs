@@ -46,6 +46,9 @@ pub struct Manifest {
     pub services: IndexMap<String, Service>,
     /// Image build settings.
     pub build: BuildSettings,
+    /// What loads but should change (a deprecated key): each command that
+    /// reads the manifest shows these as warnings.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// How `ferry build` tags, builds and pushes (the manifest's `build:`).
@@ -316,6 +319,14 @@ impl Manifest {
     pub fn load(path: &Path, display_path: &Path) -> Result<Self, ManifestError> {
         let text = read_confined(path, display_path)?;
         Self::parse(&text, display_path)
+    }
+
+    /// Shows [`Manifest::warnings`] (deprecated keys) as warning annotations.
+    pub fn report_warnings(&self, reporter: &mut crate::gha::Reporter) -> std::io::Result<()> {
+        for w in &self.warnings {
+            reporter.warning(w)?;
+        }
+        Ok(())
     }
 
     /// Parses and validates manifest text.

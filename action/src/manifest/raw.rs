@@ -240,8 +240,13 @@ pub struct RawService {
     /// ECS service name (default `{project}-{env}-{service}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ecs_service: Option<String>,
-    /// ECR repository name (default `{project}/{service}`).
+    /// The image repository in the registry (default `{project}/{service}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_repository: Option<String>,
+    /// Deprecated: the old name of `image-repository` (still read, with a
+    /// warning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("deprecated" = true))]
     pub ecr_repository: Option<String>,
     /// This service's rollout per environment (`prod: {strategy: canary}`),
     /// instead of the environment's.

@@ -187,6 +187,62 @@ fn env_in_a_shared_repository_name() {
     );
     let (_, _, msg, _) = first_problem(&text);
     assert!(msg.contains("`{env}` cannot be used"), "{msg}");
+    let text = GOOD.replace(
+        "  worker: {}",
+        "  worker: { image-repository: '{env}/worker' }",
+    );
+    let (_, _, msg, _) = first_problem(&text);
+    assert!(msg.contains("`{env}` cannot be used"), "{msg}");
+}
+
+/// `image-repository` is the name; `ecr-repository` still loads, with a
+/// warning at its key; both at once is refused.
+#[test]
+fn ecr_repository_is_a_deprecated_alias_of_image_repository() {
+    let new =
+        parse(&GOOD.replace("  worker: {}", "  worker: { image-repository: 'x/w' }")).unwrap();
+    assert_eq!(
+        new.services["worker"]
+            .ecr_repository
+            .render(new.vars("worker", "")),
+        "x/w"
+    );
+    assert!(new.warnings.is_empty());
+    assert!(parse(GOOD).unwrap().warnings.is_empty());
+
+    let old = parse(&GOOD.replace("  worker: {}", "  worker:\n    ecr-repository: 'x/w'")).unwrap();
+    assert_eq!(
+        old.services["worker"]
+            .ecr_repository
+            .render(old.vars("worker", "")),
+        "x/w"
+    );
+    let [w] = old.warnings.as_slice() else {
+        panic!("one warning: {:?}", old.warnings)
+    };
+    assert_eq!((w.line, w.column), (Some(12), Some(5)));
+    assert!(
+        w.message
+            .contains("services.worker.ecr-repository is deprecated"),
+        "{}",
+        w.message
+    );
+    assert!(
+        w.help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("rename the key to image-repository")
+    );
+
+    let (_, _, msg, help) = first_problem(&GOOD.replace(
+        "  worker: {}",
+        "  worker: { image-repository: 'x/w', ecr-repository: 'x/w' }",
+    ));
+    assert!(
+        msg.contains("both image-repository and ecr-repository"),
+        "{msg}"
+    );
+    assert!(help.contains("keep image-repository"), "{help}");
 }
 
 #[test]
@@ -273,6 +329,7 @@ fn json_schema_file_is_in_sync_with_the_code() {
         "context",
         "task-definition",
         "ecs-service",
+        "image-repository",
         "ecr-repository",
     ] {
         assert!(service.get(key).is_some(), "schema lacks services.*.{key}");

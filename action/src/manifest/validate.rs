@@ -23,6 +23,8 @@ struct Checker<'a> {
     file: &'a Path,
     positions: Positions,
     problems: Vec<Diagnostic>,
+    /// What loads but should change (deprecated keys).
+    warnings: Vec<Diagnostic>,
     /// "Did you mean" searches left: each costs a pass over the names, so
     /// a manifest with thousands of typos stays linear.
     suggestions_left: usize,
@@ -195,6 +197,7 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest, Diagnostics> {
         file,
         positions,
         problems: Vec::new(),
+        warnings: Vec::new(),
         suggestions_left: SUGGESTIONS,
     };
     let duplicates = c.positions.duplicates().to_vec();
@@ -208,7 +211,10 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest, Diagnostics> {
     }
     let manifest = resolve(&mut c, raw);
     match manifest {
-        Some(m) if c.problems.is_empty() => Ok(m),
+        Some(mut m) if c.problems.is_empty() => {
+            m.warnings = std::mem::take(&mut c.warnings);
+            Ok(m)
+        }
         _ => Err(Diagnostics(c.problems)),
     }
 }
@@ -343,6 +349,7 @@ fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
         environments,
         services,
         build,
+        warnings: Vec::new(),
     };
     check_unique_names(c, &manifest);
     Some(manifest)
@@ -703,13 +710,33 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
             .unwrap_or("{project}-{env}-{service}"),
         true,
     );
-    let ecr_repository = c.template(
-        &format!("{path}.ecr-repository"),
-        raw.ecr_repository
-            .as_deref()
-            .unwrap_or("{project}/{service}"),
-        false,
-    );
+    let ecr_repository = match (&raw.image_repository, &raw.ecr_repository) {
+        (Some(_), Some(_)) => {
+            c.at_key(
+                &format!("{path}.ecr-repository"),
+                format!("{path} has both image-repository and ecr-repository"),
+                "keep image-repository; ecr-repository is its old name".into(),
+            );
+            None
+        }
+        (None, Some(old)) => {
+            let mut d = Diagnostic::new(
+                c.file,
+                format!("{path}.ecr-repository is deprecated: it is now image-repository (any registry, not only ECR)"),
+            )
+            .help("rename the key to image-repository; the value stays the same");
+            if let Some(p) = c.positions.key(&format!("{path}.ecr-repository")) {
+                d = d.at(p.line, p.column);
+            }
+            c.warnings.push(d);
+            c.template(&format!("{path}.ecr-repository"), old, false)
+        }
+        (given, None) => c.template(
+            &format!("{path}.image-repository"),
+            given.as_deref().unwrap_or("{project}/{service}"),
+            false,
+        ),
+    };
     if let Some(krate) = &raw.crate_name
         && let Err(why) = names::crate_name(krate)
     {
@@ -778,19 +805,25 @@ fn check_unique_names(c: &mut Checker<'_>, m: &Manifest) {
     let mut seen: HashMap<String, &str> = HashMap::new();
     for (name, svc) in &m.services {
         let rendered = svc.ecr_repository.render(m.vars(name, ""));
+        // The key the service wrote: image-repository, or its old name.
+        let key = if c.positions.has(&format!("services.{name}.ecr-repository")) {
+            format!("services.{name}.ecr-repository")
+        } else {
+            format!("services.{name}.image-repository")
+        };
         if let Err(why) = names::ecr_repository(&rendered) {
             c.at_value(
-                &format!("services.{name}.ecr-repository"),
-                format!("ECR repository {rendered:?} (service `{name}`) is not an ECR repository name: {why}"),
-                "ECR repository names are lowercase, e.g. \"{project}/{service}\" with a lowercase project".into(),
+                &key,
+                format!("image repository {rendered:?} (service `{name}`) is not a repository name: {why}"),
+                "repository names are lowercase, e.g. \"{project}/{service}\" with a lowercase project".into(),
             );
             continue;
         }
         if let Some(first) = seen.insert(rendered.clone(), name) {
             c.at_value(
-                &format!("services.{name}.ecr-repository"),
+                &key,
                 format!(
-                    "services `{first}` and `{name}` both push to the ECR repository \"{rendered}\""
+                    "services `{first}` and `{name}` both push to the image repository \"{rendered}\""
                 ),
                 "give each service its own repository, e.g. \"{project}/{service}\"".into(),
             );

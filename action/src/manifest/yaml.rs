@@ -250,6 +250,11 @@ impl Positions {
         &self.duplicates
     }
 
+    /// Whether the document holds `path` itself (no fallback to a parent).
+    pub fn has(&self, path: &str) -> bool {
+        self.keys.contains_key(path) || self.values.contains_key(path)
+    }
+
     /// The position of the key at `path` (falls back like [`Positions::value`]).
     pub fn key(&self, path: &str) -> Option<Position> {
         self.keys

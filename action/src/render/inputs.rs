@@ -32,7 +32,7 @@ pub fn from_manifest(manifest: &Manifest, service: &str, env: &str) -> BTreeMap<
         ("ENVIRONMENT".to_string(), env.to_string()),
         ("PROJECT".to_string(), manifest.project.clone()),
         ("REGION".to_string(), region),
-        // Empty unless given: the Jsonnet then builds the image from IMAGE_TAG + ECR_REPOSITORY.
+        // Empty unless given: the Jsonnet then builds the image from IMAGE_TAG + IMAGE_REPOSITORY.
         ("IMAGE".to_string(), String::new()),
     ])
 }
@@ -41,7 +41,8 @@ pub fn from_manifest(manifest: &Manifest, service: &str, env: &str) -> BTreeMap<
 /// `{ "value": ... }`) or the same keys with plain values. For `service`:
 /// `services.<service>.<field>` becomes `<FIELD>` (EXECUTION_ROLE_ARN,
 /// TASK_ROLE_ARN, LOG_GROUP, ...), `tasks_queue_url` becomes SQS_QUEUE_URL,
-/// `ecr_repository_urls.<service>` becomes ECR_REPOSITORY, and every other
+/// `ecr_repository_urls.<service>` (or `image_repository_urls`) becomes
+/// IMAGE_REPOSITORY (and its old name ECR_REPOSITORY), and every other
 /// top-level string output becomes its upper-cased name.
 ///
 /// `given` says the file was named by `--values` (the workflow's choice,
@@ -106,9 +107,9 @@ pub fn values(json: &Value, service: &str) -> BTreeMap<String, String> {
                     }
                 }
             }
-            ("ecr_repository_urls", Value::Object(urls)) => {
+            ("ecr_repository_urls" | "image_repository_urls", Value::Object(urls)) => {
                 if let Some(url) = urls.get(service).and_then(Value::as_str) {
-                    out.insert("ECR_REPOSITORY".into(), url.to_string());
+                    out.insert("IMAGE_REPOSITORY".into(), url.to_string());
                 }
             }
             ("tasks_queue_url", Value::String(s)) => {
@@ -130,6 +131,25 @@ fn scalar(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// `IMAGE_REPOSITORY` is the image repository's ext-str; `ECR_REPOSITORY`
+/// (its old name) is kept as an alias both ways, so a Jsonnet or a
+/// workflow still on the old name renders the same. The name given last
+/// in the layers wins for both.
+pub fn alias_repository(ext: &mut BTreeMap<String, String>) {
+    match (ext.get("IMAGE_REPOSITORY"), ext.get("ECR_REPOSITORY")) {
+        (Some(new), None) => {
+            let new = new.clone();
+            ext.insert("ECR_REPOSITORY".into(), new);
+        }
+        (None, Some(old)) => {
+            tracing::warn!("ext-str ECR_REPOSITORY is deprecated: it is now IMAGE_REPOSITORY");
+            let old = old.clone();
+            ext.insert("IMAGE_REPOSITORY".into(), old);
+        }
+        _ => {}
     }
 }
 
@@ -171,7 +191,13 @@ mod tests {
         assert_eq!(v["LOG_GROUP"], "/g");
         assert_eq!(v["SQS_QUEUE_URL"], "https://q");
         assert_eq!(v["SAMPLEWORKER_SECRET_ARN"], "arn:s");
-        assert_eq!(v["ECR_REPOSITORY"], "1.dkr.ecr/p/api");
+        assert_eq!(v["IMAGE_REPOSITORY"], "1.dkr.ecr/p/api");
+        let mut ext = v.clone();
+        alias_repository(&mut ext);
+        assert_eq!(ext["ECR_REPOSITORY"], "1.dkr.ecr/p/api");
+        let mut old = BTreeMap::from([("ECR_REPOSITORY".to_string(), "r".to_string())]);
+        alias_repository(&mut old);
+        assert_eq!(old["IMAGE_REPOSITORY"], "r");
     }
 
     #[test]

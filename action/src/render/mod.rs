@@ -149,6 +149,7 @@ pub fn ext_strs(
     }
     ext.extend(inputs::from_environment(opts.env_vars.clone()));
     ext.extend(opts.ext_strs.iter().cloned());
+    inputs::alias_repository(&mut ext);
     if let Some(image) = &opts.image {
         ext.insert("IMAGE".into(), image.clone());
     } else if opts.check && ext.get("IMAGE").is_none_or(String::is_empty) {
@@ -229,6 +230,7 @@ pub fn run(
 ) -> Result<Vec<Rendered>, RenderError> {
     let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
+    let _ = manifest.report_warnings(reporter);
     let rendered = render_all(&root, &manifest, opts)?;
     if opts.check {
         for r in &rendered {

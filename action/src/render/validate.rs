@@ -338,7 +338,7 @@ fn image(out: &mut Vec<Problem>, at: &str, image: Option<&Value>, rules: Rules) 
         out.push(problem(
             format!("{at}.image"),
             "the image is empty",
-            "pass --image URI (ext-str IMAGE), or IMAGE_TAG and ECR_REPOSITORY",
+            "pass --image URI (ext-str IMAGE), or IMAGE_TAG and IMAGE_REPOSITORY",
         ));
         return;
     }

@@ -1,8 +1,11 @@
 //! `ferry build --builder docker` against the test bed's real docker daemon
 //! (no buildx there: the classic builder, then `docker push`), pushing to a
-//! registry that requires a login (`docker login --password-stdin` with
-//! moto's ECR token): from this machine, and from inside the action image
-//! through the mounted docker socket, as a workflow step runs it.
+//! registry that requires a login, with no AWS credentials (the AWS endpoint
+//! is a recorder: no call is made): from this machine with the login
+//! `docker/login-action` leaves in the Docker config file, and from inside
+//! the action image through the mounted docker socket with the
+//! `registry-username`/`registry-token` inputs (`docker login
+//! --password-stdin`), as a workflow step runs it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support;
@@ -10,21 +13,23 @@ use crate::support::container as container_support;
 
 use std::process::Command;
 
+use base64::Engine;
+use support::recorder::Recorder;
+
 use container_support::{ContainerStep, Docker, chown_workspace, runner_inputs};
 use support::{Repo, Run, everything, ferry_with, testbed_url, unique};
 
-/// The password moto's GetAuthorizationToken hands out for its default
-/// account, which the test bed's login registry accepts for user AWS.
+/// The password the test bed's login registry accepts for user AWS.
 const TOKEN: &str = "123456789012-auth-token";
 
 /// A one-service repository building a FROM scratch image with docker,
-/// pushing to `registry`; `repo` is created in moto.
+/// pushing to `registry`.
 fn repository(registry: &str, name: &str) -> (Repo, String) {
     let r = Repo::new();
     r.write(
         ".github/ferry.yml",
         &format!(
-            "project: ferrytest\nregion: us-east-1\nenvironments:\n  staging: {{ cluster: c }}\nbuild:\n  registry: http://{registry}\n  builder: docker\nservices:\n  hello:\n    paths: [hello/**]\n    dockerfile: hello/Dockerfile\n    context: hello\n    ecr-repository: {name}\n"
+            "project: ferrytest\nregion: us-east-1\nenvironments:\n  staging: {{ cluster: c }}\nbuild:\n  registry: http://{registry}\n  builder: docker\nservices:\n  hello:\n    paths: [hello/**]\n    dockerfile: hello/Dockerfile\n    context: hello\n    image-repository: {name}\n"
         ),
     )
     .write(
@@ -34,19 +39,6 @@ fn repository(registry: &str, name: &str) -> (Repo, String) {
     .write("hello/hello.txt", "hello\n");
     let sha = r.commit("hello");
     (r, sha)
-}
-
-fn create_ecr_repository(moto: &str, name: &str) {
-    let out = Command::new(testbed_url("FERRY_TEST_PYTHON"))
-        .args([
-            "-c",
-            "import boto3,sys; boto3.client('ecr', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test').create_repository(repositoryName=sys.argv[2], imageTagMutability='IMMUTABLE')",
-            moto,
-            name,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
 }
 
 /// The manifest digest of `reference` in the login registry, with or
@@ -81,12 +73,12 @@ fn registry_digest(registry: &str, reference: &str, login: bool) -> Option<Strin
         .map(|d| d.trim().to_string())
 }
 
-fn aws_env(moto: &str) -> Vec<(String, String)> {
+/// No AWS credentials; the AWS endpoint at a recorder.
+fn aws_env(aws: &Recorder) -> Vec<(String, String)> {
     [
-        ("AWS_ENDPOINT_URL", moto),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", aws.url.as_str()),
+        ("AWS_MAX_ATTEMPTS", "1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
     ]
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .into()
@@ -132,19 +124,24 @@ fn docker_without_buildx_builds_and_pushes_through_a_registry_login() {
     else {
         return;
     };
-    let moto = testbed_url("MOTO_URL");
+    let aws = Recorder::start();
     let registry = testbed_url("AUTH_REGISTRY");
     let name = unique("ferry-docker/hello");
-    create_ecr_repository(&moto, &name);
     let (repo, sha) = repository(&registry, &name);
+    // What docker/login-action leaves: the login in the Docker config file.
     let config = tempfile::tempdir().unwrap();
-    let mut env: Vec<(String, String)> = aws_env(&moto);
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{TOKEN}"));
+    std::fs::write(
+        config.path().join("config.json"),
+        serde_json::json!({ "auths": { registry.as_str(): { "auth": auth } } }).to_string(),
+    )
+    .unwrap();
+    let mut env: Vec<(String, String)> = aws_env(&aws);
     env.extend([
         ("GITHUB_ACTIONS".into(), "true".into()),
         ("GITHUB_SHA".into(), sha.clone()),
         ("GITHUB_REPOSITORY".into(), "acme/platform".into()),
         ("DOCKER_HOST".into(), docker.host.clone()),
-        // docker login writes here, not in this machine's ~/.docker.
         ("DOCKER_CONFIG".into(), config.path().display().to_string()),
     ]);
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -156,14 +153,13 @@ fn docker_without_buildx_builds_and_pushes_through_a_registry_login() {
         !everything(&first).contains(TOKEN),
         "the registry password leaked"
     );
-    // The login went through docker's config, not an argument.
-    let auth = std::fs::read_to_string(config.path().join("config.json")).unwrap();
-    assert!(auth.contains(&registry), "{auth}");
 
     // Same inputs: reused, nothing built.
     let again: Run = ferry_with(repo.path(), &["build"], &env_refs);
     assert_eq!(again.code, 0, "{again:#?}");
     assert_eq!(again.output("reused"), "true");
+    assert_eq!(again.output("image"), first.output("image"));
+    assert_eq!(aws.requests(), Vec::<String>::new(), "no AWS call");
 }
 
 #[test]
@@ -174,13 +170,12 @@ fn build_runs_in_the_action_image_through_the_mounted_docker_socket() {
         return;
     };
     let image = docker.action_image();
-    let moto = testbed_url("MOTO_URL");
+    let aws = Recorder::start();
     let registry = testbed_url("AUTH_REGISTRY");
     let name = unique("ferry-container/hello");
-    create_ecr_repository(&moto, &name);
     let (repo, sha) = repository(&registry, &name);
     chown_workspace(repo.path());
-    let mut env = aws_env(&moto);
+    let mut env = aws_env(&aws);
     env.extend([
         ("GITHUB_SHA".into(), sha.clone()),
         ("GITHUB_REF".into(), "refs/heads/main".into()),
@@ -201,6 +196,8 @@ fn build_runs_in_the_action_image_through_the_mounted_docker_socket() {
                 ("command", "build"),
                 ("builder", "docker"),
                 ("services", "all"),
+                ("registry-username", "AWS"),
+                ("registry-token", TOKEN),
             ],
             "ghs_test",
         ),
@@ -222,4 +219,5 @@ fn build_runs_in_the_action_image_through_the_mounted_docker_socket() {
         "the registry password leaked"
     );
     assert!(run.summary.contains("| built |"), "{}", run.summary);
+    assert_eq!(aws.requests(), Vec::<String>::new(), "no AWS call");
 }

@@ -47,7 +47,7 @@ services:
     paths: [services/sampleapi/**]
     task-definition: task-definitions/sampleapi.jsonnet
     ecs-service: "{project}-{env}-sampleapi"
-    ecr-repository: "{project}/sampleapi"
+    image-repository: "{project}/sampleapi"
     rollout:
       prod: { strategy: canary, canary-percent: 10, step-bake: 1m, bake: 1m }
     analysis:

@@ -283,15 +283,15 @@ const BAD_NAMES: &[(&str, (&str, &str), &str, &str)] = &[
         "ecr_case",
         (
             "paths: [services/api/**]",
-            "paths: [services/api/**]\n    ecr-repository: \"UPPER/Case!!\"",
+            "paths: [services/api/**]\n    image-repository: \"UPPER/Case!!\"",
         ),
-        "ECR repository \"UPPER/Case!!\" (service `api`) is not an ECR repository name: 'U' is not allowed",
-        "9:21",
+        "image repository \"UPPER/Case!!\" (service `api`) is not a repository name: 'U' is not allowed",
+        "9:23",
     ),
     (
         "ecr_from_project",
         ("project: demo", "project: Demo"),
-        "ECR repository \"Demo/api\" (service `api`) is not an ECR repository name",
+        "image repository \"Demo/api\" (service `api`) is not a repository name",
         "7:3",
     ),
     (
@@ -464,7 +464,7 @@ fn a_thousand_services_with_every_field_are_accepted() {
     );
     for i in 0..1000 {
         text.push_str(&format!(
-            "  svc{i}:\n    paths: ['services/svc{i}/**', 'config/svc{i}.{{yml,json}}']\n    crate: svc{i}\n    ecs-service: '{{project}}-{{env}}-svc{i}'\n    ecr-repository: '{{project}}/svc{i}'\n"
+            "  svc{i}:\n    paths: ['services/svc{i}/**', 'config/svc{i}.{{yml,json}}']\n    crate: svc{i}\n    ecs-service: '{{project}}-{{env}}-svc{i}'\n    image-repository: '{{project}}/svc{i}'\n"
         ));
     }
     let m = Manifest::parse(&text, Path::new("ferry.yml")).unwrap();
@@ -497,7 +497,7 @@ proptest! {
     #[test]
     fn arbitrary_names_are_accepted_or_located(
         name in "\\PC{0,40}",
-        field in prop::sample::select(vec!["cluster", "ecs-service", "ecr-repository", "release-branch", "url", "crate"]),
+        field in prop::sample::select(vec!["cluster", "ecs-service", "image-repository", "release-branch", "url", "crate"]),
     ) {
         let quoted = serde_json::to_string(&name).unwrap();
         let text = match field {

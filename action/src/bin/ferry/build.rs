@@ -28,6 +28,19 @@ pub struct BuildArgs {
     /// How many services build at once (default: build.parallel, else 2).
     #[arg(long, env = "INPUT_PARALLEL")]
     parallel: Option<String>,
+    /// Build and report only: no registry login, no push, no reuse (for
+    /// pull requests, which have no credentials).
+    #[arg(long, env = "INPUT_NO-PUSH", value_parser = inputs::boolean)]
+    no_push: bool,
+    /// The registry user name (with `--registry-token`; default: the
+    /// login in the Docker config file, as docker/login-action leaves it).
+    #[arg(long, env = "INPUT_REGISTRY-USERNAME")]
+    registry_username: Option<String>,
+    /// The registry password or token, from a secret (never logged). Give
+    /// it through the environment (the `registry-token` input): an argument
+    /// shows in the process list.
+    #[arg(long, env = "INPUT_REGISTRY-TOKEN", hide_env_values = true)]
+    registry_token: Option<String>,
     /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
     #[arg(long)]
     repo: Option<PathBuf>,
@@ -70,7 +83,29 @@ impl BuildArgs {
             ),
             None => None,
         };
+        let credentials = match (
+            inputs::present(self.registry_username),
+            inputs::present(self.registry_token),
+        ) {
+            (Some(username), Some(token)) => Some(build::registry::Credentials {
+                username,
+                password: ferry::gha::Secret::new(token),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(Failure::message(
+                    "registry-username is given without registry-token: give both (the token from a secret), or neither to use the Docker config file's login".to_string(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(Failure::message(
+                    "registry-token is given without registry-username: give both, or neither to use the Docker config file's login".to_string(),
+                ));
+            }
+        };
         Ok(build::Options {
+            no_push: self.no_push,
+            credentials,
             root: self.repo,
             manifest,
             services: services::given(self.services.as_deref()).map_err(Failure::message)?,

@@ -11,6 +11,7 @@ pub mod github_state;
 pub mod markup;
 pub mod plan_comment;
 pub mod prometheus;
+pub mod recorder;
 pub mod scripted;
 
 use std::collections::BTreeMap;
