@@ -148,10 +148,22 @@ fn actions(plan: &RawPlan, scrub: Scrub<'_>) -> Vec<ActionView> {
         let values = parse(&a.config_values, Value::Null);
         // A mask that cannot be read hides everything.
         let mask = parse(&a.config_sensitive, Value::Bool(true));
-        let config = match &values {
+        // As Terraform prints a configuration: the attributes set, by name.
+        let leaf = |v: &Value| match v {
+            Value::String(t) if t == diff::SENSITIVE => t.clone(),
+            other => diff::render_value(other),
+        };
+        let config = match diff::masked(&values, &mask) {
             Value::Null => None,
-            Value::Object(o) if o.values().all(Value::is_null) => None,
-            v => Some(cut(diff::render_masked(v, &mask))),
+            Value::Object(o) => {
+                let set: Vec<String> = o
+                    .iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| format!("{k} = {}", leaf(v)))
+                    .collect();
+                (!set.is_empty()).then(|| cut(set.join(", ")))
+            }
+            other => Some(cut(leaf(&other))),
         };
         ActionView {
             address: cut(a.display_address()),
