@@ -488,4 +488,59 @@ mod tests {
         assert_eq!(without_meta(&again), without_meta(&body));
         assert!(again.ends_with("\nhello"));
     }
+
+    #[test]
+    fn a_comment_is_believed_only_unedited_since_ferrys_signed_write() {
+        let key = Secret::new("k3y-for-tests");
+        let scope = scope("o/r", 7, "<!-- ferry:plan:prod -->");
+        let body = |meta: &Meta| format!("<!-- ferry:plan:prod -->\n{}\nbody", metadata(meta));
+        let meta = stamped("hmac-sha256:ab", 1_000, Some(&key), &scope);
+        let ok = body(&meta);
+        assert_eq!(
+            untrusted_reason(&ok, Some(1_000 + WRITE_TOLERANCE_SECS), Some(&key), &scope),
+            Ok(meta.clone())
+        );
+        let late = untrusted_reason(&ok, Some(1_001 + WRITE_TOLERANCE_SECS), Some(&key), &scope);
+        assert!(late.unwrap_err().contains("edited after Ferry wrote it"));
+        assert!(untrusted_reason(&ok, None, Some(&key), &scope).is_err());
+        // Another key, another pull request, a changed digest or time: unsigned.
+        for (k, s, m) in [
+            (Secret::new("other"), scope.clone(), meta.clone()),
+            (
+                key.clone(),
+                super::scope("o/r", 8, "<!-- ferry:plan:prod -->"),
+                meta.clone(),
+            ),
+            (
+                key.clone(),
+                scope.clone(),
+                Meta {
+                    hash: "hmac-sha256:cd".into(),
+                    ..meta.clone()
+                },
+            ),
+            (
+                key.clone(),
+                scope.clone(),
+                Meta {
+                    written: Some(9_999),
+                    ..meta.clone()
+                },
+            ),
+        ] {
+            let e = untrusted_reason(&body(&m), Some(1_000), Some(&k), &s).unwrap_err();
+            assert!(e.contains("not signed"), "{e}");
+        }
+        let unstamped = body(&Meta {
+            hash: "sha256:ab".into(),
+            written: None,
+            sig: None,
+        });
+        assert!(
+            untrusted_reason(&unstamped, Some(1), None, &scope)
+                .unwrap_err()
+                .contains("no write time")
+        );
+        assert!(untrusted_reason("<!-- ferry:plan:prod -->\nhi", Some(1), None, &scope).is_err());
+    }
 }
