@@ -3,7 +3,7 @@
 
 use super::comment::{self, MARKER};
 use super::model::DeployReport;
-use crate::github::comments::{IssueRef, Upserted, is_marked};
+use crate::github::comments::{IssueRef, Upserted};
 use crate::github::{GitHub, GitHubError};
 
 /// Why the deploy comment could not be posted. The caller reports it as a
@@ -67,11 +67,9 @@ async fn upsert(
     report: &DeployReport,
 ) -> Result<Upserted, GitHubError> {
     let comments = github.comments(issue);
-    let existing = comments
-        .list()
-        .await?
-        .into_iter()
-        .find(|c| c.body.as_deref().is_some_and(|b| is_marked(b, MARKER)));
+    // Only Ferry's own comment: a marked comment by anyone else is ignored
+    // (its state never merged, the comment never edited).
+    let existing = comments.find(MARKER).await?;
     let state = comment::merge(existing.as_ref().and_then(|c| c.body.as_deref()), report);
     for w in &state.warnings {
         tracing::warn!("deploy comment on #{}: {w}", issue.number);

@@ -329,7 +329,7 @@ fn github(ctx: &Context) -> Result<GitHub, GateError> {
     let repo = ctx.repository.clone().ok_or_else(|| {
         GateError::Input("GITHUB_REPOSITORY is not set (expected owner/repo)".into())
     })?;
-    Ok(GitHub::new(&ctx.api_url, Some(token), repo)?)
+    Ok(GitHub::new(&ctx.api_url, Some(token), repo)?.with_trusted(ctx.trusted_authors.clone()))
 }
 
 const SUMMARY: &str = include_str!("../../templates/gate-summary.md.tera");

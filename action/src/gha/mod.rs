@@ -115,6 +115,13 @@ pub struct Context {
     pub output_file: Option<PathBuf>,
     /// `$GITHUB_STEP_SUMMARY`.
     pub summary_file: Option<PathBuf>,
+    /// The `trusted-authors` input: whose comments, Deployments and statuses
+    /// Ferry believes when it reads them back (default `github-actions[bot]`).
+    pub trusted_authors: crate::github::trust::TrustedAuthors,
+    /// The `plan-key` input (or `FERRY_PLAN_KEY`): the repository secret
+    /// that keys the published plan digest and signs the plan comment's
+    /// metadata.
+    pub plan_key: Option<Secret>,
 }
 
 /// The context could not be read.
@@ -134,6 +141,9 @@ pub enum ContextError {
     /// `GITHUB_REPOSITORY` is not `owner/name`.
     #[error("GITHUB_REPOSITORY is \"{0}\", expected owner/name")]
     Repository(String),
+    /// The `trusted-authors` input is not a list of logins.
+    #[error(transparent)]
+    TrustedAuthors(#[from] crate::github::trust::TrustError),
 }
 
 impl Context {
@@ -183,6 +193,13 @@ impl Context {
         let token = input_with(env, "github-token")
             .or_else(|| var("GITHUB_TOKEN"))
             .map(Secret::new);
+        let trusted_authors = match input_with(env, crate::github::trust::INPUT) {
+            Some(text) => crate::github::trust::TrustedAuthors::parse(&text)?,
+            None => crate::github::trust::TrustedAuthors::default(),
+        };
+        let plan_key = input_with(env, "plan-key")
+            .or_else(|| var("FERRY_PLAN_KEY"))
+            .map(Secret::new);
         Ok(Self {
             in_actions,
             event,
@@ -198,6 +215,8 @@ impl Context {
                 .unwrap_or_else(|| PathBuf::from(".")),
             output_file: var("GITHUB_OUTPUT").map(PathBuf::from),
             summary_file: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            trusted_authors,
+            plan_key,
         })
     }
 }

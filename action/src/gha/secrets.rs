@@ -20,6 +20,10 @@ pub const SECRET_VARS: &[&str] = &[
     "INPUT_GITHUB-TOKEN",
     "INPUT_GITHUB_TOKEN",
     "INPUT_TOKEN",
+    // The plan digest's key (`plan-key`).
+    "INPUT_PLAN-KEY",
+    "INPUT_PLAN_KEY",
+    "FERRY_PLAN_KEY",
     "ACTIONS_RUNTIME_TOKEN",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
 ];

@@ -592,3 +592,35 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn trusted_authors_and_the_plan_key_come_from_inputs() {
+    use crate::github::trust::{Author, TrustedAuthors};
+    let bot = |login: &str| Author {
+        login: login.into(),
+        kind: "Bot".into(),
+    };
+    let ctx = context(&[], &[]).unwrap();
+    assert_eq!(ctx.trusted_authors, TrustedAuthors::default());
+    assert!(ctx.plan_key.is_none());
+    let ctx = context(
+        &[
+            ("INPUT_TRUSTED-AUTHORS", "ferry-release[bot]"),
+            ("FERRY_PLAN_KEY", "plan-key-from-env"),
+            ("INPUT_PLAN-KEY", "plan-key-from-input"),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert!(ctx.trusted_authors.trusts(Some(&bot("ferry-release[bot]"))));
+    assert!(
+        !ctx.trusted_authors
+            .trusts(Some(&bot("github-actions[bot]")))
+    );
+    assert_eq!(ctx.plan_key.unwrap().expose(), "plan-key-from-input");
+    let e = context(&[("INPUT_TRUSTED_AUTHORS", "<!--")], &[]).unwrap_err();
+    assert!(
+        e.to_string().starts_with("trusted-authors: \"<!--\""),
+        "{e}"
+    );
+}

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::GitHubError;
 use super::retry::RetryPolicy;
+use super::trust::{self, Author, TrustedAuthors};
 
 /// Comments per page when listing (GitHub's maximum).
 const PER_PAGE: usize = 100;
@@ -41,6 +42,13 @@ pub struct Comment {
     /// Link to the comment.
     #[serde(default)]
     pub html_url: Option<String>,
+    /// Who wrote it (an edit by someone else keeps the author: see
+    /// `updated_at`).
+    #[serde(default)]
+    pub user: Option<Author>,
+    /// When it was last written, RFC 3339.
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 /// What an upsert did.
@@ -60,12 +68,24 @@ pub struct Comments<'a> {
     crab: &'a Octocrab,
     issue: &'a IssueRef,
     retry: RetryPolicy,
+    trusted: &'a TrustedAuthors,
 }
 
 impl<'a> Comments<'a> {
-    /// Binds a client (built with any base URI) to an issue.
-    pub fn new(crab: &'a Octocrab, issue: &'a IssueRef, retry: RetryPolicy) -> Self {
-        Comments { crab, issue, retry }
+    /// Binds a client (built with any base URI) to an issue; only comments
+    /// by `trusted` authors are ever found, edited or deleted by marker.
+    pub fn new(
+        crab: &'a Octocrab,
+        issue: &'a IssueRef,
+        retry: RetryPolicy,
+        trusted: &'a TrustedAuthors,
+    ) -> Self {
+        Comments {
+            crab,
+            issue,
+            retry,
+            trusted,
+        }
     }
 
     fn issue_path(&self) -> String {
@@ -114,13 +134,12 @@ impl<'a> Comments<'a> {
         Ok((comments, more))
     }
 
-    /// The first comment whose first line is `marker`.
+    /// The first comment whose first line is `marker` and whose author is
+    /// trusted: the one way Ferry reads a comment of its own back. A marked
+    /// comment by anyone else is named in a warning and never returned, so
+    /// never believed nor edited.
     pub async fn find(&self, marker: &str) -> Result<Option<Comment>, GitHubError> {
-        Ok(self
-            .list()
-            .await?
-            .into_iter()
-            .find(|c| c.body.as_deref().is_some_and(|b| is_marked(b, marker))))
+        Ok(find_trusted(self.list().await?, marker, self.trusted))
     }
 
     /// Posts a new comment.
@@ -203,6 +222,27 @@ impl<'a> Comments<'a> {
             other => other.map(|_| ()),
         }
     }
+}
+
+/// The first comment carrying `marker` by a trusted author; the marked ones
+/// by others (before or after it) are warned about and passed over.
+pub fn find_trusted(
+    comments: Vec<Comment>,
+    marker: &str,
+    trusted: &TrustedAuthors,
+) -> Option<Comment> {
+    let mut found = None;
+    for c in comments {
+        if !c.body.as_deref().is_some_and(|b| is_marked(b, marker)) {
+            continue;
+        }
+        if !trusted.trusts(c.user.as_ref()) {
+            trust::warn_ignored(&format!("comment {}", c.id), c.user.as_ref(), trusted);
+        } else if found.is_none() {
+            found = Some(c);
+        }
+    }
+    found
 }
 
 /// `true` when the body's first line is the marker (a quoting reply is not).

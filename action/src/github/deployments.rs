@@ -2,12 +2,23 @@
 //! environment (`task: deploy:<service>`), with statuses GitHub's
 //! environments view shows. `deploy` writes them, `gate`, rollback and
 //! `detect` read them back.
+//!
+//! Every reader here believes only records (Deployments and statuses alike)
+//! whose `creator` is one of the client's trusted authors
+//! ([`super::trust`]): a record anyone else made with Ferry's task, or a
+//! status anyone else added to Ferry's record, is named in a warning and
+//! skipped, inside these functions, so no caller can forget the rule.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::http_get::Retry;
+use super::trust::{self, Author, TrustedAuthors};
 use super::{GitHub, GitHubError, Page, encode};
+
+/// How many statuses of one deployment are read to find the newest one a
+/// trusted author set (GitHub lists them newest first).
+const STATUSES_MAX: usize = 100;
 
 /// GitHub's limit on a status description, in characters.
 pub const DESCRIPTION_MAX_CHARS: usize = 140;
@@ -140,6 +151,8 @@ struct ApiDeployment {
     payload: Value,
     #[serde(default)]
     created_at: String,
+    #[serde(default)]
+    creator: Option<Author>,
 }
 
 impl ApiDeployment {
@@ -153,9 +166,36 @@ impl ApiDeployment {
     }
 }
 
+/// A deployment status: what was set, when and by whom.
 #[derive(Debug, Deserialize)]
 struct ApiStatus {
+    #[serde(default)]
+    id: u64,
     state: DeploymentStateOrOther,
+    #[serde(default)]
+    created_at: String,
+    #[serde(default)]
+    creator: Option<Author>,
+}
+
+/// Keeps the records `trusted` wrote; warns about each other one that
+/// carries Ferry's task (`what` names the kind of record).
+fn keep_trusted<T>(
+    items: Vec<T>,
+    trusted: &TrustedAuthors,
+    what: &dyn Fn(&T) -> String,
+    creator: &dyn Fn(&T) -> Option<&Author>,
+) -> Vec<T> {
+    items
+        .into_iter()
+        .filter(|item| {
+            let ok = trusted.trusts(creator(item));
+            if !ok {
+                trust::warn_ignored(&what(item), creator(item), trusted);
+            }
+            ok
+        })
+        .collect()
 }
 
 /// A state Ferry does not know (GitHub may add some) reads as `None`.
@@ -215,19 +255,45 @@ impl GitHub {
             url.push_str(&format!("&sha={}", encode(sha)));
         }
         let listed: Vec<ApiDeployment> = self.list(url, max).await?;
-        Ok(listed
-            .into_iter()
-            .take(max)
-            .map(ApiDeployment::record)
-            .collect())
+        let task = deployment_task(service);
+        Ok(keep_trusted(
+            listed.into_iter().take(max).collect(),
+            &self.trusted,
+            &|d| format!("deployment {} ({task})", d.id),
+            &|d| d.creator.as_ref(),
+        )
+        .into_iter()
+        .map(ApiDeployment::record)
+        .collect())
     }
 
-    /// The state of a deployment's newest status (None: no status yet, or
-    /// one Ferry does not know).
-    pub async fn latest_state(&self, id: u64) -> Result<Option<DeploymentState>, GitHubError> {
-        let url = format!("{}/{id}/statuses?per_page=1", self.deployments_path());
+    /// The newest status of deployment `id` that a trusted author set
+    /// (newer ones by anyone else are warned about and passed over).
+    async fn trusted_status(&self, id: u64) -> Result<Option<ApiStatus>, GitHubError> {
+        let url = format!(
+            "{}/{id}/statuses?per_page={STATUSES_MAX}",
+            self.deployments_path()
+        );
         let page: Page<Vec<ApiStatus>> = self.get(&url).await?;
-        Ok(page.body.into_iter().next().and_then(|s| match s.state {
+        let mut newest = None;
+        for s in page.body {
+            if self.trusted.trusts(s.creator.as_ref()) {
+                newest = Some(s);
+                break;
+            }
+            trust::warn_ignored(
+                &format!("status {} of deployment {id}", s.id),
+                s.creator.as_ref(),
+                &self.trusted,
+            );
+        }
+        Ok(newest)
+    }
+
+    /// The state of a deployment's newest status set by a trusted author
+    /// (None: no such status yet, or one Ferry does not know).
+    pub async fn latest_state(&self, id: u64) -> Result<Option<DeploymentState>, GitHubError> {
+        Ok(self.trusted_status(id).await?.and_then(|s| match s.state {
             DeploymentStateOrOther::Known(k) => Some(k),
             DeploymentStateOrOther::Other(_) => None,
         }))
@@ -394,13 +460,8 @@ struct ApiHistoryDeployment {
     task: String,
     #[serde(default)]
     created_at: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiTimedStatus {
-    state: DeploymentStateOrOther,
     #[serde(default)]
-    created_at: String,
+    creator: Option<Author>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -459,6 +520,7 @@ impl GitHub {
                 }
                 if let Some(service) = d.task.strip_prefix("deploy:")
                     && !service.is_empty()
+                    && self.trusted_history(&d)
                 {
                     out.push(HistoryRecord {
                         id: d.id,
@@ -475,11 +537,23 @@ impl GitHub {
         Ok(out)
     }
 
-    /// A deployment's newest status and when it was set.
+    /// Whether a history record was made by a trusted author (warns if not).
+    fn trusted_history(&self, d: &ApiHistoryDeployment) -> bool {
+        let ok = self.trusted.trusts(d.creator.as_ref());
+        if !ok {
+            trust::warn_ignored(
+                &format!("deployment {} ({})", d.id, crate::gha::quote(&d.task)),
+                d.creator.as_ref(),
+                &self.trusted,
+            );
+        }
+        ok
+    }
+
+    /// A deployment's newest status set by a trusted author, and when it
+    /// was set.
     pub async fn latest_status(&self, id: u64) -> Result<Option<LatestStatus>, GitHubError> {
-        let url = format!("{}/{id}/statuses?per_page=1", self.deployments_path());
-        let page: Page<Vec<ApiTimedStatus>> = self.get(&url).await?;
-        Ok(page.body.into_iter().next().map(|s| LatestStatus {
+        Ok(self.trusted_status(id).await?.map(|s| LatestStatus {
             state: match s.state {
                 DeploymentStateOrOther::Known(k) => Some(k),
                 DeploymentStateOrOther::Other(_) => None,

@@ -9,6 +9,7 @@ pub mod comments;
 pub mod deployments;
 mod http_get;
 pub mod retry;
+pub mod trust;
 
 use std::time::Duration;
 
@@ -33,6 +34,9 @@ pub struct GitHub {
     api_url: String,
     /// When and how often to retry (5xx, rate limits).
     pub retry: retry::RetryPolicy,
+    /// Whose records are believed when read back (comments, Deployments,
+    /// statuses): every reader of this client filters through it.
+    trusted: trust::TrustedAuthors,
 }
 
 impl GitHub {
@@ -43,7 +47,20 @@ impl GitHub {
             repo,
             api_url: api_url.trim_end_matches('/').to_string(),
             retry: retry::RetryPolicy::default(),
+            trusted: trust::TrustedAuthors::default(),
         })
+    }
+
+    /// This client, believing records by `trusted` only (the default:
+    /// `github-actions[bot]`).
+    pub fn with_trusted(mut self, trusted: trust::TrustedAuthors) -> Self {
+        self.trusted = trusted;
+        self
+    }
+
+    /// Whose records this client believes.
+    pub fn trusted(&self) -> &trust::TrustedAuthors {
+        &self.trusted
     }
 
     /// The run's client, when it has a token and a repository (and a usable
@@ -51,7 +68,9 @@ impl GitHub {
     pub fn from_context(ctx: &crate::gha::Context) -> Option<Self> {
         let repo = ctx.repository.clone()?;
         let token = ctx.token.as_ref()?;
-        Self::new(&ctx.api_url, Some(token), repo).ok()
+        Self::new(&ctx.api_url, Some(token), repo)
+            .ok()
+            .map(|gh| gh.with_trusted(ctx.trusted_authors.clone()))
     }
 
     /// The repository this client works on.
@@ -61,7 +80,7 @@ impl GitHub {
 
     /// The pull request comments of issue `issue`, through this client.
     pub fn comments<'a>(&'a self, issue: &'a comments::IssueRef) -> comments::Comments<'a> {
-        comments::Comments::new(&self.client, issue, self.retry)
+        comments::Comments::new(&self.client, issue, self.retry, &self.trusted)
     }
 
     /// Every page of a list endpoint, up to `max_items` items.

@@ -227,7 +227,8 @@ pub async fn run(
     let repo = ctx.repository.clone().ok_or_else(|| {
         MetricsError::Input("GITHUB_REPOSITORY is not set (expected owner/repo)".into())
     })?;
-    let gh = GitHub::new(&ctx.api_url, Some(token), repo)?;
+    let gh =
+        GitHub::new(&ctx.api_url, Some(token), repo)?.with_trusted(ctx.trusted_authors.clone());
 
     let end = opts.until.unwrap_or_else(now);
     let window = Window {

@@ -7,7 +7,7 @@
 //! never rendered whole to learn that it does not fit), then with real
 //! renderings, which are what is measured.
 
-use super::view::{Omitted, PlanOut, PlanView, ResourceOut, ResourceView};
+use super::view::{ACTIONS_LISTED, Omitted, PlanOut, PlanView, ResourceOut, ResourceView};
 
 /// Creates keep their attribute diffs only when there are at most this many.
 pub const CREATE_DETAIL_MAX: usize = 20;
@@ -148,6 +148,8 @@ impl Shape {
             forgets,
             drift: take(&full.drift, self.drift, self.drift),
             deferred: full.deferred.iter().map(ResourceOut::full).collect(),
+            actions: &full.actions[..full.actions.len().min(ACTIONS_LISTED)],
+            actions_omitted: full.actions.len().saturating_sub(ACTIONS_LISTED),
             outputs: &full.outputs[..self.outputs.min(full.outputs.len())],
             failed_checks: &full.failed_checks[..self.checks.min(full.failed_checks.len())],
             omitted,

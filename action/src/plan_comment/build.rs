@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 
 use super::counts::{Action, Counts};
 use super::diff::{self, AttrChange};
-use super::model::{RawPlan, RawResourceChange};
+use super::model::{RawActionInvocation, RawPlan, RawResourceChange};
 use super::view::{
-    CheckView, Omitted, OutputView, PlanView, ResourceView, deferred_sentence, reason_sentence,
-    symbol,
+    ActionView, CheckView, Omitted, OutputView, PlanView, ResourceView, deferred_sentence,
+    reason_sentence, symbol,
 };
 use crate::markdown;
+use serde_json::Value;
 
 /// What the plan JSON does not say and the command line does.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +72,7 @@ pub fn build_view_scrubbed(plan: &RawPlan, ctx: &ViewContext, scrub: Scrub<'_>) 
         outputs: Vec::new(),
         drift: Vec::new(),
         deferred: Vec::new(),
+        actions: Vec::new(),
         failed_checks: Vec::new(),
         omitted: Omitted::default(),
         shortened: false,
@@ -123,11 +125,62 @@ pub fn build_view_scrubbed(plan: &RawPlan, ctx: &ViewContext, scrub: Scrub<'_>) 
             v
         })
         .collect();
+    view.actions = actions(plan, scrub);
     view.failed_checks = failed_checks(plan, scrub);
     view.warnings.extend(unknown_warning(&unknown, scrub));
     view.warnings.extend(warnings(plan, &view));
     view.headline = headline(&view);
     view
+}
+
+/// Characters kept of an action's address and of its configuration.
+const ACTION_CHARS: usize = 200;
+
+/// The plan's action invocations, then its deferred ones, as Terraform
+/// lists them; configuration values shown with sensitive parts masked.
+fn actions(plan: &RawPlan, scrub: Scrub<'_>) -> Vec<ActionView> {
+    let cut = |s: String| crate::markdown::truncate_chars(&scrub(s), ACTION_CHARS);
+    let one = |a: &RawActionInvocation, deferred: Option<&str>| {
+        let parse = |raw: &Option<Box<serde_json::value::RawValue>>, or: Value| {
+            raw.as_ref()
+                .map_or(or.clone(), |r| serde_json::from_str(r.get()).unwrap_or(or))
+        };
+        let values = parse(&a.config_values, Value::Null);
+        // A mask that cannot be read hides everything.
+        let mask = parse(&a.config_sensitive, Value::Bool(true));
+        // As Terraform prints a configuration: the attributes set, by name.
+        let leaf = |v: &Value| match v {
+            Value::String(t) if t == diff::SENSITIVE => t.clone(),
+            other => diff::render_value(other),
+        };
+        let config = match diff::masked(&values, &mask) {
+            Value::Null => None,
+            Value::Object(o) => {
+                let set: Vec<String> = o
+                    .iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| format!("{k} = {}", leaf(v)))
+                    .collect();
+                (!set.is_empty()).then(|| cut(set.join(", ")))
+            }
+            other => Some(cut(leaf(&other))),
+        };
+        ActionView {
+            address: cut(a.display_address()),
+            trigger: cut(a.trigger()),
+            config,
+            deferred: deferred.map(|r| deferred_sentence(&scrub(r.to_string()))),
+        }
+    };
+    plan.action_invocations
+        .iter()
+        .map(|a| one(a, None))
+        .chain(
+            plan.deferred_action_invocations
+                .iter()
+                .map(|d| one(&d.action_invocation, Some(&d.reason))),
+        )
+        .collect()
 }
 
 /// Addresses named in the warning about unknown actions; the rest are counted.
@@ -188,10 +241,18 @@ pub fn headline(view: &PlanView) -> String {
     } else {
         String::new()
     };
-    if c.add + c.change + c.destroy + c.import + c.forget > 0 {
-        format!("**{}**{unknown}", view.plan_line)
-    } else if c.unknown > 0 {
-        unknown.trim_start().to_string()
+    let deferred = if c.deferred > 0 {
+        format!(
+            " **{} change(s) deferred** to a later plan (see below).",
+            c.deferred
+        )
+    } else {
+        String::new()
+    };
+    if c.add + c.change + c.destroy + c.import + c.forget + c.invoke > 0 {
+        format!("**{}**{unknown}{deferred}", view.plan_line)
+    } else if c.unknown + c.deferred > 0 {
+        format!("{unknown}{deferred}").trim_start().to_string()
     } else if c.moved + c.outputs > 0 {
         "**No resource will be created, changed or destroyed.**".to_string()
     } else {

@@ -86,6 +86,10 @@ pub struct Counts {
     /// Resource changes whose actions this version of Ferry does not know
     /// (a newer Terraform): never "no changes", treated as possibly destroying.
     pub unknown: usize,
+    /// Provider actions the apply will invoke (`Actions: N to invoke.`).
+    pub invoke: usize,
+    /// Changes and action invocations Terraform deferred to a later plan.
+    pub deferred: usize,
 }
 
 impl Counts {
@@ -123,6 +127,20 @@ impl Counts {
             .values()
             .filter(|o| !matches!(Action::from_actions(&o.actions), Action::NoOp))
             .count();
+        // An output or deferred change whose actions Ferry cannot read is as
+        // unknown as a resource's.
+        c.unknown += plan
+            .output_changes
+            .values()
+            .chain(
+                plan.deferred_changes
+                    .iter()
+                    .map(|d| &d.resource_change.change),
+            )
+            .filter(|o| Action::from_actions(&o.actions) == Action::Unknown)
+            .count();
+        c.invoke = plan.action_invocations.len();
+        c.deferred = plan.deferred_changes.len() + plan.deferred_action_invocations.len();
         c
     }
 
@@ -135,6 +153,8 @@ impl Counts {
             + self.forget
             + self.moved
             + self.unknown
+            + self.invoke
+            + self.deferred
             > 0
     }
 
@@ -150,6 +170,10 @@ impl Counts {
         parts.push(format!("{} to add", self.add));
         parts.push(format!("{} to change", self.change));
         parts.push(format!("{} to destroy", self.destroy));
-        format!("Plan: {}.", parts.join(", "))
+        let mut line = format!("Plan: {}.", parts.join(", "));
+        if self.invoke > 0 {
+            line.push_str(&format!(" Actions: {} to invoke.", self.invoke));
+        }
+        line
     }
 }

@@ -323,33 +323,48 @@ fn is_object_list(a: &[Value]) -> bool {
 
 /// Renders a value with the parts its sensitivity mask marks replaced.
 pub fn render_masked(v: &Value, mask: &Value) -> String {
-    fn mask_value(v: &Value, mask: &Value) -> Value {
-        match mask_of(mask, Some(v)) {
-            Mask::Whole => return Value::String(SENSITIVE.to_string()),
-            Mask::Clear => return v.clone(),
-            Mask::Parts(_) => {}
-        }
-        match v {
-            Value::Object(o) => Value::Object(
-                o.iter()
-                    .map(|(k, x)| {
-                        (
-                            k.clone(),
-                            mask_value(x, mask_child(mask, &Key::Field(k.clone()))),
-                        )
-                    })
-                    .collect(),
-            ),
-            Value::Array(a) => Value::Array(
-                a.iter()
-                    .enumerate()
-                    .map(|(i, x)| mask_value(x, mask_child(mask, &Key::Index(i))))
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
+    render_value(&masked(v, mask))
+}
+
+/// A value with the parts its sensitivity mask marks (keys and all, for a
+/// map marked as a whole) replaced by `(sensitive)`: what may be shown or
+/// hashed in the open.
+pub fn masked(v: &Value, mask: &Value) -> Value {
+    match mask_of(mask, Some(v)) {
+        Mask::Whole => return Value::String(SENSITIVE.to_string()),
+        Mask::Clear => return v.clone(),
+        Mask::Parts(_) => {}
     }
-    render_value(&mask_value(v, mask))
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    (
+                        k.clone(),
+                        masked(x, mask_child(mask, &Key::Field(k.clone()))),
+                    )
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, x)| masked(x, mask_child(mask, &Key::Index(i))))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Whether a change's sensitivity masks mark anything (a mask that cannot
+/// be read marks everything).
+pub fn change_has_sensitive(change: &super::model::RawChange) -> bool {
+    let marks = |m: &Option<Box<serde_json::value::RawValue>>| {
+        m.as_ref().is_some_and(|r| {
+            serde_json::from_str::<Value>(r.get()).map_or(true, |v| contains_mask(&v))
+        })
+    };
+    marks(&change.before_sensitive) || marks(&change.after_sensitive)
 }
 
 /// Renders a non-sensitive value in HCL-like form, cut to a readable length.

@@ -157,6 +157,24 @@ pub enum PlanCommentError {
         "no plan comment for `{env}` on pull request #{pr}; run `ferry plan-comment --env {env}` on the pull request first"
     )]
     NoReviewedPlan { env: String, pr: u64 },
+    /// `plan-verify`: Ferry's comment is there but cannot be believed.
+    #[error(
+        "the plan comment for `{env}` on pull request #{pr} (comment {id}) is not trusted: {why}; run `ferry plan-comment --env {env}` on the pull request again and review it"
+    )]
+    UntrustedReview {
+        env: String,
+        pr: u64,
+        id: u64,
+        why: String,
+    },
+    /// The plan has changes whose kind this version of Ferry does not know.
+    #[error(
+        "the plan for `{env}` has {count} change(s) whose actions this version of Ferry does not know (named in the comment): Ferry cannot say what applying it does; read the plan output, and update Ferry"
+    )]
+    UnknownChanges { env: String, count: usize },
+    /// `plan-verify` without the key cannot verify this plan.
+    #[error("{0}")]
+    NeedsKey(String),
 }
 
 /// Removes quoted values from a serde_json message (`invalid type: string "x"`),

@@ -83,6 +83,9 @@ pub struct Options {
     pub terraform: String,
     /// Pull request number, overriding the event's.
     pub pr: Option<u64>,
+    /// The `plan-key` repository secret: keys the published digest and
+    /// signs the comment's metadata (see [`marker::plan_hash`]).
+    pub key: Option<crate::gha::Secret>,
 }
 
 /// The result of the pure part: what would be posted and reported.
@@ -121,7 +124,7 @@ pub fn prepare(
         opts.root_module.as_deref(),
         opts.workspace.as_deref(),
     )?;
-    let hash = marker::plan_hash(&plan);
+    let hash = marker::plan_hash(&plan, opts.key.as_ref());
     let template = match &opts.template {
         Some(path) => Some((path.display().to_string(), read_text(path)?)),
         None => None,
@@ -133,7 +136,12 @@ pub fn prepare(
         workspace: opts.workspace.clone(),
         mode: opts.mode.as_str().to_string(),
         marker: marker.clone(),
-        metadata: marker::metadata(&hash),
+        // Stamped with the write time (and signed) when it is posted.
+        metadata: marker::metadata(&marker::Meta {
+            hash: hash.clone(),
+            written: None,
+            sig: None,
+        }),
         full_report_url: run_url.map(str::to_string),
     };
     // Secrets out of the data before anything escapes it (escaping would
@@ -208,6 +216,13 @@ pub async fn run(
             }
             reporter.print(&prepared.comment).map_err(io)?;
         }
+    }
+    // Shown to the reviewers first, then a failure: never "no changes".
+    if prepared.counts.unknown > 0 {
+        return Err(PlanCommentError::UnknownChanges {
+            env: opts.env.clone(),
+            count: prepared.counts.unknown,
+        });
     }
     Ok(prepared)
 }

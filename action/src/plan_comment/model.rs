@@ -40,6 +40,12 @@ pub struct RawPlan {
     /// Changes Terraform could not plan yet (deferred actions, 1.8+).
     #[serde(default)]
     pub deferred_changes: Vec<RawDeferredChange>,
+    /// Provider actions the apply will invoke (Terraform 1.14+).
+    #[serde(default)]
+    pub action_invocations: Vec<RawActionInvocation>,
+    /// Action invocations Terraform could not plan yet (Terraform 1.14+).
+    #[serde(default)]
+    pub deferred_action_invocations: Vec<RawDeferredActionInvocation>,
     /// `false` when applying this plan will not converge (deferred changes).
     pub complete: Option<bool>,
     /// `true` when planning stopped on an error.
@@ -253,6 +259,78 @@ pub struct RawDeferredChange {
     pub reason: String,
     /// The change that was deferred.
     pub resource_change: RawResourceChange,
+}
+
+/// One `action_invocations` entry: a provider action the apply will run
+/// (`terraform apply -invoke=action.x.y`, or a resource's lifecycle
+/// `action_trigger`). Terraform prints it as `Actions: N to invoke.`
+#[derive(Debug, Deserialize, Clone, Default)]
+pub struct RawActionInvocation {
+    /// `action.<type>.<name>`, with module path and instance key.
+    pub address: Option<String>,
+    /// The action type (`aws_lambda_invoke`).
+    #[serde(rename = "type")]
+    pub action_type: Option<String>,
+    /// The action's name.
+    pub name: Option<String>,
+    /// The provider that runs it.
+    pub provider_name: Option<String>,
+    /// The action's configuration (may hold sensitive values).
+    pub config_values: Option<Box<RawValue>>,
+    /// `true` (or a tree of `true`) where the configuration is sensitive.
+    pub config_sensitive: Option<Box<RawValue>>,
+    /// `true` (or a tree of `true`) where the configuration is unknown.
+    pub config_unknown: Option<Box<RawValue>>,
+    /// Set when a resource's lifecycle event triggers it.
+    pub lifecycle_action_trigger: Option<Box<RawValue>>,
+    /// Set when `-invoke` runs it directly.
+    pub invoke_action_trigger: Option<Box<RawValue>>,
+}
+
+impl RawActionInvocation {
+    /// The address to show.
+    pub fn display_address(&self) -> String {
+        self.address.clone().unwrap_or_else(|| {
+            format!(
+                "action.{}.{}",
+                self.action_type.as_deref().unwrap_or("unknown"),
+                self.name.as_deref().unwrap_or("unknown")
+            )
+        })
+    }
+
+    /// How the apply reaches it: `invoked directly` or the triggering
+    /// resource's event.
+    pub fn trigger(&self) -> String {
+        #[derive(Deserialize, Default)]
+        struct Lifecycle {
+            #[serde(default)]
+            triggering_resource_address: String,
+            #[serde(default)]
+            action_trigger_event: String,
+        }
+        match &self.lifecycle_action_trigger {
+            Some(raw) => {
+                let l: Lifecycle = serde_json::from_str(raw.get()).unwrap_or_default();
+                format!(
+                    "on {} of {}",
+                    l.action_trigger_event, l.triggering_resource_address
+                )
+            }
+            None => "invoked directly".to_string(),
+        }
+    }
+}
+
+/// One `deferred_action_invocations` entry.
+#[derive(Debug, Deserialize, Clone, Default)]
+pub struct RawDeferredActionInvocation {
+    /// Why it was deferred.
+    #[serde(default)]
+    pub reason: String,
+    /// The invocation that was deferred.
+    #[serde(default)]
+    pub action_invocation: RawActionInvocation,
 }
 
 /// One checkable object (check block, resource with conditions, output).

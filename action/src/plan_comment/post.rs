@@ -5,10 +5,13 @@ use std::path::PathBuf;
 use octocrab::Octocrab;
 
 use super::error::PlanCommentError;
+use super::marker;
 use super::{Options, Prepared};
 use crate::gha::{Context, Reporter};
+use crate::github::GitHubError;
 use crate::github::comments::{Comments, IssueRef, Upserted};
 use crate::github::retry::RetryPolicy;
+use crate::github::trust::TrustedAuthors;
 
 /// Writes `has-changes`, `has-destroy`, `add`, `change`, `destroy`,
 /// `plan-hash` to `$GITHUB_OUTPUT` and the full plan to
@@ -62,7 +65,15 @@ pub async fn publish(
         repo: repo.name,
         number: pr,
     };
-    publish_with(&crab, &issue, RetryPolicy::default(), opts, p).await
+    publish_with(
+        &crab,
+        &issue,
+        RetryPolicy::default(),
+        &ctx.trusted_authors,
+        opts,
+        p,
+    )
+    .await
 }
 
 /// What [`publish_with`] did with the comment.
@@ -77,24 +88,27 @@ pub enum Published {
 /// The posting logic against any client (tests point it at a local server).
 /// Returns what happened, as lines for the run's log (the caller prints them
 /// through the reporter: they quote GitHub's error messages).
+/// Only a comment by a `trusted` author is ever edited or deleted: a marked
+/// comment by anyone else is left alone and a new one is posted.
 pub async fn publish_with(
     crab: &Octocrab,
     issue: &IssueRef,
     retry: RetryPolicy,
+    trusted: &TrustedAuthors,
     opts: &Options,
     p: &Prepared,
 ) -> Result<Vec<String>, PlanCommentError> {
     let mut notes = Vec::new();
-    let comments = Comments::new(crab, issue, retry);
+    let comments = Comments::new(crab, issue, retry, trusted);
     let done = if opts.skip_no_changes && !p.has_changes {
         Published::Removed(comments.remove(&p.marker).await?)
     } else {
-        match comments.upsert(&p.marker, &p.comment).await {
+        match upsert_stamped(&comments, issue, opts, p, &p.comment).await {
             Err(e) if e.status() == Some(422) => {
                 notes.push(format!(
                     "plan-comment: GitHub refused the comment ({e}); posting the short version"
                 ));
-                Published::Comment(comments.upsert(&p.marker, &p.fallback).await?)
+                Published::Comment(upsert_stamped(&comments, issue, opts, p, &p.fallback).await?)
             }
             other => Published::Comment(other?),
         }
@@ -116,6 +130,49 @@ pub async fn publish_with(
         }
     }
     Ok(notes)
+}
+
+/// Creates or edits Ferry's comment with its metadata stamped with the
+/// write time (and signed with the key) just before the write. A comment
+/// that already says the same, and is still believable as Ferry's own
+/// write, is left as it is.
+async fn upsert_stamped(
+    comments: &Comments<'_>,
+    issue: &IssueRef,
+    opts: &Options,
+    p: &Prepared,
+    body: &str,
+) -> Result<Upserted, GitHubError> {
+    let scope = marker::scope(
+        &format!("{}/{}", issue.owner, issue.repo),
+        issue.number,
+        &p.marker,
+    );
+    let existing = comments.find(&p.marker).await?;
+    if let Some(c) = &existing
+        && let Some(old) = c.body.as_deref()
+        && marker::without_meta(old) == marker::without_meta(body)
+        && marker::untrusted_reason(
+            old,
+            c.updated_at.as_deref().and_then(crate::time::parse_time),
+            opts.key.as_ref(),
+            &scope,
+        )
+        .is_ok_and(|meta| meta.hash == p.hash)
+    {
+        return Ok(Upserted::Unchanged(c.clone()));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let body = marker::restamp(
+        body,
+        &marker::stamped(&p.hash, now, opts.key.as_ref(), &scope),
+    );
+    Ok(match existing {
+        Some(c) => Upserted::Updated(comments.update(c.id, &body).await?),
+        None => Upserted::Created(comments.create(&body).await?),
+    })
 }
 
 fn describe(done: &Published, issue: &IssueRef) -> String {

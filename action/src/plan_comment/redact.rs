@@ -170,7 +170,13 @@ fn collect_all(value: &Value, out: &mut Vec<String>) {
         }
         Value::Number(n) => out.push(n.to_string()),
         Value::Array(a) => a.iter().for_each(|v| collect_all(v, out)),
-        Value::Object(o) => o.values().for_each(|v| collect_all(v, out)),
+        Value::Object(o) => {
+            // A map marked sensitive as a whole hides its keys too.
+            for (k, v) in o {
+                out.push(k.clone());
+                collect_all(v, out);
+            }
+        }
         Value::Bool(_) | Value::Null => {}
     }
 }

@@ -27,13 +27,32 @@ pub fn check(env: &str, pr: u64, reviewed: &str, current: &str) -> Result<(), Pl
 
 /// Loads the plan, finds the reviewed comment on the pull request and compares.
 /// `expected` skips the API and compares with a given hash.
+///
+/// The reviewed comment is believed only when a trusted author wrote it
+/// ([`Comments::find`]), its metadata carries Ferry's write time (signed
+/// with the key, when there is one), and it was not edited after that write.
 pub async fn run(
     ctx: &Context,
     opts: &Options,
     expected: Option<&str>,
 ) -> Result<String, PlanCommentError> {
     let plan = load_plan(&opts.plan, &opts.terraform)?;
-    let current = marker::plan_hash(&plan);
+    let key = opts.key.as_ref();
+    let unknown = super::counts::Counts::of(&plan).unknown;
+    if unknown > 0 {
+        return Err(PlanCommentError::UnknownChanges {
+            env: opts.env.clone(),
+            count: unknown,
+        });
+    }
+    if key.is_none() && marker::has_sensitive(&plan) {
+        return Err(PlanCommentError::NeedsKey(format!(
+            "the plan for `{}` has sensitive values; without a key Ferry's digest masks them (so that it leaks nothing), and cannot tell this plan from one with other secrets: give plan-comment and plan-verify the same `plan-key` (a repository secret), then run plan-comment again",
+            opts.env
+        )));
+    }
+    let current = marker::plan_hash(&plan, key);
+    drop(plan);
     let pr = opts.pr.or(ctx.pull_request()).unwrap_or(0);
     if let Some(expected) = expected {
         check(&opts.env, pr, expected, &current)?;
@@ -58,16 +77,37 @@ pub async fn run(
         opts.root_module.as_deref(),
         opts.workspace.as_deref(),
     )?;
-    let found = Comments::new(&crab, &issue, RetryPolicy::default())
+    let found = Comments::new(&crab, &issue, RetryPolicy::default(), &ctx.trusted_authors)
         .find(&mark)
-        .await?;
-    let reviewed = found
-        .and_then(|c| c.body)
-        .and_then(|b| marker::hash_in(&b))
+        .await?
         .ok_or_else(|| PlanCommentError::NoReviewedPlan {
             env: opts.env.clone(),
             pr,
         })?;
-    check(&opts.env, pr, &reviewed, &current)?;
+    let scope = marker::scope(&format!("{}/{}", issue.owner, issue.repo), pr, &mark);
+    let meta = marker::untrusted_reason(
+        found.body.as_deref().unwrap_or_default(),
+        found
+            .updated_at
+            .as_deref()
+            .and_then(crate::time::parse_time),
+        key,
+        &scope,
+    )
+    .map_err(|why| PlanCommentError::UntrustedReview {
+        env: opts.env.clone(),
+        pr,
+        id: found.id,
+        why,
+    })?;
+    let keyed = meta.hash.starts_with(marker::KEYED_PREFIX);
+    if keyed != key.is_some() {
+        return Err(PlanCommentError::NeedsKey(if keyed {
+            "the reviewed plan's digest is keyed: give plan-verify the same `plan-key` as plan-comment".to_string()
+        } else {
+            "the reviewed plan comment was written without `plan-key`: give plan-comment the same `plan-key` as plan-verify and run it again".to_string()
+        }));
+    }
+    check(&opts.env, pr, &meta.hash, &current)?;
     Ok(current)
 }

@@ -71,6 +71,9 @@ pub struct PlanView {
     /// Changes Terraform could not plan yet.
     #[serde(skip)]
     pub deferred: Vec<ResourceView>,
+    /// Provider actions the apply invokes, then the deferred ones.
+    #[serde(skip)]
+    pub actions: Vec<ActionView>,
     /// Checks, preconditions and postconditions that fail or error.
     #[serde(skip)]
     pub failed_checks: Vec<CheckView>,
@@ -117,6 +120,20 @@ pub struct ResourceView {
     /// Number of changed attributes left out by the budget.
     #[serde(skip)]
     pub attrs_omitted: usize,
+}
+
+/// One provider action the apply will invoke (Terraform 1.14+), as
+/// Terraform's plan output lists it: `# action.x.y will be invoked`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionView {
+    /// `action.<type>.<name>`.
+    pub address: String,
+    /// `invoked directly`, or `on <event> of <resource>`.
+    pub trigger: String,
+    /// The action's configuration, sensitive parts masked, cut short.
+    pub config: Option<String>,
+    /// Why Terraform deferred it, when it did (Markdown built by Ferry).
+    pub deferred: Option<String>,
 }
 
 /// One output change.
@@ -206,6 +223,10 @@ pub struct PlanOut<'a> {
     pub drift: Vec<ResourceOut<'a>>,
     /// Deferred changes (never shortened).
     pub deferred: Vec<ResourceOut<'a>>,
+    /// Action invocations, at most [`ACTIONS_LISTED`].
+    pub actions: &'a [ActionView],
+    /// Action invocations not listed.
+    pub actions_omitted: usize,
     /// Kept outputs.
     pub outputs: &'a [OutputView],
     /// Kept failing checks.
@@ -215,6 +236,9 @@ pub struct PlanOut<'a> {
     /// The budget left something out.
     pub shortened: bool,
 }
+
+/// How many action invocations a rendering lists; the rest are counted.
+pub const ACTIONS_LISTED: usize = 50;
 
 /// One resource as a template receives it: its fields plus the attribute
 /// changes the budget keeps.

@@ -26,11 +26,14 @@ fn local_action() -> Value {
     serde_yaml_ng::from_str(&read("action/action.yml")).unwrap()
 }
 
-/// Which commands read each input. `command` picks the subcommand and
-/// `github-token` goes to every command through the run's context.
+/// Which commands read each input. `command` picks the subcommand;
+/// `github-token`, `trusted-authors` and `plan-key` go to every command
+/// through the run's context.
 const INPUT_COMMANDS: &[(&str, &[&str])] = &[
     ("command", &[]),
     ("github-token", &[]),
+    ("trusted-authors", &[]),
+    ("plan-key", &[]),
     (
         "manifest",
         &[

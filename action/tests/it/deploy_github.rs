@@ -90,12 +90,13 @@ fn report() -> DeployReport {
 fn deployment_json(id: u64, p: &DeploymentPayload) -> Value {
     json!({
         "id": id, "sha": SHA, "ref": SHA, "task": "deploy:api", "environment": "staging",
-        "payload": p, "created_at": "2024-05-01T10:00:00Z"
+        "payload": p, "created_at": "2024-05-01T10:00:00Z", "creator": {"login": "github-actions[bot]", "type": "Bot"}
     })
 }
 
 fn comment_json(id: u64, body: &str) -> Value {
-    json!({"id": id, "body": body, "html_url": format!("https://github.com/octo/shop/pull/7#issuecomment-{id}")})
+    json!({"id": id, "body": body, "html_url": format!("https://github.com/octo/shop/pull/7#issuecomment-{id}"),
+           "user": {"login": "github-actions[bot]", "type": "Bot"}, "updated_at": "2024-05-01T10:00:00Z"})
 }
 
 async fn mount_pulls(server: &MockServer, numbers: &[u64]) {
@@ -271,7 +272,7 @@ async fn a_secondary_rate_limit_is_waited_out_as_told() {
         .await;
     Mock::given(method("GET"))
         .and(path("/repos/octo/shop/deployments/3/statuses"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": "success"}])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": "success", "creator": {"login": "github-actions[bot]", "type": "Bot"}}])))
         .mount(&server)
         .await;
     let mut gh = github(&server.uri());
@@ -434,7 +435,7 @@ async fn the_last_successful_deployment_is_the_newest_that_succeeded() {
         .and(path("/repos/octo/shop/deployments"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
             deployment_json(9, &payload()),
-            {"id": 8, "sha": SHA, "payload": "{\"service\":\"api\",\"image\":null,\"task_definition_arn\":null}", "created_at": "2024-04-01T00:00:00Z"},
+            {"id": 8, "sha": SHA, "payload": "{\"service\":\"api\",\"image\":null,\"task_definition_arn\":null}", "created_at": "2024-04-01T00:00:00Z", "creator": {"login": "github-actions[bot]", "type": "Bot"}},
             deployment_json(7, &old),
         ])))
         .mount(&server)
@@ -442,7 +443,7 @@ async fn the_last_successful_deployment_is_the_newest_that_succeeded() {
     for (id, state) in [(9, "failure"), (8, "error"), (7, "inactive")] {
         Mock::given(method("GET"))
             .and(path(format!("/repos/octo/shop/deployments/{id}/statuses")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": state}])))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": state, "creator": {"login": "github-actions[bot]", "type": "Bot"}}])))
             .mount(&server)
             .await;
     }

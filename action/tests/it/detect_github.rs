@@ -258,7 +258,7 @@ async fn a_release_compares_with_the_last_successful_deployment() {
         .and(query_param("environment", "staging"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(json!([{"id": 2, "sha": failed}, {"id": 1, "sha": released}])),
+                .set_body_json(json!([{"id": 2, "sha": failed, "creator": {"login": "github-actions[bot]", "type": "Bot"}}, {"id": 1, "sha": released, "creator": {"login": "github-actions[bot]", "type": "Bot"}}])),
         )
         .mount(&server)
         .await;
@@ -270,12 +270,12 @@ async fn a_release_compares_with_the_last_successful_deployment() {
         .await;
     Mock::given(method("GET"))
         .and(path("/repos/octo/shop/deployments/2/statuses"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": "failure"}])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": "failure", "creator": {"login": "github-actions[bot]", "type": "Bot"}}])))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/repos/octo/shop/deployments/1/statuses"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": "success"}])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": "success", "creator": {"login": "github-actions[bot]", "type": "Bot"}}])))
         .mount(&server)
         .await;
     let payload = event_file(&json!({

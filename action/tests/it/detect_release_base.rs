@@ -84,12 +84,12 @@ async fn deployed(server: &MockServer, service: &str, id: u64, sha: &str) {
     Mock::given(method("GET"))
         .and(path("/repos/octo/shop/deployments"))
         .and(query_param("task", format!("deploy:{service}").as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": id, "sha": sha}])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": id, "sha": sha, "creator": {"login": "github-actions[bot]", "type": "Bot"}}])))
         .mount(server)
         .await;
     Mock::given(method("GET"))
         .and(path(format!("/repos/octo/shop/deployments/{id}/statuses")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": "success"}])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": "success", "creator": {"login": "github-actions[bot]", "type": "Bot"}}])))
         .mount(server)
         .await;
 }

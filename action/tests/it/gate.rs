@@ -48,6 +48,7 @@ fn deployment(id: u64, service: &str, sha: &str, digest: &str, created: u64) -> 
     json!({
         "id": id, "sha": sha, "ref": sha, "task": format!("deploy:{service}"),
         "environment": "staging", "created_at": rfc3339(created),
+        "creator": {"login": "github-actions[bot]", "type": "Bot"},
         "payload": {
             "service": service,
             "image": format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/{service}@{digest}"),
@@ -82,7 +83,7 @@ async fn github(api_state: &str) -> MockServer {
     for (id, state) in [(11, api_state), (12, "success")] {
         Mock::given(method("GET"))
             .and(path(format!("/repos/octo/shop/deployments/{id}/statuses")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": state}])))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"state": state, "creator": {"login": "github-actions[bot]", "type": "Bot"}}])))
             .mount(&server)
             .await;
     }

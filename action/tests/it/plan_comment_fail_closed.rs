@@ -135,7 +135,7 @@ fn a_difference_deep_down_changes_the_hash() {
 /// an address.
 #[test]
 fn the_hash_covers_every_byte_of_every_change() {
-    let hash = |text: &str| input::parse_plan(text, "p.json").map(|p| plan_hash(&p));
+    let hash = |text: &str| input::parse_plan(text, "p.json").map(|p| plan_hash(&p, None));
     let change = |after: &str| {
         plan_with(json!({"actions": ["update"], "before": {"n": 1}, "after": {"n": "__X__"}}))
             .replace("\"__X__\"", after)

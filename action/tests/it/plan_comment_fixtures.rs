@@ -45,6 +45,11 @@ fn expected_counts_of_public_fixtures() {
             Some("Plan: 1 to import, 0 to add, 1 to change, 0 to destroy."),
         ),
         ("09_", None),
+        // Terraform 1.14 prints actions after the plan line.
+        (
+            "10_",
+            Some("Plan: 0 to add, 0 to change, 0 to destroy. Actions: 1 to invoke."),
+        ),
         ("23_", Some("Plan: 12 to add, 1 to change, 0 to destroy.")),
         ("26_", Some("Plan: 5 to add, 1 to change, 2 to destroy.")),
         ("29_", Some("Plan: 300 to add, 0 to change, 0 to destroy.")),

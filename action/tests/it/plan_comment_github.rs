@@ -13,6 +13,7 @@ use ferry::gha::Secret;
 use ferry::github::GitHubError;
 use ferry::github::comments::{Comments, IssueRef, Upserted};
 use ferry::github::retry::RetryPolicy;
+use ferry::github::trust::TrustedAuthors;
 use ferry::plan_comment::post::publish_with;
 use ferry::plan_comment::{Prepared, counts::Counts};
 use plan_comment_support::options;
@@ -109,7 +110,10 @@ fn handle(
             json!({"message": "You have exceeded a secondary rate limit"}).to_string(),
         );
     }
-    let comment = |id: u64, body: &str| json!({"id": id, "body": body, "html_url": format!("https://github.com/o/r/pull/7#issuecomment-{id}")});
+    let comment = |id: u64, body: &str| {
+        json!({"id": id, "body": body, "html_url": format!("https://github.com/o/r/pull/7#issuecomment-{id}"),
+        "user": {"login": "github-actions[bot]", "type": "Bot"}, "updated_at": "2024-05-01T10:00:00Z"})
+    };
     let body_of = || {
         serde_json::from_str::<Value>(body).unwrap()["body"]
             .as_str()
@@ -236,7 +240,8 @@ async fn upsert_creates_then_edits_in_place_then_leaves_alone() {
     .await;
     let crab = client(&base, Some("test-token")).unwrap();
     let issue = issue();
-    let c = Comments::new(&crab, &issue, RetryPolicy::fast());
+    let trusted = TrustedAuthors::default();
+    let c = Comments::new(&crab, &issue, RetryPolicy::fast(), &trusted);
     let first = c.upsert(MARKER, &format!("{MARKER}\nv1")).await.unwrap();
     let Upserted::Created(created) = first else {
         panic!("{first:?}")
@@ -273,10 +278,15 @@ async fn finds_the_marked_comment_on_a_later_page() {
     let (base, st) = fake_github(initial).await;
     let crab = client(&base, None).unwrap();
     let issue = issue();
-    let done = Comments::new(&crab, &issue, RetryPolicy::fast())
-        .upsert(MARKER, &format!("{MARKER}\nnew plan"))
-        .await
-        .unwrap();
+    let done = Comments::new(
+        &crab,
+        &issue,
+        RetryPolicy::fast(),
+        &TrustedAuthors::default(),
+    )
+    .upsert(MARKER, &format!("{MARKER}\nnew plan"))
+    .await
+    .unwrap();
     assert!(
         matches!(done, Upserted::Updated(ref c) if c.id == 216),
         "{done:?}"
@@ -296,10 +306,15 @@ async fn retries_server_errors_and_secondary_rate_limits() {
     st.lock().unwrap().failures = vec![(502, None), (403, Some("0")), (503, None)];
     let crab = client(&base, None).unwrap();
     let issue = issue();
-    let done = Comments::new(&crab, &issue, RetryPolicy::fast())
-        .upsert(MARKER, &format!("{MARKER}\nx"))
-        .await
-        .unwrap();
+    let done = Comments::new(
+        &crab,
+        &issue,
+        RetryPolicy::fast(),
+        &TrustedAuthors::default(),
+    )
+    .upsert(MARKER, &format!("{MARKER}\nx"))
+    .await
+    .unwrap();
     assert!(matches!(done, Upserted::Created(_)));
     assert_eq!(st.lock().unwrap().requests.len(), 5);
 }
@@ -310,10 +325,15 @@ async fn gives_up_after_the_last_attempt_with_the_status() {
     st.lock().unwrap().failures = vec![(500, None); 10];
     let crab = client(&base, None).unwrap();
     let issue = issue();
-    let err = Comments::new(&crab, &issue, RetryPolicy::fast())
-        .list()
-        .await
-        .unwrap_err();
+    let err = Comments::new(
+        &crab,
+        &issue,
+        RetryPolicy::fast(),
+        &TrustedAuthors::default(),
+    )
+    .list()
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("HTTP 500"), "{err}");
     assert_eq!(st.lock().unwrap().requests.len(), 4);
 }
@@ -341,6 +361,7 @@ async fn skip_no_changes_deletes_the_previous_comment_and_labels_follow_the_plan
         &crab,
         &issue(),
         RetryPolicy::fast(),
+        &TrustedAuthors::default(),
         &opts,
         &prepared(true, true),
     )
@@ -352,6 +373,7 @@ async fn skip_no_changes_deletes_the_previous_comment_and_labels_follow_the_plan
         &crab,
         &issue(),
         RetryPolicy::fast(),
+        &TrustedAuthors::default(),
         &opts,
         &prepared(false, false),
     )
@@ -369,9 +391,16 @@ async fn a_refused_body_falls_back_to_the_short_version() {
     let mut p = prepared(true, false);
     p.comment = format!("{MARKER}\nTOO-LONG");
     let opts = options("staging", "plan.json".as_ref());
-    publish_with(&crab, &issue(), RetryPolicy::fast(), &opts, &p)
-        .await
-        .unwrap();
+    publish_with(
+        &crab,
+        &issue(),
+        RetryPolicy::fast(),
+        &TrustedAuthors::default(),
+        &opts,
+        &p,
+    )
+    .await
+    .unwrap();
     let s = st.lock().unwrap();
     assert_eq!(s.comments.len(), 1);
     assert_eq!(s.comments[0].1, format!("{MARKER}\nshort"));
@@ -398,9 +427,16 @@ async fn plan_verify_reads_the_hash_from_the_reviewed_comment() {
     .unwrap();
     let (base, _st) = fake_github(vec![(3, "unrelated".into())]).await;
     let crab = client(&base, None).unwrap();
-    publish_with(&crab, &issue(), RetryPolicy::fast(), &opts, &prepared)
-        .await
-        .unwrap();
+    publish_with(
+        &crab,
+        &issue(),
+        RetryPolicy::fast(),
+        &TrustedAuthors::default(),
+        &opts,
+        &prepared,
+    )
+    .await
+    .unwrap();
 
     // The run's context: pull request 7 of o/r, the API at the fake.
     let event = json!({"pull_request": {"number": 7,

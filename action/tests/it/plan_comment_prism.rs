@@ -10,6 +10,7 @@ use ferry::gha::Secret;
 use ferry::github::GitHubError;
 use ferry::github::comments::{Comments, IssueRef};
 use ferry::github::retry::RetryPolicy;
+use ferry::github::trust::TrustedAuthors;
 
 /// The shared GitHub client, with the token as a secret.
 fn client(api_url: &str, token: Option<&str>) -> Result<octocrab::Octocrab, GitHubError> {
@@ -34,7 +35,8 @@ fn issue() -> IssueRef {
 async fn list_create_edit_delete_and_labels_are_valid_requests() {
     let crab = client(&prism(), Some("ghs_prismtesttoken")).unwrap();
     let issue = issue();
-    let c = Comments::new(&crab, &issue, RetryPolicy::fast());
+    let trusted = TrustedAuthors::default();
+    let c = Comments::new(&crab, &issue, RetryPolicy::fast(), &trusted);
     let listed = c.list().await.unwrap();
     assert!(
         !listed.is_empty(),
@@ -60,10 +62,12 @@ async fn list_create_edit_delete_and_labels_are_valid_requests() {
 
 #[tokio::test]
 async fn upsert_edits_the_marked_comment_found_by_listing() {
-    // The spec's example comment body is "Me too"; mark by that to force the edit path.
+    // The spec's example comment body is "Me too", by the user `octocat`;
+    // mark by that, trusting octocat, to force the edit path.
     let crab = client(&prism(), Some("ghs_prismtesttoken")).unwrap();
     let issue = issue();
-    let c = Comments::new(&crab, &issue, RetryPolicy::fast());
+    let trusted = TrustedAuthors::parse("octocat").unwrap();
+    let c = Comments::new(&crab, &issue, RetryPolicy::fast(), &trusted);
     let done = c.upsert("Me too", "Me too\nedited by ferry").await.unwrap();
     assert!(
         matches!(done, ferry::github::comments::Upserted::Updated(_)),

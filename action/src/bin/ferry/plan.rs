@@ -87,14 +87,27 @@ impl From<PlanArgs> for Options {
             labels: a.labels,
             terraform: a.terraform,
             pr: a.pr,
+            key: None,
         }
     }
 }
 
 /// Runs `ferry plan-comment`.
 pub async fn comment(args: PlanArgs, ctx: &Context, reporter: &mut Reporter) -> Outcome {
-    plan_comment::run(ctx, &args.into(), reporter).await?;
+    let opts = with_key(args.into(), ctx, reporter)?;
+    plan_comment::run(ctx, &opts, reporter).await?;
     Ok(())
+}
+
+/// The options with the run's `plan-key`, which the log then masks.
+fn with_key(mut opts: Options, ctx: &Context, reporter: &mut Reporter) -> Result<Options, Failure> {
+    if let Some(key) = &ctx.plan_key {
+        reporter
+            .mask(key)
+            .map_err(|e| Failure::message(format!("cannot write the log: {e}")))?;
+    }
+    opts.key = ctx.plan_key.clone();
+    Ok(opts)
 }
 
 /// Runs `ferry plan-verify`.
@@ -104,7 +117,8 @@ pub async fn verify(
     ctx: &Context,
     reporter: &mut Reporter,
 ) -> Outcome {
-    let hash = plan_comment::verify::run(ctx, &args.into(), expected_hash.as_deref()).await?;
+    let opts = with_key(args.into(), ctx, reporter)?;
+    let hash = plan_comment::verify::run(ctx, &opts, expected_hash.as_deref()).await?;
     reporter
         .info(&format!(
             "plan-verify: the plan matches the reviewed one ({hash})"

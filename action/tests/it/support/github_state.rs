@@ -11,6 +11,13 @@
 //! - `GET/POST /repos/{o}/{r}/issues/{n}/comments`,
 //!   `PATCH /repos/{o}/{r}/issues/comments/{id}`.
 //!
+//! Every record has an author, as on GitHub: the identity of the token that
+//! wrote it ([`TOKEN`] is `github-actions[bot]`, a `Bot`; [`APP_TOKEN`] a
+//! GitHub App's bot; [`MALLORY_TOKEN`] an outsider who may comment but
+//! edit only their own comments; [`WENDY_TOKEN`] a user with write
+//! access, who may edit anyone's comment). A comment's `updated_at` moves
+//! on every edit; a forbidden edit answers 403.
+//!
 //! Why it exists: Prism (on GitHub's OpenAPI description) validates requests
 //! but is stateless — it answers every call with the spec's example, so a
 //! deploy cannot find the record it made, the gate cannot see staging's
@@ -26,8 +33,77 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-/// The token tests give Ferry (it must appear in no output).
+/// The token tests give Ferry (it must appear in no output): the job's
+/// `GITHUB_TOKEN`, whose records GitHub shows as `github-actions[bot]`.
 pub const TOKEN: &str = "ghs_statefulstandintoken";
+/// A GitHub App installation's token: records by `ferry-release[bot]`.
+pub const APP_TOKEN: &str = "ghs_appinstallationtoken";
+/// An outsider's token (`mallory`, a `User` without write access).
+pub const MALLORY_TOKEN: &str = "ghp_mallorystoken";
+/// A writer's token (`wendy`, a `User` with write access).
+pub const WENDY_TOKEN: &str = "ghp_wendystoken";
+
+/// Who a record is by, as GitHub shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Who {
+    pub login: &'static str,
+    pub kind: &'static str,
+    /// May edit other authors' comments.
+    pub writer: bool,
+}
+
+/// `github-actions[bot]`, the identity of [`TOKEN`].
+pub const ACTIONS_BOT: Who = Who {
+    login: "github-actions[bot]",
+    kind: "Bot",
+    writer: true,
+};
+/// `ferry-release[bot]`, the identity of [`APP_TOKEN`].
+pub const APP_BOT: Who = Who {
+    login: "ferry-release[bot]",
+    kind: "Bot",
+    writer: true,
+};
+/// `mallory`, the identity of [`MALLORY_TOKEN`].
+pub const MALLORY: Who = Who {
+    login: "mallory",
+    kind: "User",
+    writer: false,
+};
+/// `wendy`, the identity of [`WENDY_TOKEN`].
+pub const WENDY: Who = Who {
+    login: "wendy",
+    kind: "User",
+    writer: true,
+};
+
+impl Who {
+    /// The identity a request's token stands for (None: no or unknown token).
+    fn of(request: &Request) -> Option<Who> {
+        let auth = request.headers.get("authorization")?.to_str().ok()?;
+        let token = auth.split_whitespace().last()?;
+        [
+            (TOKEN, ACTIONS_BOT),
+            (APP_TOKEN, APP_BOT),
+            (MALLORY_TOKEN, MALLORY),
+            (WENDY_TOKEN, WENDY),
+        ]
+        .into_iter()
+        .find(|(t, _)| *t == token)
+        .map(|(_, w)| w)
+    }
+
+    fn json(&self) -> Value {
+        let id = self.login.bytes().map(u64::from).sum::<u64>();
+        json!({
+            "login": self.login, "id": id, "node_id": format!("U_{id}"),
+            "avatar_url": "https://github.com/images/error/octocat_happy.gif",
+            "gravatar_id": "", "url": format!("https://api.github.com/users/{}", self.login),
+            "html_url": format!("https://github.com/{}", self.login),
+            "type": self.kind, "site_admin": false,
+        })
+    }
+}
 
 /// A deployment status as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +114,7 @@ pub struct DeploymentStatus {
     pub log_url: Option<String>,
     pub environment_url: Option<String>,
     pub created_at: String,
+    pub creator: Who,
 }
 
 /// A deployment as stored (statuses oldest first).
@@ -53,6 +130,7 @@ pub struct Deployment {
     pub production_environment: bool,
     pub created_at: String,
     pub statuses: Vec<DeploymentStatus>,
+    pub creator: Who,
 }
 
 impl Deployment {
@@ -78,7 +156,7 @@ impl Deployment {
             "original_environment": self.environment,
             "environment": self.environment,
             "description": self.description,
-            "creator": null,
+            "creator": self.creator.json(),
             "created_at": self.created_at,
             "updated_at": self.created_at,
             "statuses_url": format!("https://api.github.com/repos/{repo}/deployments/{}/statuses", self.id),
@@ -97,6 +175,9 @@ pub struct Comment {
     pub body: String,
     /// How many times it was edited.
     pub edits: usize,
+    pub user: Who,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 #[derive(Debug, Default)]
@@ -143,13 +224,15 @@ pub fn rfc3339(secs: u64) -> String {
     )
 }
 
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 fn now() -> String {
-    rfc3339(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
+    rfc3339(now_secs())
 }
 
 impl GitHubState {
@@ -218,6 +301,7 @@ impl GitHubState {
                 log_url: None,
                 environment_url: None,
                 created_at: now(),
+                creator: ACTIONS_BOT,
             })
             .collect();
         s.deployments.push(Deployment {
@@ -231,8 +315,72 @@ impl GitHubState {
             production_environment: false,
             created_at: now(),
             statuses,
+            creator: ACTIONS_BOT,
         });
         id
+    }
+
+    /// [`seed_deployment`](Self::seed_deployment) by another author (its
+    /// statuses too).
+    pub fn seed_deployment_by(
+        &self,
+        who: Who,
+        sha: &str,
+        environment: &str,
+        service: &str,
+        payload: Value,
+        states: &[&str],
+    ) -> u64 {
+        let id = self.seed_deployment(sha, environment, service, payload, states);
+        let mut s = self.state.lock().unwrap();
+        let d = s.deployments.iter_mut().find(|d| d.id == id).unwrap();
+        d.creator = who;
+        for st in &mut d.statuses {
+            st.creator = who;
+        }
+        id
+    }
+
+    /// Adds a status to deployment `id` as `who` would (newest).
+    pub fn add_status_by(&self, who: Who, id: u64, state: &str) {
+        let mut s = self.state.lock().unwrap();
+        let status_id = s.id();
+        let d = s.deployments.iter_mut().find(|d| d.id == id).unwrap();
+        d.statuses.push(DeploymentStatus {
+            id: status_id,
+            state: state.to_string(),
+            description: String::new(),
+            log_url: None,
+            environment_url: None,
+            created_at: now(),
+            creator: who,
+        });
+    }
+
+    /// Posts a comment on issue `issue` as `who` would; returns its id.
+    pub fn seed_comment_by(&self, who: Who, issue: u64, body: &str) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        let id = s.id();
+        s.comments.push(Comment {
+            id,
+            issue,
+            body: body.to_string(),
+            edits: 0,
+            user: who,
+            created_at: now(),
+            updated_at: now(),
+        });
+        id
+    }
+
+    /// Edits comment `id` (by whoever wrote it) as `_editor` would,
+    /// `later_secs` from now: GitHub keeps the author and moves `updated_at`.
+    pub fn edit_comment_by(&self, _editor: Who, id: u64, body: &str, later_secs: u64) {
+        let mut s = self.state.lock().unwrap();
+        let c = s.comments.iter_mut().find(|c| c.id == id).unwrap();
+        c.body = body.to_string();
+        c.edits += 1;
+        c.updated_at = rfc3339(now_secs() + later_secs);
     }
 
     /// Seeds a deployment created at `created_at` (epoch seconds) with
@@ -258,6 +406,7 @@ impl GitHubState {
                 log_url: None,
                 environment_url: None,
                 created_at: rfc3339(*at),
+                creator: ACTIONS_BOT,
             })
             .collect();
         s.deployments.push(Deployment {
@@ -271,6 +420,7 @@ impl GitHubState {
             production_environment: false,
             created_at: rfc3339(created_at),
             statuses,
+            creator: ACTIONS_BOT,
         });
         id
     }
@@ -365,6 +515,12 @@ impl Respond for Responder {
         };
         let parts: Vec<&str> = rest.split('/').collect();
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let Some(who) = Who::of(request) else {
+            return ResponseTemplate::new(401).set_body_json(json!({
+                "message": "Bad credentials",
+                "documentation_url": "https://docs.github.com/rest"
+            }));
+        };
         let mut s = self.state.lock().unwrap();
         match (request.method.as_str(), parts.as_slice()) {
             ("GET", ["deployments"]) => {
@@ -406,6 +562,7 @@ impl Respond for Responder {
                         .unwrap_or(false),
                     created_at: now(),
                     statuses: Vec::new(),
+                    creator: who,
                 };
                 let json = d.json(&self.repo);
                 s.deployments.push(d);
@@ -429,6 +586,7 @@ impl Respond for Responder {
                                 "id": st.id, "state": st.state, "description": st.description,
                                 "log_url": st.log_url, "environment_url": st.environment_url,
                                 "created_at": st.created_at, "updated_at": st.created_at,
+                                "creator": st.creator.json(),
                             })
                         })
                         .collect();
@@ -445,6 +603,7 @@ impl Respond for Responder {
                     log_url: body["log_url"].as_str().map(str::to_string),
                     environment_url: body["environment_url"].as_str().map(str::to_string),
                     created_at: now(),
+                    creator: who,
                 };
                 s.deployments[index].statuses.push(status);
                 ResponseTemplate::new(201).set_body_json(json!({"id": status_id, "state": state}))
@@ -479,6 +638,9 @@ impl Respond for Responder {
                     issue: number,
                     body: text.to_string(),
                     edits: 0,
+                    user: who,
+                    created_at: now(),
+                    updated_at: now(),
                 };
                 let json = comment_json(&self.repo, &c);
                 s.comments.push(c);
@@ -495,8 +657,15 @@ impl Respond for Responder {
                 else {
                     return not_found();
                 };
+                if c.user != who && !who.writer {
+                    return ResponseTemplate::new(403).set_body_json(json!({
+                        "message": "You must have write access to edit another user's comment",
+                        "documentation_url": "https://docs.github.com/rest"
+                    }));
+                }
                 c.body = text.to_string();
                 c.edits += 1;
+                c.updated_at = now();
                 let json = comment_json(&self.repo, c);
                 ResponseTemplate::new(200).set_body_json(json)
             }
@@ -508,9 +677,15 @@ impl Respond for Responder {
 fn comment_json(repo: &str, c: &Comment) -> Value {
     json!({
         "id": c.id,
+        "node_id": format!("IC_{}", c.id),
+        "url": format!("https://api.github.com/repos/{repo}/issues/comments/{}", c.id),
         "body": c.body,
         "html_url": format!("https://github.com/{repo}/pull/{}#issuecomment-{}", c.issue, c.id),
-        "user": {"login": "github-actions[bot]"},
+        "issue_url": format!("https://api.github.com/repos/{repo}/issues/{}", c.issue),
+        "user": c.user.json(),
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+        "author_association": if c.user.writer { "MEMBER" } else { "NONE" },
     })
 }
 
