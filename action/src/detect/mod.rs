@@ -106,7 +106,12 @@ pub async fn run(
     if let Some(token) = &ctx.token {
         reporter.mask(token).map_err(io_error)?;
     }
-    let detection = detect(ctx, opts, &manifest, git.as_ref(), &root).await?;
+    let detection = match detect(ctx, opts, &manifest, git.as_ref(), &root).await {
+        Err(DetectError::Input(_)) if git.as_ref().is_some_and(Git::is_empty) => {
+            return Err(DetectError::Input(crate::git::EMPTY_REPOSITORY.into()));
+        }
+        other => other?,
+    };
     for w in &detection.warnings {
         reporter
             .warning(&Diagnostic::new(".github/workflows", w.clone()))
@@ -134,6 +139,36 @@ pub async fn run(
         .summary(&summary_markdown(&detection))
         .map_err(io_error)?;
     Ok(detection)
+}
+
+/// Every `paths` glob must match a file of the commit detect looks at: one
+/// that matches none is refused (a service silently never released), one
+/// listed in `pending-paths` is returned as a warning.
+fn check_paths_match(
+    git: &Git,
+    head: &crate::git::ObjectId,
+    manifest: &Manifest,
+    manifest_path: &std::path::Path,
+) -> Result<Vec<String>, DetectError> {
+    let files = git.files(head)?;
+    let (pending, missing): (Vec<_>, Vec<_>) =
+        crate::manifest::coverage::unmatched(manifest, &files)
+            .into_iter()
+            .partition(|u| u.pending);
+    if !missing.is_empty() {
+        return Err(DetectError::Manifest(ManifestError::Invalid(
+            crate::diagnostic::Diagnostics(
+                missing
+                    .iter()
+                    .map(|u| u.diagnostic(manifest_path, head.short()))
+                    .collect(),
+            ),
+        )));
+    }
+    Ok(pending
+        .iter()
+        .map(|u| u.diagnostic(manifest_path, head.short()).to_string())
+        .collect())
 }
 
 fn io_error(e: std::io::Error) -> DetectError {
@@ -196,6 +231,10 @@ pub async fn detect(
             }
         }
     };
+    let mut warnings = changes.warnings.clone();
+    if let (Some(g), Some(sha)) = (git, &changes.head_sha) {
+        warnings.extend(check_paths_match(g, sha, manifest, &opts.manifest)?);
+    }
     let (mut verdicts, mut notes) = evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
     notes.splice(0..0, changes.notes.iter().cloned());
     for (service, why) in &changes.forced {
@@ -207,7 +246,7 @@ pub async fn detect(
         verdicts,
         source: changes.source.clone(),
         notes,
-        warnings: changes.warnings.clone(),
+        warnings,
         changed_files: changes.files.len(),
     })
 }

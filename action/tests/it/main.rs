@@ -40,6 +40,7 @@ mod log_secrets;
 mod metrics_compute;
 mod metrics_github;
 mod metrics_render;
+mod no_silent_miss;
 mod plan_comment_budget;
 mod plan_comment_cli;
 mod plan_comment_diff;
