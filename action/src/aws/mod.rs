@@ -23,7 +23,7 @@ const CREDENTIALS_PROBE: Duration = Duration::from_secs(5);
 pub enum AwsError {
     /// No AWS credentials: a CI job that lost them must fail, not pass.
     #[error(
-        "no AWS credentials: {0}. Configure them (in GitHub Actions: aws-actions/configure-aws-credentials with OIDC), or run with --dry-run to see what would be deployed without touching AWS"
+        "no AWS credentials: {0}\n  help: configure them (in GitHub Actions: aws-actions/configure-aws-credentials with OIDC), or run with --dry-run to see the plan without AWS"
     )]
     NoCredentials(String),
     /// A rendered field could not be converted for the SDK.

@@ -57,6 +57,8 @@ pub struct Detection {
     pub warnings: Vec<String>,
     /// How many files changed.
     pub changed_files: usize,
+    /// The commit compared, when a comparison was made.
+    pub head_sha: Option<crate::git::ObjectId>,
 }
 
 impl Detection {
@@ -106,12 +108,27 @@ pub async fn run(
     if let Some(token) = &ctx.token {
         reporter.mask(token).map_err(io_error)?;
     }
-    let detection = match detect(ctx, opts, &manifest, git.as_ref(), &root).await {
-        Err(DetectError::Input(_)) if git.as_ref().is_some_and(Git::is_empty) => {
+    let mut detection = match detect(ctx, opts, &manifest, git.as_ref(), &root).await {
+        Err(DetectError::Input(m))
+            if m.starts_with("unknown revision") && git.as_ref().is_some_and(Git::is_empty) =>
+        {
             return Err(DetectError::Input(crate::git::EMPTY_REPOSITORY.into()));
         }
         other => other?,
     };
+    // Every `paths` glob must match a file of the commit detect looked at
+    // (else the checked-out one), whichever way the answer was reached.
+    if let Some(g) = &git {
+        let head = match &detection.head_sha {
+            Some(sha) => Some(sha.clone()),
+            None => g.head()?,
+        };
+        if let Some(head) = head {
+            detection
+                .warnings
+                .extend(check_paths_match(g, &head, &manifest, &opts.manifest)?);
+        }
+    }
     for w in &detection.warnings {
         reporter
             .warning(&Diagnostic::new(".github/workflows", w.clone()))
@@ -231,10 +248,6 @@ pub async fn detect(
             }
         }
     };
-    let mut warnings = changes.warnings.clone();
-    if let (Some(g), Some(sha)) = (git, &changes.head_sha) {
-        warnings.extend(check_paths_match(g, sha, manifest, &opts.manifest)?);
-    }
     let (mut verdicts, mut notes) = evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
     notes.splice(0..0, changes.notes.iter().cloned());
     for (service, why) in &changes.forced {
@@ -246,8 +259,9 @@ pub async fn detect(
         verdicts,
         source: changes.source.clone(),
         notes,
-        warnings,
+        warnings: changes.warnings.clone(),
         changed_files: changes.files.len(),
+        head_sha: changes.head_sha.clone(),
     })
 }
 
@@ -258,6 +272,7 @@ fn forced(verdicts: Vec<Verdict>, why: String) -> Detection {
         notes: Vec::new(),
         warnings: Vec::new(),
         changed_files: 0,
+        head_sha: None,
     }
 }
 

@@ -34,6 +34,7 @@ mod detect_release_base;
 mod detect_scale;
 mod diff_moto;
 mod dockerfiles;
+mod docs_commands;
 mod gate;
 mod git_safe_directory;
 mod log_secrets;

@@ -142,7 +142,9 @@ fn a_fallback_to_the_parent_commit_says_so() {
     assert_eq!(run.services(), ["worker"]);
     let text = format!("{}{}", run.stdout, run.summary);
     assert!(
-        text.contains("compared with the parent commit") && text.contains("because origin/HEAD"),
+        text.contains("compared with the parent commit")
+            && text.contains("because merge base with origin/HEAD (the remote's default branch)")
+            && text.contains("`origin/HEAD` is not in this clone"),
         "{text}"
     );
 }
@@ -181,6 +183,8 @@ fn an_absolute_manifest_is_refused() {
 fn a_glob_that_matches_nothing_is_refused_unless_pending() {
     let r = monorepo(&MANIFEST.replace("paths: [services/api/**]", "paths: [servces/api/**]"));
     r.commit("initial");
+    // A single commit: no base at all, every service affected; the globs
+    // are checked all the same.
     let run = ferry(r.path(), &["detect"]);
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(
@@ -235,8 +239,10 @@ fn an_empty_repository_says_so() {
 
 #[test]
 fn the_other_spelling_ferry_yaml_is_named() {
-    let r = monorepo(MANIFEST);
-    r.rename(".github/ferry.yml", ".github/ferry.yaml");
+    let r = Repo::new();
+    r.write(".github/ferry.yaml", MANIFEST)
+        .write("services/api/main.go", "package main\n")
+        .write("services/worker/main.py", "print()\n");
     r.commit("initial");
     let run = ferry(r.path(), &["detect"]);
     assert_ne!(run.code, 0, "{run:#?}");
@@ -343,7 +349,13 @@ fn no_credentials_is_one_short_line_without_sdk_debug_forms() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("none");
     let config = config.to_str().unwrap();
+    // The build reaches the registry login once docker answers: the test
+    // bed's daemon.
+    let docker = std::env::var("FERRY_TESTBED_DOCKER_HOST").expect(
+        "FERRY_TESTBED_DOCKER_HOST is not set: this test needs the test bed's docker daemon. Run `scripts/test`, or `scripts/testbed start && eval \"$(scripts/testbed env)\"` first",
+    );
     let env = [
+        ("DOCKER_HOST", docker.as_str()),
         ("HOME", home.path().to_str().unwrap()),
         ("AWS_CONFIG_FILE", config),
         ("AWS_SHARED_CREDENTIALS_FILE", config),
