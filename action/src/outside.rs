@@ -51,13 +51,23 @@ impl System {
 /// `op: <system> said <detail>; check <check>` — the one shape of an
 /// outside error. `detail` is made one line and bounded here.
 pub fn line(op: &str, system: System, detail: &str, check: &str) -> String {
-    let frame = op.chars().count() + system.name().len() + check.chars().count() + 16;
-    let room = MAX_LINE.saturating_sub(frame).clamp(24, MAX_DETAIL);
-    format!(
-        "{op}: {} said {}; check {check}",
-        system.name(),
-        bounded(&clean(detail), room)
-    )
+    let detail = clean(detail);
+    let frame = |op: &str, detail: &str| {
+        op.chars().count() + system.name().len() + detail.chars().count() + check.len() + 16
+    };
+    // Over the length: the operation's target gives way first (its name
+    // comes first and stays), then the detail, never below its first
+    // 100 characters (the system's code and message are what to read).
+    let over = frame(op, &detail).saturating_sub(MAX_LINE);
+    let op_len = op.chars().count();
+    let op = bounded(op, op_len.saturating_sub(over).max(48.min(op_len)));
+    let over = frame(&op, &detail).saturating_sub(MAX_LINE);
+    let detail_len = detail.chars().count();
+    let detail = bounded(
+        &detail,
+        detail_len.saturating_sub(over).max(100.min(detail_len)),
+    );
+    format!("{op}: {} said {detail}; check {check}", system.name())
 }
 
 /// The longest line [`line`] aims for (a longer operation name may exceed

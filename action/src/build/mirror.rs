@@ -84,7 +84,7 @@ impl Mirror {
             .client
             .request(req)
             .await
-            .map_err(|e| fail(format!("unreachable: {e}")))?;
+            .map_err(|e| fail(format!("unreachable: {}", crate::outside::chain(&e))))?;
         let status = resp.status();
         let ct = resp
             .headers()
