@@ -93,7 +93,7 @@ impl Command {
             Command::Deploy(args) => deploy::run(args, manifest, ctx, reporter).await,
             Command::Release(args) => release::run(args, manifest, ctx, reporter).await,
             Command::Metrics(args) => metrics::run(args, manifest, ctx, reporter).await,
-            Command::Schema(args) => schema::run(args),
+            Command::Schema(args) => schema::run(args, reporter),
         }
     }
 }

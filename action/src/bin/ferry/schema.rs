@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use ferry::gha::Reporter;
 
 use crate::failure::{Failure, Outcome};
 
@@ -17,15 +18,14 @@ pub struct SchemaArgs {
 }
 
 /// Prints or writes the schema.
-pub fn run(args: SchemaArgs) -> Outcome {
+pub fn run(args: SchemaArgs, reporter: &mut Reporter) -> Outcome {
     let text = serde_json::to_string_pretty(&ferry::manifest::json_schema())
         .map_err(|e| Failure::message(format!("cannot write the schema: {e}")))?
         + "\n";
     match args.output {
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+        None => reporter
+            .print(&text)
+            .map_err(|e| Failure::message(format!("cannot write the schema: {e}"))),
         Some(path) => std::fs::write(&path, text).map_err(|e| {
             Failure::message(format!(
                 "cannot write {}: {e}\n  help: pass --output a file in a folder that exists",
