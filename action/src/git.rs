@@ -97,6 +97,9 @@ impl fmt::Display for ObjectId {
     }
 }
 
+/// What Ferry says in a repository without commits.
+pub const EMPTY_REPOSITORY: &str = "this repository has no commits yet: commit the services and .github/ferry.yml first (git add, git commit), then run Ferry on that commit";
+
 /// A revision a person named (`--base`, `--head`, an input, the default
 /// branch): a commit id, or a branch or tag name with optional `~N`/`^N`
 /// suffixes. Checked when built, so it never reads as an option and never
@@ -350,6 +353,14 @@ impl Git {
         }
     }
 
+    /// Whether the repository has no commit at all (a fresh `git init`).
+    pub fn is_empty(&self) -> bool {
+        matches!(self.head(), Ok(None))
+            && self
+                .run(&[Arg::Word("rev-list"), Arg::Word("-n1"), Arg::Word("--all")])
+                .is_ok_and(|out| out.trim().is_empty())
+    }
+
     /// The commit checked out (`HEAD`), or None in a repository without one.
     pub fn head(&self) -> Result<Option<ObjectId>, GitError> {
         self.resolve(&Rev("HEAD".into()))
@@ -440,6 +451,24 @@ impl Git {
             Arg::Word("-z"),
             Arg::Id(commit),
         ])
+    }
+
+    /// Every file path of `commit`, sorted (git lists a tree in byte order).
+    pub fn files(&self, commit: &ObjectId) -> Result<Vec<String>, GitError> {
+        let out = self.run(&[
+            Arg::Word("ls-tree"),
+            Arg::Word("-r"),
+            Arg::Word("-z"),
+            Arg::Word("--name-only"),
+            Arg::Id(commit),
+        ])?;
+        let mut files: Vec<String> = out
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        files.sort_unstable();
+        Ok(files)
     }
 
     /// Paths (NUL-separated) where the work tree differs from `commit`, and

@@ -35,6 +35,7 @@ pub mod inputs;
 pub mod manifest;
 pub mod markdown;
 pub mod metrics;
+pub mod outside;
 pub mod plan_comment;
 pub mod prometheus;
 pub mod release;

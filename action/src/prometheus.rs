@@ -187,7 +187,7 @@ impl Prometheus {
                 .client
                 .get(uri)
                 .await
-                .map_err(|e| format!("unreachable: {e}"))?;
+                .map_err(|e| format!("unreachable: {}", crate::outside::chain(&e)))?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
                 .collect()
@@ -203,10 +203,7 @@ impl Prometheus {
         let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
             fail(format!(
                 "HTTP {status}, not a Prometheus API answer ({e}): {}",
-                String::from_utf8_lossy(&body)
-                    .chars()
-                    .take(200)
-                    .collect::<String>()
+                crate::outside::body_detail(&String::from_utf8_lossy(&body))
             ))
         })?;
         if answer.status != "success" {

@@ -5,7 +5,7 @@
 //! is the manifest's.
 
 use aws_sdk_ecr::Client;
-use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::ImageIdentifier;
 use base64::Engine;
 
@@ -97,11 +97,17 @@ where
 {
     let code = err.code().map(str::to_string);
     let message = err.message().map(str::to_string);
+    if code.is_none() && crate::outside::lacks_credentials(&err) {
+        return EcrError::Refused {
+            call,
+            detail: format!("no AWS credentials ({})", crate::outside::chain(&err)),
+        };
+    }
     match (&err, code.as_deref()) {
         (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => EcrError::Unreachable {
             call,
             region: region.into(),
-            detail: DisplayErrorContext(&err).to_string(),
+            detail: crate::outside::chain(&err),
         },
         (
             _,
@@ -113,13 +119,13 @@ where
             ),
         ) => EcrError::Refused {
             call,
-            detail: message.unwrap_or_else(|| DisplayErrorContext(&err).to_string()),
+            detail: message.unwrap_or_else(|| crate::outside::chain(&err)),
         },
         _ => EcrError::Unexpected {
             call,
             detail: match (code, message) {
                 (Some(c), Some(m)) => format!("{c}: {m}"),
-                _ => DisplayErrorContext(&err).to_string(),
+                _ => crate::outside::chain(&err),
             },
         },
     }

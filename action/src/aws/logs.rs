@@ -17,14 +17,7 @@ pub async fn last_lines(
         .start_from_head(false)
         .send()
         .await
-        .map_err(|e| {
-            aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e)
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        })?;
+        .map_err(|e| crate::outside::aws_detail(&e))?;
     Ok(out
         .events()
         .iter()

@@ -23,7 +23,7 @@ const CREDENTIALS_PROBE: Duration = Duration::from_secs(5);
 pub enum AwsError {
     /// No AWS credentials: a CI job that lost them must fail, not pass.
     #[error(
-        "no AWS credentials: {0}. Configure them (in GitHub Actions: aws-actions/configure-aws-credentials with OIDC), or run with --dry-run to see what would be deployed without touching AWS"
+        "no AWS credentials: {0}\n  help: configure them (in GitHub Actions: aws-actions/configure-aws-credentials with OIDC), or run with --dry-run to see the plan without AWS"
     )]
     NoCredentials(String),
     /// A rendered field could not be converted for the SDK.
@@ -35,7 +35,7 @@ pub enum AwsError {
         message: String,
     },
     /// An AWS call failed.
-    #[error("{op} {target}: {message}")]
+    #[error("{}", crate::outside::line(&format!("{op} {target}"), crate::outside::System::Aws, message, crate::outside::aws_check(message)))]
     Call {
         /// The operation.
         op: &'static str,
@@ -55,18 +55,14 @@ pub fn call_error(op: &'static str, target: &str, message: String) -> AwsError {
     }
 }
 
-/// An SDK error in one line: the service's code and message when it
-/// answered, else the whole chain (a timeout, a refused connection). The
-/// raw response (headers, body) never reaches a message.
+/// An SDK error in one line: AWS's code and message when it answered, the
+/// causes (never their debug form) when it did not, "no AWS credentials"
+/// when none were found. The one formatter is [`crate::outside`].
 pub fn sdk_message<E>(e: &E) -> String
 where
-    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error,
+    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_string(),
-        _ => aws_sdk_ecs::error::DisplayErrorContext(e).to_string(),
-    }
+    crate::outside::aws_detail(e)
 }
 
 /// The SDK's retries: standard mode (exponential backoff with jitter on
@@ -129,7 +125,7 @@ pub async fn check_credentials(config: &aws_config::SdkConfig) -> Result<(), Aws
         .provide_credentials()
         .await
         .map(|_| ())
-        .map_err(|e| AwsError::NoCredentials(e.to_string()))
+        .map_err(|e| AwsError::NoCredentials(crate::outside::chain(&e)))
 }
 
 /// Whether the standard AWS settings yield credentials for `region` within

@@ -274,7 +274,11 @@ pub fn prepare_in(
     let rev = ctx.sha.clone().unwrap_or_else(|| "HEAD".into());
     let rev = Rev::parse(rev.trim()).map_err(|e| BuildError::Input(format!("GITHUB_SHA: {e}")))?;
     let sha = git.resolve(&rev)?.ok_or_else(|| {
-        BuildError::Input(format!("commit `{rev}` is not in this clone (GITHUB_SHA)"))
+        BuildError::Input(if git.is_empty() {
+            crate::git::EMPTY_REPOSITORY.to_string()
+        } else {
+            format!("commit `{rev}` is not in this clone (GITHUB_SHA)")
+        })
     })?;
     let files = inputs::parse_ls_tree(&git.ls_tree_recursive(&sha)?);
     let tree = GitTree::new(git, sha.clone());

@@ -328,7 +328,7 @@ impl Registry {
             .client
             .request(req)
             .await
-            .map_err(|e| fail("UNREACHABLE", e.to_string()))?;
+            .map_err(|e| fail("UNREACHABLE", crate::outside::chain(&e)))?;
         let header = |name: &str| {
             resp.headers()
                 .get(name)

@@ -223,7 +223,12 @@ impl<'a> Matcher<'a> {
         let mut crate_users: HashMap<String, Vec<(usize, bool)>> = HashMap::default();
         let mut service_crates = Vec::new();
         for (i, svc) in manifest.services.values().enumerate() {
+            // Only a glob that includes can make a file the service's; a `!`
+            // glob is read when one of them matched (see `glob_hits`).
             for (g, glob) in svc.paths.matchers.iter().enumerate() {
+                if glob.is_negated() {
+                    continue;
+                }
                 by_prefix
                     .entry(glob.literal_prefix())
                     .or_default()
@@ -269,7 +274,8 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    /// Calls `hit(service, glob)` for the first glob of each service that matches `file`.
+    /// Calls `hit(service, glob)` for each service whose globs include
+    /// `file`, with the glob that included it.
     fn glob_hits(&self, file: &str, mut hit: impl FnMut(usize, usize)) {
         let services = &self.manifest.services;
         let mut seen: Vec<usize> = Vec::new();
@@ -287,9 +293,14 @@ impl<'a> Matcher<'a> {
                 if seen.contains(&svc) {
                     continue;
                 }
-                if services[svc].paths.matchers[g].is_match(file) {
+                let rules = &services[svc].paths;
+                if rules.matchers[g].is_match(file) {
                     seen.push(svc);
-                    hit(svc, g);
+                    if !rules.has_negations() {
+                        hit(svc, g);
+                    } else if let Some(g) = rules.decide(file) {
+                        hit(svc, g);
+                    }
                 }
             }
         }

@@ -57,6 +57,8 @@ pub struct Detection {
     pub warnings: Vec<String>,
     /// How many files changed.
     pub changed_files: usize,
+    /// The commit compared, when a comparison was made.
+    pub head_sha: Option<crate::git::ObjectId>,
 }
 
 impl Detection {
@@ -107,7 +109,27 @@ pub async fn run(
     if let Some(token) = &ctx.token {
         reporter.mask(token).map_err(io_error)?;
     }
-    let detection = detect(ctx, opts, &manifest, git.as_ref(), &root).await?;
+    let mut detection = match detect(ctx, opts, &manifest, git.as_ref(), &root).await {
+        Err(DetectError::Input(m))
+            if m.starts_with("unknown revision") && git.as_ref().is_some_and(Git::is_empty) =>
+        {
+            return Err(DetectError::Input(crate::git::EMPTY_REPOSITORY.into()));
+        }
+        other => other?,
+    };
+    // Every `paths` glob must match a file of the commit detect looked at
+    // (else the checked-out one), whichever way the answer was reached.
+    if let Some(g) = &git {
+        let head = match &detection.head_sha {
+            Some(sha) => Some(sha.clone()),
+            None => g.head()?,
+        };
+        if let Some(head) = head {
+            detection
+                .warnings
+                .extend(check_paths_match(g, &head, &manifest, &opts.manifest)?);
+        }
+    }
     for w in &detection.warnings {
         reporter
             .warning(&Diagnostic::new(".github/workflows", w.clone()))
@@ -135,6 +157,36 @@ pub async fn run(
         .summary(&summary_markdown(&detection))
         .map_err(io_error)?;
     Ok(detection)
+}
+
+/// Every `paths` glob must match a file of the commit detect looks at: one
+/// that matches none is refused (a service silently never released), one
+/// listed in `pending-paths` is returned as a warning.
+fn check_paths_match(
+    git: &Git,
+    head: &crate::git::ObjectId,
+    manifest: &Manifest,
+    manifest_path: &std::path::Path,
+) -> Result<Vec<String>, DetectError> {
+    let files = git.files(head)?;
+    let (pending, missing): (Vec<_>, Vec<_>) =
+        crate::manifest::coverage::unmatched(manifest, &files)
+            .into_iter()
+            .partition(|u| u.pending);
+    if !missing.is_empty() {
+        return Err(DetectError::Manifest(ManifestError::Invalid(
+            crate::diagnostic::Diagnostics(
+                missing
+                    .iter()
+                    .map(|u| u.diagnostic(manifest_path, head.short()))
+                    .collect(),
+            ),
+        )));
+    }
+    Ok(pending
+        .iter()
+        .map(|u| u.diagnostic(manifest_path, head.short()).to_string())
+        .collect())
 }
 
 fn io_error(e: std::io::Error) -> DetectError {
@@ -210,6 +262,7 @@ pub async fn detect(
         notes,
         warnings: changes.warnings.clone(),
         changed_files: changes.files.len(),
+        head_sha: changes.head_sha.clone(),
     })
 }
 
@@ -220,6 +273,7 @@ fn forced(verdicts: Vec<Verdict>, why: String) -> Detection {
         notes: Vec::new(),
         warnings: Vec::new(),
         changed_files: 0,
+        head_sha: None,
     }
 }
 

@@ -195,10 +195,25 @@ pub fn plan(event: &Event, req: &Request) -> Result<Plan, String> {
                 });
             }
             let head = event_commit(&push.after, "after")?;
-            let default_branch = push.default_branch.clone().unwrap_or_else(|| "main".into());
-            let from_default = Base::MergeBase {
-                rev: default_branch_rev(&default_branch)?,
-                label: format!("the default branch {default_branch}"),
+            // The default branch the payload names, else the one the clone
+            // knows (`origin/HEAD`): never a guessed name.
+            let from_default = match &push.default_branch {
+                Some(branch) => {
+                    if push.before_is_null() && push.branch() == Some(branch.as_str()) {
+                        // The push that creates the default branch: there is
+                        // nothing before it, so every file is new.
+                        return Ok(Plan::All {
+                            why: format!(
+                                "the first push of the default branch {branch} (no commit before it): every service"
+                            ),
+                        });
+                    }
+                    Base::MergeBase {
+                        rev: default_branch_rev(branch)?,
+                        label: format!("the default branch {branch}"),
+                    }
+                }
+                None => remote_default()?,
             };
             let release = push.branch() == Some(req.release_branch.as_str());
             let mut bases = Vec::new();
@@ -267,12 +282,20 @@ pub fn plan(event: &Event, req: &Request) -> Result<Plan, String> {
     })
 }
 
+/// The remote's default branch as the clone knows it (`origin/HEAD`, which
+/// `git clone` sets; `git remote set-head origin --auto` sets it later).
+fn remote_default() -> Result<Base, String> {
+    Ok(Base::MergeBase {
+        rev: Rev::parse("origin/HEAD").map_err(|e| e.to_string())?,
+        label: "origin/HEAD (the remote's default branch)".into(),
+    })
+}
+
+/// Outside Actions: the fork point from the remote's default branch, else
+/// the parent commit (the summary says when it falls back).
 fn local_bases(head: &Rev) -> Result<Vec<Base>, String> {
     Ok(vec![
-        Base::MergeBase {
-            rev: Rev::parse("origin/main").map_err(|e| e.to_string())?,
-            label: "origin/main".into(),
-        },
+        remote_default()?,
         Base::Commit {
             rev: head.parent(),
             label: "the parent commit".into(),

@@ -127,6 +127,15 @@ impl Resolver<'_> {
                                         short(head_sha.as_str())
                                     ));
                                 }
+                                if !tried.is_empty() {
+                                    // A fallback may miss a change: say which base was
+                                    // used, and why the better ones were not.
+                                    notes.push(format!(
+                                        "compared with {} because {}",
+                                        base.describe(),
+                                        tried.join("; ")
+                                    ));
+                                }
                                 let files = git.changed_files(&base_sha, &head_sha)?;
                                 return Ok(Ok(Changes {
                                     files,

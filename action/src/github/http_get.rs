@@ -157,7 +157,7 @@ impl GitHub {
                 Err(e) => {
                     return Err(GitHubError::Transport {
                         url: target,
-                        message: e.to_string(),
+                        message: crate::outside::chain(&e),
                     });
                 }
             };
@@ -171,7 +171,7 @@ impl GitHub {
                 .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
                 .map_err(|e| GitHubError::Transport {
                     url: target.clone(),
-                    message: e.to_string(),
+                    message: crate::outside::chain(&e),
                 })?;
             if (200..300).contains(&status) {
                 let decoded = serde_json::from_str(&body).map_err(|e| GitHubError::Decode {
@@ -206,7 +206,7 @@ impl GitHub {
                         .and_then(|m| m.as_str())
                         .map(str::to_string)
                 })
-                .unwrap_or_else(|| body.chars().take(200).collect());
+                .unwrap_or_else(|| crate::outside::body_detail(&body));
             return Err(GitHubError::Status {
                 hint: hint(&method, status),
                 method,

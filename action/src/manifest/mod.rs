@@ -5,6 +5,7 @@
 //! service is a few lines. Loading either gives a fully resolved, checked
 //! [`Manifest`] or every problem at once, each with file, line, column and fix.
 
+pub mod coverage;
 pub mod glob;
 pub mod names;
 mod raw;
@@ -201,6 +202,8 @@ pub struct Service {
     pub name: String,
     /// Globs of the files that are part of the service.
     pub paths: PathRules,
+    /// The globs of `paths` that may match no file yet (a folder to come).
+    pub pending_paths: Vec<String>,
     /// The Cargo package the service's binary comes from, if it is a Rust service.
     pub crate_name: Option<String>,
     /// Whether `crate_name` was written in the manifest (true) or guessed
@@ -232,12 +235,32 @@ pub struct PathRules {
 }
 
 impl PathRules {
-    /// The first glob that matches `path`, if any.
+    /// The glob that includes `path`, if the list includes it. As in a
+    /// workflow's `on.paths`, the globs are read in order: a `!` glob takes
+    /// back what an earlier glob included, and a later glob includes again.
     pub fn first_match(&self, path: &str) -> Option<&str> {
-        self.matchers
-            .iter()
-            .position(|m| m.is_match(path))
-            .map(|i| self.globs[i].as_str())
+        self.decide(path).map(|i| self.globs[i].as_str())
+    }
+
+    /// The index of the glob that includes `path`, if the list includes it
+    /// (see [`PathRules::first_match`]).
+    pub fn decide(&self, path: &str) -> Option<usize> {
+        let mut included = None;
+        for (i, m) in self.matchers.iter().enumerate() {
+            if m.is_negated() {
+                if included.is_some() && m.is_match(path) {
+                    included = None;
+                }
+            } else if included.is_none() && m.is_match(path) {
+                included = Some(i);
+            }
+        }
+        included
+    }
+
+    /// Whether a `!` glob is in the list (else the first match decides).
+    pub fn has_negations(&self) -> bool {
+        self.matchers.iter().any(glob::PathGlob::is_negated)
     }
 }
 
@@ -245,7 +268,7 @@ impl PathRules {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The file could not be read.
-    #[error("cannot read the manifest {}: {source}\n  help: create it (see action/README.md), or pass --manifest PATH", path.display())]
+    #[error("cannot read the manifest {}: {source}\n  help: create it (see README.md, section \"The manifest\"), or pass --manifest PATH", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -274,7 +297,7 @@ impl Diagnose for ManifestError {
             Self::Read { path, source } => {
                 vec![
                     Diagnostic::new(path, format!("cannot read the manifest: {source}")).help(
-                        "create it (see action/README.md), or point --manifest (the `manifest` input) at it",
+                        "create it (see README.md, \"The manifest\"), or point --manifest (the `manifest` input) at it",
                     ),
                 ]
             }
@@ -317,6 +340,19 @@ impl Manifest {
     /// a regular file of at most [`MAX_BYTES`]: a link to `/dev/zero` or to a
     /// secret outside the repository is refused without being read.
     pub fn load(path: &Path, display_path: &Path) -> Result<Self, ManifestError> {
+        if display_path.is_absolute()
+            || display_path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            // Detect compares the manifest by its path in the repository: one
+            // named from outside it would never be seen to change.
+            return Err(ManifestError::Refused {
+                path: display_path.to_path_buf(),
+                message: "the manifest must be a file of the repository, named from its root".into(),
+                help: "pass --manifest (the `manifest` input) relative to the repository root, e.g. .github/ferry.yml".into(),
+            });
+        }
         let text = read_confined(path, display_path)?;
         Self::parse(&text, display_path)
     }
@@ -362,6 +398,23 @@ impl Manifest {
 /// inside the repository (see [`Manifest::load`]).
 fn read_confined(path: &Path, display_path: &Path) -> Result<String, ManifestError> {
     let refuse = |e: Refusal| match e {
+        Refusal::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            match other_spelling(path) {
+                Some(found) => ManifestError::Refused {
+                    path: display_path.to_path_buf(),
+                    message: format!("the manifest does not exist, but {found} does"),
+                    help: format!(
+                        "rename {found} to {}, or pass --manifest {} (the `manifest` input)",
+                        display_path.display(),
+                        display_path.with_file_name(&found).display()
+                    ),
+                },
+                None => ManifestError::Read {
+                    path: display_path.to_path_buf(),
+                    source,
+                },
+            }
+        }
         Refusal::Io(source) => ManifestError::Read {
             path: display_path.to_path_buf(),
             source,
@@ -382,6 +435,18 @@ fn read_confined(path: &Path, display_path: &Path) -> Result<String, ManifestErr
         ),
         help: "save it as UTF-8".into(),
     })
+}
+
+/// The name of the other spelling (`ferry.yaml` for `ferry.yml`, and back)
+/// when that file exists next to `path`.
+fn other_spelling(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let other = if let Some(stem) = name.strip_suffix(".yml") {
+        format!("{stem}.yaml")
+    } else {
+        format!("{}.yml", name.strip_suffix(".yaml")?)
+    };
+    path.with_file_name(&other).is_file().then_some(other)
 }
 
 /// Why [`read_repository_file`] refused a file.

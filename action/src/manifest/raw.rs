@@ -224,6 +224,11 @@ pub struct RawService {
     /// are added automatically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths: Option<Vec<String>>,
+    /// Globs of `paths` for folders that do not exist yet. Every other glob
+    /// must match a file of the checked-out commit (a typo would silently
+    /// never release the service); these only give a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_paths: Option<Vec<String>>,
     /// The Cargo package of the service (default: the workspace member named
     /// like the service, if there is one).
     #[serde(default, rename = "crate", skip_serializing_if = "Option::is_none")]

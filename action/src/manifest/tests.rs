@@ -82,19 +82,63 @@ fn unknown_key_names_line_and_column() {
     let text = GOOD.replace("  worker: {}", "  worker:\n    dockerfil: x");
     let (line, col, msg, help) = first_problem(&text);
     assert_eq!((line, col), (Some(12), Some(5)));
-    assert!(msg.contains("unknown field `dockerfil`"), "{msg}");
-    assert!(msg.contains("dockerfile"), "lists the expected keys: {msg}");
     assert!(
-        help.contains("remove the key or fix its spelling"),
-        "{help}"
+        msg.contains("unknown key `dockerfil` in `services.worker`"),
+        "{msg}"
     );
+    assert!(help.contains("did you mean `dockerfile`?"), "{help}");
+    assert!(
+        help.contains("Keys here: "),
+        "lists the expected keys: {help}"
+    );
+}
+
+/// serde stops at the first unknown key; Ferry lists them all, each with
+/// its position and a "did you mean".
+#[test]
+fn every_unknown_key_at_once_with_did_you_mean() {
+    let text =
+        GOOD.replace(
+            "  worker: {}",
+            "  worker:\n    dockerfil: x\n    taskdefinition: y",
+        )
+        .replace(
+            "    paths: [services/api/**]",
+            "    pahts: [services/api/**]",
+        )
+        .replace(
+            "  staging: { cluster: shop-staging }",
+            "  staging: { clustr: shop-staging }",
+        ) + "colour: blue\n";
+    let err = parse(&text).expect_err("refused");
+    let all: Vec<String> = err.diagnostics().iter().map(|d| d.to_string()).collect();
+    assert_eq!(all.len(), 5, "{all:#?}");
+    for (key, guess) in [
+        ("dockerfil", Some("dockerfile")),
+        ("taskdefinition", Some("task-definition")),
+        ("pahts", Some("paths")),
+        ("clustr", Some("cluster")),
+        ("colour", None),
+    ] {
+        let d = all
+            .iter()
+            .find(|d| d.contains(&format!("unknown key `{key}`")))
+            .unwrap_or_else(|| panic!("{key} missing: {all:#?}"));
+        assert!(d.contains(".github/ferry.yml:"), "{d}");
+        if let Some(g) = guess {
+            assert!(d.contains(&format!("did you mean `{g}`?")), "{d}");
+        }
+    }
 }
 
 #[test]
 fn unknown_top_level_key() {
     let (line, col, msg, _) = first_problem(&format!("{GOOD}colour: blue\n"));
     assert_eq!((line, col), (Some(12), Some(1)));
-    assert!(msg.contains("unknown field `colour`"), "{msg}");
+    assert!(
+        msg.contains("unknown key `colour` in the manifest"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -158,8 +202,11 @@ fn invalid_glob() {
     );
     let (line, col, msg, help) = first_problem(&text);
     assert_eq!((line, col), (Some(10), Some(30)));
-    assert!(msg.contains("invalid path glob \"src/[a-\""), "{msg}");
-    assert!(help.contains("`**` across folders"), "{help}");
+    assert!(
+        msg.contains("path glob \"src/[a-\" has a `[` that no `]` closes"),
+        "{msg}"
+    );
+    assert!(help.contains("close the class, e.g. `[0-9]`"), "{help}");
 }
 
 #[test]
@@ -399,7 +446,7 @@ fn bad_gate_values_are_positioned() {
     assert!(help.contains("promote-from: staging"), "{help}");
 
     let (line, _, msg, _) = first_problem(&GATED.replace("max-burn-rate", "max-burn"));
-    assert!(msg.contains("unknown field `max-burn`"), "{msg}");
+    assert!(msg.contains("unknown key `max-burn`"), "{msg}");
     assert_eq!(line, Some(10));
 }
 

@@ -128,11 +128,7 @@ impl Checker<'_> {
             match PathGlob::new(text) {
                 Ok(glob) => matchers.push(glob),
                 Err(err) => {
-                    self.at_value(
-                        &item,
-                        format!("invalid path glob \"{text}\": {}", err.kind()),
-                        "globs use `*` within a folder, `**` across folders, `{a,b}` for alternatives and `[abc]` for one character".into(),
-                    );
+                    self.at_value(&item, err.message, err.help);
                     ok = false;
                 }
             }
@@ -185,6 +181,11 @@ fn valid_region(region: &str) -> bool {
 
 pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest, Diagnostics> {
     let (raw, positions) = yaml::from_str_indexed::<RawManifest>(text).map_err(|e| {
+        if e.message.contains("unknown field")
+            && let Some(all) = unknown_keys(text, file)
+        {
+            return Diagnostics(all);
+        }
         let message = plain_types(&e.message);
         let help = help_for_serde(&message);
         let mut d = Diagnostic::new(file, message).help(help);
@@ -216,6 +217,119 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest, Diagnostics> {
             Ok(m)
         }
         _ => Err(Diagnostics(c.problems)),
+    }
+}
+
+/// Every key the manifest's schema does not know, at once, each with a
+/// "did you mean" (serde stops at the first). None when the text does not
+/// read as plain YAML mappings, or no unknown key is found (serde's own
+/// message is then shown).
+fn unknown_keys(text: &str, file: &Path) -> Option<Vec<Diagnostic>> {
+    let value: serde_json::Value = yaml::from_str(text).ok()?;
+    let schema = super::json_schema();
+    let positions = yaml::Positions::index(text);
+    let mut found = Vec::new();
+    walk_keys(&value, &schema, &schema, "", &mut found);
+    found.dedup_by(|a, b| a.0 == b.0);
+    let diagnostics: Vec<Diagnostic> = found
+        .into_iter()
+        .map(|(path, key, known)| {
+            let guess = suggest(known.iter().map(String::as_str), &key);
+            let help = match guess {
+                Some(g) => format!(
+                    "did you mean `{g}`? Keys here: {}",
+                    listed(known.iter().map(String::as_str))
+                ),
+                None => format!(
+                    "remove it or fix its spelling; keys here: {}",
+                    listed(known.iter().map(String::as_str))
+                ),
+            };
+            let mut d = Diagnostic::new(
+                file,
+                format!(
+                    "unknown key `{key}` in {}",
+                    if path.contains('.') {
+                        format!("`{}`", parent_of(&path))
+                    } else {
+                        "the manifest".to_string()
+                    }
+                ),
+            )
+            .help(help);
+            if let Some(p) = positions.key(&path) {
+                d = d.at(p.line, p.column);
+            }
+            d
+        })
+        .collect();
+    (!diagnostics.is_empty()).then_some(diagnostics)
+}
+
+/// `services.api` for `services.api.pahts`.
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('.').map_or(path, |(p, _)| p)
+}
+
+/// Collects (path, key, the keys allowed there) for each unknown key of
+/// `value` under the schema `node`.
+fn walk_keys(
+    value: &serde_json::Value,
+    node: &serde_json::Value,
+    root: &serde_json::Value,
+    path: &str,
+    found: &mut Vec<(String, String, Vec<String>)>,
+) {
+    use serde_json::Value;
+    // Depth is bounded by the manifest's nesting limit (checked before parsing).
+    let node = match node.get("$ref").and_then(Value::as_str) {
+        Some(r) => r
+            .strip_prefix("#/$defs/")
+            .and_then(|name| root.get("$defs")?.get(name))
+            .unwrap_or(node),
+        None => node,
+    };
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(variants)) = node.get(key) {
+            for v in variants {
+                walk_keys(value, v, root, path, found);
+            }
+        }
+    }
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(props)) = node.get("properties") {
+                let closed = node.get("additionalProperties") == Some(&Value::Bool(false));
+                for (k, v) in map {
+                    match props.get(k) {
+                        Some(child) => walk_keys(v, child, root, &join(k), found),
+                        None if closed => {
+                            found.push((join(k), k.clone(), props.keys().cloned().collect()))
+                        }
+                        None => {}
+                    }
+                }
+            } else if let Some(child @ Value::Object(_)) = node.get("additionalProperties") {
+                for (k, v) in map {
+                    walk_keys(v, child, root, &join(k), found);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(child) = node.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    walk_keys(v, child, root, &format!("{path}[{i}]"), found);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -259,7 +373,7 @@ fn help_for_serde(message: &str) -> String {
     if message.contains("unknown field") {
         "remove the key or fix its spelling; the JSON Schema action/schema/ferry.schema.json lists every key".into()
     } else if message.contains("missing field") {
-        "add the field; see the example manifest in action/README.md".into()
+        "add the field; see the example manifest in README.md (\"The manifest\")".into()
     } else if message.contains("nest deeper") {
         "a manifest needs about five levels; flatten the structure (Ferry refuses deeper documents before parsing them)".into()
     } else if message.contains("once its aliases") {
@@ -673,6 +787,20 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
             ),
         );
     }
+    let pending_paths = raw.pending_paths.clone().unwrap_or_default();
+    let globs = raw.paths.as_ref().unwrap_or(&default_paths);
+    for (i, pending) in pending_paths.iter().enumerate() {
+        if !globs.contains(pending) {
+            c.at_value(
+                &format!("{path}.pending-paths[{i}]"),
+                format!("pending path \"{pending}\" is not one of service `{name}`'s `paths`"),
+                format!(
+                    "`pending-paths` names globs of `paths` that may match no file yet; add it to `paths` or write it as there ({})",
+                    listed(globs.iter().map(String::as_str))
+                ),
+            );
+        }
+    }
     let mut files = Vec::new();
     for (key, value, default) in [
         (
@@ -750,6 +878,7 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
     Some(Service {
         name: name.to_string(),
         paths: paths?,
+        pending_paths,
         crate_name: Some(raw.crate_name.clone().unwrap_or_else(|| name.to_string())),
         crate_explicit: raw.crate_name.is_some(),
         dockerfile,

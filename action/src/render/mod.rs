@@ -160,6 +160,35 @@ pub fn ext_strs(
     Ok(ext)
 }
 
+/// An input the task definition asks for is undefined and the environment's
+/// default values file does not exist: the file, the service and the
+/// environment are named, which the bare Jsonnet error does not.
+fn missing_values_file(
+    root: &Path,
+    service: &str,
+    env: &str,
+    opts: &Options,
+    d: Diagnostic,
+) -> Diagnostic {
+    let values = inputs::default_values_file(env);
+    if opts.values.is_some()
+        || !d.message.contains("external variable is not defined")
+        || root.join(&values).is_file()
+    {
+        return d;
+    }
+    Diagnostic {
+        message: format!(
+            "{service} ({env}): {}, and the values file {values} does not exist",
+            d.message
+        ),
+        help: Some(format!(
+            "create {values} with the environment's values (Terraform's outputs, see task-definitions/environments/README.md), or pass --values FILE or --ext-str NAME=VALUE"
+        )),
+        ..d
+    }
+}
+
 /// Renders and validates one target, in memory.
 #[tracing::instrument(name = "render", skip_all, fields(service = %service, environment = %env))]
 pub fn render_one(
@@ -175,7 +204,8 @@ pub fn render_one(
         .map(|s| s.task_definition.clone())
         .unwrap_or_default();
     let ext = ext_strs(root, manifest, service, env, opts).map_err(|d| vec![*d])?;
-    let value = jsonnet::evaluate(root, &file, &ext).map_err(|d| vec![*d])?;
+    let value = jsonnet::evaluate(root, &file, &ext)
+        .map_err(|d| vec![missing_values_file(root, service, env, opts, *d)])?;
     let located = |p: validate::Problem| {
         let at = if p.path.is_empty() {
             String::new()

@@ -241,10 +241,11 @@ fn the_command_input_names_every_command_and_the_binary_has_no_other() {
         );
     }
     // Every subcommand a workflow may want is offered by the action; `diff`
-    // is for laptops and the integrator's release command.
+    // is for laptops and the integrator's release command, `schema` for
+    // editors.
     for c in subcommands() {
         assert!(
-            COMMANDS.contains(&c.as_str()) || c == "diff",
+            COMMANDS.contains(&c.as_str()) || c == "diff" || c == "schema",
             "`ferry {c}` is not offered by the `command` input"
         );
     }
@@ -374,5 +375,28 @@ fn set_action_image_pins_both_files_and_refuses_bad_digests() {
     ] {
         let bad = run(image, digest);
         assert_eq!(bad.status.code(), Some(2), "{image} {digest}: {bad:?}");
+    }
+}
+
+/// The `matrix` output is described as the binary writes it: the top-level
+/// key and the key each entry names its service with (issue 24: it was
+/// described as `{"service": [...]}`, but detect writes `{"include": [...]}`).
+#[test]
+fn the_matrix_output_is_described_as_detect_writes_it() {
+    let manifest = ferry::manifest::Manifest::parse(
+        "project: p\nregion: us-east-1\nenvironments:\n  staging: { cluster: c }\nservices:\n  api: {}\n",
+        std::path::Path::new(".github/ferry.yml"),
+    )
+    .unwrap();
+    let matrix = ferry::detect::matrix(&manifest, &["api"]);
+    let top: Vec<&String> = matrix.as_object().unwrap().keys().collect();
+    assert_eq!(top, ["include"]);
+    for action in [action(), local_action()] {
+        let description = action["outputs"]["matrix"]["description"].as_str().unwrap();
+        assert!(
+            description.contains(r#"{"include": [{"service": "#),
+            "the matrix output's description: {description}"
+        );
+        assert!(matrix["include"][0]["service"] == "api");
     }
 }

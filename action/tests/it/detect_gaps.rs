@@ -86,12 +86,15 @@ fn a_new_branch_at_the_default_branch_commit_says_what_was_compared() {
         "{}",
         run.summary
     );
-    // The first push of a repository: main itself, the same rule.
+    // The first push of a repository creates the default branch: nothing is
+    // before it, so every file is new and every service affected (issue 24;
+    // paths-filter lists every file too).
     let run = push(clone.path(), "main", &tip);
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(run.services().is_empty());
+    assert_eq!(run.services(), ["api", "worker"], "{}", run.summary);
     assert!(
-        run.summary.contains("this push adds no commit"),
+        run.summary
+            .contains("the first push of the default branch main (no commit before it)"),
         "{}",
         run.summary
     );

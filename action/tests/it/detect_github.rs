@@ -495,9 +495,11 @@ async fn a_first_release_at_the_default_branch_commit_releases_every_service() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_warning_survives_an_every_service_answer() {
     let origin = Repo::new();
+    // Each service's `paths` must match a file of the commit.
     origin
         .write(".github/ferry.yml", MANIFEST)
-        .write("services/api/main.rs", "1");
+        .write("services/api/main.rs", "1")
+        .write("services/worker/main.rs", "1");
     let tip = origin.commit("first");
     let clone = tempfile::tempdir().unwrap();
     support::git_in(

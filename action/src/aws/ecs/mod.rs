@@ -7,7 +7,7 @@
 
 pub mod task_definition;
 
-use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types as t;
 use serde_json::Value;
 
@@ -56,7 +56,7 @@ impl Failure {
     fn of<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &E) -> Self {
         Self {
             code: e.code().map(str::to_string),
-            message: DisplayErrorContext(e).to_string(),
+            message: crate::outside::aws_detail(e),
         }
     }
 

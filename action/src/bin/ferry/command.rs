@@ -6,7 +6,7 @@ use clap::Subcommand;
 use ferry::gha::{Context, Reporter};
 
 use crate::failure::Outcome;
-use crate::{build, deploy, detect, diff, gate, metrics, plan, release, render};
+use crate::{build, deploy, detect, diff, gate, metrics, plan, release, render, schema};
 
 /// Every command, with the text `ferry --help` shows for it.
 #[derive(Debug, Subcommand)]
@@ -70,6 +70,10 @@ pub enum Command {
     /// Writes a job summary (table and chart), a JSON file (output `json`)
     /// and the Prometheus text exposition (output `prometheus`).
     Metrics(metrics::MetricsArgs),
+    /// Print the manifest's JSON Schema, or write it with --output, for
+    /// editors: `# yaml-language-server: $schema=ferry.schema.json` at the
+    /// top of .github/ferry.yml.
+    Schema(schema::SchemaArgs),
 }
 
 impl Command {
@@ -89,6 +93,7 @@ impl Command {
             Command::Deploy(args) => deploy::run(args, manifest, ctx, reporter).await,
             Command::Release(args) => release::run(args, manifest, ctx, reporter).await,
             Command::Metrics(args) => metrics::run(args, manifest, ctx, reporter).await,
+            Command::Schema(args) => schema::run(args, reporter),
         }
     }
 }

@@ -14,6 +14,7 @@ mod metrics;
 mod plan;
 mod release;
 mod render;
+mod schema;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
