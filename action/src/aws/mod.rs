@@ -55,17 +55,46 @@ pub fn call_error(op: &'static str, target: &str, message: String) -> AwsError {
     }
 }
 
+/// The longest fallback [`sdk_message`] writes (an endpoint's HTML page
+/// parsed as JSON says a lot).
+const MESSAGE_CHARS: usize = 300;
+
 /// An SDK error in one line: the service's code and message when it
-/// answered, else the whole chain (a timeout, a refused connection). The
-/// raw response (headers, body) never reaches a message.
+/// answered, else the chain of causes, each as it displays itself (a
+/// timeout, a refused connection, an answer that is not AWS's: `service
+/// error: unhandled error: Error at offset 0: unexpected token '<'…`). The
+/// raw response (headers, body) never reaches a message: the SDK's
+/// `DisplayErrorContext` appends its debug form, with the raw response, so
+/// it is not used.
 pub fn sdk_message<E>(e: &E) -> String
 where
     E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error,
 {
     match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_string(),
-        _ => aws_sdk_ecs::error::DisplayErrorContext(e).to_string(),
+        (Some(code), Some(message)) => one_line(&format!("{code}: {message}")),
+        (Some(code), None) => one_line(code),
+        _ => {
+            let mut parts = vec![e.to_string()];
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                let text = c.to_string();
+                if !parts.iter().any(|p| p.contains(&text)) {
+                    parts.push(text);
+                }
+                cause = c.source();
+            }
+            one_line(&parts.join(": "))
+        }
+    }
+}
+
+/// Whitespace (newlines included) folded to single spaces, and at most
+/// [`MESSAGE_CHARS`] characters.
+fn one_line(text: &str) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match folded.char_indices().nth(MESSAGE_CHARS) {
+        Some((at, _)) => format!("{}…", &folded[..at]),
+        None => folded,
     }
 }
 
@@ -139,4 +168,18 @@ pub async fn has_credentials(region: &str) -> bool {
     tokio::time::timeout(CREDENTIALS_PROBE, check_credentials(&config))
         .await
         .is_ok_and(|r| r.is_ok())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_line_is_one_short_line() {
+        assert_eq!(one_line("a\n  b\tc"), "a b c");
+        let long = one_line(&"x ".repeat(400));
+        assert_eq!(long.chars().count(), MESSAGE_CHARS + 1);
+        assert!(long.ends_with('…'));
+    }
 }

@@ -667,7 +667,7 @@ async fn settle_followed(
     };
     if let Some(why) = &report.untracked {
         diagnosis.notes.push(format!(
-            "no service deployment was followed ({why}): the rolling wait on DescribeServices decided, and there was nothing to stop"
+            "no service deployment was followed ({why}): Ferry followed the service's deployments (DescribeServices) instead, and there was nothing to stop"
         ));
     }
     let refused = matches!(stop, Stop::Refused(_));

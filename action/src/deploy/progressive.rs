@@ -271,10 +271,10 @@ impl Steps {
 pub fn abort_reason(step: Option<&StepReport>, checks: &[CheckResult], tally: &Tally) -> String {
     let failed: Vec<&str> = checks.iter().filter_map(|c| c.failure.as_deref()).collect();
     let at = step
-        .map(StepReport::title)
-        .unwrap_or_else(|| "before the first step".into());
+        .map(|s| format!(" at {}", s.title()))
+        .unwrap_or_default();
     format!(
-        "analysis failed at {at}: {} ({} of {} rounds failed)",
+        "analysis failed{at}: {} ({} of {} rounds failed)",
         failed.join("; "),
         tally.failed,
         tally.rounds
@@ -708,17 +708,39 @@ impl Follower<'_> {
     /// ends the follow at once: there is nothing to stop, Ferry's own
     /// rollback follows.
     async fn rolling(&mut self, log: &mut (dyn FnMut(&str) + Send)) -> Option<Ending> {
-        let polled =
+        let (polled, serving) =
             match aws::describe_service(self.ecs, &self.target.cluster, &self.target.ecs_service)
                 .await
             {
-                Ok(Some(s)) => Polled::Observed(super::wait::observation(&s)),
-                Ok(None) => Polled::Error(format!(
-                    "service {} is not in cluster {}",
-                    self.target.ecs_service, self.target.cluster
-                )),
-                Err(e) => Polled::Error(e.to_string()),
+                Ok(Some(s)) => (
+                    Polled::Observed(super::wait::observation(&s)),
+                    s.task_definition() == Some(self.target.ours.task_definition.as_str()),
+                ),
+                Ok(None) => (
+                    Polled::Error(format!(
+                        "service {} is not in cluster {}",
+                        self.target.ecs_service, self.target.cluster
+                    )),
+                    false,
+                ),
+                Err(e) => (Polled::Error(e.to_string()), false),
             };
+        // While the service is set to the new version, a round when one is
+        // due, before the deployments' verdict: what the version does
+        // decides first.
+        let settings = self.target.analysis.clone();
+        if let Some(settings) = &settings
+            && serving
+            && self
+                .next_round
+                .is_none_or(|at| tokio::time::Instant::now() >= at)
+        {
+            self.next_round =
+                Some(tokio::time::Instant::now() + Duration::from_secs(settings.interval_secs));
+            if let Err(ending) = self.round(settings, true, log).await {
+                return Some(ending);
+            }
+        }
         let elapsed = self.begun.elapsed();
         let (_, tracker) = self.untracked.as_mut()?;
         let step = tracker.step(polled, elapsed);
@@ -726,9 +748,8 @@ impl Follower<'_> {
             log(&format!("{}: {} {}", self.name, e.at, e.message));
         }
         let verdict = step.verdict;
-        let settings = self.target.analysis.clone();
         match verdict {
-            RollingVerdict::Waiting { .. } => {}
+            RollingVerdict::Waiting { .. } => None,
             // Done before any round: the new version alone is analysed
             // once (the old one is gone) before it is called a success.
             RollingVerdict::Completed => {
@@ -737,34 +758,23 @@ impl Follower<'_> {
                 {
                     return Some(ending);
                 }
-                return Some(Ending::Completed);
+                Some(Ending::Completed)
             }
-            RollingVerdict::RolledBackByEcs { .. } => {
-                return Some(Ending::Failed {
-                    reason: verdict.reason(),
-                    rolled_back: true,
-                });
-            }
+            RollingVerdict::RolledBackByEcs { .. } => Some(Ending::Failed {
+                reason: verdict.reason(),
+                rolled_back: true,
+            }),
             RollingVerdict::DeadlineExceeded => {
                 self.progress.decided_by =
                     Some(format!("the deadline ({}s)", self.pace.deadline.as_secs()));
                 self.stop = Stop::Impossible;
-                return Some(Ending::TimedOut { rolled_back: false });
+                Some(Ending::TimedOut { rolled_back: false })
             }
-            _ => {
-                return Some(Ending::Failed {
-                    reason: verdict.reason(),
-                    rolled_back: false,
-                });
-            }
+            _ => Some(Ending::Failed {
+                reason: verdict.reason(),
+                rolled_back: false,
+            }),
         }
-        let settings = settings?;
-        let now = tokio::time::Instant::now();
-        if self.next_round.is_some_and(|at| now < at) {
-            return None;
-        }
-        self.next_round = Some(now + Duration::from_secs(settings.interval_secs));
-        self.round(&settings, true, log).await.err()
     }
 
     /// The ending a finished deployment means, given whether Ferry stopped it.

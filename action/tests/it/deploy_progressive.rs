@@ -808,8 +808,9 @@ async fn a_killed_deploy_is_re_analysed_by_its_re_run_and_rolled_back() {
     assert_eq!(updates[1].body["taskDefinition"], good);
     assert!(ecs.calls("StopServiceDeployment").is_empty());
     assert!(
-        run.summary.contains("**Rollback** to `bootstrap:1`: done")
-            || run.summary.contains("bootstrap:1"),
+        run.summary.contains(
+            "**Rollback** to `bootstrap:1`: succeeded, the service runs the last good release."
+        ),
         "{}",
         run.summary
     );
@@ -820,4 +821,98 @@ async fn a_killed_deploy_is_re_analysed_by_its_re_run_and_rolled_back() {
         "{records:#?}"
     );
     assert_valid_github_api(&gh.received().await).await;
+}
+
+/// Plain moto, which has no service deployments API (ListServiceDeployments
+/// answers 500 NotImplemented): Ferry says so at the first answer, in one
+/// line, and does what it can honestly do: the rolling wait on the
+/// service's deployments, the analysis of the new version (here at 90 %
+/// errors), and its own rollback by UpdateService to the last good release.
+/// Nothing says a stop that could not happen.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_service_deployments_api_ferry_says_so_and_rolls_back_by_update_service() {
+    let tag = "sampleapi-5e1f0c2-plainmoto";
+    let om = series(&[BASELINE, tag], |v, _| {
+        Some(if v == tag { 0.9 } else { 0.0 })
+    });
+    let prometheus = Prometheus::start(&om);
+    let moto = deploy_support::Moto::start(1);
+    let c = clients(&moto.url).await;
+    deploy_support::create_environment(&c.ecs, "prod").await;
+    let (cluster, service) = ("email-platform-prod", "email-platform-prod-sampleapi");
+    let good = deploy_support::service_task_definition(&c.ecs, cluster, service).await;
+    let gh = GitHubState::start(REPO).await;
+    gh.set_pulls(SHA, &[7]);
+    gh.seed_deployment(
+        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+        "prod",
+        "sampleapi",
+        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
+        &["in_progress", "success"],
+    );
+    let repo = repository(&prometheus.url, 0);
+    let poll = Duration::from_secs(1);
+    let running = Running::start(repo.path(), &gh, &moto.url, tag, "1s");
+    let updated = running.wait_for(
+        "updated email-platform-prod-sampleapi",
+        Duration::from_secs(60),
+    );
+    let said = running.wait_for(
+        "the ECS service deployments API is not available here",
+        Duration::from_secs(60),
+    );
+    let (code, _, text, run) = running.finish(Duration::from_secs(60));
+    let after = said.duration_since(updated);
+    eprintln!(
+        "UpdateService to the first refusal said: {:.2} s",
+        after.as_secs_f64()
+    );
+    assert!(after <= poll, "{after:?}\n{text}");
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
+    // One line per AWS error: the code and message, never the raw response.
+    let refusal = text
+        .lines()
+        .find(|l| l.contains("the ECS service deployments API is not available here"))
+        .unwrap();
+    assert!(
+        refusal.contains(
+            "(ListServiceDeployments email-platform-prod-sampleapi in email-platform-prod: "
+        ),
+        "{refusal}"
+    );
+    assert!(
+        !refusal.contains("DispatchFailure") && !refusal.contains("<html"),
+        "{refusal}"
+    );
+    for said in [
+        "error-ratio = 0.9 is above 0.01",
+        "no service deployment was followed (the ECS service deployments API is not available here",
+        "Ferry followed the service's deployments (DescribeServices) instead, and there was nothing to stop",
+    ] {
+        assert!(run.summary.contains(said), "`{said}`:\n{}", run.summary);
+    }
+    for lie in [
+        "was stopped",
+        "StopServiceDeployment",
+        "ECS did not complete the rollback",
+        "stop-service-deployment",
+    ] {
+        assert!(!run.summary.contains(lie), "`{lie}`:\n{}", run.summary);
+        assert!(!text.contains(lie), "`{lie}`:\n{text}");
+    }
+    let short = good.rsplit('/').next().unwrap();
+    let back =
+        format!("**Rollback** to `{short}`: succeeded, the service runs the last good release.");
+    assert!(run.summary.contains(&back), "{}", run.summary);
+    assert_eq!(
+        deploy_support::service_task_definition(&c.ecs, cluster, service).await,
+        good
+    );
+    let records = gh.deployments_of("prod", "sampleapi");
+    assert_eq!(
+        records.last().unwrap().state(),
+        Some("failure"),
+        "{records:#?}"
+    );
 }

@@ -7,7 +7,7 @@
 
 pub mod task_definition;
 
-use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types as t;
 use serde_json::Value;
 
@@ -56,7 +56,7 @@ impl Failure {
     fn of<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &E) -> Self {
         Self {
             code: e.code().map(str::to_string),
-            message: DisplayErrorContext(e).to_string(),
+            message: crate::aws::sdk_message(e),
         }
     }
 
@@ -195,10 +195,18 @@ pub async fn list_service_deployments(
     cluster: &str,
     service: &str,
 ) -> Result<Vec<(String, f64)>, AwsError> {
+    // Not retried: an endpoint without the API (moto answers 500) is said
+    // at the first answer, within one poll; the caller follows the rolling
+    // way from then on.
     let out = ecs
         .list_service_deployments()
         .cluster(cluster)
         .service(service)
+        .customize()
+        .config_override(
+            aws_sdk_ecs::config::Builder::default()
+                .retry_config(retry_config().with_max_attempts(1)),
+        )
         .send()
         .await
         .map_err(|e| {
