@@ -549,7 +549,6 @@ impl Running {
     /// `ferry deploy --env prod` of sampleapi at `tag`, as [`deploy`] runs
     /// it, in the background.
     fn start(dir: &Path, gh: &GitHubState, ecs: &str, tag: &str, poll: &str) -> Self {
-        use std::io::BufRead;
         let files = tempfile::tempdir().unwrap();
         let uri = gh.uri();
         let home = files.path().join("home");
@@ -583,6 +582,15 @@ impl Running {
         for (k, v) in gh.env(&uri, SHA) {
             cmd.env(k, v);
         }
+        Self::spawn(cmd, files)
+    }
+
+    /// Runs `cmd` (its GITHUB_OUTPUT and GITHUB_STEP_SUMMARY are `output`
+    /// and `summary` in `files`) in the background.
+    fn spawn(mut cmd: std::process::Command, files: tempfile::TempDir) -> Self {
+        use std::io::BufRead;
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
@@ -915,4 +923,107 @@ async fn without_the_service_deployments_api_ferry_says_so_and_rolls_back_by_upd
         Some("failure"),
         "{records:#?}"
     );
+}
+
+/// The cancellation as the runner sends it, through the action's own
+/// wrapper: the step's shell runs action/action.yml's `run:` line (`exec
+/// container-run run IMAGE`, which execs `docker run`), and SIGINT goes to
+/// that shell's process, mid-canary. Ferry, PID 1 in the container, gets it
+/// through docker's signal proxy, stops the service deployment with a
+/// rollback and records the failure before the runner's SIGTERM (7.5 s).
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_to_the_actions_step_reaches_ferry_in_its_container() {
+    use crate::support::container::{Docker, runner_inputs};
+    let Some(docker) = Docker::get("sigint_to_the_actions_step_reaches_ferry_in_its_container")
+    else {
+        return;
+    };
+    let built = docker.action_image();
+    let tag = "sampleapi-5e1f0c2-container";
+    let om = series(&[BASELINE, tag], |_, _| Some(0.001));
+    let s = scene(&om, 0, 60_000).await;
+    let action: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(support::root().join("action/action.yml")).unwrap(),
+    )
+    .unwrap();
+    let line = action["runs"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|step| step["run"].as_str())
+        .find(|run| run.contains("container-run\" run"))
+        .unwrap()
+        .to_string();
+    assert!(line.starts_with("exec "), "{line}");
+    let files = tempfile::tempdir().unwrap();
+    let script = files.path().join("step.sh");
+    std::fs::write(&script, &line).unwrap();
+    let uri = s.gh.uri();
+    let images = format!("sampleapi={}", image(tag));
+    // The step's shell, as the runner starts a `shell: bash` step.
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&script)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("DOCKER_HOST", &docker.host)
+        .env("GITHUB_ACTION_PATH", support::root().join("action"))
+        .env("FERRY_IMAGE", &built.tag)
+        .env("FERRY_CONTAINER_NETWORK", "host")
+        .env("FERRY_DOCKER_SOCKET", &docker.socket)
+        .env("GITHUB_WORKSPACE", s.repo.path())
+        .env("GITHUB_OUTPUT", files.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", files.path().join("summary"))
+        .env("RUNNER_TEMP", files.path())
+        .env("AWS_ENDPOINT_URL", &s.ecs.url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("INPUT_POLL-INTERVAL", "200ms");
+    for (k, v) in s.gh.env(&uri, SHA) {
+        cmd.env(k, v);
+    }
+    for (k, v) in runner_inputs(
+        &[
+            ("command", "deploy"),
+            ("environment", "prod"),
+            ("images", &images),
+            ("timeout", "120s"),
+        ],
+        TOKEN,
+    ) {
+        cmd.env(k, v);
+    }
+    std::fs::write(files.path().join("output"), "").unwrap();
+    std::fs::write(files.path().join("summary"), "").unwrap();
+    let running = tokio::task::block_in_place(|| {
+        let running = Running::spawn(cmd, files);
+        running.wait_for(
+            "10% traffic (PRODUCTION_TRAFFIC_SHIFT)",
+            Duration::from_secs(60),
+        );
+        running.wait_for("error-ratio canary 0.001", Duration::from_secs(10));
+        running
+    });
+    let sent = Instant::now();
+    running.signal("INT");
+    let (code, exited, text, run) =
+        tokio::task::block_in_place(|| running.finish(Duration::from_secs(10)));
+    let took = exited.duration_since(sent);
+    eprintln!(
+        "SIGINT to the step's shell to its exit: {:.2} s",
+        took.as_secs_f64()
+    );
+    assert!(took < Duration::from_millis(7500), "{took:?}\n{text}");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("SIGINT received"), "{text}");
+    assert_eq!(run.output("status"), "failed", "{run:#?}");
+    s.stopped_once_with_a_rollback();
+    assert!(
+        run.summary.contains("the job was cancelled (SIGINT) during the rollout: the service deployment was stopped with a rollback"),
+        "{}",
+        run.summary
+    );
+    let records = s.gh.deployments_of("prod", "sampleapi");
+    assert_eq!(records[0].state(), Some("failure"), "{records:#?}");
 }
