@@ -693,7 +693,8 @@ async fn settle_followed(
         Status::Failed
     };
     // Cancelled after ECS accepted the stop: ECS is rolling back already.
-    !rolled_back && !(cancelled && stop == Stop::Requested)
+    let ecs_rolls_back = cancelled && stop == Stop::Requested;
+    !(rolled_back || ecs_rolls_back)
 }
 
 /// Follows every progressive rollout at once; their log lines reach `log`
