@@ -48,9 +48,9 @@ pub async fn requested() -> &'static str {
 
 /// Listens for SIGINT and SIGTERM (Ferry is PID 1 in its container, where
 /// a signal without a handler is ignored): the first one becomes a
-/// [`request`], said on stderr with `say`. Later ones change nothing: the
-/// stop is already under way.
-pub fn listen(say: fn(&str)) {
+/// [`request`], said as a warning in the log. Later ones change nothing:
+/// the stop is already under way.
+pub fn listen() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -58,8 +58,8 @@ pub fn listen(say: fn(&str)) {
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
         ) else {
-            say(
-                "warning: cannot listen for SIGINT/SIGTERM: a cancelled job will not stop its rollout",
+            tracing::warn!(
+                "cannot listen for SIGINT/SIGTERM: a cancelled job will not stop its rollout"
             );
             return;
         };
@@ -70,14 +70,12 @@ pub fn listen(say: fn(&str)) {
                     _ = term.recv() => "SIGTERM",
                 };
                 if is_requested().is_none() {
-                    say(&format!(
+                    tracing::warn!(
                         "{name} received: the job is being cancelled; stopping the rollouts in flight with a rollback"
-                    ));
+                    );
                 }
                 request(name);
             }
         });
     }
-    #[cfg(not(unix))]
-    let _ = say;
 }

@@ -87,20 +87,14 @@ impl Command {
             Command::Diff(args) => diff::run(args, manifest, ctx, reporter).await,
             Command::Gate(args) => gate::run(args, manifest, ctx, reporter).await,
             Command::Deploy(args) => {
-                ferry::cancel::listen(say);
+                ferry::cancel::listen();
                 deploy::run(args, manifest, ctx, reporter).await
             }
             Command::Release(args) => {
-                ferry::cancel::listen(say);
+                ferry::cancel::listen();
                 release::run(args, manifest, ctx, reporter).await
             }
             Command::Metrics(args) => metrics::run(args, manifest, ctx, reporter).await,
         }
     }
-}
-
-/// A line on stderr, for the signal listener (the reporter is busy with
-/// the rollout; the runner shows stderr in the log).
-fn say(line: &str) {
-    eprintln!("ferry: {line}");
 }
