@@ -1035,3 +1035,51 @@ async fn sigint_to_the_actions_step_reaches_ferry_in_its_container() {
     let records = s.gh.deployments_of("prod", "sampleapi");
     assert_eq!(records[0].state(), Some("failure"), "{records:#?}");
 }
+
+/// A local re-run (no GitHub: no record that this release's analysis
+/// completed) of a release the service already runs: not "unchanged", a
+/// re-analysis of the running version, here healthy, so it succeeds and
+/// says so; nothing is updated.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_re_run_re_analyses_the_running_version_instead_of_trusting_it() {
+    let tag = "sampleapi-5e1f0c2-rerun";
+    let om = series(&[BASELINE, tag], |_, _| Some(0.001));
+    let s = scene(&om, 0, 300).await;
+    let first = s.deploy(tag);
+    assert_eq!(first.output("status"), "succeeded", "{first:#?}");
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path().display().to_string();
+    let images = format!("sampleapi={}", image(tag));
+    let run = ferry_without(
+        s.repo.path(),
+        &[
+            "deploy",
+            "--env",
+            "prod",
+            "--images",
+            &images,
+            "--poll-interval",
+            "50ms",
+        ],
+        &[
+            ("HOME", home.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ENDPOINT_URL", s.ecs.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+        AWS_VARS,
+    );
+    let all = everything(&run);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.output("status"), "succeeded", "{run:#?}");
+    assert!(!all.contains("unchanged"), "{all}");
+    for said in [
+        "no record that this release's analysis completed: re-analysing the running version",
+        "re-analysis of the running version (no record that this release's analysis completed): 1 round against the absolute thresholds passed",
+        "error-ratio canary 0.001 baseline –: ok",
+    ] {
+        assert!(all.contains(said), "`{said}`:\n{all}");
+    }
+    assert_eq!(s.ecs.calls("UpdateService").len(), 1, "nothing updated");
+}
