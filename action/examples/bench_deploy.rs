@@ -154,6 +154,7 @@ async fn deploy(c: &Clients, n: usize, dir: &Path) {
                 rollout: Default::default(),
                 analysis: None,
                 version: String::new(),
+                verified: false,
             }
         })
         .collect();

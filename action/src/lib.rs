@@ -21,6 +21,7 @@
 
 pub mod aws;
 pub mod build;
+pub mod cancel;
 pub mod crates;
 pub mod deploy;
 pub mod detect;

@@ -3,12 +3,15 @@
 //! versions it replaces, at the same time), the verdict on each check, and
 //! whether the rollout goes on.
 //!
-//! It fails closed: a check with no data for the new version is a failed
-//! check, said as such; a baseline with no data leaves only the absolute
-//! threshold (there is nothing to compare with).
+//! It fails closed: every check has an absolute threshold that can fail;
+//! a reading that is not one valid number (no data, several series, NaN,
+//! ±Inf, negative where it cannot be, Prometheus silent) fails the round,
+//! on either side; a baseline of 0 is compared through the check's `floor`.
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
+use crate::manifest::Relative;
 use crate::manifest::{AnalysisCheck, AnalysisSettings};
 
 /// The label a service's metrics carry with the version it runs.
@@ -101,19 +104,52 @@ pub fn query(
         .replace("{window}", &format!("{window_secs}s"))
 }
 
+/// What a query answered for one side of a check: the chokepoint between
+/// Prometheus's answer and the judge, so every shape is judged in one place.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    /// One series, this value (NaN and ±Inf included: the judge refuses them).
+    Value(f64),
+    /// No series.
+    NoData,
+    /// Several series where one number was wanted.
+    Several(usize),
+    /// Prometheus did not answer, with why.
+    Unanswered(String),
+}
+
+/// What a round compares the new version with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Baseline {
+    /// The old versions serve traffic beside the new one: their reading,
+    /// which must be a valid number like the new version's.
+    Compared(Reading),
+    /// There is no old version to compare with (the new one serves all
+    /// traffic, or a re-run re-analyses a version already in place): only
+    /// the absolute thresholds judge.
+    Gone,
+}
+
 /// One check's figures and verdict in one round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// The check's name.
     pub name: String,
-    /// The new version's value (`None`: no data).
+    /// The new version's value (`None`: no valid number).
     pub canary: Option<f64>,
-    /// The baseline's value at the same time (`None`: no data).
+    /// The baseline's value at the same time (`None`: no valid number, or
+    /// no baseline).
     pub baseline: Option<f64>,
-    /// The absolute threshold.
+    /// The absolute upper threshold.
     pub max: Option<f64>,
-    /// The threshold relative to the baseline.
+    /// The absolute lower threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// The ratio to `max(baseline, floor)`.
     pub max_vs_baseline: Option<f64>,
+    /// The least baseline the ratio multiplies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<f64>,
     /// Why it failed; `None` when it passed.
     pub failure: Option<String>,
 }
@@ -129,6 +165,8 @@ impl CheckResult {
 pub fn figure(v: f64) -> String {
     if v == 0.0 {
         "0".into()
+    } else if !v.is_finite() {
+        format!("{v}")
     } else if v.abs() >= 1000.0 || v.abs() < 0.001 {
         format!("{v:.3e}")
     } else {
@@ -137,43 +175,90 @@ pub fn figure(v: f64) -> String {
     }
 }
 
-/// Judges one check from the two values Prometheus returned. NaN (0/0: no
-/// traffic) counts as no data.
-pub fn judge(check: &AnalysisCheck, canary: Option<f64>, baseline: Option<f64>) -> CheckResult {
-    let canary = canary.filter(|v| v.is_finite());
-    let baseline = baseline.filter(|v| v.is_finite());
-    let failure = match canary {
-        None => Some(format!(
-            "no data for the new version: `{}` returned nothing (no traffic reached it, or its metrics lack the `{VERSION_LABEL}` label); failing closed",
-            check.name
+/// The valid number of one side's reading, or why there is none (which
+/// fails the round: fail closed).
+fn valid(check: &AnalysisCheck, side: &str, reading: &Reading) -> Result<f64, String> {
+    let name = &check.name;
+    match reading {
+        Reading::Value(v) if v.is_nan() => Err(format!(
+            "`{name}` is NaN for {side} (0/0: no traffic in the window?); failing closed"
         )),
-        Some(v) => {
-            let absolute = check
-                .max
-                .filter(|max| v > *max)
-                .map(|max| format!("{} = {} is above {}", check.name, figure(v), figure(max)));
-            let relative = match (check.max_vs_baseline, baseline) {
-                (Some(k), Some(b)) if b > 0.0 && v > b * k => Some(format!(
-                    "{} = {} is above {}× the baseline's {}",
-                    check.name,
-                    figure(v),
-                    figure(k),
-                    figure(b)
-                )),
-                // A baseline of 0 allows nothing worse than 0 times k; only
-                // the absolute threshold can judge then.
-                _ => None,
-            };
-            absolute.or(relative)
-        }
+        Reading::Value(v) if v.is_infinite() => Err(format!(
+            "`{name}` is {v} for {side} (a division by 0?); failing closed"
+        )),
+        Reading::Value(v) if *v < 0.0 && !check.allow_negative => Err(format!(
+            "`{name}` is {} for {side}, and it cannot be negative (a broken query? `allow-negative: true` if it can); failing closed",
+            figure(*v)
+        )),
+        Reading::Value(v) => Ok(*v),
+        Reading::NoData if side == NEW => Err(format!(
+            "no data for the new version: `{name}` returned nothing (no traffic reached it, or its metrics lack the `{VERSION_LABEL}` label); failing closed"
+        )),
+        Reading::NoData => Err(format!(
+            "no data for {side}: `{name}` returned nothing while the old version serves traffic (its metrics lack the `{VERSION_LABEL}` label?); failing closed"
+        )),
+        Reading::Several(n) => Err(format!(
+            "`{name}` returned {n} series for {side} where one number was wanted (aggregate it, e.g. sum(…) or max(…)); failing closed"
+        )),
+        Reading::Unanswered(why) => Err(format!(
+            "`{name}`: Prometheus did not answer for {side} ({why}); failing closed"
+        )),
+    }
+}
+
+const NEW: &str = "the new version";
+const OLD: &str = "the baseline";
+
+/// Judges one check in one round. The new version fails when its reading
+/// is not a valid number (no data, several series, NaN, ±Inf, negative
+/// where the check says it cannot be, Prometheus silent), above `max`,
+/// below `min`, or (when the check compares) above `max(baseline, floor) ×
+/// max-vs-baseline`. A compared baseline whose reading is not a valid
+/// number fails the round as well. Every failure found is said.
+pub fn judge(check: &AnalysisCheck, canary: &Reading, baseline: &Baseline) -> CheckResult {
+    let mut failures = Vec::new();
+    let name = &check.name;
+    let new = valid(check, NEW, canary);
+    let old = match baseline {
+        Baseline::Compared(reading) => Some(valid(check, OLD, reading)),
+        Baseline::Gone => None,
     };
+    if let Err(why) = &new {
+        failures.push(why.clone());
+    }
+    if let Ok(v) = new {
+        if let Some(max) = check.max.filter(|max| v > *max) {
+            failures.push(format!("{name} = {} is above {}", figure(v), figure(max)));
+        }
+        if let Some(min) = check.min.filter(|min| v < *min) {
+            failures.push(format!("{name} = {} is below {}", figure(v), figure(min)));
+        }
+    }
+    if let Some(Err(why)) = &old {
+        failures.push(why.clone());
+    }
+    if let (Ok(v), Some(Ok(b)), Some(rel)) = (&new, &old, check.relative) {
+        let limit = b.max(rel.floor) * rel.ratio;
+        if *v > limit {
+            failures.push(format!(
+                "{name} = {} is above {}× max(baseline {}, floor {}) = {}",
+                figure(*v),
+                figure(rel.ratio),
+                figure(*b),
+                figure(rel.floor),
+                figure(limit)
+            ));
+        }
+    }
     CheckResult {
-        name: check.name.clone(),
-        canary,
-        baseline,
+        name: name.clone(),
+        canary: new.ok(),
+        baseline: old.and_then(Result::ok),
         max: check.max,
-        max_vs_baseline: check.max_vs_baseline,
-        failure,
+        min: check.min,
+        max_vs_baseline: check.relative.map(|r| r.ratio),
+        floor: check.relative.map(|r| r.floor),
+        failure: (!failures.is_empty()).then(|| failures.join("; ")),
     }
 }
 
@@ -224,8 +309,14 @@ mod tests {
             name: "error-ratio".into(),
             query: r#"sum(rate(http_requests_total{job="{service}",{version},status=~"5.."}[{window}]))"#.into(),
             max,
-            max_vs_baseline: k,
+            min: None,
+            relative: k.map(|ratio| Relative { ratio, floor: 0.001 }),
+            allow_negative: false,
         }
+    }
+
+    fn value(v: f64) -> Reading {
+        Reading::Value(v)
     }
 
     #[test]
@@ -317,33 +408,162 @@ mod tests {
         }
     }
 
+    /// The canary shapes of the table: a name and the reading.
+    fn canaries() -> Vec<(&'static str, Reading)> {
+        vec![
+            ("0", value(0.0)),
+            ("0.001", value(0.001)),
+            ("0.003", value(0.003)),
+            ("0.01 (= max)", value(0.01)),
+            ("0.9", value(0.9)),
+            ("NaN", value(f64::NAN)),
+            ("+Inf", value(f64::INFINITY)),
+            ("-Inf", value(f64::NEG_INFINITY)),
+            ("-0.001", value(-0.001)),
+            ("no data", Reading::NoData),
+            ("3 series", Reading::Several(3)),
+            (
+                "no answer",
+                Reading::Unanswered("connection refused".into()),
+            ),
+        ]
+    }
+
+    /// The baseline shapes of the table.
+    fn baselines() -> Vec<(&'static str, Baseline)> {
+        let compared = |r: Reading| Baseline::Compared(r);
+        vec![
+            ("gone", Baseline::Gone),
+            ("0", compared(value(0.0))),
+            ("0.001", compared(value(0.001))),
+            ("0.004", compared(value(0.004))),
+            ("NaN", compared(value(f64::NAN))),
+            ("+Inf", compared(value(f64::INFINITY))),
+            ("-Inf", compared(value(f64::NEG_INFINITY))),
+            ("-0.001", compared(value(-0.001))),
+            ("no data", compared(Reading::NoData)),
+            ("3 series", compared(Reading::Several(3))),
+            ("no answer", compared(Reading::Unanswered("timeout".into()))),
+        ]
+    }
+
+    /// Every canary shape against every baseline shape, for `max: 0.01,
+    /// max-vs-baseline: 2, floor: 0.001`: P passes, F fails. Read a row:
+    /// the canary; a column: the baseline (`gone`: the new version serves
+    /// all traffic, or a re-analysis).
     #[test]
-    fn checks_fail_above_the_objective_or_the_baseline_and_without_data() {
+    fn every_canary_and_baseline_shape_has_its_verdict() {
+        //                 gone 0   .001 .004 NaN +Inf -Inf neg none 3ser noans
+        let expected: [(&str, &str); 12] = [
+            ("0", "P P P P F F F F F F F"),
+            ("0.001", "P P P P F F F F F F F"),
+            ("0.003", "P F F P F F F F F F F"),
+            ("0.01 (= max)", "P F F F F F F F F F F"),
+            ("0.9", "F F F F F F F F F F F"),
+            ("NaN", "F F F F F F F F F F F"),
+            ("+Inf", "F F F F F F F F F F F"),
+            ("-Inf", "F F F F F F F F F F F"),
+            ("-0.001", "F F F F F F F F F F F"),
+            ("no data", "F F F F F F F F F F F"),
+            ("3 series", "F F F F F F F F F F F"),
+            ("no answer", "F F F F F F F F F F F"),
+        ];
         let c = check(Some(0.01), Some(2.0));
-        assert!(judge(&c, Some(0.004), Some(0.003)).passed());
-        let abs = judge(&c, Some(0.2), Some(0.19));
-        assert_eq!(
-            abs.failure.as_deref(),
-            Some("error-ratio = 0.2 is above 0.01")
-        );
-        let rel = judge(&c, Some(0.008), Some(0.002));
-        assert_eq!(
-            rel.failure.as_deref(),
-            Some("error-ratio = 0.008 is above 2× the baseline's 0.002")
-        );
-        // No baseline traffic: the objective alone judges.
-        assert!(judge(&c, Some(0.005), None).passed());
-        assert!(judge(&c, Some(0.005), Some(0.0)).passed());
-        for none in [None, Some(f64::NAN), Some(f64::INFINITY)] {
-            let r = judge(&c, none, Some(0.001));
-            assert!(
-                r.failure
-                    .as_deref()
-                    .unwrap()
-                    .contains("no data for the new version"),
-                "{r:?}"
-            );
+        let mut table = String::from("| canary \\ baseline |");
+        for (b, _) in baselines() {
+            table.push_str(&format!(" {b} |"));
         }
+        table.push('\n');
+        for ((name, canary), (row, verdicts)) in canaries().into_iter().zip(expected) {
+            assert_eq!(name, row);
+            let verdicts: Vec<&str> = verdicts.split(' ').collect();
+            assert_eq!(verdicts.len(), baselines().len(), "{row}");
+            table.push_str(&format!("| {name} |"));
+            for ((b, baseline), want) in baselines().into_iter().zip(verdicts) {
+                let r = judge(&c, &canary, &baseline);
+                let got = if r.passed() { "P" } else { "F" };
+                assert_eq!(got, want, "canary {name} × baseline {b}: {r:?}");
+                if !r.passed() {
+                    assert!(!r.failure.as_deref().unwrap().is_empty());
+                }
+                table.push_str(&format!(" {got} |"));
+            }
+            table.push('\n');
+        }
+        // The closing note of issue 26 prints it: `-- --nocapture`.
+        println!("{table}");
+    }
+
+    #[test]
+    fn failures_say_which_side_and_what_to_fix() {
+        let c = check(Some(0.01), Some(2.0));
+        let failure = |canary: Reading, baseline: Baseline| {
+            judge(&c, &canary, &baseline).failure.unwrap_or_default()
+        };
+        assert_eq!(
+            failure(value(0.2), Baseline::Compared(value(0.19))),
+            "error-ratio = 0.2 is above 0.01"
+        );
+        // The zero baseline of a healthy old version: the floor decides.
+        assert_eq!(
+            failure(value(0.005), Baseline::Compared(value(0.0))),
+            "error-ratio = 0.005 is above 2× max(baseline 0, floor 0.001) = 0.002"
+        );
+        assert_eq!(
+            failure(value(0.9), Baseline::Compared(value(0.0))),
+            "error-ratio = 0.9 is above 0.01; error-ratio = 0.9 is above 2× max(baseline 0, floor 0.001) = 0.002"
+        );
+        assert!(
+            failure(Reading::NoData, Baseline::Gone).starts_with("no data for the new version")
+        );
+        assert!(
+            failure(value(0.001), Baseline::Compared(Reading::Several(2)))
+                .contains("returned 2 series for the baseline where one number was wanted")
+        );
+        assert!(
+            failure(value(0.001), Baseline::Compared(value(f64::NAN)))
+                .contains("is NaN for the baseline")
+        );
+        assert!(
+            failure(value(-0.5), Baseline::Gone)
+                .contains("is -0.5 for the new version, and it cannot be negative")
+        );
+        assert!(
+            failure(
+                value(0.001),
+                Baseline::Compared(Reading::Unanswered("timeout".into()))
+            )
+            .contains("Prometheus did not answer for the baseline (timeout)")
+        );
+        // The figures reach the report only when they are valid numbers.
+        let r = judge(&c, &value(f64::NAN), &Baseline::Compared(value(0.001)));
+        assert_eq!((r.canary, r.baseline), (None, Some(0.001)));
+    }
+
+    #[test]
+    fn a_minimum_and_a_metric_that_may_be_negative() {
+        let throughput = AnalysisCheck {
+            name: "requests".into(),
+            min: Some(1.0),
+            max: None,
+            relative: None,
+            ..check(None, None)
+        };
+        assert!(judge(&throughput, &value(5.0), &Baseline::Gone).passed());
+        assert_eq!(
+            judge(&throughput, &value(0.5), &Baseline::Gone)
+                .failure
+                .as_deref(),
+            Some("requests = 0.5 is below 1")
+        );
+        let delta = AnalysisCheck {
+            name: "delta".into(),
+            max: Some(1.0),
+            allow_negative: true,
+            ..check(None, None)
+        };
+        assert!(judge(&delta, &value(-3.0), &Baseline::Compared(value(-1.0))).passed());
+        assert!(!judge(&delta, &value(f64::NEG_INFINITY), &Baseline::Gone).passed());
     }
 
     #[test]
@@ -354,8 +574,8 @@ mod tests {
             failure_limit: 1,
             checks: vec![check(Some(0.01), None)],
         };
-        let bad = [judge(&settings.checks[0], Some(0.5), None)];
-        let good = [judge(&settings.checks[0], Some(0.0), None)];
+        let bad = [judge(&settings.checks[0], &value(0.5), &Baseline::Gone)];
+        let good = [judge(&settings.checks[0], &value(0.0), &Baseline::Gone)];
         let mut tally = Tally::default();
         assert_eq!(tally.record(&settings, &good), Verdict::Healthy);
         assert_eq!(tally.record(&settings, &bad), Verdict::Tolerated);
@@ -377,5 +597,7 @@ mod tests {
         assert_eq!(figure(0.0123456), "0.0123");
         assert_eq!(figure(2.0), "2");
         assert_eq!(figure(0.0001), "1.000e-4");
+        assert_eq!(figure(f64::NAN), "NaN");
+        assert_eq!(figure(f64::NEG_INFINITY), "-inf");
     }
 }

@@ -12,7 +12,9 @@ use serde_json::Value;
 use super::budget::Budget;
 use super::diagnose::{Subject, diagnose};
 use super::model::{Diagnosis, Rollback, ServiceOutcome, Status};
-use super::progressive::{self, Ending, FollowReport, Followed, Pace, StepReport, StepSink};
+use super::progressive::{
+    self, Ending, FollowReport, Followed, Mode, Pace, StepReport, StepSink, Stop,
+};
 use super::register::ensure_registered;
 use super::rollout::{Limits, Ours, Verdict};
 use super::wait::{Stats, Target, wait_all};
@@ -47,6 +49,11 @@ pub struct ServicePlan {
     pub analysis: Option<AnalysisSettings>,
     /// The version its metrics are labelled with.
     pub version: String,
+    /// A record says this release's rollout here completed, its analysis
+    /// included (its GitHub Deployment is `success`). Without it, a service
+    /// already on this release's revision is followed or re-analysed, never
+    /// called unchanged.
+    pub verified: bool,
 }
 
 impl ServicePlan {
@@ -168,6 +175,7 @@ pub fn plans(
                 task_definition: input.task_definition,
                 rollback_to: input.rollback_to,
                 registered: None,
+                verified: false,
             })
         })
         .collect()
@@ -196,8 +204,13 @@ pub async fn roll_out(
 enum Prepared {
     /// Nothing to do, or it failed before any change.
     Done(ServiceOutcome),
-    /// UpdateService was sent.
-    Updated { outcome: ServiceOutcome, ours: Ours },
+    /// UpdateService was sent (or an earlier run's rollout is resumed, or
+    /// re-analysed: `mode`).
+    Updated {
+        outcome: ServiceOutcome,
+        ours: Ours,
+        mode: Mode,
+    },
 }
 
 /// The outcome of a plan before (or without) any change to its service:
@@ -287,7 +300,9 @@ async fn prepare(
             registered.arn
         ));
     }
-    if !registered.registered && ecs::steady_on(&current, &registered.arn) {
+    let on_it = !registered.registered && current.task_definition() == Some(&registered.arn);
+    let steady = on_it && ecs::steady_on(&current, &registered.arn);
+    if steady && (plan.verified || plan.analysis.is_none()) {
         logs.push(format!(
             "{name}: {} already runs it at steady state: unchanged",
             plan.ecs_service
@@ -295,6 +310,47 @@ async fn prepare(
         out.status = Status::Unchanged;
         out.duration_secs = start.elapsed().as_secs_f64();
         return (Prepared::Done(out), logs);
+    }
+    if on_it && plan.progressive() && !plan.verified {
+        let (mode, what) = if steady {
+            (
+                Mode::Reanalyse,
+                "already runs it at steady state, with no record that this release's analysis completed: re-analysing the running version",
+            )
+        } else {
+            (
+                Mode::Resume,
+                "is already rolling this revision out (an earlier run was interrupted): resuming, following that deployment",
+            )
+        };
+        logs.push(format!("{name}: {} {what}", plan.ecs_service));
+        let primary = current
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"));
+        let previous = current
+            .deployments()
+            .iter()
+            .find(|d| d.status() != Some("PRIMARY"))
+            .and_then(|d| d.task_definition())
+            .map(str::to_string);
+        out.deployment_id = primary.and_then(|d| d.id()).map(str::to_string);
+        out.status = Status::Started;
+        out.duration_secs = start.elapsed().as_secs_f64();
+        let ours = Ours {
+            deployment_id: out.deployment_id.clone(),
+            task_definition: registered.arn,
+            previous_task_definition: previous,
+            started_at: primary.map(|d| ecs::epoch(d.created_at())),
+        };
+        return (
+            Prepared::Updated {
+                outcome: out,
+                ours,
+                mode,
+            },
+            logs,
+        );
     }
     let configuration =
         ecs::deployment_configuration(current.deployment_configuration(), &plan.rollout);
@@ -334,7 +390,14 @@ async fn prepare(
         previous_task_definition: current.task_definition().map(str::to_string),
         started_at: started.created_at,
     };
-    (Prepared::Updated { outcome: out, ours }, logs)
+    (
+        Prepared::Updated {
+            outcome: out,
+            ours,
+            mode: Mode::Follow,
+        },
+        logs,
+    )
 }
 
 /// [`roll_out`], with the cost of waiting.
@@ -381,9 +444,13 @@ pub async fn roll_out_with(
     for (i, (plan, p)) in plans.iter().zip(prepared).enumerate() {
         match p {
             Some(Prepared::Done(o)) => outcomes.push(o),
-            Some(Prepared::Updated { outcome, ours }) => {
+            Some(Prepared::Updated {
+                outcome,
+                ours,
+                mode,
+            }) => {
                 outcomes.push(outcome);
-                waiting.push((i, ours));
+                waiting.push((i, ours, mode));
             }
             None => outcomes.push(failed_before_change(
                 untouched(plan, Status::Failed),
@@ -399,17 +466,18 @@ pub async fn roll_out_with(
     }
     let (followed, waiting): (Vec<_>, Vec<_>) = waiting
         .into_iter()
-        .partition(|(i, _)| plans[*i].progressive());
+        .partition(|(i, _, _)| plans[*i].progressive());
+    let waiting: Vec<(usize, Ours)> = waiting.into_iter().map(|(i, o, _)| (i, o)).collect();
     let mut to_roll_back = Vec::new();
     if !followed.is_empty() {
         let reports = follow_all(clients, &plans, &followed, opts, log, steps).await;
-        for ((i, ours), report) in followed.iter().zip(reports) {
-            let back =
+        for ((i, ours, _), report) in followed.iter().zip(reports) {
+            let needed =
                 settle_followed(clients, &plans[*i], ours, report, opts, &mut outcomes[*i]).await;
-            // ECS did not put the old version back (the stop was refused, or
-            // its rollback failed): Ferry's own rollback, as for a rolling
-            // update that failed.
-            if !back && outcomes[*i].status != Status::Succeeded {
+            // ECS did not put the old version back (no service deployment to
+            // stop, the stop was refused, or its rollback failed): Ferry's
+            // own rollback, as for a rolling update that failed.
+            if needed {
                 match why_not_rolled_back(&plans[*i], opts, false) {
                     Some(note) => {
                         if let Some(d) = outcomes[*i].diagnosis.as_mut() {
@@ -450,14 +518,22 @@ pub async fn roll_out_with(
             deployment_id: out.deployment_id.as_deref(),
             task_definition: &plan.task_definition,
         };
-        let mut diagnosis = diagnose(
-            clients,
-            subject,
-            w.verdict.reason(),
-            w.tracker.events().to_vec(),
-            opts.log_lines,
-        )
-        .await;
+        let mut diagnosis = if crate::cancel::is_requested().is_some() {
+            // The runner kills the job seconds after the signal.
+            Diagnosis {
+                reason: w.verdict.reason(),
+                ..Diagnosis::default()
+            }
+        } else {
+            diagnose(
+                clients,
+                subject,
+                w.verdict.reason(),
+                w.tracker.events().to_vec(),
+                opts.log_lines,
+            )
+            .await
+        };
         if diagnosis.stopped_tasks.is_empty() {
             for r in w.tracker.stop_reasons() {
                 diagnosis.notes.push(format!("a task stopped: {r}"));
@@ -507,10 +583,11 @@ fn why_not_rolled_back(
     }
 }
 
-/// A followed rollout's outcome: succeeded, or diagnosed with ECS's
-/// rollback (rolled back, or failed when the rollback did not complete).
-/// True when the service ends on a good version (the new one, or the old
-/// one after ECS's rollback).
+/// A followed rollout's outcome: succeeded, or diagnosed with what Ferry
+/// and ECS did (and only that: a stop is said when ECS accepted one, a
+/// rollback by ECS when one was asked for or ECS made it). True when Ferry's
+/// own rollback (UpdateService to the last good release) should follow:
+/// the service may still run the new version and nothing else brings it back.
 async fn settle_followed(
     clients: &Clients,
     plan: &ServicePlan,
@@ -521,10 +598,13 @@ async fn settle_followed(
 ) -> bool {
     out.progress = Some(report.progress);
     let report_arn = report.deployment_arn;
+    let stop = report.stop;
+    let secs = opts.deadline.as_secs();
+    let mut cancelled = false;
     let (reason, rolled_back) = match report.ending {
         Ending::Completed => {
             out.status = Status::Succeeded;
-            return true;
+            return false;
         }
         Ending::Aborted {
             reason,
@@ -535,29 +615,63 @@ async fn settle_followed(
             rolled_back,
         } => (reason, rolled_back),
         Ending::TimedOut { rolled_back } => (
-            format!(
-                "no end within {}s: the deployment was stopped",
-                opts.deadline.as_secs()
-            ),
+            match &stop {
+                Stop::Requested => format!("no end within {secs}s: the deployment was stopped"),
+                Stop::Refused(e) => {
+                    format!("no end within {secs}s; the stop was refused: {e}")
+                }
+                Stop::Impossible | Stop::NotAsked => {
+                    format!("no end within {secs}s; there was no service deployment to stop")
+                }
+            },
             rolled_back,
         ),
+        Ending::Cancelled { signal } => {
+            cancelled = true;
+            let what = match &stop {
+                Stop::Requested => "the service deployment was stopped with a rollback (StopServiceDeployment accepted); Ferry did not wait for ECS to finish it".to_string(),
+                Stop::Refused(e) => format!("the stop was refused: {e}"),
+                Stop::Impossible | Stop::NotAsked => {
+                    "there was no service deployment to stop".to_string()
+                }
+            };
+            (
+                format!("the job was cancelled ({signal}) during the rollout: {what}"),
+                false,
+            )
+        }
     };
-    let events = match ecs::describe_service(&clients.ecs, &plan.cluster, &plan.ecs_service).await {
-        Ok(Some(s)) => super::wait::event_views(&s)
-            .into_iter()
-            .filter(|e| ours.started_at.is_none_or(|t| e.created_at + 1.0 >= t))
-            .map(|e| e.event)
-            .rev()
-            .collect(),
-        _ => Vec::new(),
+    let mut diagnosis = if cancelled {
+        // The runner kills the job seconds after the signal: no diagnosis.
+        Diagnosis {
+            reason,
+            ..Diagnosis::default()
+        }
+    } else {
+        let events =
+            match ecs::describe_service(&clients.ecs, &plan.cluster, &plan.ecs_service).await {
+                Ok(Some(s)) => super::wait::event_views(&s)
+                    .into_iter()
+                    .filter(|e| ours.started_at.is_none_or(|t| e.created_at + 1.0 >= t))
+                    .map(|e| e.event)
+                    .rev()
+                    .collect(),
+                _ => Vec::new(),
+            };
+        let subject = Subject {
+            cluster: &plan.cluster,
+            deployment_id: out.deployment_id.as_deref(),
+            task_definition: &plan.task_definition,
+        };
+        diagnose(clients, subject, reason, events, opts.log_lines).await
     };
-    let subject = Subject {
-        cluster: &plan.cluster,
-        deployment_id: out.deployment_id.as_deref(),
-        task_definition: &plan.task_definition,
-    };
-    let mut diagnosis = diagnose(clients, subject, reason, events, opts.log_lines).await;
-    if !rolled_back {
+    if let Some(why) = &report.untracked {
+        diagnosis.notes.push(format!(
+            "no service deployment was followed ({why}): Ferry followed the service's deployments (DescribeServices) instead, and there was nothing to stop"
+        ));
+    }
+    let refused = matches!(stop, Stop::Refused(_));
+    if !rolled_back && (refused || (stop == Stop::Requested && !cancelled)) {
         diagnosis.notes.push(format!(
             "ECS did not move the traffic back: the new version may still be serving. Stop it in the ECS console or with `aws ecs stop-service-deployment --stop-type ROLLBACK --service-deployment-arn {}` (the deploy role needs ecs:StopServiceDeployment, which terraform/aws grants)",
             report_arn.as_deref().unwrap_or("<the service deployment>")
@@ -565,18 +679,22 @@ async fn settle_followed(
     }
     out.diagnosis = Some(diagnosis);
     // ECS itself rolls a stopped service deployment back to the revision
-    // it replaced.
-    out.rollback = ours.previous_task_definition.clone().map(|arn| Rollback {
-        task_definition_arn: arn,
-        succeeded: rolled_back,
-        reason: (!rolled_back).then(|| "ECS did not complete the rollback".to_string()),
-    });
+    // it replaced: said when it did, or when Ferry asked and it did not.
+    if rolled_back || (stop == Stop::Requested && !cancelled) {
+        out.rollback = ours.previous_task_definition.clone().map(|arn| Rollback {
+            task_definition_arn: arn,
+            succeeded: rolled_back,
+            reason: (!rolled_back).then(|| "ECS did not complete the rollback".to_string()),
+        });
+    }
     out.status = if rolled_back {
         Status::RolledBack
     } else {
         Status::Failed
     };
-    rolled_back
+    // Cancelled after ECS accepted the stop: ECS is rolling back already.
+    let ecs_rolls_back = cancelled && stop == Stop::Requested;
+    !(rolled_back || ecs_rolls_back)
 }
 
 /// Follows every progressive rollout at once; their log lines reach `log`
@@ -584,22 +702,22 @@ async fn settle_followed(
 async fn follow_all(
     clients: &Clients,
     plans: &[ServicePlan],
-    followed: &[(usize, Ours)],
+    followed: &[(usize, Ours, Mode)],
     opts: &RolloutOptions,
     log: &mut dyn FnMut(&str),
     steps: Option<StepSink>,
 ) -> Vec<FollowReport> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut set = tokio::task::JoinSet::new();
-    for (n, (i, ours)) in followed.iter().enumerate() {
+    for (n, (i, ours, mode)) in followed.iter().enumerate() {
         let plan = &plans[*i];
         let target = Followed {
             service: plan.service.clone(),
             env: plan.env.clone(),
             cluster: plan.cluster.clone(),
             ecs_service: plan.ecs_service.clone(),
-            task_definition: ours.task_definition.clone(),
-            started_at: ours.started_at.unwrap_or(0.0),
+            ours: ours.clone(),
+            mode: *mode,
             version: plan.version.clone(),
             rollout: plan.rollout.clone(),
             analysis: plan.analysis.clone(),
@@ -663,6 +781,8 @@ async fn follow_all(
                 },
                 deployment_arn: None,
                 progress: progressive::Progress::default(),
+                stop: Stop::NotAsked,
+                untracked: None,
             })
         })
         .collect()
@@ -734,6 +854,27 @@ pub async fn rollback(
                 },
             )),
         }
+    }
+    if let Some(signal) = crate::cancel::is_requested() {
+        // Cancelled: the UpdateService calls are sent; the runner kills the
+        // job before they could complete.
+        for (i, arn, _) in waiting {
+            log(&format!(
+                "{} ({}): {signal}: the rollback to {arn} was started; not waiting for it",
+                plans[i].service, plans[i].env
+            ));
+            results.push((
+                i,
+                Rollback {
+                    task_definition_arn: arn,
+                    succeeded: false,
+                    reason: Some(format!(
+                        "started (UpdateService accepted); the job was cancelled ({signal}) before ECS completed it"
+                    )),
+                },
+            ));
+        }
+        return results;
     }
     let targets: Vec<Target> = waiting.iter().map(|(_, _, t)| t.clone()).collect();
     let (waited, _) = wait_all(&clients.ecs, targets, opts.limits(), log).await;

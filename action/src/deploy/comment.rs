@@ -352,8 +352,15 @@ impl StepView {
                 if let Some(max) = c.max {
                     limits.push(format!("max {}", analysis::figure(max)));
                 }
+                if let Some(min) = c.min {
+                    limits.push(format!("min {}", analysis::figure(min)));
+                }
                 if let Some(k) = c.max_vs_baseline {
-                    limits.push(format!("≤ {}× baseline", analysis::figure(k)));
+                    limits.push(format!(
+                        "≤ {}× max(baseline, {})",
+                        analysis::figure(k),
+                        analysis::figure(c.floor.unwrap_or_default())
+                    ));
                 }
                 format!(
                     "{} {} {} (baseline {}; {})",
@@ -642,7 +649,9 @@ mod tests {
             canary,
             baseline: Some(0.001),
             max: Some(0.01),
+            min: None,
             max_vs_baseline: Some(2.0),
+            floor: Some(0.001),
             failure: failure.map(str::to_string),
         };
         Progress {

@@ -16,7 +16,8 @@ use std::time::Duration;
 use aws_sdk_ecs::types as t;
 use serde::{Deserialize, Serialize};
 
-use super::analysis::{self, CheckResult, Side, Tally, Verdict};
+use super::analysis::{self, Baseline, CheckResult, Reading, Side, Tally, Verdict};
+use super::rollout::{Limits, Ours, Polled, Tracker, Verdict as RollingVerdict};
 use crate::aws::ecs as aws;
 use crate::manifest::{AnalysisSettings, RolloutSettings, Strategy};
 
@@ -270,44 +271,38 @@ impl Steps {
 pub fn abort_reason(step: Option<&StepReport>, checks: &[CheckResult], tally: &Tally) -> String {
     let failed: Vec<&str> = checks.iter().filter_map(|c| c.failure.as_deref()).collect();
     let at = step
-        .map(StepReport::title)
-        .unwrap_or_else(|| "before the first step".into());
+        .map(|s| format!(" at {}", s.title()))
+        .unwrap_or_default();
     format!(
-        "analysis failed at {at}: {} ({} of {} rounds failed)",
+        "analysis failed{at}: {} ({} of {} rounds failed)",
         failed.join("; "),
         tally.failed,
         tally.rounds
     )
 }
 
-/// Where the analysis reads its numbers: one number per query, or none.
+/// Where the analysis reads its numbers: what one query answers, as a
+/// [`Reading`] the judge takes whatever its shape.
 pub trait Metrics: Send + Sync {
-    /// The value of `query` now; `None` when it returns no series.
-    fn sample<'a>(
-        &'a self,
-        query: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<f64>, String>> + Send + 'a>>;
+    /// What `query` answers now.
+    fn sample<'a>(&'a self, query: &'a str) -> Pin<Box<dyn Future<Output = Reading> + Send + 'a>>;
 }
 
 /// [`Metrics`] from a Prometheus server (the [`crate::prometheus`]
 /// adapter), queried at the time of asking.
 impl Metrics for crate::prometheus::Prometheus {
-    fn sample<'a>(
-        &'a self,
-        query: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<f64>, String>> + Send + 'a>> {
+    fn sample<'a>(&'a self, query: &'a str) -> Pin<Box<dyn Future<Output = Reading> + Send + 'a>> {
         Box::pin(async move {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let series = self.query(query, now).await.map_err(|e| e.to_string())?;
-            match series.as_slice() {
-                [] => Ok(None),
-                [one] => Ok(Some(one.value)),
-                many => Err(format!(
-                    "the query returned {} series where one number was wanted: aggregate it, e.g. sum(…) or max(…)",
-                    many.len()
-                )),
+            match self.query(query, now).await {
+                Err(e) => Reading::Unanswered(e.to_string()),
+                Ok(series) => match series.as_slice() {
+                    [] => Reading::NoData,
+                    [one] => Reading::Value(one.value),
+                    many => Reading::Several(many.len()),
+                },
             }
         })
     }
@@ -319,42 +314,31 @@ impl Metrics for crate::prometheus::Prometheus {
 pub struct Unreadable(pub String);
 
 impl Metrics for Unreadable {
-    fn sample<'a>(
-        &'a self,
-        _query: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<f64>, String>> + Send + 'a>> {
-        Box::pin(async move { Err(self.0.clone()) })
+    fn sample<'a>(&'a self, _query: &'a str) -> Pin<Box<dyn Future<Output = Reading> + Send + 'a>> {
+        Box::pin(async move { Reading::Unanswered(self.0.clone()) })
     }
 }
 
-/// One round: every check for the new version and the baseline. A query
-/// that fails counts as no data for its side (fail closed), with the error.
+/// One round: every check for the new version, and for the baseline when
+/// `compared` (the old versions still serve traffic); [`analysis::judge`]
+/// decides on whatever the queries answered.
 pub async fn round(
     metrics: &dyn Metrics,
     settings: &AnalysisSettings,
     service: &str,
     version: &str,
+    compared: bool,
 ) -> Vec<CheckResult> {
     let mut results = Vec::new();
     for check in &settings.checks {
-        let mut values = [None, None];
-        let mut errors = Vec::new();
-        for (slot, side) in [Side::Canary, Side::Baseline].into_iter().enumerate() {
-            let q = analysis::query(check, service, version, settings.interval_secs, side);
-            match metrics.sample(&q).await {
-                Ok(v) => values[slot] = v,
-                Err(e) => errors.push(e),
-            }
-        }
-        let mut result = analysis::judge(check, values[0], values[1]);
-        if !errors.is_empty() && values[0].is_none() {
-            result.failure = Some(format!(
-                "`{}`: Prometheus did not answer ({}); failing closed",
-                check.name,
-                errors.join("; ")
-            ));
-        }
-        results.push(result);
+        let ask = |side| analysis::query(check, service, version, settings.interval_secs, side);
+        let canary = metrics.sample(&ask(Side::Canary)).await;
+        let baseline = if compared {
+            Baseline::Compared(metrics.sample(&ask(Side::Baseline)).await)
+        } else {
+            Baseline::Gone
+        };
+        results.push(analysis::judge(check, &canary, &baseline));
     }
     results
 }
@@ -370,17 +354,35 @@ pub struct Followed {
     pub cluster: String,
     /// The ECS service.
     pub ecs_service: String,
-    /// The task definition this release put on it.
-    pub task_definition: String,
-    /// When UpdateService answered (epoch seconds), to tell this release's
-    /// service deployment from older ones.
-    pub started_at: f64,
+    /// This release's deployment: the task definition it put on the
+    /// service, and when UpdateService answered (to tell this release's
+    /// service deployment from older ones, and for the rolling wait when
+    /// there is no service deployment to follow).
+    pub ours: Ours,
+    /// How this run takes the rollout up.
+    pub mode: Mode,
     /// The version label of the new tasks.
     pub version: String,
     /// The strategy and its steps.
     pub rollout: RolloutSettings,
     /// The analysis, when the manifest asks for one.
     pub analysis: Option<AnalysisSettings>,
+}
+
+/// How a run takes a progressive rollout up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// This run's UpdateService started it: follow it.
+    Follow,
+    /// An earlier run started it and was interrupted; it is still running:
+    /// follow it from where it is.
+    Resume,
+    /// The service already runs this release at steady state, with no record
+    /// that its analysis completed: analyse the running version for one
+    /// full analysis (`failure-limit` + 1 rounds) against the absolute
+    /// thresholds (the old version is gone); Ferry's own rollback follows a
+    /// failure.
+    Reanalyse,
 }
 
 /// How a followed rollout ended.
@@ -402,12 +404,33 @@ pub enum Ending {
         /// Whether the service is back on the old version.
         rolled_back: bool,
     },
-    /// The deadline passed first: the deployment was stopped with a
-    /// rollback.
+    /// The deadline passed first (the deployment was stopped with a
+    /// rollback when there was one to stop: [`FollowReport::stop`]).
     TimedOut {
         /// Whether ECS's rollback succeeded.
         rolled_back: bool,
     },
+    /// The job was cancelled (SIGINT/SIGTERM): the deployment was stopped
+    /// with a rollback when there was one to stop, and Ferry did not wait.
+    Cancelled {
+        /// The signal.
+        signal: &'static str,
+    },
+}
+
+/// What Ferry did to stop the service deployment, for an ending that tells
+/// only what was done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// Nothing asked a stop (it completed, or ECS ended it itself).
+    NotAsked,
+    /// ECS accepted StopServiceDeployment with a rollback.
+    Requested,
+    /// ECS refused it (the one-line AWS error).
+    Refused(String),
+    /// There was no service deployment to stop: no service deployments
+    /// API, or none found for this release (said in [`FollowReport::untracked`]).
+    Impossible,
 }
 
 /// What [`follow`] hands back.
@@ -419,6 +442,11 @@ pub struct FollowReport {
     pub deployment_arn: Option<String>,
     /// The steps and the analysis.
     pub progress: Progress,
+    /// What Ferry did to stop it.
+    pub stop: Stop,
+    /// Why no service deployment could be followed (then the rolling wait
+    /// on DescribeServices decided, and nothing could be stopped).
+    pub untracked: Option<String>,
 }
 
 /// Timing of [`follow`].
@@ -441,7 +469,7 @@ async fn find_deployment(
             .await
             .map_err(|e| e.to_string())?
             .into_iter()
-            .filter(|(_, created)| created + 1.0 >= target.started_at)
+            .filter(|(_, created)| created + 1.0 >= target.ours.started_at.unwrap_or(0.0))
             .collect();
     found.sort_by(|a, b| a.1.total_cmp(&b.1));
     Ok(found.pop().map(|(arn, _)| arn))
@@ -479,20 +507,100 @@ struct Follower<'a> {
     /// Set once Ferry stopped the deployment: how it will have ended once
     /// ECS finishes the rollback.
     stopping: Option<Ending>,
+    stop: Stop,
+    /// Polls whose ListServiceDeployments listed nothing of this release.
+    misses: u32,
+    /// Without a service deployment to follow: why, and the rolling wait's
+    /// tracker over DescribeServices.
+    untracked: Option<(String, Tracker)>,
 }
+
+/// Polls of ListServiceDeployments listing nothing of this release before
+/// Ferry says so and follows DescribeServices instead (ECS lists a service
+/// deployment as UpdateService answers; three polls leave room for lag).
+const MISSES: u32 = 3;
 
 impl Follower<'_> {
     fn finish(self, ending: Ending) -> FollowReport {
         let mut progress = self.progress;
         progress.steps = self.steps.into_steps();
         if progress.decided_by.is_none() {
-            progress.decided_by = progress.steps.last().map(StepReport::title);
+            progress.decided_by = match &self.untracked {
+                Some(_) => Some(
+                    "the rolling wait on DescribeServices (no service deployment to follow)".into(),
+                ),
+                None => progress.steps.last().map(StepReport::title),
+            };
+        }
+        if self.target.mode == Mode::Resume {
+            progress.decided_by = Some(format!(
+                "resumed the rollout an interrupted run started; {}",
+                progress.decided_by.unwrap_or_default()
+            ));
         }
         FollowReport {
             ending,
             deployment_arn: self.arn,
             progress,
+            stop: self.stop,
+            untracked: self.untracked.map(|(why, _)| why),
         }
+    }
+
+    /// Stops the service deployment with a rollback, when there is one;
+    /// notes what was done in `self.stop`. True when ECS accepted.
+    async fn stop_now(&mut self, log: &mut (dyn FnMut(&str) + Send)) -> bool {
+        let Some(arn) = self.arn.clone() else {
+            self.stop = Stop::Impossible;
+            return false;
+        };
+        match stop_with_rollback(self.ecs, &arn).await {
+            Ok(()) => {
+                log(&format!(
+                    "{}: StopServiceDeployment (ROLLBACK) accepted for {arn}",
+                    self.name
+                ));
+                self.stop = Stop::Requested;
+                true
+            }
+            Err(e) => {
+                log(&format!("{}: the stop was refused: {e}", self.name));
+                self.stop = Stop::Refused(e);
+                false
+            }
+        }
+    }
+
+    /// No service deployment to follow: say why once, at the first answer
+    /// that shows it, and follow the rolling way from now on.
+    fn untrack(&mut self, why: String, log: &mut (dyn FnMut(&str) + Send)) {
+        log(&format!(
+            "{}: {why}: Ferry cannot follow the traffic steps nor stop this deployment; it follows the service's deployments (DescribeServices) instead, analyses {} while it runs, and if the analysis fails rolls back by UpdateService to the last release that succeeded",
+            self.name, self.target.version
+        ));
+        let limits = Limits {
+            deadline: self.pace.deadline,
+            interval: self.pace.poll,
+            max_backoff: self.pace.poll.saturating_mul(10),
+            ..Limits::default()
+        };
+        self.untracked = Some((why, Tracker::new(self.target.ours.clone(), limits)));
+    }
+
+    /// Cancelled: stop with a rollback when there is something to stop,
+    /// and end at once (the runner kills the job seconds later).
+    async fn cancel(
+        mut self,
+        signal: &'static str,
+        log: &mut (dyn FnMut(&str) + Send),
+    ) -> FollowReport {
+        log(&format!(
+            "{}: {signal}: the job is cancelled; stopping the deployment with a rollback",
+            self.name
+        ));
+        self.stop_now(log).await;
+        self.progress.decided_by = Some(format!("the job's cancellation ({signal})"));
+        self.finish(Ending::Cancelled { signal })
     }
 
     /// Past the deadline: stop with a rollback (once). `Err` ends the
@@ -506,15 +614,11 @@ impl Follower<'_> {
             "{}: no end within {secs}s: stopping the deployment with a rollback",
             self.name
         ));
-        let stopped = match &self.arn {
-            Some(a) => stop_with_rollback(self.ecs, a).await.is_ok(),
-            None => false,
-        };
-        if !stopped {
+        self.progress.decided_by = Some(format!("the deadline ({secs}s)"));
+        if !self.stop_now(log).await {
             return Err(Ending::TimedOut { rolled_back: false });
         }
         self.stopping = Some(Ending::TimedOut { rolled_back: true });
-        self.progress.decided_by = Some(format!("the deadline ({secs}s)"));
         Ok(())
     }
 
@@ -524,10 +628,24 @@ impl Follower<'_> {
         &mut self,
         log: &mut (dyn FnMut(&str) + Send),
     ) -> Option<t::ServiceDeployment> {
-        if self.arn.is_none() {
+        if self.arn.is_none() && self.untracked.is_none() {
             match find_deployment(self.ecs, self.target).await {
-                Ok(found) => self.arn = found,
-                Err(e) => log(&format!("{}: {e}", self.name)),
+                Ok(Some(found)) => self.arn = Some(found),
+                Ok(None) => {
+                    self.misses += 1;
+                    if self.misses >= MISSES {
+                        let why = format!(
+                            "ECS lists no service deployment of this release (ListServiceDeployments, {} polls)",
+                            self.misses
+                        );
+                        self.untrack(why, log);
+                    }
+                }
+                Err(e) => {
+                    let why =
+                        format!("the ECS service deployments API is not available here ({e})");
+                    self.untrack(why, log);
+                }
             }
         }
         let arn = self.arn.as_deref()?;
@@ -537,6 +655,125 @@ impl Follower<'_> {
                 log(&format!("{}: {e}", self.name));
                 None
             }
+        }
+    }
+
+    /// [`Mode::Reanalyse`]: `failure-limit` + 1 rounds, one interval apart,
+    /// without a baseline; an abort ends it (Ferry's rollback follows).
+    async fn reanalyse(mut self, log: &mut (dyn FnMut(&str) + Send)) -> FollowReport {
+        let Some(settings) = self.target.analysis.clone() else {
+            return self.finish(Ending::Completed);
+        };
+        let rounds = settings.failure_limit + 1;
+        self.steps.observe(
+            &RolloutSettings::default(),
+            "RE-ANALYSIS",
+            None,
+            self.begun.elapsed().as_secs_f64(),
+        );
+        for n in 0..rounds {
+            if n > 0 {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(settings.interval_secs)) => {}
+                    signal = crate::cancel::requested() => return self.cancel(signal, log).await,
+                }
+            }
+            if let Err(ending) = self.round(&settings, false, log).await {
+                let reason = match ending {
+                    Ending::Aborted { reason, .. } => reason,
+                    _ => String::new(),
+                };
+                let reason = format!(
+                    "re-analysis of the running version (no record that this release's analysis completed): {reason}"
+                );
+                self.progress.decided_by = Some(reason.clone());
+                return self.finish(Ending::Aborted {
+                    reason,
+                    rolled_back: false,
+                });
+            }
+        }
+        let said = format!(
+            "re-analysis of the running version (no record that this release's analysis completed): {rounds} round{} against the absolute thresholds passed",
+            if rounds == 1 { "" } else { "s" }
+        );
+        log(&format!("{}: {said}", self.name));
+        self.progress.decided_by = Some(said);
+        self.finish(Ending::Completed)
+    }
+
+    /// One poll of the rolling way (no service deployment to follow): the
+    /// service's deployments decide the end; the analysis runs while ours
+    /// is in progress, compared with the old tasks still serving. An abort
+    /// ends the follow at once: there is nothing to stop, Ferry's own
+    /// rollback follows.
+    async fn rolling(&mut self, log: &mut (dyn FnMut(&str) + Send)) -> Option<Ending> {
+        let (polled, serving) =
+            match aws::describe_service(self.ecs, &self.target.cluster, &self.target.ecs_service)
+                .await
+            {
+                Ok(Some(s)) => (
+                    Polled::Observed(super::wait::observation(&s)),
+                    s.task_definition() == Some(self.target.ours.task_definition.as_str()),
+                ),
+                Ok(None) => (
+                    Polled::Error(format!(
+                        "service {} is not in cluster {}",
+                        self.target.ecs_service, self.target.cluster
+                    )),
+                    false,
+                ),
+                Err(e) => (Polled::Error(e.to_string()), false),
+            };
+        // While the service is set to the new version, a round when one is
+        // due, before the deployments' verdict: what the version does
+        // decides first.
+        let settings = self.target.analysis.clone();
+        if let Some(settings) = &settings
+            && serving
+            && self
+                .next_round
+                .is_none_or(|at| tokio::time::Instant::now() >= at)
+        {
+            self.next_round =
+                Some(tokio::time::Instant::now() + Duration::from_secs(settings.interval_secs));
+            if let Err(ending) = self.round(settings, true, log).await {
+                return Some(ending);
+            }
+        }
+        let elapsed = self.begun.elapsed();
+        let (_, tracker) = self.untracked.as_mut()?;
+        let step = tracker.step(polled, elapsed);
+        for e in &step.new_events {
+            log(&format!("{}: {} {}", self.name, e.at, e.message));
+        }
+        let verdict = step.verdict;
+        match verdict {
+            RollingVerdict::Waiting { .. } => None,
+            // Done before any round: the new version alone is analysed
+            // once (the old one is gone) before it is called a success.
+            RollingVerdict::Completed => {
+                if let Some(settings) = settings.as_ref().filter(|_| self.tally.rounds == 0)
+                    && let Err(ending) = self.round(settings, false, log).await
+                {
+                    return Some(ending);
+                }
+                Some(Ending::Completed)
+            }
+            RollingVerdict::RolledBackByEcs { .. } => Some(Ending::Failed {
+                reason: verdict.reason(),
+                rolled_back: true,
+            }),
+            RollingVerdict::DeadlineExceeded => {
+                self.progress.decided_by =
+                    Some(format!("the deadline ({}s)", self.pace.deadline.as_secs()));
+                self.stop = Stop::Impossible;
+                Some(Ending::TimedOut { rolled_back: false })
+            }
+            _ => Some(Ending::Failed {
+                reason: verdict.reason(),
+                rolled_back: false,
+            }),
         }
     }
 
@@ -587,11 +824,29 @@ impl Follower<'_> {
             return Ok(());
         }
         self.next_round = Some(now + Duration::from_secs(settings.interval_secs));
+        // Once the new version serves all traffic the old one has none:
+        // only the absolute thresholds judge then.
+        let compared = self
+            .steps
+            .current()
+            .is_none_or(|s| s.traffic_percent.is_none_or(|p| p < 100.0));
+        self.round(settings, compared, log).await
+    }
+
+    /// One round of checks now; on an abort, stops with a rollback. `Err`
+    /// ends the follow.
+    async fn round(
+        &mut self,
+        settings: &AnalysisSettings,
+        compared: bool,
+        log: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(), Ending> {
         let checks = round(
             self.metrics,
             settings,
             &self.target.service,
             &self.target.version,
+            compared,
         )
         .await;
         let verdict = self.tally.record(settings, &checks);
@@ -610,31 +865,34 @@ impl Follower<'_> {
             return Ok(());
         }
         let reason = abort_reason(self.steps.current(), &checks, &self.tally);
-        log(&format!(
-            "{}: {reason}: stopping with a rollback",
-            self.name
-        ));
+        if self.arn.is_some() {
+            log(&format!(
+                "{}: {reason}: stopping with a rollback",
+                self.name
+            ));
+        } else {
+            log(&format!(
+                "{}: {reason}: there is no service deployment to stop; Ferry rolls back by UpdateService",
+                self.name
+            ));
+        }
         self.progress.decided_by = Some(reason.clone());
         self.steps.record(checks, verdict);
-        let Some(arn) = self.arn.clone() else {
-            return Err(Ending::Aborted {
+        if self.stop_now(log).await {
+            self.stopping = Some(Ending::Aborted {
                 reason,
-                rolled_back: false,
+                rolled_back: true,
             });
-        };
-        match stop_with_rollback(self.ecs, &arn).await {
-            Ok(()) => {
-                self.stopping = Some(Ending::Aborted {
-                    reason,
-                    rolled_back: true,
-                });
-                Ok(())
-            }
-            Err(e) => Err(Ending::Aborted {
-                reason: format!("{reason}; the stop failed: {e}"),
-                rolled_back: false,
-            }),
+            return Ok(());
         }
+        let reason = match &self.stop {
+            Stop::Refused(e) => format!("{reason}; the stop failed: {e}"),
+            _ => reason,
+        };
+        Err(Ending::Aborted {
+            reason,
+            rolled_back: false,
+        })
     }
 }
 
@@ -666,12 +924,26 @@ pub async fn follow(
         tally: Tally::default(),
         next_round: None,
         stopping: None,
+        stop: Stop::NotAsked,
+        misses: 0,
+        untracked: None,
     };
+    if target.mode == Mode::Reanalyse {
+        return f.reanalyse(log).await;
+    }
     loop {
+        if let Some(signal) = crate::cancel::is_requested() {
+            return f.cancel(signal, log).await;
+        }
         if let Err(ending) = f.enforce_deadline(log).await {
             return f.finish(ending);
         }
-        if let Some(deployment) = f.observe(log).await {
+        let deployment = f.observe(log).await;
+        if f.untracked.is_some() {
+            if let Some(ending) = f.rolling(log).await {
+                return f.finish(ending);
+            }
+        } else if let Some(deployment) = deployment {
             let status = deployment.status().map(|s| s.as_str()).unwrap_or_default();
             let stage = deployment
                 .lifecycle_stage()
@@ -697,7 +969,10 @@ pub async fn follow(
                 }
             }
         }
-        tokio::time::sleep(pace.poll).await;
+        tokio::select! {
+            () = tokio::time::sleep(pace.poll) => {}
+            signal = crate::cancel::requested() => return f.cancel(signal, log).await,
+        }
     }
 }
 
@@ -755,7 +1030,9 @@ mod tests {
                 name: "error-ratio".into(),
                 query: "q{version}".into(),
                 max: Some(0.01),
-                max_vs_baseline: None,
+                min: None,
+                relative: None,
+                allow_negative: false,
             }],
         };
         assert_eq!(

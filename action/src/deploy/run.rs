@@ -489,6 +489,8 @@ async fn open_records(
         {
             reporter.info(&warning)?;
         }
+        // Only a `success` record says this release's analysis completed.
+        service.verified = done_before;
         records.insert(service.service.clone(), (id, done_before));
     }
     Ok(records)
@@ -705,21 +707,27 @@ async fn roll_out_reported(
         }
         None => (None, None),
     };
-    let mut lines = Vec::new();
+    // Live: the job's log follows the rollout, and a job cancelled or
+    // killed midway still shows how far it got.
+    let mut written: std::io::Result<()> = Ok(());
     let outcomes = roll_out_with(
         clients,
         ready,
         rollout,
-        &mut |line| lines.push(line.to_string()),
+        &mut |line| {
+            if written.is_ok() {
+                written = reporter.info(line);
+            }
+        },
         steps,
     )
     .await
     .outcomes;
+    written?;
     if let Some(poster) = poster {
-        lines.extend(poster.await.unwrap_or_default());
-    }
-    for line in &lines {
-        reporter.info(line)?;
+        for line in poster.await.unwrap_or_default() {
+            reporter.info(&line)?;
+        }
     }
     reporter.end_group()?;
     Ok(outcomes)

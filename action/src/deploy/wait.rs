@@ -100,15 +100,27 @@ pub async fn wait_all(
     log: &mut dyn FnMut(&str),
 ) -> (Vec<Waited>, Stats) {
     let mut waiter = Waiter::new(ecs, targets, limits);
-    loop {
+    let cancelled = loop {
+        if let Some(signal) = crate::cancel::is_requested() {
+            break Some(signal);
+        }
         let next = waiter.poll(log).await;
         match next {
-            Some(sleep) => tokio::time::sleep(sleep).await,
-            None => break,
+            Some(sleep) => tokio::select! {
+                () = tokio::time::sleep(sleep) => {}
+                signal = crate::cancel::requested() => break Some(signal),
+            },
+            None => break None,
         }
-    }
+    };
     let stats = waiter.stats;
-    (waiter.finish(), stats)
+    let unfinished = match cancelled {
+        Some(signal) => Verdict::Failed {
+            reason: format!("the job was cancelled ({signal}) before the deployment finished"),
+        },
+        None => Verdict::DeadlineExceeded,
+    };
+    (waiter.finish_with(unfinished), stats)
 }
 
 impl<'a> Waiter<'a> {
@@ -136,11 +148,16 @@ impl<'a> Waiter<'a> {
 
     /// The verdicts (a target still waiting counts as past its deadline).
     pub fn finish(self) -> Vec<Waited> {
+        self.finish_with(Verdict::DeadlineExceeded)
+    }
+
+    /// The verdicts, a target still waiting getting `unfinished`.
+    fn finish_with(self, unfinished: Verdict) -> Vec<Waited> {
         let elapsed = self.start.elapsed();
         self.entries
             .into_iter()
             .map(|e| {
-                let (verdict, elapsed) = e.done.unwrap_or((Verdict::DeadlineExceeded, elapsed));
+                let (verdict, elapsed) = e.done.unwrap_or((unfinished.clone(), elapsed));
                 Waited {
                     verdict,
                     tracker: e.tracker,

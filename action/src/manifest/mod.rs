@@ -186,10 +186,26 @@ pub struct AnalysisCheck {
     /// PromQL with `{service}`, `{version}` (a label matcher: the new
     /// version's, or the old versions' for the baseline) and `{window}`.
     pub query: String,
-    /// The new version's value must not exceed this.
+    /// The new version's value fails above this.
     pub max: Option<f64>,
-    /// Nor this many times the baseline's value at the same time.
-    pub max_vs_baseline: Option<f64>,
+    /// The new version's value fails below this. The manifest refuses a
+    /// check with neither `max` nor `min`: it could never fail.
+    pub min: Option<f64>,
+    /// The relative condition, on top of the absolute ones.
+    pub relative: Option<Relative>,
+    /// A negative value is a valid reading (else it fails the round).
+    pub allow_negative: bool,
+}
+
+/// `max-vs-baseline` with its `floor`: the new version fails above
+/// `max(baseline, floor) × ratio`, so a baseline of 0 still allows only
+/// `floor × ratio`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Relative {
+    /// `max-vs-baseline`.
+    pub ratio: f64,
+    /// `floor`.
+    pub floor: f64,
 }
 
 /// The burn rate `gate` allows when the manifest does not say.

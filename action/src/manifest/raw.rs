@@ -181,13 +181,30 @@ pub struct RawCheck {
     /// matcher (the new version's, or the old ones' for the baseline),
     /// `{service}` the service's name, `{window}` the interval (`60s`).
     pub query: String,
-    /// The new version's value must not be above this.
+    /// The new version's value fails above this (a check needs `max`,
+    /// `min`, or both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
-    /// Nor above this many times the old versions' value at the same time.
+    /// The new version's value fails below this (a throughput, a success
+    /// ratio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// On top of `max`/`min`: the new version's value also fails above this
+    /// many times `max(baseline, floor)`, the old versions' value at the
+    /// same time. Needs `floor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub max_vs_baseline: Option<f64>,
+    /// The smallest baseline `max-vs-baseline` multiplies: a healthy old
+    /// version at 0 errors would otherwise allow nothing, or (as it was)
+    /// anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub floor: Option<f64>,
+    /// The metric can be negative (a difference, a delta); by default a
+    /// negative value is a broken query and fails the round.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_negative: bool,
 }
 
 /// `ferry gate`'s SLO check: the error budget burn of the `promote-from`

@@ -468,6 +468,7 @@ environments:
           query: sum(rate(http_requests_total{job=\"{service}\",{version},status=~\"5..\"}[{window}]))
           max: 0.01
           max-vs-baseline: 2
+          floor: 0.001
 services:
   api:
     rollout:
@@ -492,7 +493,13 @@ fn rollouts_and_analyses_come_from_the_service_else_the_environment() {
     let analysis = analysis.unwrap();
     assert_eq!(analysis.prometheus, "http://127.0.0.1:9090");
     assert_eq!((analysis.interval_secs, analysis.failure_limit), (30, 1));
-    assert_eq!(analysis.checks[0].max_vs_baseline, Some(2.0));
+    assert_eq!(
+        analysis.checks[0].relative,
+        Some(crate::manifest::Relative {
+            ratio: 2.0,
+            floor: 0.001
+        })
+    );
     let (worker, _) = m.rollout_of("worker", "prod");
     assert_eq!(worker.strategy, Strategy::Linear);
     assert_eq!((worker.step_percent, worker.step_bake_secs), (20.0, 120));
@@ -512,15 +519,15 @@ fn bad_rollout_and_analysis_values_are_positioned() {
         (
             "canary-percent: 5",
             "canary-percent: 100",
-            21,
+            22,
             "outside 0.1 to 99.9",
         ),
-        ("step-bake: 10m", "step-bake: 90s", 21, "whole minutes"),
-        ("bake: 1h", "bake: 2d", 21, "unknown unit"),
+        ("step-bake: 10m", "step-bake: 90s", 22, "whole minutes"),
+        ("bake: 1h", "bake: 2d", 22, "unknown unit"),
         (
             "strategy: canary",
             "strategy: canary-ish",
-            21,
+            22,
             "unknown variant",
         ),
         (
@@ -543,15 +550,51 @@ fn bad_rollout_and_analysis_values_are_positioned() {
             "no `{version}`",
         ),
         (
-            "          max: 0.01\n          max-vs-baseline: 2\n",
+            "          max: 0.01\n          max-vs-baseline: 2\n          floor: 0.001\n",
             "",
             14,
-            "has no threshold",
+            "has no threshold: it could never fail",
+        ),
+        (
+            "          max: 0.01\n",
+            "",
+            14,
+            "has only `max-vs-baseline`",
+        ),
+        (
+            "          floor: 0.001\n",
+            "",
+            17,
+            "`max-vs-baseline` of `error-ratio` has no `floor`",
+        ),
+        (
+            "          max-vs-baseline: 2\n",
+            "",
+            17,
+            "`floor` of `error-ratio` is set without `max-vs-baseline`",
+        ),
+        (
+            "          max: 0.01\n",
+            "          max: -0.01\n",
+            16,
+            "max -0.01 of `error-ratio` is not a number of 0 or more",
+        ),
+        (
+            "          max: 0.01\n",
+            "          max: 0.01\n          min: 0.5\n",
+            14,
+            "`min` 0.5 above `max` 0.01",
+        ),
+        (
+            "          floor: 0.001\n",
+            "          floor: 0\n",
+            18,
+            "floor 0 of `error-ratio` is not a number above 0",
         ),
         (
             "    rollout:\n      prod:",
             "    rollout:\n      prdo:",
-            21,
+            22,
             "`prdo` is not a declared environment",
         ),
     ];
@@ -563,7 +606,7 @@ fn bad_rollout_and_analysis_values_are_positioned() {
         assert!(!help.is_empty(), "{to}: {msg}");
     }
     let (_, _, msg, _) = first_problem(&PROGRESSIVE.replace(
-        "      checks:\n        - name: error-ratio\n          query: sum(rate(http_requests_total{job=\"{service}\",{version},status=~\"5..\"}[{window}]))\n          max: 0.01\n          max-vs-baseline: 2\n",
+        "      checks:\n        - name: error-ratio\n          query: sum(rate(http_requests_total{job=\"{service}\",{version},status=~\"5..\"}[{window}]))\n          max: 0.01\n          max-vs-baseline: 2\n          floor: 0.001\n",
         "      checks: []\n",
     ));
     assert!(msg.contains("empty list"), "{msg}");

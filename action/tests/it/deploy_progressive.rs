@@ -62,6 +62,7 @@ services:
               / sum(slo_version:sli_events_total:rate5m{slo="api-availability",{version}})
             max: 0.01
             max-vs-baseline: 2
+            floor: 0.001
 "#;
 
 /// The image of `tag` (by tag and digest, as `ferry build` outputs it).
@@ -240,12 +241,16 @@ async fn a_healthy_canary_completes() {
 
     let rounds = Scene::rounds(&run);
     assert!(rounds.len() >= 2, "{rounds:#?}\n{}", run.stdout);
+    // Compared with the old version while it serves (10%); at 100% it
+    // serves nothing and the absolute threshold alone judges.
     for r in &rounds {
         assert!(
-            r.ends_with("error-ratio canary 0.001 baseline 0.001: ok"),
+            r.ends_with("error-ratio canary 0.001 baseline 0.001: ok")
+                || r.ends_with("error-ratio canary 0.001 baseline –: ok"),
             "{r}"
         );
     }
+    assert!(rounds[0].ends_with("baseline 0.001: ok"), "{rounds:#?}");
     let records = s.gh.deployments_of("prod", "sampleapi");
     assert_eq!(records.len(), 1, "{records:#?}");
     assert_eq!(records[0].state(), Some("success"), "{records:#?}");
@@ -501,4 +506,580 @@ async fn a_refused_stop_tries_ferrys_own_rollback_and_says_how_to_stop_by_hand()
         assert!(summary.contains(needle), "`{needle}` missing:\n{summary}");
     }
     assert_valid_github_api(&gh.received().await).await;
+}
+
+/// The relative check of issue 26: a canary at 90 % errors beside an old
+/// version at 0 errors (the commonest healthy baseline) was promoted when
+/// a baseline of 0 skipped the comparison; the floor compares it now, and
+/// the absolute `max` every check carries catches it anyway.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_90_percent_error_canary_beside_a_zero_baseline_is_stopped_and_rolled_back() {
+    let tag = "sampleapi-5e1f0c2-ninety";
+    let om = series(&[BASELINE, tag], |v, _| {
+        Some(if v == tag { 0.9 } else { 0.0 })
+    });
+    let s = scene(&om, 0, 3000).await;
+    let run = s.deploy(tag);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
+    s.stopped_once_with_a_rollback();
+    let rounds = Scene::rounds(&run);
+    assert_eq!(rounds.len(), 1, "{rounds:#?}");
+    for said in [
+        "error-ratio = 0.9 is above 0.01",
+        "error-ratio = 0.9 is above 2× max(baseline 0, floor 0.001) = 0.002",
+    ] {
+        assert!(rounds[0].contains(said), "{said}: {rounds:#?}");
+        assert!(run.summary.contains(said), "{said}:\n{}", run.summary);
+    }
+    let records = s.gh.deployments_of("prod", "sampleapi");
+    assert_eq!(records[0].state(), Some("failure"), "{records:#?}");
+}
+
+/// A child process killed and reaped when dropped (a test that fails
+/// midway leaves no deploy running).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A `ferry deploy` running in the background, its stdout lines kept with
+/// the instant each arrived (for the timings of the signal tests).
+struct Running {
+    child: Reaped,
+    lines: Arc<Mutex<Vec<(Instant, String)>>>,
+    reader: std::thread::JoinHandle<()>,
+    files: tempfile::TempDir,
+}
+
+impl Running {
+    /// `ferry deploy --env prod` of sampleapi at `tag`, as [`deploy`] runs
+    /// it, in the background.
+    fn start(dir: &Path, gh: &GitHubState, ecs: &str, tag: &str, poll: &str) -> Self {
+        let files = tempfile::tempdir().unwrap();
+        let uri = gh.uri();
+        let home = files.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let images = format!("sampleapi={}", image(tag));
+        let mut cmd = support::ferry_command();
+        for k in AWS_VARS {
+            cmd.env_remove(k);
+        }
+        cmd.current_dir(dir)
+            .args([
+                "deploy",
+                "--env",
+                "prod",
+                "--images",
+                &images,
+                "--poll-interval",
+                poll,
+                "--timeout",
+                "120s",
+            ])
+            .env("GITHUB_OUTPUT", files.path().join("output"))
+            .env("GITHUB_STEP_SUMMARY", files.path().join("summary"))
+            .env("HOME", &home)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", ecs)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in gh.env(&uri, SHA) {
+            cmd.env(k, v);
+        }
+        Self::spawn(cmd, files)
+    }
+
+    /// Runs `cmd` (its GITHUB_OUTPUT and GITHUB_STEP_SUMMARY are `output`
+    /// and `summary` in `files`) in the background.
+    fn spawn(mut cmd: std::process::Command, files: tempfile::TempDir) -> Self {
+        use std::io::BufRead;
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let sink = lines.clone();
+        let reader = std::thread::spawn(move || {
+            let err_sink = sink.clone();
+            let errs = std::thread::spawn(move || {
+                for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                    err_sink.lock().unwrap().push((Instant::now(), line));
+                }
+            });
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push((Instant::now(), line));
+            }
+            errs.join().unwrap();
+        });
+        Self {
+            child: Reaped(child),
+            lines,
+            reader,
+            files,
+        }
+    }
+
+    /// When a line containing `needle` arrived, waiting up to `within`.
+    fn wait_for(&self, needle: &str, within: Duration) -> Instant {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some((at, _)) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, l)| l.contains(needle))
+            {
+                return *at;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `{needle}` within {within:?}:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn text(&self) -> String {
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, `KILL`) to the process.
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args(["-s", signal, &self.child.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the exit (up to `within`): the exit code (None: killed by
+    /// a signal), when it exited, the run's output lines, outputs and summary.
+    fn finish(self, within: Duration) -> (Option<i32>, Instant, String, Run) {
+        let Running {
+            mut child,
+            lines,
+            reader,
+            files,
+        } = self;
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "still running after {within:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let exited = Instant::now();
+        reader.join().unwrap();
+        let text = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let read =
+            |name: &str| std::fs::read_to_string(files.path().join(name)).unwrap_or_default();
+        let run = Run {
+            code: status.code().unwrap_or(-1),
+            stdout: text.clone(),
+            stderr: String::new(),
+            outputs: support::parse_outputs(&read("output")),
+            summary: read("summary"),
+        };
+        (status.code(), exited, text, run)
+    }
+}
+
+/// GitHub cancels a job with SIGINT, then SIGTERM 7.5 s later, then SIGKILL.
+/// Here the first signal is SIGTERM (as `docker stop` and a runner's
+/// `timeout-minutes` send it), mid-canary: Ferry stops the service
+/// deployment with a rollback and records the failure (GitHub status,
+/// summary, outputs) well within the 7.5 s before the next signal.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_canary_stops_it_and_records_the_failure_within_the_runners_grace() {
+    let tag = "sampleapi-5e1f0c2-cancelled";
+    let om = series(&[BASELINE, tag], |_, _| Some(0.001));
+    // The canary step lasts 60 s here: the signal comes in its middle.
+    let s = scene(&om, 0, 60_000).await;
+    let running = Running::start(s.repo.path(), &s.gh, &s.ecs.url, tag, "200ms");
+    running.wait_for(
+        "10% traffic (PRODUCTION_TRAFFIC_SHIFT)",
+        Duration::from_secs(30),
+    );
+    running.wait_for("error-ratio canary 0.001", Duration::from_secs(10));
+    let sent = Instant::now();
+    running.signal("TERM");
+    let (code, exited, text, run) = running.finish(Duration::from_secs(10));
+    let took = exited.duration_since(sent);
+    eprintln!("SIGTERM to exit: {:.2} s", took.as_secs_f64());
+    assert!(took < Duration::from_millis(7500), "{took:?}\n{text}");
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(run.output("status"), "failed", "{run:#?}");
+    s.stopped_once_with_a_rollback();
+    assert!(text.contains("SIGTERM received"), "{text}");
+    let said = "the job was cancelled (SIGTERM) during the rollout: the service deployment was stopped with a rollback (StopServiceDeployment accepted); Ferry did not wait for ECS to finish it";
+    assert!(run.summary.contains(said), "{said}:\n{}", run.summary);
+    // Nothing claims a rollback that was not seen to complete.
+    assert!(!run.summary.contains("**Rollback**"), "{}", run.summary);
+    let records = s.gh.deployments_of("prod", "sampleapi");
+    assert_eq!(records[0].state(), Some("failure"), "{records:#?}");
+    assert!(
+        s.comment().contains("cancelled (SIGTERM)"),
+        "{}",
+        s.comment()
+    );
+    assert_valid_github_api(&s.gh.received().await).await;
+}
+
+/// `kill -9` right after UpdateService, on a version at 90 % errors: ECS
+/// completes the rollout without Ferry. The re-run finds the service on this
+/// release's revision with its GitHub Deployment still `in_progress` (no
+/// record that the analysis completed): it does not say "unchanged", it
+/// re-analyses the running version against the absolute thresholds and
+/// rolls back to the last good release.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_deploy_is_re_analysed_by_its_re_run_and_rolled_back() {
+    let tag = "sampleapi-5e1f0c2-killed";
+    let om = series(&[BASELINE, tag], |v, _| {
+        Some(if v == tag { 0.9 } else { 0.001 })
+    });
+    let prometheus = Prometheus::start(&om);
+    // 300 ms a stage: the kill lands before the traffic shift (2.1 s in).
+    let ecs = Scripted::start(scripted::lifecycle::progressive_ecs_with(
+        scripted::lifecycle::Clock {
+            ms_per_minute: 300,
+            stage_ms: 300,
+        },
+    ))
+    .await;
+    let gh = GitHubState::start(REPO).await;
+    gh.set_pulls(SHA, &[7]);
+    let good = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1";
+    gh.seed_deployment(
+        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+        "prod",
+        "sampleapi",
+        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
+        &["in_progress", "success"],
+    );
+    let repo = repository(&prometheus.url, 0);
+
+    let first = Running::start(repo.path(), &gh, &ecs.url, tag, "50ms");
+    first.wait_for(
+        "updated email-platform-prod-sampleapi",
+        Duration::from_secs(30),
+    );
+    first.signal("KILL");
+    let (code, _, text, _) = first.finish(Duration::from_secs(5));
+    assert_eq!(code, None, "killed: {text}");
+    assert!(
+        !text.contains("error-ratio canary"),
+        "killed before any round: {text}"
+    );
+    // ECS goes on alone: the canary, the bake, the clean-up (about 4 s).
+    std::thread::sleep(Duration::from_secs(6));
+    let records = gh.deployments_of("prod", "sampleapi");
+    assert_eq!(records.last().unwrap().state(), Some("in_progress"));
+
+    let run = deploy(repo.path(), &gh, &ecs.url, tag, "60s");
+    assert!(!everything(&run).contains(TOKEN));
+    assert_ne!(run.output("status"), "unchanged", "{run:#?}");
+    assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stdout.contains(
+            "already runs it at steady state, with no record that this release's analysis completed: re-analysing the running version"
+        ),
+        "{}",
+        run.stdout
+    );
+    let decided: serde_json::Value = serde_json::from_str(run.output("decided-by")).unwrap();
+    let decided = decided["sampleapi"].as_str().unwrap();
+    assert!(
+        decided.starts_with("re-analysis of the running version")
+            && decided.contains("error-ratio = 0.9 is above 0.01"),
+        "{decided}"
+    );
+    let updates = ecs.calls("UpdateService");
+    assert_eq!(
+        updates.len(),
+        2,
+        "the first run's, then the rollback: {updates:#?}"
+    );
+    assert_eq!(updates[1].body["taskDefinition"], good);
+    assert!(ecs.calls("StopServiceDeployment").is_empty());
+    assert!(
+        run.summary.contains(
+            "**Rollback** to `bootstrap:1`: succeeded, the service runs the last good release."
+        ),
+        "{}",
+        run.summary
+    );
+    let records = gh.deployments_of("prod", "sampleapi");
+    assert_eq!(
+        records.last().unwrap().state(),
+        Some("failure"),
+        "{records:#?}"
+    );
+    assert_valid_github_api(&gh.received().await).await;
+}
+
+/// Plain moto, which has no service deployments API (ListServiceDeployments
+/// answers 500 NotImplemented): Ferry says so at the first answer, in one
+/// line, and does what it can honestly do: the rolling wait on the
+/// service's deployments, the analysis of the new version (here at 90 %
+/// errors), and its own rollback by UpdateService to the last good release.
+/// Nothing says a stop that could not happen.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_service_deployments_api_ferry_says_so_and_rolls_back_by_update_service() {
+    let tag = "sampleapi-5e1f0c2-plainmoto";
+    let om = series(&[BASELINE, tag], |v, _| {
+        Some(if v == tag { 0.9 } else { 0.0 })
+    });
+    let prometheus = Prometheus::start(&om);
+    let moto = deploy_support::Moto::start(1);
+    let c = clients(&moto.url).await;
+    deploy_support::create_environment(&c.ecs, "prod").await;
+    let (cluster, service) = ("email-platform-prod", "email-platform-prod-sampleapi");
+    let good = deploy_support::service_task_definition(&c.ecs, cluster, service).await;
+    let gh = GitHubState::start(REPO).await;
+    gh.set_pulls(SHA, &[7]);
+    gh.seed_deployment(
+        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+        "prod",
+        "sampleapi",
+        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
+        &["in_progress", "success"],
+    );
+    let repo = repository(&prometheus.url, 0);
+    let poll = Duration::from_secs(1);
+    let running = Running::start(repo.path(), &gh, &moto.url, tag, "1s");
+    let updated = running.wait_for(
+        "updated email-platform-prod-sampleapi",
+        Duration::from_secs(60),
+    );
+    let said = running.wait_for(
+        "the ECS service deployments API is not available here",
+        Duration::from_secs(60),
+    );
+    let (code, _, text, run) = running.finish(Duration::from_secs(60));
+    let after = said.duration_since(updated);
+    eprintln!(
+        "UpdateService to the first refusal said: {:.2} s",
+        after.as_secs_f64()
+    );
+    assert!(after <= poll, "{after:?}\n{text}");
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
+    // One line per AWS error: the code and message, never the raw response.
+    let refusal = text
+        .lines()
+        .find(|l| l.contains("the ECS service deployments API is not available here"))
+        .unwrap();
+    assert!(
+        refusal.contains(
+            "(ListServiceDeployments email-platform-prod-sampleapi in email-platform-prod: "
+        ),
+        "{refusal}"
+    );
+    assert!(
+        !refusal.contains("DispatchFailure") && !refusal.contains("<html"),
+        "{refusal}"
+    );
+    for said in [
+        "error-ratio = 0.9 is above 0.01",
+        "no service deployment was followed (the ECS service deployments API is not available here",
+        "Ferry followed the service's deployments (DescribeServices) instead, and there was nothing to stop",
+    ] {
+        assert!(run.summary.contains(said), "`{said}`:\n{}", run.summary);
+    }
+    for lie in [
+        "was stopped",
+        "StopServiceDeployment",
+        "ECS did not complete the rollback",
+        "stop-service-deployment",
+    ] {
+        assert!(!run.summary.contains(lie), "`{lie}`:\n{}", run.summary);
+        assert!(!text.contains(lie), "`{lie}`:\n{text}");
+    }
+    let short = good.rsplit('/').next().unwrap();
+    let back =
+        format!("**Rollback** to `{short}`: succeeded, the service runs the last good release.");
+    assert!(run.summary.contains(&back), "{}", run.summary);
+    assert_eq!(
+        deploy_support::service_task_definition(&c.ecs, cluster, service).await,
+        good
+    );
+    let records = gh.deployments_of("prod", "sampleapi");
+    assert_eq!(
+        records.last().unwrap().state(),
+        Some("failure"),
+        "{records:#?}"
+    );
+}
+
+/// The cancellation as the runner sends it, through the action's own
+/// wrapper: the step's shell runs action/action.yml's `run:` line (`exec
+/// container-run run IMAGE`, which execs `docker run`), and SIGINT goes to
+/// that shell's process, mid-canary. Ferry, PID 1 in the container, gets it
+/// through docker's signal proxy, stops the service deployment with a
+/// rollback and records the failure before the runner's SIGTERM (7.5 s).
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_to_the_actions_step_reaches_ferry_in_its_container() {
+    use crate::support::container::{Docker, runner_inputs};
+    let Some(docker) = Docker::get("sigint_to_the_actions_step_reaches_ferry_in_its_container")
+    else {
+        return;
+    };
+    let built = docker.action_image();
+    let tag = "sampleapi-5e1f0c2-container";
+    let om = series(&[BASELINE, tag], |_, _| Some(0.001));
+    let s = scene(&om, 0, 60_000).await;
+    let action: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(support::root().join("action/action.yml")).unwrap(),
+    )
+    .unwrap();
+    let line = action["runs"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|step| step["run"].as_str())
+        .find(|run| run.contains("container-run\" run"))
+        .unwrap()
+        .to_string();
+    assert!(line.starts_with("exec "), "{line}");
+    let files = tempfile::tempdir().unwrap();
+    let script = files.path().join("step.sh");
+    std::fs::write(&script, &line).unwrap();
+    let uri = s.gh.uri();
+    let images = format!("sampleapi={}", image(tag));
+    // The step's shell, as the runner starts a `shell: bash` step.
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&script)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("DOCKER_HOST", &docker.host)
+        .env("GITHUB_ACTION_PATH", support::root().join("action"))
+        .env("FERRY_IMAGE", &built.tag)
+        .env("FERRY_CONTAINER_NETWORK", "host")
+        .env("FERRY_DOCKER_SOCKET", &docker.socket)
+        .env("GITHUB_WORKSPACE", s.repo.path())
+        .env("GITHUB_OUTPUT", files.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", files.path().join("summary"))
+        .env("RUNNER_TEMP", files.path())
+        .env("AWS_ENDPOINT_URL", &s.ecs.url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("INPUT_POLL-INTERVAL", "200ms");
+    for (k, v) in s.gh.env(&uri, SHA) {
+        cmd.env(k, v);
+    }
+    for (k, v) in runner_inputs(
+        &[
+            ("command", "deploy"),
+            ("environment", "prod"),
+            ("images", &images),
+            ("timeout", "120s"),
+        ],
+        TOKEN,
+    ) {
+        cmd.env(k, v);
+    }
+    std::fs::write(files.path().join("output"), "").unwrap();
+    std::fs::write(files.path().join("summary"), "").unwrap();
+    let running = tokio::task::block_in_place(|| {
+        let running = Running::spawn(cmd, files);
+        running.wait_for(
+            "10% traffic (PRODUCTION_TRAFFIC_SHIFT)",
+            Duration::from_secs(60),
+        );
+        running.wait_for("error-ratio canary 0.001", Duration::from_secs(10));
+        running
+    });
+    let sent = Instant::now();
+    running.signal("INT");
+    let (code, exited, text, run) =
+        tokio::task::block_in_place(|| running.finish(Duration::from_secs(10)));
+    let took = exited.duration_since(sent);
+    eprintln!(
+        "SIGINT to the step's shell to its exit: {:.2} s",
+        took.as_secs_f64()
+    );
+    assert!(took < Duration::from_millis(7500), "{took:?}\n{text}");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("SIGINT received"), "{text}");
+    assert_eq!(run.output("status"), "failed", "{run:#?}");
+    s.stopped_once_with_a_rollback();
+    assert!(
+        run.summary.contains("the job was cancelled (SIGINT) during the rollout: the service deployment was stopped with a rollback"),
+        "{}",
+        run.summary
+    );
+    let records = s.gh.deployments_of("prod", "sampleapi");
+    assert_eq!(records[0].state(), Some("failure"), "{records:#?}");
+}
+
+/// A local re-run (no GitHub: no record that this release's analysis
+/// completed) of a release the service already runs: not "unchanged", a
+/// re-analysis of the running version, here healthy, so it succeeds and
+/// says so; nothing is updated.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_re_run_re_analyses_the_running_version_instead_of_trusting_it() {
+    let tag = "sampleapi-5e1f0c2-rerun";
+    let om = series(&[BASELINE, tag], |_, _| Some(0.001));
+    let s = scene(&om, 0, 300).await;
+    let first = s.deploy(tag);
+    assert_eq!(first.output("status"), "succeeded", "{first:#?}");
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path().display().to_string();
+    let images = format!("sampleapi={}", image(tag));
+    let run = ferry_without(
+        s.repo.path(),
+        &[
+            "deploy",
+            "--env",
+            "prod",
+            "--images",
+            &images,
+            "--poll-interval",
+            "50ms",
+        ],
+        &[
+            ("HOME", home.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ENDPOINT_URL", s.ecs.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+        AWS_VARS,
+    );
+    let all = everything(&run);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.output("status"), "succeeded", "{run:#?}");
+    assert!(!all.contains("unchanged"), "{all}");
+    for said in [
+        "no record that this release's analysis completed: re-analysing the running version",
+        "re-analysis of the running version (no record that this release's analysis completed): 1 round against the absolute thresholds passed",
+        "error-ratio canary 0.001 baseline –: ok",
+    ] {
+        assert!(all.contains(said), "`{said}`:\n{all}");
+    }
+    assert_eq!(s.ecs.calls("UpdateService").len(), 1, "nothing updated");
 }

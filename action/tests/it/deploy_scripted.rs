@@ -415,6 +415,7 @@ async fn twenty_services_cost_two_describe_services_calls_per_poll() {
                 rollout: Default::default(),
                 analysis: None,
                 version: String::new(),
+                verified: false,
             }
         })
         .collect();

@@ -195,10 +195,18 @@ pub async fn list_service_deployments(
     cluster: &str,
     service: &str,
 ) -> Result<Vec<(String, f64)>, AwsError> {
+    // Not retried: an endpoint without the API (moto answers 500) is said
+    // at the first answer, within one poll; the caller follows the rolling
+    // way from then on.
     let out = ecs
         .list_service_deployments()
         .cluster(cluster)
         .service(service)
+        .customize()
+        .config_override(
+            aws_sdk_ecs::config::Builder::default()
+                .retry_config(retry_config().with_max_attempts(1)),
+        )
         .send()
         .await
         .map_err(|e| {

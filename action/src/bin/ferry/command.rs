@@ -90,8 +90,14 @@ impl Command {
             Command::Render(args) => render::run(args, manifest, ctx, reporter),
             Command::Diff(args) => diff::run(args, manifest, ctx, reporter).await,
             Command::Gate(args) => gate::run(args, manifest, ctx, reporter).await,
-            Command::Deploy(args) => deploy::run(args, manifest, ctx, reporter).await,
-            Command::Release(args) => release::run(args, manifest, ctx, reporter).await,
+            Command::Deploy(args) => {
+                ferry::cancel::listen();
+                deploy::run(args, manifest, ctx, reporter).await
+            }
+            Command::Release(args) => {
+                ferry::cancel::listen();
+                release::run(args, manifest, ctx, reporter).await
+            }
             Command::Metrics(args) => metrics::run(args, manifest, ctx, reporter).await,
             Command::Schema(args) => schema::run(args, reporter),
         }

@@ -3,10 +3,10 @@
 
 use indexmap::IndexMap;
 
-use super::super::raw::{RawAnalysis, RawRollout, RawStrategy};
+use super::super::raw::{RawAnalysis, RawCheck, RawRollout, RawStrategy};
 use super::super::{
-    AnalysisCheck, AnalysisSettings, DEFAULT_CANARY_PERCENT, DEFAULT_STEP_PERCENT, RolloutSettings,
-    Strategy,
+    AnalysisCheck, AnalysisSettings, DEFAULT_CANARY_PERCENT, DEFAULT_STEP_PERCENT, Relative,
+    RolloutSettings, Strategy,
 };
 use super::{Checker, listed, names, valid_name};
 use crate::inputs;
@@ -210,27 +210,7 @@ pub(super) fn resolve_analysis(
                 "put {version} in its label matchers, e.g. http_requests_total{job=\"{service}\",{version}}: without it the new version cannot be told from the old".into(),
             );
         }
-        if check.max.is_none() && check.max_vs_baseline.is_none() {
-            c.at_key(
-                &at,
-                format!("check `{}` has no threshold", check.name),
-                "set `max` (an absolute limit), `max-vs-baseline` (a factor of the old version's value), or both".into(),
-            );
-        }
-        for (key, value) in [
-            ("max", check.max),
-            ("max-vs-baseline", check.max_vs_baseline),
-        ] {
-            if let Some(v) = value
-                && !(v.is_finite() && v >= 0.0)
-            {
-                c.at_value(
-                    &format!("{at}.{key}"),
-                    format!("{key} {v} is not a number of 0 or more"),
-                    "write the limit as a plain number, e.g. 0.01".into(),
-                );
-            }
-        }
+        check_thresholds(c, &at, check);
     }
     (c.problems.len() == problems).then(|| AnalysisSettings {
         prometheus: url.to_string(),
@@ -243,10 +223,84 @@ pub(super) fn resolve_analysis(
                 name: k.name.clone(),
                 query: k.query.clone(),
                 max: k.max,
-                max_vs_baseline: k.max_vs_baseline,
+                min: k.min,
+                relative: k.max_vs_baseline.map(|ratio| Relative {
+                    ratio,
+                    floor: k.floor.unwrap_or_default(),
+                }),
+                allow_negative: k.allow_negative,
             })
             .collect(),
     })
+}
+
+/// A check's thresholds: an absolute `max` or `min` (without one the check
+/// could never fail), `max-vs-baseline` only with its `floor`, every figure
+/// a finite number.
+fn check_thresholds(c: &mut Checker<'_>, at: &str, check: &RawCheck) {
+    let name = &check.name;
+    if check.max.is_none() && check.min.is_none() {
+        let (problem, fix) = if check.max_vs_baseline.is_some() {
+            (
+                format!(
+                    "check `{name}` has only `max-vs-baseline`: it could never fail when the old version has no data, 0 or NaN"
+                ),
+                "add an absolute `max` (e.g. `max: 0.01`, the SLO's budget): the relative limit is an extra condition on top of it",
+            )
+        } else {
+            (
+                format!("check `{name}` has no threshold: it could never fail"),
+                "add `max` (e.g. `max: 0.01`) or `min`; `max-vs-baseline` with a `floor` may come on top",
+            )
+        };
+        c.at_key(at, problem, fix.into());
+    }
+    match (check.max_vs_baseline, check.floor) {
+        (Some(_), None) => c.at_key(
+            &format!("{at}.max-vs-baseline"),
+            format!("`max-vs-baseline` of `{name}` has no `floor`"),
+            "add `floor`, the least baseline it multiplies (e.g. `floor: 0.001`): with a baseline of 0 the limit is `floor` × max-vs-baseline".into(),
+        ),
+        (None, Some(_)) => c.at_key(
+            &format!("{at}.floor"),
+            format!("`floor` of `{name}` is set without `max-vs-baseline`"),
+            "`floor` is the least baseline `max-vs-baseline` multiplies: add `max-vs-baseline` or remove `floor`".into(),
+        ),
+        _ => {}
+    }
+    for (key, value, least) in [
+        ("max", check.max, None),
+        ("min", check.min, None),
+        ("max-vs-baseline", check.max_vs_baseline, Some(0.0)),
+        ("floor", check.floor, Some(0.0)),
+    ] {
+        let Some(v) = value else { continue };
+        let bad =
+            !v.is_finite() || least.is_some_and(|l| v <= l) || (!check.allow_negative && v < 0.0);
+        if bad {
+            let wanted = if least.is_some() {
+                "a number above 0"
+            } else if check.allow_negative {
+                "a finite number"
+            } else {
+                "a number of 0 or more (set `allow-negative: true` for a metric that can be negative)"
+            };
+            c.at_value(
+                &format!("{at}.{key}"),
+                format!("{key} {v} of `{name}` is not {wanted}"),
+                "write the limit as a plain number, e.g. 0.01".into(),
+            );
+        }
+    }
+    if let (Some(min), Some(max)) = (check.min, check.max)
+        && min > max
+    {
+        c.at_key(
+            at,
+            format!("check `{name}` has `min` {min} above `max` {max}: every value fails"),
+            "swap them, or fix the one that is wrong".into(),
+        );
+    }
 }
 
 /// A service's per-environment overrides: each key must be a declared
