@@ -215,10 +215,10 @@ async fn missing_credentials_are_an_error_that_suggests_dry_run() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("ERROR: "))
-        .unwrap_or_else(|| panic!("{stdout}"));
-    assert!(line.starts_with("ERROR: no AWS credentials"), "{line}");
-    assert!(line.contains("--dry-run"), "{line}");
+    // The error's first line says what is missing; its help (the next
+    // line) says what to do.
+    let at = stdout.find("ERROR: ").unwrap_or_else(|| panic!("{stdout}"));
+    let error = &stdout[at..];
+    assert!(error.starts_with("ERROR: no AWS credentials"), "{error}");
+    assert!(error.contains("--dry-run"), "{error}");
 }
