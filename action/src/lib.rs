@@ -20,6 +20,7 @@
 //!   through [`build::builder`].
 
 pub mod aws;
+pub mod budget;
 pub mod build;
 pub mod crates;
 pub mod deploy;
@@ -41,4 +42,5 @@ pub mod release;
 pub mod render;
 pub mod taskdef;
 pub mod telemetry;
+pub mod text;
 pub mod time;

@@ -16,6 +16,9 @@ use sha2::{Digest, Sha256};
 use crate::aws::ecr::Image;
 use crate::gha::Secret;
 
+/// The most of a registry's answer Ferry reads (manifests and errors).
+pub const REGISTRY_BODY_BYTES: usize = 16 << 20;
+
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// A registry reached over HTTP(S).
@@ -91,11 +94,19 @@ impl Mirror {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp
-            .into_body()
+        let body = http_body_util::Limited::new(resp.into_body(), REGISTRY_BODY_BYTES)
             .collect()
             .await
-            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    fail(format!(
+                        "the answer is larger than {} MiB (Ferry's limit; a manifest is a few KiB)",
+                        REGISTRY_BODY_BYTES >> 20
+                    ))
+                } else {
+                    fail(e.to_string())
+                }
+            })?
             .to_bytes();
         Ok((status, ct, body))
     }
