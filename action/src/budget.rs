@@ -80,21 +80,21 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Budget, String> 
     };
     let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     Ok(Budget {
-        jsonnet_run: Duration::from_secs(read(
-            JSONNET_BUDGET_VAR,
-            DEFAULT.jsonnet_run.as_secs(),
-        )?),
+        jsonnet_run: Duration::from_secs(read(JSONNET_BUDGET_VAR, DEFAULT.jsonnet_run.as_secs())?),
         plan_bytes: read(PLAN_BYTES_VAR, DEFAULT.plan_bytes)?,
-        github_page_bytes: size(read(GITHUB_PAGE_BYTES_VAR, DEFAULT.github_page_bytes as u64)?),
+        github_page_bytes: size(read(
+            GITHUB_PAGE_BYTES_VAR,
+            DEFAULT.github_page_bytes as u64,
+        )?),
         github_pages: size(read(GITHUB_PAGES_VAR, DEFAULT.github_pages as u64)?),
     })
 }
 
 /// `bytes` for a person: whole MiB or KiB when exact, else bytes.
 pub fn show_bytes(bytes: u64) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
-    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
         format!("{} KiB", bytes >> 10)
     } else {
         format!("{bytes} bytes")

@@ -13,7 +13,9 @@
 //!   Jsonnet evaluator that turns the manifest and an image into the task
 //!   definitions [`deploy`] and [`diff`] work on.
 //! - **Shared model**: [`manifest`], [`taskdef`], [`image`], [`inputs`] (the
-//!   one grammar of what users type), [`diagnostic`], [`markdown`], [`time`].
+//!   one grammar of what users type), [`diagnostic`], [`markdown`], [`text`]
+//!   (the one neutraliser of invisible and confusable text), [`budget`] (the
+//!   run's tunable limits), [`time`].
 //! - **Adapters**, each the only place that talks to its system: [`git`],
 //!   [`aws`], [`github`], [`prometheus`], [`gha`] (the runner: context,
 //!   stdout, outputs, summary, masking), [`telemetry`]; docker and buildah run

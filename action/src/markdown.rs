@@ -47,7 +47,10 @@ const ZWSP: char = '\u{200b}';
 fn clean(text: &str, one_line: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
+    let mut previous = None;
     while let Some(c) = chars.next() {
+        let hidden = crate::text::hidden_after(previous, c);
+        previous = Some(c);
         match c {
             '\u{1b}' => {
                 // CSI: ESC [ params final-byte (0x40..=0x7e).
@@ -67,7 +70,7 @@ fn clean(text: &str, one_line: bool) -> String {
             }
             '\n' | '\t' => out.push(c),
             c if c.is_control() => {}
-            c if crate::text::is_invisible(c) => out.push_str(&crate::text::shown(c)),
+            c if hidden => out.push_str(&crate::text::shown(c)),
             c => out.push(c),
         }
     }
@@ -222,7 +225,10 @@ pub fn code(raw: &str) -> String {
 /// A whole code span for a table cell: as [`code`], with `|` escaped the
 /// way GitHub's tables want it even inside code.
 pub fn cell_code(raw: &str) -> String {
-    warned(raw, span(&neutralise(&clean(raw, true)).replace('|', "\\|")))
+    warned(
+        raw,
+        span(&neutralise(&clean(raw, true)).replace('|', "\\|")),
+    )
 }
 
 /// One line for inside an HTML element (`<summary>`, `<code>`): entities only.

@@ -174,6 +174,21 @@ pub fn is_invisible(c: char) -> bool {
         .is_ok()
 }
 
+/// [`is_invisible`] in context: an emoji presentation selector (U+FE0E,
+/// U+FE0F) right after a symbol (`↩️`, `⚠️`) picks how the symbol is drawn
+/// and hides nothing, so it stays; after a letter, a digit, a space or at
+/// the start it is shown.
+pub fn hidden_after(previous: Option<char>, c: char) -> bool {
+    if matches!(c, '\u{FE0E}' | '\u{FE0F}')
+        && previous.is_some_and(|p| {
+            u32::from(p) >= 0x2000 && !p.is_alphanumeric() && !p.is_whitespace() && !is_invisible(p)
+        })
+    {
+        return false;
+    }
+    is_invisible(c)
+}
+
 /// How an invisible character is shown: `⟨U+3164⟩` (the brackets have no
 /// meaning in markdown, HTML or a log).
 pub fn shown(c: char) -> String {
@@ -186,12 +201,14 @@ pub fn visible(text: &str) -> Cow<'_, str> {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
+    let mut previous = None;
     for c in text.chars() {
-        if is_invisible(c) {
+        if hidden_after(previous, c) {
             out.push_str(&shown(c));
         } else {
             out.push(c);
         }
+        previous = Some(c);
     }
     Cow::Owned(out)
 }
@@ -243,8 +260,15 @@ mod tests {
             .arg(&path)
             .output()
             .unwrap_or_else(|e| panic!("{python} {}: {e}", path.display()));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     fn hex(s: &str) -> u32 {
@@ -272,12 +296,32 @@ mod tests {
                 disagree.push(format!("U+{:04X}", u32::from(c)));
             }
         }
-        assert!(disagree.is_empty(), "disagree with unicodedata: {disagree:?}");
+        assert!(
+            disagree.is_empty(),
+            "disagree with unicodedata: {disagree:?}"
+        );
         // The shapes are all in.
         for c in [
-            '\u{AD}', '\u{3164}', '\u{FFA0}', '\u{115F}', '\u{1160}', '\u{2800}', '\u{E0020}',
-            '\u{E007F}', '\u{336}', '\u{34F}', '\u{FE0F}', '\u{206A}', '\u{180B}', '\u{17B4}',
-            '\u{FFF9}', '\u{FFFB}', '\u{200B}', '\u{202E}', '\u{2066}', '\u{FEFF}',
+            '\u{AD}',
+            '\u{3164}',
+            '\u{FFA0}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{2800}',
+            '\u{E0020}',
+            '\u{E007F}',
+            '\u{336}',
+            '\u{34F}',
+            '\u{FE0F}',
+            '\u{206A}',
+            '\u{180B}',
+            '\u{17B4}',
+            '\u{FFF9}',
+            '\u{FFFB}',
+            '\u{200B}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{FEFF}',
         ] {
             assert!(is_invisible(c), "U+{:04X}", u32::from(c));
         }
@@ -332,9 +376,17 @@ mod tests {
             let ranges = python_invisible_cached();
             let input: String = chars.iter().collect();
             let out = visible(&input);
+            let mut previous = None;
             for c in out.chars() {
                 let cp = u32::from(c);
-                prop_assert!(!ranges.iter().any(|&(a, b)| a <= cp && cp <= b), "U+{cp:04X} left in {out:?}");
+                let kept_selector = !hidden_after(previous, c);
+                prop_assert!(kept_selector || !ranges.iter().any(|&(a, b)| a <= cp && cp <= b), "U+{cp:04X} left in {out:?}");
+                if matches!(c, '\u{FE0E}' | '\u{FE0F}') {
+                    // Only right after a symbol.
+                    let p = previous.unwrap_or('a');
+                    prop_assert!(u32::from(p) >= 0x2000 && !p.is_alphanumeric(), "{out:?}");
+                }
+                previous = Some(c);
             }
             let mut back = String::new();
             let mut rest = out.as_ref();
@@ -370,6 +422,9 @@ mod tests {
         );
         assert_eq!(script_warning("деплой в prod"), None);
         assert_eq!(script_warning("aws_s3_bucket.logs"), None);
+        assert_eq!(visible("↩\u{FE0F} rolled back"), "↩\u{FE0F} rolled back");
+        assert_eq!(visible("prod\u{FE0F}db"), "prod⟨U+FE0F⟩db");
+        assert_eq!(visible("\u{FE0F}x"), "⟨U+FE0F⟩x");
         assert_eq!(
             script_warning("p\u{3B1}y\u{440}al").as_deref(),
             Some("mixes Latin, Greek and Cyrillic")

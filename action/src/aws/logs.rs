@@ -35,6 +35,8 @@ pub async fn last_lines(
         .rev()
         .take(limit)
         .rev()
-        .map(|e| crate::markdown::truncate_chars(e.message().unwrap_or_default().trim_end(), LINE_CHARS))
+        .map(|e| {
+            crate::markdown::truncate_chars(e.message().unwrap_or_default().trim_end(), LINE_CHARS)
+        })
         .collect())
 }

@@ -449,10 +449,7 @@ impl GitHub {
         );
         let mut out: Vec<HistoryRecord> = Vec::new();
         let mut older = 0usize;
-        while let Some(page) = listing
-            .next_page::<ApiHistoryDeployment>(self)
-            .await?
-        {
+        while let Some(page) = listing.next_page::<ApiHistoryDeployment>(self).await? {
             for d in page {
                 let Some(created_at) = crate::time::parse_time(&d.created_at) else {
                     continue;

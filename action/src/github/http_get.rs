@@ -125,7 +125,10 @@ pub(super) fn next_link(header: &str) -> Option<String> {
 /// else (another host or port, `user@`, `http://api:P@other:Q`, a relative
 /// or scheme-relative URL, control characters) is `None`.
 pub(super) fn own_path(api_url: &str, link: &str) -> Option<String> {
-    if link.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+    if link
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
         return None;
     }
     let api: http::Uri = api_url.parse().ok()?;
@@ -142,7 +145,8 @@ pub(super) fn own_path(api_url: &str, link: &str) -> Option<String> {
     let (api_scheme, scheme) = (api.scheme_str()?, uri.scheme_str()?);
     let same = scheme.eq_ignore_ascii_case(api_scheme)
         && auth.host().eq_ignore_ascii_case(api_auth.host())
-        && auth.port_u16().or(default_port(scheme)) == api_auth.port_u16().or(default_port(api_scheme));
+        && auth.port_u16().or(default_port(scheme))
+            == api_auth.port_u16().or(default_port(api_scheme));
     if !same {
         return None;
     }
@@ -207,7 +211,10 @@ impl GitHub {
             // A Link from GitHub is absolute; keep the path so the base URI applies.
             path
         } else {
-            return Err(GitHubError::ForeignLink(crate::gha::quote(url)));
+            // A header value is visible ASCII (`to_str`): shown as is, cut.
+            return Err(GitHubError::ForeignLink(crate::markdown::truncate_chars(
+                url, 200,
+            )));
         };
         let mut attempt = 0;
         loop {
@@ -314,7 +321,10 @@ mod tests {
             Some("/repos/o/r?page=2")
         );
         assert_eq!(own_path(ghes, "https://ghe.example.com/repos/o/r"), None);
-        assert_eq!(own_path(ghes, "https://ghe.example.com/api/v30/repos"), None);
+        assert_eq!(
+            own_path(ghes, "https://ghe.example.com/api/v30/repos"),
+            None
+        );
     }
 
     proptest! {

@@ -1,8 +1,8 @@
 //! Reading a plan from disk: JSON as written by `terraform show -json`, or a
 //! binary plan file that Ferry turns into JSON by running `terraform show`.
 
-use std::path::Path;
 use std::io::Read;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::error::PlanCommentError;

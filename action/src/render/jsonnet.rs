@@ -108,7 +108,7 @@ impl RunClock {
     /// sets it, and the slowest targets.
     fn failure(&self, file: &str, budget: Duration) -> Box<Diagnostic> {
         let mut slowest = self.targets.clone();
-        slowest.sort_by(|a, b| b.1.cmp(&a.1));
+        slowest.sort_by_key(|t| std::cmp::Reverse(t.1));
         let named: Vec<String> = slowest
             .iter()
             .take(3)

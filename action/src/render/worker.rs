@@ -95,14 +95,15 @@ impl Worker {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
-            (Some(i), Some(o), Some(e)) => (i, o, e),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(std::io::Error::other("the worker's pipes are missing"));
-            }
-        };
+        let (stdin, stdout, stderr) =
+            match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+                (Some(i), Some(o), Some(e)) => (i, o, e),
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(std::io::Error::other("the worker's pipes are missing"));
+                }
+            };
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -158,7 +159,7 @@ fn death(status: Option<std::process::ExitStatus>, stderr: &str) -> String {
         .and_then(|rest| rest.split_whitespace().next())
     {
         return format!(
-            "the evaluation tried to allocate {bytes} bytes at once, more than Ferry's memory limit ({} MiB)",
+            "the evaluation used more than {} MiB of memory (Ferry's limit): it tried to allocate {bytes} bytes at once",
             jsonnet::LIMITS.memory_bytes >> 20
         );
     }
@@ -169,7 +170,9 @@ fn death(status: Option<std::process::ExitStatus>, stderr: &str) -> String {
             jsonnet::LIMITS.memory_bytes >> 20
         ),
         Some(9) => "the Jsonnet evaluation was killed (out of memory or time)".into(),
-        Some(n) => format!("the Jsonnet evaluation was killed by signal {n} (memory, stack or a bug in jrsonnet)"),
+        Some(n) => format!(
+            "the Jsonnet evaluation was killed by signal {n} (memory, stack or a bug in jrsonnet)"
+        ),
         None => match status.and_then(|s| s.code()) {
             Some(code) => format!("the Jsonnet evaluation stopped unexpectedly (exit {code})"),
             None => "the Jsonnet evaluation stopped unexpectedly".into(),
@@ -206,7 +209,10 @@ pub(super) fn evaluate(
     for _ in 0..2 {
         if slot.is_none() {
             let worker = Worker::start(program, cpu).map_err(|e| {
-                refuse(format!("cannot start the Jsonnet worker ({}): {e}", program.display()))
+                refuse(format!(
+                    "cannot start the Jsonnet worker ({}): {e}",
+                    program.display()
+                ))
             })?;
             *slot = Some(worker);
         }
@@ -270,26 +276,32 @@ pub(super) fn evaluate(
 }
 
 /// The worker's side ([`HIDDEN_MODE`]): sets its own limits, then answers
-/// requests until its input ends or an evaluation is abandoned. `args` are
+/// requests read from `input` on `output` until the input ends or an
+/// evaluation is abandoned; `errors` says why it stopped early. `args` are
 /// the arguments after the mode (the CPU seconds). Returns the exit code.
-pub fn serve(args: &[String]) -> i32 {
+/// The binary passes its standard streams: they are the parent's pipes,
+/// never the runner's log.
+pub fn serve(
+    args: &[String],
+    input: impl BufRead,
+    mut output: impl Write,
+    mut errors: impl Write,
+) -> i32 {
     let limits = jsonnet::LIMITS;
     let cpu: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(120);
     let address = limits.memory_bytes + limits.stack_bytes as u64 + ADDRESS_SLACK_BYTES;
     let limited = rlimit::setrlimit(rlimit::Resource::AS, address, address)
         .and_then(|()| rlimit::setrlimit(rlimit::Resource::CPU, cpu, cpu + 5));
     if let Err(e) = limited {
-        eprintln!("ferry jsonnet worker: cannot set its limits: {e}");
+        let _ = writeln!(errors, "ferry jsonnet worker: cannot set its limits: {e}");
         return 3;
     }
-    let stdin = std::io::stdin();
-    let mut stdout = std::io::stdout();
-    for line in stdin.lock().lines() {
+    for line in input.lines() {
         let Ok(line) = line else { return 0 };
         let request: Request = match serde_json::from_str(&line) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("ferry jsonnet worker: bad request: {e}");
+                let _ = writeln!(errors, "ferry jsonnet worker: bad request: {e}");
                 return 2;
             }
         };
@@ -297,20 +309,21 @@ pub fn serve(args: &[String]) -> i32 {
             time: Duration::from_millis(request.time_ms),
             ..limits
         };
-        let result = jsonnet::evaluate_with(&request.root, &request.file, &request.ext_strs, limits)
-            .map_err(|d| Wire {
-                file: d.file,
-                line: d.line,
-                column: d.column,
-                message: d.message,
-                help: d.help,
-            });
+        let result =
+            jsonnet::evaluate_with(&request.root, &request.file, &request.ext_strs, limits)
+                .map_err(|d| Wire {
+                    file: d.file,
+                    line: d.line,
+                    column: d.column,
+                    message: d.message,
+                    help: d.help,
+                });
         let last = jsonnet::abandoned();
         let answer = Response { result, last };
         let written = serde_json::to_string(&answer)
             .map_err(std::io::Error::other)
-            .and_then(|text| writeln!(stdout, "{text}"))
-            .and_then(|()| stdout.flush());
+            .and_then(|text| writeln!(output, "{text}"))
+            .and_then(|()| output.flush());
         if written.is_err() || last {
             return 0;
         }

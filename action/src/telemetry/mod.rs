@@ -129,9 +129,13 @@ pub fn valid_traceparent(value: &str) -> Option<String> {
     if bytes.len() < 55 || !bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
         return None;
     }
-    let hex = |s: &[u8]| s.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+    let hex = |s: &[u8]| {
+        s.iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    };
     let zero = |s: &[u8]| s.iter().all(|b| *b == b'0');
-    let (version, trace, parent, flags) = (&bytes[0..2], &bytes[3..35], &bytes[36..52], &bytes[53..55]);
+    let (version, trace, parent, flags) =
+        (&bytes[0..2], &bytes[3..35], &bytes[36..52], &bytes[53..55]);
     let dashes = bytes[2] == b'-' && bytes[35] == b'-' && bytes[52] == b'-';
     let shaped = dashes && hex(version) && hex(trace) && hex(parent) && hex(flags);
     if !shaped || version == b"ff" || zero(trace) || zero(parent) {

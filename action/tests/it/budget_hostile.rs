@@ -42,7 +42,11 @@ fn jsonnet_repo(services: &[(&str, &str)]) -> tempfile::TempDir {
         manifest.push_str(&format!(
             "  {name}:\n    paths: [{name}/**]\n    task-definition: task-definitions/{name}.jsonnet\n"
         ));
-        std::fs::write(root.join(format!("task-definitions/{name}.jsonnet")), jsonnet).unwrap();
+        std::fs::write(
+            root.join(format!("task-definitions/{name}.jsonnet")),
+            jsonnet,
+        )
+        .unwrap();
     }
     std::fs::write(root.join(".github/ferry.yml"), manifest).unwrap();
     dir
@@ -63,10 +67,7 @@ fn render_check(root: &Path, env: &[(&str, &str)]) -> (Run, Duration) {
 #[test]
 fn giant_allocations_are_an_error_on_their_target_and_the_run_goes_on() {
     let repo = jsonnet_repo(&[
-        (
-            "repeat",
-            "std.length(std.repeat('xxxxxxxxxx', 4000000000))",
-        ),
+        ("repeat", "std.length(std.repeat('xxxxxxxxxx', 4000000000))"),
         ("array", "std.makeArray(4294967295, function(i) i)"),
         ("after", "error 'the run went on to this target'"),
     ]);
@@ -165,13 +166,7 @@ fn metrics(dir: &Path, uri: &str, extra_env: &[(&str, &str)]) -> (Run, Duration)
     let started = Instant::now();
     let run = ferry_with(
         dir,
-        &[
-            "metrics",
-            "--days",
-            "30",
-            "--until",
-            "2026-12-01T00:00:00Z",
-        ],
+        &["metrics", "--days", "30", "--until", "2026-12-01T00:00:00Z"],
         &env,
     );
     (run, started.elapsed())
@@ -184,7 +179,8 @@ fn link(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn pagination_ends_on_empty_pages_repeated_urls_and_the_page_cap() {
     type Answer = Box<dyn Fn(usize, &str) -> ResponseTemplate + Send + Sync>;
-    let first = |uri: &str| format!("{uri}/repos/octo/shop/deployments?environment=staging&per_page=100");
+    let first =
+        |uri: &str| format!("{uri}/repos/octo/shop/deployments?environment=staging&per_page=100");
     // (name, answer, most listings the run may request)
     let cases: Vec<(&str, Answer, usize)> = vec![
         (
@@ -264,8 +260,14 @@ async fn a_link_with_userinfo_or_another_port_never_reaches_another_server() {
     let other_port = other.address().port();
     let shapes: Vec<Box<dyn Fn(u16) -> String + Send + Sync>> = vec![
         Box::new(move |p| format!("http://127.0.0.1:{p}@127.0.0.1:{other_port}/")),
-        Box::new(move |p| format!("http://127.0.0.1:{p}@127.0.0.1:{other_port}/repos/octo/shop/deployments?page=2")),
-        Box::new(move |_| format!("http://127.0.0.1:{other_port}/repos/octo/shop/deployments?page=2")),
+        Box::new(move |p| {
+            format!(
+                "http://127.0.0.1:{p}@127.0.0.1:{other_port}/repos/octo/shop/deployments?page=2"
+            )
+        }),
+        Box::new(move |_| {
+            format!("http://127.0.0.1:{other_port}/repos/octo/shop/deployments?page=2")
+        }),
         Box::new(move |p| format!("http://user@127.0.0.1:{p}/repos/octo/shop/deployments?page=2")),
         Box::new(move |p| format!("https://127.0.0.1:{p}/repos/octo/shop/deployments?page=2")),
         Box::new(move |p| format!("http://127.0.0.1:{p}\\@127.0.0.1:{other_port}/")),
@@ -295,7 +297,11 @@ async fn a_link_with_userinfo_or_another_port_never_reaches_another_server() {
         let all = everything(&run);
         let url = shape(port);
         assert!(
-            other.received_requests().await.unwrap_or_default().is_empty(),
+            other
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .is_empty(),
             "{url}: another server was reached"
         );
         assert_eq!(run.code, 1, "{url}: {all}");
@@ -359,7 +365,11 @@ fn invisible_and_confusable_keys_are_visible_in_the_plan_comment() {
         .collect();
     // Cyrillic а and о in a Latin address.
     addresses.push("terraform_data.x[\"prod-d\u{430}t\u{43E}base\"]".into());
-    std::fs::write(dir.path().join("plan.json"), plan_with_addresses(&addresses)).unwrap();
+    std::fs::write(
+        dir.path().join("plan.json"),
+        plan_with_addresses(&addresses),
+    )
+    .unwrap();
     let run = plan_comment(dir.path(), &[]);
     assert_eq!(run.code, 0, "{}", everything(&run));
     let comment = &run.stdout;
@@ -374,8 +384,16 @@ fn invisible_and_confusable_keys_are_visible_in_the_plan_comment() {
             "{shown}: the raw character reached the comment: {key}"
         );
     }
-    for c in INVISIBLE.iter().flat_map(|(h, _)| h.chars()).filter(|c| *c != '\u{FE0F}') {
-        assert!(!comment.contains(c), "U+{:04X} reached the comment", u32::from(c));
+    for c in INVISIBLE
+        .iter()
+        .flat_map(|(h, _)| h.chars())
+        .filter(|c| *c != '\u{FE0F}')
+    {
+        assert!(
+            !comment.contains(c),
+            "U+{:04X} reached the comment",
+            u32::from(c)
+        );
     }
     assert!(
         comment.contains("mixes Latin and Cyrillic"),
@@ -439,10 +457,20 @@ fn traceparent_is_checked_against_the_w3c_grammar_before_it_is_echoed() {
     }
     // A future version's value is taken by its first four fields.
     let future = format!("cc-{id}-{span}-01-more-fields");
-    let (run, _) = render_check(&root, &[("GITHUB_ACTIONS", "true"), ("TRACEPARENT", &future)]);
+    let (run, _) = render_check(
+        &root,
+        &[("GITHUB_ACTIONS", "true"), ("TRACEPARENT", &future)],
+    );
     assert_eq!(run.output("traceparent"), format!("00-{id}-{span}-01"));
     let valid = format!("00-{id}-{span}-01");
-    let (run, _) = render_check(&root, &[("GITHUB_ACTIONS", "true"), ("TRACEPARENT", &valid)]);
+    let (run, _) = render_check(
+        &root,
+        &[("GITHUB_ACTIONS", "true"), ("TRACEPARENT", &valid)],
+    );
     assert_eq!(run.output("traceparent"), valid);
-    assert!(!everything(&run).contains("TRACEPARENT"), "{}", everything(&run));
+    assert!(
+        !everything(&run).contains("TRACEPARENT"),
+        "{}",
+        everything(&run)
+    );
 }

@@ -63,7 +63,13 @@ fn main() -> ExitCode {
     // serves evaluations, before anything else starts.
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().map(String::as_str) == Some(ferry::render::worker::HIDDEN_MODE) {
-        return ExitCode::from(u8::try_from(ferry::render::worker::serve(&argv[1..])).unwrap_or(1));
+        let code = ferry::render::worker::serve(
+            &argv[1..],
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+            std::io::stderr(),
+        );
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -105,7 +105,10 @@ pub fn visible(s: &str) -> String {
 pub fn shown(raw: &str) -> String {
     let mut out = String::new();
     let mut chars = raw.chars().peekable();
+    let mut previous = None;
     while let Some(c) = chars.next() {
+        let hidden = ferry::text::hidden_after(previous, c);
+        previous = Some(c);
         match c {
             '\u{1b}' => {
                 if chars.peek() == Some(&'[') {
@@ -121,7 +124,7 @@ pub fn shown(raw: &str) -> String {
                 out.push(' ')
             }
             c if c.is_control() => {}
-            c if ferry::text::is_invisible(c) => out.push_str(&ferry::text::shown(c)),
+            c if hidden => out.push_str(&ferry::text::shown(c)),
             c => out.push(c),
         }
     }
