@@ -13,13 +13,16 @@
 //!   Jsonnet evaluator that turns the manifest and an image into the task
 //!   definitions [`deploy`] and [`diff`] work on.
 //! - **Shared model**: [`manifest`], [`taskdef`], [`image`], [`inputs`] (the
-//!   one grammar of what users type), [`diagnostic`], [`markdown`], [`time`].
+//!   one grammar of what users type), [`diagnostic`], [`markdown`], [`text`]
+//!   (the one neutraliser of invisible and confusable text), [`budget`] (the
+//!   run's tunable limits), [`time`].
 //! - **Adapters**, each the only place that talks to its system: [`git`],
 //!   [`aws`], [`github`], [`prometheus`], [`gha`] (the runner: context,
 //!   stdout, outputs, summary, masking), [`telemetry`]; docker and buildah run
 //!   through [`build::builder`].
 
 pub mod aws;
+pub mod budget;
 pub mod build;
 pub mod cancel;
 pub mod crates;
@@ -43,4 +46,5 @@ pub mod release;
 pub mod render;
 pub mod taskdef;
 pub mod telemetry;
+pub mod text;
 pub mod time;

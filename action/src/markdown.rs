@@ -41,32 +41,16 @@ pub fn truncate_chars(text: &str, max: usize) -> String {
 
 /// A zero-width space: `@\u{200b}name` shows as `@name` but mentions nobody.
 const ZWSP: char = '\u{200b}';
-/// Shown in place of invisible characters (bidi overrides, zero-width
-/// characters) so that a reviewer sees something is there.
-const INVISIBLE: char = '\u{fffd}';
-
-/// Characters that change how text around them is shown without being
-/// seen: bidi embeddings, overrides and isolates, zero-width characters.
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061c}'
-            | '\u{180e}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{feff}'
-    )
-}
-
 /// Control characters and ANSI escape sequences removed, invisible
 /// characters made visible, tabs and line breaks (Unicode's too) turned
 /// into spaces (when `one_line`).
 fn clean(text: &str, one_line: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
+    let mut previous = None;
     while let Some(c) = chars.next() {
+        let hidden = crate::text::hidden_after(previous, c);
+        previous = Some(c);
         match c {
             '\u{1b}' => {
                 // CSI: ESC [ params final-byte (0x40..=0x7e).
@@ -86,7 +70,7 @@ fn clean(text: &str, one_line: bool) -> String {
             }
             '\n' | '\t' => out.push(c),
             c if c.is_control() => {}
-            c if is_invisible(c) => out.push(INVISIBLE),
+            c if hidden => out.push_str(&crate::text::shown(c)),
             c => out.push(c),
         }
     }
@@ -120,7 +104,16 @@ fn neutralise(text: &str) -> String {
 pub fn text(raw: &str) -> String {
     // Leading spaces would make an indented code block of a value that
     // starts a line; trailing ones a hard line break.
-    escape_text(clean(raw, true).trim_matches(' '), true)
+    warned(raw, escape_text(clean(raw, true).trim_matches(' '), true))
+}
+
+/// `shown` followed by ` (⚠ mixes Latin and Cyrillic)` when a word of
+/// `raw` mixes look-alike scripts ([`crate::text::script_warning`]).
+fn warned(raw: &str, shown: String) -> String {
+    match crate::text::script_warning(raw) {
+        Some(warning) => format!("{shown} (⚠ {warning})"),
+        None => shown,
+    }
 }
 
 /// [`text`] of cleaned text; `line_start` when it may start a line.
@@ -226,13 +219,16 @@ fn span(content: &str) -> String {
 /// A whole code span (backticks included) showing `raw` on one line, for
 /// prose and list items (not table cells: see [`cell_code`]).
 pub fn code(raw: &str) -> String {
-    span(&neutralise(&clean(raw, true)))
+    warned(raw, span(&neutralise(&clean(raw, true))))
 }
 
 /// A whole code span for a table cell: as [`code`], with `|` escaped the
 /// way GitHub's tables want it even inside code.
 pub fn cell_code(raw: &str) -> String {
-    span(&neutralise(&clean(raw, true)).replace('|', "\\|"))
+    warned(
+        raw,
+        span(&neutralise(&clean(raw, true)).replace('|', "\\|")),
+    )
 }
 
 /// One line for inside an HTML element (`<summary>`, `<code>`): entities only.
@@ -262,7 +258,7 @@ pub fn html(raw: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    warned(raw, out)
 }
 
 /// One line inside a fenced code block whose fence the template writes
@@ -270,11 +266,12 @@ pub fn html(raw: &str) -> String {
 pub fn line(raw: &str) -> String {
     let body = neutralise(&clean(raw, true));
     let start = body.trim_start_matches(' ');
-    if start.starts_with("```") || start.starts_with("~~~") {
+    let body = if start.starts_with("```") || start.starts_with("~~~") {
         format!("{ZWSP}{body}")
     } else {
         body
-    }
+    };
+    warned(raw, body)
 }
 
 /// A link target: only http(s), with characters that would end the link encoded.
@@ -298,7 +295,7 @@ pub fn url(raw: &str) -> Option<String> {
             '[' => out.push_str("%5B"),
             ']' => out.push_str("%5D"),
             '\\' => out.push_str("%5C"),
-            c if c.is_control() || c.is_whitespace() || is_invisible(c) => {}
+            c if c.is_control() || c.is_whitespace() || crate::text::is_invisible(c) => {}
             c => out.push(c),
         }
     }

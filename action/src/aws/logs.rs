@@ -1,5 +1,9 @@
 //! CloudWatch Logs: the last lines of a log stream (a failed task's output).
 
+/// The most of one log line Ferry keeps (CloudWatch takes 256 KiB events;
+/// AWS caps one answer at 1 MB, which the SDK reads).
+pub const LINE_CHARS: usize = 2000;
+
 /// The last `limit` messages of `stream` in `group`, oldest first and
 /// without trailing line breaks; the error is the first line of the SDK's
 /// account (a missing stream is common and needs no more).
@@ -21,6 +25,11 @@ pub async fn last_lines(
     Ok(out
         .events()
         .iter()
-        .map(|e| e.message().unwrap_or_default().trim_end().to_string())
+        .rev()
+        .take(limit)
+        .rev()
+        .map(|e| {
+            crate::markdown::truncate_chars(e.message().unwrap_or_default().trim_end(), LINE_CHARS)
+        })
         .collect())
 }

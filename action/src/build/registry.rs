@@ -341,7 +341,19 @@ impl Registry {
         let body = http_body_util::Limited::new(resp.into_body(), MAX_BODY)
             .collect()
             .await
-            .map_err(|e| fail("READ", e.to_string()))?
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    fail(
+                        "TOO_LARGE",
+                        format!(
+                            "the answer is larger than {} MiB (Ferry's limit; a manifest is a few KiB)",
+                            MAX_BODY >> 20
+                        ),
+                    )
+                } else {
+                    fail("READ", crate::outside::chain(&*e))
+                }
+            })?
             .to_bytes();
         Ok(Answer {
             status,

@@ -175,7 +175,7 @@ mod tests {
                 }
                 prop_assert_eq!((rows, cells), (1, 4), "{}", md);
                 // The name is one code span, whole, in its cell.
-                let shown = |s: &str| s.replace('\n', " ").replace('\u{202e}', "\u{fffd}").trim().to_string();
+                let shown = |s: &str| crate::text::visible(&s.replace('\n', " ")).trim().to_string();
                 let whole = match &reason {
                     Reason::Paths { glob, .. } | Reason::Global { glob, .. } => Some(shown(glob)),
                     Reason::DependsOnCrate { krate, .. } => Some(shown(krate)),

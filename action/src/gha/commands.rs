@@ -28,18 +28,14 @@ pub fn is_line_break(c: char) -> bool {
 }
 
 /// Characters a culture-sensitive comparison may skip: whitespace, controls,
-/// Unicode default-ignorable code points and combining marks.
+/// the neutraliser's invisible set ([`crate::text::is_invisible`]) and
+/// every combining mark (wider than the neutraliser, which shows accents).
 fn invisible(c: char) -> bool {
     c.is_whitespace()
         || c.is_control()
+        || crate::text::is_invisible(c)
         || matches!(c,
-            '\u{AD}' | '\u{34F}' | '\u{61C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
-            | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{1BCA0}'..='\u{1BCA3}'
-            | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}'
-            // Combining marks.
-            | '\u{300}'..='\u{36F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}'
+            '\u{300}'..='\u{36F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}'
             | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
 }
 

@@ -276,7 +276,7 @@ async fn send(
         .map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let text = crab.body_to_string(response).await.map_err(transport)?;
+        let text = super::http_get::read_body(response.into_body(), path).await?;
         if status.is_success() {
             return Ok((headers, text));
         }

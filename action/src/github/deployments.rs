@@ -500,18 +500,18 @@ impl GitHub {
         lookback: usize,
         max: usize,
     ) -> Result<Vec<HistoryRecord>, GitHubError> {
-        let mut next = Some(format!(
-            "{}?environment={}&per_page=100",
-            self.deployments_path(),
-            encode(environment)
-        ));
+        let mut listing = super::Listing::new(
+            format!(
+                "{}?environment={}&per_page=100",
+                self.deployments_path(),
+                encode(environment)
+            ),
+            max,
+        );
         let mut out: Vec<HistoryRecord> = Vec::new();
         let mut older = 0usize;
-        let mut read = 0usize;
-        while let Some(url) = next.take() {
-            let page: Page<Vec<ApiHistoryDeployment>> = self.get(&url).await?;
-            for d in page.body {
-                read += 1;
+        while let Some(page) = listing.next_page::<ApiHistoryDeployment>(self).await? {
+            for d in page {
                 let Some(created_at) = crate::time::parse_time(&d.created_at) else {
                     continue;
                 };
@@ -530,8 +530,8 @@ impl GitHub {
                     });
                 }
             }
-            if older < lookback && read < max {
-                next = page.next;
+            if older >= lookback {
+                listing.stop();
             }
         }
         Ok(out)

@@ -90,14 +90,9 @@ impl GitHub {
         max_items: usize,
     ) -> Result<Vec<T>, GitHubError> {
         let mut out = Vec::new();
-        let mut next = Some(first);
-        while let Some(url) = next.take() {
-            let page: Page<Vec<T>> = self.get(&url).await?;
-            out.extend(page.body);
-            if out.len() >= max_items {
-                break;
-            }
-            next = page.next;
+        let mut listing = Listing::new(first, max_items);
+        while let Some(page) = listing.next_page(self).await? {
+            out.extend(page);
         }
         Ok(out)
     }
@@ -133,6 +128,72 @@ impl GitHub {
             files: expand(page.body.files),
             complete: count < COMPARE_FILES_LIMIT,
         })
+    }
+}
+
+/// One listing's pages, read so that it always ends: at most
+/// [`crate::budget::Budget::github_pages`] pages and `max_items` items (a
+/// page holding more is cut), and no further after an empty page, a page
+/// without a `Link` to the next, or a next URL already read. Each `Link` is
+/// checked by [`GitHub::get`] (the API's own scheme, host and port only).
+#[derive(Debug)]
+pub(crate) struct Listing {
+    next: Option<String>,
+    seen: std::collections::HashSet<String>,
+    pages_left: usize,
+    items_left: usize,
+}
+
+impl Listing {
+    /// A listing starting at `first`, of at most `max_items` items.
+    pub(crate) fn new(first: String, max_items: usize) -> Self {
+        Self {
+            next: Some(first),
+            seen: std::collections::HashSet::new(),
+            pages_left: crate::budget::current().github_pages,
+            items_left: max_items,
+        }
+    }
+
+    /// The next page's items, or `None` when the listing has ended.
+    pub(crate) async fn next_page<T: serde::de::DeserializeOwned>(
+        &mut self,
+        gh: &GitHub,
+    ) -> Result<Option<Vec<T>>, GitHubError> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        // The same page however written (a path, or a Link's absolute URL).
+        let key = if url.starts_with('/') {
+            url.clone()
+        } else {
+            http_get::own_path(&gh.api_url, &url).unwrap_or_else(|| url.clone())
+        };
+        if self.items_left == 0 || !self.seen.insert(key) {
+            return Ok(None);
+        }
+        if self.pages_left == 0 {
+            tracing::warn!(
+                "a GitHub listing stopped after {} pages ({}); later pages are not read",
+                self.seen.len() - 1,
+                crate::budget::GITHUB_PAGES_VAR
+            );
+            return Ok(None);
+        }
+        self.pages_left -= 1;
+        let page: Page<Vec<T>> = gh.get(&url).await?;
+        let mut items = page.body;
+        items.truncate(self.items_left);
+        self.items_left -= items.len();
+        if !items.is_empty() {
+            self.next = page.next;
+        }
+        Ok(Some(items))
+    }
+
+    /// Ends the listing: no further page is read.
+    pub(crate) fn stop(&mut self) {
+        self.next = None;
     }
 }
 

@@ -76,6 +76,63 @@ const FALLBACK_STACK_BYTES: usize = 256 << 20;
 /// still runs): later evaluations in this process are refused at once.
 static ABANDONED: AtomicBool = AtomicBool::new(false);
 
+/// Whether an evaluation of this process was abandoned (its thread still
+/// runs): a worker stops after saying so.
+pub fn abandoned() -> bool {
+    ABANDONED.load(Ordering::SeqCst)
+}
+
+/// The run's Jsonnet clock: how long each target took, against the run's
+/// budget ([`crate::budget::Budget::jsonnet_run`]).
+#[derive(Debug)]
+struct RunClock {
+    spent: Duration,
+    targets: Vec<(String, Duration)>,
+    over: bool,
+}
+
+static RUN_CLOCK: std::sync::Mutex<RunClock> = std::sync::Mutex::new(RunClock {
+    spent: Duration::ZERO,
+    targets: Vec::new(),
+    over: false,
+});
+
+/// Whether the run's Jsonnet budget is spent: every later evaluation is
+/// refused at once.
+pub fn budget_spent() -> bool {
+    RUN_CLOCK.lock().is_ok_and(|c| c.over)
+}
+
+impl RunClock {
+    /// The failure once the budget is spent: the budget, the variable that
+    /// sets it, and the slowest targets.
+    fn failure(&self, file: &str, budget: Duration) -> Box<Diagnostic> {
+        let mut slowest = self.targets.clone();
+        slowest.sort_by_key(|t| std::cmp::Reverse(t.1));
+        let named: Vec<String> = slowest
+            .iter()
+            .take(3)
+            .map(|(t, d)| format!("{t} {:.1} s", d.as_secs_f64()))
+            .collect();
+        Box::new(
+            Diagnostic::new(
+                file,
+                format!(
+                    "the run's Jsonnet budget of {} s ({}) is spent after {} target(s); slowest: {}",
+                    budget.as_secs(),
+                    crate::budget::JSONNET_BUDGET_VAR,
+                    self.targets.len(),
+                    named.join(", ")
+                ),
+            )
+            .help(format!(
+                "make the slowest task definitions faster (they evaluate in milliseconds when nothing is wrong), or raise {}",
+                crate::budget::JSONNET_BUDGET_VAR
+            )),
+        )
+    }
+}
+
 /// Evaluates `file` (relative to `root`) with `ext_strs`; library imports
 /// resolve against `root/task-definitions` (so `import 'lib/base.libsonnet'`
 /// works from anywhere). Returns the manifested JSON value.
@@ -84,7 +141,41 @@ pub fn evaluate(
     file: &str,
     ext_strs: &BTreeMap<String, String>,
 ) -> Result<Value, Box<Diagnostic>> {
-    evaluate_with(root, file, ext_strs, LIMITS)
+    evaluate_target(root, file, ext_strs, file)
+}
+
+/// [`evaluate`] as one target of the run (`target` names it in the budget's
+/// failure): in the worker process when the binary enabled one
+/// ([`super::worker`]), within what is left of the run's Jsonnet budget.
+pub fn evaluate_target(
+    root: &Path,
+    file: &str,
+    ext_strs: &BTreeMap<String, String>,
+    target: &str,
+) -> Result<Value, Box<Diagnostic>> {
+    let budget = crate::budget::current().jsonnet_run;
+    let mut clock = RUN_CLOCK.lock().unwrap_or_else(|p| p.into_inner());
+    if clock.over {
+        return Err(clock.failure(file, budget));
+    }
+    let left = budget.saturating_sub(clock.spent);
+    let limits = Limits {
+        time: LIMITS.time.min(left),
+        ..LIMITS
+    };
+    let started = Instant::now();
+    let result = match super::worker::program() {
+        Some(program) => super::worker::evaluate(program, root, file, ext_strs, limits, budget),
+        None => evaluate_with(root, file, ext_strs, limits),
+    };
+    let took = started.elapsed();
+    clock.spent += took;
+    clock.targets.push((target.to_string(), took));
+    if clock.spent >= budget {
+        clock.over = true;
+        return Err(clock.failure(file, budget));
+    }
+    result
 }
 
 /// [`evaluate`] with explicit limits.

@@ -11,6 +11,7 @@ pub mod inputs;
 pub mod jsonnet;
 pub mod register;
 pub mod validate;
+pub mod worker;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -204,7 +205,7 @@ pub fn render_one(
         .map(|s| s.task_definition.clone())
         .unwrap_or_default();
     let ext = ext_strs(root, manifest, service, env, opts).map_err(|d| vec![*d])?;
-    let value = jsonnet::evaluate(root, &file, &ext)
+    let value = jsonnet::evaluate_target(root, &file, &ext, &format!("{service} ({env})"))
         .map_err(|d| vec![missing_values_file(root, service, env, opts, *d)])?;
     let located = |p: validate::Problem| {
         let at = if p.path.is_empty() {
@@ -239,10 +240,26 @@ pub fn render_all(
 ) -> Result<Vec<Rendered>, RenderError> {
     let mut rendered = Vec::new();
     let mut problems = Vec::new();
-    for (service, env) in targets(manifest, opts)? {
+    let targets = targets(manifest, opts)?;
+    let total = targets.len();
+    for (done, (service, env)) in targets.into_iter().enumerate() {
         match render_one(root, manifest, &service, &env, opts) {
             Ok(r) => rendered.push(r),
             Err(d) => problems.extend(d),
+        }
+        // The run's Jsonnet budget is spent: the rest is not evaluated.
+        if jsonnet::budget_spent() {
+            let left = total - done - 1;
+            if left > 0 {
+                problems.push(
+                    Diagnostic::new(
+                        &manifest.file,
+                        format!("{left} of {total} target(s) not evaluated: the run's Jsonnet budget is spent"),
+                    )
+                    .help("see the budget's error above"),
+                );
+            }
+            break;
         }
     }
     if problems.is_empty() {

@@ -116,10 +116,43 @@ impl Injector for Out<'_> {
     }
 }
 
+/// Why a `TRACEPARENT` was refused (the value itself is never echoed).
+pub const REFUSED_TRACEPARENT: &str = "TRACEPARENT is not a W3C traceparent (version 00: `00-<32 hex>-<16 hex>-<2 hex>`, lowercase, ids not all zero, nothing else; a later version: the same four fields, then `-` and printable ASCII); it is ignored and this run starts a new trace";
+
+/// A `TRACEPARENT` value checked against the W3C trace-context grammar,
+/// in its version-00 form: version `00` exactly as the grammar says; a later
+/// version (not `ff`) by its first four fields, followed by nothing or by
+/// `-` and printable ASCII. Lowercase hex, ids not all zero, no control
+/// character or space anywhere. `None` for anything else.
+pub fn valid_traceparent(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    if bytes.len() < 55 || !bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return None;
+    }
+    let hex = |s: &[u8]| {
+        s.iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    };
+    let zero = |s: &[u8]| s.iter().all(|b| *b == b'0');
+    let (version, trace, parent, flags) =
+        (&bytes[0..2], &bytes[3..35], &bytes[36..52], &bytes[53..55]);
+    let dashes = bytes[2] == b'-' && bytes[35] == b'-' && bytes[52] == b'-';
+    let shaped = dashes && hex(version) && hex(trace) && hex(parent) && hex(flags);
+    if !shaped || version == b"ff" || zero(trace) || zero(parent) {
+        return None;
+    }
+    let rest_ok = match version {
+        b"00" => bytes.len() == 55,
+        _ => bytes.len() == 55 || bytes[55] == b'-',
+    };
+    rest_ok.then(|| format!("00{}", &value[2..55]))
+}
+
 /// The remote parent a `TRACEPARENT` value names (W3C trace context); None
 /// when it is absent or malformed (the command then starts a new trace).
 pub fn remote_parent(traceparent: Option<&str>) -> Option<Context> {
-    let value = traceparent?.trim();
+    let value = valid_traceparent(traceparent?)?;
+    let value = value.as_str();
     let carrier = HashMap::from([("traceparent".to_string(), value.to_string())]);
     let cx = TraceContextPropagator::new().extract(&Carrier(&carrier));
     cx.span().span_context().is_valid().then_some(cx)
@@ -140,6 +173,8 @@ pub fn traceparent_of(cx: &Context) -> Option<String> {
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
     incoming: Option<String>,
+    /// `TRACEPARENT` was set but refused ([`REFUSED_TRACEPARENT`]).
+    refused: bool,
     root: Option<Context>,
     guard: Option<ContextGuard>,
 }
@@ -159,12 +194,18 @@ const RUN_ATTRIBUTES: &[(&str, &str)] = &[
 /// the log ([`crate::gha::logging::init_with`]; None without an endpoint),
 /// and the handle that starts, passes on and flushes the trace.
 pub fn init(env: &dyn Fn(&str) -> Option<String>) -> (Option<SpanLayer>, Telemetry) {
-    let incoming = env("TRACEPARENT").filter(|t| remote_parent(Some(t)).is_some());
+    let given = env("TRACEPARENT").filter(|t| !t.is_empty());
+    let incoming = given
+        .as_deref()
+        .and_then(valid_traceparent)
+        .filter(|t| remote_parent(Some(t)).is_some());
+    let refused = given.is_some() && incoming.is_none();
     let Some(url) = traces_url(env) else {
         return (
             None,
             Telemetry {
                 incoming,
+                refused,
                 ..Telemetry::default()
             },
         );
@@ -183,6 +224,7 @@ pub fn init(env: &dyn Fn(&str) -> Option<String>) -> (Option<SpanLayer>, Telemet
                 None,
                 Telemetry {
                     incoming,
+                    refused,
                     ..Telemetry::default()
                 },
             );
@@ -213,6 +255,7 @@ pub fn init(env: &dyn Fn(&str) -> Option<String>) -> (Option<SpanLayer>, Telemet
         Telemetry {
             provider: Some(provider),
             incoming,
+            refused,
             root: None,
             guard: None,
         },
@@ -249,8 +292,13 @@ impl Telemetry {
         self.root = Some(cx);
     }
 
+    /// The warning to log when `TRACEPARENT` was set but refused.
+    pub fn refused(&self) -> Option<&'static str> {
+        self.refused.then_some(REFUSED_TRACEPARENT)
+    }
+
     /// The trace context the next job continues: the root span's, else the
-    /// `TRACEPARENT` this command was given (passed on unchanged).
+    /// `TRACEPARENT` this command was given (validated, in version-00 form).
     pub fn traceparent(&self) -> Option<String> {
         self.root
             .as_ref()

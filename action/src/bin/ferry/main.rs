@@ -59,8 +59,32 @@ fn bare_reporter(in_actions: bool) -> Reporter {
     Reporter::new(in_actions, None, None, out, err)
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // The Jsonnet worker (a child of this binary) sets its own limits and
+    // serves evaluations, before anything else starts.
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some(ferry::render::worker::HIDDEN_MODE) {
+        let code = ferry::render::worker::serve(
+            &argv[1..],
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+            std::io::stderr(),
+        );
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("ferry: cannot start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let in_actions = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
     // Before anything can log: the log scrubs these and, in Actions, defuses
     // workflow commands (the runner reads stderr too).
@@ -68,6 +92,9 @@ async fn main() -> ExitCode {
     let (spans, mut telemetry) = ferry::telemetry::init(&|k| std::env::var(k).ok());
     ferry::gha::logging::init_with(in_actions, spans);
     ferry::gha::logging::install_panic_hook(in_actions);
+    if let Some(warning) = telemetry.refused() {
+        tracing::warn!("{warning}");
+    }
     // A container action gets no arguments: the `command` input names the subcommand.
     let args = ferry::gha::action_args(std::env::args_os().collect(), &|k| std::env::var(k).ok());
     let parsed = ignore_empty_inputs(Cli::command(), &|k| std::env::var_os(k))
@@ -97,6 +124,18 @@ async fn main() -> ExitCode {
         }
     };
     let mut reporter = Reporter::from_context(&ctx);
+    if let Err(e) = ferry::budget::init(&|k| std::env::var(k).ok()) {
+        let _ = reporter.fatal(&e);
+        let _ = reporter.flush();
+        return ExitCode::FAILURE;
+    }
+    // Jsonnet runs in a worker process (`FERRY_JSONNET_IN_PROCESS=1`, for
+    // scripts/bench-render's comparison only, keeps it in this process).
+    if std::env::var("FERRY_JSONNET_IN_PROCESS").as_deref() != Ok("1")
+        && let Ok(exe) = std::env::current_exe()
+    {
+        ferry::render::worker::enable(exe);
+    }
     telemetry.start(
         &ferry::telemetry::command_name(&format!("{:?}", cli.command)),
         &|k| std::env::var(k).ok(),

@@ -101,11 +101,14 @@ pub fn visible(s: &str) -> String {
 }
 
 /// How a hostile value is expected to read inside a code span: on one
-/// line, control characters dropped, invisible characters shown as �.
+/// line, control characters dropped, invisible characters shown as `⟨U+XXXX⟩`.
 pub fn shown(raw: &str) -> String {
     let mut out = String::new();
     let mut chars = raw.chars().peekable();
+    let mut previous = None;
     while let Some(c) = chars.next() {
+        let hidden = ferry::text::hidden_after(previous, c);
+        previous = Some(c);
         match c {
             '\u{1b}' => {
                 if chars.peek() == Some(&'[') {
@@ -121,13 +124,7 @@ pub fn shown(raw: &str) -> String {
                 out.push(' ')
             }
             c if c.is_control() => {}
-            '\u{061c}'
-            | '\u{180e}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{feff}' => out.push('\u{fffd}'),
+            c if hidden => out.push_str(&ferry::text::shown(c)),
             c => out.push(c),
         }
     }
