@@ -347,10 +347,19 @@ async fn a_flapping_metric_within_the_failures_allowed_completes() {
 }
 
 /// A linear rollout through the library: each traffic step ECS reports is
-/// a step of the report, in order.
+/// a step of the report, in order. The lifecycle moves on one stage per
+/// poll (each stage, and each step's minute of bake, shows to exactly one
+/// DescribeServiceDeployments): every stage is seen however loaded the
+/// machine, and none is seen only because a timer was slow.
 #[tokio::test]
 async fn a_linear_rollouts_steps_are_reported_in_order() {
-    let script = Scripted::start(scripted::progressive_ecs(300)).await;
+    let script = Scripted::start(scripted::lifecycle::progressive_ecs_by_polls(
+        scripted::lifecycle::Clock {
+            ms_per_minute: 1000,
+            stage_ms: 1000,
+        },
+    ))
+    .await;
     let c = clients(&script.url).await;
     let tag = "sampleapi-5e1f0c2-linear";
     let mut plans = plans(
