@@ -1160,6 +1160,12 @@ fn resumed_the_same_deployment(run: &Run, ecs: &Scripted, described_before: usiz
         decided.starts_with("resumed the rollout an interrupted run started; "),
         "{decided}"
     );
+    assert!(
+        run.summary
+            .contains("decided by resumed the rollout an interrupted run started; "),
+        "{}",
+        run.summary
+    );
     assert_eq!(
         ecs.calls("UpdateService").len(),
         1,
@@ -1248,6 +1254,136 @@ async fn a_killed_deploy_re_run_resumes_the_running_deployment_and_rolls_a_burni
     assert_eq!(rounds.len(), 1, "one round decided: {rounds:#?}");
     assert!(rounds[0].contains(figures), "{rounds:#?}");
     assert!(run.summary.contains(figures), "{}", run.summary);
+    // Followed to its end: ECS's rollback of that deployment completed.
+    assert!(
+        run.summary.contains(
+            "**Rollback** to `bootstrap:1`: succeeded, the service runs the last good release."
+        ),
+        "{}",
+        run.summary
+    );
+    let records = gh.deployments_of("prod", "sampleapi");
+    assert_eq!(
+        records.last().unwrap().state(),
+        Some("failure"),
+        "{records:#?}"
+    );
+    assert_valid_github_api(&gh.received().await).await;
+}
+
+/// `kill -9` right after UpdateService, on a version at 90 % errors; ECS
+/// then goes on alone (here the test's own DescribeServiceDeployments move
+/// the poll-driven lifecycle on) to CLEAN_UP, past every stage the analysis
+/// runs in, still IN_PROGRESS. The re-run resumes following that deployment, which completes
+/// before any round: ECS's success is no record of an analysis, so the
+/// running version is re-analysed, fails, and Ferry rolls it back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_deployment_that_completes_before_any_round_is_re_analysed() {
+    let tag = "sampleapi-5e1f0c2-resumedlate";
+    let om = series(&[BASELINE, tag], |v, _| {
+        Some(if v == tag { 0.9 } else { 0.001 })
+    });
+    let prometheus = Prometheus::start(&om);
+    let ecs = Scripted::start(scripted::lifecycle::progressive_ecs_by_polls(
+        scripted::lifecycle::Clock {
+            ms_per_minute: 100,
+            stage_ms: 100,
+        },
+    ))
+    .await;
+    let gh = GitHubState::start(REPO).await;
+    gh.set_pulls(SHA, &[7]);
+    let good = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1";
+    gh.seed_deployment(
+        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+        "prod",
+        "sampleapi",
+        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
+        &["in_progress", "success"],
+    );
+    let repo = repository(&prometheus.url, 0);
+    // A 30 s poll: the first run describes the deployment once, at PENDING.
+    let first = Running::start(repo.path(), &gh, &ecs.url, tag, "30s");
+    first.wait_for(
+        "updated email-platform-prod-sampleapi",
+        Duration::from_secs(30),
+    );
+    first.signal("KILL");
+    let (code, _, text, _) = first.finish(Duration::from_secs(5));
+    assert_eq!(code, None, "killed: {text}");
+    assert!(!text.contains("error-ratio canary"), "{text}");
+
+    let c = clients(&ecs.url).await;
+    let (cluster, service) = ("email-platform-prod", "email-platform-prod-sampleapi");
+    let listed = c
+        .ecs
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .send()
+        .await
+        .unwrap();
+    let arn = listed.service_deployments()[0]
+        .service_deployment_arn()
+        .unwrap()
+        .to_string();
+    let mut stages = Vec::new();
+    // Up to BAKE_TIME, the last stage the analysis runs in: the next
+    // describe shows CLEAN_UP.
+    while stages.last().map(String::as_str) != Some("BAKE_TIME") {
+        let described = c
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(&arn)
+            .send()
+            .await
+            .unwrap();
+        let d = &described.service_deployments()[0];
+        let status = d.status().unwrap().as_str();
+        assert!(
+            ["PENDING", "IN_PROGRESS"].contains(&status),
+            "{status} {stages:?}"
+        );
+        stages.push(d.lifecycle_stage().map_or("–", |s| s.as_str()).to_string());
+        assert!(stages.len() < 30, "{stages:?}");
+    }
+
+    let run = deploy(repo.path(), &gh, &ecs.url, tag, "60s");
+    let all = everything(&run);
+    assert!(!all.contains(TOKEN));
+    assert!(!all.contains("unchanged"), "{all}");
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
+    for said in [
+        "is already rolling this revision out (an earlier run was interrupted): resuming, following that deployment",
+        "the resumed service deployment completed before any analysis round: re-analysing the running version",
+        "error-ratio canary 0.9 baseline –: error-ratio = 0.9 is above 0.01",
+    ] {
+        assert!(run.stdout.contains(said), "`{said}`:\n{}", run.stdout);
+    }
+    let decided: serde_json::Value = serde_json::from_str(run.output("decided-by")).unwrap();
+    let decided = decided["sampleapi"].as_str().unwrap();
+    assert!(
+        decided.starts_with(
+            "resumed the rollout an interrupted run started; re-analysis of the running version"
+        ) && decided.contains("error-ratio = 0.9 is above 0.01"),
+        "{decided}"
+    );
+    let updates = ecs.calls("UpdateService");
+    assert_eq!(
+        updates.len(),
+        2,
+        "the first run's, then the rollback: {updates:#?}"
+    );
+    assert_eq!(updates[1].body["taskDefinition"], good);
+    assert!(ecs.calls("StopServiceDeployment").is_empty());
+    assert!(
+        run.summary.contains(
+            "**Rollback** to `bootstrap:1`: succeeded, the service runs the last good release."
+        ),
+        "{}",
+        run.summary
+    );
     let records = gh.deployments_of("prod", "sampleapi");
     assert_eq!(
         records.last().unwrap().state(),

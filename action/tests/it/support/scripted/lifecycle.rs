@@ -449,6 +449,8 @@ pub fn progressive_ecs_with(clock: Clock) -> impl Fn(&Request) -> Reply + Send +
 /// bakes, every stage and traffic step shows to exactly that many polls
 /// (one per minute of bake), however late they come: a test of what the
 /// follower reports for each stage races no timer on a loaded machine.
+/// A rolling deployment (Ferry's own rollback, which it follows by
+/// DescribeServices) stays on the wall clock.
 pub fn progressive_ecs_by_polls(
     clock: Clock,
 ) -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
@@ -496,7 +498,9 @@ fn lifecycle(clock: Clock, by_polls: bool) -> impl Fn(&Request) -> Reply + Send 
                 };
                 ecs.configs.insert(name.clone(), config.clone());
                 let id = ecs.deployments.len() as u64 + 1_000_001;
-                let polls = ecs.by_polls.then_some(0);
+                // A rolling deployment (Ferry's own rollback), which Ferry
+                // follows by DescribeServices, keeps the wall clock.
+                let polls = (ecs.by_polls && Plan::of(&config).strategy != "ROLLING").then_some(0);
                 ecs.deployments.push(Deployment {
                     id,
                     cluster: cluster.clone(),
