@@ -375,7 +375,8 @@ pub enum Mode {
     /// This run's UpdateService started it: follow it.
     Follow,
     /// An earlier run started it and was interrupted; it is still running:
-    /// follow it from where it is.
+    /// follow it from where it is (re-analysing the running version as
+    /// [`Mode::Reanalyse`] does when it completes before any round).
     Resume,
     /// The service already runs this release at steady state, with no record
     /// that its analysis completed: analyse the running version for one
@@ -950,6 +951,23 @@ pub async fn follow(
                 .map(|s| s.as_str())
                 .unwrap_or_default();
             if let Some(ending) = f.ending(phase(status, deployment.status_reason())) {
+                // Resumed too late for any round (say in CLEAN_UP): the
+                // version was never analysed; ECS's success is no record
+                // that it is healthy, so it is re-analysed as it runs.
+                if ending == Ending::Completed
+                    && target.mode == Mode::Resume
+                    && target.analysis.is_some()
+                    && f.tally.rounds == 0
+                {
+                    log(&format!(
+                        "{}: the resumed service deployment completed before any analysis round: re-analysing the running version",
+                        f.name
+                    ));
+                    // It ended: there is nothing to stop; Ferry's own
+                    // rollback follows a failure, as for a re-analysis.
+                    f.arn = None;
+                    return f.reanalyse(log).await;
+                }
                 return f.finish(ending);
             }
             if f.stopping.is_none() {

@@ -347,10 +347,19 @@ async fn a_flapping_metric_within_the_failures_allowed_completes() {
 }
 
 /// A linear rollout through the library: each traffic step ECS reports is
-/// a step of the report, in order.
+/// a step of the report, in order. The lifecycle moves on one stage per
+/// poll (each stage, and each step's minute of bake, shows to exactly one
+/// DescribeServiceDeployments): every stage is seen however loaded the
+/// machine, and none is seen only because a timer was slow.
 #[tokio::test]
 async fn a_linear_rollouts_steps_are_reported_in_order() {
-    let script = Scripted::start(scripted::progressive_ecs(300)).await;
+    let script = Scripted::start(scripted::lifecycle::progressive_ecs_by_polls(
+        scripted::lifecycle::Clock {
+            ms_per_minute: 1000,
+            stage_ms: 1000,
+        },
+    ))
+    .await;
     let c = clients(&script.url).await;
     let tag = "sampleapi-5e1f0c2-linear";
     let mut plans = plans(
@@ -1081,4 +1090,305 @@ async fn a_local_re_run_re_analyses_the_running_version_instead_of_trusting_it()
         assert!(all.contains(said), "`{said}`:\n{all}");
     }
     assert_eq!(s.ecs.calls("UpdateService").len(), 1, "nothing updated");
+}
+
+/// What the resume tests share: Prometheus with `tag` at `ratio` errors
+/// beside the baseline at 0.001, a scripted ECS at 3 s per minute of bake
+/// and 300 ms per stage (the traffic shift 2.1 s after UpdateService, the
+/// canary step 3 s, the whole rollout about 9 s), GitHub with the last good
+/// release recorded, the repository.
+async fn resume_scene(
+    tag: &str,
+    ratio: f64,
+) -> (Prometheus, Scripted, GitHubState, tempfile::TempDir) {
+    let canary = tag.to_string();
+    let om = series(&[BASELINE, tag], move |v, _| {
+        Some(if v == canary { ratio } else { 0.001 })
+    });
+    let prometheus = Prometheus::start(&om);
+    let ecs = Scripted::start(scripted::lifecycle::progressive_ecs_with(
+        scripted::lifecycle::Clock {
+            ms_per_minute: 3000,
+            stage_ms: 300,
+        },
+    ))
+    .await;
+    let gh = GitHubState::start(REPO).await;
+    gh.set_pulls(SHA, &[7]);
+    gh.seed_deployment(
+        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+        "prod",
+        "sampleapi",
+        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1"}),
+        &["in_progress", "success"],
+    );
+    let repo = repository(&prometheus.url, 0);
+    (prometheus, ecs, gh, repo)
+}
+
+/// Kills (SIGKILL) the deploy of `tag` once its output has `needle`, and
+/// asserts the service deployment it started is still running.
+fn killed_at(repo: &Path, gh: &GitHubState, ecs: &Scripted, tag: &str, needle: &str) {
+    let first = Running::start(repo, gh, &ecs.url, tag, "50ms");
+    first.wait_for(needle, Duration::from_secs(30));
+    first.signal("KILL");
+    let (code, _, text, _) = first.finish(Duration::from_secs(5));
+    assert_eq!(code, None, "killed: {text}");
+    assert_eq!(ecs.calls("UpdateService").len(), 1, "{text}");
+}
+
+/// Asserts what every resumed re-run shows: it said it resumed, never
+/// `unchanged`, sent no UpdateService (the first run's is the only one),
+/// and followed the one service deployment the first run started (every
+/// DescribeServiceDeployments and StopServiceDeployment of both runs names
+/// it).
+fn resumed_the_same_deployment(run: &Run, ecs: &Scripted, described_before: usize) {
+    let all = everything(run);
+    assert!(!all.contains(TOKEN));
+    assert!(!all.contains("unchanged"), "{all}");
+    assert_ne!(run.output("status"), "unchanged", "{run:#?}");
+    assert!(
+        run.stdout.contains(
+            "is already rolling this revision out (an earlier run was interrupted): resuming, following that deployment"
+        ),
+        "{}",
+        run.stdout
+    );
+    let decided: serde_json::Value = serde_json::from_str(run.output("decided-by")).unwrap();
+    let decided = decided["sampleapi"].as_str().unwrap();
+    assert!(
+        decided.starts_with("resumed the rollout an interrupted run started; "),
+        "{decided}"
+    );
+    assert!(
+        run.summary
+            .contains("decided by resumed the rollout an interrupted run started; "),
+        "{}",
+        run.summary
+    );
+    assert_eq!(
+        ecs.calls("UpdateService").len(),
+        1,
+        "the re-run sends no UpdateService"
+    );
+    let described = ecs.calls("DescribeServiceDeployments");
+    assert!(
+        described.len() > described_before,
+        "the re-run followed it: {described:#?}"
+    );
+    let arns: std::collections::BTreeSet<String> = described
+        .iter()
+        .flat_map(|r| r.body["serviceDeploymentArns"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        arns.len(),
+        1,
+        "one service deployment, both runs: {arns:#?}"
+    );
+    let arn = arns.first().unwrap();
+    for stop in ecs.calls("StopServiceDeployment") {
+        assert_eq!(stop.body["serviceDeploymentArn"], arn.as_str());
+    }
+}
+
+/// `kill -9` mid-canary (after its first analysis round, 10 % of traffic
+/// on a healthy version) while the service deployment is IN_PROGRESS; the
+/// re-run comes while it still runs: it resumes following that same
+/// service deployment (no UpdateService), analyses the rest of the canary
+/// and completes, saying it resumed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_deploy_re_run_mid_canary_resumes_the_running_deployment_and_completes() {
+    let tag = "sampleapi-5e1f0c2-resumed";
+    let (_prometheus, ecs, gh, repo) = resume_scene(tag, 0.001).await;
+    killed_at(repo.path(), &gh, &ecs, tag, "error-ratio canary 0.001");
+    let described = ecs.calls("DescribeServiceDeployments").len();
+
+    let run = deploy(repo.path(), &gh, &ecs.url, tag, "60s");
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.output("status"), "succeeded", "{run:#?}");
+    resumed_the_same_deployment(&run, &ecs, described);
+    assert!(ecs.calls("StopServiceDeployment").is_empty());
+    let rounds = Scene::rounds(&run);
+    assert!(!rounds.is_empty(), "the re-run analysed: {}", run.stdout);
+    for r in &rounds {
+        assert!(r.contains("error-ratio canary 0.001 baseline"), "{r}");
+        assert!(r.ends_with(": ok"), "{r}");
+    }
+    let records = gh.deployments_of("prod", "sampleapi");
+    assert_eq!(
+        records.last().unwrap().state(),
+        Some("success"),
+        "{records:#?}"
+    );
+    assert_valid_github_api(&gh.received().await).await;
+}
+
+/// `kill -9` right after UpdateService, on a version at 20 % errors, while
+/// the service deployment is IN_PROGRESS (before its traffic shift); the
+/// re-run resumes following it (no UpdateService), its analysis fails the
+/// canary at the first step, and it stops that same service deployment
+/// with a rollback.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_deploy_re_run_resumes_the_running_deployment_and_rolls_a_burning_canary_back() {
+    let tag = "sampleapi-5e1f0c2-resumedburning";
+    let (_prometheus, ecs, gh, repo) = resume_scene(tag, 0.2).await;
+    killed_at(
+        repo.path(),
+        &gh,
+        &ecs,
+        tag,
+        "updated email-platform-prod-sampleapi",
+    );
+    let described = ecs.calls("DescribeServiceDeployments").len();
+
+    let run = deploy(repo.path(), &gh, &ecs.url, tag, "60s");
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
+    resumed_the_same_deployment(&run, &ecs, described);
+    let stops = ecs.calls("StopServiceDeployment");
+    assert_eq!(stops.len(), 1, "{stops:#?}");
+    assert_eq!(stops[0].body["stopType"], "ROLLBACK");
+    let figures = "error-ratio = 0.2 is above 0.01";
+    let rounds = Scene::rounds(&run);
+    assert_eq!(rounds.len(), 1, "one round decided: {rounds:#?}");
+    assert!(rounds[0].contains(figures), "{rounds:#?}");
+    assert!(run.summary.contains(figures), "{}", run.summary);
+    // Followed to its end: ECS's rollback of that deployment completed.
+    assert!(
+        run.summary.contains(
+            "**Rollback** to `bootstrap:1`: succeeded, the service runs the last good release."
+        ),
+        "{}",
+        run.summary
+    );
+    let records = gh.deployments_of("prod", "sampleapi");
+    assert_eq!(
+        records.last().unwrap().state(),
+        Some("failure"),
+        "{records:#?}"
+    );
+    assert_valid_github_api(&gh.received().await).await;
+}
+
+/// `kill -9` right after UpdateService, on a version at 90 % errors; ECS
+/// then goes on alone (here the test's own DescribeServiceDeployments move
+/// the poll-driven lifecycle on) to CLEAN_UP, past every stage the analysis
+/// runs in, still IN_PROGRESS. The re-run resumes following that deployment, which completes
+/// before any round: ECS's success is no record of an analysis, so the
+/// running version is re-analysed, fails, and Ferry rolls it back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_deployment_that_completes_before_any_round_is_re_analysed() {
+    let tag = "sampleapi-5e1f0c2-resumedlate";
+    let om = series(&[BASELINE, tag], |v, _| {
+        Some(if v == tag { 0.9 } else { 0.001 })
+    });
+    let prometheus = Prometheus::start(&om);
+    let ecs = Scripted::start(scripted::lifecycle::progressive_ecs_by_polls(
+        scripted::lifecycle::Clock {
+            ms_per_minute: 100,
+            stage_ms: 100,
+        },
+    ))
+    .await;
+    let gh = GitHubState::start(REPO).await;
+    gh.set_pulls(SHA, &[7]);
+    let good = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1";
+    gh.seed_deployment(
+        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+        "prod",
+        "sampleapi",
+        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
+        &["in_progress", "success"],
+    );
+    let repo = repository(&prometheus.url, 0);
+    // A 30 s poll: the first run describes the deployment once, at PENDING.
+    let first = Running::start(repo.path(), &gh, &ecs.url, tag, "30s");
+    first.wait_for(
+        "updated email-platform-prod-sampleapi",
+        Duration::from_secs(30),
+    );
+    first.signal("KILL");
+    let (code, _, text, _) = first.finish(Duration::from_secs(5));
+    assert_eq!(code, None, "killed: {text}");
+    assert!(!text.contains("error-ratio canary"), "{text}");
+
+    let c = clients(&ecs.url).await;
+    let (cluster, service) = ("email-platform-prod", "email-platform-prod-sampleapi");
+    let listed = c
+        .ecs
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .send()
+        .await
+        .unwrap();
+    let arn = listed.service_deployments()[0]
+        .service_deployment_arn()
+        .unwrap()
+        .to_string();
+    let mut stages = Vec::new();
+    // Up to BAKE_TIME, the last stage the analysis runs in: the next
+    // describe shows CLEAN_UP.
+    while stages.last().map(String::as_str) != Some("BAKE_TIME") {
+        let described = c
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(&arn)
+            .send()
+            .await
+            .unwrap();
+        let d = &described.service_deployments()[0];
+        let status = d.status().unwrap().as_str();
+        assert!(
+            ["PENDING", "IN_PROGRESS"].contains(&status),
+            "{status} {stages:?}"
+        );
+        stages.push(d.lifecycle_stage().map_or("–", |s| s.as_str()).to_string());
+        assert!(stages.len() < 30, "{stages:?}");
+    }
+
+    let run = deploy(repo.path(), &gh, &ecs.url, tag, "60s");
+    let all = everything(&run);
+    assert!(!all.contains(TOKEN));
+    assert!(!all.contains("unchanged"), "{all}");
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.output("status"), "rolled-back", "{run:#?}");
+    for said in [
+        "is already rolling this revision out (an earlier run was interrupted): resuming, following that deployment",
+        "the resumed service deployment completed before any analysis round: re-analysing the running version",
+        "error-ratio canary 0.9 baseline –: error-ratio = 0.9 is above 0.01",
+    ] {
+        assert!(run.stdout.contains(said), "`{said}`:\n{}", run.stdout);
+    }
+    let decided: serde_json::Value = serde_json::from_str(run.output("decided-by")).unwrap();
+    let decided = decided["sampleapi"].as_str().unwrap();
+    assert!(
+        decided.starts_with(
+            "resumed the rollout an interrupted run started; re-analysis of the running version"
+        ) && decided.contains("error-ratio = 0.9 is above 0.01"),
+        "{decided}"
+    );
+    let updates = ecs.calls("UpdateService");
+    assert_eq!(
+        updates.len(),
+        2,
+        "the first run's, then the rollback: {updates:#?}"
+    );
+    assert_eq!(updates[1].body["taskDefinition"], good);
+    assert!(ecs.calls("StopServiceDeployment").is_empty());
+    assert!(
+        run.summary.contains(
+            "**Rollback** to `bootstrap:1`: succeeded, the service runs the last good release."
+        ),
+        "{}",
+        run.summary
+    );
+    let records = gh.deployments_of("prod", "sampleapi");
+    assert_eq!(
+        records.last().unwrap().state(),
+        Some("failure"),
+        "{records:#?}"
+    );
+    assert_valid_github_api(&gh.received().await).await;
 }

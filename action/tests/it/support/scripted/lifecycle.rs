@@ -159,8 +159,13 @@ struct Deployment {
     target: String,
     config: Value,
     plan: Plan,
-    /// When StopServiceDeployment came, and its stop type.
-    stop: Option<(Instant, String)>,
+    /// When StopServiceDeployment came (milliseconds on this deployment's
+    /// clock), and its stop type.
+    stop: Option<(u64, String)>,
+    /// On a clock driven by the polls ([`progressive_ecs_by_polls`]): how
+    /// many DescribeServiceDeployments answered for it so far. None: on the
+    /// wall clock.
+    polls: Option<u64>,
 }
 
 impl Deployment {
@@ -186,10 +191,20 @@ impl Deployment {
         )
     }
 
+    /// Milliseconds since its creation at `at`: on the wall clock, or
+    /// `stage_ms` per DescribeServiceDeployments answered when the polls
+    /// drive it.
+    fn clock_ms(&self, clock: Clock, at: Instant) -> u64 {
+        match self.polls {
+            Some(n) => n * clock.stage_ms,
+            None => at.duration_since(self.born).as_millis() as u64,
+        }
+    }
+
     /// The lifecycle at `at` (an instant after its creation).
     fn view(&self, clock: Clock, at: Instant) -> View {
-        let running_until = self.stop.as_ref().map_or(at, |(s, _)| (*s).min(at));
-        let mut t = running_until.duration_since(self.born).as_millis() as u64;
+        let now_ms = self.clock_ms(clock, at);
+        let mut t = self.stop.as_ref().map_or(now_ms, |(s, _)| (*s).min(now_ms));
         let mut view = View {
             status: "SUCCESSFUL",
             stage: Some("CLEAN_UP"),
@@ -221,8 +236,8 @@ impl Deployment {
         let Some((stopped, kind)) = &self.stop else {
             return view;
         };
-        let since = at.duration_since(*stopped).as_millis() as u64;
-        let stopped_secs = stopped.duration_since(self.born).as_secs_f64();
+        let since = now_ms.saturating_sub(*stopped);
+        let stopped_secs = *stopped as f64 / 1000.0;
         let (steps, end): (&[&'static str], &'static str) = if kind == "ROLLBACK" {
             (
                 &[
@@ -280,7 +295,7 @@ impl Deployment {
         d["deploymentCircuitBreaker"] =
             json!({"status": "MONITORING", "failureCount": 0, "threshold": 3});
         if let Some((stopped, kind)) = &self.stop {
-            let at = self.created + stopped.duration_since(self.born).as_secs_f64();
+            let at = self.created + *stopped as f64 / 1000.0;
             d["stoppedAt"] = json!(at);
             if kind == "ROLLBACK" {
                 d["rollback"] = json!({
@@ -308,6 +323,8 @@ fn service_arn(cluster: &str, service: &str) -> String {
 
 #[derive(Default)]
 struct Ecs {
+    /// Whether the polls drive the deployments' clocks.
+    by_polls: bool,
     families: Families,
     /// Per service name: its own deployment configuration (as Terraform left
     /// it, then as UpdateService set it).
@@ -423,7 +440,28 @@ pub fn progressive_ecs(ms_per_minute: u64) -> impl Fn(&Request) -> Reply + Send 
 
 /// [`progressive_ecs`] on any [`Clock`].
 pub fn progressive_ecs_with(clock: Clock) -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
-    let state = Mutex::new(Ecs::default());
+    lifecycle(clock, false)
+}
+
+/// [`progressive_ecs_with`] on a clock the polls drive instead of the wall
+/// clock: each DescribeServiceDeployments answered for a deployment moves
+/// it `stage_ms` on. With `ms_per_minute == stage_ms` and whole-minute
+/// bakes, every stage and traffic step shows to exactly that many polls
+/// (one per minute of bake), however late they come: a test of what the
+/// follower reports for each stage races no timer on a loaded machine.
+/// A rolling deployment (Ferry's own rollback, which it follows by
+/// DescribeServices) stays on the wall clock.
+pub fn progressive_ecs_by_polls(
+    clock: Clock,
+) -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
+    lifecycle(clock, true)
+}
+
+fn lifecycle(clock: Clock, by_polls: bool) -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
+    let state = Mutex::new(Ecs {
+        by_polls,
+        ..Ecs::default()
+    });
     let bootstrap = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1".to_string();
     move |r| {
         let mut ecs = state.lock().unwrap();
@@ -460,6 +498,9 @@ pub fn progressive_ecs_with(clock: Clock) -> impl Fn(&Request) -> Reply + Send +
                 };
                 ecs.configs.insert(name.clone(), config.clone());
                 let id = ecs.deployments.len() as u64 + 1_000_001;
+                // A rolling deployment (Ferry's own rollback), which Ferry
+                // follows by DescribeServices, keeps the wall clock.
+                let polls = (ecs.by_polls && Plan::of(&config).strategy != "ROLLING").then_some(0);
                 ecs.deployments.push(Deployment {
                     id,
                     cluster: cluster.clone(),
@@ -471,6 +512,7 @@ pub fn progressive_ecs_with(clock: Clock) -> impl Fn(&Request) -> Reply + Send +
                     plan: Plan::of(&config),
                     config,
                     stop: None,
+                    polls,
                 });
                 Reply::Ok(
                     json!({"service": describe_service(&ecs, clock, &cluster, &name, &bootstrap)}),
@@ -494,8 +536,13 @@ pub fn progressive_ecs_with(clock: Clock) -> impl Fn(&Request) -> Reply + Send +
                 let mut found = Vec::new();
                 let mut failures = Vec::new();
                 for arn in r.body["serviceDeploymentArns"].as_array().unwrap() {
-                    match ecs.deployments.iter().find(|d| d.arn() == *arn) {
-                        Some(d) => found.push(d.describe(&d.view(clock, at))),
+                    match ecs.deployments.iter_mut().find(|d| d.arn() == *arn) {
+                        Some(d) => {
+                            found.push(d.describe(&d.view(clock, at)));
+                            if let Some(n) = &mut d.polls {
+                                *n += 1;
+                            }
+                        }
                         None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
                     }
                 }
@@ -524,7 +571,7 @@ pub fn progressive_ecs_with(clock: Clock) -> impl Fn(&Request) -> Reply + Send +
                         ),
                     );
                 }
-                d.stop = Some((at, kind));
+                d.stop = Some((d.clock_ms(clock, at), kind));
                 Reply::Ok(json!({"serviceDeploymentArn": arn}))
             }
             "ListTasks" => Reply::Ok(json!({"taskArns": []})),
