@@ -951,16 +951,22 @@ pub async fn follow(
                 .map(|s| s.as_str())
                 .unwrap_or_default();
             if let Some(ending) = f.ending(phase(status, deployment.status_reason())) {
-                // Resumed too late for any round (say in CLEAN_UP): the
+                // Completed before any round (resumed too late, say in
+                // CLEAN_UP, or an interval longer than the whole bake): the
                 // version was never analysed; ECS's success is no record
                 // that it is healthy, so it is re-analysed as it runs.
                 if ending == Ending::Completed
-                    && target.mode == Mode::Resume
+                    && target.mode != Mode::Reanalyse
                     && target.analysis.is_some()
                     && f.tally.rounds == 0
                 {
+                    let how = if target.mode == Mode::Resume {
+                        "the resumed service deployment"
+                    } else {
+                        "the service deployment"
+                    };
                     log(&format!(
-                        "{}: the resumed service deployment completed before any analysis round: re-analysing the running version",
+                        "{}: {how} completed before any analysis round: re-analysing the running version",
                         f.name
                     ));
                     // It ended: there is nothing to stop; Ferry's own
