@@ -68,7 +68,7 @@ impl ObjectId {
     /// Checks `text` is a full hex object id.
     pub fn parse(text: &str) -> Result<Self, RevError> {
         let fail = |why| RevError {
-            shown: crate::gha::quote(text),
+            shown: crate::text::quote(text),
             why,
         };
         if text.len() != 40 && text.len() != 64 {
@@ -111,7 +111,7 @@ impl Rev {
     /// Checks `text` against the revision grammar Ferry accepts.
     pub fn parse(text: &str) -> Result<Self, RevError> {
         let fail = |why| RevError {
-            shown: crate::gha::quote(text),
+            shown: crate::text::quote(text),
             why,
         };
         if text.is_empty() {

@@ -20,9 +20,11 @@
 //! - **Shared model**, at the bottom, which every layer uses and which uses no
 //!   adapter: [`manifest`], [`taskdef`], [`image`], [`inputs`] (the one
 //!   grammar of what users type), [`diagnostic`], [`markdown`], [`text`] (the
-//!   one neutraliser of invisible and confusable text), [`budget`] (the run's
+//!   one quoting of outside values in messages, and the one neutraliser of
+//!   invisible and confusable text), [`budget`] (the run's
 //!   tunable limits), [`time`], [`crates`] (the Cargo workspace graph),
-//!   [`outside`] (the one formatter of outside systems' errors), [`cancel`]
+//!   [`outside`] (the one formatter of outside systems' errors), [`trust`]
+//!   (whose records read back from GitHub are believed), [`cancel`]
 //!   (the run's cancellation request).
 
 pub mod aws;
@@ -52,3 +54,4 @@ pub mod taskdef;
 pub mod telemetry;
 pub mod text;
 pub mod time;
+pub mod trust;

@@ -41,7 +41,7 @@ const MAX_BODY_BYTES: usize = 16 << 20;
 
 /// A Prometheus request that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("Prometheus at {url}: {detail}{}", query.as_deref().map(|q| format!(" (query {})", crate::gha::quote(q))).unwrap_or_default())]
+#[error("Prometheus at {url}: {detail}{}", query.as_deref().map(|q| format!(" (query {})", crate::text::quote(q))).unwrap_or_default())]
 pub struct PrometheusError {
     /// The base URL (never with credentials: they are refused).
     pub url: String,

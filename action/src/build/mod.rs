@@ -233,7 +233,7 @@ pub fn prepare(
     let root = git.root().to_path_buf();
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
     manifest
-        .report_warnings(reporter)
+        .report_warnings(|w| reporter.warning(w))
         .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
     let names = opts
         .services

@@ -134,7 +134,7 @@ pub fn from_docker_config(text: &str, host: &str) -> Result<Option<Credentials>,
             let Some((user, password)) = decoded.as_deref().and_then(|t| t.split_once(':')) else {
                 return Err(format!(
                     "the Docker config file's auths.{} is not base64 of user:password: log in again (docker/login-action)",
-                    crate::gha::quote(key)
+                    crate::text::quote(key)
                 ));
             };
             return Ok(Some(Credentials {
@@ -183,7 +183,7 @@ fn error_of(status: hyper::StatusCode, body: &[u8]) -> (String, String) {
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        crate::markdown::truncate_chars(one.trim(), 200)
+        crate::text::truncate_chars(one.trim(), 200)
     };
     let code = field("code").map_or_else(|| status.as_u16().to_string(), |c| clean(&c));
     let message = field("message").map_or_else(
@@ -456,7 +456,7 @@ impl Registry {
                 "CHALLENGE",
                 format!(
                     "the token realm {} is neither https nor this registry: refused",
-                    crate::gha::quote(realm)
+                    crate::text::quote(realm)
                 ),
             ));
         }

@@ -15,7 +15,8 @@ use super::analysis::{self, Verdict};
 use super::model::{DeployReport, Diagnosis, Rollback, ServiceOutcome, Status};
 use super::progressive::{Progress, StepReport};
 use crate::markdown;
-use crate::markdown::{COMMENT_MAX_BYTES, COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES, truncate_chars};
+use crate::markdown::{COMMENT_MAX_BYTES, COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES};
+use crate::text::truncate_chars;
 
 /// What the deploy summary may take of the job summary's 1 MiB (the rest is
 /// left for other steps' summaries).

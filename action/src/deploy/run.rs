@@ -633,7 +633,15 @@ pub async fn execute(
         outcomes,
     };
     for o in &report.outcomes {
-        crate::telemetry::record_outcome(o);
+        crate::telemetry::record_service(&crate::telemetry::ServiceRecord {
+            service: &o.service,
+            environment: &o.env,
+            image: o.image.as_deref(),
+            task_definition_arn: o.task_definition_arn.as_deref(),
+            outcome: o.status.as_str(),
+            duration_secs: o.duration_secs,
+            rolled_back_to: o.rollback.as_ref().map(|r| r.task_definition_arn.as_str()),
+        });
         reporter.info(&describe(o))?;
     }
     if let Some(statuses) = &statuses {

@@ -122,7 +122,7 @@ fn invalid(event: &str, path: &str, value: &str, expected: &'static str) -> Even
     EventError::Invalid {
         event: event.into(),
         field: path.into(),
-        value: super::quote(value),
+        value: crate::text::quote(value),
         expected,
     }
 }

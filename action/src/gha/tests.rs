@@ -595,7 +595,7 @@ mod properties {
 
 #[test]
 fn trusted_authors_and_the_plan_key_come_from_inputs() {
-    use crate::github::trust::{Author, TrustedAuthors};
+    use crate::trust::{Author, TrustedAuthors};
     let bot = |login: &str| Author {
         login: login.into(),
         kind: "Bot".into(),

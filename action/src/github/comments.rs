@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::GitHubError;
 use super::retry::RetryPolicy;
-use super::trust::{self, Author, TrustedAuthors};
+use crate::trust::{self, Author, TrustedAuthors};
 
 /// Comments per page when listing (GitHub's maximum).
 const PER_PAGE: usize = 100;

@@ -9,6 +9,7 @@ pub mod coverage;
 pub mod glob;
 pub mod names;
 mod raw;
+mod selection;
 pub mod template;
 mod validate;
 pub mod yaml;
@@ -373,12 +374,13 @@ impl Manifest {
         Self::parse(&text, display_path)
     }
 
-    /// Shows [`Manifest::warnings`] (deprecated keys) as warning annotations.
-    pub fn report_warnings(&self, reporter: &mut crate::gha::Reporter) -> std::io::Result<()> {
-        for w in &self.warnings {
-            reporter.warning(w)?;
-        }
-        Ok(())
+    /// Shows [`Manifest::warnings`] (deprecated keys) through `warn` (the
+    /// runner's warning annotation), stopping at its first error.
+    pub fn report_warnings<E>(
+        &self,
+        warn: impl FnMut(&Diagnostic) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.warnings.iter().try_for_each(warn)
     }
 
     /// Parses and validates manifest text.
