@@ -269,16 +269,6 @@ pub fn revision(arn: &str) -> String {
         .to_string()
 }
 
-/// `1m 05s`, `42s`, `1h 02m`.
-pub fn duration_text(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
-        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
 fn status_emoji(status: Status) -> &'static str {
     match status {
         Status::Succeeded => "✅",
@@ -379,7 +369,7 @@ impl StepView {
                 .traffic_percent
                 .map_or("–".into(), |p| format!("{}%", analysis::figure(p))),
             stage: s.stage.clone(),
-            at: duration_text(s.started_secs),
+            at: crate::time::duration(s.started_secs),
             rounds: match (s.rounds, s.failed_rounds) {
                 (0, _) => "–".into(),
                 (n, 0) => n.to_string(),
@@ -431,7 +421,7 @@ fn view<'a>(
             revision: r.task_definition_arn.as_deref().map(revision),
             emoji: status_emoji(r.status),
             status: r.status.as_str(),
-            duration: duration_text(r.duration_secs),
+            duration: crate::time::duration(r.duration_secs),
             run_url: r.run_url.as_deref(),
         })
         .collect();
@@ -638,9 +628,6 @@ mod tests {
             revision("arn:aws:ecs:us-east-1:123456789012:task-definition/shop-staging-api:12"),
             "shop-staging-api:12"
         );
-        assert_eq!(duration_text(42.4), "42s");
-        assert_eq!(duration_text(65.0), "1m 05s");
-        assert_eq!(duration_text(3725.0), "1h 02m");
     }
 
     fn canary_progress(version: &str) -> Progress {
