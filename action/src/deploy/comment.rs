@@ -262,11 +262,10 @@ pub fn merge(previous: Option<&str>, report: &DeployReport) -> CommentState {
     state
 }
 
-/// `family:revision` from a task definition ARN.
-pub fn revision(arn: &str) -> String {
-    arn.rsplit_once("task-definition/")
-        .map_or(arn, |(_, rest)| rest)
-        .to_string()
+/// `family:revision` of a task definition ARN for the table; an ARN that
+/// names no revision ([`crate::taskdef::arn_revision`]) is shown whole.
+fn revision(arn: &str) -> String {
+    crate::taskdef::arn_revision(arn).map_or_else(|| arn.to_string(), |(f, r)| format!("{f}:{r}"))
 }
 
 fn status_emoji(status: Status) -> &'static str {
@@ -627,6 +626,11 @@ mod tests {
         assert_eq!(
             revision("arn:aws:ecs:us-east-1:123456789012:task-definition/shop-staging-api:12"),
             "shop-staging-api:12"
+        );
+        // An ARN that names no revision is shown whole, not as one.
+        assert_eq!(
+            revision("arn:aws:ecs:us-east-1:1:task-definition/x"),
+            "arn:aws:ecs:us-east-1:1:task-definition/x"
         );
     }
 

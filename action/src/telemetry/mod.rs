@@ -54,18 +54,6 @@ pub fn traces_url(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
         .map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
 }
 
-/// The digest of an image reference (`repo@sha256:…` → `sha256:…`).
-pub fn digest(image: &str) -> Option<&str> {
-    image.rsplit_once('@').map(|(_, d)| d)
-}
-
-/// The revision of a task definition ARN (`…:task-definition/api:42` → `42`).
-pub fn revision(arn: &str) -> Option<&str> {
-    arn.rsplit_once(':')
-        .map(|(_, r)| r)
-        .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// One service's deploy as telemetry records it: plain fields, so this
 /// adapter needs nothing from the stage that deployed.
 #[derive(Debug, Clone, Copy)]
@@ -94,8 +82,11 @@ pub fn record_service(r: &ServiceRecord<'_>) {
         "deploy.service",
         service = %r.service,
         environment = %r.environment,
-        image.digest = r.image.and_then(digest),
-        task_definition.revision = r.task_definition_arn.and_then(revision),
+        image.digest = r.image.and_then(crate::image::digest),
+        task_definition.revision = r
+            .task_definition_arn
+            .and_then(crate::taskdef::arn_revision)
+            .map(|(_, revision)| revision),
         task_definition.arn = r.task_definition_arn,
         outcome = r.outcome,
         duration_secs = r.duration_secs,
@@ -360,17 +351,6 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| vars.get(k).cloned()
-    }
-
-    #[test]
-    fn digests_and_revisions_are_read_from_references() {
-        assert_eq!(digest("r/api@sha256:ab"), Some("sha256:ab"));
-        assert_eq!(digest("r/api:v1"), None);
-        assert_eq!(
-            revision("arn:aws:ecs:us-east-1:1:task-definition/shop-api:42"),
-            Some("42")
-        );
-        assert_eq!(revision("arn:aws:ecs:us-east-1:1:task-definition/x"), None);
     }
 
     #[test]

@@ -339,7 +339,7 @@ async fn rehearse(runner: &Runner) {
     let image = build.output("image").to_string();
     // What prod's canary analysis will read: the version built and the one
     // it replaces, both healthy (0.1% errors, p99 120 ms).
-    let version = ferry::deploy::analysis::version_of(&image);
+    let version = ferry::image::version(&image);
     let now = prometheus::now();
     let mut series = String::new();
     for (name, value) in [
