@@ -14,7 +14,8 @@
 //!   Jsonnet evaluator that turns the manifest and an image into the task
 //!   definitions [`deploy`] and [`diff`] work on.
 //! - **Adapters**, each the only place that talks to its system: [`git`],
-//!   [`aws`], [`github`], [`prometheus`], [`gha`] (the runner: context,
+//!   [`aws`], [`github`], [`prometheus`], [`http`] (the one hyper HTTPS
+//!   client set-up), [`gha`] (the runner: context,
 //!   stdout, outputs, summary, masking), [`telemetry`]; docker and buildah run
 //!   through [`build::builder`].
 //! - **Shared model**, at the bottom, which every layer uses and which uses no
@@ -40,6 +41,7 @@ pub mod gate;
 pub mod gha;
 pub mod git;
 pub mod github;
+pub mod http;
 pub mod image;
 pub mod inputs;
 pub mod manifest;

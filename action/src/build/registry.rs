@@ -17,8 +17,6 @@ use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 
 use crate::aws::ecr::Image;
@@ -249,7 +247,7 @@ pub struct Registry {
     /// The last `Authorization` value that worked (a bearer token is asked
     /// for again when the registry refuses it).
     authorization: Mutex<Option<Secret>>,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<crate::http::Https, Full<Bytes>>,
 }
 
 struct Answer {
@@ -268,22 +266,17 @@ impl Registry {
         credentials: Option<Credentials>,
     ) -> Result<Self, RegistryError> {
         let base = format!("{}://{host}", if insecure { "http" } else { "https" });
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| RegistryError {
-                operation: format!("registry {host}"),
-                code: "TLS".into(),
-                message: format!("no TLS roots: {e}"),
-            })?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let client = crate::http::client().map_err(|e| RegistryError {
+            operation: format!("registry {host}"),
+            code: "TLS".into(),
+            message: format!("no TLS roots: {e}"),
+        })?;
         Ok(Self {
             host: host.into(),
             base,
             credentials,
             authorization: Mutex::new(None),
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client,
         })
     }
 

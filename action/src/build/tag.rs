@@ -92,12 +92,14 @@ pub struct TagError {
 /// manifest loaded).
 pub fn release_tag(template: &str, vars: TagVars<'_>) -> Result<String, TagError> {
     let sha7 = vars.sha.get(..7).unwrap_or(vars.sha);
-    let tag = template
-        .replace("{service}", vars.service)
-        .replace("{project}", vars.project)
-        .replace("{sha7}", sha7)
-        .replace("{sha}", vars.sha)
-        .replace("{timestamp}", vars.timestamp);
+    let tag = crate::manifest::template::expand(template, |name| match name {
+        "service" => Some(vars.service),
+        "project" => Some(vars.project),
+        "sha7" => Some(sha7),
+        "sha" => Some(vars.sha),
+        "timestamp" => Some(vars.timestamp),
+        _ => None,
+    });
     if valid_tag(&tag) {
         Ok(tag)
     } else {

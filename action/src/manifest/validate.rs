@@ -471,11 +471,7 @@ fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
 
 fn resolve_build(c: &mut Checker<'_>, raw: RawBuild) -> BuildSettings {
     let tag = raw.tag.unwrap_or_else(|| DEFAULT_TAG.into());
-    let mut rest = tag.as_str();
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let name = &after[..close];
+    for name in super::template::placeholders(&tag) {
         if !TAG_PLACEHOLDERS.contains(&name) {
             c.at_value(
                 "build.tag",
@@ -483,7 +479,6 @@ fn resolve_build(c: &mut Checker<'_>, raw: RawBuild) -> BuildSettings {
                 format!("known placeholders: {}", TAG_PLACEHOLDERS.join(", ")),
             );
         }
-        rest = &after[close + 1..];
     }
     if !tag.contains("{sha") && !tag.contains("{timestamp}") {
         c.at_value(
@@ -700,15 +695,7 @@ fn resolve_gate(
             "the gate checks the environment an image is promoted from; add `promote-from: staging` or move `gate:` to the environment that has it".into(),
         );
     }
-    let url = raw.prometheus.trim().trim_end_matches('/');
-    if let Err(why) = names::http_url(url) {
-        c.at_value(
-            &format!("{path}.prometheus"),
-            format!("{:?} is not a Prometheus URL: {why}", raw.prometheus),
-            "write its base URL, e.g. https://prometheus.example.com or http://127.0.0.1:9090"
-                .into(),
-        );
-    }
+    let url = prometheus_url(c, &path, &raw.prometheus);
     let max = raw.max_burn_rate.unwrap_or(DEFAULT_MAX_BURN_RATE);
     if !(max.is_finite() && max > 0.0) {
         c.at_value(
@@ -970,13 +957,31 @@ fn check_unique_names(c: &mut Checker<'_>, m: &Manifest) {
     }
 }
 
+/// Checks `{path}.prometheus`, the base URL of a Prometheus (a gate's and
+/// a canary analysis's): the one rule and message for both. The URL as
+/// the clients use it (trimmed, without a trailing `/`).
+fn prometheus_url<'t>(c: &mut Checker<'_>, path: &str, text: &'t str) -> &'t str {
+    let url = text.trim().trim_end_matches('/');
+    if let Err(why) = names::http_url(url) {
+        c.at_value(
+            &format!("{path}.prometheus"),
+            format!("{text:?} is not a Prometheus URL: {why}"),
+            "write its base URL, e.g. https://prometheus.example.com or http://127.0.0.1:9090"
+                .into(),
+        );
+    }
+    url
+}
+
 /// The tag `template` renders for `service`, with a full-length sha and
 /// timestamp.
 fn render_tag(template: &str, service: &str, project: &str) -> String {
-    template
-        .replace("{service}", service)
-        .replace("{project}", project)
-        .replace("{sha7}", "0123456")
-        .replace("{sha}", "0123456789abcdef0123456789abcdef01234567")
-        .replace("{timestamp}", "20260101000000")
+    super::template::expand(template, |name| match name {
+        "service" => Some(service),
+        "project" => Some(project),
+        "sha7" => Some("0123456"),
+        "sha" => Some("0123456789abcdef0123456789abcdef01234567"),
+        "timestamp" => Some("20260101000000"),
+        _ => None,
+    })
 }
