@@ -235,7 +235,7 @@ async fn connect(
         let (host, insecure) = named.unwrap_or_default();
         let (login, docker_has_it) = match &settings.credentials {
             Some(c) => (Some(c.clone()), false),
-            None => (docker_config_login(&host)?, true),
+            None => docker_config_login(&host)?,
         };
         let reg = Registry::new(&host, insecure, login.clone())
             .map_err(|e| BuildError::Input(e.to_string()))?;
@@ -286,23 +286,38 @@ async fn connect(
     Ok((host, insecure, target))
 }
 
-/// The login the Docker config file holds for `host`, if any.
-fn docker_config_login(host: &str) -> Result<Option<Credentials>, BuildError> {
-    let Some(path) = registry::docker_config_path(&|k| std::env::var(k).ok()) else {
-        return Ok(None);
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(BuildError::Input(format!(
-                "{}: cannot read the Docker config file: {e}",
-                path.display()
-            )));
+/// The login a Docker config file holds for `host`, if any, and whether
+/// the builder already reads it: first the builder's own file
+/// (`$DOCKER_CONFIG`, `~/.docker`), then the runner's, which
+/// action/container-run mounts read-only into the action's container and
+/// names in [`registry::RUNNER_DOCKER_CONFIG`] (docker/login-action wrote
+/// it on the runner; docker inside the container does not read it, so
+/// Ferry gives docker that login itself).
+fn docker_config_login(host: &str) -> Result<(Option<Credentials>, bool), BuildError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let own = registry::docker_config_path(&env);
+    let runner = env(registry::RUNNER_DOCKER_CONFIG)
+        .filter(|p| !p.trim().is_empty())
+        .map(PathBuf::from);
+    for (path, builder_reads_it) in [(own, true), (runner, false)] {
+        let Some(path) = path else { continue };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(BuildError::Input(format!(
+                    "{}: cannot read the Docker config file: {e}",
+                    path.display()
+                )));
+            }
+        };
+        if let Some(login) = registry::from_docker_config(&text, host)
+            .map_err(|e| BuildError::Input(format!("{}: {e}", path.display())))?
+        {
+            return Ok((Some(login), builder_reads_it));
         }
-    };
-    registry::from_docker_config(&text, host)
-        .map_err(|e| BuildError::Input(format!("{}: {e}", path.display())))
+    }
+    Ok((None, true))
 }
 
 /// Asks docker what it can do (`docker version`, `docker buildx version`,

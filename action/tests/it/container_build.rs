@@ -221,3 +221,95 @@ fn build_runs_in_the_action_image_through_the_mounted_docker_socket() {
     assert!(run.summary.contains("| built |"), "{}", run.summary);
     assert_eq!(aws.requests(), Vec::<String>::new(), "no AWS call");
 }
+
+/// The composite action's step (`action/container-run run`) on a runner
+/// where docker/login-action logged in: the runner's Docker config file,
+/// mounted read-only into the container, gives Ferry the login (no inputs),
+/// and Ferry hands it to docker inside; the file is left as it was.
+#[test]
+fn the_runner_s_docker_login_reaches_the_container_action() {
+    let Some(docker) = Docker::get("the_runner_s_docker_login_reaches_the_container_action") else {
+        return;
+    };
+    let image = docker.action_image();
+    let aws = Recorder::start();
+    let registry = testbed_url("AUTH_REGISTRY");
+    let name = unique("ferry-runner-login/hello");
+    let (repo, sha) = repository(&registry, &name);
+    chown_workspace(repo.path());
+    // The runner's home, as docker/login-action leaves it.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".docker")).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{TOKEN}"));
+    let config_text =
+        serde_json::json!({ "auths": { registry.as_str(): { "auth": auth } } }).to_string();
+    let config = home.path().join(".docker/config.json");
+    std::fs::write(&config, &config_text).unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let files = temp.path().join("_runner_file_commands");
+    let workflow = temp.path().join("_github_workflow");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::create_dir_all(&workflow).unwrap();
+    let event = workflow.join("event.json");
+    std::fs::write(&event, "{}").unwrap();
+    let output = files.join("set_output_1");
+    let summary = files.join("step_summary_1");
+    std::fs::write(&output, "").unwrap();
+    std::fs::write(&summary, "").unwrap();
+    let mut cmd = Command::new(support::root().join("action/container-run"));
+    cmd.args(["run", &image.tag])
+        .current_dir(repo.path())
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("GITHUB_TOKEN")
+        .env("HOME", home.path())
+        .env("DOCKER_HOST", &docker.host)
+        .env("FERRY_DOCKER_SOCKET", &docker.socket)
+        .env("FERRY_CONTAINER_NETWORK", "host")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", repo.path())
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_EVENT_NAME", "workflow_dispatch")
+        .env("GITHUB_SHA", &sha)
+        .env("GITHUB_REPOSITORY", "acme/platform")
+        .env("RUNNER_TEMP", temp.path())
+        .env("INPUT_COMMAND", "build")
+        .env("INPUT_SERVICES", "all")
+        .env("INPUT_REGISTRY-USERNAME", "")
+        .env("INPUT_REGISTRY-TOKEN", "")
+        .env("INPUT_GITHUB-TOKEN", "ghs_x");
+    for (k, v) in aws_env(&aws) {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let outputs = support::parse_outputs(&std::fs::read_to_string(&output).unwrap());
+    check_pushed(&stdout, &outputs, &registry, &name);
+    let shown: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    assert!(
+        !shown.iter().any(|l| l.contains(TOKEN)),
+        "the registry password leaked"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        config_text,
+        "the runner's Docker config is read, never written"
+    );
+    assert_eq!(aws.requests(), Vec::<String>::new(), "no AWS call");
+
+    // Without the runner's login (and in another job: the container's own
+    // Docker config, in the job's temp folder, is gone too) it is refused.
+    std::fs::remove_file(&config).unwrap();
+    let other_job = tempfile::tempdir().unwrap();
+    let refused = cmd.env("RUNNER_TEMP", other_job.path()).output().unwrap();
+    let said = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success(), "{said}");
+    assert!(said.contains("UNAUTHORIZED"), "{said}");
+}
