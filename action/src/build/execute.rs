@@ -274,7 +274,7 @@ async fn connect(
                 &auth_file,
                 &login.username,
             );
-            let out = builder::run(&argv, &settings.root, Some(&login.password))
+            let out = builder::run(&argv, &settings.root, Some(&login.password), &[])
                 .await
                 .map_err(|e| builder_login(format!("cannot run {}: {e}", argv[0])))?;
             if !out.success {
@@ -335,9 +335,15 @@ async fn docker_mode(
             .to_string()
     };
     let version = builder::run(
-        &argv(&["docker", "version", "--format", "{{.Server.Version}}"]),
+        &argv(&[
+            "docker",
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Client.Version}}",
+        ]),
         root,
         None,
+        &[],
     )
     .await
     .map_err(|e| BuildError::Input(format!("cannot run docker: {e}\n  help: install the docker CLI, or build with `--builder buildah`")))?;
@@ -347,13 +353,13 @@ async fn docker_mode(
             last_line(&version.log)
         )));
     }
-    let has_buildx = builder::run(&argv(&["docker", "buildx", "version"]), root, None)
+    let has_buildx = builder::run(&argv(&["docker", "buildx", "version"]), root, None, &[])
         .await
         .is_ok_and(|o| o.success);
     let inspect = if has_buildx {
         // buildx without a usable builder: its docker driver's recipe.
         Some(
-            builder::run(&argv(&["docker", "buildx", "inspect"]), root, None)
+            builder::run(&argv(&["docker", "buildx", "inspect"]), root, None, &[])
                 .await
                 .ok()
                 .filter(|o| o.success)
@@ -363,13 +369,12 @@ async fn docker_mode(
     } else {
         None
     };
-    let (mode, driver) = builder::docker_mode(inspect.as_deref());
+    let mut versions = version.log.split_whitespace();
+    let server = versions.next().unwrap_or("unknown");
+    let client = versions.next().unwrap_or("");
+    let (mode, driver) = builder::docker_mode(inspect.as_deref(), client);
     reporter
-        .info(&builder::docker_choice(
-            mode,
-            driver.as_deref(),
-            version.log.trim(),
-        ))
+        .info(&builder::docker_choice(mode, driver.as_deref(), server))
         .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
     Ok(mode)
 }
@@ -464,11 +469,26 @@ async fn build(shared: &Shared, plan: &Plan, log: &mut String) -> Result<Option<
         insecure: shared.insecure,
         scratch,
         push: !matches!(shared.target, Target::Local),
+        cache_from: plan
+            .cache_from
+            .iter()
+            .map(|t| format!("{}/{}:{t}", shared.host, plan.repository))
+            .collect(),
     };
+    let env = builder::command_env(shared.recipe);
+    for argv in builder::cache_pulls(shared.recipe, &spec) {
+        log.push_str(&format!("$ {}\n", argv.join(" ")));
+        match builder::run(&argv, &shared.root, None, &env).await {
+            Ok(out) if out.success => log.push_str(&out.log),
+            // No last image (a first build, another registry): no cache.
+            Ok(out) => log.push_str(&format!("(no cache from it) {}", out.log)),
+            Err(e) => log.push_str(&format!("(no cache from it) cannot run docker: {e}\n")),
+        }
+    }
     let mut last_log = String::new();
     for argv in builder::build_argvs(shared.recipe, &spec) {
         log.push_str(&format!("$ {}\n", argv.join(" ")));
-        let out = builder::run(&argv, &shared.root, None)
+        let out = builder::run(&argv, &shared.root, None, &env)
             .await
             .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
         log.push_str(&out.log);

@@ -16,6 +16,7 @@ mod support;
 
 mod action_yml;
 mod budget_hostile;
+mod build_cache;
 mod build_e2e;
 mod commands_doc;
 mod container_action;
