@@ -90,6 +90,7 @@ fn container_run(
         .env("DOCKER_BUILDKIT", "0")
         .env("GITHUB_OUTPUT", &output)
         .env("FERRY_IMAGE_BUILD_ARGS", build_args)
+        .env("FERRY_IMAGE_BINARY", fork.join("ferry"))
         .envs(env.iter().copied())
         .output()
         .unwrap();

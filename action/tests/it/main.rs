@@ -14,6 +14,7 @@
 
 mod support;
 
+mod action_archive;
 mod action_yml;
 mod budget_hostile;
 mod build_cache;
