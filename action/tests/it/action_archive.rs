@@ -223,13 +223,15 @@ fn the_source_identity_is_the_same_from_an_archive_and_covers_what_the_image_rea
 }
 
 /// The composite action (action/action.yml's steps through container-run)
-/// from the archive, in another repository whose default branch is
-/// `master`: it builds the image from its own files and labels it with the
-/// hash a clone computes, then runs Ferry there.
+/// and the container action (the root action.yml) from the archive, in
+/// another repository whose default branch is `master`: the composite
+/// builds the image from its own files and labels it with the hash a clone
+/// computes, then runs Ferry there; the container action's Dockerfile is
+/// built with the action's folder as the context and runs Ferry there too.
 #[test]
-fn the_composite_action_from_an_archive_builds_and_runs_in_another_repository() {
+fn both_actions_from_an_archive_build_and_run_in_another_repository() {
     let Some(docker) =
-        Docker::get("the_composite_action_from_an_archive_builds_and_runs_in_another_repository")
+        Docker::get("both_actions_from_an_archive_build_and_run_in_another_repository")
     else {
         return;
     };
@@ -354,4 +356,54 @@ fn the_composite_action_from_an_archive_builds_and_runs_in_another_repository() 
     assert!(run.status.success(), "{stdout}\n{stderr}");
     let outputs = parse_outputs(&std::fs::read_to_string(&step_output).unwrap());
     assert_eq!(outputs["services"], r#"["api"]"#, "{outputs:?}");
+
+    // The container action (the root action.yml, `image: Dockerfile` before
+    // the first publish), as the runner builds it: `docker build -f
+    // <action>/Dockerfile <action>`, the action's own folder the context.
+    // The test bed's only difference: local bases and the ferry binary
+    // cargo built (Docker Hub is out of reach), passed as build arguments.
+    let root_action: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(action.join("action.yml")).unwrap())
+            .unwrap();
+    assert_eq!(root_action["runs"]["image"].as_str(), Some("Dockerfile"));
+    std::fs::copy(&binary, action.join("ferry")).unwrap();
+    let tag = "ferry-root-action:archive";
+    let built = docker
+        .cmd()
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "--quiet", "--tag", tag, "--file"])
+        .arg(action.join("Dockerfile"))
+        .args(["--build-arg", &format!("DOCKER_CLI_IMAGE={base}")])
+        .args(["--build-arg", &format!("RUST_IMAGE={base}")])
+        .args(["--build-arg", &format!("RUNTIME_IMAGE={base}")])
+        .args(["--build-arg", "FERRY_BINARY=context"])
+        .arg(&action)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "the runner's build of the root action: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let step = container_support::ContainerStep {
+        docker: &docker,
+        image: tag,
+        args: vec![],
+        workspace: repo,
+        event_name: "push",
+        event: serde_json::json!({
+            "ref": "refs/heads/master", "before": "0".repeat(40), "after": sha,
+            "created": true, "forced": false, "deleted": false,
+            "repository": { "default_branch": "master", "full_name": "shop/platform" }
+        }),
+        inputs: container_support::runner_inputs(&[("command", "detect")], "ghs_x"),
+        env: vec![
+            ("GITHUB_SHA".into(), sha.clone()),
+            ("GITHUB_REF".into(), "refs/heads/master".into()),
+        ],
+    }
+    .run();
+    assert_eq!(step.code, 0, "{step:#?}");
+    assert_eq!(step.output("services"), r#"["api"]"#);
+    docker.ok(&["rmi", "--force", tag]);
 }
