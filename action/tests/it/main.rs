@@ -56,6 +56,7 @@ mod plan_comment_hostile;
 mod plan_comment_input;
 mod plan_comment_prism;
 mod plan_comment_terraform;
+mod release_action;
 mod release_rehearsal;
 mod render;
 mod render_confined;
