@@ -309,53 +309,32 @@ fn both_actions_from_an_archive_build_and_run_in_another_repository() {
     assert_eq!(label.trim(), expected, "the label is what a clone computes");
 
     // The ferry step: detect on the first push of master.
-    let temp = tempfile::tempdir().unwrap();
-    let files = temp.path().join("_runner_file_commands");
-    let workflow = temp.path().join("_github_workflow");
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::create_dir_all(&workflow).unwrap();
-    let event = workflow.join("event.json");
-    std::fs::write(
-        &event,
-        serde_json::json!({
-            "ref": "refs/heads/master", "before": "0".repeat(40), "after": sha,
-            "created": true, "forced": false, "deleted": false,
-            "repository": { "default_branch": "master", "full_name": "shop/platform" }
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let step_output = files.join("set_output_1");
-    let summary = files.join("step_summary_1");
-    std::fs::write(&step_output, "").unwrap();
-    std::fs::write(&summary, "").unwrap();
-    let run = Command::new(action.join("action/container-run"))
-        .args(["run", &local])
-        .current_dir(repo)
-        .env_remove("GITHUB_TOKEN")
-        .env("DOCKER_HOST", &docker.host)
-        .env("FERRY_DOCKER_SOCKET", &docker.socket)
-        .env("FERRY_CONTAINER_NETWORK", "host")
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_WORKSPACE", repo)
-        .env("GITHUB_OUTPUT", &step_output)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_EVENT_NAME", "push")
-        .env("GITHUB_REF", "refs/heads/master")
-        .env("GITHUB_SHA", &sha)
-        .env("GITHUB_REPOSITORY", "shop/platform")
-        .env("RUNNER_TEMP", temp.path())
-        .env("INPUT_COMMAND", "detect")
-        .env("INPUT_MANIFEST", ".github/ferry.yml")
-        .env("INPUT_GITHUB-TOKEN", "ghs_x")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{stdout}\n{stderr}");
-    let outputs = parse_outputs(&std::fs::read_to_string(&step_output).unwrap());
-    assert_eq!(outputs["services"], r#"["api"]"#, "{outputs:?}");
+    let event = serde_json::json!({
+        "ref": "refs/heads/master", "before": "0".repeat(40), "after": sha,
+        "created": true, "forced": false, "deleted": false,
+        "repository": { "default_branch": "master", "full_name": "shop/platform" }
+    });
+    let step = container_support::CompositeStep {
+        docker: &docker,
+        action_root: &action,
+        image: &local,
+        workspace: repo,
+        event_name: "push",
+        event: event.clone(),
+        env: [
+            ("GITHUB_REF", "refs/heads/master"),
+            ("GITHUB_SHA", sha.as_str()),
+            ("GITHUB_REPOSITORY", "shop/platform"),
+            ("INPUT_COMMAND", "detect"),
+            ("INPUT_MANIFEST", ".github/ferry.yml"),
+            ("INPUT_GITHUB-TOKEN", "ghs_x"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into(),
+    }
+    .run();
+    assert_eq!(step.code, 0, "{step:#?}");
+    assert_eq!(step.output("services"), r#"["api"]"#);
 
     // The container action (the root action.yml, `image: Dockerfile` before
     // the first publish), as the runner builds it: `docker build -f
@@ -391,11 +370,7 @@ fn both_actions_from_an_archive_build_and_run_in_another_repository() {
         args: vec![],
         workspace: repo,
         event_name: "push",
-        event: serde_json::json!({
-            "ref": "refs/heads/master", "before": "0".repeat(40), "after": sha,
-            "created": true, "forced": false, "deleted": false,
-            "repository": { "default_branch": "master", "full_name": "shop/platform" }
-        }),
+        event,
         inputs: container_support::runner_inputs(&[("command", "detect")], "ghs_x"),
         env: vec![
             ("GITHUB_SHA".into(), sha.clone()),

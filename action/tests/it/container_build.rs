@@ -245,52 +245,36 @@ fn the_runner_s_docker_login_reaches_the_container_action() {
         serde_json::json!({ "auths": { registry.as_str(): { "auth": auth } } }).to_string();
     let config = home.path().join(".docker/config.json");
     std::fs::write(&config, &config_text).unwrap();
-    let temp = tempfile::tempdir().unwrap();
-    let files = temp.path().join("_runner_file_commands");
-    let workflow = temp.path().join("_github_workflow");
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::create_dir_all(&workflow).unwrap();
-    let event = workflow.join("event.json");
-    std::fs::write(&event, "{}").unwrap();
-    let output = files.join("set_output_1");
-    let summary = files.join("step_summary_1");
-    std::fs::write(&output, "").unwrap();
-    std::fs::write(&summary, "").unwrap();
-    let mut cmd = Command::new(support::root().join("action/container-run"));
-    cmd.args(["run", &image.tag])
-        .current_dir(repo.path())
-        .env_remove("DOCKER_CONFIG")
-        .env_remove("GITHUB_TOKEN")
-        .env("HOME", home.path())
-        .env("DOCKER_HOST", &docker.host)
-        .env("FERRY_DOCKER_SOCKET", &docker.socket)
-        .env("FERRY_CONTAINER_NETWORK", "host")
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_WORKSPACE", repo.path())
-        .env("GITHUB_OUTPUT", &output)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_EVENT_NAME", "workflow_dispatch")
-        .env("GITHUB_SHA", &sha)
-        .env("GITHUB_REPOSITORY", "acme/platform")
-        .env("RUNNER_TEMP", temp.path())
-        .env("INPUT_COMMAND", "build")
-        .env("INPUT_SERVICES", "all")
-        .env("INPUT_REGISTRY-USERNAME", "")
-        .env("INPUT_REGISTRY-TOKEN", "")
-        .env("INPUT_GITHUB-TOKEN", "ghs_x");
-    for (k, v) in aws_env(&aws) {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let outputs = support::parse_outputs(&std::fs::read_to_string(&output).unwrap());
-    check_pushed(&stdout, &outputs, &registry, &name);
-    let shown: Vec<&str> = stdout
+    let mut env: Vec<(String, String)> = [
+        ("HOME", home.path().to_str().unwrap()),
+        ("GITHUB_SHA", sha.as_str()),
+        ("GITHUB_REPOSITORY", "acme/platform"),
+        ("INPUT_COMMAND", "build"),
+        ("INPUT_SERVICES", "all"),
+        ("INPUT_REGISTRY-USERNAME", ""),
+        ("INPUT_REGISTRY-TOKEN", ""),
+        ("INPUT_GITHUB-TOKEN", "ghs_x"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into();
+    env.extend(aws_env(&aws));
+    let step = container_support::CompositeStep {
+        docker: &docker,
+        action_root: &support::root(),
+        image: &image.tag,
+        workspace: repo.path(),
+        event_name: "workflow_dispatch",
+        event: serde_json::json!({}),
+        env,
+    };
+    let job = tempfile::tempdir().unwrap();
+    let run = step.run_in(job.path());
+    assert_eq!(run.code, 0, "{run:#?}");
+    check_pushed(&run.stdout, &run.outputs, &registry, &name);
+    let shown: Vec<&str> = run
+        .stdout
         .lines()
-        .chain(stderr.lines())
+        .chain(run.stderr.lines())
         .filter(|l| !l.starts_with("::add-mask::"))
         .collect();
     assert!(
@@ -307,9 +291,7 @@ fn the_runner_s_docker_login_reaches_the_container_action() {
     // Without the runner's login (and in another job: the container's own
     // Docker config, in the job's temp folder, is gone too) it is refused.
     std::fs::remove_file(&config).unwrap();
-    let other_job = tempfile::tempdir().unwrap();
-    let refused = cmd.env("RUNNER_TEMP", other_job.path()).output().unwrap();
-    let said = String::from_utf8_lossy(&refused.stdout);
-    assert!(!refused.status.success(), "{said}");
-    assert!(said.contains("UNAUTHORIZED"), "{said}");
+    let refused = step.run();
+    assert_ne!(refused.code, 0, "{refused:#?}");
+    assert!(refused.stdout.contains("UNAUTHORIZED"), "{refused:#?}");
 }
