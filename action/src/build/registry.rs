@@ -91,6 +91,12 @@ pub fn docker_config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBu
         .or_else(|| present("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")))
 }
 
+/// The variable naming the runner's Docker config file inside the action's
+/// container: action/container-run mounts the runner's
+/// `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`, where
+/// docker/login-action writes) read-only and sets this to its path there.
+pub const RUNNER_DOCKER_CONFIG: &str = "FERRY_RUNNER_DOCKER_CONFIG";
+
 /// The host a Docker config `auths` key names: `https://ghcr.io`,
 /// `ghcr.io/`, `https://index.docker.io/v1/` → `ghcr.io`, `docker.io`.
 fn config_key_host(key: &str) -> String {

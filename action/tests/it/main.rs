@@ -14,8 +14,10 @@
 
 mod support;
 
+mod action_archive;
 mod action_yml;
 mod budget_hostile;
+mod build_cache;
 mod build_e2e;
 mod commands_doc;
 mod container_action;
@@ -54,6 +56,7 @@ mod plan_comment_hostile;
 mod plan_comment_input;
 mod plan_comment_prism;
 mod plan_comment_terraform;
+mod release_action;
 mod release_rehearsal;
 mod render;
 mod render_confined;
