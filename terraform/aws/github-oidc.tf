@@ -8,8 +8,11 @@
 #
 # Trust is by the token's `sub` claim, matched exactly (StringEquals, no
 # wildcards): this repository only, and
-#   - prod: only jobs that run in the GitHub environment `prod`
-#     (`environment: prod`, behind its required reviewers), for all roles;
+#   - prod: jobs that run in the GitHub environment `prod` (`environment:
+#     prod`, behind its required reviewers), for all roles; the plan role,
+#     which is read-only (github_read, github_state_plan), also accepts
+#     pull_request jobs, so a PR gets a prod plan without waiting for
+#     approval (only the apply waits);
 #   - staging: jobs in the environment `staging`; the plan role also accepts
 #     pull_request jobs, so PRs get a staging plan without an environment;
 #   - build: pushes to the release branch.
@@ -33,7 +36,7 @@ locals {
   # Literal on purpose, not a variable: prod's trust cannot be widened from a
   # tfvars file.
   github_role_subjects = {
-    plan   = var.environment == "prod" ? [local.github_sub_environment] : [local.github_sub_environment, local.github_sub_pull_request]
+    plan   = [local.github_sub_environment, local.github_sub_pull_request]
     apply  = [local.github_sub_environment]
     deploy = [local.github_sub_environment]
   }

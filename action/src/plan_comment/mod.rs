@@ -7,6 +7,7 @@
 //! on a dry run). [`prepare`] is pure and holds all decisions; [`run`] adds
 //! the effects.
 
+pub mod apply;
 pub mod budget;
 pub mod build;
 pub mod counts;

@@ -26,6 +26,17 @@ pub enum Command {
         #[arg(long)]
         expected_hash: Option<String>,
     },
+    /// Put the outcome of `terraform apply -json` on the pull request's
+    /// plan comment and in the job summary; fail when the apply failed.
+    ///
+    /// Outputs `applied`, `resources-applied`, `resources-failed`.
+    PlanApplied {
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// The output of `terraform apply -json` (one JSON message a line).
+        #[arg(long, env = "INPUT_APPLY-LOG")]
+        apply_log: PathBuf,
+    },
     /// Build, tag and push each service's image; reuse one built from the
     /// same inputs.
     ///
@@ -86,6 +97,9 @@ impl Command {
                 plan,
                 expected_hash,
             } => plan::verify(plan, expected_hash, ctx, reporter).await,
+            Command::PlanApplied { plan, apply_log } => {
+                plan::applied(plan, apply_log, ctx, reporter).await
+            }
             Command::Build(args) => build::run(args, manifest, ctx, reporter).await,
             Command::Render(args) => render::run(args, manifest, ctx, reporter),
             Command::Diff(args) => diff::run(args, manifest, ctx, reporter).await,

@@ -125,3 +125,18 @@ pub async fn verify(
         ))
         .map_err(|e| Failure::message(format!("cannot write the log: {e}")))
 }
+
+/// Runs `ferry plan-applied`.
+pub async fn applied(
+    args: PlanArgs,
+    apply_log: PathBuf,
+    ctx: &Context,
+    reporter: &mut Reporter,
+) -> Outcome {
+    let opts = plan_comment::apply::ApplyOptions {
+        plan: with_key(args.into(), ctx, reporter)?,
+        log: apply_log,
+    };
+    plan_comment::apply::run(ctx, &opts, reporter).await?;
+    Ok(())
+}
