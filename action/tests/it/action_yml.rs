@@ -66,6 +66,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
     ("images", &["deploy", "gate"]),
     ("plan", &["plan-comment", "plan-verify", "plan-applied"]),
     ("apply-log", &["plan-applied"]),
+    ("compare-with", &["plan-comment"]),
     ("base", &["detect", "release"]),
     ("head", &["detect", "release"]),
     ("builder", &["build", "release"]),

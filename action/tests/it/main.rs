@@ -46,6 +46,7 @@ mod metrics_render;
 mod no_silent_miss;
 mod plan_comment_budget;
 mod plan_comment_cli;
+mod plan_comment_compare;
 mod plan_comment_diff;
 mod plan_comment_digest;
 mod plan_comment_fail_closed;
