@@ -41,6 +41,7 @@ def github_trust_subjects(env: str) -> dict:
         "github_sub_environment",
         "github_sub_pull_request",
         "github_sub_release",
+        "github_sub_main",
         "github_role_subjects",
         "github_trust_subjects",
     ]
@@ -70,8 +71,13 @@ def ci_roles_trust_only_this_repository_and_prod_writes_only_from_the_prod_envir
                 # Writing roles: only jobs in the environment (prod's behind its reviewers).
                 assert subs == [f"repo:{repo}:environment:{env}"], f"{env}/{role} trusts {subs}"
             else:
-                # The read-only plan role: the environment and pull_request jobs.
-                assert subs == [f"repo:{repo}:environment:{env}", f"repo:{repo}:pull_request"], f"{env}/{role} trusts {subs}"
+                # The read-only plan role: the environment, pull_request jobs,
+                # and main's jobs without an environment (the drift schedule).
+                assert subs == [
+                    f"repo:{repo}:environment:{env}",
+                    f"repo:{repo}:pull_request",
+                    f"repo:{repo}:ref:refs/heads/main",
+                ], f"{env}/{role} trusts {subs}"
 
     # One trust policy document per role, comparing `sub` exactly
     # (StringEquals, not StringLike) with those subjects, and requiring the

@@ -13,6 +13,7 @@ pub mod build;
 pub mod compare;
 pub mod counts;
 pub mod diff;
+pub mod drift;
 pub mod error;
 pub mod input;
 pub mod load;

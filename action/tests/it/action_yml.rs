@@ -64,9 +64,13 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
         &["detect", "build", "deploy", "gate", "release"],
     ),
     ("images", &["deploy", "gate"]),
-    ("plan", &["plan-comment", "plan-verify", "plan-applied"]),
+    (
+        "plan",
+        &["plan-comment", "plan-verify", "plan-applied", "drift"],
+    ),
     ("apply-log", &["plan-applied"]),
     ("compare-with", &["plan-comment"]),
+    ("ignore-from", &["drift"]),
     ("base", &["detect", "release"]),
     ("head", &["detect", "release"]),
     ("builder", &["build", "release"]),
@@ -104,6 +108,7 @@ const COMMANDS: &[&str] = &[
     "plan-comment",
     "plan-verify",
     "plan-applied",
+    "drift",
     "release",
     "metrics",
 ];

@@ -62,6 +62,7 @@ mod render_confined;
 mod render_invalid;
 mod render_manifest;
 mod terraform_apply_flow;
+mod terraform_drift;
 mod trace_otlp;
 mod trusted_records;
 mod workflow_commands;

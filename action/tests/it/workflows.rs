@@ -339,6 +339,23 @@ fn terraform_problems(text: &str) -> Vec<String> {
             }
         }
     }
+    // Drift, per environment, on a schedule, without an environment (no approval).
+    for env in ["staging", "prod"] {
+        let found = jobs_running(&wf, "drift", env);
+        if wf["on"].get("schedule").is_none() || found.is_empty() {
+            out.push(format!("terraform.yml: no scheduled drift job for {env}"));
+        }
+        for (id, job) in found {
+            if job["permissions"]["issues"].as_str() != Some("write") {
+                out.push(format!("job `{id}`: the drift issue needs `issues: write`"));
+            }
+            if job["permissions"]["pull-requests"].is_string() || environment(job).is_some() {
+                out.push(format!(
+                    "job `{id}`: the drift check needs no pull-requests permission and no environment"
+                ));
+            }
+        }
+    }
     if wf["on"].get("merge_group").is_none() {
         out.push("terraform.yml: not triggered by `merge_group`".to_string());
     } else if !jobs(&wf).iter().any(|(_, j)| {
@@ -484,6 +501,14 @@ fn the_merge_queue_and_the_apply_outcome_are_checked() {
             "  plan-prod:\n    name: plan (prod)\n    environment: prod\n",
         )),
         "the prod plan runs without an environment",
+    );
+    assert_caught(
+        &terraform_problems(&mutate(
+            &text,
+            "      issues: write # the drift issue\n",
+            "      issues: read\n",
+        )),
+        "the drift issue needs `issues: write`",
     );
     let ci: Value = serde_yaml_ng::from_str(&read(".github/workflows/ci.yml")).unwrap();
     assert!(

@@ -37,6 +37,19 @@ pub enum Command {
         #[arg(long, env = "INPUT_APPLY-LOG")]
         apply_log: PathBuf,
     },
+    /// Report Terraform drift from a `terraform plan -refresh-only` plan in
+    /// one issue per environment (opened, updated, closed when it is gone).
+    ///
+    /// Leaves out what Ferry deploys and what `ignore_changes` names.
+    /// Outputs `drifted`.
+    Drift {
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// The Terraform directory whose `lifecycle { ignore_changes }` lists
+        /// are left out (its .tf files, recursively).
+        #[arg(long, env = "INPUT_IGNORE-FROM")]
+        ignore_from: Option<PathBuf>,
+    },
     /// Build, tag and push each service's image; reuse one built from the
     /// same inputs.
     ///
@@ -99,6 +112,9 @@ impl Command {
             } => plan::verify(plan, expected_hash, ctx, reporter).await,
             Command::PlanApplied { plan, apply_log } => {
                 plan::applied(plan, apply_log, ctx, reporter).await
+            }
+            Command::Drift { plan, ignore_from } => {
+                plan::drift(plan, ignore_from, ctx, reporter).await
             }
             Command::Build(args) => build::run(args, manifest, ctx, reporter).await,
             Command::Render(args) => render::run(args, manifest, ctx, reporter),

@@ -155,3 +155,18 @@ pub async fn applied(
     plan_comment::apply::run(ctx, &opts, reporter).await?;
     Ok(())
 }
+
+/// Runs `ferry drift`.
+pub async fn drift(
+    args: PlanArgs,
+    ignore_from: Option<PathBuf>,
+    ctx: &Context,
+    reporter: &mut Reporter,
+) -> Outcome {
+    let opts = plan_comment::drift::DriftOptions {
+        plan: with_key(args.into(), ctx, reporter)?,
+        ignore_from,
+    };
+    plan_comment::drift::run(ctx, &opts, reporter).await?;
+    Ok(())
+}
