@@ -131,8 +131,7 @@ fn scan(text: &str) -> Vec<((String, String), Vec<String>)> {
     let mut out = Vec::new();
     let header =
         regex::Regex::new(r#"(?m)^\s*resource\s+"([A-Za-z0-9_]+)"\s+"([A-Za-z0-9_-]+)"\s*\{"#).ok();
-    let list = regex::Regex::new(r"ignore_changes\s*=\s*(\[[^\]]*\]|all)").ok();
-    let (Some(header), Some(list)) = (header, list) else {
+    let Some(header) = header else {
         return out;
     };
     for cap in header.captures_iter(text) {
@@ -157,25 +156,55 @@ fn scan(text: &str) -> Vec<((String, String), Vec<String>)> {
             }
         }
         let block = &clean[whole.end()..end];
-        let attrs: Vec<String> = list
-            .captures_iter(block)
-            .filter_map(|c| c.get(1))
-            .flat_map(|m| {
-                let s = m.as_str();
-                if s == "all" {
-                    vec!["*".to_string()]
-                } else {
-                    s.trim_matches(|c| c == '[' || c == ']')
-                        .split(',')
-                        .map(|a| a.trim().to_string())
-                        .filter(|a| !a.is_empty())
-                        .collect()
-                }
-            })
-            .collect();
+        let attrs = ignore_lists(block);
         if !attrs.is_empty() {
             out.push(((t.as_str().to_string(), n.as_str().to_string()), attrs));
         }
+    }
+    out
+}
+
+/// The attributes of every `ignore_changes = [...]` (or `= all`, as `*`)
+/// in a resource block's cleaned text; brackets inside the list (`[0]`)
+/// are matched, not taken for its end.
+fn ignore_lists(block: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = block;
+    while let Some(i) = rest.find("ignore_changes") {
+        rest = &rest[i + "ignore_changes".len()..];
+        let Some(after_eq) = rest.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        let value = after_eq.trim_start();
+        if value.starts_with("all") {
+            out.push("*".to_string());
+            continue;
+        }
+        let Some(list) = value.strip_prefix('[') else {
+            continue;
+        };
+        let mut depth = 1usize;
+        let mut end = list.len();
+        for (j, c) in list.char_indices() {
+            match c {
+                '[' => depth += 1,
+                ']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = j;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.extend(
+            list[..end]
+                .split(',')
+                .map(|a| a.split_whitespace().collect::<String>())
+                .filter(|a| !a.is_empty()),
+        );
+        rest = &list[end.min(list.len())..];
     }
     out
 }
