@@ -260,6 +260,25 @@ pub fn plan(event: &Event, req: &Request) -> Result<Plan, String> {
                 },
             }
         }
+        Event::MergeGroup(group) => {
+            if group.action != "checks_requested" {
+                return Ok(Plan::Nothing {
+                    why: format!("the merge group was {}: nothing to test", group.action),
+                });
+            }
+            // The group's commit is built on the base's tip: what the queue
+            // would merge is exactly base..head, every queued PR included.
+            Plan::Compare {
+                head: event_commit(&group.head_sha, "merge_group.head_sha")?,
+                bases: vec![Base::Commit {
+                    rev: event_commit(&group.base_sha, "merge_group.base_sha")?,
+                    label: format!("the merge queue's base {}", group.base_branch()),
+                }],
+                pull_request: None,
+                expected_files: None,
+                release: false,
+            }
+        }
         Event::Schedule => Plan::All {
             why: "scheduled run".into(),
         },

@@ -26,6 +26,30 @@ pub enum Command {
         #[arg(long)]
         expected_hash: Option<String>,
     },
+    /// Put the outcome of `terraform apply -json` on the pull request's
+    /// plan comment and in the job summary; fail when the apply failed.
+    ///
+    /// Outputs `applied`, `resources-applied`, `resources-failed`.
+    PlanApplied {
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// The output of `terraform apply -json` (one JSON message a line).
+        #[arg(long, env = "INPUT_APPLY-LOG")]
+        apply_log: PathBuf,
+    },
+    /// Report Terraform drift from a `terraform plan -refresh-only` plan in
+    /// one issue per environment (opened, updated, closed when it is gone).
+    ///
+    /// Leaves out what Ferry deploys and what `ignore_changes` names.
+    /// Outputs `drifted`.
+    Drift {
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// The Terraform directory whose `lifecycle { ignore_changes }` lists
+        /// are left out (its .tf files, recursively).
+        #[arg(long, env = "INPUT_IGNORE-FROM")]
+        ignore_from: Option<PathBuf>,
+    },
     /// Build, tag and push each service's image; reuse one built from the
     /// same inputs.
     ///
@@ -86,6 +110,12 @@ impl Command {
                 plan,
                 expected_hash,
             } => plan::verify(plan, expected_hash, ctx, reporter).await,
+            Command::PlanApplied { plan, apply_log } => {
+                plan::applied(plan, apply_log, ctx, reporter).await
+            }
+            Command::Drift { plan, ignore_from } => {
+                plan::drift(plan, ignore_from, ctx, reporter).await
+            }
             Command::Build(args) => build::run(args, manifest, ctx, reporter).await,
             Command::Render(args) => render::run(args, manifest, ctx, reporter),
             Command::Diff(args) => diff::run(args, manifest, ctx, reporter).await,
