@@ -41,6 +41,7 @@ pub mod markdown;
 pub mod metrics;
 pub mod outside;
 pub mod plan_comment;
+pub mod preflight;
 pub mod prometheus;
 pub mod release;
 pub mod render;

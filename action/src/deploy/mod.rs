@@ -32,7 +32,7 @@ pub use model::{
 };
 pub use run::{
     DeployPlan, Options, RunError, commit_sha, dry_report, execute, github_state, overall, plan,
-    preview, render_services, run, selected,
+    preflight, preflight_targets, prepare, preview, render_services, run, selected,
 };
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ pub struct Options {
     pub dry_run: bool,
     /// `FERRY_EXT_*` variables, for rendering.
     pub env_vars: BTreeMap<String, String>,
+    /// Check every reference first (or skip, with a reason).
+    pub preflight: crate::preflight::Gate,
 }
 
 /// Why `deploy` stopped before or while deploying.
@@ -64,6 +66,9 @@ pub enum RunError {
     /// AWS could not be reached (credentials first of all).
     #[error(transparent)]
     Aws(#[from] crate::aws::AwsError),
+    /// Preflight found references that do not exist; nothing was touched.
+    #[error(transparent)]
+    Preflight(#[from] crate::preflight::PreflightError),
     /// Writing outputs failed.
     #[error("cannot write the outputs: {0}")]
     Io(#[from] std::io::Error),
@@ -78,6 +83,7 @@ impl Diagnose for RunError {
         match self {
             Self::Manifest(e) => e.diagnostics(),
             Self::Render(d) => d.clone(),
+            Self::Preflight(e) => e.diagnostics(),
             _ => Vec::new(),
         }
     }
@@ -315,6 +321,22 @@ pub async fn run(
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<DeployReport, RunError> {
+    let (manifest, plan) = prepare(ctx, opts, reporter)?;
+    if opts.dry_run {
+        preview(&plan, ctx, reporter)
+    } else {
+        preflight(&manifest, &plan, &opts.preflight, reporter).await?;
+        execute(ctx, plan, &opts.rollout, reporter).await
+    }
+}
+
+/// The manifest and the plan of `ferry deploy` with `opts` (what `ferry
+/// preflight` checks too): the selected services rendered with their images.
+pub fn prepare(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<(Manifest, DeployPlan), RunError> {
     let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
     super::apply::environment(&manifest, &opts.env).map_err(RunError::Input)?;
@@ -336,11 +358,41 @@ pub async fn run(
         &opts.env_vars,
         commit_sha(ctx, &root),
     )?;
-    if opts.dry_run {
-        preview(&plan, ctx, reporter)
-    } else {
-        execute(ctx, plan, &opts.rollout, reporter).await
+    Ok((manifest, plan))
+}
+
+/// What preflight checks of a plan: each service's rendered definition and
+/// where it goes.
+pub fn preflight_targets(plan: &DeployPlan) -> crate::preflight::Targets {
+    crate::preflight::Targets {
+        env: plan.env.clone(),
+        region: plan.region.clone(),
+        services: plan
+            .services
+            .iter()
+            .map(|p| crate::preflight::Target {
+                service: p.service.clone(),
+                task_definition: p.task_definition.clone(),
+                cluster: p.cluster.clone(),
+                ecs_service: p.ecs_service.clone(),
+            })
+            .collect(),
     }
+}
+
+/// Preflight before anything is registered or updated: every reference
+/// checked (credentials first), or skipped with the reason recorded.
+pub async fn preflight(
+    manifest: &Manifest,
+    plan: &DeployPlan,
+    gate: &crate::preflight::Gate,
+    reporter: &mut Reporter,
+) -> Result<(), RunError> {
+    if *gate == crate::preflight::Gate::Run {
+        crate::aws::connect(&plan.region).await?;
+    }
+    crate::preflight::gate(manifest, &preflight_targets(plan), gate, reporter).await?;
+    Ok(())
 }
 
 /// Registration's result per service: the ARN, or why it failed.

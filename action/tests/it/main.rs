@@ -54,6 +54,7 @@ mod plan_comment_hostile;
 mod plan_comment_input;
 mod plan_comment_prism;
 mod plan_comment_terraform;
+mod preflight_moto;
 mod release_rehearsal;
 mod render;
 mod render_confined;
