@@ -20,6 +20,7 @@ pub mod register;
 pub mod rollout;
 mod run;
 pub mod wait;
+pub mod waves;
 
 pub use crate::github::deployments::{DeploymentPayload, deployment_task};
 pub use apply::{

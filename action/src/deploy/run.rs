@@ -218,6 +218,9 @@ pub struct DeployPlan {
     pub sha: String,
     /// One entry per service, in the manifest's order.
     pub services: Vec<ServicePlan>,
+    /// The waves it rolls out in (`depends-on`), each in the manifest's
+    /// order; one wave when nothing depends on anything.
+    pub waves: Vec<Vec<String>>,
 }
 
 /// The commit a run deploys: `GITHUB_SHA`, else (outside Actions) the
@@ -268,6 +271,13 @@ pub fn plan(
         production: environment.promote_from.is_some(),
         environment_url: environment.url.clone(),
         sha,
+        waves: crate::manifest::waves(
+            manifest,
+            &services
+                .iter()
+                .map(|p| p.service.clone())
+                .collect::<Vec<_>>(),
+        ),
         services,
     })
 }
@@ -307,10 +317,16 @@ pub fn preview(
             super::progressive::describe_rollout(&p.rollout, p.analysis.as_ref())
         ))?;
     }
+    if plan.waves.len() > 1 {
+        for line in super::waves::describe(&plan.waves) {
+            reporter.info(&format!("dry run: {line}"))?;
+        }
+    }
     reporter.info("dry run: the deploy comment would read:")?;
     reporter.info(&comment::preview(&report))?;
     write_outputs(reporter, &report)?;
     reporter.summary(&comment::render_summary(&report))?;
+    reporter.summary(&super::waves::markdown(&plan.waves, &report.outcomes))?;
     Ok(report)
 }
 
@@ -657,18 +673,7 @@ pub async fn execute(
         .services
         .into_iter()
         .partition(|p| p.registered.is_some());
-    let mut outcomes = roll_out_reported(
-        &clients,
-        ready,
-        rollout,
-        statuses.clone().map(|statuses| StepStatuses {
-            statuses,
-            records: records.clone(),
-        }),
-        &plan.env,
-        reporter,
-    )
-    .await?;
+    let mut outcomes = Vec::new();
     for p in broken {
         let reason = match registrations.remove(&p.service) {
             Some(Err(e)) => e,
@@ -676,6 +681,25 @@ pub async fn execute(
         };
         outcomes.push(failed_before_change(untouched(&p, Status::Failed), reason));
     }
+    outcomes.extend(
+        roll_out_waves(
+            &clients,
+            ready,
+            &plan.waves,
+            &outcomes,
+            rollout,
+            |statuses_for| {
+                statuses_for.clone().map(|statuses| StepStatuses {
+                    statuses,
+                    records: records.clone(),
+                })
+            },
+            &statuses,
+            &plan.env,
+            reporter,
+        )
+        .await?,
+    );
     outcomes.sort_by_key(|o| order.iter().position(|s| *s == o.service));
     let report = DeployReport {
         env: plan.env.clone(),
@@ -694,7 +718,97 @@ pub async fn execute(
 
     write_outputs(reporter, &report)?;
     reporter.summary(&comment::render_summary(&report))?;
+    reporter.summary(&super::waves::markdown(&plan.waves, &report.outcomes))?;
     succeeded(report)
+}
+
+/// The rollout wave by wave (`depends-on`): a wave starts when every
+/// service of the one before reached steady state and passed its analysis
+/// (waves before the last are waited on even with `--no-wait`); after a
+/// failed wave, the later ones are not deployed (and say why), and the
+/// earlier, healthy ones stay as they are. `failed_before` holds the
+/// services that already failed (registration).
+#[allow(clippy::too_many_arguments)]
+async fn roll_out_waves(
+    clients: &crate::aws::Clients,
+    mut ready: Vec<ServicePlan>,
+    waves: &[Vec<String>],
+    failed_before: &[ServiceOutcome],
+    rollout: &RolloutOptions,
+    step_statuses: impl Fn(&Option<Statuses>) -> Option<StepStatuses>,
+    statuses: &Option<Statuses>,
+    env: &str,
+    reporter: &mut Reporter,
+) -> Result<Vec<ServiceOutcome>, RunError> {
+    let mut outcomes = Vec::new();
+    let mut stopped: Option<(usize, Vec<String>)> = None;
+    if waves.len() > 1 {
+        for line in super::waves::describe(waves) {
+            reporter.info(&line)?;
+        }
+    }
+    for (i, wave) in waves.iter().enumerate() {
+        let (batch, rest): (Vec<ServicePlan>, Vec<ServicePlan>) =
+            ready.into_iter().partition(|p| wave.contains(&p.service));
+        ready = rest;
+        if let Some((n, failed)) = &stopped {
+            outcomes.extend(batch.iter().map(|p| {
+                failed_before_change(
+                    untouched(p, Status::Failed),
+                    super::waves::not_deployed(*n, failed),
+                )
+            }));
+            continue;
+        }
+        let last = i + 1 == waves.len();
+        let options = if last {
+            rollout.clone()
+        } else {
+            RolloutOptions {
+                wait: true,
+                ..rollout.clone()
+            }
+        };
+        let done = roll_out_reported(
+            clients,
+            batch,
+            &options,
+            step_statuses(statuses),
+            env,
+            reporter,
+        )
+        .await?;
+        let failed: Vec<String> = done
+            .iter()
+            .chain(failed_before.iter().filter(|o| wave.contains(&o.service)))
+            .filter(|o| !o.status.is_success())
+            .map(|o| o.service.clone())
+            .collect();
+        outcomes.extend(done);
+        if !failed.is_empty() && !last {
+            reporter.info(&format!(
+                "wave {} failed ({}): the later waves are not deployed; the earlier ones stay",
+                i + 1,
+                failed.join(", ")
+            ))?;
+            stopped = Some((i + 1, failed));
+        }
+    }
+    // A service in no wave (none by construction) still rolls out.
+    if !ready.is_empty() {
+        outcomes.extend(
+            roll_out_reported(
+                clients,
+                ready,
+                rollout,
+                step_statuses(statuses),
+                env,
+                reporter,
+            )
+            .await?,
+        );
+    }
+    Ok(outcomes)
 }
 
 /// The report when every service succeeded (or was unchanged), else the

@@ -11,6 +11,7 @@ pub mod names;
 mod raw;
 pub mod template;
 mod validate;
+pub mod waves;
 pub mod yaml;
 
 use std::io::Read;
@@ -21,6 +22,7 @@ use indexmap::IndexMap;
 use crate::diagnostic::{Diagnose, Diagnostic, Diagnostics};
 pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, json_schema};
 pub use template::{Template, Vars};
+pub use waves::{dependency_cycles, waves};
 
 /// Where the manifest lives, relative to the repository root.
 pub const DEFAULT_PATH: &str = ".github/ferry.yml";
@@ -239,6 +241,9 @@ pub struct Service {
     pub rollout: IndexMap<String, RolloutSettings>,
     /// Its own analysis per environment, instead of the environment's.
     pub analysis: IndexMap<String, AnalysisSettings>,
+    /// The services it starts after, in a release that deploys them too
+    /// (`depends-on`; known services, no cycle).
+    pub depends_on: Vec<String>,
 }
 
 /// A compiled list of path globs, kept with their text for "why" messages.

@@ -27,6 +27,7 @@ mod deploy_github;
 mod deploy_moto;
 mod deploy_progressive;
 mod deploy_scripted;
+mod deploy_waves;
 mod detect_gaps;
 mod detect_git;
 mod detect_git_injection;

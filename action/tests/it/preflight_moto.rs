@@ -24,13 +24,13 @@ use crate::support::deploy::{Moto, create_service};
 use crate::support::recorder::RecordingProxy;
 use crate::support::{AWS_VARS, Run, everything, ferry_without};
 
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
+pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) const REGION: &str = "us-east-1";
 const CLUSTER: &str = "shop-staging";
 
 /// Every AWS operation that changes something: none may come before
 /// preflight passed.
-const MUTATING: &[&str] = &[
+pub(crate) const MUTATING: &[&str] = &[
     "RegisterTaskDefinition",
     "UpdateService",
     "CreateService",
@@ -54,11 +54,11 @@ async fn config(endpoint: &str) -> aws_config::SdkConfig {
 }
 
 /// What the set-up created, for the task definitions to name.
-struct World {
-    secret_arn: String,
+pub(crate) struct World {
+    pub(crate) secret_arn: String,
     secret_version: String,
     /// The image of each service, pushed to ECR.
-    images: Vec<String>,
+    pub(crate) images: Vec<String>,
 }
 
 /// Creates in moto what Terraform would for `api` and `worker`.
@@ -70,7 +70,7 @@ async fn world(endpoint: &str) -> World {
 /// (`/shop/api/token`, `plain-token`, and `/shop/<service>/token` for each
 /// service), the api's log group, an ECR image per service, the cluster
 /// and its services.
-async fn world_of(endpoint: &str, services: &[String]) -> World {
+pub(crate) async fn world_of(endpoint: &str, services: &[String]) -> World {
     let c = config(endpoint).await;
     let iam = aws_sdk_iam::Client::new(&c);
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
@@ -181,7 +181,7 @@ async fn world_of(endpoint: &str, services: &[String]) -> World {
 }
 
 /// A Fargate task definition naming these references.
-fn task_definition(
+pub(crate) fn task_definition(
     service: &str,
     role_prefix: &str,
     secrets: &[&str],
@@ -224,7 +224,7 @@ fn repo(api: &Value, worker: &Value) -> tempfile::TempDir {
 }
 
 /// A repository of these services, each Jsonnet file returning its definition.
-fn repo_of(services: &[(String, Value)]) -> tempfile::TempDir {
+pub(crate) fn repo_of(services: &[(String, Value)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let write = |path: &str, text: &str| {
         let p = dir.path().join(path);
@@ -252,7 +252,7 @@ fn repo_of(services: &[(String, Value)]) -> tempfile::TempDir {
 }
 
 /// Runs `ferry <args>` in `dir` with AWS reached through `endpoint`.
-fn ferry(dir: &Path, args: &[&str], endpoint: &str) -> Run {
+pub(crate) fn ferry(dir: &Path, args: &[&str], endpoint: &str) -> Run {
     let home = tempfile::tempdir().unwrap();
     let home_s = home.path().display().to_string();
     let config = home.path().join("none").display().to_string();

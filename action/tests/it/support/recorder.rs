@@ -50,6 +50,8 @@ pub struct Call {
     pub op: String,
     /// When it arrived.
     pub at: std::time::Instant,
+    /// Its body, as text.
+    pub body: String,
 }
 
 /// A recording proxy in front of a real stand-in (moto): every request is
@@ -96,6 +98,7 @@ impl RecordingProxy {
                         log.lock().unwrap().push(Call {
                             op: operation(&parts.headers, parts.uri.path(), &body),
                             at: std::time::Instant::now(),
+                            body: String::from_utf8_lossy(&body).into_owned(),
                         });
                         let uri = format!(
                             "{upstream}{}",
