@@ -91,6 +91,15 @@ impl ObjectId {
     }
 }
 
+/// Abbreviates a full commit id for people; leaves symbolic revs alone.
+pub fn short_rev(rev: &str) -> &str {
+    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..7]
+    } else {
+        rev
+    }
+}
+
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -8,14 +8,16 @@
 //! Three layers, and imports only go down (`scripts/code-figures --check`
 //! holds the list and checks it: no circle, no import upwards):
 //! - **Stages**, one per command a user types ([`detect`], [`build`],
-//!   [`deploy`], [`diff`], [`gate`], [`metrics`], [`plan_comment`]), with
-//!   [`release`] on top: decisions are pure functions over plain data. A stage
-//!   does not import another stage; the one exception is [`render`], the
-//!   Jsonnet evaluator that turns the manifest and an image into the task
-//!   definitions [`deploy`] and [`diff`] work on.
+//!   [`deploy`], [`diff`], [`gate`], [`metrics`], [`plan_comment`],
+//!   [`preflight`]), with [`release`] on top: decisions are pure functions
+//!   over plain data. A stage does not import another stage; the two
+//!   exceptions are [`render`], the Jsonnet evaluator that turns the manifest
+//!   and an image into the task definitions [`deploy`] and [`diff`] work on,
+//!   and [`preflight`], the reference check [`deploy`] runs before it changes
+//!   anything.
 //! - **Adapters**, each the only place that talks to its system: [`git`],
 //!   [`aws`], [`github`], [`prometheus`], [`http`] (the one hyper HTTPS
-//!   client set-up), [`gha`] (the runner: context,
+//!   client set-up), [`registry`] (any OCI registry's own API), [`gha`] (the runner: context,
 //!   stdout, outputs, summary, masking), [`telemetry`]; docker and buildah run
 //!   through [`build::builder`].
 //! - **Shared model**, at the bottom, which every layer uses and which uses no
@@ -49,7 +51,9 @@ pub mod markdown;
 pub mod metrics;
 pub mod outside;
 pub mod plan_comment;
+pub mod preflight;
 pub mod prometheus;
+pub mod registry;
 pub mod release;
 pub mod render;
 pub mod taskdef;

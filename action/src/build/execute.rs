@@ -9,10 +9,10 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::builder::{self, BuildSpec, BuilderKind, Recipe};
-use super::registry::{self, Credentials, Registry};
 use super::{BuildError, Plan};
 use crate::aws::ecr::{Ecr, Image};
 use crate::gha::Reporter;
+use crate::registry::{self, Credentials, Registry};
 
 /// Where and how to build.
 #[derive(Debug, Clone)]

@@ -6,12 +6,11 @@
 //! effects are thin adapters: git (what the image is built from), the builder
 //! (docker buildx or buildah), and the registry: ECR's API (login, which tags
 //! exist, re-tagging) for an ECR host only, the registry's own HTTP API
-//! ([`registry`]) for any other. `--no-push` builds with no registry at all.
+//! ([`crate::registry`]) for any other. `--no-push` builds with no registry at all.
 
 pub mod builder;
 mod execute;
 pub mod inputs;
-pub mod registry;
 mod report;
 pub mod tag;
 
@@ -45,7 +44,7 @@ pub struct Options {
     /// Build and report only: no login, no push, no reuse (pull requests).
     pub no_push: bool,
     /// The registry login from inputs (else the Docker config file's).
-    pub credentials: Option<registry::Credentials>,
+    pub credentials: Option<crate::registry::Credentials>,
 }
 
 /// What one service's build is: decided before anything runs.

@@ -53,14 +53,7 @@ impl Base {
     }
 }
 
-/// Abbreviates a full commit id; leaves symbolic revs alone.
-pub fn short(rev: &str) -> &str {
-    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
-        &rev[..7]
-    } else {
-        rev
-    }
-}
+pub use crate::git::short_rev as short;
 
 /// What `detect` should do for this run.
 #[derive(Debug, Clone, PartialEq, Eq)]

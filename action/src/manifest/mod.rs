@@ -12,6 +12,7 @@ mod raw;
 mod selection;
 pub mod template;
 mod validate;
+pub mod waves;
 pub mod yaml;
 
 use std::io::Read;
@@ -22,6 +23,7 @@ use indexmap::IndexMap;
 use crate::diagnostic::{Diagnose, Diagnostic, Diagnostics};
 pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, json_schema};
 pub use template::{Template, Vars};
+pub use waves::{dependency_cycles, waves};
 
 /// Where the manifest lives, relative to the repository root.
 pub const DEFAULT_PATH: &str = ".github/ferry.yml";
@@ -240,6 +242,9 @@ pub struct Service {
     pub rollout: IndexMap<String, RolloutSettings>,
     /// Its own analysis per environment, instead of the environment's.
     pub analysis: IndexMap<String, AnalysisSettings>,
+    /// The services it starts after, in a release that deploys them too
+    /// (`depends-on`; known services, no cycle).
+    pub depends_on: Vec<String>,
 }
 
 /// A compiled list of path globs, kept with their text for "why" messages.

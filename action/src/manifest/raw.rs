@@ -254,6 +254,11 @@ pub struct RawService {
     /// This service's analysis per environment, instead of the environment's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<IndexMap<String, RawAnalysis>>,
+    /// Services that must be live first: when a release deploys this one and
+    /// any of these, this one starts after they reached steady state and
+    /// passed their analysis (the same in every environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<Vec<String>>,
 }
 
 /// The JSON Schema of the manifest, for editors (`yaml-language-server`).

@@ -466,7 +466,63 @@ fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
         warnings: Vec::new(),
     };
     check_unique_names(c, &manifest);
+    check_dependencies(c, &manifest);
     Some(manifest)
+}
+
+/// `depends-on` names known services, never the service itself, and makes
+/// no cycle (a release could never start one of them): each cycle is
+/// reported once, with its services in order.
+fn check_dependencies(c: &mut Checker<'_>, m: &Manifest) {
+    for (name, s) in &m.services {
+        for dep in &s.depends_on {
+            if dep == name {
+                c.at_value(
+                    &format!("services.{name}.depends-on"),
+                    format!("service `{name}` depends on itself"),
+                    "remove it from its own depends-on".into(),
+                );
+            } else if !m.services.contains_key(dep) {
+                c.at_value(
+                    &format!("services.{name}.depends-on"),
+                    format!(
+                        "service `{name}` depends on `{dep}`, which the manifest does not declare"
+                    ),
+                    format!(
+                        "name one of: {}",
+                        listed(m.services.keys().map(String::as_str))
+                    ),
+                );
+            }
+        }
+    }
+    let graph: IndexMap<&str, Vec<&str>> = m
+        .services
+        .iter()
+        .map(|(n, s)| {
+            let deps = s
+                .depends_on
+                .iter()
+                .map(String::as_str)
+                .filter(|d| *d != n.as_str() && m.services.contains_key(*d))
+                .collect();
+            (n.as_str(), deps)
+        })
+        .collect();
+    for cycle in crate::manifest::dependency_cycles(&graph) {
+        let first = cycle[0];
+        let mut names: Vec<&str> = cycle.iter().copied().take(LISTED).collect();
+        names.push(if cycle.len() > LISTED { "…" } else { first });
+        c.at_value(
+            &format!("services.{first}.depends-on"),
+            format!(
+                "dependency cycle of {} services: {}",
+                cycle.len(),
+                names.join(" → ")
+            ),
+            "a release could never start any of them: remove one depends-on of the cycle".into(),
+        );
+    }
 }
 
 fn resolve_build(c: &mut Checker<'_>, raw: RawBuild) -> BuildSettings {
@@ -875,6 +931,7 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
         ecr_repository: ecr_repository?,
         rollout: IndexMap::new(),
         analysis: IndexMap::new(),
+        depends_on: raw.depends_on.clone().unwrap_or_default(),
     })
 }
 

@@ -150,7 +150,7 @@ pub fn parse_log(text: &str) -> ApplyOutcome {
                     summary: str_at(&msg, &["diagnostic", "summary"])
                         .unwrap_or("(no summary)")
                         .to_string(),
-                    detail: markdown::truncate_chars(
+                    detail: crate::text::truncate_chars(
                         str_at(&msg, &["diagnostic", "detail"]).unwrap_or_default(),
                         MAX_DETAIL_CHARS,
                     ),
@@ -403,7 +403,7 @@ pub async fn run(
                     named
                         .iter()
                         .take(5)
-                        .map(|a| crate::gha::quote(a))
+                        .map(|a| crate::text::quote(a))
                         .collect::<Vec<_>>()
                         .join(", ")
                 }

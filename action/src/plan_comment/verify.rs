@@ -50,7 +50,7 @@ pub async fn pull_request(
                 [one] => Ok(Some(*one)),
                 many => Err(PlanCommentError::Config(format!(
                     "the pushed commit {} belongs to pull requests {}: pass --pr N (the `pr` input) to say whose reviewed plan to apply",
-                    crate::detect::range::short(&push.after),
+                    crate::git::short_rev(&push.after),
                     many.iter()
                         .map(|n| format!("#{n}"))
                         .collect::<Vec<_>>()

@@ -325,9 +325,14 @@ fn container(out: &mut Vec<Problem>, at: &str, c: &Value, awsvpc: bool, rules: R
         let from = s.get("valueFrom").and_then(Value::as_str).unwrap_or("");
         let arn = from.starts_with("arn:aws")
             && (from.contains(":secretsmanager:") || from.contains(":ssm:"));
-        let ssm_name = from.starts_with('/') && from.len() > 1;
+        // ECS takes a parameter's name, with or without a leading `/`.
+        let ssm_name = from.len() > usize::from(from.starts_with('/'))
+            && !from.starts_with("arn:")
+            && from
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c));
         if !arn && !ssm_name {
-            out.push(problem(format!("{at}.secrets[{j}].valueFrom"), format!("secret valueFrom {from:?} is not a Secrets Manager or SSM parameter ARN"), "use the secret's ARN (arn:aws:secretsmanager:...) or the parameter's (arn:aws:ssm:...)"));
+            out.push(problem(format!("{at}.secrets[{j}].valueFrom"), format!("secret valueFrom {from:?} is not a Secrets Manager or SSM parameter ARN"), "use the secret's ARN (arn:aws:secretsmanager:...), the parameter's (arn:aws:ssm:...) or its name"));
         }
     }
 }

@@ -40,6 +40,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
             "detect",
             "build",
             "render",
+            "preflight",
             "deploy",
             "gate",
             "plan-comment",
@@ -51,6 +52,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
         "environment",
         &[
             "render",
+            "preflight",
             "deploy",
             "gate",
             "plan-comment",
@@ -61,9 +63,9 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
     ),
     (
         "services",
-        &["detect", "build", "deploy", "gate", "release"],
+        &["detect", "build", "preflight", "deploy", "gate", "release"],
     ),
-    ("images", &["deploy", "gate"]),
+    ("images", &["preflight", "deploy", "gate"]),
     (
         "plan",
         &["plan-comment", "plan-verify", "plan-applied", "drift"],
@@ -95,6 +97,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
     ("no-wait", &["deploy", "release"]),
     ("no-rollback", &["deploy", "release"]),
     ("timeout", &["deploy", "release"]),
+    ("skip-preflight", &["deploy", "release"]),
     ("days", &["metrics"]),
 ];
 
@@ -103,6 +106,7 @@ const COMMANDS: &[&str] = &[
     "detect",
     "build",
     "render",
+    "preflight",
     "deploy",
     "gate",
     "plan-comment",

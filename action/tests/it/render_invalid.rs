@@ -215,9 +215,9 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "secret_not_arn",
-        "{ secrets: [base.secret('KEY', 'my-secret')] }",
+        "{ secrets: [base.secret('KEY', 'my secret')] }",
         "{}",
-        "secret valueFrom \"my-secret\" is not a Secrets Manager or SSM parameter ARN",
+        "secret valueFrom \"my secret\" is not a Secrets Manager or SSM parameter ARN",
     ),
     ("empty_image", "{ image: '' }", "{}", "the image is empty"),
     (

@@ -56,12 +56,12 @@ pub struct RegistryLoginArgs {
 impl RegistryLoginArgs {
     /// Both or neither: a user name without its token (or the reverse) is
     /// refused, naming what to give; the token is never in the message.
-    pub fn credentials(self) -> Result<Option<build::registry::Credentials>, Failure> {
+    pub fn credentials(self) -> Result<Option<ferry::registry::Credentials>, Failure> {
         match (
             inputs::present(self.registry_username),
             inputs::present(self.registry_token),
         ) {
-            (Some(username), Some(token)) => Ok(Some(build::registry::Credentials {
+            (Some(username), Some(token)) => Ok(Some(ferry::registry::Credentials {
                 username,
                 password: ferry::gha::Secret::new(token),
             })),

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use ferry::gha::{Context, Reporter};
 
 use crate::failure::Outcome;
-use crate::{build, deploy, detect, diff, gate, metrics, plan, release, render, schema};
+use crate::{build, deploy, detect, diff, gate, metrics, plan, preflight, release, render, schema};
 
 /// Every command, with the text `ferry --help` shows for it.
 #[derive(Debug, Subcommand)]
@@ -72,6 +72,15 @@ pub enum Command {
     /// Outputs `allowed` (true|false) and `images` (JSON, by service: what
     /// to deploy); exits non-zero when refused, with the reason per service.
     Gate(gate::GateArgs),
+    /// Check, before anything changes, that every reference of the task
+    /// definitions a deploy would register exists: secrets and parameters,
+    /// the execution and task roles (and that they may be passed), the
+    /// images by digest, the log groups, the cluster and the services.
+    /// Read-only; `deploy` and `release` run it first.
+    ///
+    /// Outputs `status` (passed|failed) and `problems` (JSON list of
+    /// {service, field, problem, fix}); exits non-zero on any problem.
+    Preflight(preflight::PreflightArgs),
     /// Register, roll out and wait; diagnose and roll back a failure; record
     /// GitHub Deployments and the deploy comment.
     ///
@@ -120,6 +129,7 @@ impl Command {
             Command::Render(args) => render::run(args, manifest, ctx, reporter),
             Command::Diff(args) => diff::run(args, manifest, ctx, reporter).await,
             Command::Gate(args) => gate::run(args, manifest, ctx, reporter).await,
+            Command::Preflight(args) => preflight::run(args, manifest, ctx, reporter).await,
             Command::Deploy(args) => {
                 ferry::cancel::listen();
                 deploy::run(args, manifest, ctx, reporter).await

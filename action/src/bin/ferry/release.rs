@@ -40,6 +40,8 @@ pub struct ReleaseArgs {
     dry_run: bool,
     #[command(flatten)]
     rollout: RolloutArgs,
+    #[command(flatten)]
+    preflight: crate::preflight::SkipArgs,
     /// Use git only, never the GitHub API, to find the changes.
     #[arg(long)]
     no_api: bool,
@@ -71,6 +73,7 @@ impl ReleaseArgs {
             },
             dry_run: self.dry_run,
             rollout: self.rollout.into(),
+            preflight: self.preflight.gate()?,
         })
     }
 }
