@@ -2,12 +2,14 @@
 //!
 //! The event decides which commits to compare ([`range`]); git (deepening a
 //! shallow clone as needed) or the GitHub API says which files changed; the
-//! manifest's globs, the Jsonnet imports and the Cargo graph decide which
+//! manifest's globs, the Jsonnet imports, the Cargo graph and the Go,
+//! JavaScript and Python graphs ([`graph`]) decide which
 //! services that affects ([`affected`]). When the answer cannot be known, every
 //! service is affected and the summary says why: a release never silently
 //! skips a service.
 
 pub mod affected;
+pub mod graph;
 pub mod imports;
 pub mod range;
 mod report;
@@ -249,7 +251,8 @@ pub async fn detect(
             }
         }
     };
-    let (mut verdicts, mut notes) = evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
+    let (mut verdicts, mut notes, graph_warnings) =
+        evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
     notes.splice(0..0, changes.notes.iter().cloned());
     for (service, why) in &changes.forced {
         if let Some(v) = verdicts.iter_mut().find(|v| &v.service == service) {
@@ -260,7 +263,12 @@ pub async fn detect(
         verdicts,
         source: changes.source.clone(),
         notes,
-        warnings: changes.warnings.clone(),
+        warnings: changes
+            .warnings
+            .iter()
+            .cloned()
+            .chain(graph_warnings)
+            .collect(),
         changed_files: changes.files.len(),
         head_sha: changes.head_sha.clone(),
     })
@@ -286,7 +294,7 @@ fn evaluate(
     manifest_path: &std::path::Path,
     changes: &Changes,
     head: &crate::git::Rev,
-) -> Result<(Vec<Verdict>, Vec<String>), DetectError> {
+) -> Result<(Vec<Verdict>, Vec<String>, Vec<String>), DetectError> {
     let head_tree: Box<dyn Tree + '_> = match (git, &changes.head_sha) {
         (Some(g), Some(sha)) => Box::new(GitTree::new(g, sha.clone())),
         _ => Box::new(FsTree(root.to_path_buf())),
@@ -298,15 +306,17 @@ fn evaluate(
     let workspace = Workspace::load(head_tree.as_ref()).map_err(|e| {
         DetectError::Input(format!("cannot read the Cargo workspace at {head}: {e}"))
     })?;
-    // Every task definition in one pipeline; their imports, mostly shared
-    // libraries, are then read once each.
-    head_tree.prefetch(
-        &manifest
-            .services
-            .values()
-            .map(|s| s.task_definition.clone())
-            .collect::<Vec<_>>(),
-    );
+    // Every task definition and the project files of the services' folders
+    // in one pipeline; their imports, mostly shared libraries, are then read
+    // once each.
+    let mut first_reads: Vec<String> = manifest
+        .services
+        .values()
+        .map(|s| s.task_definition.clone())
+        .collect();
+    first_reads.extend(graph::candidates(manifest));
+    head_tree.prefetch(&first_reads);
+    let graph = graph::Graph::load(head_tree.as_ref(), manifest);
     let read = |p: &str| head_tree.read(p);
     let imports: BTreeMap<String, Vec<String>> = manifest
         .services
@@ -337,7 +347,7 @@ fn evaluate(
     let matcher = Matcher::new(manifest, &workspace, &imports);
     // A crate named in the manifest that the workspace lacks is a typo, not a
     // non-Rust service: say so rather than silently ignore its dependencies.
-    let notes = manifest
+    let mut notes: Vec<String> = manifest
         .services
         .values()
         .filter(|s| s.crate_explicit)
@@ -350,7 +360,16 @@ fn evaluate(
             )
         })
         .collect();
-    Ok((matcher.evaluate(&paths, &lock, &manifest_change), notes))
+    let mut verdicts = matcher.evaluate(&paths, &lock, &manifest_change);
+    let (reasons, graph_notes) = graph.reasons(
+        manifest,
+        &paths,
+        head_tree.as_ref(),
+        base_tree.as_ref().map(|t| t as &dyn Tree),
+    );
+    graph::apply(&mut verdicts, reasons);
+    notes.extend(graph_notes);
+    Ok((verdicts, notes, graph.warnings()))
 }
 
 fn lock_change(paths: &[String], head: &dyn Tree, base: Option<&GitTree<'_>>) -> LockChange {
