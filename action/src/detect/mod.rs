@@ -411,10 +411,18 @@ fn manifest_change(head: &Option<String>, base: &Option<Option<String>>) -> Mani
             settings: true,
         };
     };
+    // A service whose entry is unchanged still changed when a path group
+    // it includes did.
+    let group_changed = |svc: &crate::manifest::RawService| {
+        svc.paths.iter().flatten().any(|p| {
+            p.strip_prefix("group:")
+                .is_some_and(|g| old.path_groups.get(g.trim()) != new.path_groups.get(g.trim()))
+        })
+    };
     let services = new
         .services
         .iter()
-        .filter(|(name, svc)| old.services.get(*name) != Some(svc))
+        .filter(|(name, svc)| old.services.get(*name) != Some(svc) || group_changed(svc))
         .map(|(name, _)| name.clone())
         .collect();
     let settings = yaml::to_string(&(

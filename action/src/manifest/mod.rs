@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Diagnose, Diagnostic, Diagnostics};
-pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, json_schema};
+pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, RawService, json_schema};
 pub use template::{Template, Vars};
 
 /// Where the manifest lives, relative to the repository root.
