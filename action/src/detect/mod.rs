@@ -285,6 +285,9 @@ fn forced(verdicts: Vec<Verdict>, why: String) -> Detection {
     }
 }
 
+/// The verdicts, the notes and the warnings of one evaluation.
+type Evaluation = (Vec<Verdict>, Vec<String>, Vec<String>);
+
 /// Reads what the rules need from the head tree (and the base, for
 /// Cargo.lock and the manifest), then matches.
 fn evaluate(
@@ -294,7 +297,7 @@ fn evaluate(
     manifest_path: &std::path::Path,
     changes: &Changes,
     head: &crate::git::Rev,
-) -> Result<(Vec<Verdict>, Vec<String>, Vec<String>), DetectError> {
+) -> Result<Evaluation, DetectError> {
     let head_tree: Box<dyn Tree + '_> = match (git, &changes.head_sha) {
         (Some(g), Some(sha)) => Box::new(GitTree::new(g, sha.clone())),
         _ => Box::new(FsTree(root.to_path_buf())),

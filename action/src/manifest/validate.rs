@@ -105,7 +105,7 @@ impl Checker<'_> {
             let (item, text) = (item.as_str(), *text);
             if text.len() > MAX_GLOB {
                 self.at_value(
-                    &item,
+                    item,
                     format!(
                         "path glob \"{}…\" is longer than {MAX_GLOB} characters",
                         text.chars().take(40).collect::<String>()
@@ -118,7 +118,7 @@ impl Checker<'_> {
             }
             if text.trim().is_empty() || text.contains(|c: char| c.is_control()) {
                 self.at_value(
-                    &item,
+                    item,
                     format!("path glob {text:?} is empty or has a control character"),
                     "write a glob from the repository root, e.g. \"services/api/**\"".into(),
                 );
@@ -128,7 +128,7 @@ impl Checker<'_> {
             if text.starts_with('/') || text.starts_with("./") || text.split('/').any(|s| s == "..")
             {
                 self.at_value(
-                    &item,
+                    item,
                     format!("path glob \"{text}\" is not relative to the repository root"),
                     relative_glob_help(text),
                 );
@@ -138,7 +138,7 @@ impl Checker<'_> {
             match PathGlob::new(text) {
                 Ok(glob) => matchers.push(glob),
                 Err(err) => {
-                    self.at_value(&item, err.message, err.help);
+                    self.at_value(item, err.message, err.help);
                     ok = false;
                 }
             }

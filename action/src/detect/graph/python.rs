@@ -93,8 +93,7 @@ impl PyProject {
         let tool = table(doc.get("tool"), "tool")?;
         let uv = table(tool.and_then(|t| t.get("uv")), "tool.uv")?;
         let poetry = table(tool.and_then(|t| t.get("poetry")), "tool.poetry")?;
-        let mut p = Self::default();
-        p.name = project
+        let name = project
             .and_then(|t| t.get("name"))
             .or(poetry.and_then(|t| t.get("name")))
             .map(|n| {
@@ -103,6 +102,10 @@ impl PyProject {
                     .ok_or("`project.name` is not a string")
             })
             .transpose()?;
+        let mut p = Self {
+            name,
+            ..Self::default()
+        };
         let mut reqs = strings(
             project.and_then(|t| t.get("dependencies")),
             "project.dependencies",
