@@ -61,6 +61,9 @@ pub struct Detection {
     pub changed_files: usize,
     /// The commit compared, when a comparison was made.
     pub head_sha: Option<crate::git::ObjectId>,
+    /// Every file of `head_sha`, when it was listed (read once, for the
+    /// project files and for the check that every glob matches a file).
+    pub head_files: Option<Vec<String>>,
 }
 
 impl Detection {
@@ -127,9 +130,13 @@ pub async fn run(
             None => g.head()?,
         };
         if let Some(head) = head {
+            let files = match detection.head_files.take() {
+                Some(files) if detection.head_sha.as_ref() == Some(&head) => files,
+                _ => g.files(&head)?,
+            };
             detection
                 .warnings
-                .extend(check_paths_match(g, &head, &manifest, &opts.manifest)?);
+                .extend(check_paths_match(&files, &head, &manifest, &opts.manifest)?);
         }
     }
     for w in &detection.warnings {
@@ -165,14 +172,13 @@ pub async fn run(
 /// that matches none is refused (a service silently never released), one
 /// listed in `pending-paths` is returned as a warning.
 fn check_paths_match(
-    git: &Git,
+    files: &[String],
     head: &crate::git::ObjectId,
     manifest: &Manifest,
     manifest_path: &std::path::Path,
 ) -> Result<Vec<String>, DetectError> {
-    let files = git.files(head)?;
     let (pending, missing): (Vec<_>, Vec<_>) =
-        crate::manifest::coverage::unmatched(manifest, &files)
+        crate::manifest::coverage::unmatched(manifest, files)
             .into_iter()
             .partition(|u| u.pending);
     if !missing.is_empty() {
@@ -251,7 +257,7 @@ pub async fn detect(
             }
         }
     };
-    let (mut verdicts, mut notes, graph_warnings) =
+    let (mut verdicts, mut notes, graph_warnings, head_files) =
         evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
     notes.splice(0..0, changes.notes.iter().cloned());
     for (service, why) in &changes.forced {
@@ -271,6 +277,7 @@ pub async fn detect(
             .collect(),
         changed_files: changes.files.len(),
         head_sha: changes.head_sha.clone(),
+        head_files,
     })
 }
 
@@ -282,11 +289,13 @@ fn forced(verdicts: Vec<Verdict>, why: String) -> Detection {
         warnings: Vec::new(),
         changed_files: 0,
         head_sha: None,
+        head_files: None,
     }
 }
 
-/// The verdicts, the notes and the warnings of one evaluation.
-type Evaluation = (Vec<Verdict>, Vec<String>, Vec<String>);
+/// The verdicts, the notes and the warnings of one evaluation, and the
+/// head commit's files when they were listed.
+type Evaluation = (Vec<Verdict>, Vec<String>, Vec<String>, Option<Vec<String>>);
 
 /// Reads what the rules need from the head tree (and the base, for
 /// Cargo.lock and the manifest), then matches.
@@ -317,9 +326,24 @@ fn evaluate(
         .values()
         .map(|s| s.task_definition.clone())
         .collect();
-    first_reads.extend(graph::candidates(manifest));
+    // The head's file list (one `git ls-tree`, reused for the glob check)
+    // says which project files exist: asking git for each possible one
+    // costs more than listing them all.
+    let head_files = match (git, &changes.head_sha) {
+        (Some(g), Some(sha)) => Some(g.files(sha)?),
+        _ => None,
+    };
+    let existing: Option<std::collections::HashSet<&str>> = head_files
+        .as_ref()
+        .map(|f| f.iter().map(String::as_str).collect());
+    first_reads.extend(
+        graph::candidates(manifest)
+            .into_iter()
+            .filter(|c| existing.as_ref().is_none_or(|e| e.contains(c.as_str()))),
+    );
     head_tree.prefetch(&first_reads);
-    let graph = graph::Graph::load(head_tree.as_ref(), manifest);
+    let exists = |p: &str| existing.as_ref().is_none_or(|e| e.contains(p));
+    let graph = graph::Graph::load(head_tree.as_ref(), manifest, &exists);
     let read = |p: &str| head_tree.read(p);
     let imports: BTreeMap<String, Vec<String>> = manifest
         .services
@@ -372,7 +396,9 @@ fn evaluate(
     );
     graph::apply(&mut verdicts, reasons);
     notes.extend(graph_notes);
-    Ok((verdicts, notes, graph.warnings()))
+    let warnings = graph.warnings();
+    drop(existing);
+    Ok((verdicts, notes, warnings, head_files))
 }
 
 fn lock_change(paths: &[String], head: &dyn Tree, base: Option<&GitTree<'_>>) -> LockChange {

@@ -214,6 +214,9 @@ pub fn candidates(manifest: &Manifest) -> Vec<String> {
 
 struct Loader<'a> {
     tree: &'a dyn Tree,
+    /// Whether a file exists (from a listing; reading a missing file
+    /// through git costs a tree walk).
+    exists: &'a dyn Fn(&str) -> bool,
     graph: Graph,
     parsed: Vec<Parsed>,
     /// (language, folder) → project index, or None when unreadable/absent.
@@ -231,7 +234,12 @@ impl Loader<'_> {
             return *known;
         }
         let file = file_in(dir, eco.project_file());
-        let found = self.tree.read(&file).and_then(|text| {
+        let text = if (self.exists)(&file) {
+            self.tree.read(&file)
+        } else {
+            None
+        };
+        let found = text.and_then(|text| {
             let parsed = match eco {
                 Ecosystem::Go => go::GoMod::parse(&text).map(Parsed::Go),
                 Ecosystem::JavaScript => js::PackageJson::parse(&text).map(Parsed::Js),
@@ -284,7 +292,16 @@ impl Loader<'_> {
 
     /// Reads the workspaces declared in `dir`, if any.
     fn workspace_roots(&mut self, dir: &str) {
-        if let Some(text) = self.tree.read(&file_in(dir, "go.work")) {
+        let read = |name: &str| {
+            let file = file_in(dir, name);
+            if (self.exists)(&file) {
+                self.tree.read(&file)
+            } else {
+                None
+            }
+        };
+        let (go_work, pnpm) = (read("go.work"), read("pnpm-workspace.yaml"));
+        if let Some(text) = go_work {
             match go::GoWork::parse(&text) {
                 Ok(w) => {
                     let members = w
@@ -306,7 +323,7 @@ impl Loader<'_> {
             }
         }
         let mut js_patterns = Vec::new();
-        if let Some(text) = self.tree.read(&file_in(dir, "pnpm-workspace.yaml")) {
+        if let Some(text) = pnpm {
             match js::pnpm_workspace(&text) {
                 Ok(p) => js_patterns.extend(p),
                 Err(why) => self.graph.broken.push(Broken {
@@ -460,10 +477,12 @@ impl Loader<'_> {
 }
 
 impl Graph {
-    /// Reads the projects the manifest's services reach in `tree`.
-    pub fn load(tree: &dyn Tree, manifest: &Manifest) -> Self {
+    /// Reads the projects the manifest's services reach in `tree`;
+    /// `exists` says whether a file is there (from a listing of the tree).
+    pub fn load(tree: &dyn Tree, manifest: &Manifest, exists: &dyn Fn(&str) -> bool) -> Self {
         let mut l = Loader {
             tree,
+            exists,
             graph: Graph::default(),
             parsed: Vec::new(),
             at: BTreeMap::new(),
@@ -495,7 +514,10 @@ impl Graph {
                     let present: Vec<&str> = MARKERS
                         .iter()
                         .copied()
-                        .filter(|m| tree.read(&file_in(dir, m)).is_some())
+                        .filter(|m| {
+                            let f = file_in(dir, m);
+                            exists(&f) && tree.read(&f).is_some()
+                        })
                         .collect();
                     if !present.is_empty() {
                         for eco in Ecosystem::ALL {

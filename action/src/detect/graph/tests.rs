@@ -47,7 +47,7 @@ fn manifest(services: &[&str]) -> Manifest {
 }
 
 fn reasons(tree: &MemTree, m: &Manifest, files: &[&str]) -> Vec<Vec<String>> {
-    let g = Graph::load(tree, m);
+    let g = Graph::load(tree, m, &|_| true);
     let files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
     g.reasons(m, &files, tree, Some(tree))
         .0
@@ -107,7 +107,7 @@ fn a_half_written_project_file_marks_its_language_with_the_reason() {
         ("services/web/package.json", "{\"name\": \"web\"}"),
     ]);
     let m = manifest(&["api", "web"]);
-    let g = Graph::load(&tree, &m);
+    let g = Graph::load(&tree, &m, &|_| true);
     assert_eq!(g.broken.len(), 1);
     assert!(
         g.warnings()[0].contains(
@@ -134,7 +134,7 @@ fn a_single_root_go_module_is_every_service_s_and_its_requirements_are_read() {
         ("services/api/main.go", "package main\n"),
     ]);
     let m = manifest(&["api"]);
-    let g = Graph::load(&tree, &m);
+    let g = Graph::load(&tree, &m, &|_| true);
     let base = MemTree::new(&[(
         "go.mod",
         "module example.com/mono\nrequire golang.org/x/net v0.20.0\n",
