@@ -73,7 +73,7 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Budget, String> 
             Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
                 format!(
                     "{name} must be a positive whole number (default {default}), not {}",
-                    crate::gha::quote(&v)
+                    crate::text::quote(&v)
                 )
             }),
         }

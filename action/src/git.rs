@@ -68,7 +68,7 @@ impl ObjectId {
     /// Checks `text` is a full hex object id.
     pub fn parse(text: &str) -> Result<Self, RevError> {
         let fail = |why| RevError {
-            shown: crate::gha::quote(text),
+            shown: crate::text::quote(text),
             why,
         };
         if text.len() != 40 && text.len() != 64 {
@@ -88,6 +88,15 @@ impl ObjectId {
     /// The first 7 digits, for people.
     pub fn short(&self) -> &str {
         &self.0[..7]
+    }
+}
+
+/// Abbreviates a full commit id for people; leaves symbolic revs alone.
+pub fn short_rev(rev: &str) -> &str {
+    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..7]
+    } else {
+        rev
     }
 }
 
@@ -111,7 +120,7 @@ impl Rev {
     /// Checks `text` against the revision grammar Ferry accepts.
     pub fn parse(text: &str) -> Result<Self, RevError> {
         let fail = |why| RevError {
-            shown: crate::gha::quote(text),
+            shown: crate::text::quote(text),
             why,
         };
         if text.is_empty() {

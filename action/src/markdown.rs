@@ -29,16 +29,6 @@ pub const COMMENT_MAX_BYTES: usize = 262_144;
 /// GitHub's limit on a job summary, in bytes.
 pub const SUMMARY_MAX_BYTES: usize = 1_048_576;
 
-/// `text` cut to `max` characters, on a character boundary, with `…` when cut.
-pub fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 /// A zero-width space: `@\u{200b}name` shows as `@name` but mentions nobody.
 const ZWSP: char = '\u{200b}';
 /// Control characters and ANSI escape sequences removed, invisible
@@ -579,14 +569,5 @@ mod tests {
         ctx.insert("v", "<b>`x`");
         let out = t.render("t.md", &ctx).unwrap_or_default();
         assert_eq!(out, "&lt;b&gt;&#96;x&#96;|`` <b>`x` ``|<b>`x`");
-    }
-
-    #[test]
-    fn descriptions_are_cut_on_a_character_boundary() {
-        let long = "é".repeat(200);
-        let cut = truncate_chars(&long, 140);
-        assert_eq!(cut.chars().count(), 140);
-        assert!(cut.ends_with('…'));
-        assert_eq!(truncate_chars("short", 140), "short");
     }
 }

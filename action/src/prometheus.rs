@@ -11,8 +11,6 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
 use crate::github::encode;
@@ -41,7 +39,7 @@ const MAX_BODY_BYTES: usize = 16 << 20;
 
 /// A Prometheus request that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("Prometheus at {url}: {detail}{}", query.as_deref().map(|q| format!(" (query {})", crate::gha::quote(q))).unwrap_or_default())]
+#[error("Prometheus at {url}: {detail}{}", query.as_deref().map(|q| format!(" (query {})", crate::text::quote(q))).unwrap_or_default())]
 pub struct PrometheusError {
     /// The base URL (never with credentials: they are refused).
     pub url: String,
@@ -69,13 +67,11 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-type Https = hyper_rustls::HttpsConnector<HttpConnector>;
-
 /// A client for one Prometheus server.
 #[derive(Debug, Clone)]
 pub struct Prometheus {
     base: String,
-    client: Client<Https, Empty<Bytes>>,
+    client: Client<crate::http::Https, Empty<Bytes>>,
 }
 
 impl Prometheus {
@@ -89,16 +85,8 @@ impl Prometheus {
             detail,
         };
         crate::manifest::names::http_url(&base).map_err(|why| fail(format!("bad URL: {why}")))?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| fail(format!("no TLS roots: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(Self {
-            base,
-            client: Client::builder(TokioExecutor::new()).build(https),
-        })
+        let client = crate::http::client().map_err(|e| fail(format!("no TLS roots: {e}")))?;
+        Ok(Self { base, client })
     }
 
     /// The instant query `expr` evaluated at `at` (seconds since the epoch):

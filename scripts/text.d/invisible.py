@@ -9,7 +9,7 @@ joiner, the Khmer inherent vowels, every combining overlay (canonical
 combining class 1), and the unassigned code points of the
 default-ignorable blocks.
 
-Used by action/src/text.rs's test (run with FERRY_TEST_PYTHON), and to
+Used by action/src/text/neutral.rs's test (run with FERRY_TEST_PYTHON), and to
 write that file's table."""
 import unicodedata as u
 

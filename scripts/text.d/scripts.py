@@ -3,7 +3,7 @@
 prints inclusive ranges `first last SCRIPT` (hex), one a line.
 
 A letter (category L*) belongs to the script its name starts with
-(`FULLWIDTH ` and `HALFWIDTH ` set aside). Used by action/src/text.rs's
+(`FULLWIDTH ` and `HALFWIDTH ` set aside). Used by action/src/text/neutral.rs's
 test (run with FERRY_TEST_PYTHON), and to write that file's table."""
 import unicodedata as u
 

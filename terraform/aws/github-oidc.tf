@@ -8,8 +8,12 @@
 #
 # Trust is by the token's `sub` claim, matched exactly (StringEquals, no
 # wildcards): this repository only, and
-#   - prod: only jobs that run in the GitHub environment `prod`
-#     (`environment: prod`, behind its required reviewers), for all roles;
+#   - prod: jobs that run in the GitHub environment `prod` (`environment:
+#     prod`, behind its required reviewers), for all roles; the plan role,
+#     which is read-only (github_read, github_state_plan), also accepts
+#     pull_request jobs, so a PR gets a prod plan without waiting for
+#     approval (only the apply waits), and jobs of workflows on main without
+#     an environment (the scheduled drift check, terraform.yml);
 #   - staging: jobs in the environment `staging`; the plan role also accepts
 #     pull_request jobs, so PRs get a staging plan without an environment;
 #   - build: pushes to the release branch.
@@ -29,11 +33,12 @@ locals {
   github_sub_environment  = "repo:${var.github_repository}:environment:${var.environment}"
   github_sub_pull_request = "repo:${var.github_repository}:pull_request"
   github_sub_release      = "repo:${var.github_repository}:ref:refs/heads/${var.release_branch}"
+  github_sub_main         = "repo:${var.github_repository}:ref:refs/heads/main"
 
   # Literal on purpose, not a variable: prod's trust cannot be widened from a
   # tfvars file.
   github_role_subjects = {
-    plan   = var.environment == "prod" ? [local.github_sub_environment] : [local.github_sub_environment, local.github_sub_pull_request]
+    plan   = [local.github_sub_environment, local.github_sub_pull_request, local.github_sub_main]
     apply  = [local.github_sub_environment]
     deploy = [local.github_sub_environment]
   }

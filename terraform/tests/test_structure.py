@@ -41,6 +41,7 @@ def github_trust_subjects(env: str) -> dict:
         "github_sub_environment",
         "github_sub_pull_request",
         "github_sub_release",
+        "github_sub_main",
         "github_role_subjects",
         "github_trust_subjects",
     ]
@@ -52,7 +53,7 @@ def github_trust_subjects(env: str) -> dict:
 
 
 @test
-def ci_roles_trust_only_this_repository_and_prod_only_the_prod_environment():
+def ci_roles_trust_only_this_repository_and_prod_writes_only_from_the_prod_environment():
     for env in manifest()["environments"]:
         values = tfvars_plain(env)
         repo = values["github_repository"]
@@ -66,10 +67,17 @@ def ci_roles_trust_only_this_repository_and_prod_only_the_prod_environment():
             if role == "build":
                 release = values.get("release_branch", "release")
                 assert subs == [f"repo:{repo}:ref:refs/heads/{release}"], f"build trusts {subs}"
-            elif env == "prod":
-                assert subs == [f"repo:{repo}:environment:prod"], f"prod/{role} trusts {subs}"
             elif role in ("apply", "deploy"):
+                # Writing roles: only jobs in the environment (prod's behind its reviewers).
                 assert subs == [f"repo:{repo}:environment:{env}"], f"{env}/{role} trusts {subs}"
+            else:
+                # The read-only plan role: the environment, pull_request jobs,
+                # and main's jobs without an environment (the drift schedule).
+                assert subs == [
+                    f"repo:{repo}:environment:{env}",
+                    f"repo:{repo}:pull_request",
+                    f"repo:{repo}:ref:refs/heads/main",
+                ], f"{env}/{role} trusts {subs}"
 
     # One trust policy document per role, comparing `sub` exactly
     # (StringEquals, not StringLike) with those subjects, and requiring the

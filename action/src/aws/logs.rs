@@ -29,7 +29,7 @@ pub async fn last_lines(
         .take(limit)
         .rev()
         .map(|e| {
-            crate::markdown::truncate_chars(e.message().unwrap_or_default().trim_end(), LINE_CHARS)
+            crate::text::truncate_chars(e.message().unwrap_or_default().trim_end(), LINE_CHARS)
         })
         .collect())
 }

@@ -4,11 +4,13 @@
 //! CloudWatch Logs clients built from it ([`Clients`], [`ecr::Ecr`]), the
 //! credentials check, and the calls each stage needs as typed results:
 //! [`ecs`] (services, task definitions, deployments, tasks), [`ecr`] (login,
-//! image records) and [`logs`] (a stream's last lines).
+//! image records), [`logs`] (a stream's last lines) and [`preflight`]
+//! (whether the secrets, roles and log groups a deploy names exist).
 
 pub mod ecr;
 pub mod ecs;
 pub mod logs;
+pub mod preflight;
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
-//! The image builder: `docker` (buildx, or the classic builder when there is
-//! no buildx) or `buildah`, always run with an argument vector (never a shell
-//! string), the registry password on stdin.
+//! The image builder: `docker` (buildx; without buildx, the CLI's built-in
+//! BuildKit or the classic builder) or `buildah`, always run with an
+//! argument vector (never a shell string), the registry password on stdin.
+//! Every docker recipe reads the cache the previous build wrote: the
+//! service's last image (`--cache-from`), or the registry cache.
 //!
 //! The argument vectors are pure functions of a [`Recipe`] and a
 //! [`BuildSpec`], so they are tested without a daemon; which docker recipe
@@ -36,6 +38,9 @@ pub struct BuildSpec {
     pub scratch: PathBuf,
     /// Push the tags (false: `--no-push`, the image stays with the builder).
     pub push: bool,
+    /// The service's last images (`host/repository:tag`), whose cache this
+    /// build reads: the inline cache the previous build wrote on them.
+    pub cache_from: Vec<String>,
 }
 
 /// The tag of the registry cache, in the cache repository
@@ -51,9 +56,18 @@ pub fn cache_ref(image: &str) -> String {
 /// How `docker` builds on this machine, decided by [`docker_mode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DockerMode {
-    /// No buildx: `docker build` (the classic builder), then `docker push`
-    /// per tag; the local layer cache only.
+    /// No buildx and a docker CLI that refuses BuildKit without it (23.0
+    /// and later): the classic builder; the last image is pulled and given
+    /// as `--cache-from` (the classic builder reuses the layers of a local
+    /// image only), then `docker push` per tag.
     Classic,
+    /// No buildx and a docker CLI with BuildKit built in (before 23.0):
+    /// `DOCKER_BUILDKIT=1 docker build`, the daemon's own BuildKit (the
+    /// engine of buildx's `docker` driver). The image carries an inline
+    /// cache (`BUILDKIT_INLINE_CACHE=1`) and the next build reads it from
+    /// the registry with `--cache-from` of the last image; then `docker
+    /// push` per tag.
+    BuildKit,
     /// buildx on the `docker` driver (GitHub's runners without
     /// setup-buildx): it refuses a registry `--cache-to`, so the image
     /// carries an inline cache and the next build reads it.
@@ -82,12 +96,33 @@ impl Recipe {
     }
 }
 
+/// Whether a docker CLI of `client_version` builds with BuildKit when
+/// buildx is missing: the CLI had BuildKit built in until 23.0; later ones
+/// refuse `DOCKER_BUILDKIT=1` without buildx. An unreadable version: no.
+pub fn builtin_buildkit(client_version: &str) -> bool {
+    client_version
+        .trim()
+        .split('.')
+        .next()
+        .and_then(|major| major.parse::<u32>().ok())
+        .is_some_and(|major| (18..23).contains(&major))
+}
+
 /// The docker mode from `docker buildx inspect`'s output (None when buildx
-/// is missing or failed), and the driver it named. An unknown driver gets
-/// the docker driver's recipe: no cache export is safer than a refused one.
-pub fn docker_mode(buildx_inspect: Option<&str>) -> (DockerMode, Option<String>) {
+/// is missing or failed) and the CLI's version, and the driver it named.
+/// An unknown driver gets the docker driver's recipe: no cache export is
+/// safer than a refused one.
+pub fn docker_mode(
+    buildx_inspect: Option<&str>,
+    client_version: &str,
+) -> (DockerMode, Option<String>) {
     let Some(text) = buildx_inspect else {
-        return (DockerMode::Classic, None);
+        let mode = if builtin_buildkit(client_version) {
+            DockerMode::BuildKit
+        } else {
+            DockerMode::Classic
+        };
+        return (mode, None);
     };
     let driver = text
         .lines()
@@ -114,10 +149,13 @@ pub fn docker_choice(mode: DockerMode, driver: Option<&str>, server: &str) -> St
     let server = clean(server);
     match mode {
         DockerMode::Classic => format!(
-            "docker {server}, no buildx: `docker build` then `docker push`, no cache export"
+            "docker {server}, no buildx: `docker build` then `docker push`, the classic builder (this CLI needs buildx for BuildKit): cache from the last image, pulled"
+        ),
+        DockerMode::BuildKit => format!(
+            "docker {server}, no buildx: `DOCKER_BUILDKIT=1 docker build` then `docker push`, inline cache read back from the last image"
         ),
         DockerMode::BuildxDocker => format!(
-            "docker {server}, buildx driver `{driver}`: `docker buildx build --push`, inline cache (this driver refuses a registry cache)"
+            "docker {server}, buildx driver `{driver}`: `docker buildx build --push`, inline cache read back from the last image (this driver refuses a registry cache)"
         ),
         DockerMode::BuildxContainer => format!(
             "docker {server}, buildx driver `{driver}`: `docker buildx build --push`, registry cache in <repository>-buildcache:{CACHE_TAG}"
@@ -137,7 +175,7 @@ impl BuildSpec {
     /// from the output of `docker push` (the classic builder).
     pub fn digest_file(&self, recipe: Recipe) -> Option<PathBuf> {
         match recipe {
-            Recipe::Docker(DockerMode::Classic) => None,
+            Recipe::Docker(DockerMode::Classic | DockerMode::BuildKit) => None,
             Recipe::Docker(_) => Some(self.scratch.join("metadata.json")),
             Recipe::Buildah => Some(self.scratch.join("digest")),
         }
@@ -186,13 +224,25 @@ pub fn build_argvs(recipe: Recipe, spec: &BuildSpec) -> Vec<Vec<String>> {
         .iter()
         .flat_map(|(k, v)| ["--label".to_string(), format!("{k}={v}")]);
     match recipe {
-        Recipe::Docker(DockerMode::Classic) => {
-            let mut build: Vec<String> = ["docker", "build", "--file"].map(String::from).into();
-            build.push(spec.dockerfile.clone());
+        Recipe::Docker(mode @ (DockerMode::Classic | DockerMode::BuildKit)) => {
+            let mut build: Vec<String> = vec!["docker".into(), "build".into()];
+            if mode == DockerMode::BuildKit {
+                // Each step's outcome (`CACHED`) in the log.
+                build.push("--progress=plain".into());
+            }
+            build.extend(["--file".into(), spec.dockerfile.clone()]);
             for r in &refs {
                 build.extend(["--tag".into(), r.clone()]);
             }
             build.extend(label_args);
+            if mode == DockerMode::BuildKit {
+                // The cache metadata goes into the image config and is
+                // pushed with it: what the next build's --cache-from reads.
+                build.extend(["--build-arg".into(), "BUILDKIT_INLINE_CACHE=1".into()]);
+            }
+            for r in &spec.cache_from {
+                build.extend(["--cache-from".into(), r.clone()]);
+            }
             build.push(spec.context.clone());
             let mut out = vec![build];
             // Every tag names the one image built, so one digest.
@@ -226,15 +276,13 @@ pub fn build_argvs(recipe: Recipe, spec: &BuildSpec) -> Vec<Vec<String>> {
                     ),
                 ]);
             } else {
-                // The docker driver refuses a registry cache export but
-                // reads one (what a container-driver build left); the image
-                // carries inline cache metadata.
-                argv.extend([
-                    "--cache-from".into(),
-                    format!("type=registry,ref={}", cache_ref(&spec.image)),
-                    "--cache-to".into(),
-                    "type=inline".into(),
-                ]);
+                // The docker driver refuses a registry cache export: the
+                // image carries inline cache metadata, and the next build
+                // reads it from the service's last image.
+                for r in &spec.cache_from {
+                    argv.extend(["--cache-from".into(), format!("type=registry,ref={r}")]);
+                }
+                argv.extend(["--cache-to".into(), "type=inline".into()]);
             }
             argv.extend([
                 "--metadata-file".into(),
@@ -280,6 +328,32 @@ pub fn build_argvs(recipe: Recipe, spec: &BuildSpec) -> Vec<Vec<String>> {
     }
 }
 
+/// The variables the build commands need besides the environment:
+/// `DOCKER_BUILDKIT=1` for the CLI's built-in BuildKit.
+pub fn command_env(recipe: Recipe) -> Vec<(String, String)> {
+    match recipe {
+        Recipe::Docker(DockerMode::BuildKit) => vec![("DOCKER_BUILDKIT".into(), "1".into())],
+        // The classic builder must not be switched to BuildKit by the
+        // caller's environment (a CLI without buildx would refuse).
+        Recipe::Docker(DockerMode::Classic) => vec![("DOCKER_BUILDKIT".into(), "0".into())],
+        _ => Vec::new(),
+    }
+}
+
+/// What runs before the build and may fail without failing it: the
+/// classic builder reuses only local layers, so it pulls the service's
+/// last images first (a missing one is no error, only no cache).
+pub fn cache_pulls(recipe: Recipe, spec: &BuildSpec) -> Vec<Vec<String>> {
+    match recipe {
+        Recipe::Docker(DockerMode::Classic) => spec
+            .cache_from
+            .iter()
+            .map(|r| vec!["docker".into(), "pull".into(), "--quiet".into(), r.clone()])
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Tags the builder pushes itself; the rest are added by re-tagging.
 pub fn pushed_tags(recipe: Recipe, spec: &BuildSpec) -> Vec<String> {
     match recipe {
@@ -293,7 +367,7 @@ pub fn pushed_tags(recipe: Recipe, spec: &BuildSpec) -> Vec<String> {
 /// (`<tag>: digest: sha256:<hex> size: <n>`).
 pub fn read_digest(recipe: Recipe, text: &str) -> Option<String> {
     let digest = match recipe {
-        Recipe::Docker(DockerMode::Classic) => text
+        Recipe::Docker(DockerMode::Classic | DockerMode::BuildKit) => text
             .lines()
             .rev()
             .filter_map(|l| l.split_once(": digest: "))
@@ -328,12 +402,14 @@ pub async fn run(
     argv: &[String],
     dir: &Path,
     stdin: Option<&Secret>,
+    env: &[(String, String)],
 ) -> std::io::Result<CommandOutput> {
     let Some((program, args)) = argv.split_first() else {
         return Err(std::io::Error::other("empty command"));
     };
     let mut child = tokio::process::Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .stdin(if stdin.is_some() {
             Stdio::piped()

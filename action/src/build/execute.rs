@@ -9,10 +9,10 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::builder::{self, BuildSpec, BuilderKind, Recipe};
-use super::registry::{self, Credentials, Registry};
 use super::{BuildError, Plan};
 use crate::aws::ecr::{Ecr, Image};
 use crate::gha::Reporter;
+use crate::registry::{self, Credentials, Registry};
 
 /// Where and how to build.
 #[derive(Debug, Clone)]
@@ -235,7 +235,7 @@ async fn connect(
         let (host, insecure) = named.unwrap_or_default();
         let (login, docker_has_it) = match &settings.credentials {
             Some(c) => (Some(c.clone()), false),
-            None => (docker_config_login(&host)?, true),
+            None => docker_config_login(&host)?,
         };
         let reg = Registry::new(&host, insecure, login.clone())
             .map_err(|e| BuildError::Input(e.to_string()))?;
@@ -274,7 +274,7 @@ async fn connect(
                 &auth_file,
                 &login.username,
             );
-            let out = builder::run(&argv, &settings.root, Some(&login.password))
+            let out = builder::run(&argv, &settings.root, Some(&login.password), &[])
                 .await
                 .map_err(|e| builder_login(format!("cannot run {}: {e}", argv[0])))?;
             if !out.success {
@@ -286,23 +286,38 @@ async fn connect(
     Ok((host, insecure, target))
 }
 
-/// The login the Docker config file holds for `host`, if any.
-fn docker_config_login(host: &str) -> Result<Option<Credentials>, BuildError> {
-    let Some(path) = registry::docker_config_path(&|k| std::env::var(k).ok()) else {
-        return Ok(None);
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(BuildError::Input(format!(
-                "{}: cannot read the Docker config file: {e}",
-                path.display()
-            )));
+/// The login a Docker config file holds for `host`, if any, and whether
+/// the builder already reads it: first the builder's own file
+/// (`$DOCKER_CONFIG`, `~/.docker`), then the runner's, which
+/// action/container-run mounts read-only into the action's container and
+/// names in [`registry::RUNNER_DOCKER_CONFIG`] (docker/login-action wrote
+/// it on the runner; docker inside the container does not read it, so
+/// Ferry gives docker that login itself).
+fn docker_config_login(host: &str) -> Result<(Option<Credentials>, bool), BuildError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let own = registry::docker_config_path(&env);
+    let runner = env(registry::RUNNER_DOCKER_CONFIG)
+        .filter(|p| !p.trim().is_empty())
+        .map(PathBuf::from);
+    for (path, builder_reads_it) in [(own, true), (runner, false)] {
+        let Some(path) = path else { continue };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(BuildError::Input(format!(
+                    "{}: cannot read the Docker config file: {e}",
+                    path.display()
+                )));
+            }
+        };
+        if let Some(login) = registry::from_docker_config(&text, host)
+            .map_err(|e| BuildError::Input(format!("{}: {e}", path.display())))?
+        {
+            return Ok((Some(login), builder_reads_it));
         }
-    };
-    registry::from_docker_config(&text, host)
-        .map_err(|e| BuildError::Input(format!("{}: {e}", path.display())))
+    }
+    Ok((None, true))
 }
 
 /// Asks docker what it can do (`docker version`, `docker buildx version`,
@@ -320,9 +335,15 @@ async fn docker_mode(
             .to_string()
     };
     let version = builder::run(
-        &argv(&["docker", "version", "--format", "{{.Server.Version}}"]),
+        &argv(&[
+            "docker",
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Client.Version}}",
+        ]),
         root,
         None,
+        &[],
     )
     .await
     .map_err(|e| BuildError::Input(format!("cannot run docker: {e}\n  help: install the docker CLI, or build with `--builder buildah`")))?;
@@ -332,13 +353,13 @@ async fn docker_mode(
             last_line(&version.log)
         )));
     }
-    let has_buildx = builder::run(&argv(&["docker", "buildx", "version"]), root, None)
+    let has_buildx = builder::run(&argv(&["docker", "buildx", "version"]), root, None, &[])
         .await
         .is_ok_and(|o| o.success);
     let inspect = if has_buildx {
         // buildx without a usable builder: its docker driver's recipe.
         Some(
-            builder::run(&argv(&["docker", "buildx", "inspect"]), root, None)
+            builder::run(&argv(&["docker", "buildx", "inspect"]), root, None, &[])
                 .await
                 .ok()
                 .filter(|o| o.success)
@@ -348,13 +369,12 @@ async fn docker_mode(
     } else {
         None
     };
-    let (mode, driver) = builder::docker_mode(inspect.as_deref());
+    let mut versions = version.log.split_whitespace();
+    let server = versions.next().unwrap_or("unknown");
+    let client = versions.next().unwrap_or("");
+    let (mode, driver) = builder::docker_mode(inspect.as_deref(), client);
     reporter
-        .info(&builder::docker_choice(
-            mode,
-            driver.as_deref(),
-            version.log.trim(),
-        ))
+        .info(&builder::docker_choice(mode, driver.as_deref(), server))
         .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
     Ok(mode)
 }
@@ -449,11 +469,26 @@ async fn build(shared: &Shared, plan: &Plan, log: &mut String) -> Result<Option<
         insecure: shared.insecure,
         scratch,
         push: !matches!(shared.target, Target::Local),
+        cache_from: plan
+            .cache_from
+            .iter()
+            .map(|t| format!("{}/{}:{t}", shared.host, plan.repository))
+            .collect(),
     };
+    let env = builder::command_env(shared.recipe);
+    for argv in builder::cache_pulls(shared.recipe, &spec) {
+        log.push_str(&format!("$ {}\n", argv.join(" ")));
+        match builder::run(&argv, &shared.root, None, &env).await {
+            Ok(out) if out.success => log.push_str(&out.log),
+            // No last image (a first build, another registry): no cache.
+            Ok(out) => log.push_str(&format!("(no cache from it) {}", out.log)),
+            Err(e) => log.push_str(&format!("(no cache from it) cannot run docker: {e}\n")),
+        }
+    }
     let mut last_log = String::new();
     for argv in builder::build_argvs(shared.recipe, &spec) {
         log.push_str(&format!("$ {}\n", argv.join(" ")));
-        let out = builder::run(&argv, &shared.root, None)
+        let out = builder::run(&argv, &shared.root, None, &env)
             .await
             .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
         log.push_str(&out.log);

@@ -6,12 +6,11 @@
 //! effects are thin adapters: git (what the image is built from), the builder
 //! (docker buildx or buildah), and the registry: ECR's API (login, which tags
 //! exist, re-tagging) for an ECR host only, the registry's own HTTP API
-//! ([`registry`]) for any other. `--no-push` builds with no registry at all.
+//! ([`crate::registry`]) for any other. `--no-push` builds with no registry at all.
 
 pub mod builder;
 mod execute;
 pub mod inputs;
-pub mod registry;
 mod report;
 pub mod tag;
 
@@ -45,7 +44,7 @@ pub struct Options {
     /// Build and report only: no login, no push, no reuse (pull requests).
     pub no_push: bool,
     /// The registry login from inputs (else the Docker config file's).
-    pub credentials: Option<registry::Credentials>,
+    pub credentials: Option<crate::registry::Credentials>,
 }
 
 /// What one service's build is: decided before anything runs.
@@ -69,6 +68,11 @@ pub struct Plan {
     /// would not be what the content tag says, so it is neither reused nor
     /// given the content tag.
     pub dirty: Vec<String>,
+    /// Tags of the service's last images, whose layer cache the build
+    /// reads: the content tag at the commit's first parent, when it differs
+    /// (the image the previous build of this line pushed). Empty when the
+    /// parent is not in the clone (a shallow checkout): no cache.
+    pub cache_from: Vec<String>,
 }
 
 /// `build` failed before or while building.
@@ -201,9 +205,48 @@ pub fn plan(
             context: service.context.clone(),
             labels,
             dirty,
+            cache_from: Vec::new(),
         });
     }
     Ok(plans)
+}
+
+/// Each service's content tag at `parent` (the commit before the one
+/// built), read the way [`plan`] reads the commit; None when the parent is
+/// not in the clone or cannot be planned (no Dockerfile there yet).
+fn parent_content_tags(
+    git: &Git,
+    manifest: &Manifest,
+    names: &[String],
+    parent: &crate::git::ObjectId,
+) -> Option<std::collections::BTreeMap<String, String>> {
+    let files = inputs::parse_ls_tree(&git.ls_tree_recursive(parent).ok()?);
+    let tree = GitTree::new(git, parent.clone());
+    let workspace = Workspace::load(&tree).unwrap_or_default();
+    let lockfile =
+        crate::crates::Tree::read(&tree, "Cargo.lock").and_then(|t| Lockfile::parse(&t).ok());
+    let commit = Commit {
+        sha: parent.as_str(),
+        files: &files,
+        workspace: &workspace,
+        lockfile: lockfile.as_ref(),
+        source: None,
+        dirty: &[],
+    };
+    // Per service: one whose Dockerfile is missing at the parent has no
+    // last image, the others still do.
+    let mut tags = std::collections::BTreeMap::new();
+    for name in names {
+        if let Ok(plans) = plan(
+            manifest,
+            std::slice::from_ref(name),
+            &commit,
+            SystemTime::now(),
+        ) {
+            tags.extend(plans.into_iter().map(|p| (p.service, p.content_tag)));
+        }
+    }
+    Some(tags)
 }
 
 /// Everything `build` decides before it runs a builder: the plans, and
@@ -233,7 +276,7 @@ pub fn prepare(
     let root = git.root().to_path_buf();
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
     manifest
-        .report_warnings(reporter)
+        .report_warnings(|w| reporter.warning(w))
         .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
     let names = opts
         .services
@@ -300,7 +343,18 @@ pub fn prepare_in(
         source: source.as_deref(),
         dirty: &dirty,
     };
-    let plans = plan(manifest, names, &commit, SystemTime::now())?;
+    let mut plans = plan(manifest, names, &commit, SystemTime::now())?;
+    let parent = Rev::parse(&sha)
+        .ok()
+        .map(|r| r.parent())
+        .and_then(|r| git.resolve(&r).ok().flatten());
+    if let Some(last) = parent.and_then(|p| parent_content_tags(git, manifest, names, &p)) {
+        for p in &mut plans {
+            if let Some(tag) = last.get(&p.service).filter(|t| **t != p.content_tag) {
+                p.cache_from.push(tag.clone());
+            }
+        }
+    }
     for p in plans.iter().filter(|p| !p.dirty.is_empty()) {
         let mut files = p
             .dirty

@@ -7,7 +7,7 @@
 //! crate depends on, and the build settings. Equal content tags mean an
 //! image can be reused instead of rebuilt.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
@@ -92,12 +92,14 @@ pub struct TagError {
 /// manifest loaded).
 pub fn release_tag(template: &str, vars: TagVars<'_>) -> Result<String, TagError> {
     let sha7 = vars.sha.get(..7).unwrap_or(vars.sha);
-    let tag = template
-        .replace("{service}", vars.service)
-        .replace("{project}", vars.project)
-        .replace("{sha7}", sha7)
-        .replace("{sha}", vars.sha)
-        .replace("{timestamp}", vars.timestamp);
+    let tag = crate::manifest::template::expand(template, |name| match name {
+        "service" => Some(vars.service),
+        "project" => Some(vars.project),
+        "sha7" => Some(sha7),
+        "sha" => Some(vars.sha),
+        "timestamp" => Some(vars.timestamp),
+        _ => None,
+    });
     if valid_tag(&tag) {
         Ok(tag)
     } else {
@@ -135,46 +137,14 @@ fn fit(tag: &str) -> String {
     cleaned[start..].trim_start_matches(['.', '-']).to_string()
 }
 
-/// UTC `yyyymmddHHMMSS` of a point in time.
+/// UTC `yyyymmddHHMMSS` of a point in time ([`crate::time::utc_stamp`]).
 pub fn utc_stamp(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    crate::time::utc_stamp(crate::time::epoch_secs(at))
 }
 
 /// RFC 3339 UTC (`2026-11-25T22:26:35Z`), for the `created` label.
 pub fn rfc3339(at: SystemTime) -> String {
-    let s = utc_stamp(at);
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &s[0..4],
-        &s[4..6],
-        &s[6..8],
-        &s[8..10],
-        &s[10..12],
-        &s[12..14]
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    crate::time::rfc3339(crate::time::epoch_secs(at))
 }
 
 /// What the OCI labels say about an image.

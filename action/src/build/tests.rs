@@ -334,6 +334,7 @@ fn spec() -> BuildSpec {
         insecure: false,
         scratch: PathBuf::from("/tmp/ferry/sampleapi"),
         push: true,
+        cache_from: vec![format!("{IMG}:sampleapi-content-fedcba9876543210fedcba98")],
     }
 }
 
@@ -412,15 +413,15 @@ fn docker_buildx_container_driver_argument_vector() {
 }
 
 /// buildx on the docker driver (GitHub's runners): no registry cache
-/// export, which that driver refuses; it reads the cache repository and
-/// writes an inline cache.
+/// export, which that driver refuses; the image carries an inline cache and
+/// the next build reads it back from the service's last image.
 #[test]
 fn docker_buildx_docker_driver_argument_vector() {
     let argvs = builder::build_argvs(Recipe::Docker(DockerMode::BuildxDocker), &spec());
     let mut expected = buildx_head();
     expected.extend(strings(&[
         "--cache-from",
-        &format!("type=registry,ref={IMG}-buildcache:buildcache"),
+        &format!("type=registry,ref={IMG}:sampleapi-content-fedcba9876543210fedcba98"),
         "--cache-to",
         "type=inline",
         "--metadata-file",
@@ -434,6 +435,60 @@ fn docker_buildx_docker_driver_argument_vector() {
             .any(|a| a.starts_with("type=registry") && a.contains("mode=max")),
         "no registry cache export on the docker driver"
     );
+    // No last image (a first build, a shallow clone): no cache to read.
+    let first = BuildSpec {
+        cache_from: Vec::new(),
+        ..spec()
+    };
+    let argvs = builder::build_argvs(Recipe::Docker(DockerMode::BuildxDocker), &first);
+    assert!(!argvs[0].contains(&"--cache-from".to_string()), "{argvs:?}");
+    assert!(builder::command_env(Recipe::Docker(DockerMode::BuildxDocker)).is_empty());
+}
+
+/// No buildx, a CLI with BuildKit built in: the daemon's BuildKit writes
+/// the inline cache into the pushed image and reads the last image's.
+#[test]
+fn docker_builtin_buildkit_writes_and_reads_an_inline_cache() {
+    let recipe = Recipe::Docker(DockerMode::BuildKit);
+    let argvs = builder::build_argvs(recipe, &spec());
+    let release = format!("{IMG}:sampleapi-0123456-20251125222635");
+    let content = format!("{IMG}:sampleapi-content-0123456789abcdef01234567");
+    assert_eq!(
+        argvs,
+        vec![
+            strings(&[
+                "docker",
+                "build",
+                "--progress=plain",
+                "--file",
+                "services/sampleapi/Dockerfile",
+                "--tag",
+                &release,
+                "--tag",
+                &content,
+                "--label",
+                "org.opencontainers.image.revision=0123456",
+                "--label",
+                "org.opencontainers.image.title=sampleapi",
+                "--build-arg",
+                "BUILDKIT_INLINE_CACHE=1",
+                "--cache-from",
+                &format!("{IMG}:sampleapi-content-fedcba9876543210fedcba98"),
+                ".",
+            ]),
+            strings(&["docker", "push", &release]),
+            strings(&["docker", "push", &content]),
+        ]
+    );
+    assert_eq!(
+        builder::command_env(recipe),
+        [("DOCKER_BUILDKIT".to_string(), "1".to_string())]
+    );
+    assert!(
+        builder::cache_pulls(recipe, &spec()).is_empty(),
+        "BuildKit reads the registry"
+    );
+    assert_eq!(spec().digest_file(recipe), None);
 }
 
 /// No buildx: the classic builder, then one push per tag; the digest comes
@@ -472,6 +527,17 @@ fn docker_without_buildx_builds_then_pushes_each_tag() {
     let argvs = builder::build_argvs(recipe, &spec());
     let release = format!("{IMG}:sampleapi-0123456-20251125222635");
     let content = format!("{IMG}:sampleapi-content-0123456789abcdef01234567");
+    let last = format!("{IMG}:sampleapi-content-fedcba9876543210fedcba98");
+    // The classic builder reuses local layers only: the last image is
+    // pulled first (a failed pull costs the cache, not the build).
+    assert_eq!(
+        builder::cache_pulls(recipe, &spec()),
+        vec![strings(&["docker", "pull", "--quiet", &last])]
+    );
+    assert_eq!(
+        builder::command_env(recipe),
+        [("DOCKER_BUILDKIT".to_string(), "0".to_string())]
+    );
     assert_eq!(
         argvs,
         vec![
@@ -488,6 +554,8 @@ fn docker_without_buildx_builds_then_pushes_each_tag() {
                 "org.opencontainers.image.revision=0123456",
                 "--label",
                 "org.opencontainers.image.title=sampleapi",
+                "--cache-from",
+                &last,
                 ".",
             ]),
             strings(&["docker", "push", &release]),
@@ -523,8 +591,26 @@ fn the_docker_recipe_follows_the_buildx_driver() {
             "Name:          builder\nDriver:        {driver}\nLast Activity: 2026-01-01\n\nNodes:\nName:      builder0\nEndpoint:  unix:///var/run/docker.sock\n"
         )
     };
-    let mode = |text: Option<&str>| builder::docker_mode(text).0;
+    let mode = |text: Option<&str>| builder::docker_mode(text, "28.2.2").0;
     assert_eq!(mode(None), DockerMode::Classic);
+    // No buildx: a CLI before 23.0 has BuildKit built in; later ones (and
+    // an unreadable version) refuse it without buildx.
+    for (client, want) in [
+        ("20.10.24+dfsg1", DockerMode::BuildKit),
+        ("18.09.1", DockerMode::BuildKit),
+        ("23.0.0", DockerMode::Classic),
+        ("28.2.2", DockerMode::Classic),
+        ("", DockerMode::Classic),
+        ("v20", DockerMode::Classic),
+        ("17.03.2-ce", DockerMode::Classic),
+    ] {
+        assert_eq!(builder::docker_mode(None, client).0, want, "{client:?}");
+    }
+    assert_eq!(
+        builder::docker_mode(Some(&inspect("docker")), "20.10.24").0,
+        DockerMode::BuildxDocker,
+        "buildx, when there, decides"
+    );
     assert_eq!(mode(Some(&inspect("docker"))), DockerMode::BuildxDocker);
     for driver in ["docker-container", "remote", "kubernetes"] {
         assert_eq!(
@@ -537,7 +623,7 @@ fn the_docker_recipe_follows_the_buildx_driver() {
         assert_eq!(mode(Some(text)), DockerMode::BuildxDocker, "{text:?}");
     }
     assert_eq!(
-        builder::docker_mode(Some(&inspect("docker-container")))
+        builder::docker_mode(Some(&inspect("docker-container")), "28.2.2")
             .1
             .as_deref(),
         Some("docker-container")
@@ -649,7 +735,7 @@ proptest::proptest! {
                 proptest::prop_assert!(d[7..].bytes().all(|b| b.is_ascii_hexdigit()));
             }
         }
-        let (mode, driver) = builder::docker_mode(Some(&text));
+        let (mode, driver) = builder::docker_mode(Some(&text), &server);
         proptest::prop_assert_ne!(mode, DockerMode::Classic);
         let line = builder::docker_choice(mode, driver.as_deref(), &server);
         proptest::prop_assert!(!line.contains('\n') && !line.contains('\r') && !line.contains("::"));
@@ -739,6 +825,7 @@ fn a_planned_image_is_where_build_pushes_it_by_tag() {
         context: ".".into(),
         labels: vec![],
         dirty: vec![],
+        cache_from: vec![],
     };
     assert_eq!(
         settings.planned_image(&plan),

@@ -17,38 +17,13 @@ use crate::manifest::{AnalysisCheck, AnalysisSettings};
 /// The label a service's metrics carry with the version it runs.
 pub const VERSION_LABEL: &str = "version";
 
-/// The version a service reports for an image reference: the tag, or for
-/// an image pinned by digest only `sha256:` and the digest's first 12 hex
-/// digits. The task definitions derive `SERVICE_VERSION` by the same rule
-/// (`imageVersion` in task-definitions/lib/base.libsonnet); both must agree,
-/// or the analysis finds no data and fails closed.
-pub fn version_of(image: &str) -> String {
-    let (name, digest) = match image.split_once('@') {
-        Some((name, digest)) => (name, Some(digest)),
-        None => (image, None),
-    };
-    let last = name.rsplit('/').next().unwrap_or(name);
-    if let Some((_, tag)) = last.rsplit_once(':') {
-        return tag.to_string();
-    }
-    match digest {
-        Some(d) => match d.split_once(':') {
-            Some((algorithm, hex)) => {
-                format!("{algorithm}:{}", hex.chars().take(12).collect::<String>())
-            }
-            None => d.chars().take(12).collect(),
-        },
-        None => "latest".to_string(),
-    }
-}
-
 /// The environment variable through which a task definition tells the
 /// service the version it runs (the services label their metrics with it).
 pub const VERSION_VARIABLE: &str = "SERVICE_VERSION";
 
 /// The version a rendered task definition runs: its containers'
 /// `SERVICE_VERSION` when one sets it (rendered before the image was pinned
-/// to its digest, it keeps the release tag), else [`version_of`] its image.
+/// to its digest, it keeps the release tag), else [`crate::image::version`] of its image.
 pub fn version_in(task_definition: &serde_json::Value, image: &str) -> String {
     task_definition["containerDefinitions"]
         .as_array()
@@ -57,7 +32,7 @@ pub fn version_in(task_definition: &serde_json::Value, image: &str) -> String {
         .flat_map(|c| c["environment"].as_array().into_iter().flatten())
         .find(|v| v["name"] == VERSION_VARIABLE)
         .and_then(|v| v["value"].as_str())
-        .map_or_else(|| version_of(image), str::to_string)
+        .map_or_else(|| crate::image::version(image), str::to_string)
 }
 
 /// A label value inside a PromQL string literal: quotes and backslashes
@@ -319,18 +294,6 @@ mod tests {
         Reading::Value(v)
     }
 
-    #[test]
-    fn the_version_is_the_tag_or_a_short_digest() {
-        assert_eq!(version_of("r.example/p/api:api-abc1234-1"), "api-abc1234-1");
-        assert_eq!(version_of("127.0.0.1:5001/p/api:v2"), "v2");
-        assert_eq!(
-            version_of("127.0.0.1:5001/p/api@sha256:0123456789abcdef00"),
-            "sha256:0123456789ab"
-        );
-        assert_eq!(version_of("r/p/api:v3@sha256:0123456789abcdef00"), "v3");
-        assert_eq!(version_of("127.0.0.1:5001/p/api"), "latest");
-    }
-
     /// The analysis asks Prometheus for the version the task definition
     /// told the service it runs: Ferry's rule and the Jsonnet's must agree.
     #[test]
@@ -361,10 +324,13 @@ mod tests {
                     .find(|v| v["name"] == "SERVICE_VERSION")
                     .and_then(|v| v["value"].as_str())
                     .unwrap();
-                assert_eq!(set, version_of(image), "{service}: {image}");
+                assert_eq!(set, crate::image::version(image), "{service}: {image}");
                 // Pinned to a digest after rendering, it keeps what it rendered.
                 let pinned = "r/p/x@sha256:ffffffffffffffffffff";
-                assert_eq!(version_in(&r.task_definition, pinned), version_of(image));
+                assert_eq!(
+                    version_in(&r.task_definition, pinned),
+                    crate::image::version(image)
+                );
                 assert_eq!(
                     version_in(&serde_json::json!({}), pinned),
                     "sha256:ffffffffffff"

@@ -245,7 +245,7 @@ pub fn failed_before_change(mut out: ServiceOutcome, reason: String) -> ServiceO
 }
 
 /// Register, then update unless the service already runs the result.
-#[tracing::instrument(name = "rollout", skip_all, fields(service = %plan.service, environment = %plan.env, image.digest = plan.image.as_deref().and_then(crate::telemetry::digest)))]
+#[tracing::instrument(name = "rollout", skip_all, fields(service = %plan.service, environment = %plan.env, image.digest = plan.image.as_deref().and_then(crate::image::digest)))]
 async fn prepare(
     clients: Clients,
     budget: Arc<Budget>,

@@ -15,7 +15,8 @@ use super::analysis::{self, Verdict};
 use super::model::{DeployReport, Diagnosis, Rollback, ServiceOutcome, Status};
 use super::progressive::{Progress, StepReport};
 use crate::markdown;
-use crate::markdown::{COMMENT_MAX_BYTES, COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES, truncate_chars};
+use crate::markdown::{COMMENT_MAX_BYTES, COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES};
+use crate::text::truncate_chars;
 
 /// What the deploy summary may take of the job summary's 1 MiB (the rest is
 /// left for other steps' summaries).
@@ -261,21 +262,10 @@ pub fn merge(previous: Option<&str>, report: &DeployReport) -> CommentState {
     state
 }
 
-/// `family:revision` from a task definition ARN.
-pub fn revision(arn: &str) -> String {
-    arn.rsplit_once("task-definition/")
-        .map_or(arn, |(_, rest)| rest)
-        .to_string()
-}
-
-/// `1m 05s`, `42s`, `1h 02m`.
-pub fn duration_text(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
-        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
+/// `family:revision` of a task definition ARN for the table; an ARN that
+/// names no revision ([`crate::taskdef::arn_revision`]) is shown whole.
+fn revision(arn: &str) -> String {
+    crate::taskdef::arn_revision(arn).map_or_else(|| arn.to_string(), |(f, r)| format!("{f}:{r}"))
 }
 
 fn status_emoji(status: Status) -> &'static str {
@@ -378,7 +368,7 @@ impl StepView {
                 .traffic_percent
                 .map_or("–".into(), |p| format!("{}%", analysis::figure(p))),
             stage: s.stage.clone(),
-            at: duration_text(s.started_secs),
+            at: crate::time::duration(s.started_secs),
             rounds: match (s.rounds, s.failed_rounds) {
                 (0, _) => "–".into(),
                 (n, 0) => n.to_string(),
@@ -430,7 +420,7 @@ fn view<'a>(
             revision: r.task_definition_arn.as_deref().map(revision),
             emoji: status_emoji(r.status),
             status: r.status.as_str(),
-            duration: duration_text(r.duration_secs),
+            duration: crate::time::duration(r.duration_secs),
             run_url: r.run_url.as_deref(),
         })
         .collect();
@@ -637,9 +627,11 @@ mod tests {
             revision("arn:aws:ecs:us-east-1:123456789012:task-definition/shop-staging-api:12"),
             "shop-staging-api:12"
         );
-        assert_eq!(duration_text(42.4), "42s");
-        assert_eq!(duration_text(65.0), "1m 05s");
-        assert_eq!(duration_text(3725.0), "1h 02m");
+        // An ARN that names no revision is shown whole, not as one.
+        assert_eq!(
+            revision("arn:aws:ecs:us-east-1:1:task-definition/x"),
+            "arn:aws:ecs:us-east-1:1:task-definition/x"
+        );
     }
 
     fn canary_progress(version: &str) -> Progress {

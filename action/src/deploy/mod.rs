@@ -20,6 +20,7 @@ pub mod register;
 pub mod rollout;
 mod run;
 pub mod wait;
+pub mod waves;
 
 pub use crate::github::deployments::{DeploymentPayload, deployment_task};
 pub use apply::{
@@ -32,7 +33,7 @@ pub use model::{
 };
 pub use run::{
     DeployPlan, Options, RunError, commit_sha, dry_report, execute, github_state, overall, plan,
-    preview, render_services, run, selected,
+    preflight, preflight_targets, prepare, preview, render_services, run, selected,
 };
 
 #[cfg(test)]

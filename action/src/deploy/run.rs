@@ -47,6 +47,8 @@ pub struct Options {
     pub dry_run: bool,
     /// `FERRY_EXT_*` variables, for rendering.
     pub env_vars: BTreeMap<String, String>,
+    /// Check every reference first (or skip, with a reason).
+    pub preflight: crate::preflight::Gate,
 }
 
 /// Why `deploy` stopped before or while deploying.
@@ -64,6 +66,9 @@ pub enum RunError {
     /// AWS could not be reached (credentials first of all).
     #[error(transparent)]
     Aws(#[from] crate::aws::AwsError),
+    /// Preflight found references that do not exist; nothing was touched.
+    #[error(transparent)]
+    Preflight(#[from] crate::preflight::PreflightError),
     /// Writing outputs failed.
     #[error("cannot write the outputs: {0}")]
     Io(#[from] std::io::Error),
@@ -78,6 +83,7 @@ impl Diagnose for RunError {
         match self {
             Self::Manifest(e) => e.diagnostics(),
             Self::Render(d) => d.clone(),
+            Self::Preflight(e) => e.diagnostics(),
             _ => Vec::new(),
         }
     }
@@ -212,6 +218,9 @@ pub struct DeployPlan {
     pub sha: String,
     /// One entry per service, in the manifest's order.
     pub services: Vec<ServicePlan>,
+    /// The waves it rolls out in (`depends-on`), each in the manifest's
+    /// order; one wave when nothing depends on anything.
+    pub waves: Vec<Vec<String>>,
 }
 
 /// The commit a run deploys: `GITHUB_SHA`, else (outside Actions) the
@@ -262,6 +271,13 @@ pub fn plan(
         production: environment.promote_from.is_some(),
         environment_url: environment.url.clone(),
         sha,
+        waves: crate::manifest::waves(
+            manifest,
+            &services
+                .iter()
+                .map(|p| p.service.clone())
+                .collect::<Vec<_>>(),
+        ),
         services,
     })
 }
@@ -301,10 +317,16 @@ pub fn preview(
             super::progressive::describe_rollout(&p.rollout, p.analysis.as_ref())
         ))?;
     }
+    if plan.waves.len() > 1 {
+        for line in super::waves::describe(&plan.waves) {
+            reporter.info(&format!("dry run: {line}"))?;
+        }
+    }
     reporter.info("dry run: the deploy comment would read:")?;
     reporter.info(&comment::preview(&report))?;
     write_outputs(reporter, &report)?;
     reporter.summary(&comment::render_summary(&report))?;
+    reporter.summary(&super::waves::markdown(&plan.waves, &report.outcomes))?;
     Ok(report)
 }
 
@@ -315,6 +337,22 @@ pub async fn run(
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<DeployReport, RunError> {
+    let (manifest, plan) = prepare(ctx, opts, reporter)?;
+    if opts.dry_run {
+        preview(&plan, ctx, reporter)
+    } else {
+        preflight(&manifest, &plan, &opts.preflight, reporter).await?;
+        execute(ctx, plan, &opts.rollout, reporter).await
+    }
+}
+
+/// The manifest and the plan of `ferry deploy` with `opts` (what `ferry
+/// preflight` checks too): the selected services rendered with their images.
+pub fn prepare(
+    ctx: &Context,
+    opts: &Options,
+    reporter: &mut Reporter,
+) -> Result<(Manifest, DeployPlan), RunError> {
     let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
     super::apply::environment(&manifest, &opts.env).map_err(RunError::Input)?;
@@ -336,11 +374,41 @@ pub async fn run(
         &opts.env_vars,
         commit_sha(ctx, &root),
     )?;
-    if opts.dry_run {
-        preview(&plan, ctx, reporter)
-    } else {
-        execute(ctx, plan, &opts.rollout, reporter).await
+    Ok((manifest, plan))
+}
+
+/// What preflight checks of a plan: each service's rendered definition and
+/// where it goes.
+pub fn preflight_targets(plan: &DeployPlan) -> crate::preflight::Targets {
+    crate::preflight::Targets {
+        env: plan.env.clone(),
+        region: plan.region.clone(),
+        services: plan
+            .services
+            .iter()
+            .map(|p| crate::preflight::Target {
+                service: p.service.clone(),
+                task_definition: p.task_definition.clone(),
+                cluster: p.cluster.clone(),
+                ecs_service: p.ecs_service.clone(),
+            })
+            .collect(),
     }
+}
+
+/// Preflight before anything is registered or updated: every reference
+/// checked (credentials first), or skipped with the reason recorded.
+pub async fn preflight(
+    manifest: &Manifest,
+    plan: &DeployPlan,
+    gate: &crate::preflight::Gate,
+    reporter: &mut Reporter,
+) -> Result<(), RunError> {
+    if *gate == crate::preflight::Gate::Run {
+        crate::aws::connect(&plan.region).await?;
+    }
+    crate::preflight::gate(manifest, &preflight_targets(plan), gate, reporter).await?;
+    Ok(())
 }
 
 /// Registration's result per service: the ARN, or why it failed.
@@ -605,18 +673,7 @@ pub async fn execute(
         .services
         .into_iter()
         .partition(|p| p.registered.is_some());
-    let mut outcomes = roll_out_reported(
-        &clients,
-        ready,
-        rollout,
-        statuses.clone().map(|statuses| StepStatuses {
-            statuses,
-            records: records.clone(),
-        }),
-        &plan.env,
-        reporter,
-    )
-    .await?;
+    let mut outcomes = Vec::new();
     for p in broken {
         let reason = match registrations.remove(&p.service) {
             Some(Err(e)) => e,
@@ -624,6 +681,25 @@ pub async fn execute(
         };
         outcomes.push(failed_before_change(untouched(&p, Status::Failed), reason));
     }
+    outcomes.extend(
+        roll_out_waves(
+            &clients,
+            ready,
+            &plan.waves,
+            &outcomes,
+            rollout,
+            |statuses_for| {
+                statuses_for.clone().map(|statuses| StepStatuses {
+                    statuses,
+                    records: records.clone(),
+                })
+            },
+            &statuses,
+            &plan.env,
+            reporter,
+        )
+        .await?,
+    );
     outcomes.sort_by_key(|o| order.iter().position(|s| *s == o.service));
     let report = DeployReport {
         env: plan.env.clone(),
@@ -633,7 +709,15 @@ pub async fn execute(
         outcomes,
     };
     for o in &report.outcomes {
-        crate::telemetry::record_outcome(o);
+        crate::telemetry::record_service(&crate::telemetry::ServiceRecord {
+            service: &o.service,
+            environment: &o.env,
+            image: o.image.as_deref(),
+            task_definition_arn: o.task_definition_arn.as_deref(),
+            outcome: o.status.as_str(),
+            duration_secs: o.duration_secs,
+            rolled_back_to: o.rollback.as_ref().map(|r| r.task_definition_arn.as_str()),
+        });
         reporter.info(&describe(o))?;
     }
     if let Some(statuses) = &statuses {
@@ -642,7 +726,97 @@ pub async fn execute(
 
     write_outputs(reporter, &report)?;
     reporter.summary(&comment::render_summary(&report))?;
+    reporter.summary(&super::waves::markdown(&plan.waves, &report.outcomes))?;
     succeeded(report)
+}
+
+/// The rollout wave by wave (`depends-on`): a wave starts when every
+/// service of the one before reached steady state and passed its analysis
+/// (waves before the last are waited on even with `--no-wait`); after a
+/// failed wave, the later ones are not deployed (and say why), and the
+/// earlier, healthy ones stay as they are. `failed_before` holds the
+/// services that already failed (registration).
+#[allow(clippy::too_many_arguments)]
+async fn roll_out_waves(
+    clients: &crate::aws::Clients,
+    mut ready: Vec<ServicePlan>,
+    waves: &[Vec<String>],
+    failed_before: &[ServiceOutcome],
+    rollout: &RolloutOptions,
+    step_statuses: impl Fn(&Option<Statuses>) -> Option<StepStatuses>,
+    statuses: &Option<Statuses>,
+    env: &str,
+    reporter: &mut Reporter,
+) -> Result<Vec<ServiceOutcome>, RunError> {
+    let mut outcomes = Vec::new();
+    let mut stopped: Option<(usize, Vec<String>)> = None;
+    if waves.len() > 1 {
+        for line in super::waves::describe(waves) {
+            reporter.info(&line)?;
+        }
+    }
+    for (i, wave) in waves.iter().enumerate() {
+        let (batch, rest): (Vec<ServicePlan>, Vec<ServicePlan>) =
+            ready.into_iter().partition(|p| wave.contains(&p.service));
+        ready = rest;
+        if let Some((n, failed)) = &stopped {
+            outcomes.extend(batch.iter().map(|p| {
+                failed_before_change(
+                    untouched(p, Status::Failed),
+                    super::waves::not_deployed(*n, failed),
+                )
+            }));
+            continue;
+        }
+        let last = i + 1 == waves.len();
+        let options = if last {
+            rollout.clone()
+        } else {
+            RolloutOptions {
+                wait: true,
+                ..rollout.clone()
+            }
+        };
+        let done = roll_out_reported(
+            clients,
+            batch,
+            &options,
+            step_statuses(statuses),
+            env,
+            reporter,
+        )
+        .await?;
+        let failed: Vec<String> = done
+            .iter()
+            .chain(failed_before.iter().filter(|o| wave.contains(&o.service)))
+            .filter(|o| !o.status.is_success())
+            .map(|o| o.service.clone())
+            .collect();
+        outcomes.extend(done);
+        if !failed.is_empty() && !last {
+            reporter.info(&format!(
+                "wave {} failed ({}): the later waves are not deployed; the earlier ones stay",
+                i + 1,
+                failed.join(", ")
+            ))?;
+            stopped = Some((i + 1, failed));
+        }
+    }
+    // A service in no wave (none by construction) still rolls out.
+    if !ready.is_empty() {
+        outcomes.extend(
+            roll_out_reported(
+                clients,
+                ready,
+                rollout,
+                step_statuses(statuses),
+                env,
+                reporter,
+            )
+            .await?,
+        );
+    }
+    Ok(outcomes)
 }
 
 /// The report when every service succeeded (or was unchanged), else the

@@ -110,7 +110,9 @@ pub async fn run(
     let git = Git::open(&root).ok();
     let root = git.as_ref().map(|g| g.root().to_path_buf()).unwrap_or(root);
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
-    manifest.report_warnings(reporter).map_err(io_error)?;
+    manifest
+        .report_warnings(|w| reporter.warning(w))
+        .map_err(io_error)?;
     if let Some(token) = &ctx.token {
         reporter.mask(token).map_err(io_error)?;
     }

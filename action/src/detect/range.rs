@@ -53,14 +53,7 @@ impl Base {
     }
 }
 
-/// Abbreviates a full commit id; leaves symbolic revs alone.
-pub fn short(rev: &str) -> &str {
-    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
-        &rev[..7]
-    } else {
-        rev
-    }
-}
+pub use crate::git::short_rev as short;
 
 /// What `detect` should do for this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,6 +251,25 @@ pub fn plan(event: &Event, req: &Request) -> Result<Plan, String> {
                 None => Plan::All {
                     why: "workflow_dispatch without a service list: every service".into(),
                 },
+            }
+        }
+        Event::MergeGroup(group) => {
+            if group.action != "checks_requested" {
+                return Ok(Plan::Nothing {
+                    why: format!("the merge group was {}: nothing to test", group.action),
+                });
+            }
+            // The group's commit is built on the base's tip: what the queue
+            // would merge is exactly base..head, every queued PR included.
+            Plan::Compare {
+                head: event_commit(&group.head_sha, "merge_group.head_sha")?,
+                bases: vec![Base::Commit {
+                    rev: event_commit(&group.base_sha, "merge_group.base_sha")?,
+                    label: format!("the merge queue's base {}", group.base_branch()),
+                }],
+                pull_request: None,
+                expected_files: None,
+                release: false,
             }
         }
         Event::Schedule => Plan::All {

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::github::deployments::{DeploymentRecord, DeploymentState};
+use crate::image::pinned_digest;
 
 /// What is to be promoted for one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,13 +50,6 @@ impl Verdict {
     }
 }
 
-/// The `sha256:…` part of `repository@sha256:…`.
-pub fn digest(image: &str) -> Option<&str> {
-    let (_, d) = image.rsplit_once('@')?;
-    let (algo, hex) = d.split_once(':')?;
-    (!algo.is_empty() && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(d)
-}
-
 fn short(d: &str) -> String {
     d.chars().take(19).collect()
 }
@@ -79,7 +73,7 @@ pub fn decide(source: &str, e: &Evidence) -> Verdict {
     let succeeded = |s: &Option<DeploymentState>| s.is_some_and(DeploymentState::succeeded);
     match &e.want {
         Want::Image(image) => {
-            let Some(want) = digest(image) else {
+            let Some(want) = pinned_digest(image) else {
                 return refuse(
                     Some(image.clone()),
                     format!(
@@ -94,7 +88,7 @@ pub fn decide(source: &str, e: &Evidence) -> Verdict {
                     r.payload
                         .as_ref()
                         .and_then(|p| p.image.as_deref())
-                        .and_then(digest)
+                        .and_then(pinned_digest)
                         == Some(want)
                 })
                 .collect();
@@ -115,7 +109,7 @@ pub fn decide(source: &str, e: &Evidence) -> Verdict {
             let latest = e
                 .deployments
                 .iter()
-                .find_map(|(r, _)| r.payload.as_ref()?.image.as_deref().and_then(digest));
+                .find_map(|(r, _)| r.payload.as_ref()?.image.as_deref().and_then(pinned_digest));
             refuse(
                 Some(image.clone()),
                 match latest {
@@ -137,7 +131,7 @@ pub fn decide(source: &str, e: &Evidence) -> Verdict {
             let short_sha: String = sha.chars().take(7).collect();
             match of_commit.iter().find(|(_, s)| succeeded(s)) {
                 Some((r, _)) => match r.payload.as_ref().and_then(|p| p.image.clone()) {
-                    Some(image) if digest(&image).is_some() => allow(Some(image), r),
+                    Some(image) if pinned_digest(&image).is_some() => allow(Some(image), r),
                     _ => refuse(
                         None,
                         format!(

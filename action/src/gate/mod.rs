@@ -22,7 +22,7 @@ use crate::inputs::ServiceSelection;
 use crate::manifest::{Manifest, ManifestError};
 use crate::markdown;
 use crate::prometheus::Prometheus;
-pub use decide::{Evidence, Verdict, Want, decide, digest};
+pub use decide::{Evidence, Verdict, Want, decide};
 
 /// How many deployments back the source environment is searched.
 pub const HISTORY_MAX: usize = 50;
@@ -172,7 +172,7 @@ async fn evidence(
     };
     let records = gh.deployments(source, service, sha, HISTORY_MAX).await?;
     let wanted_digest = match &want {
-        Want::Image(image) => digest(image).map(str::to_string),
+        Want::Image(image) => crate::image::pinned_digest(image).map(str::to_string),
         Want::Commit(_) => None,
     };
     let mut deployments = Vec::with_capacity(records.len());
@@ -184,7 +184,7 @@ async fn evidence(
                 r.payload
                     .as_ref()
                     .and_then(|p| p.image.as_deref())
-                    .and_then(digest)
+                    .and_then(crate::image::pinned_digest)
                     == Some(d.as_str())
             }
             (Want::Image(_), None) => false,

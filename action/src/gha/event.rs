@@ -17,6 +17,9 @@ pub enum Event {
     Push(Push),
     /// `workflow_dispatch`: a person asked for a run.
     WorkflowDispatch(Dispatch),
+    /// `merge_group`: GitHub's merge queue asks for checks on a group of
+    /// pull requests merged onto the base branch's tip.
+    MergeGroup(MergeGroup),
     /// `schedule`: cron.
     Schedule,
     /// Any other event, by name.
@@ -73,6 +76,49 @@ impl Push {
     }
 }
 
+/// What Ferry reads from a `merge_group` payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeGroup {
+    /// `checks_requested` (the queue wants this group tested) or
+    /// `destroyed` (merged, dequeued or invalidated: nothing to test).
+    pub action: String,
+    /// The base branch's commit the group is built on.
+    pub base_sha: String,
+    /// The base branch (`refs/heads/main`).
+    pub base_ref: String,
+    /// The group's merge commit: the base plus every queued pull request
+    /// up to and including this one.
+    pub head_sha: String,
+    /// The queue's temporary branch
+    /// (`refs/heads/gh-readonly-queue/main/pr-104-<sha>`).
+    pub head_ref: String,
+}
+
+impl MergeGroup {
+    /// The pull request this group ends with, from the queue's branch name
+    /// (`gh-readonly-queue/<base>/pr-<N>-<sha>`); `None` for another shape.
+    /// The pull requests ahead of it in the group are not in the payload.
+    pub fn pull_request(&self) -> Option<u64> {
+        let rest = self
+            .head_ref
+            .strip_prefix("refs/heads/gh-readonly-queue/")?;
+        let (_, tail) = rest.rsplit_once("/pr-")?;
+        let (number, sha) = tail.split_once('-')?;
+        let valid = !number.is_empty()
+            && number.len() <= 19
+            && number.bytes().all(|b| b.is_ascii_digit())
+            && crate::git::ObjectId::parse(sha).is_ok();
+        if valid { number.parse().ok() } else { None }
+    }
+
+    /// The base branch's name (`main`).
+    pub fn base_branch(&self) -> &str {
+        self.base_ref
+            .strip_prefix("refs/heads/")
+            .unwrap_or(&self.base_ref)
+    }
+}
+
 /// What Ferry reads from a `workflow_dispatch` payload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dispatch {
@@ -122,7 +168,7 @@ fn invalid(event: &str, path: &str, value: &str, expected: &'static str) -> Even
     EventError::Invalid {
         event: event.into(),
         field: path.into(),
-        value: super::quote(value),
+        value: crate::text::quote(value),
         expected,
     }
 }
@@ -265,6 +311,24 @@ pub fn parse(name: &str, payload: &Value) -> Result<Event, EventError> {
             Ok(Event::WorkflowDispatch(Dispatch {
                 git_ref: optional_ref(payload, name, "ref")?,
                 inputs,
+            }))
+        }
+        "merge_group" => {
+            let action = string(payload, name, "action")?;
+            if !matches!(action.as_str(), "checks_requested" | "destroyed") {
+                return Err(invalid(
+                    name,
+                    "action",
+                    &action,
+                    "expected `checks_requested` or `destroyed`",
+                ));
+            }
+            Ok(Event::MergeGroup(MergeGroup {
+                action,
+                base_sha: commit(payload, name, "merge_group.base_sha")?,
+                base_ref: ref_name(payload, name, "merge_group.base_ref")?,
+                head_sha: commit(payload, name, "merge_group.head_sha")?,
+                head_ref: ref_name(payload, name, "merge_group.head_ref")?,
             }))
         }
         "schedule" => Ok(Event::Schedule),

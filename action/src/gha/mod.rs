@@ -53,14 +53,6 @@ impl fmt::Display for Secret {
     }
 }
 
-/// An outside value for an error message: in backquotes, on one line
-/// whatever it holds (control characters and line breaks escaped as `\n`,
-/// `\u{2028}`), cut to 80 characters.
-pub fn quote(value: &str) -> String {
-    let cut = crate::markdown::truncate_chars(value, 80);
-    format!("`{}`", cut.escape_debug())
-}
-
 /// `owner/name` of a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoSlug {
@@ -117,7 +109,7 @@ pub struct Context {
     pub summary_file: Option<PathBuf>,
     /// The `trusted-authors` input: whose comments, Deployments and statuses
     /// Ferry believes when it reads them back (default `github-actions[bot]`).
-    pub trusted_authors: crate::github::trust::TrustedAuthors,
+    pub trusted_authors: crate::trust::TrustedAuthors,
     /// The `plan-key` input (or `FERRY_PLAN_KEY`): the repository secret
     /// that keys the published plan digest and signs the plan comment's
     /// metadata.
@@ -143,7 +135,7 @@ pub enum ContextError {
     Repository(String),
     /// The `trusted-authors` input is not a list of logins.
     #[error(transparent)]
-    TrustedAuthors(#[from] crate::github::trust::TrustError),
+    TrustedAuthors(#[from] crate::trust::TrustError),
 }
 
 impl Context {
@@ -193,9 +185,9 @@ impl Context {
         let token = input_with(env, "github-token")
             .or_else(|| var("GITHUB_TOKEN"))
             .map(Secret::new);
-        let trusted_authors = match input_with(env, crate::github::trust::INPUT) {
-            Some(text) => crate::github::trust::TrustedAuthors::parse(&text)?,
-            None => crate::github::trust::TrustedAuthors::default(),
+        let trusted_authors = match input_with(env, crate::trust::INPUT) {
+            Some(text) => crate::trust::TrustedAuthors::parse(&text)?,
+            None => crate::trust::TrustedAuthors::default(),
         };
         let plan_key = input_with(env, "plan-key")
             .or_else(|| var("FERRY_PLAN_KEY"))

@@ -77,6 +77,100 @@ fn every_workflow_dispatch_example_parses() {
 }
 
 #[test]
+fn every_merge_group_example_parses() {
+    let all = examples("merge_group");
+    assert!(!all.is_empty());
+    for payload in all {
+        let Event::MergeGroup(group) = event::parse("merge_group", &payload).unwrap() else {
+            panic!("not a merge group");
+        };
+        let g = &payload["merge_group"];
+        assert_eq!(group.action, payload["action"].as_str().unwrap());
+        assert_eq!(group.base_sha, g["base_sha"].as_str().unwrap());
+        assert_eq!(group.head_sha, g["head_sha"].as_str().unwrap());
+        assert_eq!(group.base_branch(), "main");
+        // `refs/heads/gh-readonly-queue/main/pr-104-929f…`
+        assert_eq!(group.pull_request(), Some(104));
+    }
+}
+
+#[test]
+fn a_merge_group_refuses_bad_fields_by_name_and_reads_only_the_queue_branch_shape() {
+    let base = examples("merge_group").remove(0);
+    for (path, value, says) in [
+        ("merge_group.base_sha", "HEAD~1", "expected a commit id"),
+        (
+            "merge_group.head_sha",
+            "--upload-pack=x",
+            "expected a commit id",
+        ),
+        (
+            "merge_group.head_ref",
+            "refs/heads/a..b",
+            "expected a git ref name",
+        ),
+        (
+            "action",
+            "enqueued",
+            "expected `checks_requested` or `destroyed`",
+        ),
+    ] {
+        let mut payload = base.clone();
+        let (parent, leaf) = path.rsplit_once('.').unwrap_or(("", path));
+        let target = if parent.is_empty() {
+            &mut payload
+        } else {
+            &mut payload[parent]
+        };
+        target[leaf] = Value::String(value.into());
+        let err = event::parse("merge_group", &payload)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("`{path}`")), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+    let mut payload = base.clone();
+    payload["merge_group"]
+        .as_object_mut()
+        .unwrap()
+        .remove("base_sha");
+    let err = event::parse("merge_group", &payload)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("merge_group.base_sha"), "{err}");
+    for (head_ref, pr) in [
+        (
+            "refs/heads/gh-readonly-queue/main/pr-7-929f8209d40f77f4abc622a499c93a83babdbe64",
+            Some(7),
+        ),
+        (
+            "refs/heads/gh-readonly-queue/release/v2/pr-12-929f8209d40f77f4abc622a499c93a83babdbe64",
+            Some(12),
+        ),
+        (
+            "refs/heads/gh-readonly-queue/main/pr-x-929f8209d40f77f4abc622a499c93a83babdbe64",
+            None,
+        ),
+        ("refs/heads/gh-readonly-queue/main/pr-7-nothex", None),
+        (
+            "refs/heads/feature/pr-7-929f8209d40f77f4abc622a499c93a83babdbe64",
+            None,
+        ),
+        (
+            "refs/heads/gh-readonly-queue/main/pr-99999999999999999999-929f8209d40f77f4abc622a499c93a83babdbe64",
+            None,
+        ),
+    ] {
+        let mut payload = base.clone();
+        payload["merge_group"]["head_ref"] = Value::String(head_ref.into());
+        let Event::MergeGroup(group) = event::parse("merge_group", &payload).unwrap() else {
+            panic!()
+        };
+        assert_eq!(group.pull_request(), pr, "{head_ref}");
+    }
+}
+
+#[test]
 fn dispatch_inputs_become_strings() {
     let payload = serde_json::json!({"ref": "refs/heads/main", "inputs": {"services": "a,b", "dry": true, "n": 3, "none": null}});
     let Event::WorkflowDispatch(d) = event::parse("workflow_dispatch", &payload).unwrap() else {
@@ -506,6 +600,7 @@ mod properties {
                 Just("pull_request_target".to_string()),
                 Just("push".to_string()),
                 Just("workflow_dispatch".to_string()),
+                Just("merge_group".to_string()),
                 Just("schedule".to_string()),
                 ".{0,20}",
             ],
@@ -524,6 +619,10 @@ mod properties {
                 }
                 Ok(Event::WorkflowDispatch(d)) => {
                     prop_assert!(d.git_ref.as_deref().is_none_or(is_safe_ref));
+                }
+                Ok(Event::MergeGroup(g)) => {
+                    prop_assert!(is_commit(&g.base_sha) && is_commit(&g.head_sha));
+                    prop_assert!(is_safe_ref(&g.base_ref) && is_safe_ref(&g.head_ref));
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -595,7 +694,7 @@ mod properties {
 
 #[test]
 fn trusted_authors_and_the_plan_key_come_from_inputs() {
-    use crate::github::trust::{Author, TrustedAuthors};
+    use crate::trust::{Author, TrustedAuthors};
     let bot = |login: &str| Author {
         login: login.into(),
         kind: "Bot".into(),

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::GitHubError;
 use super::retry::RetryPolicy;
-use super::trust::{self, Author, TrustedAuthors};
+use crate::trust::{self, Author, TrustedAuthors};
 
 /// Comments per page when listing (GitHub's maximum).
 const PER_PAGE: usize = 100;
@@ -254,7 +254,7 @@ pub fn is_marked(body: &str, marker: &str) -> bool {
 }
 
 /// Sends one request with retries; returns headers and body of a 2xx answer.
-async fn send(
+pub(crate) async fn send(
     crab: &Octocrab,
     retry: RetryPolicy,
     method: Method,
@@ -312,7 +312,7 @@ async fn send(
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     method: &Method,
     path: &str,
     text: &str,

@@ -5,7 +5,7 @@
 //!
 //! Every reader here believes only records (Deployments and statuses alike)
 //! whose `creator` is one of the client's trusted authors
-//! ([`super::trust`]): a record anyone else made with Ferry's task, or a
+//! ([`crate::trust`]): a record anyone else made with Ferry's task, or a
 //! status anyone else added to Ferry's record, is named in a warning and
 //! skipped, inside these functions, so no caller can forget the rule.
 
@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::http_get::Retry;
-use super::trust::{self, Author, TrustedAuthors};
 use super::{GitHub, GitHubError, Page, encode};
+use crate::trust::{self, Author, TrustedAuthors};
 
 /// How many statuses of one deployment are read to find the newest one a
 /// trusted author set (GitHub lists them newest first).
@@ -338,7 +338,7 @@ impl GitHub {
             "required_contexts": [],
             "payload": new.payload,
             "environment": new.environment,
-            "description": crate::markdown::truncate_chars(new.description, DESCRIPTION_MAX_CHARS),
+            "description": crate::text::truncate_chars(new.description, DESCRIPTION_MAX_CHARS),
             "transient_environment": false,
             "production_environment": new.production,
         });
@@ -387,7 +387,7 @@ impl GitHub {
     pub async fn set_status(&self, id: u64, status: &NewStatus<'_>) -> Result<(), GitHubError> {
         let mut body = json!({
             "state": status.state.as_str(),
-            "description": crate::markdown::truncate_chars(status.description, DESCRIPTION_MAX_CHARS),
+            "description": crate::text::truncate_chars(status.description, DESCRIPTION_MAX_CHARS),
             // GitHub's default would mark every other service's record in the
             // environment inactive: Ferry keeps one history per service.
             "auto_inactive": false,
@@ -542,7 +542,7 @@ impl GitHub {
         let ok = self.trusted.trusts(d.creator.as_ref());
         if !ok {
             trust::warn_ignored(
-                &format!("deployment {} ({})", d.id, crate::gha::quote(&d.task)),
+                &format!("deployment {} ({})", d.id, crate::text::quote(&d.task)),
                 d.creator.as_ref(),
                 &self.trusted,
             );

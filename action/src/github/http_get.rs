@@ -212,7 +212,7 @@ impl GitHub {
             path
         } else {
             // A header value is visible ASCII (`to_str`): shown as is, cut.
-            return Err(GitHubError::ForeignLink(crate::markdown::truncate_chars(
+            return Err(GitHubError::ForeignLink(crate::text::truncate_chars(
                 url, 200,
             )));
         };

@@ -9,7 +9,10 @@ pub mod comments;
 pub mod deployments;
 mod http_get;
 pub mod retry;
-pub mod trust;
+/// Whose records Ferry believes lives in the shared model ([`crate::trust`]),
+/// so the runner context can read the input without importing this adapter;
+/// this path stays for code written against it.
+pub use crate::trust;
 
 use std::time::Duration;
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
-use crate::gha::quote;
+use crate::text::quote;
 
 /// Reads every value given (`--images` repeated) into one map.
 pub fn parse_all<S: AsRef<str>>(values: &[S]) -> Result<BTreeMap<String, String>, String> {

@@ -17,12 +17,39 @@ use std::time::Duration;
 
 pub use services::ServiceSelection;
 
-use crate::gha::quote;
-use crate::manifest::BuilderKind;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::text::quote;
 
 /// How many services may build at once: the same range for `--parallel`
 /// and the manifest's `build.parallel`.
 pub const PARALLEL: std::ops::RangeInclusive<u64> = 1..=16;
+
+/// Which program builds and pushes images.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(transform = builder_alias)]
+pub enum BuilderKind {
+    /// `docker buildx build --push` (GitHub-hosted runners have it).
+    #[default]
+    #[serde(alias = "buildx")]
+    Docker,
+    /// `buildah build` + `buildah push` (no daemon needed).
+    Buildah,
+}
+
+/// The schema lists `buildx`, which the manifest reads as `docker` (as the
+/// command line does), so editors accept what Ferry accepts.
+fn builder_alias(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Array(variants)) = schema.get_mut("oneOf") {
+        variants.push(serde_json::json!({
+            "const": "buildx",
+            "description": "Another name for `docker`.",
+            "type": "string",
+        }));
+    }
+}
 
 /// An action input the runner set empty means "not given".
 pub fn present(value: Option<String>) -> Option<String> {

@@ -8,8 +8,7 @@
 //! (`{"include":[{"service":"a",...}]}`), or `all` (`*` too). Blank is
 //! "not given": each command then picks its default.
 
-use crate::gha::quote;
-use crate::manifest::Manifest;
+use crate::text::quote;
 
 /// Which services a user selected, before the manifest is consulted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,28 +45,6 @@ impl ServiceSelection {
             .filter(|n| seen.insert(n.clone()))
             .collect();
         Ok(Some(Self::Named(unique)))
-    }
-
-    /// The manifest's names of the selection, in the order given (`All`:
-    /// the manifest's order); an unknown name is refused, with the names
-    /// the manifest declares.
-    pub fn resolve(&self, manifest: &Manifest) -> Result<Vec<String>, String> {
-        match self {
-            Self::All => Ok(manifest.services.keys().cloned().collect()),
-            Self::Named(names) => {
-                if let Some(unknown) = names.iter().find(|n| !manifest.services.contains_key(*n)) {
-                    let declared: Vec<&str> =
-                        manifest.services.keys().map(String::as_str).collect();
-                    return Err(format!(
-                        "unknown service {}: {} declares {}",
-                        quote(unknown),
-                        manifest.file.display(),
-                        declared.join(", ")
-                    ));
-                }
-                Ok(names.clone())
-            }
-        }
     }
 }
 

@@ -9,8 +9,10 @@ pub mod coverage;
 pub mod glob;
 pub mod names;
 mod raw;
+mod selection;
 pub mod template;
 mod validate;
+pub mod waves;
 pub mod yaml;
 
 use std::io::Read;
@@ -21,6 +23,7 @@ use indexmap::IndexMap;
 use crate::diagnostic::{Diagnose, Diagnostic, Diagnostics};
 pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, RawService, json_schema};
 pub use template::{Template, Vars};
+pub use waves::{dependency_cycles, waves};
 
 /// Where the manifest lives, relative to the repository root.
 pub const DEFAULT_PATH: &str = ".github/ferry.yml";
@@ -239,6 +242,9 @@ pub struct Service {
     pub rollout: IndexMap<String, RolloutSettings>,
     /// Its own analysis per environment, instead of the environment's.
     pub analysis: IndexMap<String, AnalysisSettings>,
+    /// The services it starts after, in a release that deploys them too
+    /// (`depends-on`; known services, no cycle).
+    pub depends_on: Vec<String>,
 }
 
 /// A compiled list of path globs, kept with their text for "why" messages.
@@ -373,12 +379,13 @@ impl Manifest {
         Self::parse(&text, display_path)
     }
 
-    /// Shows [`Manifest::warnings`] (deprecated keys) as warning annotations.
-    pub fn report_warnings(&self, reporter: &mut crate::gha::Reporter) -> std::io::Result<()> {
-        for w in &self.warnings {
-            reporter.warning(w)?;
-        }
-        Ok(())
+    /// Shows [`Manifest::warnings`] (deprecated keys) through `warn` (the
+    /// runner's warning annotation), stopping at its first error.
+    pub fn report_warnings<E>(
+        &self,
+        warn: impl FnMut(&Diagnostic) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.warnings.iter().try_for_each(warn)
     }
 
     /// Parses and validates manifest text.

@@ -9,6 +9,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::inputs::BuilderKind;
+
 /// Ferry's service manifest (`.github/ferry.yml`).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -63,31 +65,6 @@ pub struct RawBuild {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 16))]
     pub parallel: Option<u32>,
-}
-
-/// Which program builds and pushes images.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-#[schemars(transform = builder_alias)]
-pub enum BuilderKind {
-    /// `docker buildx build --push` (GitHub-hosted runners have it).
-    #[default]
-    #[serde(alias = "buildx")]
-    Docker,
-    /// `buildah build` + `buildah push` (no daemon needed).
-    Buildah,
-}
-
-/// The schema lists `buildx`, which the manifest reads as `docker` (as the
-/// command line does), so editors accept what Ferry accepts.
-fn builder_alias(schema: &mut schemars::Schema) {
-    if let Some(serde_json::Value::Array(variants)) = schema.get_mut("oneOf") {
-        variants.push(serde_json::json!({
-            "const": "buildx",
-            "description": "Another name for `docker`.",
-            "type": "string",
-        }));
-    }
 }
 
 /// One environment: an ECS cluster, optionally promoted from another.
@@ -284,6 +261,11 @@ pub struct RawService {
     /// This service's analysis per environment, instead of the environment's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<IndexMap<String, RawAnalysis>>,
+    /// Services that must be live first: when a release deploys this one and
+    /// any of these, this one starts after they reached steady state and
+    /// passed their analysis (the same in every environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<Vec<String>>,
 }
 
 /// The JSON Schema of the manifest, for editors (`yaml-language-server`).

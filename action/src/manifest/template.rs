@@ -1,4 +1,6 @@
-//! Name templates such as `"{project}-{env}-sampleapi"`.
+//! Name templates such as `"{project}-{env}-sampleapi"`, and the one
+//! placeholder engine ([`expand`], [`placeholders`]) that the release tag
+//! template (`build.tag`) is expanded and checked with too.
 //!
 //! The ECS service, cluster and ECR repository names differ per environment
 //! and project; templates let one manifest line name them all. Placeholders
@@ -73,22 +75,14 @@ impl Template {
 
     /// Expands the placeholders.
     pub fn render(&self, vars: Vars<'_>) -> String {
-        let mut out = String::with_capacity(self.0.len() + 32);
-        for part in parts(&self.0) {
-            match part {
-                Part::Literal(s) => out.push_str(s),
-                Part::Placeholder(_, name) => out.push_str(match name {
-                    "project" => vars.project,
-                    "env" => vars.env,
-                    "service" => vars.service,
-                    "region" => vars.region,
-                    // Unreachable after `parse`; keep the text rather than panic.
-                    other => other,
-                }),
-                Part::Unclosed(_) => {}
-            }
-        }
-        out
+        expand(&self.0, |name| match name {
+            "project" => Some(vars.project),
+            "env" => Some(vars.env),
+            "service" => Some(vars.service),
+            "region" => Some(vars.region),
+            // Unreachable after `parse`.
+            _ => None,
+        })
     }
 
     /// The template as written.
@@ -106,6 +100,32 @@ impl fmt::Display for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// `text` with each `{name}` that `value` knows replaced by its value, in
+/// one pass (a value is never expanded again); an unknown placeholder and
+/// an unclosed `{` stay as written.
+pub fn expand<'a>(text: &str, value: impl Fn(&str) -> Option<&'a str>) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    for part in parts(text) {
+        match part {
+            Part::Literal(s) => out.push_str(s),
+            Part::Placeholder(offset, name) => match value(name) {
+                Some(v) => out.push_str(v),
+                None => out.push_str(&text[offset..offset + name.len() + 2]),
+            },
+            Part::Unclosed(offset) => out.push_str(&text[offset..]),
+        }
+    }
+    out
+}
+
+/// The placeholders of `text` (`{name}` → `name`), up to an unclosed `{`.
+pub fn placeholders(text: &str) -> impl Iterator<Item = &str> {
+    parts(text).filter_map(|p| match p {
+        Part::Placeholder(_, name) => Some(name),
+        _ => None,
+    })
 }
 
 fn known() -> String {
@@ -234,5 +254,18 @@ mod tests {
         let err = Template::parse("{project}-{env").unwrap_err();
         assert_eq!(err.offset, 10);
         assert!(err.message.contains("unclosed"));
+    }
+
+    #[test]
+    fn one_engine_expands_in_one_pass_and_keeps_what_it_does_not_know() {
+        let value = |name: &str| match name {
+            "service" => Some("{sha}"),
+            "sha" => Some("abc"),
+            _ => None,
+        };
+        assert_eq!(expand("{service}-{sha}", value), "{sha}-abc");
+        assert_eq!(expand("{other}-{sha}", value), "{other}-abc");
+        assert_eq!(expand("x-{sha}-{open", value), "x-abc-{open");
+        assert_eq!(placeholders("{a}-{b}-{c").collect::<Vec<_>>(), ["a", "b"]);
     }
 }

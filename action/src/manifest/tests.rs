@@ -694,3 +694,49 @@ fn a_path_group_must_be_globs() {
         assert_eq!(line, Some(4), "{message}");
     }
 }
+
+#[test]
+fn depends_on_names_known_services_and_a_cycle_is_printed() {
+    let text = "project: p\nregion: us-east-1\nenvironments:\n  staging: { cluster: c }\nservices:\n  a: { depends-on: [b] }\n  b: { depends-on: [c] }\n  c: { depends-on: [a] }\n  d: { depends-on: [nope, d] }\n";
+    let err = parse(text).unwrap_err();
+    let all: Vec<String> = err
+        .diagnostics()
+        .iter()
+        .map(|d| format!("{} | {}", d.message, d.help.clone().unwrap_or_default()))
+        .collect();
+    let has = |s: &str| all.iter().any(|m| m.contains(s));
+    assert!(
+        has("dependency cycle of 3 services: a → b → c → a"),
+        "{all:#?}"
+    );
+    assert!(
+        has("service `d` depends on `nope`, which the manifest does not declare"),
+        "{all:#?}"
+    );
+    assert!(has("service `d` depends on itself"), "{all:#?}");
+    assert_eq!(all.len(), 3, "{all:#?}");
+    // Located on the key that names the cycle's first service.
+    let cycle = err
+        .diagnostics()
+        .into_iter()
+        .find(|d| d.message.contains("cycle"))
+        .unwrap();
+    assert_eq!(cycle.line, Some(6), "{cycle:?}");
+}
+
+#[test]
+fn a_release_rolls_out_in_waves_of_its_own_services() {
+    let m = parse("project: p\nregion: us-east-1\nenvironments:\n  staging: { cluster: c }\nservices:\n  api: { depends-on: [db, cache] }\n  db: {}\n  cache: {}\n  worker: { depends-on: [api] }\n").unwrap();
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        waves(&m, &names(&["worker", "db", "api", "cache"])),
+        vec![names(&["db", "cache"]), names(&["api"]), names(&["worker"])]
+    );
+    // A dependency the release does not deploy is already live.
+    assert_eq!(
+        waves(&m, &names(&["worker", "db"])),
+        vec![names(&["db", "worker"])]
+    );
+    assert_eq!(waves(&m, &names(&["api"])), vec![names(&["api"])]);
+    assert_eq!(m.services["api"].depends_on, names(&["db", "cache"]));
+}

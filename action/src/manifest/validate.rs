@@ -505,16 +505,68 @@ fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
         warnings: Vec::new(),
     };
     check_unique_names(c, &manifest);
+    check_dependencies(c, &manifest);
     Some(manifest)
+}
+
+/// `depends-on` names known services, never the service itself, and makes
+/// no cycle (a release could never start one of them): each cycle is
+/// reported once, with its services in order.
+fn check_dependencies(c: &mut Checker<'_>, m: &Manifest) {
+    for (name, s) in &m.services {
+        for dep in &s.depends_on {
+            if dep == name {
+                c.at_value(
+                    &format!("services.{name}.depends-on"),
+                    format!("service `{name}` depends on itself"),
+                    "remove it from its own depends-on".into(),
+                );
+            } else if !m.services.contains_key(dep) {
+                c.at_value(
+                    &format!("services.{name}.depends-on"),
+                    format!(
+                        "service `{name}` depends on `{dep}`, which the manifest does not declare"
+                    ),
+                    format!(
+                        "name one of: {}",
+                        listed(m.services.keys().map(String::as_str))
+                    ),
+                );
+            }
+        }
+    }
+    let graph: IndexMap<&str, Vec<&str>> = m
+        .services
+        .iter()
+        .map(|(n, s)| {
+            let deps = s
+                .depends_on
+                .iter()
+                .map(String::as_str)
+                .filter(|d| *d != n.as_str() && m.services.contains_key(*d))
+                .collect();
+            (n.as_str(), deps)
+        })
+        .collect();
+    for cycle in crate::manifest::dependency_cycles(&graph) {
+        let first = cycle[0];
+        let mut names: Vec<&str> = cycle.iter().copied().take(LISTED).collect();
+        names.push(if cycle.len() > LISTED { "…" } else { first });
+        c.at_value(
+            &format!("services.{first}.depends-on"),
+            format!(
+                "dependency cycle of {} services: {}",
+                cycle.len(),
+                names.join(" → ")
+            ),
+            "a release could never start any of them: remove one depends-on of the cycle".into(),
+        );
+    }
 }
 
 fn resolve_build(c: &mut Checker<'_>, raw: RawBuild) -> BuildSettings {
     let tag = raw.tag.unwrap_or_else(|| DEFAULT_TAG.into());
-    let mut rest = tag.as_str();
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let name = &after[..close];
+    for name in super::template::placeholders(&tag) {
         if !TAG_PLACEHOLDERS.contains(&name) {
             c.at_value(
                 "build.tag",
@@ -522,7 +574,6 @@ fn resolve_build(c: &mut Checker<'_>, raw: RawBuild) -> BuildSettings {
                 format!("known placeholders: {}", TAG_PLACEHOLDERS.join(", ")),
             );
         }
-        rest = &after[close + 1..];
     }
     if !tag.contains("{sha") && !tag.contains("{timestamp}") {
         c.at_value(
@@ -739,15 +790,7 @@ fn resolve_gate(
             "the gate checks the environment an image is promoted from; add `promote-from: staging` or move `gate:` to the environment that has it".into(),
         );
     }
-    let url = raw.prometheus.trim().trim_end_matches('/');
-    if let Err(why) = names::http_url(url) {
-        c.at_value(
-            &format!("{path}.prometheus"),
-            format!("{:?} is not a Prometheus URL: {why}", raw.prometheus),
-            "write its base URL, e.g. https://prometheus.example.com or http://127.0.0.1:9090"
-                .into(),
-        );
-    }
+    let url = prometheus_url(c, &path, &raw.prometheus);
     let max = raw.max_burn_rate.unwrap_or(DEFAULT_MAX_BURN_RATE);
     if !(max.is_finite() && max > 0.0) {
         c.at_value(
@@ -1011,6 +1054,7 @@ fn resolve_service(
         ecr_repository: ecr_repository?,
         rollout: IndexMap::new(),
         analysis: IndexMap::new(),
+        depends_on: raw.depends_on.clone().unwrap_or_default(),
     })
 }
 
@@ -1093,13 +1137,31 @@ fn check_unique_names(c: &mut Checker<'_>, m: &Manifest) {
     }
 }
 
+/// Checks `{path}.prometheus`, the base URL of a Prometheus (a gate's and
+/// a canary analysis's): the one rule and message for both. The URL as
+/// the clients use it (trimmed, without a trailing `/`).
+fn prometheus_url<'t>(c: &mut Checker<'_>, path: &str, text: &'t str) -> &'t str {
+    let url = text.trim().trim_end_matches('/');
+    if let Err(why) = names::http_url(url) {
+        c.at_value(
+            &format!("{path}.prometheus"),
+            format!("{text:?} is not a Prometheus URL: {why}"),
+            "write its base URL, e.g. https://prometheus.example.com or http://127.0.0.1:9090"
+                .into(),
+        );
+    }
+    url
+}
+
 /// The tag `template` renders for `service`, with a full-length sha and
 /// timestamp.
 fn render_tag(template: &str, service: &str, project: &str) -> String {
-    template
-        .replace("{service}", service)
-        .replace("{project}", project)
-        .replace("{sha7}", "0123456")
-        .replace("{sha}", "0123456789abcdef0123456789abcdef01234567")
-        .replace("{timestamp}", "20260101000000")
+    super::template::expand(template, |name| match name {
+        "service" => Some(service),
+        "project" => Some(project),
+        "sha7" => Some("0123456"),
+        "sha" => Some("0123456789abcdef0123456789abcdef01234567"),
+        "timestamp" => Some("20260101000000"),
+        _ => None,
+    })
 }

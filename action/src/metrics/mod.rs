@@ -212,7 +212,7 @@ pub async fn run(
                 let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
                 return Err(MetricsError::Input(format!(
                     "unknown environment {}: {} declares {}",
-                    crate::gha::quote(e),
+                    crate::text::quote(e),
                     manifest.file.display(),
                     known.join(", ")
                 )));

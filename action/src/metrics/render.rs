@@ -8,38 +8,13 @@ use serde::Serialize;
 use super::compute::{Keys, Report};
 use crate::markdown;
 use crate::prometheus::escape_label as label;
+use crate::time::date;
 
 const SUMMARY: &str = include_str!("../../templates/metrics-summary.md.tera");
 
-/// A duration as people read it: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`.
-pub fn duration(secs: u64) -> String {
-    match secs {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3_600 => format!("{} min", s / 60),
-        s if s < 86_400 => match (s % 3_600) / 60 {
-            0 => format!("{} h", s / 3_600),
-            m => format!("{} h {m} min", s / 3_600),
-        },
-        s => match (s % 86_400) / 3_600 {
-            0 => format!("{} d", s / 86_400),
-            h => format!("{} d {h} h", s / 86_400),
-        },
-    }
-}
-
-/// `2026-11-01` of epoch seconds.
-fn date(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+/// A duration in the one style of every report ([`crate::time::duration`]).
+fn duration(secs: u64) -> String {
+    crate::time::duration(secs as f64)
 }
 
 /// A name inside a Mermaid string: only characters that cannot end the
@@ -239,15 +214,6 @@ pub fn prometheus(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(duration(45), "45 s");
-        assert_eq!(duration(720), "12 min");
-        assert_eq!(duration(3 * 3600), "3 h");
-        assert_eq!(duration(3 * 3600 + 300), "3 h 5 min");
-        assert_eq!(duration(2 * 86_400 + 4 * 3600 + 59), "2 d 4 h");
-    }
 
     #[test]
     fn dates_are_civil_utc() {

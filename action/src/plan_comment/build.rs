@@ -139,7 +139,7 @@ const ACTION_CHARS: usize = 200;
 /// The plan's action invocations, then its deferred ones, as Terraform
 /// lists them; configuration values shown with sensitive parts masked.
 fn actions(plan: &RawPlan, scrub: Scrub<'_>) -> Vec<ActionView> {
-    let cut = |s: String| crate::markdown::truncate_chars(&scrub(s), ACTION_CHARS);
+    let cut = |s: String| crate::text::truncate_chars(&scrub(s), ACTION_CHARS);
     let one = |a: &RawActionInvocation, deferred: Option<&str>| {
         let parse = |raw: &Option<Box<serde_json::value::RawValue>>, or: Value| {
             raw.as_ref()
@@ -195,7 +195,7 @@ fn unknown_warning(unknown: &[&RawResourceChange], scrub: Scrub<'_>) -> Option<S
     if unknown.is_empty() {
         return None;
     }
-    let cut = |s: &str| crate::markdown::truncate_chars(s, UNKNOWN_CHARS);
+    let cut = |s: &str| crate::text::truncate_chars(s, UNKNOWN_CHARS);
     let named: Vec<String> = unknown
         .iter()
         .take(UNKNOWN_LISTED)

@@ -172,6 +172,11 @@ pub enum PlanCommentError {
         "the plan for `{env}` has {count} change(s) whose actions this version of Ferry does not know (named in the comment): Ferry cannot say what applying it does; read the plan output, and update Ferry"
     )]
     UnknownChanges { env: String, count: usize },
+    /// `plan-applied`: Terraform's apply failed (the outcome is on the PR).
+    #[error(
+        "the apply to `{env}` failed ({resources}); the outcome is in the plan comment and the job summary"
+    )]
+    ApplyFailed { env: String, resources: String },
     /// `plan-verify` without the key cannot verify this plan.
     #[error("{0}")]
     NeedsKey(String),

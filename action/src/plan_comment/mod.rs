@@ -7,10 +7,13 @@
 //! on a dry run). [`prepare`] is pure and holds all decisions; [`run`] adds
 //! the effects.
 
+pub mod apply;
 pub mod budget;
 pub mod build;
+pub mod compare;
 pub mod counts;
 pub mod diff;
+pub mod drift;
 pub mod error;
 pub mod input;
 pub mod load;
@@ -86,6 +89,9 @@ pub struct Options {
     /// The `plan-key` repository secret: keys the published digest and
     /// signs the comment's metadata (see [`marker::plan_hash`]).
     pub key: Option<crate::gha::Secret>,
+    /// Another environment's plan (its name and file), compared with this
+    /// one in the comment ([`compare`]).
+    pub compare_with: Option<(String, PathBuf)>,
 }
 
 /// The result of the pure part: what would be posted and reported.
@@ -193,7 +199,35 @@ pub async fn run(
     reporter: &mut Reporter,
 ) -> Result<Prepared, PlanCommentError> {
     let plan = load::load_plan(&opts.plan, &opts.terraform)?;
-    let prepared = prepare(plan, opts, ctx.run_url.as_deref())?;
+    let comparison = match &opts.compare_with {
+        Some((env, path)) => {
+            let other = load::load_plan(path, &opts.terraform)?;
+            let c = compare::compare(
+                compare::Side {
+                    env: &opts.env,
+                    plan: &plan,
+                },
+                compare::Side { env, plan: &other },
+            );
+            Some(Redactor::from_parts(Vec::new(), &opts.redact)?.redact(&compare::render(&c)))
+        }
+        None => None,
+    };
+    let mut prepared = prepare(plan, opts, ctx.run_url.as_deref())?;
+    if let Some(section) = comparison {
+        prepared.comment = compare::with_section(
+            &prepared.comment,
+            &section,
+            crate::markdown::COMMENT_MAX_CHARS,
+            crate::markdown::COMMENT_MAX_BYTES,
+        );
+        prepared.summary = compare::with_section(
+            &prepared.summary,
+            &section,
+            usize::MAX,
+            render::SUMMARY_MAX_BYTES,
+        );
+    }
     post::write_outputs(ctx, reporter, &prepared)?;
     let pr = opts.pr.or(ctx.pull_request());
     let io = |source| PlanCommentError::Io {

@@ -11,7 +11,7 @@ use crate::gha::{Context, Reporter};
 use crate::github::GitHubError;
 use crate::github::comments::{Comments, IssueRef, Upserted};
 use crate::github::retry::RetryPolicy;
-use crate::github::trust::TrustedAuthors;
+use crate::trust::TrustedAuthors;
 
 /// Writes `has-changes`, `has-destroy`, `add`, `change`, `destroy`,
 /// `plan-hash` to `$GITHUB_OUTPUT` and the full plan to

@@ -25,6 +25,43 @@ pub fn check(env: &str, pr: u64, reviewed: &str, current: &str) -> Result<(), Pl
     }
 }
 
+/// The pull request whose reviewed plan applies to this run: `--pr`; the
+/// `pull_request` event's; in the merge queue, the one the group ends with
+/// (from the queue's branch, `gh-readonly-queue/<base>/pr-<N>-<sha>`); on a
+/// push (after merge), the one pull request GitHub associates with the
+/// pushed commit. `None` when the run has none; an error when a push's
+/// commit belongs to several (say which with `--pr`).
+pub async fn pull_request(
+    ctx: &Context,
+    given: Option<u64>,
+) -> Result<Option<u64>, PlanCommentError> {
+    if let Some(pr) = given.or(ctx.pull_request()) {
+        return Ok(Some(pr));
+    }
+    match &ctx.event {
+        crate::gha::Event::MergeGroup(group) => Ok(group.pull_request()),
+        crate::gha::Event::Push(push) => {
+            let Some(gh) = crate::github::GitHub::from_context(ctx) else {
+                return Ok(None);
+            };
+            let pulls = gh.pulls_for_commit(&push.after).await?;
+            match pulls.as_slice() {
+                [] => Ok(None),
+                [one] => Ok(Some(*one)),
+                many => Err(PlanCommentError::Config(format!(
+                    "the pushed commit {} belongs to pull requests {}: pass --pr N (the `pr` input) to say whose reviewed plan to apply",
+                    crate::git::short_rev(&push.after),
+                    many.iter()
+                        .map(|n| format!("#{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Loads the plan, finds the reviewed comment on the pull request and compares.
 /// `expected` skips the API and compares with a given hash.
 ///
@@ -38,7 +75,9 @@ pub async fn run(
 ) -> Result<String, PlanCommentError> {
     let plan = load_plan(&opts.plan, &opts.terraform)?;
     let key = opts.key.as_ref();
-    let unknown = super::counts::Counts::of(&plan).unknown;
+    let counts = super::counts::Counts::of(&plan);
+    let unknown = counts.unknown;
+    let empty = !counts.has_resource_changes() && counts.outputs == 0;
     if unknown > 0 {
         return Err(PlanCommentError::UnknownChanges {
             env: opts.env.clone(),
@@ -53,11 +92,12 @@ pub async fn run(
     }
     let current = marker::plan_hash(&plan, key);
     drop(plan);
-    let pr = opts.pr.or(ctx.pull_request()).unwrap_or(0);
     if let Some(expected) = expected {
+        let pr = opts.pr.or(ctx.pull_request()).unwrap_or(0);
         check(&opts.env, pr, expected, &current)?;
         return Ok(current);
     }
+    let pr = pull_request(ctx, opts.pr).await?.unwrap_or(0);
     if pr == 0 {
         return Err(PlanCommentError::Config(
             "plan-verify needs the pull request: pass --pr N (or --expected-hash)".to_string(),
@@ -77,13 +117,22 @@ pub async fn run(
         opts.root_module.as_deref(),
         opts.workspace.as_deref(),
     )?;
-    let found = Comments::new(&crab, &issue, RetryPolicy::default(), &ctx.trusted_authors)
+    let found = match Comments::new(&crab, &issue, RetryPolicy::default(), &ctx.trusted_authors)
         .find(&mark)
         .await?
-        .ok_or_else(|| PlanCommentError::NoReviewedPlan {
-            env: opts.env.clone(),
-            pr,
-        })?;
+    {
+        Some(found) => found,
+        // A pull request that did not touch the Terraform has no plan
+        // comment (the plan jobs did not run), and at the merge commit its
+        // plan is empty: nothing to apply, nothing to have reviewed.
+        None if empty => return Ok(current),
+        None => {
+            return Err(PlanCommentError::NoReviewedPlan {
+                env: opts.env.clone(),
+                pr,
+            });
+        }
+    };
     let scope = marker::scope(&format!("{}/{}", issue.owner, issue.repo), pr, &mark);
     let meta = marker::untrusted_reason(
         found.body.as_deref().unwrap_or_default(),

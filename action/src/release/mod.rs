@@ -40,6 +40,8 @@ pub struct Options {
     pub dry_run: bool,
     /// How the deploy waits and rolls back.
     pub rollout: deploy::RolloutOptions,
+    /// Check every reference before deploying (or skip, with a reason).
+    pub preflight: crate::preflight::Gate,
 }
 
 /// Why a release stopped.
@@ -250,7 +252,7 @@ pub async fn run(
         choose_mode(opts.dry_run, ctx.in_actions, credentials).map_err(ReleaseError::Input)?;
     match mode {
         Mode::Live => Ok(Released::Deployed(
-            execute_live(ctx, plan, &opts.rollout, reporter).await?,
+            execute_live(ctx, plan, &opts.rollout, &opts.preflight, reporter).await?,
         )),
         Mode::DryRun(why) => {
             let report = execute_dry(ctx, &plan, why, credentials).await?;
@@ -262,11 +264,13 @@ pub async fn run(
 }
 
 /// Carries a plan out: builds (or reuses) the images, pins each rendered
-/// task definition to the image built, and deploys.
+/// task definition to the image built, runs preflight on what it pinned,
+/// and deploys.
 pub async fn execute_live(
     ctx: &Context,
     mut plan: ReleasePlan,
     rollout: &deploy::RolloutOptions,
+    preflight: &crate::preflight::Gate,
     reporter: &mut Reporter,
 ) -> Result<DeployReport, ReleaseError> {
     let outcomes = build::execute(&plan.build, plan.builds.clone(), reporter).await?;
@@ -298,6 +302,7 @@ pub async fn execute_live(
         }
         service.image = Some(image.clone());
     }
+    deploy::preflight(&plan.manifest, &plan.deploy, preflight, reporter).await?;
     Ok(deploy::execute(ctx, plan.deploy, rollout, reporter).await?)
 }
 

@@ -287,7 +287,7 @@ pub fn run(
 ) -> Result<Vec<Rendered>, RenderError> {
     let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
-    let _ = manifest.report_warnings(reporter);
+    let _ = manifest.report_warnings(|w| reporter.warning(w));
     let rendered = render_all(&root, &manifest, opts)?;
     for w in rendered.iter().flat_map(|r| &r.warnings) {
         let _ = reporter.warning(w);

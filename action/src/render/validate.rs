@@ -857,13 +857,28 @@ fn container(
         let from = s.get("valueFrom").and_then(Value::as_str).unwrap_or("");
         let arn = from.starts_with("arn:aws")
             && (from.contains(":secretsmanager:") || from.contains(":ssm:"));
-        let ssm_path = from.starts_with('/') && from.len() > 1;
-        if !from.trim().is_empty() && !arn && !ssm_path {
+        // ECS takes a parameter's name too, with or without a leading `/`.
+        let name_chars = !from.starts_with("arn:")
+            && from
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c));
+        let ssm_path = from.starts_with('/') && from.len() > 1 && name_chars;
+        let fine = from.trim().is_empty() || arn || ssm_path;
+        if !fine && name_chars {
             warnings.push(
                 problem(
                     format!("{sat}.valueFrom"),
                     format!("secret valueFrom {from:?} is not a Secrets Manager or SSM parameter ARN: ECS reads it as the name of an SSM parameter in the task's region, which it accepts though the docs ask for an ARN"),
                     "use the parameter's ARN (arn:aws:ssm:...) or the secret's (arn:aws:secretsmanager:...) to say which one",
+                )
+                .rule("Secret.valueFrom: the secret's ARN, or the SSM parameter's ARN or (same region) name"),
+            );
+        } else if !fine {
+            out.push(
+                problem(
+                    format!("{sat}.valueFrom"),
+                    format!("secret valueFrom {from:?} is not a Secrets Manager or SSM parameter ARN, nor a parameter name"),
+                    "use the secret's ARN (arn:aws:secretsmanager:...), the parameter's (arn:aws:ssm:...) or its name (letters, digits, _ . - /)",
                 )
                 .rule("Secret.valueFrom: the secret's ARN, or the SSM parameter's ARN or (same region) name"),
             );

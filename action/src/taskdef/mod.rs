@@ -143,5 +143,20 @@ fn compare(a: &Value, b: &Value, path: &str, key: &str, out: &mut Vec<Change>) {
     }
 }
 
+/// `(family, revision)` of a task definition ARN
+/// (`arn:aws:ecs:…:task-definition/shop-api:42` → `("shop-api", "42")`):
+/// the one reading of it, for the deploy comment and telemetry. None unless
+/// the ARN names a family and a revision number.
+pub fn arn_revision(arn: &str) -> Option<(&str, &str)> {
+    let (_, rest) = arn.rsplit_once(":task-definition/")?;
+    let (family, revision) = rest.rsplit_once(':')?;
+    let family_ok = !family.is_empty()
+        && family
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    let revision_ok = !revision.is_empty() && revision.bytes().all(|b| b.is_ascii_digit());
+    (family_ok && revision_ok).then_some((family, revision))
+}
+
 #[cfg(test)]
 mod tests;

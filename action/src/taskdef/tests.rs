@@ -83,3 +83,25 @@ fn added_and_removed_entries_are_named() {
         ]
     );
 }
+
+/// The deploy comment and telemetry read an ARN the same way: they used to
+/// differ on one that names no revision (the comment showed `x` as if it
+/// were `family:revision`, telemetry found none).
+#[test]
+fn an_arn_gives_its_family_and_revision_or_nothing() {
+    assert_eq!(
+        arn_revision("arn:aws:ecs:us-east-1:1:task-definition/shop-api:42"),
+        Some(("shop-api", "42"))
+    );
+    for bad in [
+        "arn:aws:ecs:us-east-1:1:task-definition/x",
+        "arn:aws:ecs:us-east-1:1:task-definition/x:",
+        "arn:aws:ecs:us-east-1:1:task-definition/:3",
+        "arn:aws:ecs:us-east-1:1:task-definition/x:latest",
+        "arn:aws:ecs:us-east-1:1:service/c/x:3",
+        "shop-api:42",
+        "",
+    ] {
+        assert_eq!(arn_revision(bad), None, "{bad}");
+    }
+}

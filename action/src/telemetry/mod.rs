@@ -54,32 +54,43 @@ pub fn traces_url(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
         .map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
 }
 
-/// The digest of an image reference (`repo@sha256:…` → `sha256:…`).
-pub fn digest(image: &str) -> Option<&str> {
-    image.rsplit_once('@').map(|(_, d)| d)
-}
-
-/// The revision of a task definition ARN (`…:task-definition/api:42` → `42`).
-pub fn revision(arn: &str) -> Option<&str> {
-    arn.rsplit_once(':')
-        .map(|(_, r)| r)
-        .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
+/// One service's deploy as telemetry records it: plain fields, so this
+/// adapter needs nothing from the stage that deployed.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceRecord<'a> {
+    /// The service.
+    pub service: &'a str,
+    /// The environment.
+    pub environment: &'a str,
+    /// The image reference deployed, if any.
+    pub image: Option<&'a str>,
+    /// The task definition ARN rolled out, if any.
+    pub task_definition_arn: Option<&'a str>,
+    /// The outcome's name (`succeeded`, `rolled-back`, …).
+    pub outcome: &'a str,
+    /// How long the service took.
+    pub duration_secs: f64,
+    /// The task definition ARN rolled back to, if any.
+    pub rolled_back_to: Option<&'a str>,
 }
 
 /// Records one service's deploy as a span (`deploy.service`) with what a
 /// person filters by: service, environment, image digest, task definition
 /// revision, outcome, and how long it took.
-pub fn record_outcome(o: &crate::deploy::ServiceOutcome) {
+pub fn record_service(r: &ServiceRecord<'_>) {
     let span = tracing::info_span!(
         "deploy.service",
-        service = %o.service,
-        environment = %o.env,
-        image.digest = o.image.as_deref().and_then(digest),
-        task_definition.revision = o.task_definition_arn.as_deref().and_then(revision),
-        task_definition.arn = o.task_definition_arn.as_deref(),
-        outcome = o.status.as_str(),
-        duration_secs = o.duration_secs,
-        rolled_back_to = o.rollback.as_ref().map(|r| r.task_definition_arn.as_str()),
+        service = %r.service,
+        environment = %r.environment,
+        image.digest = r.image.and_then(crate::image::digest),
+        task_definition.revision = r
+            .task_definition_arn
+            .and_then(crate::taskdef::arn_revision)
+            .map(|(_, revision)| revision),
+        task_definition.arn = r.task_definition_arn,
+        outcome = r.outcome,
+        duration_secs = r.duration_secs,
+        rolled_back_to = r.rolled_back_to,
     );
     drop(span);
 }
@@ -340,17 +351,6 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| vars.get(k).cloned()
-    }
-
-    #[test]
-    fn digests_and_revisions_are_read_from_references() {
-        assert_eq!(digest("r/api@sha256:ab"), Some("sha256:ab"));
-        assert_eq!(digest("r/api:v1"), None);
-        assert_eq!(
-            revision("arn:aws:ecs:us-east-1:1:task-definition/shop-api:42"),
-            Some("42")
-        );
-        assert_eq!(revision("arn:aws:ecs:us-east-1:1:task-definition/x"), None);
     }
 
     #[test]

@@ -40,6 +40,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
             "detect",
             "build",
             "render",
+            "preflight",
             "deploy",
             "gate",
             "plan-comment",
@@ -51,6 +52,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
         "environment",
         &[
             "render",
+            "preflight",
             "deploy",
             "gate",
             "plan-comment",
@@ -61,10 +63,16 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
     ),
     (
         "services",
-        &["detect", "build", "deploy", "gate", "release"],
+        &["detect", "build", "preflight", "deploy", "gate", "release"],
     ),
-    ("images", &["deploy", "gate"]),
-    ("plan", &["plan-comment", "plan-verify"]),
+    ("images", &["preflight", "deploy", "gate"]),
+    (
+        "plan",
+        &["plan-comment", "plan-verify", "plan-applied", "drift"],
+    ),
+    ("apply-log", &["plan-applied"]),
+    ("compare-with", &["plan-comment"]),
+    ("ignore-from", &["drift"]),
     ("base", &["detect", "release"]),
     ("head", &["detect", "release"]),
     ("builder", &["build", "release"]),
@@ -79,13 +87,17 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
     ("check", &["render"]),
     ("all", &["render"]),
     ("mode", &["plan-comment", "plan-verify"]),
-    ("pr", &["plan-comment", "plan-verify"]),
+    ("pr", &["plan-comment", "plan-verify", "plan-applied"]),
     ("skip-no-changes", &["plan-comment"]),
     ("labels", &["plan-comment"]),
-    ("dry-run", &["deploy", "plan-comment", "release"]),
+    (
+        "dry-run",
+        &["deploy", "plan-comment", "plan-applied", "release"],
+    ),
     ("no-wait", &["deploy", "release"]),
     ("no-rollback", &["deploy", "release"]),
     ("timeout", &["deploy", "release"]),
+    ("skip-preflight", &["deploy", "release"]),
     ("days", &["metrics"]),
 ];
 
@@ -94,10 +106,13 @@ const COMMANDS: &[&str] = &[
     "detect",
     "build",
     "render",
+    "preflight",
     "deploy",
     "gate",
     "plan-comment",
     "plan-verify",
+    "plan-applied",
+    "drift",
     "release",
     "metrics",
 ];
@@ -163,12 +178,13 @@ fn the_root_action_and_the_local_action_are_the_same_action() {
             .find(|s| s["id"].as_str() == Some(id))
             .unwrap_or_else(|| panic!("no step `{id}`"))
     };
-    // The same image as the root action, by digest.
-    assert_eq!(
-        step("image")["env"]["FERRY_PINNED_IMAGE"],
-        root["runs"]["image"],
-        "scripts/set-action-image pins both"
-    );
+    // The same image as the root action, by digest, once published; before
+    // that the root builds its Dockerfile and this one has the placeholder.
+    let pinned = step("image")["env"]["FERRY_PINNED_IMAGE"].as_str().unwrap();
+    match root["runs"]["image"].as_str().unwrap() {
+        "Dockerfile" => assert!(pinned.ends_with(PLACEHOLDER), "{pinned}"),
+        image => assert_eq!(pinned, image, "scripts/set-action-image pins both"),
+    }
     // Every input reaches ferry as the variable the runner would set, and
     // only through the environment (never spliced into the script).
     let ferry = step("ferry");
@@ -282,8 +298,16 @@ fn the_command_input_runs_the_subcommand_in_a_container_without_arguments() {
 /// The placeholder digest of an action that has never been published.
 const PLACEHOLDER: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Why `image` cannot ship from `git_ref`, if it cannot.
+/// Why `image` cannot ship from `git_ref`, if it cannot. Before the first
+/// publish the root action builds its `Dockerfile`: usable, but not on a
+/// release tag (the release workflow pins the image it pushed first).
 fn release_blocker(image: &str, git_ref: Option<&str>) -> Option<String> {
+    let is_release = git_ref.is_some_and(|r| r.starts_with("refs/tags/v"));
+    if image == "Dockerfile" {
+        return is_release.then(|| {
+            format!("{} is a release tag but action.yml still builds its Dockerfile: the release workflow pins the pushed image (scripts/set-action-image) before it moves the tag", git_ref.unwrap_or_default())
+        });
+    }
     let format = regex::Regex::new(
         r"^docker://ghcr\.io/[a-z0-9][a-z0-9._-]*/ferry-action@sha256:[0-9a-f]{64}$",
     )
@@ -293,7 +317,6 @@ fn release_blocker(image: &str, git_ref: Option<&str>) -> Option<String> {
             "runs.image must be docker://ghcr.io/<owner>/ferry-action@sha256:<digest>, not {image}"
         ));
     }
-    let is_release = git_ref.is_some_and(|r| r.starts_with("refs/tags/v"));
     (is_release && image.ends_with(PLACEHOLDER)).then(|| {
         format!("{} is a release tag but action.yml still has the placeholder digest: publish the image (action-image.yml) and merge its pin pull request first", git_ref.unwrap_or_default())
     })
@@ -325,7 +348,14 @@ fn the_release_blocker_decides_by_tag_and_digest() {
     assert_eq!(release_blocker(&placeholder, None), None);
     assert_eq!(release_blocker(published, Some("refs/tags/v1.2.0")), None);
     assert!(release_blocker("docker://ghcr.io/example-org/ferry-action:latest", None).is_some());
-    assert!(release_blocker("Dockerfile", None).is_some());
+    assert_eq!(release_blocker("Dockerfile", None), None);
+    assert_eq!(release_blocker("Dockerfile", Some("refs/heads/main")), None);
+    assert!(
+        release_blocker("Dockerfile", Some("refs/tags/v1.0.0"))
+            .unwrap()
+            .contains("builds its Dockerfile")
+    );
+    assert!(release_blocker("action/Dockerfile", None).is_some());
 }
 
 #[test]
@@ -352,6 +382,10 @@ fn set_action_image_pins_both_files_and_refuses_bad_digests() {
             .unwrap()
     };
     let digest = "sha256:27a51d5ab1cd38d9eeaba7b415b8c07bc10c31e1cf1ec8d78f6413fcfab3f44f";
+    assert!(
+        read("action.yml").contains("\n  image: Dockerfile\n"),
+        "before the first publish the root action builds its Dockerfile"
+    );
     let ok = run("ghcr.io/acme/ferry-action", digest);
     assert!(ok.status.success(), "{ok:?}");
     for (file, line) in [

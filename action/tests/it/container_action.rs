@@ -257,6 +257,12 @@ async fn deploy_runs_in_the_image_against_moto() {
                 ("environment", "staging"),
                 ("images", &images),
                 ("no-wait", "true"),
+                // Its moto holds none of the example's secrets or roles
+                // (preflight is tested in preflight_moto.rs).
+                (
+                    "skip-preflight",
+                    "this moto holds none of the example's secrets or roles",
+                ),
             ],
             TOKEN,
         ),

@@ -221,3 +221,77 @@ fn build_runs_in_the_action_image_through_the_mounted_docker_socket() {
     assert!(run.summary.contains("| built |"), "{}", run.summary);
     assert_eq!(aws.requests(), Vec::<String>::new(), "no AWS call");
 }
+
+/// The composite action's step (`action/container-run run`) on a runner
+/// where docker/login-action logged in: the runner's Docker config file,
+/// mounted read-only into the container, gives Ferry the login (no inputs),
+/// and Ferry hands it to docker inside; the file is left as it was.
+#[test]
+fn the_runner_s_docker_login_reaches_the_container_action() {
+    let Some(docker) = Docker::get("the_runner_s_docker_login_reaches_the_container_action") else {
+        return;
+    };
+    let image = docker.action_image();
+    let aws = Recorder::start();
+    let registry = testbed_url("AUTH_REGISTRY");
+    let name = unique("ferry-runner-login/hello");
+    let (repo, sha) = repository(&registry, &name);
+    chown_workspace(repo.path());
+    // The runner's home, as docker/login-action leaves it.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".docker")).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{TOKEN}"));
+    let config_text =
+        serde_json::json!({ "auths": { registry.as_str(): { "auth": auth } } }).to_string();
+    let config = home.path().join(".docker/config.json");
+    std::fs::write(&config, &config_text).unwrap();
+    let mut env: Vec<(String, String)> = [
+        ("HOME", home.path().to_str().unwrap()),
+        ("GITHUB_SHA", sha.as_str()),
+        ("GITHUB_REPOSITORY", "acme/platform"),
+        ("INPUT_COMMAND", "build"),
+        ("INPUT_SERVICES", "all"),
+        ("INPUT_REGISTRY-USERNAME", ""),
+        ("INPUT_REGISTRY-TOKEN", ""),
+        ("INPUT_GITHUB-TOKEN", "ghs_x"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into();
+    env.extend(aws_env(&aws));
+    let step = container_support::CompositeStep {
+        docker: &docker,
+        action_root: &support::root(),
+        image: &image.tag,
+        workspace: repo.path(),
+        event_name: "workflow_dispatch",
+        event: serde_json::json!({}),
+        env,
+    };
+    let job = tempfile::tempdir().unwrap();
+    let run = step.run_in(job.path());
+    assert_eq!(run.code, 0, "{run:#?}");
+    check_pushed(&run.stdout, &run.outputs, &registry, &name);
+    let shown: Vec<&str> = run
+        .stdout
+        .lines()
+        .chain(run.stderr.lines())
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    assert!(
+        !shown.iter().any(|l| l.contains(TOKEN)),
+        "the registry password leaked"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        config_text,
+        "the runner's Docker config is read, never written"
+    );
+    assert_eq!(aws.requests(), Vec::<String>::new(), "no AWS call");
+
+    // Without the runner's login (and in another job: the container's own
+    // Docker config, in the job's temp folder, is gone too) it is refused.
+    std::fs::remove_file(&config).unwrap();
+    let refused = step.run();
+    assert_ne!(refused.code, 0, "{refused:#?}");
+    assert!(refused.stdout.contains("UNAUTHORIZED"), "{refused:#?}");
+}

@@ -90,6 +90,7 @@ fn container_run(
         .env("DOCKER_BUILDKIT", "0")
         .env("GITHUB_OUTPUT", &output)
         .env("FERRY_IMAGE_BUILD_ARGS", build_args)
+        .env("FERRY_IMAGE_BINARY", fork.join("ferry"))
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -255,61 +256,34 @@ fn the_composite_step_runs_ferry_with_the_runner_s_mounts_and_variables() {
         .to_string();
     container_support::chown_workspace(fork.path());
 
-    let temp = tempfile::tempdir().unwrap();
-    let files = temp.path().join("_runner_file_commands");
-    let workflow = temp.path().join("_github_workflow");
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::create_dir_all(&workflow).unwrap();
-    let event = workflow.join("event.json");
-    std::fs::write(
-        &event,
-        serde_json::json!({
+    let started = Instant::now();
+    let step = container_support::CompositeStep {
+        docker: &docker,
+        action_root: fork.path(),
+        image: &image.tag,
+        workspace: fork.path(),
+        event_name: "push",
+        event: serde_json::json!({
             "ref": "refs/heads/main", "before": before, "after": after,
             "forced": false, "created": false, "deleted": false,
             "repository": { "default_branch": "main" }
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let summary = files.join("step_summary_abc");
-    std::fs::write(&summary, "").unwrap();
-    let output = files.join("set_output_abc");
-    std::fs::write(&output, "").unwrap();
-    let started = Instant::now();
-    let out = Command::new(fork.path().join("action/container-run"))
-        .args(["run", &image.tag])
-        .current_dir(fork.path())
-        .env_remove("GITHUB_TOKEN")
-        .env("DOCKER_HOST", &docker.host)
-        .env("FERRY_DOCKER_SOCKET", &docker.socket)
-        .env("FERRY_CONTAINER_NETWORK", "host")
-        .env("GITHUB_ACTIONS", "true")
-        .env("CI", "true")
-        .env("GITHUB_WORKSPACE", fork.path())
-        .env("GITHUB_OUTPUT", &output)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_EVENT_NAME", "push")
-        .env("GITHUB_SHA", &after)
-        .env("GITHUB_REPOSITORY", "acme/email-platform")
-        .env("RUNNER_TEMP", temp.path())
-        .env("INPUT_COMMAND", "detect")
-        .env("INPUT_DRY-RUN", "false")
-        .env("INPUT_MANIFEST", ".github/ferry.yml")
-        .env("INPUT_VALUES", "")
-        .env("INPUT_GITHUB-TOKEN", "ghs_x")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap());
-    assert_eq!(outputs["services"], r#"["sampleworker"]"#, "{outputs:?}");
-    assert!(
-        std::fs::read_to_string(&summary)
-            .unwrap()
-            .contains("sampleworker")
-    );
+        }),
+        env: [
+            ("GITHUB_SHA", after.as_str()),
+            ("GITHUB_REPOSITORY", "acme/email-platform"),
+            ("INPUT_COMMAND", "detect"),
+            ("INPUT_DRY-RUN", "false"),
+            ("INPUT_MANIFEST", ".github/ferry.yml"),
+            ("INPUT_VALUES", ""),
+            ("INPUT_GITHUB-TOKEN", "ghs_x"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into(),
+    }
+    .run();
+    assert_eq!(step.code, 0, "{step:#?}");
+    assert_eq!(step.outputs["services"], r#"["sampleworker"]"#, "{step:#?}");
+    assert!(step.summary.contains("sampleworker"));
     eprintln!(
         "composite step (docker run of a local image, detect): {:.1} s",
         started.elapsed().as_secs_f64()

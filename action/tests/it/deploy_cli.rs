@@ -22,6 +22,12 @@ use serde_json::{Value, json};
 use support::github_state::{GitHubState, TOKEN, assert_valid_github_api};
 use support::{AWS_VARS, Run, everything, ferry_without};
 
+/// Why these deploys skip preflight: their moto and scripted ECS hold none
+/// of the example's secrets, roles or log groups (preflight is tested in
+/// `preflight_moto.rs`).
+const NO_PREFLIGHT: &str =
+    "these stand-ins hold none of the example's secrets, roles or log groups";
+
 const REPO: &str = "acme/email-platform";
 const SHA: &str = "5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f";
 const SERVICES: [&str; 2] = ["sampleapi", "sampleworker"];
@@ -58,6 +64,7 @@ fn aws(home: &Path, endpoint: &str) -> Vec<(String, String)> {
         ("AWS_ENDPOINT_URL".into(), endpoint.to_string()),
         ("AWS_ACCESS_KEY_ID".into(), "test".into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("INPUT_SKIP-PREFLIGHT".into(), NO_PREFLIGHT.into()),
     ]);
     env
 }

@@ -28,6 +28,12 @@ use support::github_state::{GitHubState, TOKEN, assert_valid_github_api};
 use support::prometheus::{Prometheus, gauge, now};
 use support::{AWS_VARS, Run, everything, ferry_without};
 
+/// Why these deploys skip preflight: the scripted ECS stand-in answers ECS
+/// alone, with none of the example's secrets, roles or log groups
+/// (preflight is tested in `preflight_moto.rs`).
+const NO_PREFLIGHT: &str =
+    "the scripted ECS stand-in holds none of the example's secrets, roles or log groups";
+
 const REPO: &str = "acme/email-platform";
 const SHA: &str = "5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f";
 /// The version serving before the release: the baseline.
@@ -120,6 +126,7 @@ fn deploy(dir: &Path, gh: &GitHubState, ecs: &str, tag: &str, timeout: &str) -> 
         ("AWS_ENDPOINT_URL", ecs),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("INPUT_SKIP-PREFLIGHT", NO_PREFLIGHT),
     ]);
     let images = format!("sampleapi={}", image(tag));
     ferry_without(
@@ -597,6 +604,8 @@ impl Running {
             .env("AWS_ENDPOINT_URL", ecs)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("INPUT_SKIP-PREFLIGHT", NO_PREFLIGHT)
+            .env("INPUT_SKIP-PREFLIGHT", NO_PREFLIGHT)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         for (k, v) in gh.env(&uri, SHA) {
@@ -994,6 +1003,7 @@ async fn sigint_to_the_actions_step_reaches_ferry_in_its_container() {
         .env("AWS_ENDPOINT_URL", &s.ecs.url)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("INPUT_SKIP-PREFLIGHT", NO_PREFLIGHT)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("INPUT_POLL-INTERVAL", "200ms");
     for (k, v) in s.gh.env(&uri, SHA) {
@@ -1002,6 +1012,7 @@ async fn sigint_to_the_actions_step_reaches_ferry_in_its_container() {
     for (k, v) in runner_inputs(
         &[
             ("command", "deploy"),
+            ("skip-preflight", NO_PREFLIGHT),
             ("environment", "prod"),
             ("images", &images),
             ("timeout", "120s"),
@@ -1075,6 +1086,8 @@ async fn a_local_re_run_re_analyses_the_running_version_instead_of_trusting_it()
             ("AWS_ENDPOINT_URL", s.ecs.url.as_str()),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("INPUT_SKIP-PREFLIGHT", NO_PREFLIGHT),
+            ("INPUT_SKIP-PREFLIGHT", NO_PREFLIGHT),
         ],
         AWS_VARS,
     );

@@ -117,6 +117,9 @@ fn decide(command: &str) -> Decision {
     if command.starts_with("terraform") || command.starts_with("cd terraform") {
         return Decision::Skip("needs AWS credentials and the platform's Terraform state");
     }
+    if ferry.starts_with("ferry preflight") {
+        return Decision::Skip("asks AWS whether the references exist: needs AWS credentials");
+    }
     if ferry.starts_with("ferry deploy") && !ferry.contains("--dry-run") {
         return Decision::Skip("deploys: needs AWS credentials and a GitHub token");
     }

@@ -288,9 +288,9 @@ async fn recorded_histories_give_dora_keys_a_summary_json_and_prometheus() {
         .find(|r| r[0] == "prod" && r[1] == "api")
         .unwrap();
     assert_eq!(api_row[2], "5");
-    assert_eq!(api_row[4], "1 d (3 samples)");
+    assert_eq!(api_row[4], "1d 00h (3 samples)");
     assert_eq!(api_row[5], "40 % (2, 1 rollback)");
-    assert_eq!(api_row[6], "10 min");
+    assert_eq!(api_row[6], "10m 00s");
     assert_eq!(rows.len(), 1 + k.len());
     let charts: Vec<&(String, String)> = blocks.iter().filter(|(l, _)| l == "mermaid").collect();
     assert_eq!(charts.len(), 2, "{}", run.summary);

@@ -10,7 +10,7 @@ use ferry::gha::Secret;
 use ferry::github::GitHubError;
 use ferry::github::comments::{Comments, IssueRef};
 use ferry::github::retry::RetryPolicy;
-use ferry::github::trust::TrustedAuthors;
+use ferry::trust::TrustedAuthors;
 
 /// The shared GitHub client, with the token as a secret.
 fn client(api_url: &str, token: Option<&str>) -> Result<octocrab::Octocrab, GitHubError> {

@@ -35,6 +35,12 @@ use serde_json::{Value, json};
 use support::github_state::{GitHubState, TOKEN, assert_valid_github_api};
 use support::{AWS_VARS, Run, everything, ferry_without, git_in, testbed_url};
 
+/// Why the rehearsal's deploys skip preflight: the scripted ECS stand-in
+/// and moto hold none of the example's secrets, roles or log groups
+/// (preflight is tested in `preflight_moto.rs`).
+const NO_PREFLIGHT: &str =
+    "the rehearsal's stand-ins hold none of the example's secrets, roles or log groups";
+
 const REPO: &str = "acme/email-platform";
 
 /// What a release needs of the repository: the manifest, the task
@@ -178,6 +184,7 @@ fn step_on_host(
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
             ("AWS_REGION", "us-east-1"),
+            ("INPUT_SKIP-PREFLIGHT", NO_PREFLIGHT),
         ]);
     }
     env.extend(extra.iter().copied());
@@ -231,7 +238,20 @@ fn in_image(
                 "forced": false, "created": false, "deleted": false,
                 "repository": { "default_branch": "main", "full_name": REPO }
             }),
-            inputs: runner_inputs(&[("command", args[0])], TOKEN),
+            inputs: runner_inputs(
+                &[
+                    ("command", args[0]),
+                    (
+                        "skip-preflight",
+                        if aws_endpoint.is_some() {
+                            NO_PREFLIGHT
+                        } else {
+                            ""
+                        },
+                    ),
+                ],
+                TOKEN,
+            ),
             env,
         }
         .run()
@@ -339,7 +359,7 @@ async fn rehearse(runner: &Runner) {
     let image = build.output("image").to_string();
     // What prod's canary analysis will read: the version built and the one
     // it replaces, both healthy (0.1% errors, p99 120 ms).
-    let version = ferry::deploy::analysis::version_of(&image);
+    let version = ferry::image::version(&image);
     let now = prometheus::now();
     let mut series = String::new();
     for (name, value) in [

@@ -219,6 +219,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "{}",
         "containerDefinitions[0].secrets[0] has no valueFrom, which ECS requires",
     ),
+    (
+        "secret_not_arn",
+        "{ secrets: [base.secret('KEY', 'my secret')] }",
+        "{}",
+        "secret valueFrom \"my secret\" is not a Secrets Manager or SSM parameter ARN",
+    ),
     ("empty_image", "{ image: '' }", "{}", "the image is empty"),
     (
         "latest_in_prod",

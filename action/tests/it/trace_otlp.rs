@@ -289,6 +289,11 @@ async fn a_failed_deploy_traces_rollout_register_wait_diagnosis_rollback_and_git
         ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", moto.url.as_str()),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "testsecretkeythatmustnotleak"),
+        // The scripted ECS holds none of the example's secrets or roles.
+        (
+            "INPUT_SKIP-PREFLIGHT",
+            "the scripted ECS stand-in holds no secrets or roles",
+        ),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()),
         ("FERRY_LOG", "trace"),
     ]);

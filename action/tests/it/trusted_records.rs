@@ -22,8 +22,8 @@ use ferry::deploy::{DeployReport, ServiceOutcome, Status};
 use ferry::gha::{RepoSlug, Secret};
 use ferry::github::GitHub;
 use ferry::github::retry::RetryPolicy;
-use ferry::github::trust::TrustedAuthors;
 use ferry::plan_comment::{input, marker};
+use ferry::trust::TrustedAuthors;
 use serde_json::json;
 
 const REPO: &str = "octo/shop";

@@ -308,6 +308,63 @@ fn terraform_problems(text: &str) -> Vec<String> {
                 "job `{id}`: plan-verify must run before terraform apply"
             ));
         }
+        // The outcome reaches the pull request even when the apply fails.
+        let applied = steps(job)
+            .iter()
+            .position(|s| ferry_command(s) == Some("plan-applied"));
+        match (apply, applied) {
+            (Some(a), Some(r))
+                if r > a
+                    && steps(job)[r]["if"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("always()")) => {}
+            _ => out.push(format!(
+                "job `{id}`: plan-applied must follow terraform apply with `if: always()`"
+            )),
+        }
+        let perms = &job["permissions"];
+        if perms["pull-requests"].as_str() != Some("write") {
+            out.push(format!(
+                "job `{id}`: plan-applied edits the plan comment: `pull-requests: write`"
+            ));
+        }
+    }
+    // Both plans on the pull request need no approval: no environment.
+    for env in ["staging", "prod"] {
+        for (id, job) in jobs_running(&wf, "plan-comment", env) {
+            if environment(job).is_some() {
+                out.push(format!(
+                    "job `{id}`: the {env} plan runs without an environment (no approval)"
+                ));
+            }
+        }
+    }
+    // Drift, per environment, on a schedule, without an environment (no approval).
+    for env in ["staging", "prod"] {
+        let found = jobs_running(&wf, "drift", env);
+        if wf["on"].get("schedule").is_none() || found.is_empty() {
+            out.push(format!("terraform.yml: no scheduled drift job for {env}"));
+        }
+        for (id, job) in found {
+            if job["permissions"]["issues"].as_str() != Some("write") {
+                out.push(format!("job `{id}`: the drift issue needs `issues: write`"));
+            }
+            if job["permissions"]["pull-requests"].is_string() || environment(job).is_some() {
+                out.push(format!(
+                    "job `{id}`: the drift check needs no pull-requests permission and no environment"
+                ));
+            }
+        }
+    }
+    if wf["on"].get("merge_group").is_none() {
+        out.push("terraform.yml: not triggered by `merge_group`".to_string());
+    } else if !jobs(&wf).iter().any(|(_, j)| {
+        j["if"].as_str().is_some_and(|c| c.contains("merge_group"))
+            && steps(j)
+                .iter()
+                .any(|s| ferry_command(s) == Some("plan-verify"))
+    }) {
+        out.push("terraform.yml: no plan-verify job for the merge queue".to_string());
     }
     if !needs(prod[0].1).contains(&staging[0].0.as_str()) {
         out.push(format!(
@@ -419,6 +476,44 @@ fn the_terraform_checks_catch_broken_copies() {
             "command: plan-comment",
         )),
         "plan-verify must run before terraform apply",
+    );
+}
+
+#[test]
+fn the_merge_queue_and_the_apply_outcome_are_checked() {
+    let text = read(".github/workflows/terraform.yml");
+    assert_caught(
+        &terraform_problems(&mutate(&text, "  merge_group:\n", "")),
+        "not triggered by `merge_group`",
+    );
+    assert_caught(
+        &terraform_problems(&mutate(
+            &text,
+            "        if: always() && steps.verify.outcome == 'success'\n",
+            "",
+        )),
+        "plan-applied must follow terraform apply with `if: always()`",
+    );
+    assert_caught(
+        &terraform_problems(&mutate(
+            &text,
+            "  plan-prod:\n    name: plan (prod)\n",
+            "  plan-prod:\n    name: plan (prod)\n    environment: prod\n",
+        )),
+        "the prod plan runs without an environment",
+    );
+    assert_caught(
+        &terraform_problems(&mutate(
+            &text,
+            "      issues: write # the drift issue\n",
+            "      issues: read\n",
+        )),
+        "the drift issue needs `issues: write`",
+    );
+    let ci: Value = serde_yaml_ng::from_str(&read(".github/workflows/ci.yml")).unwrap();
+    assert!(
+        ci["on"].get("merge_group").is_some(),
+        "ci.yml runs the checks in the merge queue"
     );
 }
 

@@ -32,6 +32,16 @@ pub struct BuildArgs {
     /// pull requests, which have no credentials).
     #[arg(long, env = "INPUT_NO-PUSH", value_parser = inputs::boolean)]
     no_push: bool,
+    #[command(flatten)]
+    login: RegistryLoginArgs,
+    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+}
+
+/// The registry login given as options (`build` and `release` alike).
+#[derive(Debug, Args)]
+pub struct RegistryLoginArgs {
     /// The registry user name (with `--registry-token`; default: the
     /// login in the Docker config file, as docker/login-action leaves it).
     #[arg(long, env = "INPUT_REGISTRY-USERNAME")]
@@ -41,9 +51,29 @@ pub struct BuildArgs {
     /// shows in the process list.
     #[arg(long, env = "INPUT_REGISTRY-TOKEN", hide_env_values = true)]
     registry_token: Option<String>,
-    /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
-    #[arg(long)]
-    repo: Option<PathBuf>,
+}
+
+impl RegistryLoginArgs {
+    /// Both or neither: a user name without its token (or the reverse) is
+    /// refused, naming what to give; the token is never in the message.
+    pub fn credentials(self) -> Result<Option<ferry::registry::Credentials>, Failure> {
+        match (
+            inputs::present(self.registry_username),
+            inputs::present(self.registry_token),
+        ) {
+            (Some(username), Some(token)) => Ok(Some(ferry::registry::Credentials {
+                username,
+                password: ferry::gha::Secret::new(token),
+            })),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(Failure::message(
+                "registry-username is given without registry-token: give both (the token from a secret), or neither to use the Docker config file's login".to_string(),
+            )),
+            (None, Some(_)) => Err(Failure::message(
+                "registry-token is given without registry-username: give both, or neither to use the Docker config file's login".to_string(),
+            )),
+        }
+    }
 }
 
 /// `--builder` / the `builder` input, read by [`inputs::builder`]; empty
@@ -83,26 +113,7 @@ impl BuildArgs {
             ),
             None => None,
         };
-        let credentials = match (
-            inputs::present(self.registry_username),
-            inputs::present(self.registry_token),
-        ) {
-            (Some(username), Some(token)) => Some(build::registry::Credentials {
-                username,
-                password: ferry::gha::Secret::new(token),
-            }),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(Failure::message(
-                    "registry-username is given without registry-token: give both (the token from a secret), or neither to use the Docker config file's login".to_string(),
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(Failure::message(
-                    "registry-token is given without registry-username: give both, or neither to use the Docker config file's login".to_string(),
-                ));
-            }
-        };
+        let credentials = self.login.credentials()?;
         Ok(build::Options {
             no_push: self.no_push,
             credentials,
@@ -184,5 +195,46 @@ mod tests {
         assert_eq!(services("  ").unwrap().services, None);
         let err = services("[a").unwrap_err().error.to_string();
         assert!(err.contains("`services` is not valid JSON"), "{err}");
+    }
+
+    /// `build` and `release` take the same login, both or neither.
+    #[test]
+    fn build_and_release_take_the_registry_login() {
+        let release = |args: &[&str]| {
+            Cli::try_parse_from([&["ferry", "release"], args].concat()).map(|cli| {
+                match cli.command {
+                    Command::Release(r) => r.options(PathBuf::new()),
+                    _ => unreachable!(),
+                }
+            })
+        };
+        let both = ["--registry-username", "robot", "--registry-token", "s3cret"];
+        let built = build(&both).unwrap().options(PathBuf::new()).unwrap();
+        let released = release(&both).unwrap().unwrap();
+        for c in [built.credentials, released.build.credentials] {
+            let c = c.unwrap();
+            assert_eq!(c.username, "robot");
+            assert_eq!(c.password.expose(), "s3cret");
+        }
+        assert!(release(&[]).unwrap().unwrap().build.credentials.is_none());
+        let half = release(&["--registry-token", "s3cret"])
+            .unwrap()
+            .unwrap_err()
+            .error
+            .to_string();
+        assert_eq!(
+            half,
+            "registry-token is given without registry-username: give both, or neither to use the Docker config file's login"
+        );
+        let half = build(&["--registry-username", "robot"])
+            .unwrap()
+            .options(PathBuf::new())
+            .unwrap_err()
+            .error
+            .to_string();
+        assert!(
+            half.starts_with("registry-username is given without registry-token"),
+            "{half}"
+        );
     }
 }

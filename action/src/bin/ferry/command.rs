@@ -6,7 +6,7 @@ use clap::Subcommand;
 use ferry::gha::{Context, Reporter};
 
 use crate::failure::Outcome;
-use crate::{build, deploy, detect, diff, gate, metrics, plan, release, render, schema};
+use crate::{build, deploy, detect, diff, gate, metrics, plan, preflight, release, render, schema};
 
 /// Every command, with the text `ferry --help` shows for it.
 #[derive(Debug, Subcommand)]
@@ -25,6 +25,30 @@ pub enum Command {
         /// Compare with this hash instead of reading the pull request comment.
         #[arg(long)]
         expected_hash: Option<String>,
+    },
+    /// Put the outcome of `terraform apply -json` on the pull request's
+    /// plan comment and in the job summary; fail when the apply failed.
+    ///
+    /// Outputs `applied`, `resources-applied`, `resources-failed`.
+    PlanApplied {
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// The output of `terraform apply -json` (one JSON message a line).
+        #[arg(long, env = "INPUT_APPLY-LOG")]
+        apply_log: PathBuf,
+    },
+    /// Report Terraform drift from a `terraform plan -refresh-only` plan in
+    /// one issue per environment (opened, updated, closed when it is gone).
+    ///
+    /// Leaves out what Ferry deploys and what `ignore_changes` names.
+    /// Outputs `drifted`.
+    Drift {
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// The Terraform directory whose `lifecycle { ignore_changes }` lists
+        /// are left out (its .tf files, recursively).
+        #[arg(long, env = "INPUT_IGNORE-FROM")]
+        ignore_from: Option<PathBuf>,
     },
     /// Build, tag and push each service's image; reuse one built from the
     /// same inputs.
@@ -48,6 +72,15 @@ pub enum Command {
     /// Outputs `allowed` (true|false) and `images` (JSON, by service: what
     /// to deploy); exits non-zero when refused, with the reason per service.
     Gate(gate::GateArgs),
+    /// Check, before anything changes, that every reference of the task
+    /// definitions a deploy would register exists: secrets and parameters,
+    /// the execution and task roles (and that they may be passed), the
+    /// images by digest, the log groups, the cluster and the services.
+    /// Read-only; `deploy` and `release` run it first.
+    ///
+    /// Outputs `status` (passed|failed) and `problems` (JSON list of
+    /// {service, field, problem, fix}); exits non-zero on any problem.
+    Preflight(preflight::PreflightArgs),
     /// Register, roll out and wait; diagnose and roll back a failure; record
     /// GitHub Deployments and the deploy comment.
     ///
@@ -86,10 +119,17 @@ impl Command {
                 plan,
                 expected_hash,
             } => plan::verify(plan, expected_hash, ctx, reporter).await,
+            Command::PlanApplied { plan, apply_log } => {
+                plan::applied(plan, apply_log, ctx, reporter).await
+            }
+            Command::Drift { plan, ignore_from } => {
+                plan::drift(plan, ignore_from, ctx, reporter).await
+            }
             Command::Build(args) => build::run(args, manifest, ctx, reporter).await,
             Command::Render(args) => render::run(args, manifest, ctx, reporter),
             Command::Diff(args) => diff::run(args, manifest, ctx, reporter).await,
             Command::Gate(args) => gate::run(args, manifest, ctx, reporter).await,
+            Command::Preflight(args) => preflight::run(args, manifest, ctx, reporter).await,
             Command::Deploy(args) => {
                 ferry::cancel::listen();
                 deploy::run(args, manifest, ctx, reporter).await

@@ -31,6 +31,8 @@ pub struct DeployArgs {
     dry_run: bool,
     #[command(flatten)]
     rollout: RolloutArgs,
+    #[command(flatten)]
+    preflight: crate::preflight::SkipArgs,
     /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
     #[arg(long)]
     repo: Option<PathBuf>,
@@ -78,6 +80,7 @@ impl DeployArgs {
             rollout: self.rollout.into(),
             dry_run: self.dry_run,
             env_vars: inputs::ext_vars(std::env::vars()),
+            preflight: self.preflight.gate()?,
         })
     }
 }

@@ -12,6 +12,7 @@ mod failure;
 mod gate;
 mod metrics;
 mod plan;
+mod preflight;
 mod release;
 mod render;
 mod schema;

@@ -49,6 +49,20 @@ pub struct PlanArgs {
     /// Pull request number (default: from the event).
     #[arg(long, env = "INPUT_PR", value_parser = pr_number)]
     pr: Option<u64>,
+    /// Another environment's plan to compare with, as ENV=FILE (plan-comment:
+    /// what one plan has that the other has not, tfvars-only differences apart).
+    #[arg(long, env = "INPUT_COMPARE-WITH", value_parser = compare_with)]
+    compare_with: Option<(String, PathBuf)>,
+}
+
+/// `--compare-with ENV=FILE`.
+fn compare_with(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((env, file)) if !env.trim().is_empty() && !file.trim().is_empty() => {
+            Ok((env.trim().to_string(), PathBuf::from(file.trim())))
+        }
+        _ => Err("expected ENV=FILE, e.g. staging=staging.tfplan.json".to_string()),
+    }
 }
 
 /// `--mode`: the command line's names of [`PlanMode`].
@@ -88,6 +102,7 @@ impl From<PlanArgs> for Options {
             terraform: a.terraform,
             pr: a.pr,
             key: None,
+            compare_with: a.compare_with,
         }
     }
 }
@@ -124,4 +139,34 @@ pub async fn verify(
             "plan-verify: the plan matches the reviewed one ({hash})"
         ))
         .map_err(|e| Failure::message(format!("cannot write the log: {e}")))
+}
+
+/// Runs `ferry plan-applied`.
+pub async fn applied(
+    args: PlanArgs,
+    apply_log: PathBuf,
+    ctx: &Context,
+    reporter: &mut Reporter,
+) -> Outcome {
+    let opts = plan_comment::apply::ApplyOptions {
+        plan: with_key(args.into(), ctx, reporter)?,
+        log: apply_log,
+    };
+    plan_comment::apply::run(ctx, &opts, reporter).await?;
+    Ok(())
+}
+
+/// Runs `ferry drift`.
+pub async fn drift(
+    args: PlanArgs,
+    ignore_from: Option<PathBuf>,
+    ctx: &Context,
+    reporter: &mut Reporter,
+) -> Outcome {
+    let opts = plan_comment::drift::DriftOptions {
+        plan: with_key(args.into(), ctx, reporter)?,
+        ignore_from,
+    };
+    plan_comment::drift::run(ctx, &opts, reporter).await?;
+    Ok(())
 }

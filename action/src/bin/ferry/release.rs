@@ -7,7 +7,7 @@ use ferry::gha::{Context, Reporter};
 use ferry::inputs::{self, boolean, services};
 use ferry::{build, detect, release};
 
-use crate::build::{Builder, builder_kind, builder_parser};
+use crate::build::{Builder, RegistryLoginArgs, builder_kind, builder_parser};
 use crate::deploy::RolloutArgs;
 use crate::failure::{Failure, Outcome};
 
@@ -33,11 +33,15 @@ pub struct ReleaseArgs {
     /// Registry host to push to (as in build).
     #[arg(long, env = "INPUT_REGISTRY")]
     registry: Option<String>,
+    #[command(flatten)]
+    login: RegistryLoginArgs,
     /// Print the plan; build, push and deploy nothing.
     #[arg(long, env = "INPUT_DRY-RUN", value_parser = boolean)]
     dry_run: bool,
     #[command(flatten)]
     rollout: RolloutArgs,
+    #[command(flatten)]
+    preflight: crate::preflight::SkipArgs,
     /// Use git only, never the GitHub API, to find the changes.
     #[arg(long)]
     no_api: bool,
@@ -64,10 +68,12 @@ impl ReleaseArgs {
             build: build::Options {
                 builder: builder_kind(self.builder),
                 registry: inputs::present(self.registry),
+                credentials: self.login.credentials()?,
                 ..build::Options::default()
             },
             dry_run: self.dry_run,
             rollout: self.rollout.into(),
+            preflight: self.preflight.gate()?,
         })
     }
 }

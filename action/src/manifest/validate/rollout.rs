@@ -8,7 +8,7 @@ use super::super::{
     AnalysisCheck, AnalysisSettings, DEFAULT_CANARY_PERCENT, DEFAULT_STEP_PERCENT, Relative,
     RolloutSettings, Strategy,
 };
-use super::{Checker, listed, names, valid_name};
+use super::{Checker, listed, valid_name};
 use crate::inputs;
 
 /// ECS counts bake times in whole minutes, up to a day.
@@ -159,15 +159,7 @@ pub(super) fn resolve_analysis(
     raw: &RawAnalysis,
 ) -> Option<AnalysisSettings> {
     let problems = c.problems.len();
-    let url = raw.prometheus.trim().trim_end_matches('/');
-    if let Err(why) = names::http_url(url) {
-        c.at_value(
-            &format!("{path}.prometheus"),
-            format!("{:?} is not a Prometheus URL: {why}", raw.prometheus),
-            "write its base URL, e.g. https://prometheus.example.com or http://127.0.0.1:9090"
-                .into(),
-        );
-    }
+    let url = super::prometheus_url(c, path, &raw.prometheus);
     let interval_secs = match &raw.interval {
         None => DEFAULT_INTERVAL_SECS,
         Some(text) => interval(text).unwrap_or_else(|why| {

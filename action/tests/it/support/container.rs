@@ -343,3 +343,69 @@ pub fn chown_workspace(dir: &Path) {
         .unwrap();
     assert!(status.success());
 }
+
+/// The composite action's `ferry` step: `action/container-run run IMAGE`
+/// (of the action at `action_root`) in `workspace`, with the host folders
+/// and variables a runner gives a step: the step's file commands and event
+/// under a `RUNNER_TEMP` of its own, the test bed's docker socket and host
+/// network. `env` comes last (INPUT_*, GITHUB_SHA, HOME...).
+pub struct CompositeStep<'a> {
+    pub docker: &'a Docker,
+    pub action_root: &'a Path,
+    pub image: &'a str,
+    pub workspace: &'a Path,
+    pub event_name: &'a str,
+    pub event: serde_json::Value,
+    pub env: Vec<(String, String)>,
+}
+
+impl CompositeStep<'_> {
+    /// Runs the step with `temp` as its RUNNER_TEMP (a job's temp folder:
+    /// two steps of one job share it).
+    pub fn run_in(&self, temp: &Path) -> ContainerRun {
+        let files = temp.join("_runner_file_commands");
+        let workflow = temp.join("_github_workflow");
+        std::fs::create_dir_all(&files).unwrap();
+        std::fs::create_dir_all(&workflow).unwrap();
+        let event = workflow.join("event.json");
+        std::fs::write(&event, self.event.to_string()).unwrap();
+        let output = files.join("set_output_1");
+        let summary = files.join("step_summary_1");
+        std::fs::write(&output, "").unwrap();
+        std::fs::write(&summary, "").unwrap();
+        let started = Instant::now();
+        let out = Command::new(self.action_root.join("action/container-run"))
+            .args(["run", self.image])
+            .current_dir(self.workspace)
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("DOCKER_CONFIG")
+            .env("DOCKER_HOST", &self.docker.host)
+            .env("FERRY_DOCKER_SOCKET", &self.docker.socket)
+            .env("FERRY_CONTAINER_NETWORK", "host")
+            .env("GITHUB_ACTIONS", "true")
+            .env("CI", "true")
+            .env("GITHUB_WORKSPACE", self.workspace)
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_EVENT_NAME", self.event_name)
+            .env("RUNNER_TEMP", temp)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        ContainerRun {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            outputs: crate::support::parse_outputs(&std::fs::read_to_string(&output).unwrap()),
+            summary: std::fs::read_to_string(&summary).unwrap(),
+            wall: started.elapsed(),
+        }
+    }
+
+    /// Runs the step in a job of its own.
+    pub fn run(&self) -> ContainerRun {
+        let temp = tempfile::tempdir().unwrap();
+        self.run_in(temp.path())
+    }
+}

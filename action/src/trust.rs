@@ -1,4 +1,6 @@
-//! Whose records Ferry believes: the one rule every read-back goes through.
+//! Whose records Ferry believes: the one rule every read-back goes through
+//! (plain data and a pure rule, in the shared model, so both the runner
+//! context that reads the input and the GitHub adapter use it).
 //!
 //! Ferry reads its own writes back from GitHub — plan comments, the deploy
 //! comment, Deployments and their statuses — and acts on them (`plan-verify`

@@ -17,8 +17,6 @@ use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 
 use crate::aws::ecr::Image;
@@ -93,6 +91,12 @@ pub fn docker_config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBu
         .or_else(|| present("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")))
 }
 
+/// The variable naming the runner's Docker config file inside the action's
+/// container: action/container-run mounts the runner's
+/// `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`, where
+/// docker/login-action writes) read-only and sets this to its path there.
+pub const RUNNER_DOCKER_CONFIG: &str = "FERRY_RUNNER_DOCKER_CONFIG";
+
 /// The host a Docker config `auths` key names: `https://ghcr.io`,
 /// `ghcr.io/`, `https://index.docker.io/v1/` → `ghcr.io`, `docker.io`.
 fn config_key_host(key: &str) -> String {
@@ -134,7 +138,7 @@ pub fn from_docker_config(text: &str, host: &str) -> Result<Option<Credentials>,
             let Some((user, password)) = decoded.as_deref().and_then(|t| t.split_once(':')) else {
                 return Err(format!(
                     "the Docker config file's auths.{} is not base64 of user:password: log in again (docker/login-action)",
-                    crate::gha::quote(key)
+                    crate::text::quote(key)
                 ));
             };
             return Ok(Some(Credentials {
@@ -183,7 +187,7 @@ fn error_of(status: hyper::StatusCode, body: &[u8]) -> (String, String) {
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        crate::markdown::truncate_chars(one.trim(), 200)
+        crate::text::truncate_chars(one.trim(), 200)
     };
     let code = field("code").map_or_else(|| status.as_u16().to_string(), |c| clean(&c));
     let message = field("message").map_or_else(
@@ -249,7 +253,7 @@ pub struct Registry {
     /// The last `Authorization` value that worked (a bearer token is asked
     /// for again when the registry refuses it).
     authorization: Mutex<Option<Secret>>,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<crate::http::Https, Full<Bytes>>,
 }
 
 struct Answer {
@@ -268,22 +272,17 @@ impl Registry {
         credentials: Option<Credentials>,
     ) -> Result<Self, RegistryError> {
         let base = format!("{}://{host}", if insecure { "http" } else { "https" });
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| RegistryError {
-                operation: format!("registry {host}"),
-                code: "TLS".into(),
-                message: format!("no TLS roots: {e}"),
-            })?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let client = crate::http::client().map_err(|e| RegistryError {
+            operation: format!("registry {host}"),
+            code: "TLS".into(),
+            message: format!("no TLS roots: {e}"),
+        })?;
         Ok(Self {
             host: host.into(),
             base,
             credentials,
             authorization: Mutex::new(None),
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client,
         })
     }
 
@@ -456,7 +455,7 @@ impl Registry {
                 "CHALLENGE",
                 format!(
                     "the token realm {} is neither https nor this registry: refused",
-                    crate::gha::quote(realm)
+                    crate::text::quote(realm)
                 ),
             ));
         }

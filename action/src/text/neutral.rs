@@ -1,4 +1,4 @@
-//! The one text neutraliser: wherever outside text reaches a person (a
+//! The neutraliser: wherever outside text reaches a person (a
 //! pull request comment, the job summary, the log), what cannot be seen is
 //! made visible, and an address that mixes look-alike scripts is flagged.
 //!

@@ -1,0 +1,635 @@
+//! Preflight through the binary against moto: every reference of the task
+//! definitions a deploy would register (Secrets Manager secrets in their
+//! ARN forms with the JSON-key, version-stage and version-id suffixes, SSM
+//! parameters by name with and without a leading `/` and by ARN, the
+//! execution and task roles, the images by digest in ECR, the log groups,
+//! the cluster and the services), looked up in moto's real APIs.
+//!
+//! Every AWS request goes through the recording proxy of
+//! `support/recorder.rs`, so the tests assert which calls a run made: a
+//! failed preflight makes no RegisterTaskDefinition and no UpdateService.
+//!
+//! What moto cannot do: `iam:SimulatePrincipalPolicy` (moto 5.2 answers
+//! 500), so whether the deploy role may pass the roles is not simulated
+//! here; the run says so in a note, and the tests check the rest. The
+//! decision on a denied PassRole is tested on plain data in the library
+//! (`preflight::tests::a_denied_pass_role_is_a_problem_and_an_unsimulated_one_a_note`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::support::deploy::{Moto, create_service};
+use crate::support::recorder::RecordingProxy;
+use crate::support::{AWS_VARS, Run, everything, ferry_without};
+
+pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) const REGION: &str = "us-east-1";
+const CLUSTER: &str = "shop-staging";
+
+/// Every AWS operation that changes something: none may come before
+/// preflight passed.
+pub(crate) const MUTATING: &[&str] = &[
+    "RegisterTaskDefinition",
+    "UpdateService",
+    "CreateService",
+    "DeleteService",
+    "RunTask",
+    "PutImage",
+    "CreateLogGroup",
+    "DeregisterTaskDefinition",
+];
+
+/// The SDK config of the test's own moto.
+async fn config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
+/// What the set-up created, for the task definitions to name.
+pub(crate) struct World {
+    pub(crate) secret_arn: String,
+    secret_version: String,
+    /// The image of each service, pushed to ECR.
+    pub(crate) images: Vec<String>,
+}
+
+/// Creates in moto what Terraform would for `api` and `worker`.
+async fn world(endpoint: &str) -> World {
+    world_of(endpoint, &["api".to_string(), "worker".to_string()]).await
+}
+
+/// Creates in moto what Terraform would: the roles, a secret, parameters
+/// (`/shop/api/token`, `plain-token`, and `/shop/<service>/token` for each
+/// service), the api's log group, an ECR image per service, the cluster
+/// and its services.
+pub(crate) async fn world_of(endpoint: &str, services: &[String]) -> World {
+    let c = config(endpoint).await;
+    let iam = aws_sdk_iam::Client::new(&c);
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    for role in ["shop-exec", "shop-task"] {
+        iam.create_role()
+            .role_name(role)
+            .assume_role_policy_document(&trust)
+            .send()
+            .await
+            .unwrap();
+    }
+    let sm = aws_sdk_secretsmanager::Client::new(&c);
+    let secret = sm
+        .create_secret()
+        .name("shop/db")
+        .secret_string(r#"{"password":"hunter2-never-read"}"#)
+        .send()
+        .await
+        .unwrap();
+    let ssm = aws_sdk_ssm::Client::new(&c);
+    let names = ["/shop/api/token".to_string(), "plain-token".to_string()]
+        .into_iter()
+        .chain(services.iter().map(|s| format!("/shop/{s}/token")))
+        .collect::<std::collections::BTreeSet<_>>();
+    for name in names {
+        ssm.put_parameter()
+            .name(name)
+            .value("never-read")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .unwrap();
+    }
+    aws_sdk_cloudwatchlogs::Client::new(&c)
+        .create_log_group()
+        .log_group_name("/ecs/shop-staging/api")
+        .send()
+        .await
+        .unwrap();
+    let ecr = aws_sdk_ecr::Client::new(&c);
+    let mut images = Vec::new();
+    for service in services {
+        let repo = format!("shop/{service}");
+        ecr.create_repository()
+            .repository_name(&repo)
+            .send()
+            .await
+            .unwrap();
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 7, "digest": format!("sha256:{}", "c".repeat(64))},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 9, "digest": format!("sha256:{:0>64}", service.len())}]
+        })
+        .to_string();
+        let put = ecr
+            .put_image()
+            .repository_name(&repo)
+            .image_manifest(&manifest)
+            .image_tag("v1")
+            .send()
+            .await
+            .unwrap();
+        let digest = put
+            .image()
+            .unwrap()
+            .image_id()
+            .unwrap()
+            .image_digest()
+            .unwrap();
+        images.push(format!(
+            "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}@{digest}"
+        ));
+    }
+    let ecs = aws_sdk_ecs::Client::new(&c);
+    for service in services {
+        let td = task_definition(
+            service,
+            "arn:aws:iam::1:role/x",
+            &[],
+            "/ecs/x",
+            "img",
+            false,
+        );
+        create_service(&ecs, CLUSTER, &format!("shop-staging-{service}"), &td).await;
+    }
+    let version = sm
+        .describe_secret()
+        .secret_id(secret.arn().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .version_ids_to_stages()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    World {
+        secret_arn: secret.arn().unwrap().to_string(),
+        secret_version: version,
+        images,
+    }
+}
+
+/// A Fargate task definition naming these references.
+pub(crate) fn task_definition(
+    service: &str,
+    role_prefix: &str,
+    secrets: &[&str],
+    log_group: &str,
+    image: &str,
+    create_group: bool,
+) -> Value {
+    let mut options = json!({"awslogs-group": log_group, "awslogs-region": REGION,
+        "awslogs-stream-prefix": service});
+    if create_group {
+        options["awslogs-create-group"] = json!("true");
+    }
+    json!({
+        "family": format!("shop-staging-{service}"),
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "executionRoleArn": format!("{role_prefix}-exec"),
+        "taskRoleArn": format!("{role_prefix}-task"),
+        "containerDefinitions": [{
+            "name": service,
+            "image": image,
+            "essential": true,
+            "secrets": secrets.iter().enumerate()
+                .map(|(i, v)| json!({"name": format!("S{i}"), "valueFrom": v}))
+                .collect::<Vec<_>>(),
+            "logConfiguration": {"logDriver": "awslogs", "options": options},
+        }],
+    })
+}
+
+/// A repository whose two services' Jsonnet returns these definitions (the
+/// image comes from the deploy, as in every Ferry task definition).
+fn repo(api: &Value, worker: &Value) -> tempfile::TempDir {
+    repo_of(&[
+        ("api".into(), api.clone()),
+        ("worker".into(), worker.clone()),
+    ])
+}
+
+/// A repository of these services, each Jsonnet file returning its definition.
+pub(crate) fn repo_of(services: &[(String, Value)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    let mut manifest = String::from(
+        "project: shop\nregion: us-east-1\nenvironments:\n  staging: { cluster: shop-staging }\nservices:\n",
+    );
+    for (service, _) in services {
+        manifest.push_str(&format!(
+            "  {service}: {{ task-definition: task-definitions/{service}.jsonnet }}\n"
+        ));
+    }
+    write(".github/ferry.yml", &manifest);
+    for (service, td) in services {
+        let mut td = td.clone();
+        td["containerDefinitions"][0]["image"] = json!("IMAGE");
+        let text = serde_json::to_string_pretty(&td)
+            .unwrap()
+            .replace("\"IMAGE\"", "std.extVar('IMAGE')");
+        write(&format!("task-definitions/{service}.jsonnet"), &text);
+    }
+    dir
+}
+
+/// Runs `ferry <args>` in `dir` with AWS reached through `endpoint`.
+pub(crate) fn ferry(dir: &Path, args: &[&str], endpoint: &str) -> Run {
+    let home = tempfile::tempdir().unwrap();
+    let home_s = home.path().display().to_string();
+    let config = home.path().join("none").display().to_string();
+    let env = [
+        ("HOME", home_s.as_str()),
+        ("AWS_CONFIG_FILE", config.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", config.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    ferry_without(dir, args, &env, AWS_VARS)
+}
+
+fn images_arg(w: &World) -> String {
+    format!("api={},worker={}", w.images[0], w.images[1])
+}
+
+/// The service names of the benchmark.
+fn bench_services(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("svc{i:02}")).collect()
+}
+
+/// Both services with every reference present, in every form.
+fn all_present(w: &World) -> (Value, Value) {
+    let arn = &w.secret_arn;
+    let partial = arn.rsplit_once('-').unwrap().0;
+    let api = task_definition(
+        "api",
+        &format!("arn:aws:iam::{ACCOUNT}:role/shop"),
+        &[
+            arn,
+            &format!("{arn}:password::"),
+            &format!("{partial}::AWSCURRENT:"),
+            &format!("{arn}:password::{}", w.secret_version),
+            "/shop/api/token",
+            "plain-token",
+            &format!("arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shop/api/token"),
+            &format!("arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/plain-token"),
+        ],
+        "/ecs/shop-staging/api",
+        "IMAGE",
+        false,
+    );
+    // The worker's log group does not exist yet: ECS creates it.
+    let worker = task_definition(
+        "worker",
+        &format!("arn:aws:iam::{ACCOUNT}:role/shop"),
+        &[&format!("{arn}:password:AWSCURRENT:")],
+        "/ecs/shop-staging/worker",
+        "IMAGE",
+        true,
+    );
+    (api, worker)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_reference_present_in_every_form_passes_and_the_deploy_goes_on() {
+    let moto = Moto::start(1);
+    let proxy = RecordingProxy::start(&moto.url);
+    let w = world(&moto.url).await;
+    let (api, worker) = all_present(&w);
+    let dir = repo(&api, &worker);
+    let images = images_arg(&w);
+
+    let run = ferry(
+        dir.path(),
+        &["preflight", "--env", "staging", "--images", &images],
+        &proxy.url,
+    );
+    let all = everything(&run);
+    assert_eq!(run.code, 0, "{all}");
+    assert_eq!(run.output("status"), "passed", "{all}");
+    assert_eq!(run.output("problems"), "[]");
+    // Per service 2 roles, its image, its secrets (8 and 1), its log group,
+    // the cluster and its service.
+    assert!(all.contains("21 references checked, 0 problem(s)"), "{all}");
+    assert!(all.contains("All 21 references exist"), "{all}");
+    // What moto cannot do is said, not hidden.
+    assert!(all.contains("iam:PassRole was not simulated"), "{all}");
+    assert!(
+        !all.contains("never-read") && !all.contains("hunter2"),
+        "{all}"
+    );
+    let ops = proxy.ops();
+    for op in MUTATING {
+        assert!(!ops.iter().any(|o| o == op), "{op} in {ops:?}");
+    }
+    // Each distinct thing once: one secret, one SSM page, two roles.
+    let count = |name: &str| ops.iter().filter(|o| *o == name).count();
+    assert_eq!(count("DescribeSecret"), 2, "{ops:?}"); // full and partial ARN
+    assert_eq!(count("DescribeParameters"), 1, "{ops:?}");
+    assert_eq!(count("GetRole"), 2, "{ops:?}");
+    assert_eq!(
+        count("GetParameters"),
+        0,
+        "values are never asked for: {ops:?}"
+    );
+    assert_eq!(count("GetSecretValue"), 0, "{ops:?}");
+
+    // The deploy runs the same preflight first, then registers and updates.
+    let before = proxy.calls().len();
+    let run = ferry(
+        dir.path(),
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--images",
+            &images,
+            "--no-wait",
+        ],
+        &proxy.url,
+    );
+    let all = everything(&run);
+    assert_eq!(run.code, 0, "{all}");
+    assert!(all.contains("### Preflight (staging)"), "{all}");
+    let ops: Vec<String> = proxy.ops().split_off(before);
+    let first_register = ops
+        .iter()
+        .position(|o| o == "RegisterTaskDefinition")
+        .unwrap_or_else(|| panic!("{ops:?}"));
+    let last_lookup = ops
+        .iter()
+        .rposition(|o| o == "DescribeSecret" || o == "DescribeParameters" || o == "GetRole")
+        .unwrap();
+    assert!(last_lookup < first_register, "{ops:?}");
+    assert_eq!(
+        ops.iter().filter(|o| *o == "UpdateService").count(),
+        2,
+        "{ops:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_change() {
+    let moto = Moto::start(1);
+    let proxy = RecordingProxy::start(&moto.url);
+    let w = world(&moto.url).await;
+    let c = config(&moto.url).await;
+    aws_sdk_iam::Client::new(&c)
+        .delete_role()
+        .role_name("shop-exec")
+        .send()
+        .await
+        .unwrap();
+    let (mut api, worker) = all_present(&w);
+    let missing_secret =
+        format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:shop/gone-AbCdEf:password::");
+    api["containerDefinitions"][0]["secrets"] = json!([
+        {"name": "GONE", "valueFrom": missing_secret},
+        {"name": "OK", "valueFrom": "/shop/api/token"},
+        {"name": "NOPE", "valueFrom": "/shop/api/missing"},
+    ]);
+    let dir = repo(&api, &worker);
+    // The worker's image was never pushed.
+    let unpushed = format!(
+        "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/shop/worker@sha256:{}",
+        "d".repeat(64)
+    );
+    let images = format!("api={},worker={unpushed}", w.images[0]);
+
+    let run = ferry(
+        dir.path(),
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--images",
+            &images,
+            "--no-wait",
+        ],
+        &proxy.url,
+    );
+    let all = everything(&run);
+    assert_ne!(run.code, 0, "{all}");
+    assert!(
+        all.contains("preflight: 5 problem(s) in staging; nothing was registered or updated"),
+        "{all}"
+    );
+    for (file, field, what) in [
+        (
+            "task-definitions/api.jsonnet",
+            "api: executionRoleArn",
+            "the IAM role `shop-exec` does not exist",
+        ),
+        (
+            "task-definitions/worker.jsonnet",
+            "worker: executionRoleArn",
+            "the IAM role `shop-exec` does not exist",
+        ),
+        (
+            "task-definitions/api.jsonnet",
+            "api: containerDefinitions[0].secrets[0].valueFrom",
+            "secret:shop/gone-AbCdEf` does not exist in us-east-1",
+        ),
+        (
+            "task-definitions/api.jsonnet",
+            "api: containerDefinitions[0].secrets[2].valueFrom",
+            "the SSM parameter `/shop/api/missing` does not exist in us-east-1",
+        ),
+        (
+            "task-definitions/worker.jsonnet",
+            "worker: containerDefinitions[0].image",
+            "is not in its registry",
+        ),
+    ] {
+        let line = all
+            .lines()
+            .find(|l| l.contains(field) && l.contains(what))
+            .unwrap_or_else(|| panic!("no `{field}` … `{what}` in\n{all}"));
+        assert!(line.contains(file), "{line}");
+    }
+    // Each with its fix, in the summary's table too.
+    assert!(
+        all.contains("create it (Terraform: aws_ssm_parameter)"),
+        "{all}"
+    );
+    assert!(all.contains("build and push it (ferry build)"), "{all}");
+    assert!(all.contains("| service | field | problem | fix |"), "{all}");
+    assert_eq!(
+        all.matches("secrets\\[1\\]").count() + all.matches("secrets[1]").count(),
+        0
+    );
+    let ops = proxy.ops();
+    for op in MUTATING {
+        assert!(!ops.iter().any(|o| o == op), "{op} in {ops:?}");
+    }
+    assert!(ops.iter().any(|o| o == "BatchGetImage"), "{ops:?}");
+
+    // `ferry preflight` says the same, as outputs.
+    let run = ferry(
+        dir.path(),
+        &["preflight", "--env", "staging", "--images", &images],
+        &proxy.url,
+    );
+    assert_ne!(run.code, 0);
+    assert_eq!(run.output("status"), "failed");
+    let problems: Vec<Value> = serde_json::from_str(run.output("problems")).unwrap();
+    assert_eq!(problems.len(), 5, "{problems:#?}");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p["fix"].as_str().is_some_and(|f| !f.is_empty()))
+    );
+
+    // Skipping needs a reason, and the reason is recorded.
+    let run = ferry(
+        dir.path(),
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--images",
+            &images,
+            "--no-wait",
+            "--skip-preflight",
+            " ",
+        ],
+        &proxy.url,
+    );
+    assert_ne!(run.code, 0);
+    assert!(everything(&run).contains("--skip-preflight needs a reason"));
+    let run = ferry(
+        dir.path(),
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--images",
+            &images,
+            "--no-wait",
+            "--skip-preflight",
+            "IAM outage, roles unchanged since yesterday",
+        ],
+        &proxy.url,
+    );
+    let all = everything(&run);
+    assert!(
+        all.contains(
+            "Skipped with `--skip-preflight`: IAM outage, roles unchanged since yesterday"
+        ),
+        "{all}"
+    );
+    assert!(proxy.ops().iter().any(|o| o == "RegisterTaskDefinition"));
+}
+
+/// The closing note's figures: a release of 20 services (render, preflight,
+/// register, update; `--no-wait`, as moto never advances a rollout) against
+/// moto, with preflight and, as the peer run, with `--skip-preflight`; each
+/// on a fresh moto set up the same way. Prints the wall times, their ratio,
+/// and the AWS calls of each run by operation. Run with
+/// `cargo test -p ferry --test it preflight_moto::bench -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: prints figures, asserts only that both runs deploy"]
+async fn bench_twenty_services_with_and_without_preflight() {
+    let n = 20;
+    let services = bench_services(n);
+    let mut figures = Vec::new();
+    for skip in [false, true] {
+        let moto = Moto::start(1);
+        let proxy = RecordingProxy::start(&moto.url);
+        let w = world_of(&moto.url, &services).await;
+        let tds: Vec<(String, Value)> = services
+            .iter()
+            .map(|s| {
+                let td = task_definition(
+                    s,
+                    &format!("arn:aws:iam::{ACCOUNT}:role/shop"),
+                    &[
+                        &format!("{}:password::", w.secret_arn),
+                        &format!("/shop/{s}/token"),
+                    ],
+                    &format!("/ecs/shop-staging/{s}"),
+                    "IMAGE",
+                    true,
+                );
+                (s.clone(), td)
+            })
+            .collect();
+        let dir = repo_of(&tds);
+        let images = services
+            .iter()
+            .zip(&w.images)
+            .map(|(s, i)| format!("{s}={i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut alone = None;
+        if !skip {
+            let t0 = std::time::Instant::now();
+            let run = ferry(
+                dir.path(),
+                &["preflight", "--env", "staging", "--images", &images],
+                &proxy.url,
+            );
+            assert_eq!(run.code, 0, "{}", everything(&run));
+            alone = Some((t0.elapsed(), proxy.calls().len()));
+        }
+        let mut args = vec![
+            "deploy",
+            "--env",
+            "staging",
+            "--images",
+            &images,
+            "--no-wait",
+        ];
+        if skip {
+            args.extend(["--skip-preflight", "the peer run of the benchmark"]);
+        }
+        let before = proxy.calls().len();
+        let t0 = std::time::Instant::now();
+        let run = ferry(dir.path(), &args, &proxy.url);
+        let elapsed = t0.elapsed();
+        assert_eq!(run.code, 0, "{}", everything(&run));
+        let ops = proxy.ops().split_off(before);
+        let mut by_op = std::collections::BTreeMap::<String, usize>::new();
+        for op in &ops {
+            *by_op.entry(op.clone()).or_default() += 1;
+        }
+        figures.push((skip, elapsed, ops.len(), by_op));
+        if let Some((t, calls)) = alone {
+            println!(
+                "bench: `ferry preflight` alone, {n} services: {:.2} s, {calls} AWS calls",
+                t.as_secs_f64()
+            );
+        }
+    }
+    let (with, without) = (&figures[0], &figures[1]);
+    println!(
+        "bench: {n} services, deploy --no-wait against moto: with preflight {:.2} s ({} AWS calls), with --skip-preflight {:.2} s ({} AWS calls); ratio {:.2}x",
+        with.1.as_secs_f64(),
+        with.2,
+        without.1.as_secs_f64(),
+        without.2,
+        with.1.as_secs_f64() / without.1.as_secs_f64()
+    );
+    println!("calls with preflight: {:?}", with.3);
+    println!("calls without: {:?}", without.3);
+}

@@ -1,0 +1,440 @@
+//! The Terraform flow from review to apply, end to end, with the real
+//! `terraform` binary (built-in `terraform_data` resources, local state)
+//! and the stateful GitHub stand-in (`support/github_state.rs`, then every
+//! request replayed to Prism on GitHub's OpenAPI description):
+//!
+//! - two pull requests are planned and commented (`plan-comment`);
+//! - the first is merged: re-planned at the merge commit, verified against
+//!   its reviewed plan (`plan-verify`), applied (`terraform apply -json`),
+//!   and the outcome lands in its plan comment and the job summary
+//!   (`plan-applied`);
+//! - the second's reviewed plan is now stale (the first apply changed what
+//!   it reads): refused in the merge queue (`merge_group`, the pull request
+//!   read from the queue's branch) and after merge, naming the pull request;
+//! - a third whose apply fails: the comment says which resource failed and
+//!   Terraform's error, and the command fails;
+//! - a pull request that did not touch the Terraform (no plan comment, an
+//!   empty plan) verifies.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::github_state::{GitHubState, assert_valid_github_api};
+use crate::support::{Run, everything, ferry_with};
+
+const REPO: &str = "octo/shop";
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// A Terraform working directory whose state plays "staging".
+struct Tf {
+    dir: tempfile::TempDir,
+    cli_config: PathBuf,
+}
+
+impl Tf {
+    fn new() -> Tf {
+        let found = Command::new("terraform").arg("version").output();
+        assert!(
+            found.as_ref().is_ok_and(|o| o.status.success()),
+            "`terraform` is not on PATH: these tests need Terraform 1.11.4 (the test bed installs it at /usr/local/bin/terraform)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let cli_config = dir.path().join("empty.tfrc");
+        std::fs::write(&cli_config, "").unwrap();
+        Tf { dir, cli_config }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("terraform")
+            .args(args)
+            .current_dir(self.path())
+            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
+            .env("TF_IN_AUTOMATION", "1")
+            .env_remove("TF_LOG")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "terraform {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The configuration as a commit has it.
+    fn checkout(&self, main_tf: &str) {
+        std::fs::write(self.path().join("main.tf"), main_tf).unwrap();
+        self.ok(&["init", "-input=false", "-no-color"]);
+    }
+
+    /// `terraform plan -out` and `show -json` at this configuration; the JSON's file name.
+    fn plan(&self, main_tf: &str, name: &str) -> String {
+        self.checkout(main_tf);
+        let bin = format!("{name}.tfplan");
+        self.ok(&["plan", "-input=false", "-no-color", "-out", &bin]);
+        let json = self.ok(&["show", "-json", &bin]);
+        std::fs::write(self.path().join(format!("{name}.json")), json).unwrap();
+        format!("{name}.json")
+    }
+
+    /// `terraform apply -json <plan>`, its log written to `<name>.apply.jsonl`;
+    /// whether Terraform succeeded.
+    fn apply(&self, name: &str) -> (bool, String) {
+        let out = self.run(&["apply", "-json", "-input=false", &format!("{name}.tfplan")]);
+        let log = format!("{name}.apply.jsonl");
+        std::fs::write(self.path().join(&log), &out.stdout).unwrap();
+        (out.status.success(), log)
+    }
+}
+
+const BASE: &str = r#"resource "terraform_data" "keep" { input = "v0" }
+"#;
+/// PR 7: changes `keep`.
+const PR7: &str = r#"resource "terraform_data" "keep" { input = "v1" }
+"#;
+/// PR 8, forked from the base: a resource that reads `keep`'s output.
+const PR8: &str = r#"resource "terraform_data" "keep" { input = "v0" }
+resource "terraform_data" "reader" { input = terraform_data.keep.output }
+"#;
+/// main after both merges.
+const MERGED_7_8: &str = r#"resource "terraform_data" "keep" { input = "v1" }
+resource "terraform_data" "reader" { input = terraform_data.keep.output }
+"#;
+/// PR 9 on top of PR 7: one resource that applies, one whose provisioner fails.
+const PR9: &str = r#"resource "terraform_data" "keep" { input = "v1" }
+resource "terraform_data" "fine" { input = "ok" }
+resource "terraform_data" "broken" {
+  input = "b"
+  provisioner "local-exec" { command = "echo 'quota exceeded' >&2; exit 3" }
+}
+"#;
+
+fn ferry_on(gh: &GitHubState, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    let uri = gh.uri();
+    let mut env = gh.env(&uri, SHA);
+    env.extend_from_slice(extra);
+    ferry_with(dir, args, &env)
+}
+
+fn comment_on(gh: &GitHubState, issue: u64) -> String {
+    let all: Vec<_> = gh
+        .comments()
+        .into_iter()
+        .filter(|c| c.issue == issue)
+        .collect();
+    assert_eq!(all.len(), 1, "{all:#?}");
+    all[0].body.clone()
+}
+
+const MERGE_7: &str = "7777777777777777777777777777777777777777";
+
+/// The push of merge commit `after` to main (the vendored example's shape).
+fn push_event(dir: &Path, after: &str) -> PathBuf {
+    let examples = crate::support::root().join("action/tests/data/webhooks/push.json");
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(examples).unwrap()).unwrap();
+    let mut event = all
+        .into_iter()
+        .find(|e| {
+            e["ref"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("refs/heads/"))
+        })
+        .unwrap();
+    event["ref"] = "refs/heads/main".into();
+    event["before"] = SHA.into();
+    event["after"] = after.into();
+    let path = dir.join(format!("push-{after}.json"));
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+/// The merge queue's event for a group ending with pull request `pr`.
+fn merge_group_event(dir: &Path, pr: u64) -> PathBuf {
+    let examples = crate::support::root().join("action/tests/data/webhooks/merge_group.json");
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(examples).unwrap()).unwrap();
+    let mut event = all[0].clone();
+    event["merge_group"]["head_ref"] =
+        format!("refs/heads/gh-readonly-queue/main/pr-{pr}-{SHA}").into();
+    let path = dir.join(format!("merge_group-{pr}.json"));
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn review_merge_apply_stale_and_failing() {
+    let gh = GitHubState::start(REPO).await;
+    let tf = Tf::new();
+    let dir = tf.path();
+    // The environment as it stands before the pull requests.
+    tf.plan(BASE, "base");
+    assert!(tf.apply("base").0);
+
+    // Review: both pull requests planned against it and commented.
+    for (pr, config) in [(7, PR7), (8, PR8)] {
+        let plan = tf.plan(config, &format!("pr{pr}"));
+        let run = ferry_on(
+            &gh,
+            dir,
+            &[
+                "plan-comment",
+                "--env",
+                "staging",
+                "--plan",
+                &plan,
+                "--pr",
+                &pr.to_string(),
+            ],
+            &[],
+        );
+        assert_eq!(run.code, 0, "{run:#?}");
+    }
+    assert!(comment_on(&gh, 8).contains("`terraform_data.reader`"));
+
+    // PR 7 merged: on the push to main, the pull request is the one GitHub
+    // associates with the merge commit, and the plan at that commit is the
+    // reviewed one.
+    gh.set_pulls(MERGE_7, &[7]);
+    let push = push_event(dir, MERGE_7);
+    let on_push = [
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_EVENT_PATH", push.to_str().unwrap()),
+    ];
+    let merged = tf.plan(PR7, "main-7");
+    let verify = ferry_on(
+        &gh,
+        dir,
+        &["plan-verify", "--env", "staging", "--plan", &merged],
+        &on_push,
+    );
+    assert_eq!(verify.code, 0, "{verify:#?}");
+    let (ok, log) = tf.apply("main-7");
+    assert!(ok);
+    let applied = ferry_on(
+        &gh,
+        dir,
+        &[
+            "plan-applied",
+            "--env",
+            "staging",
+            "--plan",
+            &merged,
+            "--apply-log",
+            &log,
+        ],
+        &on_push,
+    );
+    assert_eq!(applied.code, 0, "{applied:#?}");
+    assert_eq!(applied.output("applied"), "true");
+    assert_eq!(applied.output("resources-applied"), "1");
+    let body = comment_on(&gh, 7);
+    // The reviewed plan stays; the outcome follows it.
+    assert!(body.contains("`terraform_data.keep`"), "{body}");
+    assert!(body.contains("### ✅ Applied to `staging` in "), "{body}");
+    assert!(body.contains("0 added, 1 changed, 0 destroyed."), "{body}");
+    assert!(body.contains("`terraform_data.keep` (update)"), "{body}");
+    assert!(
+        body.contains("[The apply's run](https://github.com/octo/shop/actions/runs/4242)"),
+        "{body}"
+    );
+    assert!(
+        applied.summary.contains("### ✅ Applied to `staging`"),
+        "{}",
+        applied.summary
+    );
+    // A re-run of the apply job can still verify against the comment.
+    let again = ferry_on(
+        &gh,
+        dir,
+        &[
+            "plan-verify",
+            "--env",
+            "staging",
+            "--plan",
+            &merged,
+            "--expected-hash",
+            &ferry::plan_comment::marker::hash_in(&body).unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(again.code, 0, "{again:#?}");
+    let rerun = ferry_on(
+        &gh,
+        dir,
+        &[
+            "plan-verify",
+            "--env",
+            "staging",
+            "--plan",
+            &merged,
+            "--pr",
+            "7",
+        ],
+        &[],
+    );
+    assert_eq!(
+        rerun.code, 0,
+        "the comment with the outcome is still Ferry's: {rerun:#?}"
+    );
+
+    // PR 10 touched no Terraform: no comment, and the plan at its merge
+    // commit changes nothing.
+    let empty = tf.plan(PR7, "main-10");
+    let verify = ferry_on(
+        &gh,
+        dir,
+        &[
+            "plan-verify",
+            "--env",
+            "staging",
+            "--plan",
+            &empty,
+            "--pr",
+            "10",
+        ],
+        &[],
+    );
+    assert_eq!(verify.code, 0, "{verify:#?}");
+
+    // PR 8's reviewed plan read `keep` as v0; PR 7's apply made it v1.
+    let stale = tf.plan(MERGED_7_8, "main-8");
+    let event = merge_group_event(dir, 8);
+    let queued = ferry_on(
+        &gh,
+        dir,
+        &["plan-verify", "--env", "staging", "--plan", &stale],
+        &[
+            ("GITHUB_EVENT_NAME", "merge_group"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(queued.code, 1, "{queued:#?}");
+    let said = everything(&queued);
+    assert!(
+        said.contains("the plan for `staging` differs from the one reviewed on pull request #8"),
+        "{said}"
+    );
+    assert!(
+        said.contains("re-run the plan on the pull request"),
+        "{said}"
+    );
+    let after_merge = ferry_on(
+        &gh,
+        dir,
+        &[
+            "plan-verify",
+            "--env",
+            "staging",
+            "--plan",
+            &stale,
+            "--pr",
+            "8",
+        ],
+        &[],
+    );
+    assert_eq!(after_merge.code, 1, "{after_merge:#?}");
+
+    // PR 9: reviewed, merged, verified, and its apply fails on one resource.
+    let plan9 = tf.plan(PR9, "pr9");
+    let run = ferry_on(
+        &gh,
+        dir,
+        &[
+            "plan-comment",
+            "--env",
+            "staging",
+            "--plan",
+            &plan9,
+            "--pr",
+            "9",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    let verify = ferry_on(
+        &gh,
+        dir,
+        &[
+            "plan-verify",
+            "--env",
+            "staging",
+            "--plan",
+            &plan9,
+            "--pr",
+            "9",
+        ],
+        &[],
+    );
+    assert_eq!(verify.code, 0, "{verify:#?}");
+    let (ok, log) = tf.apply("pr9");
+    assert!(!ok, "the provisioner fails");
+    let failed = ferry_on(
+        &gh,
+        dir,
+        &[
+            "plan-applied",
+            "--env",
+            "staging",
+            "--plan",
+            &plan9,
+            "--apply-log",
+            &log,
+            "--pr",
+            "9",
+        ],
+        &[],
+    );
+    assert_eq!(failed.code, 1, "{failed:#?}");
+    assert_eq!(failed.output("applied"), "false");
+    assert!(
+        everything(&failed).contains("the apply to `staging` failed (`terraform_data.broken`)"),
+        "{}",
+        everything(&failed)
+    );
+    let body = comment_on(&gh, 9);
+    assert!(body.contains("### ❌ Apply to `staging` failed"), "{body}");
+    assert!(
+        body.contains("- `terraform_data.broken`: local-exec provisioner error"),
+        "{body}"
+    );
+    assert!(body.contains("quota exceeded"), "{body}");
+    assert!(
+        body.contains("1 resource(s) finished before the failure"),
+        "{body}"
+    );
+    assert!(body.contains("`terraform_data.fine` (create)"), "{body}");
+
+    // A pushed commit that belongs to two pull requests: which reviewed
+    // plan applies is not guessed.
+    let both = "7878787878787878787878787878787878787878";
+    gh.set_pulls(both, &[7, 8]);
+    let push = push_event(dir, both);
+    let run = ferry_on(
+        &gh,
+        dir,
+        &["plan-verify", "--env", "staging", "--plan", &merged],
+        &[
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_EVENT_PATH", push.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        everything(&run).contains("belongs to pull requests #7, #8: pass --pr N"),
+        "{}",
+        everything(&run)
+    );
+
+    assert_valid_github_api(&gh.received().await).await;
+}
