@@ -68,7 +68,8 @@ fn parse_toml(tree: &dyn Tree, file: &str) -> Result<Option<Value>, WorkspaceErr
         })
 }
 
-fn join(dir: &str, rest: &str) -> String {
+/// `dir/rest` with `.` and `..` parts resolved (`..` never climbs above the root).
+pub(crate) fn join(dir: &str, rest: &str) -> String {
     let mut parts: Vec<&str> = if dir.is_empty() {
         Vec::new()
     } else {
@@ -87,7 +88,7 @@ fn join(dir: &str, rest: &str) -> String {
 }
 
 /// Expands a member pattern (`services/*`) against the tree's folders.
-fn expand(tree: &dyn Tree, pattern: &str) -> Vec<String> {
+pub(crate) fn expand(tree: &dyn Tree, pattern: &str) -> Vec<String> {
     let mut dirs = vec![String::new()];
     for part in pattern.split('/').filter(|p| !p.is_empty() && *p != ".") {
         let is_glob = part.contains(['*', '?', '[']);

@@ -30,7 +30,8 @@ pub struct Examples {
 }
 
 impl Examples {
-    fn push(&mut self, file: &str) {
+    /// Records one more file.
+    pub(crate) fn push(&mut self, file: &str) {
         if self.files.len() < EXAMPLES {
             self.files.push(file.to_string());
         } else {
@@ -91,6 +92,46 @@ pub enum Reason {
     },
     /// The workspace manifest changed (profiles, shared dependency versions).
     WorkspaceManifest,
+    /// A local Go module, JavaScript package or Python project the service
+    /// depends on changed.
+    DependsOnPackage {
+        /// "Go module", "package", "Python project".
+        kind: String,
+        /// Its module path or package name.
+        name: String,
+        /// The files.
+        files: Examples,
+    },
+    /// Its own project file (go.mod, package.json, pyproject.toml, go.work)
+    /// changed outside its path globs.
+    ProjectFile {
+        /// The file.
+        file: String,
+    },
+    /// A lockfile (or go.mod's requirements) changed the versions its
+    /// packages resolve to.
+    PackageLock {
+        /// The lockfile.
+        file: String,
+        /// e.g. "express 4.18.0 → 4.19.2".
+        packages: Vec<String>,
+    },
+    /// A lockfile it uses changed, and which versions it resolves to cannot
+    /// be told: every service using it is affected.
+    PackageLockAll {
+        /// The lockfile.
+        file: String,
+        /// Why it cannot be told.
+        why: String,
+    },
+    /// A project file of its language cannot be read, and a file in that
+    /// project's folder changed: its dependents are unknown.
+    GraphUnknown {
+        /// The unreadable file.
+        file: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// Packages of its resolved dependency tree changed in Cargo.lock.
     Lockfile {
         /// e.g. "serde 1.0.1 → 1.0.2".
@@ -133,6 +174,19 @@ impl fmt::Display for Reason {
                 write!(f, "depends on crate `{krate}`, which changed: {files}")
             }
             Self::WorkspaceManifest => write!(f, "the workspace Cargo.toml changed"),
+            Self::DependsOnPackage { kind, name, files } => {
+                write!(f, "depends on {kind} `{name}`, which changed: {files}")
+            }
+            Self::ProjectFile { file } => write!(f, "its project file {file} changed"),
+            Self::PackageLock { file, packages } => write!(f, "{file}: {}", packages.join("; ")),
+            Self::PackageLockAll { file, why } => write!(
+                f,
+                "{file} changed and {why}: every service using it is affected"
+            ),
+            Self::GraphUnknown { file, why } => write!(
+                f,
+                "{file} cannot be read ({why}) and its folder changed: which services depend on it is unknown"
+            ),
             Self::Lockfile { packages } => write!(f, "Cargo.lock: {}", packages.join("; ")),
             Self::LockfileUnknown { why } => write!(f, "Cargo.lock changed ({why})"),
             Self::Global { glob, files } => write!(f, "global path `{glob}` changed: {files}"),

@@ -2,12 +2,14 @@
 //!
 //! The event decides which commits to compare ([`range`]); git (deepening a
 //! shallow clone as needed) or the GitHub API says which files changed; the
-//! manifest's globs, the Jsonnet imports and the Cargo graph decide which
+//! manifest's globs, the Jsonnet imports, the Cargo graph and the Go,
+//! JavaScript and Python graphs ([`graph`]) decide which
 //! services that affects ([`affected`]). When the answer cannot be known, every
 //! service is affected and the summary says why: a release never silently
 //! skips a service.
 
 pub mod affected;
+pub mod graph;
 pub mod imports;
 pub mod range;
 mod report;
@@ -59,6 +61,9 @@ pub struct Detection {
     pub changed_files: usize,
     /// The commit compared, when a comparison was made.
     pub head_sha: Option<crate::git::ObjectId>,
+    /// Every file of `head_sha`, when it was listed (read once, for the
+    /// project files and for the check that every glob matches a file).
+    pub head_files: Option<Vec<String>>,
 }
 
 impl Detection {
@@ -127,9 +132,13 @@ pub async fn run(
             None => g.head()?,
         };
         if let Some(head) = head {
+            let files = match detection.head_files.take() {
+                Some(files) if detection.head_sha.as_ref() == Some(&head) => files,
+                _ => g.files(&head)?,
+            };
             detection
                 .warnings
-                .extend(check_paths_match(g, &head, &manifest, &opts.manifest)?);
+                .extend(check_paths_match(&files, &head, &manifest, &opts.manifest)?);
         }
     }
     for w in &detection.warnings {
@@ -165,14 +174,13 @@ pub async fn run(
 /// that matches none is refused (a service silently never released), one
 /// listed in `pending-paths` is returned as a warning.
 fn check_paths_match(
-    git: &Git,
+    files: &[String],
     head: &crate::git::ObjectId,
     manifest: &Manifest,
     manifest_path: &std::path::Path,
 ) -> Result<Vec<String>, DetectError> {
-    let files = git.files(head)?;
     let (pending, missing): (Vec<_>, Vec<_>) =
-        crate::manifest::coverage::unmatched(manifest, &files)
+        crate::manifest::coverage::unmatched(manifest, files)
             .into_iter()
             .partition(|u| u.pending);
     if !missing.is_empty() {
@@ -251,7 +259,8 @@ pub async fn detect(
             }
         }
     };
-    let (mut verdicts, mut notes) = evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
+    let (mut verdicts, mut notes, graph_warnings, head_files) =
+        evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
     notes.splice(0..0, changes.notes.iter().cloned());
     for (service, why) in &changes.forced {
         if let Some(v) = verdicts.iter_mut().find(|v| &v.service == service) {
@@ -262,9 +271,15 @@ pub async fn detect(
         verdicts,
         source: changes.source.clone(),
         notes,
-        warnings: changes.warnings.clone(),
+        warnings: changes
+            .warnings
+            .iter()
+            .cloned()
+            .chain(graph_warnings)
+            .collect(),
         changed_files: changes.files.len(),
         head_sha: changes.head_sha.clone(),
+        head_files,
     })
 }
 
@@ -276,8 +291,13 @@ fn forced(verdicts: Vec<Verdict>, why: String) -> Detection {
         warnings: Vec::new(),
         changed_files: 0,
         head_sha: None,
+        head_files: None,
     }
 }
+
+/// The verdicts, the notes and the warnings of one evaluation, and the
+/// head commit's files when they were listed.
+type Evaluation = (Vec<Verdict>, Vec<String>, Vec<String>, Option<Vec<String>>);
 
 /// Reads what the rules need from the head tree (and the base, for
 /// Cargo.lock and the manifest), then matches.
@@ -288,7 +308,7 @@ fn evaluate(
     manifest_path: &std::path::Path,
     changes: &Changes,
     head: &crate::git::Rev,
-) -> Result<(Vec<Verdict>, Vec<String>), DetectError> {
+) -> Result<Evaluation, DetectError> {
     let head_tree: Box<dyn Tree + '_> = match (git, &changes.head_sha) {
         (Some(g), Some(sha)) => Box::new(GitTree::new(g, sha.clone())),
         _ => Box::new(FsTree(root.to_path_buf())),
@@ -300,15 +320,32 @@ fn evaluate(
     let workspace = Workspace::load(head_tree.as_ref()).map_err(|e| {
         DetectError::Input(format!("cannot read the Cargo workspace at {head}: {e}"))
     })?;
-    // Every task definition in one pipeline; their imports, mostly shared
-    // libraries, are then read once each.
-    head_tree.prefetch(
-        &manifest
-            .services
-            .values()
-            .map(|s| s.task_definition.clone())
-            .collect::<Vec<_>>(),
+    // Every task definition and the project files of the services' folders
+    // in one pipeline; their imports, mostly shared libraries, are then read
+    // once each.
+    let mut first_reads: Vec<String> = manifest
+        .services
+        .values()
+        .map(|s| s.task_definition.clone())
+        .collect();
+    // The head's file list (one `git ls-tree`, reused for the glob check)
+    // says which project files exist: asking git for each possible one
+    // costs more than listing them all.
+    let head_files = match (git, &changes.head_sha) {
+        (Some(g), Some(sha)) => Some(g.files(sha)?),
+        _ => None,
+    };
+    let existing: Option<std::collections::HashSet<&str>> = head_files
+        .as_ref()
+        .map(|f| f.iter().map(String::as_str).collect());
+    first_reads.extend(
+        graph::candidates(manifest)
+            .into_iter()
+            .filter(|c| existing.as_ref().is_none_or(|e| e.contains(c.as_str()))),
     );
+    head_tree.prefetch(&first_reads);
+    let exists = |p: &str| existing.as_ref().is_none_or(|e| e.contains(p));
+    let graph = graph::Graph::load(head_tree.as_ref(), manifest, &exists);
     let read = |p: &str| head_tree.read(p);
     let imports: BTreeMap<String, Vec<String>> = manifest
         .services
@@ -339,7 +376,7 @@ fn evaluate(
     let matcher = Matcher::new(manifest, &workspace, &imports);
     // A crate named in the manifest that the workspace lacks is a typo, not a
     // non-Rust service: say so rather than silently ignore its dependencies.
-    let notes = manifest
+    let mut notes: Vec<String> = manifest
         .services
         .values()
         .filter(|s| s.crate_explicit)
@@ -352,7 +389,18 @@ fn evaluate(
             )
         })
         .collect();
-    Ok((matcher.evaluate(&paths, &lock, &manifest_change), notes))
+    let mut verdicts = matcher.evaluate(&paths, &lock, &manifest_change);
+    let (reasons, graph_notes) = graph.reasons(
+        manifest,
+        &paths,
+        head_tree.as_ref(),
+        base_tree.as_ref().map(|t| t as &dyn Tree),
+    );
+    graph::apply(&mut verdicts, reasons);
+    notes.extend(graph_notes);
+    let warnings = graph.warnings();
+    drop(existing);
+    Ok((verdicts, notes, warnings, head_files))
 }
 
 fn lock_change(paths: &[String], head: &dyn Tree, base: Option<&GitTree<'_>>) -> LockChange {
@@ -394,10 +442,18 @@ fn manifest_change(head: &Option<String>, base: &Option<Option<String>>) -> Mani
             settings: true,
         };
     };
+    // A service whose entry is unchanged still changed when a path group
+    // it includes did.
+    let group_changed = |svc: &crate::manifest::RawService| {
+        svc.paths.iter().flatten().any(|p| {
+            p.strip_prefix("group:")
+                .is_some_and(|g| old.path_groups.get(g.trim()) != new.path_groups.get(g.trim()))
+        })
+    };
     let services = new
         .services
         .iter()
-        .filter(|(name, svc)| old.services.get(*name) != Some(svc))
+        .filter(|(name, svc)| old.services.get(*name) != Some(svc) || group_changed(svc))
         .map(|(name, _)| name.clone())
         .collect();
     let settings = yaml::to_string(&(

@@ -72,6 +72,25 @@ pub fn reason_cell(reason: &Reason) -> String {
             c(krate),
             t(&files.to_string())
         ),
+        Reason::DependsOnPackage { kind, name, files } => format!(
+            "depends on {kind} {}, which changed: {}",
+            c(name),
+            t(&files.to_string())
+        ),
+        Reason::ProjectFile { file } => format!("its project file {} changed", t(file)),
+        Reason::PackageLock { file, packages } => {
+            format!("{}: {}", t(file), t(&packages.join("; ")))
+        }
+        Reason::PackageLockAll { file, why } => format!(
+            "{} changed and {}: every service using it is affected",
+            t(file),
+            t(why)
+        ),
+        Reason::GraphUnknown { file, why } => format!(
+            "{} cannot be read ({}) and its folder changed: which services depend on it is unknown",
+            t(file),
+            t(why)
+        ),
         Reason::Lockfile { packages } => format!("Cargo.lock: {}", t(&packages.join("; "))),
         Reason::LockfileUnknown { why } => format!("Cargo.lock changed ({})", t(why)),
         Reason::Global { glob, files } => {
@@ -155,6 +174,8 @@ mod tests {
             for reason in [
                 Reason::Paths { glob: glob.clone(), files: files.clone() },
                 Reason::DependsOnCrate { krate: krate.clone(), files: files.clone() },
+                Reason::DependsOnPackage { kind: "package".into(), name: krate.clone(), files: files.clone() },
+                Reason::PackageLock { file: glob.clone(), packages: vec![krate.clone()] },
                 Reason::Global { glob: glob.clone(), files: files.clone() },
                 Reason::Dockerfile { file: glob.clone() },
                 Reason::Forced { why: krate.clone() },
@@ -178,7 +199,8 @@ mod tests {
                 let shown = |s: &str| crate::text::visible(&s.replace('\n', " ")).trim().to_string();
                 let whole = match &reason {
                     Reason::Paths { glob, .. } | Reason::Global { glob, .. } => Some(shown(glob)),
-                    Reason::DependsOnCrate { krate, .. } => Some(shown(krate)),
+                    Reason::DependsOnCrate { krate, .. }
+                    | Reason::DependsOnPackage { name: krate, .. } => Some(shown(krate)),
                     _ => None,
                 };
                 if let Some(w) = whole {

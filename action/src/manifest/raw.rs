@@ -28,6 +28,12 @@ pub struct RawManifest {
     /// toolchain file, a shared build script).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub global_paths: Vec<String>,
+    /// Named lists of path globs that several services share: a service
+    /// lists `group:<name>` in its `paths` to include them (`common:
+    /// [libs/common/**]`, then `paths: [services/api/**, group:common]`).
+    /// The language-free way to say that services use a shared folder.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub path_groups: IndexMap<String, Vec<String>>,
     /// Deployment environments, in promotion order.
     pub environments: IndexMap<String, RawEnvironment>,
     /// The services this repository releases.
@@ -213,9 +219,10 @@ pub struct RawGate {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawService {
-    /// Globs of the service's files (default `services/<name>/**`). Its Cargo
-    /// dependencies, Dockerfile and task definition (with its Jsonnet imports)
-    /// are added automatically.
+    /// Globs of the service's files (default `services/<name>/**`);
+    /// `group:<name>` includes the globs of a `path-groups` entry. Its Cargo,
+    /// Go, JavaScript and Python dependencies, Dockerfile and task
+    /// definition (with its Jsonnet imports) are added automatically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths: Option<Vec<String>>,
     /// Globs of `paths` for folders that do not exist yet. Every other glob

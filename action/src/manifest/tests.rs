@@ -612,6 +612,89 @@ fn bad_rollout_and_analysis_values_are_positioned() {
     assert!(msg.contains("empty list"), "{msg}");
 }
 
+const GROUPS: &str = "\
+project: shop
+region: us-east-1
+path-groups:
+  common: [libs/common/**, '!libs/common/docs/**']
+environments:
+  staging: { cluster: shop-staging }
+services:
+  api:
+    paths: [services/api/**, group:common]
+  jobs:
+    paths: [group:common, services/jobs/**]
+    pending-paths: [group:common]
+  web: {}
+";
+
+#[test]
+fn a_path_group_is_included_by_name_in_order_and_shown_with_it() {
+    let m = parse(GROUPS).unwrap();
+    let api = &m.services["api"].paths;
+    assert_eq!(
+        api.globs,
+        [
+            "services/api/**",
+            "libs/common/** (group:common)",
+            "!libs/common/docs/** (group:common)"
+        ]
+    );
+    assert_eq!(
+        api.first_match("libs/common/x.go"),
+        Some("libs/common/** (group:common)")
+    );
+    assert_eq!(api.first_match("libs/common/docs/a.md"), None);
+    assert_eq!(
+        m.services["web"].paths.first_match("libs/common/x.go"),
+        None
+    );
+    // A pending group makes its globs pending.
+    assert!(
+        m.services["jobs"]
+            .pending_paths
+            .contains(&"libs/common/** (group:common)".to_string())
+    );
+}
+
+#[test]
+fn an_unknown_path_group_is_refused_with_the_nearest_name() {
+    let text = GROUPS.replace("group:common, services/jobs", "group:comon, services/jobs");
+    let (line, col, message, help) = first_problem(&text);
+    assert_eq!((line, col), (Some(11), Some(13)));
+    assert_eq!(message, "unknown path group `comon`");
+    assert_eq!(help, "did you mean `group:common`?");
+    let text = GROUPS
+        .replace(
+            "path-groups:\n  common: [libs/common/**, '!libs/common/docs/**']\n",
+            "",
+        )
+        .replace("group:common]", "services/x/**]");
+    let (_, _, message, help) = first_problem(&text);
+    assert_eq!(message, "unknown path group `common`");
+    assert!(help.contains("declare it under `path-groups:`"), "{help}");
+}
+
+#[test]
+fn a_path_group_must_be_globs() {
+    for (group, want) in [
+        ("[]", "path group `common` is empty"),
+        (
+            "[group:other]",
+            "path group `common` includes another group (group:other)",
+        ),
+        (
+            "['/libs/**']",
+            "path glob \"/libs/**\" is not relative to the repository root",
+        ),
+    ] {
+        let text = GROUPS.replace("[libs/common/**, '!libs/common/docs/**']", group);
+        let (line, _, message, _) = first_problem(&text);
+        assert_eq!(message, want);
+        assert_eq!(line, Some(4), "{message}");
+    }
+}
+
 #[test]
 fn depends_on_names_known_services_and_a_cycle_is_printed() {
     let text = "project: p\nregion: us-east-1\nenvironments:\n  staging: { cluster: c }\nservices:\n  a: { depends-on: [b] }\n  b: { depends-on: [c] }\n  c: { depends-on: [a] }\n  d: { depends-on: [nope, d] }\n";

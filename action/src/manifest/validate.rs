@@ -89,13 +89,23 @@ impl Checker<'_> {
     }
 
     fn globs(&mut self, path: &str, globs: &[String]) -> Option<PathRules> {
+        let items: Vec<(String, &str)> = globs
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (format!("{path}[{i}]"), g.as_str()))
+            .collect();
+        self.globs_at(&items)
+    }
+
+    /// Compiles globs, each located by its own manifest path.
+    fn globs_at(&mut self, items: &[(String, &str)]) -> Option<PathRules> {
         let mut matchers = Vec::new();
         let mut ok = true;
-        for (i, text) in globs.iter().enumerate() {
-            let item = format!("{path}[{i}]");
+        for (item, text) in items {
+            let (item, text) = (item.as_str(), *text);
             if text.len() > MAX_GLOB {
                 self.at_value(
-                    &item,
+                    item,
                     format!(
                         "path glob \"{}…\" is longer than {MAX_GLOB} characters",
                         text.chars().take(40).collect::<String>()
@@ -108,7 +118,7 @@ impl Checker<'_> {
             }
             if text.trim().is_empty() || text.contains(|c: char| c.is_control()) {
                 self.at_value(
-                    &item,
+                    item,
                     format!("path glob {text:?} is empty or has a control character"),
                     "write a glob from the repository root, e.g. \"services/api/**\"".into(),
                 );
@@ -118,7 +128,7 @@ impl Checker<'_> {
             if text.starts_with('/') || text.starts_with("./") || text.split('/').any(|s| s == "..")
             {
                 self.at_value(
-                    &item,
+                    item,
                     format!("path glob \"{text}\" is not relative to the repository root"),
                     relative_glob_help(text),
                 );
@@ -128,13 +138,13 @@ impl Checker<'_> {
             match PathGlob::new(text) {
                 Ok(glob) => matchers.push(glob),
                 Err(err) => {
-                    self.at_value(&item, err.message, err.help);
+                    self.at_value(item, err.message, err.help);
                     ok = false;
                 }
             }
         }
         ok.then(|| PathRules {
-            globs: globs.to_vec(),
+            globs: items.iter().map(|(_, g)| g.to_string()).collect(),
             matchers,
         })
     }
@@ -414,6 +424,35 @@ fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
         );
     }
     let global_paths = c.globs("global-paths", &raw.global_paths);
+    let mut groups: IndexMap<String, Option<PathRules>> = IndexMap::new();
+    for (name, globs) in &raw.path_groups {
+        let at = format!("path-groups.{name}");
+        if !valid_name(name) {
+            c.at_key(
+                &at,
+                format!("path group name \"{name}\" is not valid"),
+                "use letters, digits, `-` and `_` only".into(),
+            );
+        }
+        let compiled = if globs.is_empty() {
+            c.at_value(
+                &at,
+                format!("path group `{name}` is empty"),
+                "list its globs, e.g. [libs/common/**], or remove it".into(),
+            );
+            None
+        } else if let Some(i) = globs.iter().position(|g| g.starts_with(GROUP)) {
+            c.at_value(
+                &format!("{at}[{i}]"),
+                format!("path group `{name}` includes another group ({})", globs[i]),
+                "a group lists globs only; write that group's globs here".into(),
+            );
+            None
+        } else {
+            c.globs(&at, globs)
+        };
+        groups.insert(name.clone(), compiled);
+    }
 
     if raw.environments.is_empty() {
         c.at_value(
@@ -447,7 +486,7 @@ fn resolve(c: &mut Checker<'_>, raw: RawManifest) -> Option<Manifest> {
             &env_names,
             rollout::resolve_analysis,
         );
-        if let Some(mut s) = resolve_service(c, name, svc) {
+        if let Some(mut s) = resolve_service(c, name, svc, &groups) {
             s.rollout = rollouts;
             s.analysis = analyses;
             services.insert(name.clone(), s);
@@ -807,7 +846,81 @@ fn resolve_gate(
     })
 }
 
-fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<Service> {
+/// The prefix that names a path group in a service's `paths`.
+const GROUP: &str = "group:";
+
+/// A service's `paths` compiled, each `group:<name>` replaced by the
+/// group's globs (already checked where the group is declared), each shown
+/// as `<glob> (group:<name>)`. An unknown group is reported with the
+/// nearest name.
+fn service_paths(
+    c: &mut Checker<'_>,
+    at: &str,
+    paths: &[String],
+    groups: &IndexMap<String, Option<PathRules>>,
+) -> Option<PathRules> {
+    let mut rules = PathRules {
+        globs: Vec::new(),
+        matchers: Vec::new(),
+    };
+    let mut ok = true;
+    for (i, p) in paths.iter().enumerate() {
+        let Some(group) = p.strip_prefix(GROUP).map(str::trim) else {
+            match c.globs_at(&[(format!("{at}[{i}]"), p.as_str())]) {
+                Some(r) => {
+                    rules.globs.extend(r.globs);
+                    rules.matchers.extend(r.matchers);
+                }
+                None => ok = false,
+            }
+            continue;
+        };
+        match groups.get(group) {
+            Some(Some(g)) => {
+                rules.globs.extend(
+                    g.globs
+                        .iter()
+                        .map(|text| format!("{text} ({GROUP}{group})")),
+                );
+                rules.matchers.extend(g.matchers.iter().cloned());
+            }
+            // Reported where the group is declared.
+            Some(None) => ok = false,
+            None => {
+                ok = false;
+                let near = if c.suggestions_left > 0 {
+                    c.suggestions_left -= 1;
+                    suggest(groups.keys().map(String::as_str), group)
+                } else {
+                    None
+                };
+                let help = match (near, groups.is_empty()) {
+                    (Some(n), _) => format!("did you mean `{GROUP}{n}`?"),
+                    (None, true) => format!(
+                        "declare it under `path-groups:`, e.g. `path-groups: {{{group}: [libs/{group}/**]}}`"
+                    ),
+                    (None, false) => format!(
+                        "the path groups are {}",
+                        listed(groups.keys().map(String::as_str))
+                    ),
+                };
+                c.at_value(
+                    &format!("{at}[{i}]"),
+                    format!("unknown path group `{group}`"),
+                    help,
+                );
+            }
+        }
+    }
+    ok.then_some(rules)
+}
+
+fn resolve_service(
+    c: &mut Checker<'_>,
+    name: &str,
+    raw: &RawService,
+    groups: &IndexMap<String, Option<PathRules>>,
+) -> Option<Service> {
     let path = format!("services.{name}");
     if !valid_name(name) {
         c.at_key(
@@ -817,9 +930,11 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
         );
     }
     let default_paths = vec![format!("services/{name}/**")];
-    let paths = c.globs(
+    let paths = service_paths(
+        c,
         &format!("{path}.paths"),
         raw.paths.as_ref().unwrap_or(&default_paths),
+        groups,
     );
     if raw.paths.as_ref().is_some_and(Vec::is_empty) {
         c.at_value(
@@ -830,7 +945,7 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
             ),
         );
     }
-    let pending_paths = raw.pending_paths.clone().unwrap_or_default();
+    let mut pending_paths = raw.pending_paths.clone().unwrap_or_default();
     let globs = raw.paths.as_ref().unwrap_or(&default_paths);
     for (i, pending) in pending_paths.iter().enumerate() {
         if !globs.contains(pending) {
@@ -842,6 +957,14 @@ fn resolve_service(c: &mut Checker<'_>, name: &str, raw: &RawService) -> Option<
                     listed(globs.iter().map(String::as_str))
                 ),
             );
+        }
+    }
+    // A pending `group:<name>` makes each of the group's globs pending.
+    for shown in paths.iter().flat_map(|p| &p.globs) {
+        if let Some((_, group)) = shown.rsplit_once(&format!(" ({GROUP}"))
+            && pending_paths.contains(&format!("{GROUP}{}", group.trim_end_matches(')')))
+        {
+            pending_paths.push(shown.clone());
         }
     }
     let mut files = Vec::new();

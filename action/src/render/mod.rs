@@ -64,6 +64,9 @@ pub struct Rendered {
     pub env: String,
     /// The RegisterTaskDefinition input.
     pub task_definition: Value,
+    /// What the docs refuse but ECS accepts (`memoryReservation` equal to
+    /// `memory`, an SSM parameter named without its ARN): shown, not refused.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Why `render` stopped.
@@ -213,22 +216,29 @@ pub fn render_one(
         } else {
             format!("{}: ", p.path)
         };
-        Diagnostic::new(&file, format!("{service} ({env}): {at}{}", p.message)).help(p.help)
+        let help = if p.rule.is_empty() {
+            p.help
+        } else {
+            format!("{} (rule: {})", p.help, p.rule)
+        };
+        Diagnostic::new(&file, format!("{service} ({env}): {at}{}", p.message)).help(help)
     };
-    let td =
-        register::to_input(value).map_err(|ps| ps.into_iter().map(located).collect::<Vec<_>>())?;
+    // A null is an absent field, as ECS and AWS's own actions read it.
+    let td = register::to_input(validate::strip_nulls(value))
+        .map_err(|ps| ps.into_iter().map(located).collect::<Vec<_>>())?;
     let env_conf = manifest.environments.get(env);
     let rules = validate::Rules {
         production: env == "prod" || env_conf.is_some_and(|e| e.promote_from.is_some()),
     };
-    let problems = validate::validate(&td, rules);
-    if !problems.is_empty() {
-        return Err(problems.into_iter().map(located).collect());
+    let report = validate::check(&td, rules);
+    if !report.problems.is_empty() {
+        return Err(report.problems.into_iter().map(located).collect());
     }
     Ok(Rendered {
         service: service.into(),
         env: env.into(),
         task_definition: td,
+        warnings: report.warnings.into_iter().map(located).collect(),
     })
 }
 
@@ -279,6 +289,9 @@ pub fn run(
     let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
     let _ = manifest.report_warnings(|w| reporter.warning(w));
     let rendered = render_all(&root, &manifest, opts)?;
+    for w in rendered.iter().flat_map(|r| &r.warnings) {
+        let _ = reporter.warning(w);
+    }
     if opts.check {
         for r in &rendered {
             let _ = reporter.info(&format!("ok: {} ({})", r.service, r.env));

@@ -14,6 +14,7 @@ pub fn to_input(td: Value) -> Result<Value, Vec<Problem>> {
             path: String::new(),
             message: "the task definition is not an object".into(),
             help: "return an object from the Jsonnet file".into(),
+            rule: "RegisterTaskDefinition: a JSON object",
         }]);
     };
     let mut out = Map::new();
@@ -28,6 +29,7 @@ pub fn to_input(td: Value) -> Result<Value, Vec<Problem>> {
                     "remove {key}, or make it hidden (`{key}::`) if it is data for the Jsonnet only"
                 ),
                 path: key,
+                rule: "RegisterTaskDefinition: the request's fields",
             });
         }
     }

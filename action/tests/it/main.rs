@@ -34,6 +34,7 @@ mod detect_gaps;
 mod detect_git;
 mod detect_git_injection;
 mod detect_github;
+mod detect_languages;
 mod detect_merge_group;
 mod detect_release_base;
 mod detect_scale;

@@ -155,9 +155,9 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "memory_reservation",
-        "{ memoryReservation: 256 }",
+        "{ memoryReservation: 257 }",
         "{}",
-        "memoryReservation 256 is not below memory 256",
+        "memoryReservation 257 is above memory 256",
     ),
     (
         "host_port",
@@ -212,6 +212,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "{ environment: [base.envVar('A', '1'), base.envVar('A', '2')] }",
         "{}",
         "environment variable A is defined twice",
+    ),
+    (
+        "secret_without_value_from",
+        "{ secrets: [{ name: 'KEY' }] }",
+        "{}",
+        "containerDefinitions[0].secrets[0] has no valueFrom, which ECS requires",
     ),
     (
         "secret_not_arn",
@@ -408,4 +414,31 @@ fn an_undefined_local_is_located_and_lint_warnings_are_left_out() {
         run.stdout
     );
     assert!(!run.stdout.contains("hoisted"), "{}", run.stdout);
+}
+
+/// What the docs refuse but ECS registers is a warning that says why, and
+/// the task definition is written; a null is an absent field.
+#[test]
+fn what_ecs_accepts_against_the_docs_is_a_warning_and_nulls_are_absent() {
+    let (run, written) = render(
+        &patched(
+            "{ memoryReservation: 256, stopTimeout: null, secrets: [base.secret('KEY', 'api-key')] }",
+            "{ ipcMode: null }",
+        ),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(written);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains(
+            "memoryReservation 256 equals memory 256: the docs ask for less, but ECS registers it"
+        ),
+        "{all}"
+    );
+    assert!(
+        all.contains("ECS reads it as the name of an SSM parameter in the task's region"),
+        "{all}"
+    );
+    assert!(all.contains("rule: Secret.valueFrom"), "{all}");
 }
