@@ -44,25 +44,6 @@ fn archive() -> tempfile::TempDir {
 }
 
 /// A clone of this repository at the same commit.
-fn clone() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let sha = git_in(&root(), &["rev-parse", "HEAD"]).trim().to_string();
-    let target = dir.path().join("ferry");
-    let out = Command::new("git")
-        .args(["clone", "-q", "--no-checkout"])
-        .arg(root())
-        .arg(&target)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    git_in(&target, &["checkout", "-q", &sha]);
-    dir
-}
-
 /// `action/container-run args` of the action in `action_root`.
 fn container_run(action_root: &Path, args: &[&str]) -> String {
     let out = Command::new(action_root.join("action/container-run"))
@@ -108,7 +89,7 @@ fn files_under(dir: &Path) -> Vec<String> {
 #[test]
 fn the_source_identity_is_the_same_from_an_archive_and_covers_what_the_image_reads() {
     let archive = archive();
-    let clone = clone();
+    let clone = support::clone_head();
     let (archived, cloned) = (archive.path().join("ferry"), clone.path().join("ferry"));
     let base = hash(&cloned);
     assert_eq!(base.len(), 32, "{base}");
@@ -237,7 +218,7 @@ fn both_actions_from_an_archive_build_and_run_in_another_repository() {
     };
     let archive = archive();
     let action = archive.path().join("ferry");
-    let expected = hash(&clone().path().join("ferry"));
+    let expected = hash(&support::clone_head().path().join("ferry"));
 
     // Another team's repository: default branch master, one service.
     let other = tempfile::tempdir().unwrap();

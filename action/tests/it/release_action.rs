@@ -14,7 +14,7 @@ use crate::support::container::{self as container_support, Docker};
 
 use std::process::Command;
 
-use support::{git_in, parse_outputs, root, testbed_url, unique};
+use support::{git_in, parse_outputs, testbed_url, unique};
 
 #[test]
 fn the_release_steps_push_the_image_pin_it_and_move_the_major_tag() {
@@ -23,17 +23,9 @@ fn the_release_steps_push_the_image_pin_it_and_move_the_major_tag() {
     else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::clone_head();
     let clone = dir.path().join("ferry");
-    let sha = git_in(&root(), &["rev-parse", "HEAD"]).trim().to_string();
-    let out = Command::new("git")
-        .args(["clone", "-q", "--no-checkout"])
-        .arg(root())
-        .arg(&clone)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    git_in(&clone, &["checkout", "-q", &sha]);
+    let sha = git_in(&clone, &["rev-parse", "HEAD"]).trim().to_string();
     git_in(&clone, &["tag", "v1.2.3"]);
     let source = |dir: &std::path::Path| {
         let out = Command::new(dir.join("action/container-run"))

@@ -83,6 +83,20 @@ pub fn init_repo(dir: &Path) {
     git_in(dir, &["config", "commit.gpgsign", "false"]);
 }
 
+/// A clone of this repository at its HEAD commit, in `<tempdir>/ferry`:
+/// what a committed tree holds, without the work tree's uncommitted files.
+pub fn clone_head() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let sha = git_in(&root(), &["rev-parse", "HEAD"]).trim().to_string();
+    let source = root().to_string_lossy().into_owned();
+    git_in(
+        dir.path(),
+        &["clone", "-q", "--no-checkout", &source, "ferry"],
+    );
+    git_in(&dir.path().join("ferry"), &["checkout", "-q", &sha]);
+    dir
+}
+
 /// Runs `git args...` in `dir`, asserting success; returns its stdout.
 pub fn git_in(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
