@@ -15,7 +15,11 @@ pub fn root(repo: Option<PathBuf>, ctx: &Context) -> PathBuf {
 }
 
 /// The project at `--repo` (else the workspace), its manifest loaded.
-pub fn load(repo: Option<PathBuf>, manifest: &Path, ctx: &Context) -> Result<Project, ProjectError> {
+pub fn load(
+    repo: Option<PathBuf>,
+    manifest: &Path,
+    ctx: &Context,
+) -> Result<Project, ProjectError> {
     Project::load(root(repo, ctx), manifest)
 }
 
