@@ -153,6 +153,33 @@ mod tests {
         );
     }
 
+    /// The shared failures read the same whichever stage reports them: the
+    /// message as written, the manifest's problems as annotations.
+    fn reported_alike<E: StageError + std::error::Error>() {
+        let refused = E::input("unknown service `x`: .github/ferry.yml declares a");
+        assert_eq!(
+            refused.to_string(),
+            "unknown service `x`: .github/ferry.yml declares a"
+        );
+        assert!(refused.diagnostics().is_empty());
+        let problem = Diagnostic::new(".github/ferry.yml", "services.a: unknown key");
+        let invalid = ManifestError::Invalid(crate::diagnostic::Diagnostics(vec![problem.clone()]));
+        let message = invalid.to_string();
+        let e = E::from(ProjectError::from(invalid));
+        assert_eq!(e.to_string(), message);
+        assert_eq!(e.diagnostics(), vec![problem]);
+    }
+
+    #[test]
+    fn every_stage_reports_the_shared_failures_alike() {
+        reported_alike::<crate::build::BuildError>();
+        reported_alike::<crate::detect::DetectError>();
+        reported_alike::<crate::render::RenderError>();
+        reported_alike::<crate::gate::GateError>();
+        reported_alike::<crate::metrics::MetricsError>();
+        reported_alike::<crate::release::ReleaseError>();
+    }
+
     #[test]
     fn a_manifest_outside_the_repository_is_refused_when_loaded() {
         let err = Project::load(PathBuf::from("."), Path::new("../ferry.yml")).unwrap_err();
