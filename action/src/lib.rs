@@ -21,7 +21,8 @@
 //!   stdout, outputs, summary, masking), [`telemetry`]; docker and buildah run
 //!   through [`build::builder`].
 //! - **Shared model**, at the bottom, which every layer uses and which uses no
-//!   adapter: [`manifest`], [`taskdef`], [`image`], [`inputs`] (the one
+//!   adapter: [`project`] (the root, the manifest and the environment, made
+//!   once by the binary; every stage takes it), [`manifest`], [`taskdef`], [`image`], [`inputs`] (the one
 //!   grammar of what users type), [`diagnostic`], [`markdown`], [`text`] (the
 //!   one quoting of outside values in messages, and the one neutraliser of
 //!   invisible and confusable text), [`budget`] (the run's
@@ -52,6 +53,7 @@ pub mod metrics;
 pub mod outside;
 pub mod plan_comment;
 pub mod preflight;
+pub mod project;
 pub mod prometheus;
 pub mod registry;
 pub mod release;

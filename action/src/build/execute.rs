@@ -12,6 +12,7 @@ use super::builder::{self, BuildSpec, BuilderKind, Recipe};
 use super::{BuildError, Plan};
 use crate::aws::ecr::{Ecr, Image};
 use crate::gha::Reporter;
+use crate::project::StageError;
 use crate::registry::{self, Credentials, Registry};
 
 /// Where and how to build.
@@ -156,7 +157,7 @@ pub async fn execute(
         BuilderKind::Buildah => Recipe::Buildah,
     };
     let scratch = tempfile::tempdir()
-        .map_err(|e| BuildError::Input(format!("cannot create a scratch folder: {e}")))?;
+        .map_err(|e| BuildError::input(format!("cannot create a scratch folder: {e}")))?;
     let (host, insecure, target) = if settings.push {
         connect(settings, recipe, scratch.path(), reporter).await?
     } else {
@@ -171,7 +172,7 @@ pub async fn execute(
                 "--no-push: building for {}, no login, nothing pushed or reused",
                 host.0
             ))
-            .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
+            .map_err(|e| BuildError::input(format!("cannot write the log: {e}")))?;
         (host.0, host.1, Target::Local)
     };
     let shared = Arc::new(Shared {
@@ -196,7 +197,7 @@ pub async fn execute(
     for task in tasks {
         match task.await {
             Ok(outcome) => outcomes.push(outcome),
-            Err(e) => return Err(BuildError::Input(format!("a build task crashed: {e}"))),
+            Err(e) => return Err(BuildError::input(format!("a build task crashed: {e}"))),
         }
     }
     Ok(outcomes)
@@ -219,7 +220,7 @@ async fn connect(
         reporter
             .mask(&c.password)
             .and_then(|()| reporter.mask(&c.basic()))
-            .map_err(|e| BuildError::Input(format!("cannot write the mask: {e}")))
+            .map_err(|e| BuildError::input(format!("cannot write the mask: {e}")))
     };
     let ecr_host = named.as_ref().is_none_or(|(h, _)| registry::is_ecr_host(h));
     let (host, insecure, target, login, docker_has_it) = if ecr_host {
@@ -238,7 +239,7 @@ async fn connect(
             None => docker_config_login(&host)?,
         };
         let reg = Registry::new(&host, insecure, login.clone())
-            .map_err(|e| BuildError::Input(e.to_string()))?;
+            .map_err(|e| BuildError::input(e.to_string()))?;
         (
             host,
             insecure,
@@ -305,14 +306,14 @@ fn docker_config_login(host: &str) -> Result<(Option<Credentials>, bool), BuildE
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => {
-                return Err(BuildError::Input(format!(
+                return Err(BuildError::input(format!(
                     "{}: cannot read the Docker config file: {e}",
                     path.display()
                 )));
             }
         };
         if let Some(login) = registry::from_docker_config(&text, host)
-            .map_err(|e| BuildError::Input(format!("{}: {e}", path.display())))?
+            .map_err(|e| BuildError::input(format!("{}: {e}", path.display())))?
         {
             return Ok((Some(login), builder_reads_it));
         }
@@ -346,9 +347,9 @@ async fn docker_mode(
         &[],
     )
     .await
-    .map_err(|e| BuildError::Input(format!("cannot run docker: {e}\n  help: install the docker CLI, or build with `--builder buildah`")))?;
+    .map_err(|e| BuildError::input(format!("cannot run docker: {e}\n  help: install the docker CLI, or build with `--builder buildah`")))?;
     if !version.success {
-        return Err(BuildError::Input(format!(
+        return Err(BuildError::input(format!(
             "docker cannot reach its daemon: {}\n  help: on GitHub's runners the daemon is there; elsewhere start it, set DOCKER_HOST, or build with `--builder buildah`",
             last_line(&version.log)
         )));
@@ -375,7 +376,7 @@ async fn docker_mode(
     let (mode, driver) = builder::docker_mode(inspect.as_deref(), client);
     reporter
         .info(&builder::docker_choice(mode, driver.as_deref(), server))
-        .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
+        .map_err(|e| BuildError::input(format!("cannot write the log: {e}")))?;
     Ok(mode)
 }
 

@@ -14,7 +14,6 @@ pub mod inputs;
 mod report;
 pub mod tag;
 
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::crates::{Lockfile, Workspace};
@@ -22,17 +21,14 @@ use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
 use crate::git::{Git, GitTree, Rev};
 use crate::inputs::ServiceSelection;
-use crate::manifest::{BuilderKind, Manifest, ManifestError};
+use crate::manifest::{BuilderKind, Manifest};
+use crate::project::{Project, ProjectError, StageError};
 pub use execute::{Outcome, Settings, Status};
 pub use report::summary_markdown;
 
 /// Options of `ferry build`.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Repository root (default: the workspace of the run).
-    pub root: Option<PathBuf>,
-    /// The manifest, relative to the root.
-    pub manifest: PathBuf,
     /// The services to build (default: all).
     pub services: Option<ServiceSelection>,
     /// Overrides the manifest's builder.
@@ -78,12 +74,10 @@ pub struct Plan {
 /// `build` failed before or while building.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// The manifest is missing or invalid.
+    /// The manifest, or bad input: unknown service, missing Dockerfile, no
+    /// git, bad tag.
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    /// Bad input: unknown service, missing Dockerfile, no git, bad tag.
-    #[error("{0}")]
-    Input(String),
+    Project(#[from] ProjectError),
     /// Git could not read the commit.
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
@@ -115,11 +109,13 @@ pub enum BuildError {
 impl Diagnose for BuildError {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
-            Self::Manifest(e) => e.diagnostics(),
+            Self::Project(e) => e.diagnostics(),
             _ => Vec::new(),
         }
     }
 }
+
+impl StageError for BuildError {}
 
 /// What the plans are computed from: one commit, already read.
 #[derive(Debug, Clone, Copy)]
@@ -161,7 +157,7 @@ pub fn plan(
             continue;
         };
         if !files.iter().any(|f| f.path == service.dockerfile) {
-            return Err(BuildError::Input(format!(
+            return Err(BuildError::input(format!(
                 "{}: the Dockerfile of `{name}` does not exist at commit {}\n  help: add it, or set services.{name}.dockerfile in {}",
                 service.dockerfile,
                 &sha[..sha.len().min(7)],
@@ -187,7 +183,7 @@ pub fn plan(
                 timestamp: &stamp,
             },
         )
-        .map_err(|e| BuildError::Input(e.to_string()))?;
+        .map_err(|e| BuildError::input(e.to_string()))?;
         let labels = tag::labels(tag::LabelVars {
             source,
             revision: sha,
@@ -253,10 +249,6 @@ fn parent_content_tags(
 /// where and how they would be built. `release --dry-run` stops here.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The repository root (git's top level).
-    pub root: PathBuf,
-    /// The manifest read from it.
-    pub manifest: Manifest,
     /// The commit built.
     pub sha: String,
     /// One plan per service, in the order asked for.
@@ -265,59 +257,37 @@ pub struct Prepared {
     pub settings: execute::Settings,
 }
 
-/// Reads the commit and computes the plans (git only: no builder, no AWS).
-pub fn prepare(
-    ctx: &Context,
-    opts: &Options,
-    reporter: &mut Reporter,
-) -> Result<Prepared, BuildError> {
-    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
-    let git = open_git(&root)?;
-    let root = git.root().to_path_buf();
-    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
-    manifest
-        .report_warnings(|w| reporter.warning(w))
-        .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
-    let names = opts
-        .services
-        .as_ref()
-        .unwrap_or(&ServiceSelection::All)
-        .resolve(&manifest)
-        .map_err(BuildError::Input)?;
-    let (sha, plans, settings) = prepare_in(ctx, &git, &manifest, &names, opts, reporter)?;
-    Ok(Prepared {
-        root,
-        manifest,
-        sha,
-        plans,
-        settings,
-    })
-}
-
 /// The repository `build` reads (content tags hash its files).
 pub fn open_git(root: &std::path::Path) -> Result<Git, BuildError> {
     Git::open(root).map_err(|e| {
-        BuildError::Input(format!(
+        BuildError::input(format!(
             "build needs the git repository (content tags hash its files): {e}"
         ))
     })
 }
 
-/// The plans of `names` at the run's commit, from a manifest already read:
-/// the commit's id, one plan per service, and the build settings.
-pub fn prepare_in(
+/// Reads the run's commit in `git` (the project's repository) and computes
+/// the plans of the selected services (git only: no builder, no AWS).
+pub fn prepare(
     ctx: &Context,
+    project: &Project,
     git: &Git,
-    manifest: &Manifest,
-    names: &[String],
     opts: &Options,
     reporter: &mut Reporter,
-) -> Result<(String, Vec<Plan>, Settings), BuildError> {
+) -> Result<Prepared, BuildError> {
+    let manifest = &project.manifest;
+    let names = opts
+        .services
+        .as_ref()
+        .unwrap_or(&ServiceSelection::All)
+        .resolve(manifest)
+        .map_err(BuildError::input)?;
+    let names = &names;
     let root = git.root().to_path_buf();
     let rev = ctx.sha.clone().unwrap_or_else(|| "HEAD".into());
-    let rev = Rev::parse(rev.trim()).map_err(|e| BuildError::Input(format!("GITHUB_SHA: {e}")))?;
+    let rev = Rev::parse(rev.trim()).map_err(|e| BuildError::input(format!("GITHUB_SHA: {e}")))?;
     let sha = git.resolve(&rev)?.ok_or_else(|| {
-        BuildError::Input(if git.is_empty() {
+        BuildError::input(if git.is_empty() {
             crate::git::EMPTY_REPOSITORY.to_string()
         } else {
             format!("commit `{rev}` is not in this clone (GITHUB_SHA)")
@@ -372,7 +342,7 @@ pub fn prepare_in(
                 p.service,
                 &sha[..7.min(sha.len())]
             ))
-            .map_err(|e| BuildError::Input(format!("cannot write the log: {e}")))?;
+            .map_err(|e| BuildError::input(format!("cannot write the log: {e}")))?;
     }
     let settings = execute::Settings {
         kind: opts.builder.unwrap_or(manifest.build.builder),
@@ -386,18 +356,29 @@ pub fn prepare_in(
         push: !opts.no_push,
         credentials: opts.credentials.clone(),
     };
-    Ok((sha, plans, settings))
+    Ok(Prepared {
+        sha,
+        plans,
+        settings,
+    })
 }
 
-/// Runs `build` and writes its outputs and summary.
+/// Runs `build` on the project (`git`: its repository) and writes its
+/// outputs and summary.
 pub async fn run(
     ctx: &Context,
+    project: &Project,
+    git: &Git,
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<Vec<Outcome>, BuildError> {
+    project
+        .manifest
+        .report_warnings(|w| reporter.warning(w))
+        .map_err(|e| BuildError::input(format!("cannot write the log: {e}")))?;
     let Prepared {
         plans, settings, ..
-    } = prepare(ctx, opts, reporter)?;
+    } = prepare(ctx, project, git, opts, reporter)?;
     execute(&settings, plans, reporter).await
 }
 
@@ -410,7 +391,7 @@ pub async fn execute(
 ) -> Result<Vec<Outcome>, BuildError> {
     let outcomes = execute::execute(settings, plans, reporter).await?;
     report::write(reporter, &outcomes)
-        .map_err(|e| BuildError::Input(format!("cannot write the outputs: {e}")))?;
+        .map_err(|e| BuildError::input(format!("cannot write the outputs: {e}")))?;
     let failed: Vec<String> = outcomes
         .iter()
         .filter_map(|o| match &o.status {

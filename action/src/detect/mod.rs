@@ -16,7 +16,6 @@ mod report;
 mod resolve;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use crate::crates::{FsTree, Lockfile, Tree, Workspace};
 use crate::diagnostic::{Diagnose, Diagnostic};
@@ -24,6 +23,7 @@ use crate::gha::{Context, Reporter};
 use crate::git::{Git, GitTree};
 use crate::inputs::ServiceSelection;
 use crate::manifest::{Manifest, ManifestError, RawManifest, yaml};
+use crate::project::{Project, ProjectError, StageError};
 pub use affected::{LockChange, ManifestChange, Matcher, Reason, Verdict};
 pub use report::{matrix, summary_markdown};
 pub use resolve::Changes;
@@ -31,10 +31,6 @@ pub use resolve::Changes;
 /// Options of `ferry detect`.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Repository root (default: the workspace of the run, else the current folder).
-    pub root: Option<PathBuf>,
-    /// The manifest, relative to the root.
-    pub manifest: PathBuf,
     /// Compare from this commit.
     pub base: Option<String>,
     /// Compare up to this commit.
@@ -80,12 +76,10 @@ impl Detection {
 /// `detect` could not give an answer it can stand behind.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
-    /// The manifest is missing or invalid.
+    /// The manifest, or bad input (unknown service, unknown ref, no way to
+    /// see history).
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    /// Bad input (unknown service, unknown ref, no way to see history).
-    #[error("{0}")]
-    Input(String),
+    Project(#[from] ProjectError),
     /// Git failed in a way that is not "history missing".
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
@@ -94,39 +88,41 @@ pub enum DetectError {
 impl Diagnose for DetectError {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
-            Self::Manifest(e) => e.diagnostics(),
-            _ => Vec::new(),
+            Self::Project(e) => e.diagnostics(),
+            Self::Git(_) => Vec::new(),
         }
     }
 }
 
-/// Runs detect and writes its outputs and summary.
+impl StageError for DetectError {}
+
+/// Runs detect on the project (`git`: its repository, when it is one) and
+/// writes its outputs and summary.
 pub async fn run(
     ctx: &Context,
+    project: &Project,
+    git: Option<&Git>,
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<Detection, DetectError> {
-    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
-    let git = Git::open(&root).ok();
-    let root = git.as_ref().map(|g| g.root().to_path_buf()).unwrap_or(root);
-    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
+    let manifest = &project.manifest;
     manifest
         .report_warnings(|w| reporter.warning(w))
         .map_err(io_error)?;
     if let Some(token) = &ctx.token {
         reporter.mask(token).map_err(io_error)?;
     }
-    let mut detection = match detect(ctx, opts, &manifest, git.as_ref(), &root).await {
-        Err(DetectError::Input(m))
-            if m.starts_with("unknown revision") && git.as_ref().is_some_and(Git::is_empty) =>
+    let mut detection = match detect(ctx, project, git, opts).await {
+        Err(DetectError::Project(ProjectError::Input(m)))
+            if m.starts_with("unknown revision") && git.is_some_and(Git::is_empty) =>
         {
-            return Err(DetectError::Input(crate::git::EMPTY_REPOSITORY.into()));
+            return Err(DetectError::input(crate::git::EMPTY_REPOSITORY));
         }
         other => other?,
     };
     // Every `paths` glob must match a file of the commit detect looked at
     // (else the checked-out one), whichever way the answer was reached.
-    if let Some(g) = &git {
+    if let Some(g) = git {
         let head = match &detection.head_sha {
             Some(sha) => Some(sha.clone()),
             None => g.head()?,
@@ -136,9 +132,12 @@ pub async fn run(
                 Some(files) if detection.head_sha.as_ref() == Some(&head) => files,
                 _ => g.files(&head)?,
             };
-            detection
-                .warnings
-                .extend(check_paths_match(&files, &head, &manifest, &opts.manifest)?);
+            detection.warnings.extend(check_paths_match(
+                &files,
+                &head,
+                manifest,
+                project.manifest_path(),
+            )?);
         }
     }
     for w in &detection.warnings {
@@ -159,7 +158,7 @@ pub async fn run(
         )
         .map_err(io_error)?;
     reporter
-        .output("matrix", &matrix(&manifest, &affected).to_string())
+        .output("matrix", &matrix(manifest, &affected).to_string())
         .map_err(io_error)?;
     reporter
         .output("any", if affected.is_empty() { "false" } else { "true" })
@@ -184,13 +183,13 @@ fn check_paths_match(
             .into_iter()
             .partition(|u| u.pending);
     if !missing.is_empty() {
-        return Err(DetectError::Manifest(ManifestError::Invalid(
-            crate::diagnostic::Diagnostics(
+        return Err(DetectError::from(ProjectError::from(
+            ManifestError::Invalid(crate::diagnostic::Diagnostics(
                 missing
                     .iter()
                     .map(|u| u.diagnostic(manifest_path, head.short()))
                     .collect(),
-            ),
+            )),
         )));
     }
     Ok(pending
@@ -200,18 +199,18 @@ fn check_paths_match(
 }
 
 fn io_error(e: std::io::Error) -> DetectError {
-    DetectError::Input(format!("cannot write the outputs: {e}"))
+    DetectError::input(format!("cannot write the outputs: {e}"))
 }
 
 /// The decision without the reporting: resolve the range, read the trees, match.
 #[tracing::instrument(name = "detect", skip_all)]
 pub async fn detect(
     ctx: &Context,
-    opts: &Options,
-    manifest: &Manifest,
+    project: &Project,
     git: Option<&Git>,
-    root: &std::path::Path,
+    opts: &Options,
 ) -> Result<Detection, DetectError> {
+    let manifest = &project.manifest;
     let request = range::Request {
         base: opts.base.clone(),
         head: opts.head.clone(),
@@ -221,7 +220,7 @@ pub async fn detect(
         first_env: manifest.first_environment().map(|e| e.name.clone()),
         can_read_deployments: !opts.no_api && ctx.token.is_some() && ctx.repository.is_some(),
     };
-    let plan = range::plan(&ctx.event, &request).map_err(DetectError::Input)?;
+    let plan = range::plan(&ctx.event, &request).map_err(DetectError::input)?;
     let (changes, head) = match plan {
         range::Plan::All { why } => return Ok(forced(affected::all(manifest, &why), why)),
         range::Plan::Nothing { why } => {
@@ -230,7 +229,7 @@ pub async fn detect(
         range::Plan::Selected { names, why } => {
             let names = ServiceSelection::Named(names)
                 .resolve(manifest)
-                .map_err(DetectError::Input)?;
+                .map_err(DetectError::input)?;
             return Ok(forced(affected::selected(manifest, &names, &why), why));
         }
         range::Plan::Compare {
@@ -259,8 +258,14 @@ pub async fn detect(
             }
         }
     };
-    let (mut verdicts, mut notes, graph_warnings, head_files) =
-        evaluate(manifest, git, root, &opts.manifest, &changes, &head)?;
+    let (mut verdicts, mut notes, graph_warnings, head_files) = evaluate(
+        manifest,
+        git,
+        &project.root,
+        project.manifest_path(),
+        &changes,
+        &head,
+    )?;
     notes.splice(0..0, changes.notes.iter().cloned());
     for (service, why) in &changes.forced {
         if let Some(v) = verdicts.iter_mut().find(|v| &v.service == service) {
@@ -318,7 +323,7 @@ fn evaluate(
         _ => None,
     };
     let workspace = Workspace::load(head_tree.as_ref()).map_err(|e| {
-        DetectError::Input(format!("cannot read the Cargo workspace at {head}: {e}"))
+        DetectError::input(format!("cannot read the Cargo workspace at {head}: {e}"))
     })?;
     // Every task definition and the project files of the services' folders
     // in one pipeline; their imports, mostly shared libraries, are then read

@@ -8,6 +8,7 @@ use crate::gha::Context;
 use crate::git::{FileChange, Git, ObjectId, Rev};
 use crate::github::GitHub;
 use crate::manifest::Manifest;
+use crate::project::StageError;
 
 /// How many times a shallow clone is deepened (doubling each time from
 /// [`FIRST_DEEPEN`]) before giving up on finding a merge base: 32 → 8,192.
@@ -78,7 +79,7 @@ impl Resolver<'_> {
         if let Some(git) = self.git {
             match ensure_commit(git, head, &mut notes)? {
                 None if !self.ctx.in_actions => {
-                    return Err(DetectError::Input(format!(
+                    return Err(DetectError::input(format!(
                         "unknown revision `{head}`: it names no commit in {}",
                         git.root().display()
                     )));
@@ -153,7 +154,7 @@ impl Resolver<'_> {
                                 }));
                             }
                             Err(why) if user_given(base) => {
-                                return Err(DetectError::Input(format!("unknown revision: {why}")));
+                                return Err(DetectError::input(format!("unknown revision: {why}")));
                             }
                             Err(why) => {
                                 if matches!(base, Base::LastDeployment { .. }) {
@@ -209,8 +210,8 @@ impl Resolver<'_> {
                 Err(e) => tried.push(format!("GitHub API: {e}")),
             }
         } else if self.git.is_none() {
-            return Err(DetectError::Input(
-                "this folder is not a git clone and no GitHub token is set: run detect inside the repository, set GITHUB_TOKEN (with GITHUB_REPOSITORY), or name the services with --services".into(),
+            return Err(DetectError::input(
+                "this folder is not a git clone and no GitHub token is set: run detect inside the repository, set GITHUB_TOKEN (with GITHUB_REPOSITORY), or name the services with --services",
             ));
         }
         Ok(Err(Fallback {

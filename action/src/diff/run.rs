@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use crate::aws::ecs;
 use crate::diagnostic::{Diagnose, Diagnostic};
-use crate::gha::{Context, Reporter};
+use crate::gha::Reporter;
 use crate::manifest::Manifest;
+use crate::project::Project;
 use crate::render::{self, RenderError};
 use crate::taskdef::{Change, diff};
 
@@ -101,19 +102,13 @@ fn read_described(path: &Path) -> Result<Value, DiffError> {
 
 /// Runs `ferry diff`: outputs `has-changes` and `changes` (one per line).
 pub async fn run(
-    ctx: &Context,
+    project: &Project,
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<Vec<Change>, DiffError> {
-    let root = opts
-        .render
-        .root
-        .clone()
-        .unwrap_or_else(|| ctx.workspace.clone());
-    let manifest = Manifest::load(&root.join(&opts.render.manifest), &opts.render.manifest)
-        .map_err(RenderError::from)?;
+    let (root, manifest) = (&project.root, &project.manifest);
     let targets = render::targets(
-        &manifest,
+        manifest,
         &render::Options {
             all: false,
             check: false,
@@ -123,11 +118,11 @@ pub async fn run(
     let Some((service, env)) = targets.into_iter().next() else {
         return Err(DiffError::Running("no target".into()));
     };
-    let rendered = render::render_one(&root, &manifest, &service, &env, &opts.render)
+    let rendered = render::render_one(root, manifest, &service, &env, &opts.render)
         .map_err(RenderError::Invalid)?;
     let running = match &opts.against {
         Some(path) => read_described(&root.join(path))?,
-        None => running(&manifest, &service, &env)
+        None => running(manifest, &service, &env)
             .await
             .map_err(DiffError::Running)?,
     };

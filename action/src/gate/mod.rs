@@ -10,7 +10,6 @@ pub mod decide;
 pub mod slo;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -19,8 +18,9 @@ use crate::gha::{Context, Reporter};
 use crate::github::deployments::DeploymentState;
 use crate::github::{GitHub, GitHubError};
 use crate::inputs::ServiceSelection;
-use crate::manifest::{Manifest, ManifestError};
+use crate::manifest::Manifest;
 use crate::markdown;
+use crate::project::{Project, ProjectError, StageError};
 use crate::prometheus::Prometheus;
 pub use decide::{Evidence, Verdict, Want, decide};
 
@@ -29,15 +29,9 @@ pub const HISTORY_MAX: usize = 50;
 /// Latest states read per service (the candidates of the right image or commit).
 const STATES_MAX: usize = 10;
 
-/// `ferry gate`'s inputs.
+/// `ferry gate`'s inputs (the environment promoted to is the project's).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Repository root (default: the run's workspace).
-    pub root: Option<PathBuf>,
-    /// The manifest, relative to the root.
-    pub manifest: PathBuf,
-    /// The environment promoted to.
-    pub env: String,
     /// `--images`: the image to promote, by service.
     pub images: BTreeMap<String, String>,
     /// `--services` (without `--images`; default: all).
@@ -51,12 +45,9 @@ pub struct Options {
 /// A gate that could not decide (bad input, GitHub unreadable): it fails.
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
-    /// The manifest could not be loaded.
+    /// The manifest, or bad command-line input.
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    /// Bad command-line input.
-    #[error("{0}")]
-    Input(String),
+    Project(#[from] ProjectError),
     /// GitHub could not be read; the gate fails closed.
     #[error("cannot read GitHub Deployments: {0}")]
     GitHub(#[from] GitHubError),
@@ -68,11 +59,13 @@ pub enum GateError {
 impl Diagnose for GateError {
     fn diagnostics(&self) -> Vec<crate::diagnostic::Diagnostic> {
         match self {
-            GateError::Manifest(e) => e.diagnostics(),
+            GateError::Project(e) => e.diagnostics(),
             _ => Vec::new(),
         }
     }
 }
+
+impl StageError for GateError {}
 
 /// The gate's answer.
 #[derive(Debug, Clone, Serialize)]
@@ -133,7 +126,7 @@ fn wants(
     if !images.is_empty() {
         let names = ServiceSelection::Named(images.keys().cloned().collect())
             .resolve(manifest)
-            .map_err(GateError::Input)?;
+            .map_err(GateError::input)?;
         return Ok(names
             .into_iter()
             .map(|n| {
@@ -143,8 +136,8 @@ fn wants(
             .collect());
     }
     let sha = sha.ok_or_else(|| {
-        GateError::Input(
-            "nothing to check: pass --images (ferry build's `images` output), or --sha (GITHUB_SHA in Actions) to promote what that commit deployed".into(),
+        GateError::input(
+            "nothing to check: pass --images (ferry build's `images` output), or --sha (GITHUB_SHA in Actions) to promote what that commit deployed",
         )
     })?;
     let names = opts
@@ -152,7 +145,7 @@ fn wants(
         .as_ref()
         .unwrap_or(&ServiceSelection::All)
         .resolve(manifest)
-        .map_err(GateError::Input)?;
+        .map_err(GateError::input)?;
     Ok(names
         .into_iter()
         .map(|n| (n, Want::Commit(sha.to_string())))
@@ -208,39 +201,36 @@ async fn evidence(
     })
 }
 
-/// Runs the gate: decides, writes `allowed` and `images`, and the summary.
-/// A refusal is an `Ok` outcome with `allowed() == false`; the binary turns
-/// it into a non-zero exit.
+/// Runs the gate on a promotion to the project's environment: decides,
+/// writes `allowed` and `images`, and the summary. A refusal is an `Ok`
+/// outcome with `allowed() == false`; the binary turns it into a non-zero
+/// exit.
 pub async fn run(
     ctx: &Context,
+    project: &Project,
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<Outcome, GateError> {
-    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
-    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
+    let manifest = &project.manifest;
     if let Some(token) = &ctx.token {
         reporter.mask(token)?;
     }
-    let Some(target) = manifest.environments.get(&opts.env) else {
-        let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
-        return Err(GateError::Input(format!(
-            "unknown environment `{}`: {} declares {}",
-            opts.env,
-            manifest.file.display(),
-            known.join(", ")
-        )));
+    let (Some(env), Some(target)) = (project.env(), project.environment()) else {
+        return Err(GateError::input(
+            "name the environment promoted to: --env (the `environment` input)",
+        ));
     };
     let sha = opts.sha.clone().or_else(|| ctx.sha.clone());
-    let wants = wants(opts, &manifest, sha.as_deref())?;
+    let wants = wants(opts, manifest, sha.as_deref())?;
     let outcome = match &target.promote_from {
         None => Outcome {
-            env: opts.env.clone(),
+            env: env.to_string(),
             source: None,
             verdicts: Vec::new(),
             slo: None,
             refusal: Some(format!(
                 "environment `{}` has no `promote-from` in {}: there is nothing to check a promotion against; add `promote-from: <environment>`",
-                opts.env,
+                env,
                 manifest.file.display()
             )),
         },
@@ -255,7 +245,7 @@ pub async fn run(
                 None => {
                     reporter.info(&format!(
                         "gate: no SLO check configured for `{}` (gate.prometheus in the manifest); skipped",
-                        opts.env
+                        env
                     ))?;
                     None
                 }
@@ -263,7 +253,7 @@ pub async fn run(
                 Some(settings) => Some(check_slo(settings, &verdicts, opts.now).await),
             };
             Outcome {
-                env: opts.env.clone(),
+                env: env.to_string(),
                 source: Some(source.clone()),
                 verdicts,
                 slo,
@@ -324,11 +314,12 @@ async fn check_slo(
 
 fn github(ctx: &Context) -> Result<GitHub, GateError> {
     let token = ctx.token.as_ref().ok_or_else(|| {
-        GateError::Input("no GitHub token: pass `github-token: ${{ github.token }}` (or set GITHUB_TOKEN) with `deployments: read`".into())
+        GateError::input("no GitHub token: pass `github-token: ${{ github.token }}` (or set GITHUB_TOKEN) with `deployments: read`")
     })?;
-    let repo = ctx.repository.clone().ok_or_else(|| {
-        GateError::Input("GITHUB_REPOSITORY is not set (expected owner/repo)".into())
-    })?;
+    let repo = ctx
+        .repository
+        .clone()
+        .ok_or_else(|| GateError::input("GITHUB_REPOSITORY is not set (expected owner/repo)"))?;
     Ok(GitHub::new(&ctx.api_url, Some(token), repo)?.with_trusted(ctx.trusted_authors.clone()))
 }
 

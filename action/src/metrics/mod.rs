@@ -18,7 +18,7 @@ use crate::diagnostic::Diagnose;
 use crate::gha::{Context, Reporter};
 use crate::github::deployments::DeploymentState;
 use crate::github::{GitHub, GitHubError};
-use crate::manifest::{Manifest, ManifestError};
+use crate::project::{Project, ProjectError, StageError};
 pub use compute::{
     DeploymentFact, History, Keys, Outcome, Report, ShaPair, Shipped, Window, comparisons,
 };
@@ -38,10 +38,6 @@ pub const DEFAULT_PROMETHEUS: &str = ".ferry/metrics/dora.prom";
 /// `ferry metrics`'s inputs.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Repository root (default: the run's workspace).
-    pub root: Option<PathBuf>,
-    /// The manifest, relative to the root.
-    pub manifest: PathBuf,
     /// The window's length in days.
     pub days: u64,
     /// The window's end, seconds since the epoch (default: now).
@@ -57,12 +53,9 @@ pub struct Options {
 /// Why `ferry metrics` could not report.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
-    /// The manifest could not be loaded.
+    /// The manifest, or bad command-line input.
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    /// Bad command-line input.
-    #[error("{0}")]
-    Input(String),
+    Project(#[from] ProjectError),
     /// GitHub could not be read.
     #[error("cannot read GitHub Deployments: {0}")]
     GitHub(#[from] GitHubError),
@@ -79,11 +72,13 @@ pub enum MetricsError {
 impl Diagnose for MetricsError {
     fn diagnostics(&self) -> Vec<crate::diagnostic::Diagnostic> {
         match self {
-            MetricsError::Manifest(e) => e.diagnostics(),
+            MetricsError::Project(e) => e.diagnostics(),
             _ => Vec::new(),
         }
     }
 }
+
+impl StageError for MetricsError {}
 
 fn io(what: &str) -> impl FnOnce(std::io::Error) -> MetricsError + '_ {
     move |source| MetricsError::Io {
@@ -189,16 +184,16 @@ fn now() -> u64 {
 /// (output `json`) and the Prometheus file (output `prometheus`).
 pub async fn run(
     ctx: &Context,
+    project: &Project,
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<Report, MetricsError> {
-    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
-    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
+    let (root, manifest) = (&project.root, &project.manifest);
     if let Some(token) = &ctx.token {
         reporter.mask(token).map_err(io("the log"))?;
     }
     if !(1..=DAYS_MAX).contains(&opts.days) {
-        return Err(MetricsError::Input(format!(
+        return Err(MetricsError::input(format!(
             "--days is {}: give a number of days from 1 to {DAYS_MAX}",
             opts.days
         )));
@@ -210,7 +205,7 @@ pub async fn run(
         for e in &opts.environments {
             let Some((name, _)) = manifest.environments.get_key_value(e) else {
                 let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
-                return Err(MetricsError::Input(format!(
+                return Err(MetricsError::input(format!(
                     "unknown environment {}: {} declares {}",
                     crate::text::quote(e),
                     manifest.file.display(),
@@ -222,11 +217,12 @@ pub async fn run(
         out
     };
     let token = ctx.token.as_ref().ok_or_else(|| {
-        MetricsError::Input("no GitHub token: pass `github-token: ${{ github.token }}` (or set GITHUB_TOKEN) with `deployments: read` and `contents: read`".into())
+        MetricsError::input("no GitHub token: pass `github-token: ${{ github.token }}` (or set GITHUB_TOKEN) with `deployments: read` and `contents: read`")
     })?;
-    let repo = ctx.repository.clone().ok_or_else(|| {
-        MetricsError::Input("GITHUB_REPOSITORY is not set (expected owner/repo)".into())
-    })?;
+    let repo = ctx
+        .repository
+        .clone()
+        .ok_or_else(|| MetricsError::input("GITHUB_REPOSITORY is not set (expected owner/repo)"))?;
     let gh =
         GitHub::new(&ctx.api_url, Some(token), repo)?.with_trusted(ctx.trusted_authors.clone());
 

@@ -3,7 +3,8 @@
 //!
 //! A release is planned once ([`plan`]: the affected services and why, each
 //! one's build plan and image reference, every task definition rendered,
-//! where each rolls out) with the manifest read once, before any effect.
+//! where each rolls out) from the project the binary loaded, before any
+//! effect: detect's decision, build's prepare and deploy's plan, composed.
 //! The same plan is then carried out ([`execute_live`]: build, pin the built
 //! images, deploy) or shown ([`execute_dry`]: the rendered task definitions
 //! in `.ferry/release/`, what they would change when AWS answers, the
@@ -13,28 +14,23 @@
 mod plan;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use crate::deploy::{self, DeployPlan, DeployReport, Status};
 use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::{Context, Reporter};
-use crate::manifest::Manifest;
+use crate::git::Git;
+use crate::inputs::ServiceSelection;
+use crate::project::{Project, ProjectError, StageError};
 use crate::{build, detect, diff};
 
 pub use plan::{DryRunReport, DryRunService, Mode, choose_mode, plan_markdown};
-/// Options of `ferry release`.
+/// Options of `ferry release` (the environment released to is the
+/// project's).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Repository root (default: the workspace of the run).
-    pub root: Option<PathBuf>,
-    /// The manifest, relative to the root.
-    pub manifest: PathBuf,
-    /// The environment to release to (default: the first one, which
-    /// promotes from none).
-    pub env: Option<String>,
     /// Detect's range and selection.
     pub detect: detect::Options,
-    /// Builder and registry overrides.
+    /// Builder and registry overrides (the services are the affected ones).
     pub build: build::Options,
     /// Print the plan, touch nothing.
     pub dry_run: bool,
@@ -56,9 +52,9 @@ pub enum ReleaseError {
     /// A task definition did not render; nothing was deployed.
     #[error("render: {} problem(s) in the task definitions; nothing was deployed", .0.len())]
     Render(Vec<Diagnostic>),
-    /// Bad input or a missing prerequisite.
-    #[error("{0}")]
-    Input(String),
+    /// The manifest, bad input or a missing prerequisite.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
     /// The deploy failed or could not start (its summary says why).
     #[error("deploy: {0}")]
     Deploy(#[from] deploy::RunError),
@@ -74,47 +70,18 @@ impl Diagnose for ReleaseError {
             Self::Build(e) => e.diagnostics(),
             Self::Render(d) => d.clone(),
             Self::Deploy(e) => e.diagnostics(),
-            _ => Vec::new(),
+            Self::Project(e) => e.diagnostics(),
+            Self::Io(_) => Vec::new(),
         }
     }
 }
 
-/// The environment a release goes to: the one named, else the first that
-/// promotes from no other (staging).
-pub fn target_env(
-    manifest: &crate::manifest::Manifest,
-    env: Option<&str>,
-) -> Result<String, String> {
-    match env {
-        Some(e) if manifest.environments.contains_key(e) => Ok(e.to_string()),
-        Some(e) => Err(format!(
-            "unknown environment `{e}`: {} declares {}",
-            manifest.file.display(),
-            manifest
-                .environments
-                .keys()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        None => manifest
-            .environments
-            .values()
-            .find(|e| e.promote_from.is_none())
-            .or_else(|| manifest.first_environment())
-            .map(|e| e.name.clone())
-            .ok_or_else(|| format!("{} declares no environment", manifest.file.display())),
-    }
-}
+impl StageError for ReleaseError {}
 
 /// A release decided before any effect, built once from the context and
 /// the manifest; every later step reads it, none re-derives it.
 #[derive(Debug)]
 pub struct ReleasePlan {
-    /// The repository root (git's top level when there is one).
-    pub root: PathBuf,
-    /// The manifest, read once.
-    pub manifest: Manifest,
     /// What changed and which services it affects, with the reasons.
     pub detection: detect::Detection,
     /// How and where the images are built.
@@ -169,29 +136,24 @@ pub fn pin_image(task_definition: &mut serde_json::Value, planned: &str, built: 
     pinned
 }
 
-/// Plans a release: detects the affected services, plans their builds and
-/// renders every task definition with the image each build will push, so a
-/// broken one stops the release before anything is built. `None` when no
-/// service is affected.
+/// Plans a release of the project to its environment (`git`: its
+/// repository, when it is one): detects the affected services, prepares
+/// their builds and renders every task definition with the image each
+/// build will push, so a broken one stops the release before anything is
+/// built. `None` when no service is affected.
 pub async fn plan(
     ctx: &Context,
+    project: &Project,
+    git: Option<&Git>,
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<Option<ReleasePlan>, ReleaseError> {
-    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
-    let git = crate::git::Git::open(&root).ok();
-    let root = git.as_ref().map(|g| g.root().to_path_buf()).unwrap_or(root);
-    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)
-        .map_err(|e| ReleaseError::Detect(e.into()))?;
-    let env = target_env(&manifest, opts.env.as_deref()).map_err(ReleaseError::Input)?;
+    let env = project
+        .env()
+        .ok_or_else(|| ReleaseError::input("name the environment to release to: --env"))?;
 
     // 1. What changed.
-    let detect_opts = detect::Options {
-        root: Some(root.clone()),
-        manifest: opts.manifest.clone(),
-        ..opts.detect.clone()
-    };
-    let detection = detect::detect(ctx, &detect_opts, &manifest, git.as_ref(), &root).await?;
+    let detection = detect::detect(ctx, project, git, &opts.detect).await?;
     reporter.summary(&detect::summary_markdown(&detection))?;
     let affected: Vec<String> = detection.affected().into_iter().map(String::from).collect();
     reporter.output(
@@ -203,12 +165,23 @@ pub async fn plan(
     }
 
     // 2. What each image will be.
+    let opened;
     let git = match git {
         Some(git) => git,
-        None => build::open_git(&root)?,
+        None => {
+            opened = build::open_git(&project.root)?;
+            &opened
+        }
     };
-    let (sha, builds, settings) =
-        build::prepare_in(ctx, &git, &manifest, &affected, &opts.build, reporter)?;
+    let build_opts = build::Options {
+        services: Some(ServiceSelection::Named(affected)),
+        ..opts.build.clone()
+    };
+    let build::Prepared {
+        sha,
+        plans: builds,
+        settings,
+    } = build::prepare(ctx, project, git, &build_opts, reporter)?;
     let images: BTreeMap<String, String> = builds
         .iter()
         .map(|b| (b.service.clone(), settings.planned_image(b)))
@@ -216,14 +189,19 @@ pub async fn plan(
 
     // 3. Every task definition, rendered once with those images.
     let env_vars = ext_vars();
-    let deploy =
-        deploy::plan(&root, &manifest, &env, &images, &env_vars, sha).map_err(|e| match e {
-            deploy::RunError::Render(d) => ReleaseError::Render(d),
-            other => ReleaseError::Deploy(other),
-        })?;
+    let deploy = deploy::plan(
+        &project.root,
+        &project.manifest,
+        env,
+        &images,
+        &env_vars,
+        sha,
+    )
+    .map_err(|e| match e {
+        deploy::RunError::Render(d) => ReleaseError::Render(d),
+        other => ReleaseError::Deploy(other),
+    })?;
     Ok(Some(ReleasePlan {
-        root,
-        manifest,
         detection,
         build: settings,
         builds,
@@ -233,29 +211,32 @@ pub async fn plan(
     }))
 }
 
-/// Runs `ferry release`: the plan, then its live or dry execution.
+/// Runs `ferry release` of the project to its environment: the plan, then
+/// its live or dry execution.
 pub async fn run(
     ctx: &Context,
+    project: &Project,
+    git: Option<&Git>,
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<Released, ReleaseError> {
     if let Some(token) = &ctx.token {
         reporter.mask(token)?;
     }
-    let Some(plan) = plan(ctx, opts, reporter).await? else {
+    let Some(plan) = plan(ctx, project, git, opts, reporter).await? else {
         reporter.info("release: no service is affected: nothing to build or deploy")?;
         reporter.output("status", "unchanged")?;
         return Ok(Released::Nothing);
     };
     let credentials = !opts.dry_run && crate::aws::has_credentials(&plan.deploy.region).await;
     let mode =
-        choose_mode(opts.dry_run, ctx.in_actions, credentials).map_err(ReleaseError::Input)?;
+        choose_mode(opts.dry_run, ctx.in_actions, credentials).map_err(ReleaseError::input)?;
     match mode {
         Mode::Live => Ok(Released::Deployed(
-            execute_live(ctx, plan, &opts.rollout, &opts.preflight, reporter).await?,
+            execute_live(ctx, project, plan, &opts.rollout, &opts.preflight, reporter).await?,
         )),
         Mode::DryRun(why) => {
-            let report = execute_dry(ctx, &plan, why, credentials).await?;
+            let report = execute_dry(ctx, project, &plan, why, credentials).await?;
             reporter.output("status", Status::DryRun.as_str())?;
             reporter.summary(&plan_markdown(&report))?;
             Ok(Released::DryRun(report))
@@ -268,6 +249,7 @@ pub async fn run(
 /// and deploys.
 pub async fn execute_live(
     ctx: &Context,
+    project: &Project,
     mut plan: ReleasePlan,
     rollout: &deploy::RolloutOptions,
     preflight: &crate::preflight::Gate,
@@ -289,8 +271,8 @@ pub async fn execute_live(
             // The Jsonnet transformed the image: only rendering knows how.
             let one = [(service.service.clone(), image.clone())];
             let mut rendered = deploy::render_services(
-                &plan.root,
-                &plan.manifest,
+                &project.root,
+                &project.manifest,
                 &plan.deploy.env,
                 one.iter().map(|(s, i)| (s, i)),
                 &plan.env_vars,
@@ -302,7 +284,7 @@ pub async fn execute_live(
         }
         service.image = Some(image.clone());
     }
-    deploy::preflight(&plan.manifest, &plan.deploy, preflight, reporter).await?;
+    deploy::preflight(&project.manifest, &plan.deploy, preflight, reporter).await?;
     Ok(deploy::execute(ctx, plan.deploy, rollout, reporter).await?)
 }
 
@@ -311,12 +293,13 @@ pub async fn execute_live(
 /// service when AWS answers, and previews the deploy comment.
 pub async fn execute_dry(
     ctx: &Context,
+    project: &Project,
     plan: &ReleasePlan,
     why: String,
     credentials: bool,
 ) -> Result<DryRunReport, ReleaseError> {
     let env = &plan.deploy.env;
-    let dir = plan.root.join(".ferry/release");
+    let dir = project.root.join(".ferry/release");
     std::fs::create_dir_all(&dir)?;
     let mut services = Vec::new();
     for service in &plan.deploy.services {
@@ -325,7 +308,7 @@ pub async fn execute_dry(
         text.push('\n');
         std::fs::write(&file, text)?;
         let (changes, changes_note) = if credentials {
-            match diff::running(&plan.manifest, &service.service, env).await {
+            match diff::running(&project.manifest, &service.service, env).await {
                 Ok(running) => (
                     Some(
                         diff::diff(&running, &service.task_definition)
@@ -358,7 +341,7 @@ pub async fn execute_dry(
             why,
             image: service.image.clone().unwrap_or_default(),
             task_definition_file: file
-                .strip_prefix(&plan.root)
+                .strip_prefix(&project.root)
                 .unwrap_or(&file)
                 .display()
                 .to_string(),

@@ -1,13 +1,5 @@
 use super::*;
 
-fn manifest() -> crate::manifest::Manifest {
-    crate::manifest::Manifest::parse(
-        include_str!("../../../.github/ferry.yml"),
-        std::path::Path::new(".github/ferry.yml"),
-    )
-    .unwrap()
-}
-
 #[test]
 fn a_laptop_without_credentials_gets_a_dry_run_and_ci_gets_an_error() {
     assert_eq!(choose_mode(false, false, true).unwrap(), Mode::Live);
@@ -23,15 +15,6 @@ fn a_laptop_without_credentials_gets_a_dry_run_and_ci_gets_an_error() {
         err.contains("--dry-run") && err.contains("configure-aws-credentials"),
         "{err}"
     );
-}
-
-#[test]
-fn the_default_target_is_the_environment_that_promotes_from_none() {
-    let m = manifest();
-    assert_eq!(target_env(&m, None).unwrap(), "staging");
-    assert_eq!(target_env(&m, Some("prod")).unwrap(), "prod");
-    let err = target_env(&m, Some("prdo")).unwrap_err();
-    assert!(err.contains("staging, prod"), "{err}");
 }
 
 #[test]

@@ -19,9 +19,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::diagnostic::{Diagnose, Diagnostic};
-use crate::gha::{Context, Reporter};
+use crate::gha::Reporter;
 use crate::inputs::ServiceSelection;
-use crate::manifest::{Manifest, ManifestError};
+use crate::manifest::Manifest;
+use crate::project::{Project, ProjectError, StageError};
 
 /// The image tag `--check` renders with when no image is given.
 pub const CHECK_IMAGE_TAG: &str = "ferry-check";
@@ -29,10 +30,6 @@ pub const CHECK_IMAGE_TAG: &str = "ferry-check";
 /// Options of `ferry render`.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Repository root (default: the workspace of the run).
-    pub root: Option<PathBuf>,
-    /// The manifest, relative to the root.
-    pub manifest: PathBuf,
     /// One service (with `env`), unless `all`.
     pub service: Option<String>,
     /// One environment (with `service`), unless `all`.
@@ -72,12 +69,10 @@ pub struct Rendered {
 /// Why `render` stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// The manifest is missing or invalid.
+    /// The manifest, or bad arguments (unknown service or environment,
+    /// missing --service).
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    /// Bad arguments (unknown service or environment, missing --service).
-    #[error("{0}")]
-    Input(String),
+    Project(#[from] ProjectError),
     /// Jsonnet or validation problems, one diagnostic each.
     #[error("{} problem(s) in the task definitions; nothing was written", .0.len())]
     Invalid(Vec<Diagnostic>),
@@ -94,12 +89,14 @@ pub enum RenderError {
 impl Diagnose for RenderError {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
-            Self::Manifest(e) => e.diagnostics(),
+            Self::Project(e) => e.diagnostics(),
             Self::Invalid(d) => d.clone(),
-            _ => Vec::new(),
+            Self::Write { .. } => Vec::new(),
         }
     }
 }
+
+impl StageError for RenderError {}
 
 /// Which (service, environment) pairs the options select, in manifest order.
 pub fn targets(manifest: &Manifest, opts: &Options) -> Result<Vec<(String, String)>, RenderError> {
@@ -116,19 +113,16 @@ pub fn targets(manifest: &Manifest, opts: &Options) -> Result<Vec<(String, Strin
             .collect());
     }
     let (Some(service), Some(env)) = (&opts.service, &opts.env) else {
-        return Err(RenderError::Input(
-            "name a target: --service S --env E, or --all".into(),
+        return Err(RenderError::input(
+            "name a target: --service S --env E, or --all",
         ));
     };
     ServiceSelection::Named(vec![service.clone()])
         .resolve(manifest)
-        .map_err(RenderError::Input)?;
+        .map_err(RenderError::input)?;
     if !manifest.environments.contains_key(env) {
-        let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
-        return Err(RenderError::Input(format!(
-            "unknown environment `{env}`: {} declares {}",
-            manifest.file.display(),
-            known.join(", ")
+        return Err(RenderError::input(crate::project::unknown_environment(
+            manifest, env,
         )));
     }
     Ok(vec![(service.clone(), env.clone())])
@@ -243,11 +237,8 @@ pub fn render_one(
 }
 
 /// Renders every selected target; fails with every problem of every target.
-pub fn render_all(
-    root: &Path,
-    manifest: &Manifest,
-    opts: &Options,
-) -> Result<Vec<Rendered>, RenderError> {
+pub fn render_all(project: &Project, opts: &Options) -> Result<Vec<Rendered>, RenderError> {
+    let (root, manifest) = (&project.root, &project.manifest);
     let mut rendered = Vec::new();
     let mut problems = Vec::new();
     let targets = targets(manifest, opts)?;
@@ -281,14 +272,12 @@ pub fn render_all(
 
 /// Runs `ferry render`: renders, validates, then writes the files and outputs.
 pub fn run(
-    ctx: &Context,
+    project: &Project,
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<Vec<Rendered>, RenderError> {
-    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
-    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
-    let _ = manifest.report_warnings(|w| reporter.warning(w));
-    let rendered = render_all(&root, &manifest, opts)?;
+    let _ = project.manifest.report_warnings(|w| reporter.warning(w));
+    let rendered = render_all(project, opts)?;
     for w in rendered.iter().flat_map(|r| &r.warnings) {
         let _ = reporter.warning(w);
     }
@@ -302,7 +291,7 @@ pub fn run(
     let dir = opts
         .out_dir
         .clone()
-        .unwrap_or_else(|| root.join(".ferry/render"));
+        .unwrap_or_else(|| project.root.join(".ferry/render"));
     let mut paths = BTreeMap::new();
     for r in &rendered {
         let path = match (&opts.out, single) {

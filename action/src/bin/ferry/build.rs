@@ -8,6 +8,7 @@ use ferry::build;
 use ferry::gha::{Context, Reporter};
 use ferry::inputs::{self, services};
 use ferry::manifest::BuilderKind;
+use ferry::project::Project;
 
 use crate::failure::{Failure, Outcome};
 
@@ -105,7 +106,7 @@ pub fn builder_kind(arg: Option<Builder>) -> Option<BuilderKind> {
 
 impl BuildArgs {
     /// The library's options; bad input is refused here.
-    pub fn options(self, manifest: PathBuf) -> Result<build::Options, Failure> {
+    pub fn options(self) -> Result<build::Options, Failure> {
         let parallel = match inputs::present(self.parallel) {
             Some(text) => Some(
                 inputs::parallel(&text, "--parallel, the `parallel` input")
@@ -117,8 +118,6 @@ impl BuildArgs {
         Ok(build::Options {
             no_push: self.no_push,
             credentials,
-            root: self.repo,
-            manifest,
             services: services::given(self.services.as_deref()).map_err(Failure::message)?,
             builder: builder_kind(self.builder),
             registry: inputs::present(self.registry),
@@ -134,8 +133,11 @@ pub async fn run(
     ctx: &Context,
     reporter: &mut Reporter,
 ) -> Outcome {
-    let opts = args.options(manifest)?;
-    build::run(ctx, &opts, reporter).await?;
+    let repo = args.repo.clone();
+    let opts = args.options()?;
+    let git = build::open_git(&crate::project::root(repo, ctx))?;
+    let project = Project::load(git.root().to_path_buf(), &manifest)?;
+    build::run(ctx, &project, &git, &opts, reporter).await?;
     Ok(())
 }
 
@@ -176,7 +178,7 @@ mod tests {
         let parallel = |n: &str| {
             build(&["--parallel", n])
                 .unwrap()
-                .options(PathBuf::new())
+                .options()
                 .map(|o| o.parallel)
         };
         assert_eq!(parallel("4").unwrap(), Some(4));
@@ -191,7 +193,7 @@ mod tests {
 
     #[test]
     fn services_are_read_before_any_work() {
-        let services = |s: &str| build(&["--services", s]).unwrap().options(PathBuf::new());
+        let services = |s: &str| build(&["--services", s]).unwrap().options();
         assert_eq!(services("  ").unwrap().services, None);
         let err = services("[a").unwrap_err().error.to_string();
         assert!(err.contains("`services` is not valid JSON"), "{err}");
@@ -203,13 +205,13 @@ mod tests {
         let release = |args: &[&str]| {
             Cli::try_parse_from([&["ferry", "release"], args].concat()).map(|cli| {
                 match cli.command {
-                    Command::Release(r) => r.options(PathBuf::new()),
+                    Command::Release(r) => r.options(),
                     _ => unreachable!(),
                 }
             })
         };
         let both = ["--registry-username", "robot", "--registry-token", "s3cret"];
-        let built = build(&both).unwrap().options(PathBuf::new()).unwrap();
+        let built = build(&both).unwrap().options().unwrap();
         let released = release(&both).unwrap().unwrap();
         for c in [built.credentials, released.build.credentials] {
             let c = c.unwrap();
@@ -228,7 +230,7 @@ mod tests {
         );
         let half = build(&["--registry-username", "robot"])
             .unwrap()
-            .options(PathBuf::new())
+            .options()
             .unwrap_err()
             .error
             .to_string();

@@ -6,6 +6,7 @@ use clap::Args;
 use ferry::detect;
 use ferry::gha::{Context, Reporter};
 use ferry::inputs::{self, services};
+use ferry::project::Project;
 
 use crate::failure::{Failure, Outcome};
 
@@ -33,12 +34,10 @@ pub struct DetectArgs {
 
 impl DetectArgs {
     /// The library's options; bad input is refused here.
-    pub fn options(self, manifest: PathBuf) -> Result<detect::Options, Failure> {
+    pub fn options(&self) -> Result<detect::Options, Failure> {
         Ok(detect::Options {
-            root: self.repo,
-            manifest,
-            base: inputs::present(self.base),
-            head: inputs::present(self.head),
+            base: inputs::present(self.base.clone()),
+            head: inputs::present(self.head.clone()),
             services: services::given(self.services.as_deref()).map_err(Failure::message)?,
             no_api: self.no_api,
         })
@@ -52,7 +51,9 @@ pub async fn run(
     ctx: &Context,
     reporter: &mut Reporter,
 ) -> Outcome {
-    let opts = args.options(manifest)?;
-    detect::run(ctx, &opts, reporter).await?;
+    let opts = args.options()?;
+    let (root, git) = crate::project::repository(args.repo, ctx);
+    let project = Project::load(root, &manifest)?;
+    detect::run(ctx, &project, git.as_ref(), &opts, reporter).await?;
     Ok(())
 }

@@ -27,10 +27,11 @@ pub async fn run(
     ctx: &Context,
     reporter: &mut Reporter,
 ) -> Outcome {
+    let project = crate::project::load(args.render.repo.clone(), &manifest, ctx)?;
     let opts = diff::Options {
-        render: args.render.options(manifest),
+        render: args.render.options(),
         against: args.against,
     };
-    diff::run(ctx, &opts, reporter).await?;
+    diff::run(&project, &opts, reporter).await?;
     Ok(())
 }

@@ -35,14 +35,11 @@ pub struct GateArgs {
 
 impl GateArgs {
     /// The library's options; bad input is refused here.
-    pub fn options(self, manifest: PathBuf) -> Result<gate::Options, Failure> {
+    pub fn options(&self) -> Result<gate::Options, Failure> {
         Ok(gate::Options {
-            root: self.repo,
-            manifest,
-            env: self.env,
             images: inputs::images::parse_all(&self.images).map_err(Failure::message)?,
             services: services::given(self.services.as_deref()).map_err(Failure::message)?,
-            sha: inputs::present(self.sha),
+            sha: inputs::present(self.sha.clone()),
             now: None,
         })
     }
@@ -56,8 +53,15 @@ pub async fn run(
     ctx: &Context,
     reporter: &mut Reporter,
 ) -> Outcome {
-    let decided = match args.options(manifest) {
-        Ok(opts) => gate::run(ctx, &opts, reporter).await.map_err(Failure::from),
+    let decided = match args.options() {
+        Ok(opts) => match crate::project::load(args.repo, &manifest, ctx)
+            .and_then(|p| p.with_env(Some(&args.env)))
+        {
+            Ok(project) => gate::run(ctx, &project, &opts, reporter)
+                .await
+                .map_err(Failure::from),
+            Err(e) => Err(Failure::from(e)),
+        },
         Err(refused) => Err(refused),
     };
     match decided {

@@ -13,6 +13,7 @@ mod gate;
 mod metrics;
 mod plan;
 mod preflight;
+mod project;
 mod release;
 mod render;
 mod schema;

@@ -34,10 +34,8 @@ pub struct MetricsArgs {
 
 impl MetricsArgs {
     /// The library's options.
-    pub fn options(self, manifest: PathBuf) -> metrics::Options {
+    pub fn options(self) -> metrics::Options {
         metrics::Options {
-            root: self.repo,
-            manifest,
             days: self.days,
             until: self.until,
             environments: self
@@ -59,6 +57,7 @@ pub async fn run(
     ctx: &Context,
     reporter: &mut Reporter,
 ) -> Outcome {
-    metrics::run(ctx, &args.options(manifest), reporter).await?;
+    let project = crate::project::load(args.repo.clone(), &manifest, ctx)?;
+    metrics::run(ctx, &project, &args.options(), reporter).await?;
     Ok(())
 }

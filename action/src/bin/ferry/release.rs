@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use ferry::gha::{Context, Reporter};
 use ferry::inputs::{self, boolean, services};
+use ferry::project::Project;
 use ferry::{build, detect, release};
 
 use crate::build::{Builder, RegistryLoginArgs, builder_kind, builder_parser};
@@ -52,14 +53,9 @@ pub struct ReleaseArgs {
 
 impl ReleaseArgs {
     /// The library's options; bad input is refused here.
-    pub fn options(self, manifest: PathBuf) -> Result<release::Options, Failure> {
+    pub fn options(self) -> Result<release::Options, Failure> {
         Ok(release::Options {
-            root: self.repo.clone(),
-            manifest: manifest.clone(),
-            env: inputs::present(self.env),
             detect: detect::Options {
-                root: self.repo,
-                manifest,
                 base: inputs::present(self.base),
                 head: inputs::present(self.head),
                 services: services::given(self.services.as_deref()).map_err(Failure::message)?,
@@ -85,7 +81,13 @@ pub async fn run(
     ctx: &Context,
     reporter: &mut Reporter,
 ) -> Outcome {
-    let opts = args.options(manifest)?;
-    release::run(ctx, &opts, reporter).await?;
+    let (repo, env) = (args.repo.clone(), inputs::present(args.env.clone()));
+    let opts = args.options()?;
+    let (root, git) = crate::project::repository(repo, ctx);
+    // A manifest that does not load stops detect, the release's first step.
+    let project = Project::load(root, &manifest)
+        .map_err(|e| release::ReleaseError::Detect(e.into()))?
+        .with_env(env.as_deref())?;
+    release::run(ctx, &project, git.as_ref(), &opts, reporter).await?;
     Ok(())
 }

@@ -43,15 +43,13 @@ pub struct RenderArgs {
     out_dir: Option<PathBuf>,
     /// The repository root (default: $GITHUB_WORKSPACE, else the current folder).
     #[arg(long)]
-    repo: Option<PathBuf>,
+    pub repo: Option<PathBuf>,
 }
 
 impl RenderArgs {
     /// The library's options, with the process's `FERRY_EXT_*` variables.
-    pub fn options(self, manifest: PathBuf) -> render::Options {
+    pub fn options(self) -> render::Options {
         render::Options {
-            root: self.repo,
-            manifest,
             service: inputs::present(self.service),
             env: inputs::present(self.env),
             all: self.all,
@@ -68,6 +66,7 @@ impl RenderArgs {
 
 /// Runs `ferry render`.
 pub fn run(args: RenderArgs, manifest: PathBuf, ctx: &Context, reporter: &mut Reporter) -> Outcome {
-    render::run(ctx, &args.options(manifest), reporter)?;
+    let project = crate::project::load(args.repo.clone(), &manifest, ctx)?;
+    render::run(&project, &args.options(), reporter)?;
     Ok(())
 }
