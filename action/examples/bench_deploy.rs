@@ -44,7 +44,8 @@ fn inputs(n: usize, image: &str) -> Vec<Value> {
     };
     let td = ferry::render::render_one(&root, &manifest, "sampleapi", "staging", &opts)
         .unwrap()
-        .task_definition;
+        .task_definition
+        .to_value();
     (0..n)
         .map(|i| {
             let mut td = td.clone();

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
-use super::field::{Dict, List, Maybe};
+use super::field::{Dict, List, Maybe, Read, dict_get, str_of, typed};
 use super::model::{KeyValuePair, shape};
 
 shape! {
@@ -172,5 +172,43 @@ shape! {
         enabled: Maybe<bool>,
         ignored_exit_codes: List<Number>,
         restart_attempt_period: Maybe<Number>,
+    }
+}
+
+impl ContainerDefinition {
+    /// The container's name, when it is a string.
+    pub fn name(&self) -> Option<&str> {
+        str_of(&self.name)
+    }
+
+    /// The container's image, when it is a string.
+    pub fn image(&self) -> Option<&str> {
+        str_of(&self.image)
+    }
+
+    /// The value the container's `environment` gives the variable `name`.
+    pub fn variable(&self, name: &str) -> Option<&str> {
+        typed(&self.environment)
+            .find(|v| str_of(&v.name) == Some(name))
+            .and_then(|v| str_of(&v.value))
+    }
+
+    /// The container's secrets that are objects.
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        typed(&self.secrets)
+    }
+
+    /// The container's log configuration, when its driver is `awslogs`.
+    pub fn awslogs(&self) -> Option<&LogConfiguration> {
+        self.log_configuration
+            .typed()
+            .filter(|l| str_of(&l.log_driver) == Some("awslogs"))
+    }
+}
+
+impl LogConfiguration {
+    /// The log driver's option `key`, when it is a string.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        dict_get(&self.options, key)
     }
 }

@@ -30,7 +30,10 @@ impl TaskDefinition {
     pub fn read(value: Value) -> Result<Self, String> {
         match strip_nulls(value) {
             v @ Value::Object(_) => serde_json::from_value(v).map_err(|e| e.to_string()),
-            other => Err(format!("the task definition is {}, not an object", kind(&other))),
+            other => Err(format!(
+                "the task definition is {}, not an object",
+                kind(&other)
+            )),
         }
     }
 

@@ -163,5 +163,9 @@ fn a_value_of_another_type_is_kept_as_written_and_typed_reads_skip_it() {
     assert_eq!(c[0].stop_timeout.as_ref().unwrap().to_string(), "\"soon\"");
     assert_eq!(c[0].other["links"], json!(["b"]));
     assert!(td.placement_constraints.typed().is_none());
-    assert!(TaskDefinition::read(json!(["x"])).unwrap_err().contains("a list, not an object"));
+    assert!(
+        TaskDefinition::read(json!(["x"]))
+            .unwrap_err()
+            .contains("a list, not an object")
+    );
 }

@@ -33,6 +33,7 @@ fn rendered(service: &str, env: &str) -> Value {
     crate::render::render_one(&root, &manifest, service, env, &opts)
         .unwrap()
         .task_definition
+        .to_value()
 }
 
 #[test]
