@@ -24,7 +24,7 @@ pub async fn ensure_registered(
     budget: &Budget,
     rendered: &TaskDefinition,
 ) -> Result<Registered, AwsError> {
-    let sdk = task_definition::to_sdk(&rendered.to_value())?;
+    let sdk = task_definition::to_sdk(rendered)?;
     let family = sdk
         .definition
         .family()

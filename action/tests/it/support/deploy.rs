@@ -122,7 +122,7 @@ pub async fn create_service(
         .send()
         .await
         .unwrap();
-    let sdk = ferry::aws::ecs::task_definition::to_sdk(&td.to_value())
+    let sdk = ferry::aws::ecs::task_definition::to_sdk(td)
         .unwrap()
         .definition;
     let arn = ecs
