@@ -15,7 +15,6 @@ use ferry::aws::Clients;
 use ferry::deploy::rollout::{Limits, Ours};
 use ferry::deploy::wait::{Target, Waiter};
 use ferry::deploy::{RolloutOptions, ServicePlan, Status, roll_out};
-use serde_json::{Value, json};
 
 const CLUSTER: &str = "bench";
 
@@ -31,7 +30,7 @@ fn root() -> PathBuf {
 }
 
 /// The repository's sampleapi definition for staging, one family per service.
-fn inputs(n: usize, image: &str) -> Vec<Value> {
+fn inputs(n: usize, image: &str) -> Vec<ferry::taskdef::TaskDefinition> {
     let root = root();
     let manifest = ferry::manifest::Manifest::load(
         &root.join(".github/ferry.yml"),
@@ -48,7 +47,7 @@ fn inputs(n: usize, image: &str) -> Vec<Value> {
     (0..n)
         .map(|i| {
             let mut td = td.clone();
-            td["family"] = json!(service(i));
+            td.family = Some(ferry::taskdef::Field::Typed(service(i)));
             td
         })
         .collect()

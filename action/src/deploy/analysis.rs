@@ -24,14 +24,10 @@ pub const VERSION_VARIABLE: &str = "SERVICE_VERSION";
 /// The version a rendered task definition runs: its containers'
 /// `SERVICE_VERSION` when one sets it (rendered before the image was pinned
 /// to its digest, it keeps the release tag), else [`crate::image::version`] of its image.
-pub fn version_in(task_definition: &serde_json::Value, image: &str) -> String {
-    task_definition["containerDefinitions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|c| c["environment"].as_array().into_iter().flatten())
-        .find(|v| v["name"] == VERSION_VARIABLE)
-        .and_then(|v| v["value"].as_str())
+pub fn version_in(task_definition: &crate::taskdef::TaskDefinition, image: &str) -> String {
+    task_definition
+        .containers()
+        .find_map(|c| c.variable(VERSION_VARIABLE))
         .map_or_else(|| crate::image::version(image), str::to_string)
 }
 
@@ -316,13 +312,11 @@ mod tests {
                 };
                 let r =
                     crate::render::render_one(&root, &manifest, service, "prod", &opts).unwrap();
-                let env = r.task_definition["containerDefinitions"][0]["environment"]
-                    .as_array()
-                    .unwrap();
-                let set = env
-                    .iter()
-                    .find(|v| v["name"] == "SERVICE_VERSION")
-                    .and_then(|v| v["value"].as_str())
+                let set = r
+                    .task_definition
+                    .containers()
+                    .next()
+                    .and_then(|c| c.variable("SERVICE_VERSION"))
                     .unwrap();
                 assert_eq!(set, crate::image::version(image), "{service}: {image}");
                 // Pinned to a digest after rendering, it keeps what it rendered.
@@ -332,7 +326,7 @@ mod tests {
                     crate::image::version(image)
                 );
                 assert_eq!(
-                    version_in(&serde_json::json!({}), pinned),
+                    version_in(&crate::taskdef::TaskDefinition::default(), pinned),
                     "sha256:ffffffffffff"
                 );
             }

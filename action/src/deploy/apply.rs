@@ -7,8 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::budget::Budget;
 use super::diagnose::{Subject, diagnose};
 use super::model::{Diagnosis, Rollback, ServiceOutcome, Status};
@@ -36,7 +34,7 @@ pub struct ServicePlan {
     /// The image deployed, for the report.
     pub image: Option<String>,
     /// The rendered RegisterTaskDefinition input.
-    pub task_definition: Value,
+    pub task_definition: crate::taskdef::TaskDefinition,
     /// The task definition of the last release that succeeded in this
     /// environment (from the GitHub Deployments), the rollback target.
     pub rollback_to: Option<String>,
@@ -119,7 +117,7 @@ pub struct PlanInput {
     /// The image, for the report.
     pub image: Option<String>,
     /// The rendered RegisterTaskDefinition input.
-    pub task_definition: Value,
+    pub task_definition: crate::taskdef::TaskDefinition,
     /// The rollback target.
     pub rollback_to: Option<String>,
 }

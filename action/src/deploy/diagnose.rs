@@ -5,10 +5,10 @@
 //! evidence is a note in the diagnosis, never a second failure.
 
 use aws_sdk_ecs::types as t;
-use serde_json::Value;
 
 use super::model::{ContainerExit, Diagnosis, LogLine, ServiceEvent, StoppedTask};
 use crate::aws::{AwsError, Clients};
+use crate::taskdef::TaskDefinition;
 
 /// How many stopped tasks' logs are read (the newest ones).
 const TASKS_WITH_LOGS: usize = 3;
@@ -76,22 +76,18 @@ pub fn task_id(arn: &str) -> &str {
 
 /// `(container, group, stream)` of each awslogs container of a task, from
 /// the task definition's logConfiguration: stream = `<prefix>/<container>/<task-id>`.
-pub fn log_streams(task_definition: &Value, task_arn: &str) -> Vec<(String, String, String)> {
+pub fn log_streams(
+    task_definition: &TaskDefinition,
+    task_arn: &str,
+) -> Vec<(String, String, String)> {
     let id = task_id(task_arn);
     task_definition
-        .get("containerDefinitions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+        .containers()
         .filter_map(|c| {
-            let name = c.get("name")?.as_str()?;
-            let log = c.get("logConfiguration")?;
-            if log.get("logDriver")?.as_str()? != "awslogs" {
-                return None;
-            }
-            let options = log.get("options")?;
-            let group = options.get("awslogs-group")?.as_str()?;
-            let prefix = options.get("awslogs-stream-prefix")?.as_str()?;
+            let name = c.name()?;
+            let log = c.awslogs()?;
+            let group = log.option("awslogs-group")?;
+            let prefix = log.option("awslogs-stream-prefix")?;
             Some((
                 name.to_string(),
                 group.to_string(),
@@ -109,7 +105,7 @@ pub struct Subject<'a> {
     /// Our deployment, when known.
     pub deployment_id: Option<&'a str>,
     /// The rendered task definition (for the log configuration).
-    pub task_definition: &'a Value,
+    pub task_definition: &'a TaskDefinition,
 }
 
 /// Captures the diagnosis of a failed rollout now.

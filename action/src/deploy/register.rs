@@ -2,11 +2,10 @@
 //! JSON is compared with the family's latest ACTIVE revision after
 //! normalisation ([`crate::taskdef`]), and an identical one is reused.
 
-use serde_json::Value;
-
 use super::budget::Budget;
 use crate::aws::AwsError;
 use crate::aws::ecs::{self, task_definition};
+use crate::taskdef::TaskDefinition;
 
 /// The outcome of [`ensure_registered`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +22,7 @@ pub struct Registered {
 pub async fn ensure_registered(
     ecs: &aws_sdk_ecs::Client,
     budget: &Budget,
-    rendered: &Value,
+    rendered: &TaskDefinition,
 ) -> Result<Registered, AwsError> {
     let sdk = task_definition::to_sdk(rendered)?;
     let family = sdk
@@ -35,7 +34,7 @@ pub async fn ensure_registered(
         })?
         .to_string();
     if let Some((arn, running)) = ecs::task_definition(ecs, &family).await?
-        && crate::taskdef::diff(&running, rendered).is_empty()
+        && crate::taskdef::diff(&running, &rendered.to_value()).is_empty()
     {
         return Ok(Registered {
             arn,

@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::model::ServiceEvent;
 use super::rollout::{
     DeploymentView, EventView, Limits, Observation, Ours, Polled, ServiceDeploymentView, Tracker,
@@ -409,7 +407,7 @@ fn plans_name_the_cluster_and_service_of_each_environment() {
     let input = |service: &str| PlanInput {
         service: service.into(),
         image: None,
-        task_definition: json!({}),
+        task_definition: crate::taskdef::TaskDefinition::default(),
         rollback_to: None,
     };
     for env in ["staging", "prod"] {

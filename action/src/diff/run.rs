@@ -126,7 +126,7 @@ pub async fn run(
             .await
             .map_err(DiffError::Running)?,
     };
-    let changes = diff(&running, &rendered.task_definition);
+    let changes = diff(&running, &rendered.task_definition.to_value());
     let text: Vec<String> = changes.iter().map(ToString::to_string).collect();
     let io = |e: std::io::Error| DiffError::Running(format!("cannot write the outputs: {e}"));
     if text.is_empty() {

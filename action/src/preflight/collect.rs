@@ -45,67 +45,51 @@ async fn lookups(regions: BTreeSet<String>) -> BTreeMap<String, Lookups> {
     out
 }
 
-/// Asks AWS and the registries about every reference.
-pub async fn facts(refs: &[Reference], region: &str) -> Facts {
-    let mut regions = BTreeSet::from([region.to_string()]);
-    for r in refs {
-        match &r.kind {
-            Kind::Secret(s) => regions.insert(s.region.clone()),
-            Kind::Parameter(p) => regions.insert(p.region.clone()),
-            Kind::LogGroup { region, .. } => regions.insert(region.clone()),
-            _ => false,
-        };
-    }
-    let home = Lookups::from_config(&crate::aws::config(region).await);
-    regions.remove(region);
-    let clients = lookups(regions).await;
-    let client = |r: &str| clients.get(r).cloned().unwrap_or_else(|| home.clone());
+/// The distinct things the references name, grouped by what answers them.
+#[derive(Debug, Default, PartialEq)]
+struct Wanted {
+    /// The regions asked besides the deploy's.
+    regions: BTreeSet<String>,
+    secrets: BTreeSet<(String, String)>,
+    parameters: BTreeMap<String, BTreeSet<String>>,
+    roles: BTreeSet<String>,
+    images: BTreeSet<String>,
+    log_groups: BTreeSet<(String, String)>,
+    clusters: BTreeSet<String>,
+    services: BTreeMap<String, BTreeSet<String>>,
+}
 
-    let mut secrets = Vec::new();
-    let mut parameters: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut roles = Vec::new();
-    let mut images = Vec::new();
-    let mut log_groups = Vec::new();
-    let mut clusters = BTreeSet::new();
-    let mut services: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut seen = BTreeSet::new();
+/// Each distinct thing the references name, once.
+fn wanted(refs: &[Reference], region: &str) -> Wanted {
+    let mut w = Wanted::default();
     for r in refs {
-        // Each distinct thing once.
-        if !seen.insert(format!("{:?}", key_of(&r.kind))) {
-            continue;
-        }
         match &r.kind {
             Kind::Secret(s) => {
-                let (c, id) = (client(&s.region), s.id.clone());
-                secrets.push(((s.region.clone(), s.id.clone()), async move {
-                    c.secret(&id).await
-                }));
+                w.regions.insert(s.region.clone());
+                w.secrets.insert((s.region.clone(), s.id.clone()));
             }
             Kind::Parameter(p) => {
-                parameters
+                w.regions.insert(p.region.clone());
+                w.parameters
                     .entry(p.region.clone())
                     .or_default()
                     .insert(p.name.clone());
             }
+            Kind::LogGroup { region, group, .. } => {
+                w.regions.insert(region.clone());
+                w.log_groups.insert((region.clone(), group.clone()));
+            }
             Kind::Role { name, .. } => {
-                let (c, n) = (home.clone(), name.clone());
-                roles.push((name.clone(), async move { c.role(&n).await }));
+                w.roles.insert(name.clone());
             }
             Kind::Image(image) => {
-                let i = image.clone();
-                images.push((image.clone(), async move { image_exists(&i).await }));
-            }
-            Kind::LogGroup { region, group, .. } => {
-                let (c, g) = (client(region), group.clone());
-                log_groups.push(((region.clone(), group.clone()), async move {
-                    c.log_group(&g).await
-                }));
+                w.images.insert(image.clone());
             }
             Kind::Cluster(c) => {
-                clusters.insert(c.clone());
+                w.clusters.insert(c.clone());
             }
             Kind::Service { cluster, service } => {
-                services
+                w.services
                     .entry(cluster.clone())
                     .or_default()
                     .insert(service.clone());
@@ -113,45 +97,63 @@ pub async fn facts(refs: &[Reference], region: &str) -> Facts {
             Kind::BadValueFrom { .. } | Kind::BadRole { .. } => {}
         }
     }
+    w.regions.remove(region);
+    w
+}
 
-    let param_lookups = parameters
-        .into_iter()
-        .map(|(region, names)| {
-            let c = client(&region);
-            let names: Vec<String> = names.into_iter().collect();
-            (region, async move {
-                let found = c.parameters(&names).await;
-                (names, found)
-            })
+/// Asks AWS and the registries about every reference.
+pub async fn facts(refs: &[Reference], region: &str) -> Facts {
+    let w = wanted(refs, region);
+    let home = Lookups::from_config(&crate::aws::config(region).await);
+    let clients = lookups(w.regions).await;
+    let client = |r: &str| clients.get(r).cloned().unwrap_or_else(|| home.clone());
+    let secrets = w.secrets.into_iter().map(|(region, id)| {
+        let c = client(&region);
+        let key = (region, id.clone());
+        (key, async move { c.secret(&id).await })
+    });
+    let roles = w.roles.into_iter().map(|name| {
+        let (c, n) = (home.clone(), name.clone());
+        (name, async move { c.role(&n).await })
+    });
+    let images = w.images.into_iter().map(|image| {
+        let i = image.clone();
+        (image, async move { image_exists(&i).await })
+    });
+    let log_groups = w.log_groups.into_iter().map(|(region, group)| {
+        let (c, g) = (client(&region), group.clone());
+        ((region, group), async move { c.log_group(&g).await })
+    });
+    let params = w.parameters.into_iter().map(|(region, names)| {
+        let c = client(&region);
+        let names: Vec<String> = names.into_iter().collect();
+        (region, async move {
+            let found = c.parameters(&names).await;
+            (names, found)
         })
-        .collect();
-    let cluster_names: Vec<String> = clusters.into_iter().collect();
+    });
+    let cluster_names: Vec<String> = w.clusters.into_iter().collect();
     let cluster_lookup = {
         let (c, names) = (home.clone(), cluster_names.clone());
         async move { c.clusters(&names).await }
     };
-    let service_lookups = services
-        .into_iter()
-        .map(|(cluster, names)| {
-            let c = home.clone();
-            let names: Vec<String> = names.into_iter().collect();
-            (cluster.clone(), async move {
-                let found = c.services(&cluster, &names).await;
-                (names, found)
-            })
+    let services = w.services.into_iter().map(|(cluster, names)| {
+        let c = home.clone();
+        let names: Vec<String> = names.into_iter().collect();
+        (cluster.clone(), async move {
+            let found = c.services(&cluster, &names).await;
+            (names, found)
         })
-        .collect();
-
+    });
     let (secrets, params, roles, images, log_groups, cluster_status, service_status) = tokio::join!(
-        all(secrets),
-        all(param_lookups),
-        all(roles),
-        all(images),
-        all(log_groups),
+        all(secrets.collect()),
+        all(params.collect()),
+        all(roles.collect()),
+        all(images.collect()),
+        all(log_groups.collect()),
         cluster_lookup,
-        all(service_lookups),
+        all(services.collect()),
     );
-
     let mut facts = Facts {
         secrets,
         roles,
@@ -159,6 +161,27 @@ pub async fn facts(refs: &[Reference], region: &str) -> Facts {
         log_groups,
         ..Facts::default()
     };
+    record(
+        &mut facts,
+        params,
+        (cluster_names, cluster_status),
+        service_status,
+    );
+    facts.pass = pass_roles(&home, &facts.roles).await;
+    facts
+}
+
+/// The names one batched lookup asked, and its answer.
+type Asked<T> = (Vec<String>, Result<T, String>);
+
+/// The answers of the batched lookups (parameters, clusters, services),
+/// one fact per name asked.
+fn record(
+    facts: &mut Facts,
+    params: BTreeMap<String, Asked<BTreeSet<String>>>,
+    (cluster_names, cluster_status): (Vec<String>, Result<BTreeMap<String, String>, String>),
+    service_status: BTreeMap<String, Asked<BTreeMap<String, String>>>,
+) {
     for (region, (names, found)) in params {
         for name in names {
             let looked = match &found {
@@ -169,42 +192,21 @@ pub async fn facts(refs: &[Reference], region: &str) -> Facts {
             facts.parameters.insert((region.clone(), name), looked);
         }
     }
+    let status = |found: &Result<BTreeMap<String, String>, String>, name: &str| match found {
+        Ok(map) => map
+            .get(name)
+            .map_or(Looked::Missing, |s| Looked::Found(s.clone())),
+        Err(e) => Looked::Failed(e.clone()),
+    };
     for name in cluster_names {
-        let looked = match &cluster_status {
-            Ok(map) => map
-                .get(&name)
-                .map_or(Looked::Missing, |s| Looked::Found(s.clone())),
-            Err(e) => Looked::Failed(e.clone()),
-        };
+        let looked = status(&cluster_status, &name);
         facts.clusters.insert(name, looked);
     }
     for (cluster, (names, found)) in service_status {
         for name in names {
-            let looked = match &found {
-                Ok(map) => map
-                    .get(&name)
-                    .map_or(Looked::Missing, |s| Looked::Found(s.clone())),
-                Err(e) => Looked::Failed(e.clone()),
-            };
+            let looked = status(&found, &name);
             facts.services.insert((cluster.clone(), name), looked);
         }
-    }
-    facts.pass = pass_roles(&home, &facts.roles).await;
-    facts
-}
-
-/// A reference's identity for looking it up once.
-fn key_of(kind: &Kind) -> (u8, String, String) {
-    match kind {
-        Kind::Secret(s) => (0, s.region.clone(), s.id.clone()),
-        Kind::Parameter(p) => (1, p.region.clone(), p.name.clone()),
-        Kind::Role { name, .. } => (2, String::new(), name.clone()),
-        Kind::Image(i) => (3, String::new(), i.clone()),
-        Kind::LogGroup { region, group, .. } => (4, region.clone(), group.clone()),
-        Kind::Cluster(c) => (5, String::new(), c.clone()),
-        Kind::Service { cluster, service } => (6, cluster.clone(), service.clone()),
-        Kind::BadValueFrom { value, .. } => (7, String::new(), value.clone()),
-        Kind::BadRole { value } => (8, String::new(), value.clone()),
     }
 }
 
@@ -319,7 +321,43 @@ async fn image_exists(image: &str) -> Looked<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::principal;
+    use super::{principal, wanted};
+    use crate::preflight::references::{Kind, Reference};
+
+    #[test]
+    fn each_thing_is_asked_once_and_other_regions_get_their_own_client() {
+        let r = |kind: Kind| Reference {
+            service: "api".into(),
+            field: "f".into(),
+            kind,
+        };
+        let group = |region: &str, created| Kind::LogGroup {
+            region: region.into(),
+            group: "/g".into(),
+            created,
+        };
+        let service = || Kind::Service {
+            cluster: "c".into(),
+            service: "s".into(),
+        };
+        let refs = [
+            r(Kind::Image("i:1".into())),
+            r(Kind::Image("i:1".into())),
+            r(group("eu-west-1", false)),
+            r(group("us-east-1", true)),
+            r(Kind::Cluster("c".into())),
+            r(service()),
+            r(service()),
+            r(Kind::BadRole { value: "x".into() }),
+        ];
+        let w = wanted(&refs, "us-east-1");
+        assert_eq!(w.images.len(), 1);
+        assert_eq!(w.log_groups.len(), 2);
+        assert_eq!(w.regions.iter().collect::<Vec<_>>(), ["eu-west-1"]);
+        assert_eq!(w.services["c"].len(), 1);
+        assert_eq!(w.clusters.len(), 1);
+        assert!(w.roles.is_empty() && w.secrets.is_empty());
+    }
 
     #[test]
     fn the_principal_of_a_session_is_its_role() {

@@ -87,7 +87,7 @@ pub struct Target {
     /// The manifest's service name.
     pub service: String,
     /// The rendered task definition (RegisterTaskDefinition's input).
-    pub task_definition: serde_json::Value,
+    pub task_definition: crate::taskdef::TaskDefinition,
     /// The ECS cluster.
     pub cluster: String,
     /// The ECS service.

@@ -4,7 +4,8 @@
 //! outside input: every form is parsed here, and a value no form fits is a
 //! reference of its own that preflight reports, never a panic or a guess.
 
-use serde_json::Value;
+use crate::taskdef::TaskDefinition;
+use crate::taskdef::field::{entries, str_of};
 
 /// A reference one service's deploy depends on, with where it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,7 +234,7 @@ pub fn role(value: &str) -> Kind {
 /// the deploy's.
 pub fn of_service(
     service: &str,
-    task_definition: &Value,
+    task_definition: &TaskDefinition,
     cluster: &str,
     ecs_service: &str,
     region: &str,
@@ -246,38 +247,31 @@ pub fn of_service(
             kind,
         });
     };
-    for field in ["executionRoleArn", "taskRoleArn"] {
-        if let Some(v) = task_definition.get(field).and_then(Value::as_str) {
+    let roles = [
+        ("executionRoleArn", &task_definition.execution_role_arn),
+        ("taskRoleArn", &task_definition.task_role_arn),
+    ];
+    for (field, value) in roles {
+        if let Some(v) = str_of(value) {
             push(field.to_string(), role(v));
         }
     }
-    let containers = task_definition
-        .get("containerDefinitions")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for (i, c) in containers.iter().enumerate() {
+    for (i, c) in entries(&task_definition.container_definitions) {
+        let Some(c) = c else { continue };
         let at = format!("containerDefinitions[{i}]");
-        if let Some(image) = c.get("image").and_then(Value::as_str) {
+        if let Some(image) = c.image() {
             push(format!("{at}.image"), Kind::Image(image.to_string()));
         }
-        let secrets = c
-            .get("secrets")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        for (j, s) in secrets.iter().enumerate() {
-            if let Some(v) = s.get("valueFrom").and_then(Value::as_str) {
+        for (j, s) in entries(&c.secrets) {
+            if let Some(v) = s.and_then(|s| str_of(&s.value_from)) {
                 push(
                     format!("{at}.secrets[{j}].valueFrom"),
                     value_from(v, region),
                 );
             }
         }
-        let log = c.get("logConfiguration");
-        if log.and_then(|l| l.get("logDriver")).and_then(Value::as_str) == Some("awslogs") {
-            let options = log.and_then(|l| l.get("options"));
-            let option = |k: &str| options.and_then(|o| o.get(k)).and_then(Value::as_str);
+        if let Some(log) = c.awslogs() {
+            let option = |k: &str| log.option(k);
             if let Some(group) = option("awslogs-group") {
                 push(
                     format!("{at}.logConfiguration.options.awslogs-group"),

@@ -179,7 +179,7 @@ fn targets() -> Targets {
         region: "us-east-1".into(),
         services: vec![Target {
             service: "api".into(),
-            task_definition: json!({
+            task_definition: crate::taskdef::TaskDefinition::read(json!({
                 "family": "shop-api",
                 "executionRoleArn": "arn:aws:iam::1:role/exec",
                 "taskRoleArn": "arn:aws:iam::1:role/task",
@@ -195,7 +195,8 @@ fn targets() -> Targets {
                         "awslogs-stream-prefix": "api"
                     }}
                 }]
-            }),
+            }))
+            .unwrap(),
             cluster: "shop".into(),
             ecs_service: "shop-api".into(),
         }],
@@ -308,10 +309,11 @@ fn every_problem_is_reported_at_once_with_its_field_and_fix() {
 #[test]
 fn a_log_group_ecs_creates_and_a_missing_version_are_decided() {
     let mut t = targets();
-    t.services[0].task_definition["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-create-group"] =
+    let mut td = t.services[0].task_definition.to_value();
+    td["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-create-group"] =
         json!("true");
-    t.services[0].task_definition["containerDefinitions"][0]["secrets"][0]["valueFrom"] =
-        json!(format!("{SM}::AWSPENDING:"));
+    td["containerDefinitions"][0]["secrets"][0]["valueFrom"] = json!(format!("{SM}::AWSPENDING:"));
+    t.services[0].task_definition = crate::taskdef::TaskDefinition::read(td).unwrap();
     let mut f = present();
     f.log_groups
         .insert(("us-east-1".into(), "/ecs/shop".into()), Looked::Missing);

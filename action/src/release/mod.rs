@@ -117,19 +117,15 @@ fn ext_vars() -> BTreeMap<String, String> {
 /// `planned` by `built` (the same image pinned to its digest). Returns how
 /// many containers used it: none means the Jsonnet did not pass the image
 /// through verbatim, and the caller renders again with `built`.
-pub fn pin_image(task_definition: &mut serde_json::Value, planned: &str, built: &str) -> usize {
-    let Some(containers) = task_definition
-        .get_mut("containerDefinitions")
-        .and_then(serde_json::Value::as_array_mut)
-    else {
-        return 0;
-    };
+pub fn pin_image(
+    task_definition: &mut crate::taskdef::TaskDefinition,
+    planned: &str,
+    built: &str,
+) -> usize {
     let mut pinned = 0;
-    for container in containers {
-        if let Some(image) = container.get_mut("image")
-            && image.as_str() == Some(planned)
-        {
-            *image = serde_json::Value::String(built.to_string());
+    for container in task_definition.containers_mut() {
+        if container.image() == Some(planned) {
+            container.image = Some(crate::taskdef::Field::Typed(built.to_string()));
             pinned += 1;
         }
     }
@@ -304,14 +300,15 @@ pub async fn execute_dry(
     let mut services = Vec::new();
     for service in &plan.deploy.services {
         let file = dir.join(format!("{}.{env}.json", service.service));
-        let mut text = serde_json::to_string_pretty(&service.task_definition).unwrap_or_default();
+        let mut text =
+            serde_json::to_string_pretty(&service.task_definition.to_value()).unwrap_or_default();
         text.push('\n');
         std::fs::write(&file, text)?;
         let (changes, changes_note) = if credentials {
             match diff::running(&project.manifest, &service.service, env).await {
                 Ok(running) => (
                     Some(
-                        diff::diff(&running, &service.task_definition)
+                        diff::diff(&running, &service.task_definition.to_value())
                             .iter()
                             .map(ToString::to_string)
                             .collect(),

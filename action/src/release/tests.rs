@@ -60,29 +60,28 @@ fn the_plan_names_services_images_changes_and_the_comment() {
 fn the_built_image_replaces_the_planned_one_in_every_container_that_uses_it() {
     let planned = "ACCOUNT.dkr.ecr.eu-west-1.amazonaws.com/p/api:api-abc1234-20261204";
     let built = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/p/api@sha256:00ff";
-    let mut td = serde_json::json!({
+    let read = |v| crate::taskdef::TaskDefinition::read(v).unwrap();
+    let mut td = read(serde_json::json!({
         "containerDefinitions": [
             {"name": "app", "image": planned, "environment": [{"name": "IMAGE", "value": planned}]},
             {"name": "sidecar", "image": "public.ecr.aws/otel/collector:1"},
             {"name": "migrate", "image": planned}
         ]
-    });
+    }));
     assert_eq!(pin_image(&mut td, planned, built), 2);
-    let images: Vec<&str> = td["containerDefinitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["image"].as_str().unwrap())
-        .collect();
+    let images: Vec<&str> = td.containers().map(|c| c.image().unwrap()).collect();
     assert_eq!(images, [built, "public.ecr.aws/otel/collector:1", built]);
     // Only container images are pinned: values the Jsonnet derived stay.
     assert_eq!(
-        td["containerDefinitions"][0]["environment"][0]["value"],
-        planned
+        td.containers().next().unwrap().variable("IMAGE"),
+        Some(planned)
     );
     // A definition that transformed the image: nothing pinned, the caller renders again.
     let mut other =
-        serde_json::json!({"containerDefinitions": [{"image": format!("{planned}-x")}]});
+        read(serde_json::json!({"containerDefinitions": [{"image": format!("{planned}-x")}]}));
     assert_eq!(pin_image(&mut other, planned, built), 0);
-    assert_eq!(pin_image(&mut serde_json::json!({}), planned, built), 0);
+    assert_eq!(
+        pin_image(&mut read(serde_json::json!({})), planned, built),
+        0
+    );
 }

@@ -25,27 +25,6 @@ pub fn memory_for_cpu(cpu: u64) -> Option<Vec<u64>> {
 /// The task cpu sizes Fargate offers.
 pub const CPUS: [u64; 7] = [256, 512, 1024, 2048, 4096, 8192, 16384];
 
-/// Reads a task-level cpu or memory value as ECS does: a number, a string of
-/// digits, or "N vCPU" / "N GB" (both × 1024).
-pub fn parse_units(value: &serde_json::Value) -> Option<u64> {
-    match value {
-        serde_json::Value::Number(n) => n.as_u64(),
-        serde_json::Value::String(s) => {
-            let s = s.trim();
-            let lower = s.to_ascii_lowercase();
-            for suffix in ["vcpu", "gb"] {
-                if let Some(n) = lower.strip_suffix(suffix) {
-                    let n: f64 = n.trim().parse().ok()?;
-                    let units = n * 1024.0;
-                    return (units.fract() == 0.0 && units > 0.0).then_some(units as u64);
-                }
-            }
-            s.parse().ok()
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,8 +39,13 @@ mod tests {
         assert!(memory_for_cpu(8192).is_some_and(|m| m.contains(&20480) && !m.contains(&18432)));
         assert!(memory_for_cpu(16384).is_some_and(|m| m.contains(&122880) && !m.contains(&36864)));
         assert_eq!(memory_for_cpu(300), None);
-        assert_eq!(parse_units(&serde_json::json!("1 vCPU")), Some(1024));
-        assert_eq!(parse_units(&serde_json::json!("2 GB")), Some(2048));
-        assert_eq!(parse_units(&serde_json::json!("512")), Some(512));
+        let units = |v| {
+            serde_json::from_value::<crate::taskdef::Units>(v)
+                .unwrap()
+                .units()
+        };
+        assert_eq!(units(serde_json::json!("1 vCPU")), Some(1024));
+        assert_eq!(units(serde_json::json!("2 GB")), Some(2048));
+        assert_eq!(units(serde_json::json!("512")), Some(512));
     }
 }

@@ -16,13 +16,12 @@ pub mod worker;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::Reporter;
 use crate::inputs::ServiceSelection;
 use crate::manifest::Manifest;
 use crate::project::{Project, ProjectError, StageError};
+use crate::taskdef::TaskDefinition;
 
 /// The image tag `--check` renders with when no image is given.
 pub const CHECK_IMAGE_TAG: &str = "ferry-check";
@@ -60,7 +59,7 @@ pub struct Rendered {
     /// The environment.
     pub env: String,
     /// The RegisterTaskDefinition input.
-    pub task_definition: Value,
+    pub task_definition: TaskDefinition,
     /// What the docs refuse but ECS accepts (`memoryReservation` equal to
     /// `memory`, an SSM parameter named without its ARN): shown, not refused.
     pub warnings: Vec<Diagnostic>,
@@ -219,6 +218,7 @@ pub fn render_one(
     };
     // A null is an absent field, as ECS and AWS's own actions read it.
     let td = register::to_input(validate::strip_nulls(value))
+        .and_then(register::read)
         .map_err(|ps| ps.into_iter().map(located).collect::<Vec<_>>())?;
     let env_conf = manifest.environments.get(env);
     let rules = validate::Rules {
@@ -324,7 +324,7 @@ pub fn run(
     Ok(rendered)
 }
 
-fn write(path: &Path, td: &Value) -> Result<(), RenderError> {
+fn write(path: &Path, td: &TaskDefinition) -> Result<(), RenderError> {
     let err = |source| RenderError::Write {
         path: path.to_path_buf(),
         source,
@@ -332,7 +332,7 @@ fn write(path: &Path, td: &Value) -> Result<(), RenderError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(err)?;
     }
-    let mut text = serde_json::to_string_pretty(td).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&td.to_value()).unwrap_or_default();
     text.push('\n');
     std::fs::write(path, text).map_err(err)
 }

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::validate::Problem;
-use crate::taskdef::{INPUT_FIELDS, READ_ONLY_FIELDS};
+use crate::taskdef::{INPUT_FIELDS, READ_ONLY_FIELDS, TaskDefinition};
 
 /// Strips read-only fields; reports fields the API does not know.
 pub fn to_input(td: Value) -> Result<Value, Vec<Problem>> {
@@ -38,4 +38,16 @@ pub fn to_input(td: Value) -> Result<Value, Vec<Problem>> {
     } else {
         Err(problems)
     }
+}
+
+/// The input read into the task definition type, once.
+pub fn read(td: Value) -> Result<TaskDefinition, Vec<Problem>> {
+    TaskDefinition::read(td).map_err(|message| {
+        vec![Problem {
+            path: String::new(),
+            message,
+            help: "return an object of RegisterTaskDefinition fields from the Jsonnet file".into(),
+            rule: "RegisterTaskDefinition: a JSON object",
+        }]
+    })
 }

@@ -5,14 +5,86 @@
 //! addressed by a readable path
 //! (`containerDefinitions[sampleapi].environment[LOG_LEVEL].value`).
 //! `diff` shows them; `deploy` reuses an identical revision by them.
+//!
+//! The definition itself is one serde type ([`TaskDefinition`], in
+//! [`model`]): render reads the JSON into it once ([`TaskDefinition::read`]),
+//! and every stage reads its fields through it, not by string key.
 
+mod container;
+pub mod field;
+pub mod model;
 pub mod normalize;
 
 use std::fmt;
 
 use serde_json::Value;
 
+pub use field::{Field, Maybe, Read};
+pub use model::*;
 pub use normalize::normalize;
+
+impl TaskDefinition {
+    /// Reads the rendered JSON: nulls are absent ([`strip_nulls`]); a value
+    /// of another type than ECS takes is kept as [`Field::Raw`], for
+    /// validation to name. Fails only when the JSON is not an object.
+    pub fn read(value: Value) -> Result<Self, String> {
+        match strip_nulls(value) {
+            v @ Value::Object(_) => serde_json::from_value(v).map_err(|e| e.to_string()),
+            other => Err(format!(
+                "the task definition is {}, not an object",
+                kind(&other)
+            )),
+        }
+    }
+
+    /// The JSON the definition was read from (keys in sorted order).
+    pub fn to_value(&self) -> Value {
+        // Plain data with string keys: serialising cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The containers that are objects, in order.
+    pub fn containers(&self) -> impl Iterator<Item = &ContainerDefinition> {
+        field::typed(&self.container_definitions)
+    }
+
+    /// The containers that are objects, mutable, in order.
+    pub fn containers_mut(&mut self) -> impl Iterator<Item = &mut ContainerDefinition> {
+        self.container_definitions
+            .as_mut()
+            .and_then(Field::typed_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(Field::typed_mut)
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The value with every `null` object member removed, at any depth: ECS
+/// reads a null as an absent field, and console and describe exports write
+/// `"stopTimeout": null` for every unset one.
+pub fn strip_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(obj) => Value::Object(
+            obj.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls).collect()),
+        other => other,
+    }
+}
 
 /// Top-level fields of RegisterTaskDefinition.
 pub const INPUT_FIELDS: [&str; 18] = [

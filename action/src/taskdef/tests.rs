@@ -105,3 +105,67 @@ fn an_arn_gives_its_family_and_revision_or_nothing() {
         assert_eq!(arn_revision(bad), None, "{bad}");
     }
 }
+
+/// Every real-world definition of the corpus reads into the type and
+/// writes back to the very JSON it was read from, byte for byte.
+#[test]
+fn the_corpus_reads_into_the_type_and_writes_back_unchanged() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/taskdefs-corpus");
+    let mut stack = vec![dir];
+    let mut seen = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            let v = match v.get("taskDefinition") {
+                Some(td @ Value::Object(_)) => td.clone(),
+                _ => v,
+            };
+            let want = strip_nulls(v.clone());
+            let td = TaskDefinition::read(v).unwrap();
+            assert_eq!(td.to_value(), want, "{}", p.display());
+            assert_eq!(
+                serde_json::to_string(&td.to_value()).unwrap(),
+                serde_json::to_string(&want).unwrap(),
+                "{}",
+                p.display()
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 70, "{seen}");
+}
+
+#[test]
+fn a_value_of_another_type_is_kept_as_written_and_typed_reads_skip_it() {
+    let td = TaskDefinition::read(json!({
+        "family": 7,
+        "cpu": "1 vCPU",
+        "memory": 2048,
+        "containerDefinitions": [{"name": "a", "stopTimeout": "soon", "links": ["b"]}, "oops"],
+        "placementConstraints": {"type": "memberOf"}
+    }))
+    .unwrap();
+    assert_eq!(td.family.as_ref().unwrap().to_string(), "7");
+    assert!(td.family.typed().is_none());
+    assert_eq!(td.cpu.typed().and_then(Units::units), Some(1024));
+    assert_eq!(td.memory.typed().and_then(Units::units), Some(2048));
+    let c: Vec<&ContainerDefinition> = td.containers().collect();
+    assert_eq!(c.len(), 1);
+    assert_eq!(field::str_of(&c[0].name), Some("a"));
+    assert_eq!(c[0].stop_timeout.as_ref().unwrap().to_string(), "\"soon\"");
+    assert_eq!(c[0].other["links"], json!(["b"]));
+    assert!(td.placement_constraints.typed().is_none());
+    assert!(
+        TaskDefinition::read(json!(["x"]))
+            .unwrap_err()
+            .contains("a list, not an object")
+    );
+}

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use deploy_support::{Moto, clients, image, manifest, render};
 use ferry::deploy::{PlanInput, RolloutOptions, ServiceOutcome, Status, plans, roll_out_report};
+use ferry::taskdef::Field;
 use serde_json::{Value, json};
 
 fn plan(rollback_to: Option<String>) -> Vec<ferry::deploy::ServicePlan> {
@@ -402,7 +403,9 @@ async fn twenty_services_cost_two_describe_services_calls_per_poll() {
         .iter()
         .map(|name| {
             let mut td = base.clone();
-            td["family"] = json!(format!("email-platform-staging-sampleapi-{name}"));
+            td.family = Some(Field::Typed(format!(
+                "email-platform-staging-sampleapi-{name}"
+            )));
             ferry::deploy::ServicePlan {
                 service: name.clone(),
                 env: "staging".into(),

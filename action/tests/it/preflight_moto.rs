@@ -159,6 +159,7 @@ pub(crate) async fn world_of(endpoint: &str, services: &[String]) -> World {
             "img",
             false,
         );
+        let td = ferry::taskdef::TaskDefinition::read(td).unwrap();
         create_service(&ecs, CLUSTER, &format!("shop-staging-{service}"), &td).await;
     }
     let version = sm

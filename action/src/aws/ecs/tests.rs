@@ -16,6 +16,10 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+fn typed(td: &Value) -> crate::taskdef::TaskDefinition {
+    crate::taskdef::TaskDefinition::read(td.clone()).unwrap()
+}
+
 fn rendered(service: &str, env: &str) -> Value {
     let root = repo_root();
     let manifest = Manifest::load(
@@ -33,6 +37,7 @@ fn rendered(service: &str, env: &str) -> Value {
     crate::render::render_one(&root, &manifest, service, env, &opts)
         .unwrap()
         .task_definition
+        .to_value()
 }
 
 #[test]
@@ -40,7 +45,7 @@ fn every_field_of_the_rendered_task_definitions_round_trips_through_the_sdk() {
     for service in ["sampleapi", "sampleworker"] {
         for env in ["staging", "prod"] {
             let td = rendered(service, env);
-            let sdk = to_sdk(&td).unwrap();
+            let sdk = to_sdk(&typed(&td)).unwrap();
             let mut back = from_sdk(&sdk.definition);
             let tags: Vec<Value> = sdk
                 .tags
@@ -62,14 +67,14 @@ fn every_field_of_the_rendered_task_definitions_round_trips_through_the_sdk() {
 fn a_field_the_conversion_does_not_know_is_an_error_naming_it() {
     let mut td = rendered("sampleapi", "staging");
     td["containerDefinitions"][0]["dnsServers"] = json!(["10.0.0.2"]);
-    let e = to_sdk(&td).unwrap_err();
+    let e = to_sdk(&typed(&td)).unwrap_err();
     assert!(
         matches!(&e, AwsError::Convert { field, .. } if field == "containerDefinitions[sampleapi].dnsServers"),
         "{e}"
     );
     let mut td = rendered("sampleapi", "staging");
     td["proxyConfiguration"] = json!({"containerName": "envoy"});
-    let e = to_sdk(&td).unwrap_err();
+    let e = to_sdk(&typed(&td)).unwrap_err();
     assert!(e.to_string().contains("`proxyConfiguration`"), "{e}");
 }
 
@@ -77,7 +82,7 @@ fn a_field_the_conversion_does_not_know_is_an_error_naming_it() {
 fn a_field_of_the_wrong_type_is_an_error_naming_it() {
     let mut td = rendered("sampleworker", "prod");
     td["containerDefinitions"][0]["stopTimeout"] = json!("soon");
-    let e = to_sdk(&td).unwrap_err().to_string();
+    let e = to_sdk(&typed(&td)).unwrap_err().to_string();
     assert_eq!(
         e,
         "task definition field `containerDefinitions[sampleworker].stopTimeout`: expected an integer, found \"soon\""
@@ -87,7 +92,7 @@ fn a_field_of_the_wrong_type_is_an_error_naming_it() {
         .as_object_mut()
         .unwrap()
         .remove("valueFrom");
-    let e = to_sdk(&td).unwrap_err().to_string();
+    let e = to_sdk(&typed(&td)).unwrap_err().to_string();
     assert!(
         e.contains("secrets[EMAIL_PROVIDER_CREDENTIALS].valueFrom`: required"),
         "{e}"

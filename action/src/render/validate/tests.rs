@@ -14,6 +14,10 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/taskdefs-corpus")
 }
 
+fn typed(v: Value) -> crate::taskdef::TaskDefinition {
+    crate::taskdef::TaskDefinition::read(v).unwrap()
+}
+
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -44,7 +48,7 @@ fn decide(text: &str) -> (String, Report) {
             problems,
             warnings: Vec::new(),
         },
-        Ok(td) => check(&td, Rules::default()),
+        Ok(td) => check(&register::read(td).unwrap(), Rules::default()),
     };
     let rules = |ps: &[Problem]| {
         let mut r: Vec<&str> = ps.iter().map(|p| p.rule).collect();
@@ -111,7 +115,7 @@ fn memory_reservation_equal_to_memory_is_a_warning_saying_why() {
     );
     // Above memory, ECS refuses it.
     let td = json!({"family": "w", "containerDefinitions": [{"name": "w", "image": "w:1", "memory": 512, "memoryReservation": 513}]});
-    let r = check(&td, Rules::default());
+    let r = check(&typed(td), Rules::default());
     assert_eq!(
         r.problems[0].message,
         "memoryReservation 513 is above memory 512"
@@ -159,7 +163,7 @@ fn required_fields_are_required() {
     }
     let td = json!({"family": "w", "containerDefinitions": [{"name": "w", "image": "w:1", "secrets": [{"name": "A"}]}]});
     assert_eq!(
-        check(&td, Rules::default()).problems[0].rule,
+        check(&typed(td), Rules::default()).problems[0].rule,
         "Secret.valueFrom: required"
     );
 }
@@ -189,7 +193,7 @@ fn references_and_enumerations_follow_the_api() {
             "stopTimeout": 121
         }]
     });
-    let rules: Vec<&str> = check(&td, Rules::default())
+    let rules: Vec<&str> = check(&typed(td), Rules::default())
         .problems
         .iter()
         .map(|p| p.rule)
@@ -214,5 +218,5 @@ fn references_and_enumerations_follow_the_api() {
     );
     // On EC2, a longer stop timeout and json-file are ECS's to take.
     let ec2 = json!({"family": "w", "networkMode": "bridge", "containerDefinitions": [{"name": "w", "image": "w:1", "memory": 128, "stopTimeout": 600, "logConfiguration": {"logDriver": "json-file"}}]});
-    assert_eq!(check(&ec2, Rules::default()), Report::default());
+    assert_eq!(check(&typed(ec2), Rules::default()), Report::default());
 }

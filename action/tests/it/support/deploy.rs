@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ferry::aws::Clients;
 use ferry::manifest::Manifest;
-use serde_json::Value;
+use ferry::taskdef::TaskDefinition;
 
 use super::root;
 
@@ -33,7 +33,7 @@ pub fn image(service: &str, tag: &str) -> String {
 }
 
 /// The repository's task definition of `service` in `env`, rendered.
-pub fn render(service: &str, env: &str, image: &str) -> Value {
+pub fn render(service: &str, env: &str, image: &str) -> TaskDefinition {
     let root = root();
     let opts = ferry::render::Options {
         image: Some(image.to_string()),
@@ -111,7 +111,12 @@ pub async fn clients(endpoint: &str) -> Clients {
 
 /// The cluster and the service Terraform creates, running a first revision
 /// of the family (as Terraform's bootstrap definition does).
-pub async fn create_service(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str, td: &Value) {
+pub async fn create_service(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    td: &TaskDefinition,
+) {
     ecs.create_cluster()
         .cluster_name(cluster)
         .send()
