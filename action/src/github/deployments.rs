@@ -417,6 +417,40 @@ impl GitHub {
         numbers.dedup();
         Ok(numbers)
     }
+
+    /// The merge queue's branches for `base` (`refs/heads/gh-readonly-queue/<base>/pr-<N>-<sha>`),
+    /// each with the commit it points at: the queue's entries, which only
+    /// GitHub creates.
+    pub async fn queue_refs(&self, base: &str) -> Result<Vec<(String, String)>, GitHubError> {
+        let url = format!(
+            "/repos/{}/{}/git/matching-refs/heads/gh-readonly-queue/{}/pr-?per_page=100",
+            self.repo.owner,
+            self.repo.name,
+            encode(base).replace("%2F", "/")
+        );
+        let refs: Vec<ApiRef> = self.list(url, QUEUE_REFS_MAX).await?;
+        Ok(refs
+            .into_iter()
+            .filter_map(|r| r.object.sha.map(|sha| (r.r#ref, sha)))
+            .collect())
+    }
+}
+
+/// At most this many queue entries are read (GitHub's merge queue builds
+/// groups of at most 100).
+const QUEUE_REFS_MAX: usize = 1000;
+
+#[derive(Deserialize)]
+struct ApiRef {
+    #[serde(rename = "ref")]
+    r#ref: String,
+    object: ApiRefObject,
+}
+
+#[derive(Deserialize)]
+struct ApiRefObject {
+    #[serde(default)]
+    sha: Option<String>,
 }
 
 /// One deployment of an environment's history, as `ferry metrics` reads it.

@@ -458,9 +458,12 @@ async fn post(
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs());
-                    marker::restamp(
+                    marker::stamp(
                         &with_section(old, section),
-                        &marker::stamped(&meta.hash, now, opts.key.as_ref(), &scope),
+                        &meta.hash,
+                        now,
+                        opts.key.as_ref(),
+                        &scope,
                     )
                 }
                 Err(_) => with_section(old, section),

@@ -348,6 +348,7 @@ fn prepared(has_changes: bool, has_destroy: bool) -> Prepared {
         has_destroy,
         marker: MARKER.to_string(),
         hash: "sha256:0".into(),
+        changes: None,
     }
 }
 

@@ -8,6 +8,8 @@
 //!   `ref` filters; newest first; `per_page`/`page` with a `Link` header),
 //! - `GET/POST /repos/{o}/{r}/deployments/{id}/statuses` (newest first),
 //! - `GET /repos/{o}/{r}/commits/{sha}/pulls`,
+//! - `GET /repos/{o}/{r}/git/matching-refs/{prefix}` (the merge queue's
+//!   branches, [`GitHubState::set_refs`]),
 //! - `GET/POST /repos/{o}/{r}/issues/{n}/comments`,
 //!   `PATCH /repos/{o}/{r}/issues/comments/{id}`.
 //!
@@ -186,6 +188,8 @@ struct State {
     deployments: Vec<Deployment>,
     pulls: BTreeMap<String, Vec<u64>>,
     comments: Vec<Comment>,
+    /// Branches (`refs/heads/...`) and the commits they point at.
+    refs: Vec<(String, String)>,
 }
 
 impl State {
@@ -259,6 +263,15 @@ impl GitHubState {
             .unwrap()
             .pulls
             .insert(sha.to_string(), numbers.to_vec());
+    }
+
+    /// The repository's branches besides the default one (full ref names,
+    /// `refs/heads/gh-readonly-queue/main/pr-7-<sha>`) and their commits.
+    pub fn set_refs(&self, refs: &[(&str, &str)]) {
+        self.state.lock().unwrap().refs = refs
+            .iter()
+            .map(|(r, sha)| (r.to_string(), sha.to_string()))
+            .collect();
     }
 
     /// Seeds a deployment record with these statuses (oldest first), as an
@@ -594,6 +607,27 @@ impl Respond for Responder {
                 let listed = numbers
                     .iter()
                     .map(|n| json!({"number": n, "state": "open"}))
+                    .collect();
+                page(request, listed)
+            }
+            ("GET", ["git", "matching-refs", prefix @ ..]) => {
+                let prefix = format!("refs/{}", prefix.join("/"));
+                let listed = s
+                    .refs
+                    .iter()
+                    .filter(|(r, _)| r.starts_with(&prefix))
+                    .map(|(r, sha)| {
+                        json!({
+                            "ref": r,
+                            "node_id": format!("REF_{sha}"),
+                            "url": format!("https://api.github.com/repos/{}/git/{r}", self.repo),
+                            "object": {
+                                "type": "commit",
+                                "sha": sha,
+                                "url": format!("https://api.github.com/repos/{}/git/commits/{sha}", self.repo),
+                            },
+                        })
+                    })
                     .collect();
                 page(request, listed)
             }
