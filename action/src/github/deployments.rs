@@ -422,11 +422,13 @@ impl GitHub {
     /// each with the commit it points at: the queue's entries, which only
     /// GitHub creates.
     pub async fn queue_refs(&self, base: &str) -> Result<Vec<(String, String)>, GitHubError> {
+        // The ref is one path parameter, its slashes encoded (as Octokit
+        // sends it; GitHub decodes them).
         let url = format!(
-            "/repos/{}/{}/git/matching-refs/heads/gh-readonly-queue/{}/pr-?per_page=100",
+            "/repos/{}/{}/git/matching-refs/{}?per_page=100",
             self.repo.owner,
             self.repo.name,
-            encode(base).replace("%2F", "/")
+            encode(&format!("heads/gh-readonly-queue/{base}/pr-"))
         );
         let refs: Vec<ApiRef> = self.list(url, QUEUE_REFS_MAX).await?;
         Ok(refs

@@ -158,7 +158,7 @@ pub enum PlanCommentError {
     /// `plan-verify`: a group applied together (a merge-queue batch) plans
     /// something other than what its pull requests were reviewed for.
     #[error(
-        "the plan for `{env}` differs from what pull requests {group} were reviewed for together; the plan of {differing} differs: {differences}; re-run the plan on those pull requests (or take them out of the group) and review them again"
+        "the plan for `{env}` differs from what pull requests {group} were reviewed for together; {differing}: {differences}; re-run the plan on those pull requests (or take them out of the group) and review them again"
     )]
     GroupChanged {
         env: String,

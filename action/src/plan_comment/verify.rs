@@ -83,28 +83,6 @@ pub async fn pull_requests(
     }
 }
 
-/// The one pull request of this run (for `plan-applied`): the last of
-/// [`pull_requests`] (in the merge queue, the one the group ends with; on
-/// a push of several, an error asking for `--pr`).
-pub async fn pull_request(
-    ctx: &Context,
-    given: Option<u64>,
-) -> Result<Option<u64>, PlanCommentError> {
-    let prs = pull_requests(ctx, given).await?;
-    match (&ctx.event, prs.as_slice()) {
-        (_, []) => Ok(None),
-        (crate::gha::Event::Push(push), [_, _, ..]) => Err(PlanCommentError::Config(format!(
-            "the pushed commits of {} belong to pull requests {}: pass --pr N (the `pr` input) to say on which to report",
-            crate::git::short_rev(&push.after),
-            prs.iter()
-                .map(|n| format!("#{n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-        (_, [.., last]) => Ok(Some(*last)),
-    }
-}
-
 /// Loads the plan, finds the reviewed comments of the pull requests applied
 /// with it, and judges it ([`review::judge`]). `expected` skips the API and
 /// compares with a given hash. A refusal names what differs (address and
@@ -208,8 +186,9 @@ pub async fn run(
             env: opts.env.clone(),
             group: numbers(&group),
             differing: match verdict.differing().as_slice() {
-                [] => "none of them: it has changes no pull request's review had".to_string(),
-                prs => numbers(prs),
+                [] => "it has changes no pull request's review had".to_string(),
+                [one] => format!("the plan of #{one} differs"),
+                prs => format!("the plans of {} differ", numbers(prs)),
             },
             differences,
         }),

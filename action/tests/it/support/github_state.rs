@@ -611,7 +611,7 @@ impl Respond for Responder {
                 page(request, listed)
             }
             ("GET", ["git", "matching-refs", prefix @ ..]) => {
-                let prefix = format!("refs/{}", prefix.join("/"));
+                let prefix = format!("refs/{}", prefix.join("/").replace("%2F", "/"));
                 let listed = s
                     .refs
                     .iter()
