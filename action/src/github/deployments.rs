@@ -438,6 +438,31 @@ impl GitHub {
     }
 }
 
+impl GitHub {
+    /// The first parent of commit `sha` (`None` for a root commit).
+    pub async fn first_parent(&self, sha: &str) -> Result<Option<String>, GitHubError> {
+        let url = format!(
+            "/repos/{}/{}/git/commits/{}",
+            self.repo.owner,
+            self.repo.name,
+            encode(sha)
+        );
+        let page: Page<ApiParents> = self.get(&url).await?;
+        Ok(page.body.parents.into_iter().next().map(|p| p.sha))
+    }
+}
+
+#[derive(Deserialize)]
+struct ApiParents {
+    #[serde(default)]
+    parents: Vec<ApiParent>,
+}
+
+#[derive(Deserialize)]
+struct ApiParent {
+    sha: String,
+}
+
 /// At most this many queue entries are read (GitHub's merge queue builds
 /// groups of at most 100).
 const QUEUE_REFS_MAX: usize = 1000;

@@ -191,53 +191,28 @@ fn diff(current: &[ChangeDigest], reviewed: &[(u64, &Vec<ChangeDigest>)]) -> Vec
     odd.into_values().collect()
 }
 
-/// The pull requests of a merge-queue group, oldest first: the one the
-/// group ends with (from its branch) and those queued ahead of it in the
-/// same group.
+/// The merge queue's entry (its pull request) whose branch points at
+/// commit `sha`, among `refs` (each queue branch with the commit it points
+/// at, as GitHub lists them), in the queue of base branch `base`.
 ///
-/// GitHub builds each queue entry on the one before it: an entry's branch
-/// `gh-readonly-queue/<base>/pr-<N>-<sha>` names the commit it was built
-/// on, and the group's `base_sha` is its parent commit. So the entry ahead
-/// is the queue branch (`refs`: each queue ref with the commit it points
-/// at, as GitHub lists them) pointing at that commit, and so on until a
-/// commit no queue branch points at (the base branch's tip). Only GitHub
-/// creates these branches. A chain that loops or runs past 100 entries
-/// (GitHub's largest group) ends there.
-pub fn queue_batch(group: &crate::gha::event::MergeGroup, refs: &[(String, String)]) -> Vec<u64> {
-    let Some(last) = group.pull_request() else {
-        return Vec::new();
-    };
-    let entry = |r: &str| -> Option<(u64, String)> {
-        let probe = crate::gha::event::MergeGroup {
-            head_ref: r.to_string(),
-            ..group.clone()
-        };
-        let pr = probe.pull_request()?;
-        let sha = r.rsplit_once('-')?.1.to_string();
-        let same_base = r
-            .strip_prefix("refs/heads/gh-readonly-queue/")?
-            .rsplit_once("/pr-")?
-            .0
-            == group.base_branch();
-        same_base.then_some((pr, sha))
-    };
-    let mut prs = vec![last];
-    let mut parents = vec![group.base_sha.to_ascii_lowercase()];
-    if let Some((_, sha)) = entry(&group.head_ref) {
-        parents.push(sha.to_ascii_lowercase());
-    }
-    while prs.len() < 100 {
-        let ahead = refs.iter().find_map(|(r, sha)| {
-            let (pr, base) = entry(r)?;
-            (parents.contains(&sha.to_ascii_lowercase()) && !prs.contains(&pr))
-                .then_some((pr, base))
-        });
-        let Some((pr, base)) = ahead else { break };
-        prs.push(pr);
-        parents = vec![base.to_ascii_lowercase()];
-    }
-    prs.reverse();
-    prs
+/// Only GitHub creates the queue's branches
+/// (`refs/heads/gh-readonly-queue/<base>/pr-<N>-<sha>`), one per entry,
+/// pointing at the entry's head: the base branch with every entry up to
+/// and including it. Walking a group's head commit back by first parents,
+/// each commit a queue branch points at is an entry queued ahead of it in
+/// the group; the walk ends at the first commit none points at.
+pub fn queue_entry_at(refs: &[(String, String)], base: &str, sha: &str) -> Option<u64> {
+    refs.iter().find_map(|(r, at)| {
+        let rest = r.strip_prefix("refs/heads/gh-readonly-queue/")?;
+        let (queue_base, tail) = rest.rsplit_once("/pr-")?;
+        let (number, _) = tail.split_once('-')?;
+        let ok = queue_base == base
+            && at.eq_ignore_ascii_case(sha)
+            && !number.is_empty()
+            && number.len() <= 19
+            && number.bytes().all(|b| b.is_ascii_digit());
+        if ok { number.parse().ok() } else { None }
+    })
 }
 
 /// At most this many findings in an error message; the summary has all.
@@ -407,43 +382,29 @@ mod tests {
     }
 
     #[test]
-    fn a_queue_batch_is_read_from_the_queue_s_branches() {
+    fn a_queue_entry_is_found_by_the_commit_its_branch_points_at() {
         let sha = |c: char| c.to_string().repeat(40);
-        let group = crate::gha::event::MergeGroup {
-            action: "checks_requested".into(),
-            base_sha: sha('b'),
-            base_ref: "refs/heads/main".into(),
-            head_sha: sha('c'),
-            head_ref: format!("refs/heads/gh-readonly-queue/main/pr-8-{}", sha('b')),
-        };
-        let refs = |list: &[(&str, char)]| -> Vec<(String, String)> {
-            list.iter()
-                .map(|(r, c)| (format!("refs/heads/gh-readonly-queue/{r}"), sha(*c)))
-                .collect()
-        };
-        // PR 7 ahead (built on main's tip `a`, its head `b`), PR 9 behind.
-        let queued = refs(&[
-            (&format!("main/pr-7-{}", sha('a')), 'b'),
-            (&format!("main/pr-8-{}", sha('b')), 'c'),
-            (&format!("main/pr-9-{}", sha('c')), 'd'),
-            // Another base branch's queue, pointing at the same commit.
-            (&format!("release/pr-5-{}", sha('e')), 'b'),
-        ]);
-        assert_eq!(queue_batch(&group, &queued), [7, 8]);
-        // Alone in the queue.
-        assert_eq!(queue_batch(&group, &queued[1..]), [8]);
-        // A loop (forged answers) ends.
-        let looped = refs(&[
-            (&format!("main/pr-7-{}", sha('c')), 'b'),
-            (&format!("main/pr-6-{}", sha('b')), 'c'),
-        ]);
-        assert_eq!(queue_batch(&group, &looped), [6, 7, 8]);
-        // No pull request in the group's branch: none.
-        let odd = crate::gha::event::MergeGroup {
-            head_ref: "refs/heads/elsewhere".into(),
-            ..group
-        };
-        assert!(queue_batch(&odd, &queued).is_empty());
+        let refs: Vec<(String, String)> = [
+            (format!("main/pr-7-{}", sha('a')), 'b'),
+            (format!("main/pr-8-{}", sha('b')), 'c'),
+            (format!("release/pr-5-{}", sha('e')), 'd'),
+            ("main/pr-x-1".to_string(), 'e'),
+            (format!("main/pr-{}-{}", "9".repeat(20), sha('a')), 'f'),
+        ]
+        .iter()
+        .map(|(r, c)| (format!("refs/heads/gh-readonly-queue/{r}"), sha(*c)))
+        .collect();
+        assert_eq!(queue_entry_at(&refs, "main", &sha('b')), Some(7));
+        assert_eq!(
+            queue_entry_at(&refs, "main", &sha('C').to_lowercase()),
+            Some(8)
+        );
+        // Another base branch's queue, a malformed branch, a huge number.
+        assert_eq!(queue_entry_at(&refs, "main", &sha('d')), None);
+        assert_eq!(queue_entry_at(&refs, "release", &sha('d')), Some(5));
+        assert_eq!(queue_entry_at(&refs, "main", &sha('e')), None);
+        assert_eq!(queue_entry_at(&refs, "main", &sha('f')), None);
+        assert_eq!(queue_entry_at(&refs, "main", &sha('a')), None);
     }
 
     #[test]

@@ -32,10 +32,45 @@ pub fn check(env: &str, pr: u64, reviewed: &str, current: &str) -> Result<(), Pl
 /// At most this many commits of a push are looked up (one request each).
 pub const PUSH_COMMITS_MAX: usize = 250;
 
+/// The most entries a group is walked back through (GitHub's merge queue
+/// builds groups of at most 100).
+const QUEUE_GROUP_MAX: usize = 100;
+
+/// The pull requests of a merge-queue group, oldest first: the one the
+/// group ends with (from its branch) and each entry queued ahead of it in
+/// the group, found by walking the group's head back by first parents
+/// while a queue branch points at the commit ([`review::queue_entry_at`]).
+async fn queue_batch(
+    gh: &crate::github::GitHub,
+    group: &crate::gha::event::MergeGroup,
+) -> Result<Vec<u64>, PlanCommentError> {
+    let Some(last) = group.pull_request() else {
+        return Ok(Vec::new());
+    };
+    let refs = gh.queue_refs(group.base_branch()).await?;
+    let mut prs = vec![last];
+    if refs.len() < 2 {
+        return Ok(prs);
+    }
+    let mut at = group.head_sha.clone();
+    while prs.len() < QUEUE_GROUP_MAX {
+        let Some(parent) = gh.first_parent(&at).await? else {
+            break;
+        };
+        match review::queue_entry_at(&refs, group.base_branch(), &parent) {
+            Some(pr) if !prs.contains(&pr) => prs.push(pr),
+            _ => break,
+        }
+        at = parent;
+    }
+    prs.reverse();
+    Ok(prs)
+}
+
 /// The pull requests whose reviewed plans apply to this run, applied
 /// together: `--pr`; the `pull_request` event's; in the merge queue, the
 /// one the group ends with and those queued ahead of it in the group
-/// ([`review::queue_batch`]); on a push (after merge), every pull request
+/// ([`queue_batch`]); on a push (after merge), every pull request
 /// GitHub associates with a pushed commit (a merge-queue batch lands as
 /// one push). Empty when the run has none.
 pub async fn pull_requests(
@@ -56,8 +91,7 @@ pub async fn pull_requests(
             if group.pull_request().is_none() {
                 return Ok(Vec::new());
             }
-            let refs = gh.queue_refs(group.base_branch()).await?;
-            Ok(review::queue_batch(group, &refs))
+            queue_batch(&gh, group).await
         }
         crate::gha::Event::Push(push) => {
             let mut commits: Vec<&str> = vec![push.after.as_str()];

@@ -539,6 +539,8 @@ async fn a_queue_batch_of_two_is_applied_only_as_reviewed_together() {
     let pr11_ref = format!("refs/heads/gh-readonly-queue/main/pr-11-{MAIN_TIP}");
     let pr12_ref = format!("refs/heads/gh-readonly-queue/main/pr-12-{G11}");
     gh.set_refs(&[(&pr11_ref, G11), (&pr12_ref, G12)]);
+    gh.set_parent(G12, G11);
+    gh.set_parent(G11, MAIN_TIP);
     let event = queued_12(dir, G11);
     let in_queue = [
         ("GITHUB_EVENT_NAME", "merge_group"),
@@ -556,6 +558,18 @@ async fn a_queue_batch_of_two_is_applied_only_as_reviewed_together() {
     // The group's plan is both reviews together: accepted.
     let batch = tf.plan(BATCH, "batch");
     let ok = verify(&batch, &in_queue);
+    assert_eq!(ok.code, 0, "{ok:#?}");
+    // The same group with `base_sha` read as the base branch's tip: the
+    // batch is found from the queue's branches and the commits' parents,
+    // not from `base_sha`.
+    let tip_based = queued_12(dir, MAIN_TIP);
+    let ok = verify(
+        &batch,
+        &[
+            ("GITHUB_EVENT_NAME", "merge_group"),
+            ("GITHUB_EVENT_PATH", tip_based.to_str().unwrap()),
+        ],
+    );
     assert_eq!(ok.code, 0, "{ok:#?}");
 
     // PR 12's resource planned otherwise than reviewed: refused, naming 12.

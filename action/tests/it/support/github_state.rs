@@ -10,6 +10,8 @@
 //! - `GET /repos/{o}/{r}/commits/{sha}/pulls`,
 //! - `GET /repos/{o}/{r}/git/matching-refs/{prefix}` (the merge queue's
 //!   branches, [`GitHubState::set_refs`]),
+//! - `GET /repos/{o}/{r}/git/commits/{sha}` (its first parent,
+//!   [`GitHubState::set_parent`]; 404 for another commit),
 //! - `GET/POST /repos/{o}/{r}/issues/{n}/comments`,
 //!   `PATCH /repos/{o}/{r}/issues/comments/{id}`.
 //!
@@ -190,6 +192,8 @@ struct State {
     comments: Vec<Comment>,
     /// Branches (`refs/heads/...`) and the commits they point at.
     refs: Vec<(String, String)>,
+    /// Commit → its first parent.
+    parents: BTreeMap<String, String>,
 }
 
 impl State {
@@ -272,6 +276,15 @@ impl GitHubState {
             .iter()
             .map(|(r, sha)| (r.to_string(), sha.to_string()))
             .collect();
+    }
+
+    /// Commit `sha`'s first parent is `parent`.
+    pub fn set_parent(&self, sha: &str, parent: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .parents
+            .insert(sha.to_string(), parent.to_string());
     }
 
     /// Seeds a deployment record with these statuses (oldest first), as an
@@ -609,6 +622,31 @@ impl Respond for Responder {
                     .map(|n| json!({"number": n, "state": "open"}))
                     .collect();
                 page(request, listed)
+            }
+            ("GET", ["git", "commits", sha]) => {
+                let Some(parent) = s.parents.get(*sha) else {
+                    return not_found();
+                };
+                let url = |kind: &str, sha: &str| {
+                    format!(
+                        "https://api.github.com/repos/{}/git/{kind}/{sha}",
+                        self.repo
+                    )
+                };
+                let person =
+                    json!({"name": "GitHub", "email": "noreply@github.com", "date": now()});
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "sha": sha,
+                    "node_id": format!("C_{sha}"),
+                    "url": url("commits", sha),
+                    "html_url": format!("https://github.com/{}/commit/{sha}", self.repo),
+                    "author": person,
+                    "committer": person,
+                    "tree": {"sha": sha, "url": url("trees", sha)},
+                    "message": "Merge pull request",
+                    "parents": [{"sha": parent, "url": url("commits", parent), "html_url": format!("https://github.com/{}/commit/{parent}", self.repo)}],
+                    "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null},
+                }))
             }
             ("GET", ["git", "matching-refs", prefix @ ..]) => {
                 let prefix = format!("refs/{}", prefix.join("/").replace("%2F", "/"));
