@@ -215,8 +215,10 @@ pub fn queue_entry_at(refs: &[(String, String)], base: &str, sha: &str) -> Optio
     })
 }
 
-/// At most this many findings in an error message; the summary has all.
+/// At most this many findings in an error message; the summary has more.
 pub const MESSAGE_FINDINGS: usize = 10;
+/// At most this many findings in the job summary (it holds 1 MiB).
+pub const SUMMARY_FINDINGS: usize = 1_000;
 
 fn prs(list: &[u64]) -> String {
     list.iter()
@@ -308,10 +310,16 @@ pub fn markdown(env: &str, group: &[u64], v: &Verdict) -> String {
         out.push_str("Changes that no pull request's review had are planned.\n");
     }
     out.push('\n');
-    for f in findings {
+    for f in findings.iter().take(SUMMARY_FINDINGS) {
         out.push_str(&format!(
             "- {}\n",
             sentence(f, &crate::markdown::code(&f.address))
+        ));
+    }
+    if findings.len() > SUMMARY_FINDINGS {
+        out.push_str(&format!(
+            "- … and {} more.\n",
+            findings.len() - SUMMARY_FINDINGS
         ));
     }
     if !unexplained.is_empty() {
@@ -446,5 +454,33 @@ mod tests {
         // No review: only an empty plan passes.
         assert_eq!(judge("e", &[], &[]), Verdict::Same);
         assert!(matches!(judge("e", &b, &[]), Verdict::Differs { .. }));
+    }
+
+    #[test]
+    fn a_hostile_address_stays_on_its_line_and_in_its_code_span() {
+        let evil = "aws_x.y[\"`\n::error::owned\n</details>@team\"]";
+        let v = judge(
+            "h2",
+            &[c(evil, "create", '1')],
+            &[r(7, "h", Some(Vec::new()))],
+        );
+        let text = message(&v);
+        assert!(!text.contains('\n'), "{text}");
+        let md = markdown("staging", &[7], &v);
+        let items: Vec<&str> = md.lines().filter(|l| l.starts_with("- ")).collect();
+        assert_eq!(items.len(), 1, "{md}");
+        // In one code span (where HTML is text), and no mention.
+        assert!(
+            items[0].starts_with("- ``aws_x.y[\"` ::error::owned </details>"),
+            "{md}"
+        );
+        assert!(!md.contains("\n::error::") && !md.contains("@team"), "{md}");
+        // Many findings: the message names ten, the summary at most its cap.
+        let many: Vec<ChangeDigest> = (0..1_200)
+            .map(|i| c(&format!("t.r{i:04}"), "create", '1'))
+            .collect();
+        let v = judge("h2", &many, &[r(7, "h", Some(Vec::new()))]);
+        assert!(message(&v).contains("and 1190 more"));
+        assert!(markdown("staging", &[7], &v).contains("- … and 200 more."));
     }
 }
