@@ -220,7 +220,8 @@ pub const MESSAGE_FINDINGS: usize = 10;
 /// At most this many findings in the job summary (it holds 1 MiB).
 pub const SUMMARY_FINDINGS: usize = 1_000;
 
-fn prs(list: &[u64]) -> String {
+/// Pull request numbers as a person reads them: `#7, #8`.
+pub fn prs(list: &[u64]) -> String {
     list.iter()
         .map(|n| format!("#{n}"))
         .collect::<Vec<_>>()

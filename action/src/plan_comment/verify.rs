@@ -218,22 +218,15 @@ pub async fn run(
         }),
         _ => Err(PlanCommentError::GroupChanged {
             env: opts.env.clone(),
-            group: numbers(&group),
+            group: review::prs(&group),
             differing: match verdict.differing().as_slice() {
                 [] => "it has changes no pull request's review had".to_string(),
                 [one] => format!("the plan of #{one} differs"),
-                prs => format!("the plans of {} differ", numbers(prs)),
+                prs => format!("the plans of {} differ", review::prs(prs)),
             },
             differences,
         }),
     }
-}
-
-fn numbers(prs: &[u64]) -> String {
-    prs.iter()
-        .map(|n| format!("#{n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The believed plan comment for the marker on one pull request, with its

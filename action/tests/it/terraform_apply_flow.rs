@@ -167,15 +167,24 @@ fn push_event(dir: &Path, after: &str) -> PathBuf {
     path
 }
 
-/// The merge queue's event for a group ending with pull request `pr`.
-fn merge_group_event(dir: &Path, pr: u64) -> PathBuf {
+/// The merge queue's event for a group ending with pull request `pr`,
+/// built on `base` (`None`: the vendored example's commits).
+fn merge_group_event(dir: &Path, pr: u64, base: Option<(&str, &str)>) -> PathBuf {
     let examples = crate::support::root().join("action/tests/data/webhooks/merge_group.json");
     let all: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(examples).unwrap()).unwrap();
     let mut event = all[0].clone();
-    event["merge_group"]["head_ref"] =
-        format!("refs/heads/gh-readonly-queue/main/pr-{pr}-{SHA}").into();
-    let path = dir.join(format!("merge_group-{pr}.json"));
+    let group = &mut event["merge_group"];
+    let on = match base {
+        Some((base, head)) => {
+            group["base_sha"] = base.into();
+            group["head_sha"] = head.into();
+            base
+        }
+        None => SHA,
+    };
+    group["head_ref"] = format!("refs/heads/gh-readonly-queue/main/pr-{pr}-{on}").into();
+    let path = dir.join(format!("merge_group-{pr}-{on}.json"));
     std::fs::write(&path, event.to_string()).unwrap();
     path
 }
@@ -317,7 +326,7 @@ async fn review_merge_apply_stale_and_failing() {
 
     // PR 8's reviewed plan read `keep` as v0; PR 7's apply made it v1.
     let stale = tf.plan(MERGED_7_8, "main-8");
-    let event = merge_group_event(dir, 8);
+    let event = merge_group_event(dir, 8, None);
     let queued = ferry_on(
         &gh,
         dir,
@@ -495,21 +504,6 @@ resource "terraform_data" "a" { input = "a" }
 resource "terraform_data" "b" { input = "b2" }
 "#;
 
-/// The merge queue's event for PR 12's entry, built on `base`.
-fn queued_12(dir: &Path, base: &str) -> PathBuf {
-    let examples = crate::support::root().join("action/tests/data/webhooks/merge_group.json");
-    let all: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(examples).unwrap()).unwrap();
-    let mut event = all[0].clone();
-    let group = &mut event["merge_group"];
-    group["base_sha"] = base.into();
-    group["head_sha"] = G12.into();
-    group["head_ref"] = format!("refs/heads/gh-readonly-queue/main/pr-12-{base}").into();
-    let path = dir.join(format!("merge_group-12-{base}.json"));
-    std::fs::write(&path, event.to_string()).unwrap();
-    path
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_queue_batch_of_two_is_applied_only_as_reviewed_together() {
     let gh = GitHubState::start(REPO).await;
@@ -541,7 +535,7 @@ async fn a_queue_batch_of_two_is_applied_only_as_reviewed_together() {
     gh.set_refs(&[(&pr11_ref, G11), (&pr12_ref, G12)]);
     gh.set_parent(G12, G11);
     gh.set_parent(G11, MAIN_TIP);
-    let event = queued_12(dir, G11);
+    let event = merge_group_event(dir, 12, Some((G11, G12)));
     let in_queue = [
         ("GITHUB_EVENT_NAME", "merge_group"),
         ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
@@ -562,7 +556,7 @@ async fn a_queue_batch_of_two_is_applied_only_as_reviewed_together() {
     // The same group with `base_sha` read as the base branch's tip: the
     // batch is found from the queue's branches and the commits' parents,
     // not from `base_sha`.
-    let tip_based = queued_12(dir, MAIN_TIP);
+    let tip_based = merge_group_event(dir, 12, Some((MAIN_TIP, G12)));
     let ok = verify(
         &batch,
         &[
