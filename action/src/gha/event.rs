@@ -62,6 +62,8 @@ pub struct Push {
     pub deleted: bool,
     /// The repository's default branch.
     pub default_branch: Option<String>,
+    /// The ids of the commits pushed (`commits[].id`), as GitHub lists them.
+    pub commits: Vec<String>,
 }
 
 impl Push {
@@ -170,6 +172,28 @@ fn invalid(event: &str, path: &str, value: &str, expected: &'static str) -> Even
         field: path.into(),
         value: crate::text::quote(value),
         expected,
+    }
+}
+
+/// An error about `commits[i]`'s field, named with its index.
+fn at_index(e: EventError, i: usize) -> EventError {
+    match e {
+        EventError::Invalid {
+            event,
+            field,
+            value,
+            expected,
+        } => EventError::Invalid {
+            event,
+            field: format!("commits[{i}].{field}"),
+            value,
+            expected,
+        },
+        EventError::Missing { event, field } => EventError::Missing {
+            event,
+            field: field.replacen('`', &format!("`commits[{i}]."), 1),
+        },
+        other => other,
     }
 }
 
@@ -291,6 +315,14 @@ pub fn parse(name: &str, payload: &Value) -> Result<Event, EventError> {
             default_branch: match optional_ref(payload, name, "repository.default_branch")? {
                 Some(branch) => Some(branch),
                 None => optional_ref(payload, name, "repository.master_branch")?,
+            },
+            commits: match payload.get("commits") {
+                Some(Value::Array(list)) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| commit(c, name, "id").map_err(|e| at_index(e, i)))
+                    .collect::<Result<_, _>>()?,
+                _ => Vec::new(),
             },
         })),
         "workflow_dispatch" => {

@@ -58,8 +58,24 @@ fn every_push_example_parses() {
         if push.git_ref.starts_with("refs/heads/") {
             assert!(push.branch().is_some());
         }
+        let ids: Vec<&str> = payload["commits"]
+            .as_array()
+            .map(|cs| cs.iter().filter_map(|c| c["id"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(push.commits, ids);
     }
     assert!(saw_new_branch, "the examples include a branch creation");
+}
+
+#[test]
+fn a_pushed_commit_that_is_not_a_commit_id_is_refused_by_its_index() {
+    let mut payload = examples("push")[0].clone();
+    payload["commits"] = serde_json::json!([{"id": "a".repeat(40)}, {"id": "--output=/tmp/x"}]);
+    let err = event::parse("push", &payload).unwrap_err().to_string();
+    assert!(err.contains("commits[1].id"), "{err}");
+    payload["commits"] = serde_json::json!([{"message": "no id"}]);
+    let err = event::parse("push", &payload).unwrap_err().to_string();
+    assert!(err.contains("`commits[0].id`"), "{err}");
 }
 
 #[test]

@@ -417,6 +417,67 @@ impl GitHub {
         numbers.dedup();
         Ok(numbers)
     }
+
+    /// The merge queue's branches for `base` (`refs/heads/gh-readonly-queue/<base>/pr-<N>-<sha>`),
+    /// each with the commit it points at: the queue's entries, which only
+    /// GitHub creates.
+    pub async fn queue_refs(&self, base: &str) -> Result<Vec<(String, String)>, GitHubError> {
+        // The ref is one path parameter, its slashes encoded (as Octokit
+        // sends it; GitHub decodes them).
+        let url = format!(
+            "/repos/{}/{}/git/matching-refs/{}?per_page=100",
+            self.repo.owner,
+            self.repo.name,
+            encode(&format!("heads/gh-readonly-queue/{base}/pr-"))
+        );
+        let refs: Vec<ApiRef> = self.list(url, QUEUE_REFS_MAX).await?;
+        Ok(refs
+            .into_iter()
+            .filter_map(|r| r.object.sha.map(|sha| (r.r#ref, sha)))
+            .collect())
+    }
+}
+
+impl GitHub {
+    /// The first parent of commit `sha` (`None` for a root commit).
+    pub async fn first_parent(&self, sha: &str) -> Result<Option<String>, GitHubError> {
+        let url = format!(
+            "/repos/{}/{}/git/commits/{}",
+            self.repo.owner,
+            self.repo.name,
+            encode(sha)
+        );
+        let page: Page<ApiParents> = self.get(&url).await?;
+        Ok(page.body.parents.into_iter().next().map(|p| p.sha))
+    }
+}
+
+#[derive(Deserialize)]
+struct ApiParents {
+    #[serde(default)]
+    parents: Vec<ApiParent>,
+}
+
+#[derive(Deserialize)]
+struct ApiParent {
+    sha: String,
+}
+
+/// At most this many queue entries are read (GitHub's merge queue builds
+/// groups of at most 100).
+const QUEUE_REFS_MAX: usize = 1000;
+
+#[derive(Deserialize)]
+struct ApiRef {
+    #[serde(rename = "ref")]
+    r#ref: String,
+    object: ApiRefObject,
+}
+
+#[derive(Deserialize)]
+struct ApiRefObject {
+    #[serde(default)]
+    sha: Option<String>,
 }
 
 /// One deployment of an environment's history, as `ferry metrics` reads it.

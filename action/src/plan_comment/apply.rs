@@ -370,19 +370,20 @@ pub async fn run(
                 source,
             })?;
     }
-    let pr = super::verify::pull_request(ctx, opts.plan.pr).await?;
-    match (opts.plan.dry_run || !ctx.in_actions, pr) {
-        (false, Some(pr)) => {
+    // Every pull request applied together (a merge-queue batch lands as one
+    // push) gets the outcome in its plan comment.
+    let prs = super::verify::pull_requests(ctx, opts.plan.pr).await?;
+    if opts.plan.dry_run || !ctx.in_actions || prs.is_empty() {
+        if !opts.plan.dry_run {
+            reporter
+                .info("plan-applied: no pull request (pass --pr N): printing the outcome instead of posting it")
+                .map_err(io)?;
+        }
+        reporter.print(&section).map_err(io)?;
+    } else {
+        for pr in prs {
             let note = post(ctx, &opts.plan, pr, &section).await?;
             reporter.info(&note).map_err(io)?;
-        }
-        _ => {
-            if !opts.plan.dry_run {
-                reporter
-                    .info("plan-applied: no pull request (pass --pr N): printing the outcome instead of posting it")
-                    .map_err(io)?;
-            }
-            reporter.print(&section).map_err(io)?;
         }
     }
     if !outcome.succeeded() {
@@ -458,9 +459,12 @@ async fn post(
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs());
-                    marker::restamp(
+                    marker::stamp(
                         &with_section(old, section),
-                        &marker::stamped(&meta.hash, now, opts.key.as_ref(), &scope),
+                        &meta.hash,
+                        now,
+                        opts.key.as_ref(),
+                        &scope,
                     )
                 }
                 Err(_) => with_section(old, section),

@@ -144,13 +144,27 @@ pub enum PlanCommentError {
     Github(#[from] crate::github::GitHubError),
     /// `plan-verify`: the plan differs from the reviewed one.
     #[error(
-        "the plan for `{env}` differs from the one reviewed on pull request #{pr} (reviewed {reviewed}, now {current}); re-run the plan on the pull request and review it again"
+        "the plan for `{env}` differs from the one reviewed on pull request #{pr} (reviewed {reviewed}, now {current}){}; re-run the plan on the pull request and review it again",
+        colon(.differences)
     )]
     PlanChanged {
         env: String,
         pr: u64,
         reviewed: String,
         current: String,
+        /// What differs, address and action (see [`super::review::message`]).
+        differences: String,
+    },
+    /// `plan-verify`: a group applied together (a merge-queue batch) plans
+    /// something other than what its pull requests were reviewed for.
+    #[error(
+        "the plan for `{env}` differs from what pull requests {group} were reviewed for together; {differing}: {differences}; re-run the plan on those pull requests (or take them out of the group) and review them again"
+    )]
+    GroupChanged {
+        env: String,
+        group: String,
+        differing: String,
+        differences: String,
     },
     /// `plan-verify`: no reviewed comment to compare with.
     #[error(
@@ -180,6 +194,15 @@ pub enum PlanCommentError {
     /// `plan-verify` without the key cannot verify this plan.
     #[error("{0}")]
     NeedsKey(String),
+}
+
+/// `: text`, or nothing for no text.
+fn colon(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
 }
 
 /// Removes quoted values from a serde_json message (`invalid type: string "x"`),

@@ -22,6 +22,7 @@ pub mod model;
 pub mod post;
 pub mod redact;
 pub mod render;
+pub mod review;
 pub mod verify;
 pub mod view;
 
@@ -87,7 +88,8 @@ pub struct Options {
     /// Pull request number, overriding the event's.
     pub pr: Option<u64>,
     /// The `plan-key` repository secret: keys the published digest and
-    /// signs the comment's metadata (see [`marker::plan_hash`]).
+    /// signs the comment's metadata (see [`marker::plan_hash`]) and keys the
+    /// change digests ([`marker::ChangeDigest`]).
     pub key: Option<crate::gha::Secret>,
     /// Another environment's plan (its name and file), compared with this
     /// one in the comment ([`compare`]).
@@ -113,7 +115,16 @@ pub struct Prepared {
     pub marker: String,
     /// Hash of the planned changes.
     pub hash: String,
+    /// The hidden block of change digests ([`marker::changes_block`]) put
+    /// under the metadata line when the comment is written; `None` when the
+    /// plan has more changes than [`CHANGES_MAX_BYTES`] can record (then a
+    /// refusal can only say that the plan differs, not where).
+    pub changes: Option<String>,
 }
+
+/// The most the change-digest block may take of a comment (about 350
+/// changes with long addresses); the rest of the comment shrinks by it.
+pub const CHANGES_MAX_BYTES: usize = 20_000;
 
 /// Renders a parsed plan: comment, summary, counts, marker and hash.
 ///
@@ -130,7 +141,15 @@ pub fn prepare(
         opts.root_module.as_deref(),
         opts.workspace.as_deref(),
     )?;
-    let hash = marker::plan_hash(&plan, opts.key.as_ref());
+    let (hash, digests) = marker::digests(&plan, opts.key.as_ref());
+    let changes = Some(marker::changes_block(&digests)).filter(|b| b.len() <= CHANGES_MAX_BYTES);
+    drop(digests);
+    // The block is ASCII: as many characters as bytes, and a line break.
+    let reserved = changes.as_ref().map_or(0, |b| b.len() + 1);
+    let comment_limits = Limits {
+        chars: Limits::COMMENT.chars - reserved,
+        bytes: Limits::COMMENT.bytes - reserved,
+    };
     let template = match &opts.template {
         Some(path) => Some((path.display().to_string(), read_text(path)?)),
         None => None,
@@ -145,6 +164,7 @@ pub fn prepare(
         // Stamped with the write time (and signed) when it is posted.
         metadata: marker::metadata(&marker::Meta {
             hash: hash.clone(),
+            changes: None,
             written: None,
             sig: None,
         }),
@@ -162,7 +182,7 @@ pub fn prepare(
     view.is_summary = false;
     view.full_report_url = full_report_url;
     view.summary_complete = !summary_shortened;
-    let (comment, _) = renderer.render_within(&view, &redactor, Limits::COMMENT, true)?;
+    let (comment, _) = renderer.render_within(&view, &redactor, comment_limits, true)?;
     let fallback = redactor.redact(&render::minimal(
         &view,
         &format!(
@@ -182,6 +202,7 @@ pub fn prepare(
         has_destroy: view.has_destroy,
         marker,
         hash,
+        changes,
     })
 }
 
@@ -215,11 +236,12 @@ pub async fn run(
     };
     let mut prepared = prepare(plan, opts, ctx.run_url.as_deref())?;
     if let Some(section) = comparison {
+        let reserved = prepared.changes.as_ref().map_or(0, |b| b.len() + 1);
         prepared.comment = compare::with_section(
             &prepared.comment,
             &section,
-            crate::markdown::COMMENT_MAX_CHARS,
-            crate::markdown::COMMENT_MAX_BYTES,
+            crate::markdown::COMMENT_MAX_CHARS - reserved,
+            crate::markdown::COMMENT_MAX_BYTES - reserved,
         );
         prepared.summary = compare::with_section(
             &prepared.summary,

@@ -132,8 +132,9 @@ pub async fn publish_with(
     Ok(notes)
 }
 
-/// Creates or edits Ferry's comment with its metadata stamped with the
-/// write time (and signed with the key) just before the write. A comment
+/// Creates or edits Ferry's comment, with the change digests under its
+/// metadata line and the metadata stamped with the write time (and signed
+/// with the key) just before the write. A comment
 /// that already says the same, and is still believable as Ferry's own
 /// write, is left as it is.
 async fn upsert_stamped(
@@ -148,10 +149,14 @@ async fn upsert_stamped(
         issue.number,
         &p.marker,
     );
+    let body = match &p.changes {
+        Some(block) => marker::with_changes(body, block),
+        None => body.to_string(),
+    };
     let existing = comments.find(&p.marker).await?;
     if let Some(c) = &existing
         && let Some(old) = c.body.as_deref()
-        && marker::without_meta(old) == marker::without_meta(body)
+        && marker::without_meta(old) == marker::without_meta(&body)
         && marker::untrusted_reason(
             old,
             c.updated_at.as_deref().and_then(crate::time::parse_time),
@@ -165,10 +170,7 @@ async fn upsert_stamped(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let body = marker::restamp(
-        body,
-        &marker::stamped(&p.hash, now, opts.key.as_ref(), &scope),
-    );
+    let body = marker::stamp(&body, &p.hash, now, opts.key.as_ref(), &scope);
     Ok(match existing {
         Some(c) => Upserted::Updated(comments.update(c.id, &body).await?),
         None => Upserted::Created(comments.create(&body).await?),

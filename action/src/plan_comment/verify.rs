@@ -1,13 +1,16 @@
 //! `ferry plan-verify`: refuse to apply a plan other than the reviewed one.
 //!
 //! The reviewed comment holds the hash of the planned changes in its hidden
-//! metadata; the plan about to be applied is hashed the same way.
+//! metadata, and one digest per change under it; the plan about to be
+//! applied is hashed the same way, and judged by [`review`].
 
 use super::Options;
 use super::error::PlanCommentError;
 use super::load::load_plan;
 use super::marker;
-use crate::gha::Context;
+use super::redact::Redactor;
+use super::review::{self, Reviewed, Verdict};
+use crate::gha::{Context, Reporter};
 use crate::github::comments::{Comments, IssueRef};
 use crate::github::retry::RetryPolicy;
 
@@ -21,57 +24,113 @@ pub fn check(env: &str, pr: u64, reviewed: &str, current: &str) -> Result<(), Pl
             pr,
             reviewed: reviewed.to_string(),
             current: current.to_string(),
+            differences: String::new(),
         })
     }
 }
 
-/// The pull request whose reviewed plan applies to this run: `--pr`; the
-/// `pull_request` event's; in the merge queue, the one the group ends with
-/// (from the queue's branch, `gh-readonly-queue/<base>/pr-<N>-<sha>`); on a
-/// push (after merge), the one pull request GitHub associates with the
-/// pushed commit. `None` when the run has none; an error when a push's
-/// commit belongs to several (say which with `--pr`).
-pub async fn pull_request(
+/// At most this many commits of a push are looked up (one request each).
+pub const PUSH_COMMITS_MAX: usize = 250;
+
+/// The most entries a group is walked back through (GitHub's merge queue
+/// builds groups of at most 100).
+const QUEUE_GROUP_MAX: usize = 100;
+
+/// The pull requests of a merge-queue group, oldest first: the one the
+/// group ends with (from its branch) and each entry queued ahead of it in
+/// the group, found by walking the group's head back by first parents
+/// while a queue branch points at the commit ([`review::queue_entry_at`]).
+async fn queue_batch(
+    gh: &crate::github::GitHub,
+    group: &crate::gha::event::MergeGroup,
+) -> Result<Vec<u64>, PlanCommentError> {
+    let Some(last) = group.pull_request() else {
+        return Ok(Vec::new());
+    };
+    let refs = gh.queue_refs(group.base_branch()).await?;
+    let mut prs = vec![last];
+    if refs.len() < 2 {
+        return Ok(prs);
+    }
+    let mut at = group.head_sha.clone();
+    while prs.len() < QUEUE_GROUP_MAX {
+        let Some(parent) = gh.first_parent(&at).await? else {
+            break;
+        };
+        match review::queue_entry_at(&refs, group.base_branch(), &parent) {
+            Some(pr) if !prs.contains(&pr) => prs.push(pr),
+            _ => break,
+        }
+        at = parent;
+    }
+    prs.reverse();
+    Ok(prs)
+}
+
+/// The pull requests whose reviewed plans apply to this run, applied
+/// together: `--pr`; the `pull_request` event's; in the merge queue, the
+/// one the group ends with and those queued ahead of it in the group
+/// ([`queue_batch`]); on a push (after merge), every pull request
+/// GitHub associates with a pushed commit (a merge-queue batch lands as
+/// one push). Empty when the run has none.
+pub async fn pull_requests(
     ctx: &Context,
     given: Option<u64>,
-) -> Result<Option<u64>, PlanCommentError> {
+) -> Result<Vec<u64>, PlanCommentError> {
     if let Some(pr) = given.or(ctx.pull_request()) {
-        return Ok(Some(pr));
+        return Ok(vec![pr]);
     }
+    let Some(gh) = crate::github::GitHub::from_context(ctx) else {
+        return Ok(match &ctx.event {
+            crate::gha::Event::MergeGroup(group) => group.pull_request().into_iter().collect(),
+            _ => Vec::new(),
+        });
+    };
     match &ctx.event {
-        crate::gha::Event::MergeGroup(group) => Ok(group.pull_request()),
-        crate::gha::Event::Push(push) => {
-            let Some(gh) = crate::github::GitHub::from_context(ctx) else {
-                return Ok(None);
-            };
-            let pulls = gh.pulls_for_commit(&push.after).await?;
-            match pulls.as_slice() {
-                [] => Ok(None),
-                [one] => Ok(Some(*one)),
-                many => Err(PlanCommentError::Config(format!(
-                    "the pushed commit {} belongs to pull requests {}: pass --pr N (the `pr` input) to say whose reviewed plan to apply",
-                    crate::git::short_rev(&push.after),
-                    many.iter()
-                        .map(|n| format!("#{n}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))),
+        crate::gha::Event::MergeGroup(group) => {
+            if group.pull_request().is_none() {
+                return Ok(Vec::new());
             }
+            queue_batch(&gh, group).await
         }
-        _ => Ok(None),
+        crate::gha::Event::Push(push) => {
+            let mut commits: Vec<&str> = vec![push.after.as_str()];
+            commits.extend(push.commits.iter().map(String::as_str));
+            commits.dedup();
+            if commits.len() > PUSH_COMMITS_MAX {
+                return Err(PlanCommentError::Config(format!(
+                    "the push has more than {PUSH_COMMITS_MAX} commits: pass --pr N (the `pr` input) to say whose reviewed plan to apply"
+                )));
+            }
+            let mut prs: Vec<u64> = Vec::new();
+            for sha in commits {
+                for pr in gh.pulls_for_commit(sha).await? {
+                    if !prs.contains(&pr) {
+                        prs.push(pr);
+                    }
+                }
+            }
+            prs.sort_unstable();
+            Ok(prs)
+        }
+        _ => Ok(Vec::new()),
     }
 }
 
-/// Loads the plan, finds the reviewed comment on the pull request and compares.
-/// `expected` skips the API and compares with a given hash.
+/// Loads the plan, finds the reviewed comments of the pull requests applied
+/// with it, and judges it ([`review::judge`]). `expected` skips the API and
+/// compares with a given hash. A refusal names what differs (address and
+/// action) in the error and the job summary.
 ///
-/// The reviewed comment is believed only when a trusted author wrote it
+/// A reviewed comment is believed only when a trusted author wrote it
 /// ([`Comments::find`]), its metadata carries Ferry's write time (signed
-/// with the key, when there is one), and it was not edited after that write.
+/// with the key, when there is one) and its change digests are whole, and
+/// it was not edited after that write.
 pub async fn run(
     ctx: &Context,
     opts: &Options,
     expected: Option<&str>,
+    reporter: &mut Reporter,
 ) -> Result<String, PlanCommentError> {
     let plan = load_plan(&opts.plan, &opts.terraform)?;
     let key = opts.key.as_ref();
@@ -90,52 +149,113 @@ pub async fn run(
             opts.env
         )));
     }
-    let current = marker::plan_hash(&plan, key);
+    let (current, changes) = marker::digests(&plan, key);
+    let redactor = Redactor::new(&plan, &opts.redact)?;
     drop(plan);
     if let Some(expected) = expected {
         let pr = opts.pr.or(ctx.pull_request()).unwrap_or(0);
         check(&opts.env, pr, expected, &current)?;
         return Ok(current);
     }
-    let pr = pull_request(ctx, opts.pr).await?.unwrap_or(0);
-    if pr == 0 {
+    let group = pull_requests(ctx, opts.pr).await?;
+    let Some(&last) = group.last() else {
         return Err(PlanCommentError::Config(
             "plan-verify needs the pull request: pass --pr N (or --expected-hash)".to_string(),
         ));
-    }
+    };
     let repo = ctx.repository.clone().ok_or_else(|| {
         PlanCommentError::Config("GITHUB_REPOSITORY is not set (expected owner/repo)".to_string())
     })?;
     let crab = crate::github::client(&ctx.api_url, ctx.token.as_ref())?;
-    let issue = IssueRef {
-        owner: repo.owner,
-        repo: repo.name,
-        number: pr,
-    };
     let mark = marker::marker(
         &opts.env,
         opts.root_module.as_deref(),
         opts.workspace.as_deref(),
     )?;
-    let found = match Comments::new(&crab, &issue, RetryPolicy::default(), &ctx.trusted_authors)
-        .find(&mark)
-        .await?
-    {
-        Some(found) => found,
-        // A pull request that did not touch the Terraform has no plan
-        // comment (the plan jobs did not run), and at the merge commit its
-        // plan is empty: nothing to apply, nothing to have reviewed.
-        None if empty => return Ok(current),
-        None => {
-            return Err(PlanCommentError::NoReviewedPlan {
-                env: opts.env.clone(),
-                pr,
-            });
+    let mut reviewed: Vec<Reviewed> = Vec::new();
+    for &pr in &group {
+        let issue = IssueRef {
+            owner: repo.owner.clone(),
+            repo: repo.name.clone(),
+            number: pr,
+        };
+        if let Some(r) = reviewed_on(&crab, ctx, opts, &issue, &mark).await? {
+            reviewed.push(r);
         }
+    }
+    // Pull requests that did not touch the Terraform have no plan comment
+    // (the plan jobs did not run), and at the merge commit their plan is
+    // empty: nothing to apply, nothing to have reviewed.
+    if reviewed.is_empty() {
+        return if empty {
+            Ok(current)
+        } else {
+            Err(PlanCommentError::NoReviewedPlan {
+                env: opts.env.clone(),
+                pr: last,
+            })
+        };
+    }
+    let verdict = review::judge(&current, &changes, &reviewed);
+    if verdict == Verdict::Same {
+        return Ok(current);
+    }
+    let summary = redactor.redact(&review::markdown(&opts.env, &group, &verdict));
+    reporter
+        .summary_to_file(&format!("{summary}\n"))
+        .map_err(|source| PlanCommentError::Io {
+            path: ctx.summary_file.clone().unwrap_or_default(),
+            source,
+        })?;
+    let differences = redactor.redact(&review::message(&verdict));
+    match (group.as_slice(), reviewed.as_slice()) {
+        ([_], [one]) => Err(PlanCommentError::PlanChanged {
+            env: opts.env.clone(),
+            pr: one.pr,
+            reviewed: one.hash.clone(),
+            current,
+            differences,
+        }),
+        _ => Err(PlanCommentError::GroupChanged {
+            env: opts.env.clone(),
+            group: review::prs(&group),
+            differing: match verdict.differing().as_slice() {
+                [] => "it has changes no pull request's review had".to_string(),
+                [one] => format!("the plan of #{one} differs"),
+                prs => format!("the plans of {} differ", review::prs(prs)),
+            },
+            differences,
+        }),
+    }
+}
+
+/// The believed plan comment for the marker on one pull request, with its
+/// digest and change digests; `None` when it has none.
+async fn reviewed_on(
+    crab: &octocrab::Octocrab,
+    ctx: &Context,
+    opts: &Options,
+    issue: &IssueRef,
+    mark: &str,
+) -> Result<Option<Reviewed>, PlanCommentError> {
+    let key = opts.key.as_ref();
+    let pr = issue.number;
+    let Some(found) = Comments::new(crab, issue, RetryPolicy::default(), &ctx.trusted_authors)
+        .find(mark)
+        .await?
+    else {
+        return Ok(None);
     };
-    let scope = marker::scope(&format!("{}/{}", issue.owner, issue.repo), pr, &mark);
+    let scope = marker::scope(&format!("{}/{}", issue.owner, issue.repo), pr, mark);
+    let body = found.body.as_deref().unwrap_or_default();
+    let untrusted = |why: String| PlanCommentError::UntrustedReview {
+        env: opts.env.clone(),
+        pr,
+        id: found.id,
+        why,
+    };
     let meta = marker::untrusted_reason(
-        found.body.as_deref().unwrap_or_default(),
+        body,
         found
             .updated_at
             .as_deref()
@@ -143,12 +263,7 @@ pub async fn run(
         key,
         &scope,
     )
-    .map_err(|why| PlanCommentError::UntrustedReview {
-        env: opts.env.clone(),
-        pr,
-        id: found.id,
-        why,
-    })?;
+    .map_err(untrusted)?;
     let keyed = meta.hash.starts_with(marker::KEYED_PREFIX);
     if keyed != key.is_some() {
         return Err(PlanCommentError::NeedsKey(if keyed {
@@ -157,6 +272,10 @@ pub async fn run(
             "the reviewed plan comment was written without `plan-key`: give plan-comment the same `plan-key` as plan-verify and run it again".to_string()
         }));
     }
-    check(&opts.env, pr, &meta.hash, &current)?;
-    Ok(current)
+    let changes = marker::changes_in(body).map_err(untrusted)?;
+    Ok(Some(Reviewed {
+        pr,
+        hash: meta.hash,
+        changes,
+    }))
 }

@@ -348,6 +348,7 @@ fn prepared(has_changes: bool, has_destroy: bool) -> Prepared {
         has_destroy,
         marker: MARKER.to_string(),
         hash: "sha256:0".into(),
+        changes: None,
     }
 }
 
@@ -452,16 +453,17 @@ async fn plan_verify_reads_the_hash_from_the_reviewed_comment() {
         &|_| Ok(event.to_string()),
     )
     .unwrap();
-    let hash = verify::run(&gh, &opts, None).await.unwrap();
+    let mut reporter = ferry::gha::Reporter::from_context(&gh);
+    let hash = verify::run(&gh, &opts, None, &mut reporter).await.unwrap();
     assert_eq!(hash, prepared.hash);
     std::fs::write(&plan_path, plan("c")).unwrap();
-    match verify::run(&gh, &opts, None).await {
+    match verify::run(&gh, &opts, None, &mut reporter).await {
         Err(PlanCommentError::PlanChanged { pr: 7, .. }) => {}
         other => panic!("expected PlanChanged, got {other:?}"),
     }
     let mut prod = options("prod", &plan_path);
     prod.pr = Some(7);
-    match verify::run(&gh, &prod, None).await {
+    match verify::run(&gh, &prod, None, &mut reporter).await {
         Err(PlanCommentError::NoReviewedPlan { .. }) => {}
         other => panic!("expected NoReviewedPlan, got {other:?}"),
     }

@@ -14,7 +14,15 @@
 //! - a third whose apply fails: the comment says which resource failed and
 //!   Terraform's error, and the command fails;
 //! - a pull request that did not touch the Terraform (no plan comment, an
-//!   empty plan) verifies.
+//!   empty plan) verifies;
+//! - a merge-queue batch of two pull requests: verified in the queue only
+//!   as the union of their two reviews, refused naming the pull request
+//!   whose plan differs, and after merge (one push, two pull requests)
+//!   applied with the outcome on both comments.
+//!
+//! The merge queue's branches (`git/matching-refs`) and the commit → pull
+//! request mapping are state, which Prism cannot hold: the stand-in holds
+//! them, and Prism checks every request afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -159,15 +167,24 @@ fn push_event(dir: &Path, after: &str) -> PathBuf {
     path
 }
 
-/// The merge queue's event for a group ending with pull request `pr`.
-fn merge_group_event(dir: &Path, pr: u64) -> PathBuf {
+/// The merge queue's event for a group ending with pull request `pr`,
+/// built on `base` (`None`: the vendored example's commits).
+fn merge_group_event(dir: &Path, pr: u64, base: Option<(&str, &str)>) -> PathBuf {
     let examples = crate::support::root().join("action/tests/data/webhooks/merge_group.json");
     let all: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(examples).unwrap()).unwrap();
     let mut event = all[0].clone();
-    event["merge_group"]["head_ref"] =
-        format!("refs/heads/gh-readonly-queue/main/pr-{pr}-{SHA}").into();
-    let path = dir.join(format!("merge_group-{pr}.json"));
+    let group = &mut event["merge_group"];
+    let on = match base {
+        Some((base, head)) => {
+            group["base_sha"] = base.into();
+            group["head_sha"] = head.into();
+            base
+        }
+        None => SHA,
+    };
+    group["head_ref"] = format!("refs/heads/gh-readonly-queue/main/pr-{pr}-{on}").into();
+    let path = dir.join(format!("merge_group-{pr}-{on}.json"));
     std::fs::write(&path, event.to_string()).unwrap();
     path
 }
@@ -309,7 +326,7 @@ async fn review_merge_apply_stale_and_failing() {
 
     // PR 8's reviewed plan read `keep` as v0; PR 7's apply made it v1.
     let stale = tf.plan(MERGED_7_8, "main-8");
-    let event = merge_group_event(dir, 8);
+    let event = merge_group_event(dir, 8, None);
     let queued = ferry_on(
         &gh,
         dir,
@@ -328,6 +345,27 @@ async fn review_merge_apply_stale_and_failing() {
     assert!(
         said.contains("re-run the plan on the pull request"),
         "{said}"
+    );
+    // What differs, against the reviewed plan: the resource that reads
+    // `keep` was reviewed reading v0; never the values.
+    assert!(
+        said.contains("`terraform_data.reader` (create) differs from its review (create on #8)"),
+        "{said}"
+    );
+    assert!(!said.contains("v0") && !said.contains("v1"), "{said}");
+    assert!(
+        queued
+            .summary
+            .contains("### ❌ The plan for `staging` is not the reviewed one"),
+        "{}",
+        queued.summary
+    );
+    assert!(
+        queued
+            .summary
+            .contains("- `terraform_data.reader` (create) differs from its review (create on #8)"),
+        "{}",
+        queued.summary
     );
     let after_merge = ferry_on(
         &gh,
@@ -415,8 +453,8 @@ async fn review_merge_apply_stale_and_failing() {
     );
     assert!(body.contains("`terraform_data.fine` (create)"), "{body}");
 
-    // A pushed commit that belongs to two pull requests: which reviewed
-    // plan applies is not guessed.
+    // A pushed commit that belongs to two pull requests: both reviewed
+    // plans apply together, and 8's is not in this plan.
     let both = "7878787878787878787878787878787878787878";
     gh.set_pulls(both, &[7, 8]);
     let push = push_event(dir, both);
@@ -430,8 +468,210 @@ async fn review_merge_apply_stale_and_failing() {
         ],
     );
     assert_eq!(run.code, 1, "{run:#?}");
+    let said = everything(&run);
     assert!(
-        everything(&run).contains("belongs to pull requests #7, #8: pass --pr N"),
+        said.contains("differs from what pull requests #7, #8 were reviewed for together; the plan of #8 differs"),
+        "{said}"
+    );
+    assert!(
+        said.contains("`terraform_data.reader` is no longer planned (reviewed: create on #8)"),
+        "{said}"
+    );
+
+    assert_valid_github_api(&gh.received().await).await;
+}
+
+/// The queue's group commits (main's tip, PR 11's entry, PR 12's entry).
+const MAIN_TIP: &str = "1111111111111111111111111111111111111111";
+const G11: &str = "1212121212121212121212121212121212121212";
+const G12: &str = "1313131313131313131313131313131313131313";
+
+/// PR 11 and PR 12, both forked from the base: two resources of their own.
+const PR11: &str = r#"resource "terraform_data" "keep" { input = "v0" }
+resource "terraform_data" "a" { input = "a" }
+"#;
+const PR12: &str = r#"resource "terraform_data" "keep" { input = "v0" }
+resource "terraform_data" "b" { input = "b" }
+"#;
+/// The queue's group of both, as reviewed.
+const BATCH: &str = r#"resource "terraform_data" "keep" { input = "v0" }
+resource "terraform_data" "a" { input = "a" }
+resource "terraform_data" "b" { input = "b" }
+"#;
+/// The group once PR 12's change was resolved differently in the merge.
+const BATCH_B2: &str = r#"resource "terraform_data" "keep" { input = "v0" }
+resource "terraform_data" "a" { input = "a" }
+resource "terraform_data" "b" { input = "b2" }
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queue_batch_of_two_is_applied_only_as_reviewed_together() {
+    let gh = GitHubState::start(REPO).await;
+    let tf = Tf::new();
+    let dir = tf.path();
+    tf.plan(BASE, "base");
+    assert!(tf.apply("base").0);
+    for (pr, config) in [(11, PR11), (12, PR12)] {
+        let plan = tf.plan(config, &format!("pr{pr}"));
+        let run = ferry_on(
+            &gh,
+            dir,
+            &[
+                "plan-comment",
+                "--env",
+                "staging",
+                "--plan",
+                &plan,
+                "--pr",
+                &pr.to_string(),
+            ],
+            &[],
+        );
+        assert_eq!(run.code, 0, "{run:#?}");
+    }
+    // The queue: PR 11's entry on main's tip, PR 12's on PR 11's.
+    let pr11_ref = format!("refs/heads/gh-readonly-queue/main/pr-11-{MAIN_TIP}");
+    let pr12_ref = format!("refs/heads/gh-readonly-queue/main/pr-12-{G11}");
+    gh.set_refs(&[(&pr11_ref, G11), (&pr12_ref, G12)]);
+    gh.set_parent(G12, G11);
+    gh.set_parent(G11, MAIN_TIP);
+    let event = merge_group_event(dir, 12, Some((G11, G12)));
+    let in_queue = [
+        ("GITHUB_EVENT_NAME", "merge_group"),
+        ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+    ];
+    let verify = |plan: &str, env: &[(&str, &str)]| {
+        ferry_on(
+            &gh,
+            dir,
+            &["plan-verify", "--env", "staging", "--plan", plan],
+            env,
+        )
+    };
+
+    // The group's plan is both reviews together: accepted.
+    let batch = tf.plan(BATCH, "batch");
+    let ok = verify(&batch, &in_queue);
+    assert_eq!(ok.code, 0, "{ok:#?}");
+    // The same group with `base_sha` read as the base branch's tip: the
+    // batch is found from the queue's branches and the commits' parents,
+    // not from `base_sha`.
+    let tip_based = merge_group_event(dir, 12, Some((MAIN_TIP, G12)));
+    let ok = verify(
+        &batch,
+        &[
+            ("GITHUB_EVENT_NAME", "merge_group"),
+            ("GITHUB_EVENT_PATH", tip_based.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(ok.code, 0, "{ok:#?}");
+
+    // PR 12's resource planned otherwise than reviewed: refused, naming 12.
+    let differing = tf.plan(BATCH_B2, "batch-b2");
+    let run = verify(&differing, &in_queue);
+    assert_eq!(run.code, 1, "{run:#?}");
+    let said = everything(&run);
+    assert!(
+        said.contains("the plan for `staging` differs from what pull requests #11, #12 were reviewed for together; the plan of #12 differs"),
+        "{said}"
+    );
+    assert!(
+        said.contains("`terraform_data.b` (create) differs from its review (create on #12)"),
+        "{said}"
+    );
+    assert!(!said.contains("terraform_data.a`"), "{said}");
+    assert!(
+        run.summary.contains("Differs from the review of: #12."),
+        "{}",
+        run.summary
+    );
+
+    // PR 12 alone in the queue (PR 11's entry gone), yet the plan has PR
+    // 11's change: a change no review in the group had.
+    gh.set_refs(&[(&pr12_ref, G12)]);
+    let run = verify(&batch, &in_queue);
+    assert_eq!(run.code, 1, "{run:#?}");
+    let said = everything(&run);
+    assert!(
+        said.contains("the plan for `staging` differs from the one reviewed on pull request #12"),
+        "{said}"
+    );
+    assert!(
+        said.contains("`terraform_data.a` (create) is in no reviewed plan"),
+        "{said}"
+    );
+    gh.set_refs(&[(&pr11_ref, G11), (&pr12_ref, G12)]);
+
+    // Merged: main moves to the group's head in one push of both entries.
+    gh.set_pulls(G11, &[11]);
+    gh.set_pulls(G12, &[12]);
+    let mut push: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(push_event(dir, G12)).unwrap()).unwrap();
+    push["before"] = MAIN_TIP.into();
+    push["commits"] = serde_json::json!([{"id": G11}, {"id": G12}]);
+    let push_file = dir.join("push-batch.json");
+    std::fs::write(&push_file, push.to_string()).unwrap();
+    let on_push = [
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_EVENT_PATH", push_file.to_str().unwrap()),
+    ];
+    let merged = tf.plan(BATCH, "main-batch");
+    let run = verify(&merged, &on_push);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let (ok, log) = tf.apply("main-batch");
+    assert!(ok);
+    let applied = ferry_on(
+        &gh,
+        dir,
+        &[
+            "plan-applied",
+            "--env",
+            "staging",
+            "--plan",
+            &merged,
+            "--apply-log",
+            &log,
+        ],
+        &on_push,
+    );
+    assert_eq!(applied.code, 0, "{applied:#?}");
+    for pr in [11, 12] {
+        let body = comment_on(&gh, pr);
+        assert!(body.contains("### ✅ Applied to `staging` in "), "{body}");
+        assert!(body.contains("2 added, 0 changed, 0 destroyed."), "{body}");
+    }
+    // A forged change-digest block: the comment is no longer believed.
+    let body = comment_on(&gh, 11);
+    let id = gh
+        .comments()
+        .into_iter()
+        .find(|c| c.issue == 11)
+        .unwrap()
+        .id;
+    let block_line = body.lines().nth(3).unwrap().to_string();
+    gh.edit_comment_by(
+        crate::support::github_state::WENDY,
+        id,
+        &body.replacen(&block_line, "", 1),
+        0,
+    );
+    let run = ferry_on(
+        &gh,
+        dir,
+        &[
+            "plan-verify",
+            "--env",
+            "staging",
+            "--plan",
+            &merged,
+            "--pr",
+            "11",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        everything(&run).contains("is not trusted: its change digests do not match its metadata"),
         "{}",
         everything(&run)
     );

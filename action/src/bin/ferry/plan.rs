@@ -133,7 +133,7 @@ pub async fn verify(
     reporter: &mut Reporter,
 ) -> Outcome {
     let opts = with_key(args.into(), ctx, reporter)?;
-    let hash = plan_comment::verify::run(ctx, &opts, expected_hash.as_deref()).await?;
+    let hash = plan_comment::verify::run(ctx, &opts, expected_hash.as_deref(), reporter).await?;
     reporter
         .info(&format!(
             "plan-verify: the plan matches the reviewed one ({hash})"

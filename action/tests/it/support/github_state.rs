@@ -8,6 +8,10 @@
 //!   `ref` filters; newest first; `per_page`/`page` with a `Link` header),
 //! - `GET/POST /repos/{o}/{r}/deployments/{id}/statuses` (newest first),
 //! - `GET /repos/{o}/{r}/commits/{sha}/pulls`,
+//! - `GET /repos/{o}/{r}/git/matching-refs/{prefix}` (the merge queue's
+//!   branches, [`GitHubState::set_refs`]),
+//! - `GET /repos/{o}/{r}/git/commits/{sha}` (its first parent,
+//!   [`GitHubState::set_parent`]; 404 for another commit),
 //! - `GET/POST /repos/{o}/{r}/issues/{n}/comments`,
 //!   `PATCH /repos/{o}/{r}/issues/comments/{id}`.
 //!
@@ -186,6 +190,10 @@ struct State {
     deployments: Vec<Deployment>,
     pulls: BTreeMap<String, Vec<u64>>,
     comments: Vec<Comment>,
+    /// Branches (`refs/heads/...`) and the commits they point at.
+    refs: Vec<(String, String)>,
+    /// Commit → its first parent.
+    parents: BTreeMap<String, String>,
 }
 
 impl State {
@@ -259,6 +267,24 @@ impl GitHubState {
             .unwrap()
             .pulls
             .insert(sha.to_string(), numbers.to_vec());
+    }
+
+    /// The repository's branches besides the default one (full ref names,
+    /// `refs/heads/gh-readonly-queue/main/pr-7-<sha>`) and their commits.
+    pub fn set_refs(&self, refs: &[(&str, &str)]) {
+        self.state.lock().unwrap().refs = refs
+            .iter()
+            .map(|(r, sha)| (r.to_string(), sha.to_string()))
+            .collect();
+    }
+
+    /// Commit `sha`'s first parent is `parent`.
+    pub fn set_parent(&self, sha: &str, parent: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .parents
+            .insert(sha.to_string(), parent.to_string());
     }
 
     /// Seeds a deployment record with these statuses (oldest first), as an
@@ -594,6 +620,52 @@ impl Respond for Responder {
                 let listed = numbers
                     .iter()
                     .map(|n| json!({"number": n, "state": "open"}))
+                    .collect();
+                page(request, listed)
+            }
+            ("GET", ["git", "commits", sha]) => {
+                let Some(parent) = s.parents.get(*sha) else {
+                    return not_found();
+                };
+                let url = |kind: &str, sha: &str| {
+                    format!(
+                        "https://api.github.com/repos/{}/git/{kind}/{sha}",
+                        self.repo
+                    )
+                };
+                let person =
+                    json!({"name": "GitHub", "email": "noreply@github.com", "date": now()});
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "sha": sha,
+                    "node_id": format!("C_{sha}"),
+                    "url": url("commits", sha),
+                    "html_url": format!("https://github.com/{}/commit/{sha}", self.repo),
+                    "author": person,
+                    "committer": person,
+                    "tree": {"sha": sha, "url": url("trees", sha)},
+                    "message": "Merge pull request",
+                    "parents": [{"sha": parent, "url": url("commits", parent), "html_url": format!("https://github.com/{}/commit/{parent}", self.repo)}],
+                    "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null},
+                }))
+            }
+            ("GET", ["git", "matching-refs", prefix @ ..]) => {
+                let prefix = format!("refs/{}", prefix.join("/").replace("%2F", "/"));
+                let listed = s
+                    .refs
+                    .iter()
+                    .filter(|(r, _)| r.starts_with(&prefix))
+                    .map(|(r, sha)| {
+                        json!({
+                            "ref": r,
+                            "node_id": format!("REF_{sha}"),
+                            "url": format!("https://api.github.com/repos/{}/git/{r}", self.repo),
+                            "object": {
+                                "type": "commit",
+                                "sha": sha,
+                                "url": format!("https://api.github.com/repos/{}/git/commits/{sha}", self.repo),
+                            },
+                        })
+                    })
                     .collect();
                 page(request, listed)
             }
