@@ -11,30 +11,9 @@ use std::time::Duration;
 
 use super::model::ServiceEvent;
 
-/// One deployment of a service as DescribeServices reports it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeploymentView {
-    /// `ecs-svc/…`
-    pub id: String,
-    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
-    pub status: String,
-    /// The task definition ARN it runs.
-    pub task_definition: String,
-    /// `IN_PROGRESS`, `COMPLETED` or `FAILED` (absent without a circuit breaker).
-    pub rollout_state: Option<String>,
-    /// ECS's explanation of the rollout state.
-    pub rollout_state_reason: Option<String>,
-    /// Desired task count.
-    pub desired: i32,
-    /// Pending task count.
-    pub pending: i32,
-    /// Running task count.
-    pub running: i32,
-    /// Tasks of this deployment that failed to start or stopped.
-    pub failed: i32,
-    /// Creation time, seconds since the epoch.
-    pub created_at: f64,
-}
+/// One deployment of a service as DescribeServices reports it (the ECS
+/// port's plain value).
+pub use crate::aws::ecs::Deployment as DeploymentView;
 
 /// The service deployments API's view of our deployment (when the endpoint
 /// has that API).
