@@ -132,6 +132,23 @@ impl Verdict {
     }
 }
 
+/// What the service deployments API says outright: ECS rolled our
+/// deployment back, or stopped it.
+fn ended_by_ecs(sd: &ServiceDeploymentView) -> Option<Verdict> {
+    let reason = sd
+        .status_reason
+        .clone()
+        .unwrap_or_else(|| sd.status.clone());
+    match sd.status.as_str() {
+        "ROLLBACK_REQUESTED"
+        | "ROLLBACK_IN_PROGRESS"
+        | "ROLLBACK_SUCCESSFUL"
+        | "ROLLBACK_FAILED" => Some(Verdict::RolledBackByEcs { reason }),
+        "STOPPED" | "STOP_REQUESTED" => Some(Verdict::Failed { reason }),
+        _ => None,
+    }
+}
+
 /// The tracker's knobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -300,19 +317,8 @@ impl Tracker {
             }
             self.started_at.get_or_insert(d.created_at);
         }
-        if let Some(sd) = &obs.service_deployment {
-            let reason = sd
-                .status_reason
-                .clone()
-                .unwrap_or_else(|| sd.status.clone());
-            match sd.status.as_str() {
-                "ROLLBACK_REQUESTED"
-                | "ROLLBACK_IN_PROGRESS"
-                | "ROLLBACK_SUCCESSFUL"
-                | "ROLLBACK_FAILED" => return Verdict::RolledBackByEcs { reason },
-                "STOPPED" | "STOP_REQUESTED" => return Verdict::Failed { reason },
-                _ => {}
-            }
+        if let Some(verdict) = obs.service_deployment.as_ref().and_then(ended_by_ecs) {
+            return verdict;
         }
         let primary = obs.deployments.iter().find(|d| d.status == "PRIMARY");
         let Some(d) = ours else {

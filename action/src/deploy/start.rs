@@ -118,44 +118,77 @@ pub(super) async fn prepare(
             )
         };
         logs.push(format!("{name}: {} {what}", plan.ecs_service));
-        let primary = current.deployments.iter().find(|d| d.status == "PRIMARY");
-        let previous = current
-            .deployments
-            .iter()
-            .find(|d| d.status != "PRIMARY")
-            .map(|d| d.task_definition.clone())
-            .filter(|t| !t.is_empty());
-        out.deployment_id = primary.map(|d| d.id.clone()).filter(|id| !id.is_empty());
-        out.status = Status::Started;
-        out.duration_secs = start.elapsed().as_secs_f64();
-        let ours = Ours {
-            deployment_id: out.deployment_id.clone(),
-            task_definition: registered.arn,
-            previous_task_definition: previous,
-            started_at: primary.map(|d| d.created_at),
-        };
-        return (
-            Prepared::Updated {
-                outcome: out,
-                ours,
-                mode,
-            },
-            logs,
-        );
+        return (take_up(&current, registered.arn, mode, out, start), logs);
     }
+    (
+        update(
+            ecs.as_ref(),
+            &plan,
+            &current,
+            registered.arn,
+            out,
+            start,
+            &mut logs,
+        )
+        .await,
+        logs,
+    )
+}
+
+/// Takes up a rollout of this release already under way (resumed) or done
+/// without a record that its analysis completed (re-analysed): follows
+/// ECS's PRIMARY deployment instead of sending UpdateService again.
+fn take_up(
+    current: &Service,
+    arn: String,
+    mode: Mode,
+    mut out: ServiceOutcome,
+    start: tokio::time::Instant,
+) -> Prepared {
+    let primary = current.deployments.iter().find(|d| d.status == "PRIMARY");
+    let previous = current
+        .deployments
+        .iter()
+        .find(|d| d.status != "PRIMARY")
+        .map(|d| d.task_definition.clone())
+        .filter(|t| !t.is_empty());
+    out.deployment_id = primary.map(|d| d.id.clone()).filter(|id| !id.is_empty());
+    out.status = Status::Started;
+    out.duration_secs = start.elapsed().as_secs_f64();
+    let ours = Ours {
+        deployment_id: out.deployment_id.clone(),
+        task_definition: arn,
+        previous_task_definition: previous,
+        started_at: primary.map(|d| d.created_at),
+    };
+    Prepared::Updated {
+        outcome: out,
+        ours,
+        mode,
+    }
+}
+
+/// UpdateService to `arn` with the plan's strategy; what it started.
+async fn update(
+    ecs: &dyn Ecs,
+    plan: &ServicePlan,
+    current: &Service,
+    arn: String,
+    mut out: ServiceOutcome,
+    start: tokio::time::Instant,
+    logs: &mut Vec<String>,
+) -> Prepared {
+    let name = format!("{} ({})", plan.service, plan.env);
     let update = Update {
         cluster: &plan.cluster,
         service: &plan.ecs_service,
-        task_definition: &registered.arn,
+        task_definition: &arn,
         rollout: Some((&current.configuration, &plan.rollout)),
     };
     let started = match ecs.update_service(update).await {
         Ok(s) => s,
         Err(e) => {
-            return (
-                Prepared::Done(failed_before_change(out, e.to_string())),
-                logs,
-            );
+            return Prepared::Done(failed_before_change(out, e.to_string()));
         }
     };
     logs.push(format!(
@@ -173,16 +206,13 @@ pub(super) async fn prepare(
     out.duration_secs = start.elapsed().as_secs_f64();
     let ours = Ours {
         deployment_id: started.deployment_id,
-        task_definition: registered.arn,
+        task_definition: arn,
         previous_task_definition: current.task_definition.clone(),
         started_at: started.created_at,
     };
-    (
-        Prepared::Updated {
-            outcome: out,
-            ours,
-            mode: Mode::Follow,
-        },
-        logs,
-    )
+    Prepared::Updated {
+        outcome: out,
+        ours,
+        mode: Mode::Follow,
+    }
 }
