@@ -167,7 +167,9 @@ async fn deploy(c: &Clients, n: usize, dir: &Path) {
         ..RolloutOptions::default()
     };
     let start = Instant::now();
-    let outcomes = roll_out(c, plans, &opts, &mut |_| {}).await;
+    let outcomes = roll_out(&c.port(), plans, &opts, &mut |_| {}, None)
+        .await
+        .outcomes;
     // The first poll of the wait, on what roll_out started.
     let targets: Vec<Target> = outcomes
         .iter()
@@ -182,7 +184,7 @@ async fn deploy(c: &Clients, n: usize, dir: &Path) {
             },
         })
         .collect();
-    let mut waiter = Waiter::new(&c.ecs, targets, Limits::default());
+    let mut waiter = Waiter::new(c, targets, Limits::default());
     waiter.poll(&mut |_| {}).await;
     let elapsed = start.elapsed();
     for o in &outcomes {

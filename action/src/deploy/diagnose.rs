@@ -4,10 +4,9 @@
 //! the last log lines of the failed containers from CloudWatch Logs. Missing
 //! evidence is a note in the diagnosis, never a second failure.
 
-use aws_sdk_ecs::types as t;
-
 use super::model::{ContainerExit, Diagnosis, LogLine, ServiceEvent, StoppedTask};
-use crate::aws::{AwsError, Clients};
+use crate::aws::AwsError;
+use crate::aws::ecs::{Ecs, Task};
 use crate::taskdef::TaskDefinition;
 
 /// How many stopped tasks' logs are read (the newest ones).
@@ -15,26 +14,26 @@ const TASKS_WITH_LOGS: usize = 3;
 
 /// The stopped tasks ECS started for `deployment_id`, newest first.
 pub async fn stopped_tasks(
-    ecs: &aws_sdk_ecs::Client,
+    ecs: &dyn Ecs,
     cluster: &str,
     deployment_id: &str,
 ) -> Result<Vec<StoppedTask>, AwsError> {
-    let tasks = crate::aws::ecs::stopped_tasks(ecs, cluster, deployment_id).await?;
-    Ok(tasks.iter().map(stopped_task).collect())
+    let tasks = ecs.stopped_tasks(cluster, deployment_id).await?;
+    Ok(tasks.into_iter().map(stopped_task).collect())
 }
 
-fn stopped_task(task: &t::Task) -> StoppedTask {
+fn stopped_task(task: Task) -> StoppedTask {
     StoppedTask {
-        task_arn: task.task_arn().unwrap_or_default().to_string(),
-        stop_code: task.stop_code().map(|c| c.as_str().to_string()),
-        stopped_reason: task.stopped_reason().map(str::to_string),
+        task_arn: task.arn,
+        stop_code: task.stop_code,
+        stopped_reason: task.stopped_reason,
         containers: task
-            .containers()
-            .iter()
-            .map(|c| ContainerExit {
-                name: c.name().unwrap_or_default().to_string(),
-                exit_code: c.exit_code(),
-                reason: c.reason().map(str::to_string),
+            .containers
+            .into_iter()
+            .map(|(name, exit_code, reason)| ContainerExit {
+                name,
+                exit_code,
+                reason,
             })
             .collect(),
     }
@@ -111,7 +110,7 @@ pub struct Subject<'a> {
 /// Captures the diagnosis of a failed rollout now.
 #[tracing::instrument(name = "diagnose", skip_all)]
 pub async fn diagnose(
-    clients: &Clients,
+    ecs: &dyn Ecs,
     subject: Subject<'_>,
     reason: String,
     events: Vec<ServiceEvent>,
@@ -127,7 +126,7 @@ pub async fn diagnose(
             .push("the deployment id is unknown: no stopped tasks to show".into());
         return d;
     };
-    match stopped_tasks(&clients.ecs, subject.cluster, deployment).await {
+    match stopped_tasks(ecs, subject.cluster, deployment).await {
         Ok(tasks) => d.stopped_tasks = tasks,
         Err(e) => d.notes.push(format!("stopped tasks unavailable: {e}")),
     }
@@ -140,7 +139,7 @@ pub async fn diagnose(
     }
     for task in d.stopped_tasks.iter().take(TASKS_WITH_LOGS) {
         for (_, group, stream) in log_streams(subject.task_definition, &task.task_arn) {
-            match crate::aws::logs::last_lines(&clients.logs, &group, &stream, log_lines).await {
+            match ecs.last_log_lines(&group, &stream, log_lines).await {
                 Ok(lines) => {
                     if lines.is_empty() {
                         d.notes.push(format!("no log lines in {group} {stream}"));

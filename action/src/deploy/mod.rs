@@ -2,39 +2,59 @@
 //! services of one environment, wait on this deployment, diagnose and roll
 //! back a failure, and record the result in GitHub.
 //!
-//! The ECS half: [`apply::roll_out`] over [`register`] (skip-identical
-//! registration under a [`budget`]), [`wait`] (polling all services
-//! together) driving the pure [`rollout`] state machine, and [`diagnose`]
-//! (stopped tasks, events, logs). Every AWS call goes through
-//! [`crate::aws`].
+//! Cut by phase. [`plan`] is pure: which services, each rendered, where it
+//! goes, how it rolls out and what is analysed. [`execute`] carries a plan
+//! out: [`register`] → [`records`] (GitHub) → [`apply::roll_out`] → close
+//! ([`records`], [`report`]). The roll-out starts each service
+//! ([`start`]), follows the progressive ones ([`follow`], over the pure
+//! [`progressive`] step machine and the [`metrics`]) and waits on the
+//! rolling ones ([`wait`], over the pure [`rollout`] tracker), then
+//! [`settle`]s, [`diagnose`]s and rolls back ([`rollback`]). Every ECS call
+//! goes through the [`crate::aws::ecs::Ecs`] port; no file here names the SDK.
 
 pub mod analysis;
 pub mod apply;
 pub mod budget;
 pub mod comment;
 pub mod diagnose;
+mod execute;
+pub mod follow;
+mod follow_analysis;
+pub mod metrics;
 pub mod model;
+pub mod options;
+pub mod plan;
 pub mod post;
 pub mod progressive;
+pub mod records;
 pub mod register;
+pub mod report;
+pub mod rollback;
 pub mod rollout;
-mod run;
+pub mod settle;
+pub mod start;
+mod trim;
 pub mod wait;
 pub mod waves;
 
 pub use crate::github::deployments::{DeploymentPayload, deployment_task};
-pub use apply::{
-    PlanInput, RolloutOptions, RolloutReport, ServicePlan, plans, roll_out, roll_out_report,
-    untouched,
-};
+pub use apply::{RolloutReport, roll_out};
+pub use execute::{execute, preflight, run};
 pub use model::{
     ContainerExit, DeployReport, Diagnosis, LogLine, Rollback, ServiceEvent, ServiceOutcome,
     Status, StoppedTask,
 };
-pub use run::{
-    DeployPlan, Options, RunError, commit_sha, dry_report, execute, github_state, overall, plan,
-    preflight, preflight_targets, prepare, preview, render_services, run, selected,
+pub use options::{Options, RolloutOptions, RunError};
+pub use plan::{
+    DeployPlan, PlanInput, ServicePlan, commit_sha, plan, plans, preflight_targets, prepare,
+    render_services, selected, untouched,
 };
+pub use records::github_state;
+pub use report::{dry_report, overall, preview};
 
+#[cfg(test)]
+mod memory;
+#[cfg(test)]
+mod port_tests;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::analysis::{self, CheckResult, Verdict};
+
 /// How one service's deploy ended (the `status` output).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -77,7 +79,7 @@ pub struct ServiceOutcome {
     pub rollback: Option<Rollback>,
     /// The steps and the analysis of a progressive rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress: Option<super::progressive::Progress>,
+    pub progress: Option<Progress>,
 }
 
 /// Evidence of a failed rollout, captured at failure time (ECS forgets
@@ -172,4 +174,53 @@ impl DeployReport {
     pub fn succeeded(&self) -> bool {
         self.outcomes.iter().all(|o| o.status.is_success())
     }
+}
+
+/// One step of a progressive rollout as the report shows it: a lifecycle
+/// stage at one traffic share, and the analysis during it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// 1-based.
+    pub step: usize,
+    /// The ECS lifecycle stage (`PRODUCTION_TRAFFIC_SHIFT`, `BAKE_TIME`).
+    pub stage: String,
+    /// The new version's share of production traffic, in percent, when
+    /// the strategy says (a rolling update has no share).
+    pub traffic_percent: Option<f64>,
+    /// Seconds from the start of the rollout to the start of the step.
+    pub started_secs: f64,
+    /// Analysis rounds run during the step.
+    pub rounds: u32,
+    /// Of which failed.
+    pub failed_rounds: u32,
+    /// The last round's checks.
+    pub checks: Vec<CheckResult>,
+    /// The last round's verdict.
+    pub verdict: Option<Verdict>,
+}
+
+impl StepReport {
+    /// `step 2: 10% traffic (PRODUCTION_TRAFFIC_SHIFT)`, for logs and the
+    /// GitHub status.
+    pub fn title(&self) -> String {
+        let share = self
+            .traffic_percent
+            .map(|p| format!("{}% traffic", analysis::figure(p)))
+            .unwrap_or_else(|| "rolling".into());
+        format!("step {}: {share} ({})", self.step, self.stage)
+    }
+}
+
+/// What a progressive rollout did, for the outcome and the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// `canary`, `linear`, `blue-green` or `rolling`.
+    pub strategy: String,
+    /// The version analysed (the `version` label of its metrics).
+    pub version: String,
+    /// The steps, in order.
+    pub steps: Vec<StepReport>,
+    /// What ended it: the step and the check that failed, or the last step
+    /// when it completed.
+    pub decided_by: Option<String>,
 }

@@ -2,9 +2,15 @@
 //! JSON is compared with the family's latest ACTIVE revision after
 //! normalisation ([`crate::taskdef`]), and an identical one is reused.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use super::budget::Budget;
+use super::options::{RolloutOptions, RunError};
+use super::plan::DeployPlan;
 use crate::aws::AwsError;
-use crate::aws::ecs::{self, task_definition};
+use crate::aws::ecs::{self, Ecs};
+use crate::gha::Reporter;
 use crate::taskdef::TaskDefinition;
 
 /// The outcome of [`ensure_registered`].
@@ -20,20 +26,12 @@ pub struct Registered {
 /// after normalisation; registers a new one (under `budget`) otherwise.
 #[tracing::instrument(name = "register", skip_all)]
 pub async fn ensure_registered(
-    ecs: &aws_sdk_ecs::Client,
+    ecs: &dyn Ecs,
     budget: &Budget,
     rendered: &TaskDefinition,
 ) -> Result<Registered, AwsError> {
-    let sdk = task_definition::to_sdk(rendered)?;
-    let family = sdk
-        .definition
-        .family()
-        .ok_or_else(|| AwsError::Convert {
-            field: "family".into(),
-            message: "required".into(),
-        })?
-        .to_string();
-    if let Some((arn, running)) = ecs::task_definition(ecs, &family).await?
+    let family = ecs::family_of(rendered)?;
+    if let Some((arn, running)) = ecs.latest_task_definition(&family).await?
         && crate::taskdef::diff(&running, &rendered.to_value()).is_empty()
     {
         return Ok(Registered {
@@ -42,9 +40,70 @@ pub async fn ensure_registered(
         });
     }
     budget.take().await;
-    let arn = ecs::register_task_definition(ecs, &family, sdk).await?;
+    let arn = ecs.register_task_definition(rendered).await?;
     Ok(Registered {
         arn,
         registered: true,
     })
+}
+
+/// Registration's result per service: the ARN, or why it failed.
+pub(super) type Registrations = BTreeMap<String, Result<super::register::Registered, String>>;
+
+/// Registers every service's task definition at once, under the
+/// registration budget (an identical latest revision is reused).
+pub(super) async fn register_all(
+    ecs: &Arc<dyn Ecs>,
+    plan: &DeployPlan,
+    rollout: &RolloutOptions,
+) -> Result<Registrations, RunError> {
+    let budget = Arc::new(Budget::new(
+        rollout.register_per_second,
+        rollout.register_burst,
+    ));
+    let mut set = tokio::task::JoinSet::new();
+    for p in &plan.services {
+        let (ecs, budget, td, service) = (
+            ecs.clone(),
+            budget.clone(),
+            p.task_definition.clone(),
+            p.service.clone(),
+        );
+        set.spawn(async move {
+            let result = ensure_registered(ecs.as_ref(), &budget, &td).await;
+            (service, result.map_err(|e| e.to_string()))
+        });
+    }
+    let mut registrations = Registrations::new();
+    while let Some(joined) = set.join_next().await {
+        let (service, result) =
+            joined.map_err(|e| RunError::Failed(format!("a registration task failed: {e}")))?;
+        registrations.insert(service, result);
+    }
+    Ok(registrations)
+}
+
+/// Says what registration did, and puts each ARN on its service's plan.
+pub(super) fn note_registrations(
+    plan: &mut DeployPlan,
+    registrations: &Registrations,
+    reporter: &mut Reporter,
+) -> Result<(), RunError> {
+    for service in plan.services.iter_mut() {
+        if let Some(Ok(r)) = registrations.get(&service.service) {
+            reporter.info(&format!(
+                "{} ({}): {} {}",
+                service.service,
+                service.env,
+                if r.registered {
+                    "registered"
+                } else {
+                    "reusing the identical"
+                },
+                r.arn
+            ))?;
+            service.registered = Some(r.clone());
+        }
+    }
+    Ok(())
 }

@@ -11,30 +11,9 @@ use std::time::Duration;
 
 use super::model::ServiceEvent;
 
-/// One deployment of a service as DescribeServices reports it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeploymentView {
-    /// `ecs-svc/…`
-    pub id: String,
-    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
-    pub status: String,
-    /// The task definition ARN it runs.
-    pub task_definition: String,
-    /// `IN_PROGRESS`, `COMPLETED` or `FAILED` (absent without a circuit breaker).
-    pub rollout_state: Option<String>,
-    /// ECS's explanation of the rollout state.
-    pub rollout_state_reason: Option<String>,
-    /// Desired task count.
-    pub desired: i32,
-    /// Pending task count.
-    pub pending: i32,
-    /// Running task count.
-    pub running: i32,
-    /// Tasks of this deployment that failed to start or stopped.
-    pub failed: i32,
-    /// Creation time, seconds since the epoch.
-    pub created_at: f64,
-}
+/// One deployment of a service as DescribeServices reports it (the ECS
+/// port's plain value).
+pub use crate::aws::ecs::Deployment as DeploymentView;
 
 /// The service deployments API's view of our deployment (when the endpoint
 /// has that API).
@@ -150,6 +129,23 @@ impl Verdict {
                 "the deadline passed before the deployment finished".into()
             }
         }
+    }
+}
+
+/// What the service deployments API says outright: ECS rolled our
+/// deployment back, or stopped it.
+fn ended_by_ecs(sd: &ServiceDeploymentView) -> Option<Verdict> {
+    let reason = sd
+        .status_reason
+        .clone()
+        .unwrap_or_else(|| sd.status.clone());
+    match sd.status.as_str() {
+        "ROLLBACK_REQUESTED"
+        | "ROLLBACK_IN_PROGRESS"
+        | "ROLLBACK_SUCCESSFUL"
+        | "ROLLBACK_FAILED" => Some(Verdict::RolledBackByEcs { reason }),
+        "STOPPED" | "STOP_REQUESTED" => Some(Verdict::Failed { reason }),
+        _ => None,
     }
 }
 
@@ -321,19 +317,8 @@ impl Tracker {
             }
             self.started_at.get_or_insert(d.created_at);
         }
-        if let Some(sd) = &obs.service_deployment {
-            let reason = sd
-                .status_reason
-                .clone()
-                .unwrap_or_else(|| sd.status.clone());
-            match sd.status.as_str() {
-                "ROLLBACK_REQUESTED"
-                | "ROLLBACK_IN_PROGRESS"
-                | "ROLLBACK_SUCCESSFUL"
-                | "ROLLBACK_FAILED" => return Verdict::RolledBackByEcs { reason },
-                "STOPPED" | "STOP_REQUESTED" => return Verdict::Failed { reason },
-                _ => {}
-            }
+        if let Some(verdict) = obs.service_deployment.as_ref().and_then(ended_by_ecs) {
+            return verdict;
         }
         let primary = obs.deployments.iter().find(|d| d.status == "PRIMARY");
         let Some(d) = ours else {

@@ -9,14 +9,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_ecs::types as t;
-
 use super::model::ServiceEvent;
 use super::rollout::{
-    DeploymentView, EventView, Limits, Observation, Ours, Polled, ServiceDeploymentView, Tracker,
-    Verdict,
+    EventView, Limits, Observation, Ours, Polled, ServiceDeploymentView, Tracker, Verdict,
 };
-use crate::aws::ecs::{self, epoch, rfc3339};
+use crate::aws::ecs::{Ecs, Service};
 
 /// ECS's limit of services per DescribeServices call.
 pub const SERVICES_PER_CALL: usize = 10;
@@ -71,7 +68,7 @@ struct Entry {
 
 /// The state of a wait across polls (exposed so a benchmark can make one poll).
 pub struct Waiter<'a> {
-    ecs: &'a aws_sdk_ecs::Client,
+    ecs: &'a dyn Ecs,
     entries: Vec<Entry>,
     limits: Limits,
     /// `None` until tried; `Some(false)` once the endpoint showed it has no
@@ -94,7 +91,7 @@ impl std::fmt::Debug for Waiter<'_> {
 /// Waits on every target until each has a final verdict.
 #[tracing::instrument(name = "wait", skip_all, fields(services = targets.len()))]
 pub async fn wait_all(
-    ecs: &aws_sdk_ecs::Client,
+    ecs: &dyn Ecs,
     targets: Vec<Target>,
     limits: Limits,
     log: &mut dyn FnMut(&str),
@@ -125,7 +122,7 @@ pub async fn wait_all(
 
 impl<'a> Waiter<'a> {
     /// A wait on `targets`, starting now.
-    pub fn new(ecs: &'a aws_sdk_ecs::Client, targets: Vec<Target>, limits: Limits) -> Self {
+    pub fn new(ecs: &'a dyn Ecs, targets: Vec<Target>, limits: Limits) -> Self {
         Self {
             ecs,
             entries: targets
@@ -228,16 +225,14 @@ impl<'a> Waiter<'a> {
                     .iter()
                     .map(|&i| self.entries[i].target.service.clone())
                     .collect();
-                let answer = ecs::describe_services(self.ecs, cluster, names).await;
+                let answer = self.ecs.describe_services(cluster, names).await;
                 match answer {
                     Ok(answer) => {
                         for &i in chunk {
                             let name = &self.entries[i].target.service;
-                            let found = answer.iter().find(|s| {
-                                s.service_name() == Some(name.as_str())
-                                    || s.service_arn()
-                                        .is_some_and(|a| a.ends_with(&format!("/{name}")))
-                            });
+                            let found = answer
+                                .iter()
+                                .find(|s| s.name == *name || s.arn.ends_with(&format!("/{name}")));
                             out.push((
                                 i,
                                 match found {
@@ -278,13 +273,14 @@ impl<'a> Waiter<'a> {
         for &i in pending {
             let entry = &self.entries[i];
             self.stats.calls += 1;
-            let answer = ecs::newest_service_deployment(
-                self.ecs,
-                &entry.target.cluster,
-                &entry.target.service,
-                entry.target.ours.started_at,
-            )
-            .await;
+            let answer = self
+                .ecs
+                .newest_service_deployment(
+                    &entry.target.cluster,
+                    &entry.target.service,
+                    entry.target.ours.started_at,
+                )
+                .await;
             match answer {
                 Ok(newest) => {
                     self.deployments_api = Some(true);
@@ -327,24 +323,18 @@ impl<'a> Waiter<'a> {
         for chunk in wanted.chunks(DEPLOYMENTS_PER_CALL) {
             self.stats.calls += 1;
             let arns = chunk.iter().map(|(_, a)| a.clone()).collect();
-            let Ok(answer) = ecs::describe_service_deployments(self.ecs, arns).await else {
+            let Ok(answer) = self.ecs.describe_service_deployments(arns).await else {
                 continue;
             };
             for d in &answer {
-                let Some((i, _)) = chunk
-                    .iter()
-                    .find(|(_, a)| Some(a.as_str()) == d.service_deployment_arn())
-                else {
+                let Some((i, _)) = chunk.iter().find(|(_, a)| *a == d.arn) else {
                     continue;
                 };
                 if let Some((_, Polled::Observed(obs))) = polled.iter_mut().find(|(j, _)| j == i) {
                     obs.service_deployment = Some(ServiceDeploymentView {
-                        arn: d.service_deployment_arn().unwrap_or_default().to_string(),
-                        status: d
-                            .status()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default(),
-                        status_reason: d.status_reason().map(str::to_string),
+                        arn: d.arn.clone(),
+                        status: d.status.clone(),
+                        status_reason: d.status_reason.clone(),
                     });
                 }
             }
@@ -379,41 +369,25 @@ impl<'a> Waiter<'a> {
     }
 }
 
-/// A DescribeServices deployment as a view.
-pub fn deployment_view(d: &t::Deployment) -> DeploymentView {
-    DeploymentView {
-        id: d.id().unwrap_or_default().to_string(),
-        status: d.status().unwrap_or_default().to_string(),
-        task_definition: d.task_definition().unwrap_or_default().to_string(),
-        rollout_state: d.rollout_state().map(|s| s.as_str().to_string()),
-        rollout_state_reason: d.rollout_state_reason().map(str::to_string),
-        desired: d.desired_count(),
-        pending: d.pending_count(),
-        running: d.running_count(),
-        failed: d.failed_tasks(),
-        created_at: epoch(d.created_at()),
-    }
-}
-
 /// A service's events as views.
-pub fn event_views(s: &t::Service) -> Vec<EventView> {
-    s.events()
+pub fn event_views(s: &Service) -> Vec<EventView> {
+    s.events
         .iter()
         .map(|e| EventView {
-            id: e.id().unwrap_or_default().to_string(),
-            created_at: epoch(e.created_at()),
+            id: e.id.clone(),
+            created_at: e.created_at,
             event: ServiceEvent {
-                at: rfc3339(e.created_at()),
-                message: e.message().unwrap_or_default().to_string(),
+                at: e.at.clone(),
+                message: e.message.clone(),
             },
         })
         .collect()
 }
 
 /// A DescribeServices service as an observation.
-pub fn observation(s: &t::Service) -> Observation {
+pub fn observation(s: &Service) -> Observation {
     Observation {
-        deployments: s.deployments().iter().map(deployment_view).collect(),
+        deployments: s.deployments.clone(),
         service_deployment: None,
         events: event_views(s),
         stopped_reasons: Vec::new(),

@@ -31,19 +31,19 @@ async fn registers_once_and_reuses_an_identical_definition() {
     let td = render("sampleapi", "staging", &image("sampleapi", "1"));
     let family = "email-platform-staging-sampleapi";
 
-    let first = ensure_registered(&c.ecs, &budget, &td).await.unwrap();
+    let first = ensure_registered(&c, &budget, &td).await.unwrap();
     assert!(first.registered);
     assert!(first.arn.ends_with(&format!("{family}:1")), "{}", first.arn);
 
     // The same rendering again: nothing registered, the same ARN.
-    let second = ensure_registered(&c.ecs, &budget, &td).await.unwrap();
+    let second = ensure_registered(&c, &budget, &td).await.unwrap();
     assert_eq!(second.arn, first.arn);
     assert!(!second.registered);
     assert_eq!(revisions(&c.ecs, family).await.len(), 1);
 
     // A new image is a new revision.
     let td2 = render("sampleapi", "staging", &image("sampleapi", "2"));
-    let third = ensure_registered(&c.ecs, &budget, &td2).await.unwrap();
+    let third = ensure_registered(&c, &budget, &td2).await.unwrap();
     assert!(third.registered);
     assert!(third.arn.ends_with(&format!("{family}:2")), "{}", third.arn);
     assert_eq!(revisions(&c.ecs, family).await.len(), 2);
@@ -69,7 +69,15 @@ async fn deploys_two_services_in_parallel_on_the_manifest_names_of_each_environm
             .collect();
         let p = plans(&m, env, inputs).unwrap();
         let mut lines = Vec::new();
-        let outcomes = roll_out(&c, p, &no_wait(), &mut |l| lines.push(l.to_string())).await;
+        let outcomes = roll_out(
+            &c.port(),
+            p,
+            &no_wait(),
+            &mut |l| lines.push(l.to_string()),
+            None,
+        )
+        .await
+        .outcomes;
         assert_eq!(outcomes.len(), 2);
         for (o, service) in outcomes.iter().zip(["sampleapi", "sampleworker"]) {
             assert_eq!(o.service, service);
@@ -129,13 +137,23 @@ async fn a_second_identical_deploy_is_unchanged_and_registers_nothing() {
         )
         .unwrap()
     };
-    let first = roll_out(&c, plan(), &no_wait(), &mut |_| {}).await;
+    let first = roll_out(&c.port(), plan(), &no_wait(), &mut |_| {}, None)
+        .await
+        .outcomes;
     assert_eq!(first[0].status, Status::Started, "{:#?}", first[0]);
     let family = "email-platform-staging-sampleworker";
     let count = revisions(&c.ecs, family).await.len();
 
     let mut lines = Vec::new();
-    let again = roll_out(&c, plan(), &no_wait(), &mut |l| lines.push(l.to_string())).await;
+    let again = roll_out(
+        &c.port(),
+        plan(),
+        &no_wait(),
+        &mut |l| lines.push(l.to_string()),
+        None,
+    )
+    .await
+    .outcomes;
     assert_eq!(again[0].status, Status::Unchanged, "{:#?}", again[0]);
     assert!(!again[0].registered);
     assert_eq!(again[0].task_definition_arn, first[0].task_definition_arn);
@@ -164,7 +182,9 @@ async fn a_missing_service_fails_with_what_to_do_and_changes_nothing() {
         }],
     )
     .unwrap();
-    let out = roll_out(&c, p, &no_wait(), &mut |_| {}).await;
+    let out = roll_out(&c.port(), p, &no_wait(), &mut |_| {}, None)
+        .await
+        .outcomes;
     assert_eq!(out[0].status, Status::Failed);
     let reason = &out[0].diagnosis.as_ref().unwrap().reason;
     assert_eq!(

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deploy_support::{clients, copy_repo, manifest, render};
-use ferry::deploy::{PlanInput, RolloutOptions, Status, plans, roll_out_report};
+use ferry::deploy::{PlanInput, RolloutOptions, Status, plans, roll_out};
 use ferry::manifest::{RolloutSettings, Strategy};
 use serde_json::json;
 use support::github_state::{GitHubState, TOKEN, assert_valid_github_api};
@@ -394,9 +394,13 @@ async fn a_linear_rollouts_steps_are_reported_in_order() {
     };
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
-    let report = roll_out_report(&c, plans, &opts, &mut |l| {
-        sink.lock().unwrap().push(l.to_string())
-    })
+    let report = roll_out(
+        &c.port(),
+        plans,
+        &opts,
+        &mut |l| sink.lock().unwrap().push(l.to_string()),
+        None,
+    )
     .await;
     let log = log.lock().unwrap().clone();
     let o = &report.outcomes[0];

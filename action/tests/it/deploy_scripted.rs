@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deploy_support::{Moto, clients, image, manifest, render};
-use ferry::deploy::{PlanInput, RolloutOptions, ServiceOutcome, Status, plans, roll_out_report};
+use ferry::deploy::{PlanInput, RolloutOptions, ServiceOutcome, Status, plans, roll_out};
 use ferry::taskdef::Field;
 use serde_json::{Value, json};
 
@@ -52,9 +52,13 @@ async fn run(
 ) -> Run {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
-    let report = roll_out_report(c, plans, opts, &mut |l| {
-        sink.lock().unwrap().push(l.to_string())
-    })
+    let report = roll_out(
+        &c.port(),
+        plans,
+        opts,
+        &mut |l| sink.lock().unwrap().push(l.to_string()),
+        None,
+    )
     .await;
     let log = log.lock().unwrap().clone();
     Run {
@@ -424,9 +428,13 @@ async fn twenty_services_cost_two_describe_services_calls_per_poll() {
         .collect();
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
-    let report = roll_out_report(&c, many, &fast(), &mut |l| {
-        sink.lock().unwrap().push(l.to_string())
-    })
+    let report = roll_out(
+        &c.port(),
+        many,
+        &fast(),
+        &mut |l| sink.lock().unwrap().push(l.to_string()),
+        None,
+    )
     .await;
     for o in &report.outcomes {
         assert_eq!(

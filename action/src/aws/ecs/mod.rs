@@ -2,10 +2,15 @@
 //! UpdateService), task definitions (DescribeTaskDefinition as the JSON
 //! `render` produces, RegisterTaskDefinition from it — [`task_definition`]
 //! converts both ways), service deployments, and the stopped tasks of a
-//! deployment. Answers are SDK values or plain ones; what they mean for a
-//! rollout is decided by the stages.
+//! deployment. These functions answer in SDK values; a stage reaches them
+//! only through the [`Ecs`] port ([`port`], implemented for
+//! [`crate::aws::Clients`] in [`sdk`]), whose values are plain.
 
+pub mod port;
+pub mod sdk;
 pub mod task_definition;
+
+pub use port::{Configuration, Deployment, Ecs, Event, Service, ServiceDeployment, Task, Update};
 
 use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types as t;
@@ -66,18 +71,18 @@ impl Failure {
     }
 }
 
-/// Whether the service runs exactly `arn` at steady state: its task
-/// definition, one deployment, COMPLETED (or no rollout state) and the
-/// desired count running. Then a deploy of `arn` has nothing to do.
-pub fn steady_on(s: &t::Service, arn: &str) -> bool {
-    let [d] = s.deployments() else {
-        return false;
-    };
-    s.task_definition() == Some(arn)
-        && d.status() == Some("PRIMARY")
-        && d.rollout_state()
-            .is_none_or(|r| *r == t::DeploymentRolloutState::Completed)
-        && d.running_count() == d.desired_count()
+/// The family a rendered task definition registers under; the whole
+/// definition is converted first, so a field the SDK cannot take is said
+/// before any call.
+pub fn family_of(rendered: &crate::taskdef::TaskDefinition) -> Result<String, AwsError> {
+    let sdk = task_definition::to_sdk(rendered)?;
+    sdk.definition
+        .family()
+        .map(str::to_string)
+        .ok_or_else(|| AwsError::Convert {
+            field: "family".into(),
+            message: "required".into(),
+        })
 }
 
 /// The service as DescribeServices shows it; `None` when ECS does not know
@@ -124,7 +129,7 @@ pub async fn describe_services(
 }
 
 /// What UpdateService started.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Started {
     /// The deployment running `arn` in UpdateService's answer.
     pub deployment_id: Option<String>,
