@@ -18,20 +18,21 @@ use super::report::{describe, preview, succeeded, write_outputs};
 use crate::aws::ecs::Ecs;
 use crate::gha::{Context, Reporter};
 use crate::github::GitHub;
-use crate::manifest::Manifest;
+use crate::project::Project;
 
 /// Runs `ferry deploy`: the plan from the manifest and the images, then
 /// carried out, or previewed with `--dry-run`.
 pub async fn run(
     ctx: &Context,
+    project: &Project,
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<DeployReport, RunError> {
-    let (manifest, plan) = prepare(ctx, opts, reporter)?;
+    let plan = prepare(ctx, project, opts, reporter)?;
     if opts.dry_run {
         preview(&plan, ctx, reporter)
     } else {
-        preflight(&manifest, &plan, &opts.preflight, reporter).await?;
+        preflight(project, &plan, &opts.preflight, reporter).await?;
         execute(ctx, plan, &opts.rollout, reporter).await
     }
 }
@@ -39,7 +40,7 @@ pub async fn run(
 /// Preflight before anything is registered or updated: every reference
 /// checked (credentials first), or skipped with the reason recorded.
 pub async fn preflight(
-    manifest: &Manifest,
+    project: &Project,
     plan: &DeployPlan,
     gate: &crate::preflight::Gate,
     reporter: &mut Reporter,
@@ -47,7 +48,7 @@ pub async fn preflight(
     if *gate == crate::preflight::Gate::Run {
         crate::aws::connect(&plan.region).await?;
     }
-    crate::preflight::gate(manifest, &preflight_targets(plan), gate, reporter).await?;
+    crate::preflight::gate(&project.manifest, &preflight_targets(plan), gate, reporter).await?;
     Ok(())
 }
 

@@ -3,23 +3,17 @@
 //! stops ([`RunError`]).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::rollout::Limits;
 use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::inputs::ServiceSelection;
-use crate::manifest::ManifestError;
+use crate::project::{ProjectError, StageError};
 
-/// Options of `ferry deploy`.
+/// Options of `ferry deploy` (the root, the manifest and the environment
+/// come with the [`crate::project::Project`]).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Repository root (default: the workspace of the run).
-    pub root: Option<PathBuf>,
-    /// The manifest, relative to the root.
-    pub manifest: PathBuf,
-    /// The environment.
-    pub env: String,
     /// The services to deploy (default: those in `images`).
     pub services: Option<ServiceSelection>,
     /// The image of each service.
@@ -37,12 +31,9 @@ pub struct Options {
 /// Why `deploy` stopped before or while deploying.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The manifest is missing or invalid.
+    /// The manifest, or input refused (an unknown service, a missing image).
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    /// Bad input: unknown environment or service, a missing image.
-    #[error("{0}")]
-    Input(String),
+    Project(#[from] ProjectError),
     /// A task definition did not render; nothing was deployed.
     #[error("{} problem(s) in the task definitions; nothing was deployed", .0.len())]
     Render(Vec<Diagnostic>),
@@ -64,13 +55,15 @@ pub enum RunError {
 impl Diagnose for RunError {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
-            Self::Manifest(e) => e.diagnostics(),
+            Self::Project(e) => e.diagnostics(),
             Self::Render(d) => d.clone(),
             Self::Preflight(e) => e.diagnostics(),
             _ => Vec::new(),
         }
     }
 }
+
+impl StageError for RunError {}
 
 /// How [`roll_out`] behaves.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,6 +12,7 @@ use crate::diagnostic::Diagnostic;
 use crate::gha::{Context, Reporter};
 use crate::inputs::ServiceSelection;
 use crate::manifest::{AnalysisSettings, Environment, Manifest, RolloutSettings, Strategy};
+use crate::project::{Project, StageError};
 use crate::render;
 
 /// The services to deploy: `services` when given (each must have an
@@ -114,27 +115,15 @@ pub fn commit_sha(ctx: &Context, root: &std::path::Path) -> String {
 /// Decides a deploy of `images` (service → image reference) to `env`:
 /// renders every task definition first (every problem of every service at
 /// once), so a broken one stops the deploy before anything is touched.
+/// The project must name its environment ([`Project::with_env`]).
 pub fn plan(
-    root: &std::path::Path,
-    manifest: &Manifest,
-    env: &str,
+    project: &Project,
     images: &BTreeMap<String, String>,
     env_vars: &BTreeMap<String, String>,
     sha: String,
 ) -> Result<DeployPlan, RunError> {
-    let environment = environment(manifest, env).map_err(RunError::Input)?;
-    plan_in(root, manifest, (env, environment), images, env_vars, sha)
-}
-
-/// [`plan`] in an environment already resolved.
-fn plan_in(
-    root: &std::path::Path,
-    manifest: &Manifest,
-    (env, environment): (&str, &Environment),
-    images: &BTreeMap<String, String>,
-    env_vars: &BTreeMap<String, String>,
-    sha: String,
-) -> Result<DeployPlan, RunError> {
+    let (env, environment) = target(project)?;
+    let (root, manifest) = (project.root.as_path(), &project.manifest);
     let rendered =
         render_services(root, manifest, env, images.iter(), env_vars).map_err(RunError::Render)?;
     let inputs = rendered
@@ -147,7 +136,7 @@ fn plan_in(
         })
         .collect();
     let mut services =
-        service_plans(manifest, (env, environment), inputs).map_err(RunError::Input)?;
+        service_plans(manifest, (env, environment), inputs).map_err(RunError::input)?;
     // Manifest order, as every table shows it.
     services.sort_by_key(|p| manifest.services.get_index_of(&p.service));
     Ok(DeployPlan {
@@ -170,35 +159,38 @@ fn plan_in(
     })
 }
 
-/// The manifest and the plan of `ferry deploy` with `opts` (what `ferry
-/// preflight` checks too): the selected services rendered with their images.
+/// The environment a deploy goes to: the one the project names.
+fn target(project: &Project) -> Result<(&str, &Environment), RunError> {
+    project
+        .env()
+        .zip(project.environment())
+        .ok_or_else(|| RunError::input("a deploy needs an environment: pass --env"))
+}
+
+/// The plan of `ferry deploy` with `opts` (what `ferry preflight` checks
+/// too): the selected services rendered with their images.
 pub fn prepare(
     ctx: &Context,
+    project: &Project,
     opts: &Options,
     reporter: &mut Reporter,
-) -> Result<(Manifest, DeployPlan), RunError> {
-    let root = opts.root.clone().unwrap_or_else(|| ctx.workspace.clone());
-    let manifest = Manifest::load(&root.join(&opts.manifest), &opts.manifest)?;
-    let environment = environment(&manifest, &opts.env).map_err(RunError::Input)?;
+) -> Result<DeployPlan, RunError> {
     if let Some(token) = &ctx.token {
         reporter.mask(token)?;
     }
-    let names =
-        selected(&manifest, opts.services.as_ref(), &opts.images).map_err(RunError::Input)?;
+    let names = selected(&project.manifest, opts.services.as_ref(), &opts.images)
+        .map_err(RunError::input)?;
     let images: BTreeMap<String, String> = names
         .iter()
         .filter_map(|n| opts.images.get_key_value(n))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let plan = plan_in(
-        &root,
-        &manifest,
-        (&opts.env, environment),
+    plan(
+        project,
         &images,
         &opts.env_vars,
-        commit_sha(ctx, &root),
-    )?;
-    Ok((manifest, plan))
+        commit_sha(ctx, &project.root),
+    )
 }
 
 /// What preflight checks of a plan: each service's rendered definition and
@@ -276,21 +268,6 @@ pub struct PlanInput {
     pub rollback_to: Option<String>,
 }
 
-/// The manifest's environment `env`, or an error naming those it declares.
-pub fn environment<'m>(
-    manifest: &'m Manifest,
-    env: &str,
-) -> Result<&'m crate::manifest::Environment, String> {
-    manifest.environments.get(env).ok_or_else(|| {
-        let known: Vec<&str> = manifest.environments.keys().map(String::as_str).collect();
-        format!(
-            "unknown environment `{env}`: {} declares {}",
-            manifest.file.display(),
-            known.join(", ")
-        )
-    })
-}
-
 /// The plans of `env`: cluster and ECS service names rendered from the
 /// manifest's templates. Unknown services or environments are errors.
 pub fn plans(
@@ -298,7 +275,11 @@ pub fn plans(
     env: &str,
     inputs: Vec<PlanInput>,
 ) -> Result<Vec<ServicePlan>, String> {
-    service_plans(manifest, (env, environment(manifest, env)?), inputs)
+    let environment = manifest
+        .environments
+        .get(env)
+        .ok_or_else(|| crate::project::unknown_environment(manifest, env))?;
+    service_plans(manifest, (env, environment), inputs)
 }
 
 /// [`plans`] in an environment already resolved.

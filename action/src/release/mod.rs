@@ -144,7 +144,7 @@ pub async fn plan(
     opts: &Options,
     reporter: &mut Reporter,
 ) -> Result<Option<ReleasePlan>, ReleaseError> {
-    let env = project
+    project
         .env()
         .ok_or_else(|| ReleaseError::input("name the environment to release to: --env"))?;
 
@@ -185,15 +185,7 @@ pub async fn plan(
 
     // 3. Every task definition, rendered once with those images.
     let env_vars = ext_vars();
-    let deploy = deploy::plan(
-        &project.root,
-        &project.manifest,
-        env,
-        &images,
-        &env_vars,
-        sha,
-    )
-    .map_err(|e| match e {
+    let deploy = deploy::plan(project, &images, &env_vars, sha).map_err(|e| match e {
         deploy::RunError::Render(d) => ReleaseError::Render(d),
         other => ReleaseError::Deploy(other),
     })?;
@@ -280,7 +272,7 @@ pub async fn execute_live(
         }
         service.image = Some(image.clone());
     }
-    deploy::preflight(&project.manifest, &plan.deploy, preflight, reporter).await?;
+    deploy::preflight(project, &plan.deploy, preflight, reporter).await?;
     Ok(deploy::execute(ctx, plan.deploy, rollout, reporter).await?)
 }
 

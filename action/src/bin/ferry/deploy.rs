@@ -56,8 +56,8 @@ pub struct RolloutArgs {
     poll_interval: Duration,
 }
 
-impl From<RolloutArgs> for deploy::RolloutOptions {
-    fn from(a: RolloutArgs) -> Self {
+impl From<&RolloutArgs> for deploy::RolloutOptions {
+    fn from(a: &RolloutArgs) -> Self {
         deploy::RolloutOptions {
             wait: !a.no_wait,
             rollback: !a.no_rollback,
@@ -70,14 +70,11 @@ impl From<RolloutArgs> for deploy::RolloutOptions {
 
 impl DeployArgs {
     /// The library's options; bad input is refused here.
-    pub fn options(self, manifest: PathBuf) -> Result<deploy::Options, Failure> {
+    pub fn options(&self) -> Result<deploy::Options, Failure> {
         Ok(deploy::Options {
-            root: self.repo,
-            manifest,
-            env: self.env,
             services: services::given(self.services.as_deref()).map_err(Failure::message)?,
             images: inputs::images::parse_all(&self.images).map_err(Failure::message)?,
-            rollout: self.rollout.into(),
+            rollout: (&self.rollout).into(),
             dry_run: self.dry_run,
             env_vars: inputs::ext_vars(std::env::vars()),
             preflight: self.preflight.gate()?,
@@ -92,7 +89,9 @@ pub async fn run(
     ctx: &Context,
     reporter: &mut Reporter,
 ) -> Outcome {
-    let opts = args.options(manifest)?;
-    deploy::run(ctx, &opts, reporter).await?;
+    let opts = args.options()?;
+    let project =
+        crate::project::load(args.repo.clone(), &manifest, ctx)?.with_env(Some(&args.env))?;
+    deploy::run(ctx, &project, &opts, reporter).await?;
     Ok(())
 }

@@ -42,7 +42,7 @@ pub struct SkipArgs {
 
 impl SkipArgs {
     /// The library's gate; a blank reason is refused.
-    pub fn gate(self) -> Result<preflight::Gate, Failure> {
+    pub fn gate(&self) -> Result<preflight::Gate, Failure> {
         preflight::Gate::skip(self.skip_preflight.as_deref()).map_err(Failure::message)
     }
 }
@@ -56,15 +56,13 @@ pub async fn run(
     reporter: &mut Reporter,
 ) -> Outcome {
     let opts = deploy::Options {
-        root: args.repo,
-        manifest,
-        env: args.env,
         services: services::given(args.services.as_deref()).map_err(Failure::message)?,
         images: inputs::images::parse_all(&args.images).map_err(Failure::message)?,
         env_vars: inputs::ext_vars(std::env::vars()),
         ..deploy::Options::default()
     };
-    let (manifest, plan) = deploy::prepare(ctx, &opts, reporter)?;
+    let project = crate::project::load(args.repo, &manifest, ctx)?.with_env(Some(&args.env))?;
+    let plan = deploy::prepare(ctx, &project, &opts, reporter)?;
     ferry::aws::connect(&plan.region)
         .await
         .map_err(deploy::RunError::from)?;
@@ -72,6 +70,6 @@ pub async fn run(
     let findings = preflight::check(&targets).await;
     preflight::report(&targets.env, &findings, reporter).map_err(deploy::RunError::from)?;
     preflight::write_outputs(&findings, reporter).map_err(deploy::RunError::from)?;
-    preflight::verdict(&manifest, &targets.env, &findings)?;
+    preflight::verdict(&project.manifest, &targets.env, &findings)?;
     Ok(())
 }

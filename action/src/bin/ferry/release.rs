@@ -68,7 +68,7 @@ impl ReleaseArgs {
                 ..build::Options::default()
             },
             dry_run: self.dry_run,
-            rollout: self.rollout.into(),
+            rollout: (&self.rollout).into(),
             preflight: self.preflight.gate()?,
         })
     }
