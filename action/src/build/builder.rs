@@ -228,11 +228,19 @@ pub fn build_argvs(recipe: Recipe, spec: &BuildSpec) -> Vec<Vec<String>> {
     }
 }
 
-/// `--label k=v` for each of the image's labels.
-fn label_args(spec: &BuildSpec) -> impl Iterator<Item = String> + '_ {
-    spec.labels
-        .iter()
-        .flat_map(|(k, v)| ["--label".to_string(), format!("{k}={v}")])
+/// `--file`, then a `--tag` for each ref and a `--label k=v` for each of
+/// the image's labels: what every builder's build command takes.
+fn file_tags_labels(spec: &BuildSpec, refs: &[String]) -> Vec<String> {
+    let mut args = vec!["--file".to_string(), spec.dockerfile.clone()];
+    for r in refs {
+        args.extend(["--tag".into(), r.clone()]);
+    }
+    args.extend(
+        spec.labels
+            .iter()
+            .flat_map(|(k, v)| ["--label".to_string(), format!("{k}={v}")]),
+    );
+    args
 }
 
 /// `docker build` (classic or BuildKit), then `docker push` of each tag.
@@ -242,11 +250,7 @@ fn docker_argvs(mode: DockerMode, spec: &BuildSpec, refs: &[String]) -> Vec<Vec<
         // Each step's outcome (`CACHED`) in the log.
         build.push("--progress=plain".into());
     }
-    build.extend(["--file".into(), spec.dockerfile.clone()]);
-    for r in refs {
-        build.extend(["--tag".into(), r.clone()]);
-    }
-    build.extend(label_args(spec));
+    build.extend(file_tags_labels(spec, refs));
     if mode == DockerMode::BuildKit {
         // The cache metadata goes into the image config and is
         // pushed with it: what the next build's --cache-from reads.
@@ -274,11 +278,7 @@ fn buildx_argvs(mode: DockerMode, spec: &BuildSpec, refs: &[String]) -> Vec<Vec<
     // A plain image manifest (no attestation index): one digest that
     // ECS pulls and ECR scans like any other image.
     argv.push("--provenance=false".into());
-    argv.extend(["--file".into(), spec.dockerfile.clone()]);
-    for r in refs {
-        argv.extend(["--tag".into(), r.clone()]);
-    }
-    argv.extend(label_args(spec));
+    argv.extend(file_tags_labels(spec, refs));
     if mode == DockerMode::BuildxContainer {
         let cache = cache_ref(&spec.image);
         argv.extend([
@@ -318,13 +318,8 @@ fn buildah_argvs(spec: &BuildSpec, refs: &[String]) -> Vec<Vec<String>> {
         "--authfile".into(),
         spec.auth_file().display().to_string(),
         "--layers".into(),
-        "--file".into(),
-        spec.dockerfile.clone(),
     ]);
-    for r in refs {
-        build.extend(["--tag".into(), r.clone()]);
-    }
-    build.extend(label_args(spec));
+    build.extend(file_tags_labels(spec, refs));
     build.push(spec.context.clone());
     let mut out = vec![build];
     // The release tag is pushed; the other tags are added to the same

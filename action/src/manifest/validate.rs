@@ -62,6 +62,18 @@ impl Checker<'_> {
         self.push(self.positions.key(path), message, help);
     }
 
+    /// The name a section declares (`<what> <name>:` at `path`), checked
+    /// as [`valid_name`]; `why` ends the help.
+    fn declared_name(&mut self, path: &str, what: &str, name: &str, why: &str) {
+        if !valid_name(name) {
+            self.at_key(
+                path,
+                format!("{what} name \"{name}\" is not valid"),
+                format!("use letters, digits, `-` and `_` only{why}"),
+            );
+        }
+    }
+
     fn push(&mut self, pos: Option<yaml::Position>, message: String, help: String) {
         let mut d = Diagnostic::new(self.file, message).help(help);
         if let Some(p) = pos {

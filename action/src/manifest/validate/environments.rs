@@ -7,7 +7,7 @@ use super::super::names;
 use super::super::raw::{RawEnvironment, RawGate};
 use super::super::template::suggest;
 use super::super::{DEFAULT_MAX_BURN_RATE, Environment, GateSettings, RolloutSettings};
-use super::{Checker, LISTED, listed, prometheus_url, rollout, valid_name, valid_region};
+use super::{Checker, LISTED, listed, prometheus_url, rollout, valid_region};
 
 pub(super) fn resolve_environments(
     c: &mut Checker<'_>,
@@ -16,13 +16,7 @@ pub(super) fn resolve_environments(
     let mut out = IndexMap::new();
     for (name, env) in raw {
         let path = format!("environments.{name}");
-        if !valid_name(name) {
-            c.at_key(
-                &path,
-                format!("environment name \"{name}\" is not valid"),
-                "use letters, digits, `-` and `_` only".into(),
-            );
-        }
+        c.declared_name(&path, "environment", name, "");
         if let Some(region) = &env.region
             && !valid_region(region)
         {

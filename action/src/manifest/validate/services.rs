@@ -1,5 +1,6 @@
-//! One service of `services:`: its paths (with `group:` path groups and
-//! pending paths), its files, its ECS service and image repository names.
+//! The `path-groups:` and `services:` sections: each group's globs, and each
+//! service's paths (with `group:` groups and pending paths), files, ECS
+//! service and image repository names, rollout and analysis.
 
 use indexmap::IndexMap;
 
@@ -8,7 +9,7 @@ use super::super::raw::RawService;
 use super::super::template::Template;
 use super::super::template::suggest;
 use super::super::{PathRules, Service};
-use super::{Checker, listed, rollout, valid_name};
+use super::{Checker, listed, rollout};
 use crate::diagnostic::Diagnostic;
 
 /// The prefix that names a path group in a service's `paths`.
@@ -88,13 +89,12 @@ fn resolve_service(
     groups: &IndexMap<String, Option<PathRules>>,
 ) -> Option<Service> {
     let path = format!("services.{name}");
-    if !valid_name(name) {
-        c.at_key(
-            &path,
-            format!("service name \"{name}\" is not valid"),
-            "use letters, digits, `-` and `_` only (it becomes part of ECS and ECR names)".into(),
-        );
-    }
+    c.declared_name(
+        &path,
+        "service",
+        name,
+        " (it becomes part of ECS and ECR names)",
+    );
     let default_paths = vec![format!("services/{name}/**")];
     let paths = service_paths(
         c,
@@ -156,13 +156,7 @@ pub(super) fn path_groups(
     let mut groups: IndexMap<String, Option<PathRules>> = IndexMap::new();
     for (name, globs) in raw {
         let at = format!("path-groups.{name}");
-        if !valid_name(name) {
-            c.at_key(
-                &at,
-                format!("path group name \"{name}\" is not valid"),
-                "use letters, digits, `-` and `_` only".into(),
-            );
-        }
+        c.declared_name(&at, "path group", name, "");
         let compiled = if globs.is_empty() {
             c.at_value(
                 &at,
