@@ -5,7 +5,7 @@ use std::path::Path;
 use super::glob::PathGlob;
 use super::names;
 use super::raw::{RawBuild, RawManifest};
-use super::template::Template;
+use super::template::{Template, suggest};
 use super::yaml::{self, Positions};
 use super::{BuildSettings, DEFAULT_TAG, Manifest, PathRules, TAG_PLACEHOLDERS};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -72,6 +72,20 @@ impl Checker<'_> {
                 format!("use letters, digits, `-` and `_` only{why}"),
             );
         }
+    }
+
+    /// The name of `names` nearest `wanted`, while the manifest's
+    /// [`SUGGESTIONS`] last; None after.
+    fn suggest<'n>(
+        &mut self,
+        names: impl IntoIterator<Item = &'n str>,
+        wanted: &str,
+    ) -> Option<&'n str> {
+        if self.suggestions_left == 0 {
+            return None;
+        }
+        self.suggestions_left -= 1;
+        suggest(names, wanted)
     }
 
     fn push(&mut self, pos: Option<yaml::Position>, message: String, help: String) {

@@ -5,7 +5,6 @@ use indexmap::IndexMap;
 
 use super::super::names;
 use super::super::raw::{RawEnvironment, RawGate};
-use super::super::template::suggest;
 use super::super::{DEFAULT_MAX_BURN_RATE, Environment, GateSettings, RolloutSettings};
 use super::{Checker, LISTED, listed, prometheus_url, rollout, valid_region};
 
@@ -35,12 +34,7 @@ pub(super) fn resolve_environments(
                 );
             } else if !raw.contains_key(from) {
                 let known = listed(raw.keys().map(String::as_str));
-                let near = if c.suggestions_left > 0 {
-                    c.suggestions_left -= 1;
-                    suggest(raw.keys().map(String::as_str), from)
-                } else {
-                    None
-                };
+                let near = c.suggest(raw.keys().map(String::as_str), from);
                 let help = match near {
                     Some(k) => format!("did you mean `{k}`? Declared environments: {known}"),
                     None => format!("declared environments: {known}"),

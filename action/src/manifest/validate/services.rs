@@ -7,7 +7,6 @@ use indexmap::IndexMap;
 use super::super::names;
 use super::super::raw::RawService;
 use super::super::template::Template;
-use super::super::template::suggest;
 use super::super::{PathRules, Service};
 use super::{Checker, listed, rollout};
 use crate::diagnostic::Diagnostic;
@@ -54,12 +53,7 @@ fn service_paths(
             Some(None) => ok = false,
             None => {
                 ok = false;
-                let near = if c.suggestions_left > 0 {
-                    c.suggestions_left -= 1;
-                    suggest(groups.keys().map(String::as_str), group)
-                } else {
-                    None
-                };
+                let near = c.suggest(groups.keys().map(String::as_str), group);
                 let help = match (near, groups.is_empty()) {
                     (Some(n), _) => format!("did you mean `{GROUP}{n}`?"),
                     (None, true) => format!(
