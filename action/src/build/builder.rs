@@ -219,113 +219,125 @@ pub fn login_argv(
 /// The commands that build the image and push its tags, in order.
 pub fn build_argvs(recipe: Recipe, spec: &BuildSpec) -> Vec<Vec<String>> {
     let refs = spec.refs();
-    let label_args = spec
-        .labels
-        .iter()
-        .flat_map(|(k, v)| ["--label".to_string(), format!("{k}={v}")]);
     match recipe {
         Recipe::Docker(mode @ (DockerMode::Classic | DockerMode::BuildKit)) => {
-            let mut build: Vec<String> = vec!["docker".into(), "build".into()];
-            if mode == DockerMode::BuildKit {
-                // Each step's outcome (`CACHED`) in the log.
-                build.push("--progress=plain".into());
-            }
-            build.extend(["--file".into(), spec.dockerfile.clone()]);
-            for r in &refs {
-                build.extend(["--tag".into(), r.clone()]);
-            }
-            build.extend(label_args);
-            if mode == DockerMode::BuildKit {
-                // The cache metadata goes into the image config and is
-                // pushed with it: what the next build's --cache-from reads.
-                build.extend(["--build-arg".into(), "BUILDKIT_INLINE_CACHE=1".into()]);
-            }
-            for r in &spec.cache_from {
-                build.extend(["--cache-from".into(), r.clone()]);
-            }
-            build.push(spec.context.clone());
-            let mut out = vec![build];
-            // Every tag names the one image built, so one digest.
-            for r in refs.iter().filter(|_| spec.push) {
-                out.push(vec!["docker".into(), "push".into(), r.clone()]);
-            }
-            out
+            docker_argvs(mode, spec, &refs)
         }
-        Recipe::Docker(mode) => {
-            let mut argv: Vec<String> = ["docker", "buildx", "build"].map(String::from).into();
-            // Without a push, the image is loaded into the daemon's store.
-            argv.push(if spec.push { "--push" } else { "--load" }.into());
-            // A plain image manifest (no attestation index): one digest that
-            // ECS pulls and ECR scans like any other image.
-            argv.push("--provenance=false".into());
-            argv.extend(["--file".into(), spec.dockerfile.clone()]);
-            for r in &refs {
-                argv.extend(["--tag".into(), r.clone()]);
-            }
-            argv.extend(label_args);
-            if mode == DockerMode::BuildxContainer {
-                let cache = cache_ref(&spec.image);
-                argv.extend([
-                    "--cache-from".into(),
-                    format!("type=registry,ref={cache}"),
-                    "--cache-to".into(),
-                    // ECR needs the cache as an OCI image manifest; a missing
-                    // cache repository costs the cache, not the release.
-                    format!(
-                        "type=registry,ref={cache},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
-                    ),
-                ]);
-            } else {
-                // The docker driver refuses a registry cache export: the
-                // image carries inline cache metadata, and the next build
-                // reads it from the service's last image.
-                for r in &spec.cache_from {
-                    argv.extend(["--cache-from".into(), format!("type=registry,ref={r}")]);
-                }
-                argv.extend(["--cache-to".into(), "type=inline".into()]);
-            }
-            argv.extend([
-                "--metadata-file".into(),
-                spec.scratch.join("metadata.json").display().to_string(),
-                spec.context.clone(),
-            ]);
-            vec![argv]
-        }
-        Recipe::Buildah => {
-            let tls = spec.insecure.then(|| "--tls-verify=false".to_string());
-            let mut build: Vec<String> = vec!["buildah".into(), "build".into()];
-            build.extend(tls.clone());
-            build.extend([
-                "--authfile".into(),
-                spec.auth_file().display().to_string(),
-                "--layers".into(),
-                "--file".into(),
-                spec.dockerfile.clone(),
-            ]);
-            for r in &refs {
-                build.extend(["--tag".into(), r.clone()]);
-            }
-            build.extend(label_args);
-            build.push(spec.context.clone());
-            let mut out = vec![build];
-            // The release tag is pushed; the other tags are added to the same
-            // manifest afterwards, so every tag names one digest.
-            if let Some(first) = refs.first().filter(|_| spec.push) {
-                let mut push: Vec<String> = vec!["buildah".into(), "push".into()];
-                push.extend(tls);
-                push.extend([
-                    "--authfile".into(),
-                    spec.auth_file().display().to_string(),
-                    "--digestfile".into(),
-                    spec.scratch.join("digest").display().to_string(),
-                    first.clone(),
-                    format!("docker://{first}"),
-                ]);
-                out.push(push);
-            }
-            out
-        }
+        Recipe::Docker(mode) => buildx_argvs(mode, spec, &refs),
+        Recipe::Buildah => buildah_argvs(spec, &refs),
     }
+}
+
+/// `--file`, then a `--tag` for each ref and a `--label k=v` for each of
+/// the image's labels: what every builder's build command takes.
+fn file_tags_labels(spec: &BuildSpec, refs: &[String]) -> Vec<String> {
+    let mut args = vec!["--file".to_string(), spec.dockerfile.clone()];
+    for r in refs {
+        args.extend(["--tag".into(), r.clone()]);
+    }
+    args.extend(
+        spec.labels
+            .iter()
+            .flat_map(|(k, v)| ["--label".to_string(), format!("{k}={v}")]),
+    );
+    args
+}
+
+/// `docker build` (classic or BuildKit), then `docker push` of each tag.
+fn docker_argvs(mode: DockerMode, spec: &BuildSpec, refs: &[String]) -> Vec<Vec<String>> {
+    let mut build: Vec<String> = vec!["docker".into(), "build".into()];
+    if mode == DockerMode::BuildKit {
+        // Each step's outcome (`CACHED`) in the log.
+        build.push("--progress=plain".into());
+    }
+    build.extend(file_tags_labels(spec, refs));
+    if mode == DockerMode::BuildKit {
+        // The cache metadata goes into the image config and is
+        // pushed with it: what the next build's --cache-from reads.
+        build.extend(["--build-arg".into(), "BUILDKIT_INLINE_CACHE=1".into()]);
+    }
+    for r in &spec.cache_from {
+        build.extend(["--cache-from".into(), r.clone()]);
+    }
+    build.push(spec.context.clone());
+    let mut out = vec![build];
+    // Every tag names the one image built, so one digest.
+    for r in refs.iter().filter(|_| spec.push) {
+        out.push(vec!["docker".into(), "push".into(), r.clone()]);
+    }
+    out
+}
+
+/// One `docker buildx build` that pushes (or loads) and writes the digest
+/// to a metadata file, with a registry cache (container driver) or inline
+/// cache metadata (docker driver).
+fn buildx_argvs(mode: DockerMode, spec: &BuildSpec, refs: &[String]) -> Vec<Vec<String>> {
+    let mut argv: Vec<String> = ["docker", "buildx", "build"].map(String::from).into();
+    // Without a push, the image is loaded into the daemon's store.
+    argv.push(if spec.push { "--push" } else { "--load" }.into());
+    // A plain image manifest (no attestation index): one digest that
+    // ECS pulls and ECR scans like any other image.
+    argv.push("--provenance=false".into());
+    argv.extend(file_tags_labels(spec, refs));
+    if mode == DockerMode::BuildxContainer {
+        let cache = cache_ref(&spec.image);
+        argv.extend([
+            "--cache-from".into(),
+            format!("type=registry,ref={cache}"),
+            "--cache-to".into(),
+            // ECR needs the cache as an OCI image manifest; a missing
+            // cache repository costs the cache, not the release.
+            format!(
+                "type=registry,ref={cache},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
+            ),
+        ]);
+    } else {
+        // The docker driver refuses a registry cache export: the
+        // image carries inline cache metadata, and the next build
+        // reads it from the service's last image.
+        for r in &spec.cache_from {
+            argv.extend(["--cache-from".into(), format!("type=registry,ref={r}")]);
+        }
+        argv.extend(["--cache-to".into(), "type=inline".into()]);
+    }
+    argv.extend([
+        "--metadata-file".into(),
+        spec.scratch.join("metadata.json").display().to_string(),
+        spec.context.clone(),
+    ]);
+    vec![argv]
+}
+
+/// `buildah build`, then one `buildah push` of the release tag (the other
+/// tags name the same manifest).
+fn buildah_argvs(spec: &BuildSpec, refs: &[String]) -> Vec<Vec<String>> {
+    let tls = spec.insecure.then(|| "--tls-verify=false".to_string());
+    let mut build: Vec<String> = vec!["buildah".into(), "build".into()];
+    build.extend(tls.clone());
+    build.extend([
+        "--authfile".into(),
+        spec.auth_file().display().to_string(),
+        "--layers".into(),
+    ]);
+    build.extend(file_tags_labels(spec, refs));
+    build.push(spec.context.clone());
+    let mut out = vec![build];
+    // The release tag is pushed; the other tags are added to the same
+    // manifest afterwards, so every tag names one digest.
+    if let Some(first) = refs.first().filter(|_| spec.push) {
+        let mut push: Vec<String> = vec!["buildah".into(), "push".into()];
+        push.extend(tls);
+        push.extend([
+            "--authfile".into(),
+            spec.auth_file().display().to_string(),
+            "--digestfile".into(),
+            spec.scratch.join("digest").display().to_string(),
+            first.clone(),
+            format!("docker://{first}"),
+        ]);
+        out.push(push);
+    }
+    out
 }
 
 /// The variables the build commands need besides the environment:

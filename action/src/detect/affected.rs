@@ -438,23 +438,7 @@ impl<'a> Matcher<'a> {
                     .map(|(krate, files)| Reason::DependsOnCrate { krate, files }),
             );
             if let Some(krate) = &self.service_crates[i] {
-                if workspace_manifest {
-                    reasons.push(Reason::WorkspaceManifest);
-                }
-                match lock {
-                    LockChange::Unchanged => {}
-                    LockChange::Changed { old, new } => {
-                        let changes = tree_changes(old, new, krate);
-                        if !changes.is_empty() {
-                            reasons.push(Reason::Lockfile {
-                                packages: changes.iter().map(ToString::to_string).collect(),
-                            });
-                        }
-                    }
-                    LockChange::Unknown(why) => {
-                        reasons.push(Reason::LockfileUnknown { why: why.clone() })
-                    }
-                }
+                workspace_reasons(krate, workspace_manifest, lock, &mut reasons);
             }
             verdicts.push(Verdict {
                 service: name.clone(),
@@ -462,6 +446,32 @@ impl<'a> Matcher<'a> {
             });
         }
         verdicts
+    }
+}
+
+/// The Cargo workspace's reasons for a service with crate `krate`: the
+/// workspace's Cargo.toml changed, or Cargo.lock changed the versions the
+/// crate builds with (or cannot tell).
+fn workspace_reasons(
+    krate: &str,
+    workspace_manifest: bool,
+    lock: &LockChange,
+    reasons: &mut Vec<Reason>,
+) {
+    if workspace_manifest {
+        reasons.push(Reason::WorkspaceManifest);
+    }
+    match lock {
+        LockChange::Unchanged => {}
+        LockChange::Changed { old, new } => {
+            let changes = tree_changes(old, new, krate);
+            if !changes.is_empty() {
+                reasons.push(Reason::Lockfile {
+                    packages: changes.iter().map(ToString::to_string).collect(),
+                });
+            }
+        }
+        LockChange::Unknown(why) => reasons.push(Reason::LockfileUnknown { why: why.clone() }),
     }
 }
 

@@ -352,21 +352,7 @@ fn evaluate(
     let exists = |p: &str| existing.as_ref().is_none_or(|e| e.contains(p));
     let graph = graph::Graph::load(head_tree.as_ref(), manifest, &exists);
     let read = |p: &str| head_tree.read(p);
-    let imports: BTreeMap<String, Vec<String>> = manifest
-        .services
-        .values()
-        .map(|s| {
-            let dir = s.task_definition.rsplit_once('/').map_or("", |(d, _)| d);
-            let jpath: Vec<&str> = [dir, "task-definitions", "task-definitions/lib"]
-                .into_iter()
-                .filter(|d| !d.is_empty())
-                .collect();
-            (
-                s.name.clone(),
-                imports::closure(&s.task_definition, &read, &jpath),
-            )
-        })
-        .collect();
+    let imports = task_definition_imports(manifest, &read);
     let paths: Vec<String> = changes.files.iter().map(|f| f.path.clone()).collect();
     let lock = lock_change(&paths, head_tree.as_ref(), base_tree.as_ref());
     let manifest_path = manifest_path.to_string_lossy().replace('\\', "/");
@@ -379,21 +365,7 @@ fn evaluate(
         ManifestChange::default()
     };
     let matcher = Matcher::new(manifest, &workspace, &imports);
-    // A crate named in the manifest that the workspace lacks is a typo, not a
-    // non-Rust service: say so rather than silently ignore its dependencies.
-    let mut notes: Vec<String> = manifest
-        .services
-        .values()
-        .filter(|s| s.crate_explicit)
-        .filter_map(|s| s.crate_name.as_ref().map(|c| (s, c)))
-        .filter(|(_, c)| !workspace.crates.contains_key(*c))
-        .map(|(s, c)| {
-            format!(
-                "service `{}` names crate `{c}`, which is not a member of the Cargo workspace: its Cargo dependencies are not followed",
-                s.name
-            )
-        })
-        .collect();
+    let mut notes = unknown_crates(manifest, &workspace);
     let mut verdicts = matcher.evaluate(&paths, &lock, &manifest_change);
     let (reasons, graph_notes) = graph.reasons(
         manifest,
@@ -406,6 +378,48 @@ fn evaluate(
     let warnings = graph.warnings();
     drop(existing);
     Ok((verdicts, notes, warnings, head_files))
+}
+
+/// Per service, the files its task definition imports (transitively),
+/// looked up as the renderer's library path does.
+fn task_definition_imports(
+    manifest: &Manifest,
+    read: &dyn Fn(&str) -> Option<String>,
+) -> BTreeMap<String, Vec<String>> {
+    manifest
+        .services
+        .values()
+        .map(|s| {
+            let dir = s.task_definition.rsplit_once('/').map_or("", |(d, _)| d);
+            let jpath: Vec<&str> = [dir, "task-definitions", "task-definitions/lib"]
+                .into_iter()
+                .filter(|d| !d.is_empty())
+                .collect();
+            (
+                s.name.clone(),
+                imports::closure(&s.task_definition, read, &jpath),
+            )
+        })
+        .collect()
+}
+
+/// A crate named in the manifest that the workspace lacks is a typo, not a
+/// non-Rust service: a note says so rather than silently ignore its
+/// dependencies.
+fn unknown_crates(manifest: &Manifest, workspace: &Workspace) -> Vec<String> {
+    manifest
+        .services
+        .values()
+        .filter(|s| s.crate_explicit)
+        .filter_map(|s| s.crate_name.as_ref().map(|c| (s, c)))
+        .filter(|(_, c)| !workspace.crates.contains_key(*c))
+        .map(|(s, c)| {
+            format!(
+                "service `{}` names crate `{c}`, which is not a member of the Cargo workspace: its Cargo dependencies are not followed",
+                s.name
+            )
+        })
+        .collect()
 }
 
 fn lock_change(paths: &[String], head: &dyn Tree, base: Option<&GitTree<'_>>) -> LockChange {

@@ -6,6 +6,7 @@
 //! real webhook payloads without a repository.
 
 use crate::gha::Event;
+use crate::gha::event::Push;
 use crate::git::{ObjectId, Rev};
 use crate::inputs::ServiceSelection;
 
@@ -181,64 +182,7 @@ pub fn plan(event: &Event, req: &Request) -> Result<Plan, String> {
             expected_files: pr.changed_files,
             release: false,
         },
-        Event::Push(push) => {
-            if push.deleted {
-                return Ok(Plan::Nothing {
-                    why: format!("the push deleted {}", push.git_ref),
-                });
-            }
-            let head = event_commit(&push.after, "after")?;
-            // The default branch the payload names, else the one the clone
-            // knows (`origin/HEAD`): never a guessed name.
-            let from_default = match &push.default_branch {
-                Some(branch) => {
-                    if push.before_is_null() && push.branch() == Some(branch.as_str()) {
-                        // The push that creates the default branch: there is
-                        // nothing before it, so every file is new.
-                        return Ok(Plan::All {
-                            why: format!(
-                                "the first push of the default branch {branch} (no commit before it): every service"
-                            ),
-                        });
-                    }
-                    Base::MergeBase {
-                        rev: default_branch_rev(branch)?,
-                        label: format!("the default branch {branch}"),
-                    }
-                }
-                None => remote_default()?,
-            };
-            let release = push.branch() == Some(req.release_branch.as_str());
-            let mut bases = Vec::new();
-            if release
-                && req.can_read_deployments
-                && let Some(env) = &req.first_env
-            {
-                bases.push(Base::LastDeployment { env: env.clone() });
-            }
-            if push.before_is_null() {
-                bases.push(from_default);
-            } else if push.forced {
-                // The old tip may have vanished; where the histories meet is what changed.
-                bases.push(Base::MergeBase {
-                    rev: event_commit(&push.before, "before")?,
-                    label: "the force-pushed-over commit".into(),
-                });
-                bases.push(from_default);
-            } else {
-                bases.push(Base::Commit {
-                    rev: event_commit(&push.before, "before")?,
-                    label: "the push's `before`".into(),
-                });
-            }
-            Plan::Compare {
-                head,
-                bases,
-                pull_request: None,
-                expected_files: None,
-                release,
-            }
-        }
+        Event::Push(push) => push_plan(push, req)?,
         Event::WorkflowDispatch(d) => {
             let text = d.inputs.get("services").map_or("", String::as_str);
             match ServiceSelection::parse(text)
@@ -291,6 +235,68 @@ pub fn plan(event: &Event, req: &Request) -> Result<Plan, String> {
                 release: false,
             }
         }
+    })
+}
+
+/// The comparison for a push: from the last deployment (a release), else
+/// from the push's `before` (or, for a new or force-pushed branch, where it
+/// meets the default branch).
+fn push_plan(push: &Push, req: &Request) -> Result<Plan, String> {
+    if push.deleted {
+        return Ok(Plan::Nothing {
+            why: format!("the push deleted {}", push.git_ref),
+        });
+    }
+    let head = event_commit(&push.after, "after")?;
+    // The default branch the payload names, else the one the clone
+    // knows (`origin/HEAD`): never a guessed name.
+    let from_default = match &push.default_branch {
+        Some(branch) => {
+            if push.before_is_null() && push.branch() == Some(branch.as_str()) {
+                // The push that creates the default branch: there is
+                // nothing before it, so every file is new.
+                return Ok(Plan::All {
+                    why: format!(
+                        "the first push of the default branch {branch} (no commit before it): every service"
+                    ),
+                });
+            }
+            Base::MergeBase {
+                rev: default_branch_rev(branch)?,
+                label: format!("the default branch {branch}"),
+            }
+        }
+        None => remote_default()?,
+    };
+    let release = push.branch() == Some(req.release_branch.as_str());
+    let mut bases = Vec::new();
+    if release
+        && req.can_read_deployments
+        && let Some(env) = &req.first_env
+    {
+        bases.push(Base::LastDeployment { env: env.clone() });
+    }
+    if push.before_is_null() {
+        bases.push(from_default);
+    } else if push.forced {
+        // The old tip may have vanished; where the histories meet is what changed.
+        bases.push(Base::MergeBase {
+            rev: event_commit(&push.before, "before")?,
+            label: "the force-pushed-over commit".into(),
+        });
+        bases.push(from_default);
+    } else {
+        bases.push(Base::Commit {
+            rev: event_commit(&push.before, "before")?,
+            label: "the push's `before`".into(),
+        });
+    }
+    Ok(Plan::Compare {
+        head,
+        bases,
+        pull_request: None,
+        expected_files: None,
+        release,
     })
 }
 

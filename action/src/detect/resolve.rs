@@ -50,6 +50,39 @@ pub struct Fallback {
     pub warnings: Vec<String>,
 }
 
+/// What the candidate bases tried so far left: why each could not be used,
+/// the notes and warnings to carry on, and the candidates that were the
+/// pushed commit itself.
+#[derive(Default)]
+struct Attempts {
+    tried: Vec<String>,
+    notes: Vec<String>,
+    warnings: Vec<String>,
+    itself: Vec<usize>,
+}
+
+impl Attempts {
+    /// `base` could not be used, for `why`; `next` is the candidate tried
+    /// instead. A last deployment that cannot be read is a warning: the
+    /// fallback may miss a change that was never deployed.
+    fn unusable(&mut self, base: &Base, next: Option<&Base>, why: String) {
+        if matches!(base, Base::LastDeployment { .. }) {
+            // A 403 is the usual cause: say what to grant.
+            let fix = if why.starts_with("cannot read GitHub Deployments") {
+                " Grant the job `permissions: deployments: read`."
+            } else {
+                ""
+            };
+            self.warnings.push(format!(
+                "{} could not be used ({why}); compared with {} instead, which may miss a change that was never deployed.{fix}",
+                base.describe(),
+                next.map_or_else(|| "nothing".to_string(), Base::describe)
+            ));
+        }
+        self.tried.push(format!("{}: {why}", base.describe()))
+    }
+}
+
 /// Ok(Ok(changes)), Ok(Err(every service, why)), or Err(bad input).
 type Outcome = Result<Result<Changes, Fallback>, DetectError>;
 
@@ -69,119 +102,23 @@ impl Resolver<'_> {
         expected_files: Option<u64>,
         release: bool,
     ) -> Outcome {
-        let mut tried: Vec<String> = Vec::new();
-        let mut notes = Vec::new();
-        let mut warnings = Vec::new();
-        // Candidates git found to be the pushed commit itself on a release:
-        // the API would only compare the same commits again.
-        let mut itself: Vec<usize> = Vec::new();
-        let user_given = |b: &Base| matches!(b, Base::Commit { label, .. } if label == "--base");
+        let mut a = Attempts::default();
         if let Some(git) = self.git {
-            match ensure_commit(git, head, &mut notes)? {
-                None if !self.ctx.in_actions => {
-                    return Err(DetectError::input(format!(
-                        "unknown revision `{head}`: it names no commit in {}",
-                        git.root().display()
-                    )));
-                }
-                None => tried.push(format!(
-                    "the head {} is not in this clone and could not be fetched",
-                    short(head.as_str())
-                )),
-                Some(head_sha) => {
-                    for (i, base) in bases.iter().enumerate() {
-                        let mut forced = Vec::new();
-                        match self
-                            .resolve_base(git, base, &head_sha, &mut notes, &mut forced)
-                            .await?
-                        {
-                            // The head is already on that base (working on main locally):
-                            // an empty range says nothing; the next candidate does.
-                            Ok(base_sha)
-                                if base_sha == head_sha
-                                    && forced.is_empty()
-                                    && i + 1 < bases.len() =>
-                            {
-                                notes.push(format!(
-                                    "{} is the head itself; compared with the next candidate instead",
-                                    base.describe()
-                                ));
-                            }
-                            // A release branch pushed with no commit of its own (its
-                            // first push, at the default branch's tip): comparing the
-                            // commit with itself would release nothing that was never
-                            // deployed.
-                            Ok(base_sha)
-                                if base_sha == head_sha && forced.is_empty() && release =>
-                            {
-                                itself.push(i);
-                                tried.push(format!(
-                                    "{} is the pushed commit itself, which tells nothing about what is deployed",
-                                    base.describe()
-                                ));
-                            }
-                            Ok(base_sha) => {
-                                if base_sha == head_sha && forced.is_empty() {
-                                    notes.push(format!(
-                                        "{} is {} itself: this push adds no commit, so no file changed",
-                                        base.describe(),
-                                        short(head_sha.as_str())
-                                    ));
-                                }
-                                if !tried.is_empty() {
-                                    // A fallback may miss a change: say which base was
-                                    // used, and why the better ones were not.
-                                    notes.push(format!(
-                                        "compared with {} because {}",
-                                        base.describe(),
-                                        tried.join("; ")
-                                    ));
-                                }
-                                let files = git.changed_files(&base_sha, &head_sha)?;
-                                return Ok(Ok(Changes {
-                                    files,
-                                    source: format!(
-                                        "git diff {}..{} ({})",
-                                        base_sha.short(),
-                                        head_sha.short(),
-                                        base.describe()
-                                    ),
-                                    base_sha: Some(base_sha),
-                                    head_sha: Some(head_sha),
-                                    notes,
-                                    warnings,
-                                    forced,
-                                }));
-                            }
-                            Err(why) if user_given(base) => {
-                                return Err(DetectError::input(format!("unknown revision: {why}")));
-                            }
-                            Err(why) => {
-                                if matches!(base, Base::LastDeployment { .. }) {
-                                    // A 403 is the usual cause: say what to grant.
-                                    let fix = if why.starts_with("cannot read GitHub Deployments") {
-                                        " Grant the job `permissions: deployments: read`."
-                                    } else {
-                                        ""
-                                    };
-                                    warnings.push(format!(
-                                        "{} could not be used ({why}); compared with {} instead, which may miss a change that was never deployed.{fix}",
-                                        base.describe(),
-                                        bases.get(i + 1).map_or_else(
-                                            || "nothing".to_string(),
-                                            Base::describe
-                                        )
-                                    ));
-                                }
-                                tried.push(format!("{}: {why}", base.describe()))
-                            }
-                        }
-                    }
-                }
+            if let Some(changes) = self
+                .changes_from_git(git, head, bases, release, &mut a)
+                .await?
+            {
+                return Ok(Ok(changes));
             }
         } else {
-            tried.push("this folder is not a git clone".into());
+            a.tried.push("this folder is not a git clone".into());
         }
+        let Attempts {
+            mut tried,
+            notes,
+            warnings,
+            itself,
+        } = a;
 
         let open: Vec<Base> = bases
             .iter()
@@ -221,6 +158,103 @@ impl Resolver<'_> {
             ),
             warnings,
         }))
+    }
+
+    /// The changes against the first candidate base git can compare the
+    /// head with (fetching what it needs); None when none can be used, with
+    /// each candidate's reason in `a`.
+    async fn changes_from_git(
+        &self,
+        git: &Git,
+        head: &Rev,
+        bases: &[Base],
+        release: bool,
+        a: &mut Attempts,
+    ) -> Result<Option<Changes>, DetectError> {
+        let user_given = |b: &Base| matches!(b, Base::Commit { label, .. } if label == "--base");
+        let head_sha = match ensure_commit(git, head, &mut a.notes)? {
+            None if !self.ctx.in_actions => {
+                return Err(DetectError::input(format!(
+                    "unknown revision `{head}`: it names no commit in {}",
+                    git.root().display()
+                )));
+            }
+            None => {
+                a.tried.push(format!(
+                    "the head {} is not in this clone and could not be fetched",
+                    short(head.as_str())
+                ));
+                return Ok(None);
+            }
+            Some(head_sha) => head_sha,
+        };
+        for (i, base) in bases.iter().enumerate() {
+            let mut forced = Vec::new();
+            match self
+                .resolve_base(git, base, &head_sha, &mut a.notes, &mut forced)
+                .await?
+            {
+                // The head is already on that base (working on main locally):
+                // an empty range says nothing; the next candidate does.
+                Ok(base_sha)
+                    if base_sha == head_sha && forced.is_empty() && i + 1 < bases.len() =>
+                {
+                    a.notes.push(format!(
+                        "{} is the head itself; compared with the next candidate instead",
+                        base.describe()
+                    ));
+                }
+                // A release branch pushed with no commit of its own (its
+                // first push, at the default branch's tip): comparing the
+                // commit with itself would release nothing that was never
+                // deployed.
+                Ok(base_sha) if base_sha == head_sha && forced.is_empty() && release => {
+                    a.itself.push(i);
+                    a.tried.push(format!(
+                        "{} is the pushed commit itself, which tells nothing about what is deployed",
+                        base.describe()
+                    ));
+                }
+                Ok(base_sha) => {
+                    if base_sha == head_sha && forced.is_empty() {
+                        a.notes.push(format!(
+                            "{} is {} itself: this push adds no commit, so no file changed",
+                            base.describe(),
+                            short(head_sha.as_str())
+                        ));
+                    }
+                    if !a.tried.is_empty() {
+                        // A fallback may miss a change: say which base was
+                        // used, and why the better ones were not.
+                        a.notes.push(format!(
+                            "compared with {} because {}",
+                            base.describe(),
+                            a.tried.join("; ")
+                        ));
+                    }
+                    let files = git.changed_files(&base_sha, &head_sha)?;
+                    return Ok(Some(Changes {
+                        files,
+                        source: format!(
+                            "git diff {}..{} ({})",
+                            base_sha.short(),
+                            head_sha.short(),
+                            base.describe()
+                        ),
+                        base_sha: Some(base_sha),
+                        head_sha: Some(head_sha),
+                        notes: std::mem::take(&mut a.notes),
+                        warnings: std::mem::take(&mut a.warnings),
+                        forced,
+                    }));
+                }
+                Err(why) if user_given(base) => {
+                    return Err(DetectError::input(format!("unknown revision: {why}")));
+                }
+                Err(why) => a.unusable(base, bases.get(i + 1), why),
+            }
+        }
+        Ok(None)
     }
 
     async fn resolve_base(

@@ -56,106 +56,127 @@ fn short(d: &str) -> String {
 
 /// Decides one service; `source` names the environment promoted from.
 pub fn decide(source: &str, e: &Evidence) -> Verdict {
-    let refuse = |image: Option<String>, why: String| Verdict {
+    match &e.want {
+        Want::Image(image) => decide_image(source, e, image),
+        Want::Commit(sha) => decide_commit(source, e, sha),
+    }
+}
+
+/// A refusal of `e`'s service.
+fn refuse(e: &Evidence, image: Option<String>, why: String) -> Verdict {
+    Verdict {
         service: e.service.clone(),
         image,
         deployment: None,
         deployed_at: None,
         refusal: Some(why),
-    };
-    let allow = |image: Option<String>, r: &DeploymentRecord| Verdict {
+    }
+}
+
+/// `e`'s service allowed, on the strength of deployment `r`.
+fn allow(e: &Evidence, image: Option<String>, r: &DeploymentRecord) -> Verdict {
+    Verdict {
         service: e.service.clone(),
         image,
         deployment: Some(r.id),
         deployed_at: Some(r.created_at.clone()),
         refusal: None,
+    }
+}
+
+fn succeeded(s: &Option<DeploymentState>) -> bool {
+    s.is_some_and(DeploymentState::succeeded)
+}
+
+/// An image given by digest: allowed when a deployment of that digest
+/// succeeded in `source`.
+fn decide_image(source: &str, e: &Evidence, image: &str) -> Verdict {
+    let Some(want) = pinned_digest(image) else {
+        return refuse(
+            e,
+            Some(image.to_string()),
+            format!(
+                "`{image}` has no digest: the gate compares digests, so pass repository@sha256:… (ferry build's `images` output)"
+            ),
+        );
     };
-    let succeeded = |s: &Option<DeploymentState>| s.is_some_and(DeploymentState::succeeded);
-    match &e.want {
-        Want::Image(image) => {
-            let Some(want) = pinned_digest(image) else {
-                return refuse(
-                    Some(image.clone()),
-                    format!(
-                        "`{image}` has no digest: the gate compares digests, so pass repository@sha256:… (ferry build's `images` output)"
-                    ),
-                );
-            };
-            let same: Vec<_> = e
-                .deployments
-                .iter()
-                .filter(|(r, _)| {
-                    r.payload
-                        .as_ref()
-                        .and_then(|p| p.image.as_deref())
-                        .and_then(pinned_digest)
-                        == Some(want)
-                })
-                .collect();
-            if let Some((r, _)) = same.iter().find(|(_, s)| succeeded(s)) {
-                return allow(Some(image.clone()), r);
-            }
-            if let Some((r, s)) = same.first() {
-                return refuse(
-                    Some(image.clone()),
-                    format!(
-                        "{} was deployed to {source} (deployment {}) but did not succeed there (latest status: {})",
-                        short(want),
-                        r.id,
-                        s.map_or("none", DeploymentState::as_str)
-                    ),
-                );
-            }
-            let latest = e
-                .deployments
-                .iter()
-                .find_map(|(r, _)| r.payload.as_ref()?.image.as_deref().and_then(pinned_digest));
-            refuse(
-                Some(image.clone()),
-                match latest {
-                    Some(other) => format!(
-                        "{} was never deployed to {source}; {source}'s latest deployment has {}",
-                        short(want),
-                        short(other)
-                    ),
-                    None => format!("{} was never deployed to {source}", short(want)),
-                },
-            )
-        }
-        Want::Commit(sha) => {
-            let of_commit: Vec<_> = e
-                .deployments
-                .iter()
-                .filter(|(r, _)| &r.sha == sha)
-                .collect();
-            let short_sha: String = sha.chars().take(7).collect();
-            match of_commit.iter().find(|(_, s)| succeeded(s)) {
-                Some((r, _)) => match r.payload.as_ref().and_then(|p| p.image.clone()) {
-                    Some(image) if pinned_digest(&image).is_some() => allow(Some(image), r),
-                    _ => refuse(
-                        None,
-                        format!(
-                            "the {source} deployment {} of {short_sha} records no image digest; pass --images",
-                            r.id
-                        ),
-                    ),
-                },
-                None => match of_commit.first() {
-                    Some((r, s)) => refuse(
-                        None,
-                        format!(
-                            "commit {short_sha} was deployed to {source} (deployment {}) but did not succeed there (latest status: {})",
-                            r.id,
-                            s.map_or("none", DeploymentState::as_str)
-                        ),
-                    ),
-                    None => refuse(
-                        None,
-                        format!("commit {short_sha} was never deployed to {source}"),
-                    ),
-                },
-            }
-        }
+    let same: Vec<_> = e
+        .deployments
+        .iter()
+        .filter(|(r, _)| {
+            r.payload
+                .as_ref()
+                .and_then(|p| p.image.as_deref())
+                .and_then(pinned_digest)
+                == Some(want)
+        })
+        .collect();
+    if let Some((r, _)) = same.iter().find(|(_, s)| succeeded(s)) {
+        return allow(e, Some(image.to_string()), r);
+    }
+    if let Some((r, s)) = same.first() {
+        return refuse(
+            e,
+            Some(image.to_string()),
+            format!(
+                "{} was deployed to {source} (deployment {}) but did not succeed there (latest status: {})",
+                short(want),
+                r.id,
+                s.map_or("none", DeploymentState::as_str)
+            ),
+        );
+    }
+    let latest = e
+        .deployments
+        .iter()
+        .find_map(|(r, _)| r.payload.as_ref()?.image.as_deref().and_then(pinned_digest));
+    refuse(
+        e,
+        Some(image.to_string()),
+        match latest {
+            Some(other) => format!(
+                "{} was never deployed to {source}; {source}'s latest deployment has {}",
+                short(want),
+                short(other)
+            ),
+            None => format!("{} was never deployed to {source}", short(want)),
+        },
+    )
+}
+
+/// A commit: allowed when a deployment of it succeeded in `source` and
+/// recorded the image digest it deployed.
+fn decide_commit(source: &str, e: &Evidence, sha: &str) -> Verdict {
+    let of_commit: Vec<_> = e.deployments.iter().filter(|(r, _)| r.sha == sha).collect();
+    let short_sha: String = sha.chars().take(7).collect();
+    match of_commit.iter().find(|(_, s)| succeeded(s)) {
+        Some((r, _)) => match r.payload.as_ref().and_then(|p| p.image.clone()) {
+            Some(image) if pinned_digest(&image).is_some() => allow(e, Some(image), r),
+            _ => refuse(
+                e,
+                None,
+                format!(
+                    "the {source} deployment {} of {short_sha} records no image digest; pass --images",
+                    r.id
+                ),
+            ),
+        },
+        None => match of_commit.first() {
+            Some((r, s)) => refuse(
+                e,
+                None,
+                format!(
+                    "commit {short_sha} was deployed to {source} (deployment {}) but did not succeed there (latest status: {})",
+                    r.id,
+                    s.map_or("none", DeploymentState::as_str)
+                ),
+            ),
+            None => refuse(
+                e,
+                None,
+                format!("commit {short_sha} was never deployed to {source}"),
+            ),
+        },
     }
 }
 

@@ -120,6 +120,118 @@ fn parameter(r: &ParameterRef, facts: &Facts) -> Option<(String, String)> {
     }
 }
 
+/// An IAM role: it exists, under this very ARN, and the deploy role may
+/// pass it (when the simulation ran).
+fn role(arn: &str, name: &str, facts: &Facts) -> Option<(String, String)> {
+    match facts.roles.get(name) {
+        None => None,
+        Some(Looked::Missing) => Some((
+            format!("the IAM role {} does not exist", quote(name)),
+            "create it (Terraform), or correct the ARN".into(),
+        )),
+        Some(Looked::Failed(e)) => Some(failed(&format!("the IAM role {}", quote(name)), e)),
+        Some(Looked::Found(real)) if !real.is_empty() && real != arn => Some((
+            format!(
+                "names {}, but the role {} is {}",
+                quote(arn),
+                quote(name),
+                quote(real)
+            ),
+            format!("use {real} (the account and the path must match)"),
+        )),
+        Some(Looked::Found(_)) => match &facts.pass {
+            Some(Ok(Passing { principal, allowed })) if allowed.get(arn) == Some(&false) => Some((
+                format!(
+                    "{} may not pass the role {} (iam:PassRole is denied)",
+                    quote(principal),
+                    quote(name)
+                ),
+                format!("allow iam:PassRole on {arn} in the deploy role's policy"),
+            )),
+            _ => None,
+        },
+    }
+}
+
+/// An image: in its registry.
+fn registry_image(image: &str, facts: &Facts) -> Option<(String, String)> {
+    match facts.images.get(image) {
+        None | Some(Looked::Found(())) => None,
+        Some(Looked::Missing) => Some((
+            format!("the image {} is not in its registry", quote(image)),
+            "build and push it (ferry build), or correct the image reference".into(),
+        )),
+        Some(Looked::Failed(e)) => Some(failed(&format!("the image {}", quote(image)), e)),
+    }
+}
+
+/// A log group: it exists, or the log driver creates it.
+fn log_group(region: &str, group: &str, created: bool, facts: &Facts) -> Option<(String, String)> {
+    match facts.log_groups.get(&(region.to_string(), group.to_string())) {
+        None | Some(Looked::Found(())) => None,
+        Some(Looked::Missing) if created => None,
+        Some(Looked::Missing) => Some((
+            format!(
+                "the log group {} does not exist in {region}, and awslogs-create-group is not \"true\"",
+                quote(group)
+            ),
+            "create it (Terraform: aws_cloudwatch_log_group), or set awslogs-create-group to \"true\" (the execution role then needs logs:CreateLogGroup)".into(),
+        )),
+        Some(Looked::Failed(e)) => {
+            Some(failed(&format!("the log group {}", quote(group)), e))
+        }
+    }
+}
+
+/// An ECS cluster: it exists and is ACTIVE.
+fn ecs_cluster(cluster: &str, facts: &Facts) -> Option<(String, String)> {
+    match facts.clusters.get(cluster) {
+        None => None,
+        Some(Looked::Found(s)) if s == "ACTIVE" => None,
+        Some(Looked::Found(s)) => Some((
+            format!("the ECS cluster {} is {s}, not ACTIVE", quote(cluster)),
+            "create it again (Terraform), or correct the environment's cluster".into(),
+        )),
+        Some(Looked::Missing) => Some((
+            format!("the ECS cluster {} does not exist", quote(cluster)),
+            "create it (Terraform), or correct the environment's cluster in the manifest".into(),
+        )),
+        Some(Looked::Failed(e)) => Some(failed(&format!("the ECS cluster {}", quote(cluster)), e)),
+    }
+}
+
+/// An ECS service: it exists in its (ACTIVE) cluster and is ACTIVE; a
+/// missing cluster is reported once, on its own line.
+fn ecs_service(cluster: &str, service: &str, facts: &Facts) -> Option<(String, String)> {
+    let cluster_ok = matches!(facts.clusters.get(cluster), Some(Looked::Found(s)) if s == "ACTIVE");
+    match facts
+        .services
+        .get(&(cluster.to_string(), service.to_string()))
+    {
+        // A missing cluster is reported once, on its own line.
+        _ if !cluster_ok => None,
+        None => None,
+        Some(Looked::Found(s)) if s == "ACTIVE" => None,
+        Some(Looked::Found(s)) => Some((
+            format!(
+                "the ECS service {} in {} is {s}, not ACTIVE",
+                quote(service),
+                quote(cluster)
+            ),
+            "create it again (Terraform), or correct ecs-service in the manifest".into(),
+        )),
+        Some(Looked::Missing) => Some((
+            format!(
+                "the ECS service {} does not exist in {}",
+                quote(service),
+                quote(cluster)
+            ),
+            "create it (Terraform) first, or correct ecs-service in the manifest".into(),
+        )),
+        Some(Looked::Failed(e)) => Some(failed(&format!("the ECS service {}", quote(service)), e)),
+    }
+}
+
 /// The one decision: each reference against the facts.
 pub fn evaluate(references: &[Reference], facts: &Facts) -> Findings {
     let mut findings = Findings {
@@ -160,34 +272,7 @@ pub fn evaluate(references: &[Reference], facts: &Facts) -> Findings {
                 format!("{} is no IAM role ARN", quote(value)),
                 "write arn:aws:iam::ACCOUNT:role/NAME (Terraform's role ARN output)".into(),
             )),
-            Kind::Role { arn, name } => match facts.roles.get(name) {
-                None => None,
-                Some(Looked::Missing) => Some((
-                    format!("the IAM role {} does not exist", quote(name)),
-                    "create it (Terraform), or correct the ARN".into(),
-                )),
-                Some(Looked::Failed(e)) => Some(failed(&format!("the IAM role {}", quote(name)), e)),
-                Some(Looked::Found(real)) if !real.is_empty() && real != arn => Some((
-                    format!(
-                        "names {}, but the role {} is {}",
-                        quote(arn),
-                        quote(name),
-                        quote(real)
-                    ),
-                    format!("use {real} (the account and the path must match)"),
-                )),
-                Some(Looked::Found(_)) => match &facts.pass {
-                    Some(Ok(Passing { principal, allowed })) if allowed.get(arn) == Some(&false) => Some((
-                        format!(
-                            "{} may not pass the role {} (iam:PassRole is denied)",
-                            quote(principal),
-                            quote(name)
-                        ),
-                        format!("allow iam:PassRole on {arn} in the deploy role's policy"),
-                    )),
-                    _ => None,
-                },
-            },
+            Kind::Role { arn, name } => role(arn, name, facts),
             Kind::Image(image) => {
                 if super::references::image(image).is_ok_and(|i| !i.pinned) {
                     findings.notes.push(format!(
@@ -197,80 +282,17 @@ pub fn evaluate(references: &[Reference], facts: &Facts) -> Findings {
                         quote(image)
                     ));
                 }
-                match facts.images.get(image) {
-                None | Some(Looked::Found(())) => None,
-                Some(Looked::Missing) => Some((
-                    format!("the image {} is not in its registry", quote(image)),
-                    "build and push it (ferry build), or correct the image reference".into(),
-                )),
-                Some(Looked::Failed(e)) => {
-                    Some(failed(&format!("the image {}", quote(image)), e))
-                }
-                }
+                registry_image(image, facts)
             }
             Kind::LogGroup {
                 region,
                 group,
                 created,
-            } => match facts.log_groups.get(&(region.clone(), group.clone())) {
-                None | Some(Looked::Found(())) => None,
-                Some(Looked::Missing) if *created => None,
-                Some(Looked::Missing) => Some((
-                    format!(
-                        "the log group {} does not exist in {region}, and awslogs-create-group is not \"true\"",
-                        quote(group)
-                    ),
-                    "create it (Terraform: aws_cloudwatch_log_group), or set awslogs-create-group to \"true\" (the execution role then needs logs:CreateLogGroup)".into(),
-                )),
-                Some(Looked::Failed(e)) => {
-                    Some(failed(&format!("the log group {}", quote(group)), e))
-                }
-            },
+            } => log_group(region, group, *created, facts),
             // A cluster's problem once, whatever the number of its services.
             Kind::Cluster(cluster) if !clusters_seen.insert(cluster.clone()) => None,
-            Kind::Cluster(cluster) => match facts.clusters.get(cluster) {
-                None => None,
-                Some(Looked::Found(s)) if s == "ACTIVE" => None,
-                Some(Looked::Found(s)) => Some((
-                    format!("the ECS cluster {} is {s}, not ACTIVE", quote(cluster)),
-                    "create it again (Terraform), or correct the environment's cluster".into(),
-                )),
-                Some(Looked::Missing) => Some((
-                    format!("the ECS cluster {} does not exist", quote(cluster)),
-                    "create it (Terraform), or correct the environment's cluster in the manifest".into(),
-                )),
-                Some(Looked::Failed(e)) => {
-                    Some(failed(&format!("the ECS cluster {}", quote(cluster)), e))
-                }
-            },
-            Kind::Service { cluster, service } => {
-                let cluster_ok = matches!(facts.clusters.get(cluster), Some(Looked::Found(s)) if s == "ACTIVE");
-                match facts.services.get(&(cluster.clone(), service.clone())) {
-                    // A missing cluster is reported once, on its own line.
-                    _ if !cluster_ok => None,
-                    None => None,
-                    Some(Looked::Found(s)) if s == "ACTIVE" => None,
-                    Some(Looked::Found(s)) => Some((
-                        format!(
-                            "the ECS service {} in {} is {s}, not ACTIVE",
-                            quote(service),
-                            quote(cluster)
-                        ),
-                        "create it again (Terraform), or correct ecs-service in the manifest".into(),
-                    )),
-                    Some(Looked::Missing) => Some((
-                        format!(
-                            "the ECS service {} does not exist in {}",
-                            quote(service),
-                            quote(cluster)
-                        ),
-                        "create it (Terraform) first, or correct ecs-service in the manifest".into(),
-                    )),
-                    Some(Looked::Failed(e)) => {
-                        Some(failed(&format!("the ECS service {}", quote(service)), e))
-                    }
-                }
-            }
+            Kind::Cluster(cluster) => ecs_cluster(cluster, facts),
+            Kind::Service { cluster, service } => ecs_service(cluster, service, facts),
         };
         if let Some((message, fix)) = problem {
             findings.problems.push(Problem {

@@ -106,35 +106,7 @@ impl PyProject {
             name,
             ..Self::default()
         };
-        let mut reqs = strings(
-            project.and_then(|t| t.get("dependencies")),
-            "project.dependencies",
-        )?;
-        if let Some(opt) = table(
-            project.and_then(|t| t.get("optional-dependencies")),
-            "project.optional-dependencies",
-        )? {
-            for (k, v) in opt {
-                reqs.extend(strings(
-                    Some(v),
-                    &format!("project.optional-dependencies.{k}"),
-                )?);
-            }
-        }
-        if let Some(groups) = table(doc.get("dependency-groups"), "dependency-groups")? {
-            for (k, v) in groups {
-                // `{include-group = "..."}` entries are not requirements.
-                if let Some(a) = v.as_array() {
-                    reqs.extend(a.iter().filter_map(Value::as_str).map(str::to_string));
-                } else {
-                    return Err(format!("`dependency-groups.{k}` is not a list"));
-                }
-            }
-        }
-        reqs.extend(strings(
-            uv.and_then(|t| t.get("dev-dependencies")),
-            "tool.uv.dev-dependencies",
-        )?);
+        let reqs = requirements(&doc, project, uv)?;
         for r in &reqs {
             let name = requirement_name(r);
             if name.is_empty() {
@@ -152,29 +124,7 @@ impl PyProject {
                 }
             }
         }
-        // Poetry: `[tool.poetry.dependencies]` and `[tool.poetry.group.<g>.dependencies]`.
-        let mut poetry_tables: Vec<&toml::Table> = Vec::new();
-        if let Some(t) = table(
-            poetry.and_then(|t| t.get("dependencies")),
-            "tool.poetry.dependencies",
-        )? {
-            poetry_tables.push(t);
-        }
-        if let Some(t) = table(
-            poetry.and_then(|t| t.get("dev-dependencies")),
-            "tool.poetry.dev-dependencies",
-        )? {
-            poetry_tables.push(t);
-        }
-        for g in table(poetry.and_then(|t| t.get("group")), "tool.poetry.group")?
-            .into_iter()
-            .flat_map(|t| t.values())
-        {
-            if let Some(t) = g.get("dependencies").and_then(Value::as_table) {
-                poetry_tables.push(t);
-            }
-        }
-        for t in poetry_tables {
+        for t in poetry_tables(poetry)? {
             for (k, v) in t {
                 if k == "python" {
                     continue;
@@ -197,6 +147,73 @@ impl PyProject {
         )?;
         Ok(p)
     }
+}
+
+/// Every requirement the project lists (PEP 621 dependencies and optional
+/// dependencies, PEP 735 dependency groups, uv's dev-dependencies), as
+/// written.
+fn requirements(
+    doc: &toml::Table,
+    project: Option<&toml::Table>,
+    uv: Option<&toml::Table>,
+) -> Result<Vec<String>, String> {
+    let mut reqs = strings(
+        project.and_then(|t| t.get("dependencies")),
+        "project.dependencies",
+    )?;
+    if let Some(opt) = table(
+        project.and_then(|t| t.get("optional-dependencies")),
+        "project.optional-dependencies",
+    )? {
+        for (k, v) in opt {
+            reqs.extend(strings(
+                Some(v),
+                &format!("project.optional-dependencies.{k}"),
+            )?);
+        }
+    }
+    if let Some(groups) = table(doc.get("dependency-groups"), "dependency-groups")? {
+        for (k, v) in groups {
+            // `{include-group = "..."}` entries are not requirements.
+            if let Some(a) = v.as_array() {
+                reqs.extend(a.iter().filter_map(Value::as_str).map(str::to_string));
+            } else {
+                return Err(format!("`dependency-groups.{k}` is not a list"));
+            }
+        }
+    }
+    reqs.extend(strings(
+        uv.and_then(|t| t.get("dev-dependencies")),
+        "tool.uv.dev-dependencies",
+    )?);
+    Ok(reqs)
+}
+
+/// Poetry's dependency tables: `[tool.poetry.dependencies]`,
+/// `[tool.poetry.dev-dependencies]` and `[tool.poetry.group.<g>.dependencies]`.
+fn poetry_tables(poetry: Option<&toml::Table>) -> Result<Vec<&toml::Table>, String> {
+    let mut poetry_tables: Vec<&toml::Table> = Vec::new();
+    if let Some(t) = table(
+        poetry.and_then(|t| t.get("dependencies")),
+        "tool.poetry.dependencies",
+    )? {
+        poetry_tables.push(t);
+    }
+    if let Some(t) = table(
+        poetry.and_then(|t| t.get("dev-dependencies")),
+        "tool.poetry.dev-dependencies",
+    )? {
+        poetry_tables.push(t);
+    }
+    for g in table(poetry.and_then(|t| t.get("group")), "tool.poetry.group")?
+        .into_iter()
+        .flat_map(|t| t.values())
+    {
+        if let Some(t) = g.get("dependencies").and_then(Value::as_table) {
+            poetry_tables.push(t);
+        }
+    }
+    Ok(poetry_tables)
 }
 
 /// Parses `uv.lock` text (read once, then asked per project).
