@@ -6,6 +6,7 @@
 //! request is retried on 5xx and rate limits, and paginated by `Link`.
 
 pub mod comments;
+pub mod commits;
 pub mod deployments;
 mod http_get;
 pub mod retry;

@@ -10,9 +10,11 @@
 pub mod apply;
 pub mod budget;
 pub mod build;
+pub mod changes;
 pub mod compare;
 pub mod counts;
 pub mod diff;
+pub mod digest;
 pub mod drift;
 pub mod error;
 pub mod input;

@@ -163,26 +163,7 @@ pub async fn run(
             "plan-verify needs the pull request: pass --pr N (or --expected-hash)".to_string(),
         ));
     };
-    let repo = ctx.repository.clone().ok_or_else(|| {
-        PlanCommentError::Config("GITHUB_REPOSITORY is not set (expected owner/repo)".to_string())
-    })?;
-    let crab = crate::github::client(&ctx.api_url, ctx.token.as_ref())?;
-    let mark = marker::marker(
-        &opts.env,
-        opts.root_module.as_deref(),
-        opts.workspace.as_deref(),
-    )?;
-    let mut reviewed: Vec<Reviewed> = Vec::new();
-    for &pr in &group {
-        let issue = IssueRef {
-            owner: repo.owner.clone(),
-            repo: repo.name.clone(),
-            number: pr,
-        };
-        if let Some(r) = reviewed_on(&crab, ctx, opts, &issue, &mark).await? {
-            reviewed.push(r);
-        }
-    }
+    let reviewed = reviewed_in(ctx, opts, &group).await?;
     // Pull requests that did not touch the Terraform have no plan comment
     // (the plan jobs did not run), and at the merge commit their plan is
     // empty: nothing to apply, nothing to have reviewed.
@@ -227,6 +208,36 @@ pub async fn run(
             differences,
         }),
     }
+}
+
+/// The believed plan comments of the pull requests in `group` (those
+/// without one are left out).
+async fn reviewed_in(
+    ctx: &Context,
+    opts: &Options,
+    group: &[u64],
+) -> Result<Vec<Reviewed>, PlanCommentError> {
+    let repo = ctx.repository.clone().ok_or_else(|| {
+        PlanCommentError::Config("GITHUB_REPOSITORY is not set (expected owner/repo)".to_string())
+    })?;
+    let crab = crate::github::client(&ctx.api_url, ctx.token.as_ref())?;
+    let mark = marker::marker(
+        &opts.env,
+        opts.root_module.as_deref(),
+        opts.workspace.as_deref(),
+    )?;
+    let mut reviewed: Vec<Reviewed> = Vec::new();
+    for &pr in group {
+        let issue = IssueRef {
+            owner: repo.owner.clone(),
+            repo: repo.name.clone(),
+            number: pr,
+        };
+        if let Some(r) = reviewed_on(&crab, ctx, opts, &issue, &mark).await? {
+            reviewed.push(r);
+        }
+    }
+    Ok(reviewed)
 }
 
 /// The believed plan comment for the marker on one pull request, with its
