@@ -258,7 +258,7 @@ async fn deploy_runs_in_the_image_against_moto() {
                 ("images", &images),
                 ("no-wait", "true"),
                 // Its moto holds none of the example's secrets or roles
-                // (preflight is tested in preflight_moto.rs).
+                // (preflight is tested in preflight.rs).
                 (
                     "skip-preflight",
                     "this moto holds none of the example's secrets or roles",

@@ -24,7 +24,7 @@ use support::{AWS_VARS, Run, everything, ferry_without};
 
 /// Why these deploys skip preflight: their moto and scripted ECS hold none
 /// of the example's secrets, roles or log groups (preflight is tested in
-/// `preflight_moto.rs`).
+/// `preflight.rs`).
 const NO_PREFLIGHT: &str =
     "these stand-ins hold none of the example's secrets, roles or log groups";
 

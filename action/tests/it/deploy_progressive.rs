@@ -30,7 +30,7 @@ use support::{AWS_VARS, Run, everything, ferry_without};
 
 /// Why these deploys skip preflight: the scripted ECS stand-in answers ECS
 /// alone, with none of the example's secrets, roles or log groups
-/// (preflight is tested in `preflight_moto.rs`).
+/// (preflight is tested in `preflight.rs`).
 const NO_PREFLIGHT: &str =
     "the scripted ECS stand-in holds none of the example's secrets, roles or log groups";
 

@@ -547,7 +547,7 @@ async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_c
 /// moto, with preflight and, as the peer run, with `--skip-preflight`; each
 /// on a fresh moto set up the same way. Prints the wall times, their ratio,
 /// and the AWS calls of each run by operation. Run with
-/// `cargo test -p ferry --test it preflight_moto::bench -- --ignored --nocapture`.
+/// `cargo test -p ferry --test it preflight::bench -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a benchmark: prints figures, asserts only that both runs deploy"]
 async fn bench_twenty_services_with_and_without_preflight() {
