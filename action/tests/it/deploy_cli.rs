@@ -4,7 +4,7 @@
 //!
 //! Stand-ins: a private moto per test (`MOTO_ECS_SERVICE_RUNNING=1`, which
 //! the shared test bed's moto cannot set) for registration and updates; the
-//! scripted ECS endpoint of `deploy_support/scripted.rs` for a rollout that
+//! scripted ECS endpoint of `support/scripted.rs` for a rollout that
 //! fails (moto never advances a rollout); and the stateful GitHub of
 //! `support/github_state.rs` (Prism is stateless), whose every request is
 //! replayed to Prism to prove it valid GitHub API.

@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 
-use crate::preflight::{ACCOUNT, ferry, repo_of, task_definition};
+use crate::support::deploy::{ACCOUNT, ferry_against as ferry, repo_of, task_definition};
 use crate::support::everything;
 use crate::support::scripted::{self, Reply, Scripted};
 
