@@ -203,6 +203,21 @@ pub async fn service_task_definition(
         .to_string()
 }
 
+/// What detect and render need of the repository: the manifest, the task
+/// definitions, the Cargo workspace and the services' crates.
+pub const EXAMPLE_PATHS: &[&str] = &[
+    ".github/ferry.yml",
+    "task-definitions",
+    "Cargo.toml",
+    "Cargo.lock",
+    "services/sampleapi/Cargo.toml",
+    "services/sampleapi/src",
+    "services/sampleworker/Cargo.toml",
+    "services/sampleworker/src",
+    "services/telemetry/Cargo.toml",
+    "services/telemetry/src",
+];
+
 /// A copy of the repository's `paths` (files or folders, relative to the
 /// root) in a temp folder: a repository a test may break or commit to.
 pub fn copy_repo(paths: &[&str]) -> tempfile::TempDir {
