@@ -27,7 +27,7 @@ EXPORTER_METRICS = {"sqs_queue_messages": "gauge"}
 
 # What `ferry metrics` writes (the DORA keys, pushed weekly by
 # .github/workflows/metrics.yml to a Pushgateway); every series is labelled
-# service (`*` = the whole environment) and environment. action/tests/metrics_github.rs
+# service (`*` = the whole environment) and environment. action/tests/it/metrics_outputs.rs
 # checks the binary writes exactly these.
 FERRY_METRICS = {
     "ferry_dora_window_seconds": "gauge",

@@ -69,7 +69,7 @@ def metrics(api, workers):
         for g in yaml.safe_load(open(f))["groups"]:
             recorded |= {r["record"] for r in g["rules"] if "record" in r}
     # Ferry's DORA metrics come from `ferry metrics` (pushed weekly), not from
-    # the services: action/tests/metrics_github.rs checks that ferry's real
+    # the services: action/tests/it/metrics_outputs.rs checks that ferry's real
     # exposition has exactly these names.
     known = (scraped | set(contract.EXPORTER_METRICS) | contract.PROMETHEUS_BUILTIN | recorded
              | set(contract.FERRY_METRICS))

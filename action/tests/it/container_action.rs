@@ -12,29 +12,17 @@ use crate::support::deploy as deploy_support;
 use std::time::{Duration, Instant};
 
 use container_support::{ContainerStep, Docker, chown_workspace, runner_inputs};
-use deploy_support::{Moto, clients, copy_repo, create_environment, service_task_definition};
+use deploy_support::{
+    EXAMPLE_PATHS, Moto, clients, copy_repo, create_environment, service_task_definition,
+};
 use serde_json::json;
 use support::git_in;
 use support::github_state::{GitHubState, TOKEN};
 
-/// What detect and render need of the repository.
-const PATHS: &[&str] = &[
-    ".github/ferry.yml",
-    "task-definitions",
-    "Cargo.toml",
-    "Cargo.lock",
-    "services/sampleapi/Cargo.toml",
-    "services/sampleapi/src",
-    "services/sampleworker/Cargo.toml",
-    "services/sampleworker/src",
-    "services/telemetry/Cargo.toml",
-    "services/telemetry/src",
-];
-
 /// A copy of the repository with two commits (the second changes
 /// sampleapi), owned by the runner's user; returns (dir, before, after).
 fn workspace() -> (tempfile::TempDir, String, String) {
-    let dir = copy_repo(PATHS);
+    let dir = copy_repo(EXAMPLE_PATHS);
     let git = |args: &[&str]| git_in(dir.path(), args);
     support::init_repo(dir.path());
     git(&["add", "-A"]);
@@ -258,7 +246,7 @@ async fn deploy_runs_in_the_image_against_moto() {
                 ("images", &images),
                 ("no-wait", "true"),
                 // Its moto holds none of the example's secrets or roles
-                // (preflight is tested in preflight_moto.rs).
+                // (preflight is tested in preflight.rs).
                 (
                     "skip-preflight",
                     "this moto holds none of the example's secrets or roles",

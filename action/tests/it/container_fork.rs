@@ -27,22 +27,17 @@ const PLACEHOLDER: &str = "docker://ghcr.io/example-org/ferry-action@sha256:0000
 /// source hash covers, what detect reads, and (for the test bed's local
 /// build) the ferry binary cargo built, at the root.
 fn fork() -> tempfile::TempDir {
-    let dir = deploy_support::copy_repo(&[
-        "action/Dockerfile",
-        "action/container-run",
-        "action/action.yml",
-        "action/Cargo.toml",
-        "Cargo.toml",
-        "Cargo.lock",
-        ".github/ferry.yml",
-        "task-definitions",
-        "services/sampleapi/Cargo.toml",
-        "services/sampleapi/src",
-        "services/sampleworker/Cargo.toml",
-        "services/sampleworker/src",
-        "services/telemetry/Cargo.toml",
-        "services/telemetry/src",
-    ]);
+    let dir = deploy_support::copy_repo(
+        &[
+            "action/Dockerfile",
+            "action/container-run",
+            "action/action.yml",
+            "action/Cargo.toml",
+        ]
+        .into_iter()
+        .chain(deploy_support::EXAMPLE_PATHS.iter().copied())
+        .collect::<Vec<_>>(),
+    );
     let script = dir.path().join("action/container-run");
     let status = Command::new("chmod")
         .arg("+x")

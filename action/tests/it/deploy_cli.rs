@@ -4,7 +4,7 @@
 //!
 //! Stand-ins: a private moto per test (`MOTO_ECS_SERVICE_RUNNING=1`, which
 //! the shared test bed's moto cannot set) for registration and updates; the
-//! scripted ECS endpoint of `deploy_support/scripted.rs` for a rollout that
+//! scripted ECS endpoint of `support/scripted.rs` for a rollout that
 //! fails (moto never advances a rollout); and the stateful GitHub of
 //! `support/github_state.rs` (Prism is stateless), whose every request is
 //! replayed to Prism to prove it valid GitHub API.
@@ -24,7 +24,7 @@ use support::{AWS_VARS, Run, everything, ferry_without};
 
 /// Why these deploys skip preflight: their moto and scripted ECS hold none
 /// of the example's secrets, roles or log groups (preflight is tested in
-/// `preflight_moto.rs`).
+/// `preflight.rs`).
 const NO_PREFLIGHT: &str =
     "these stand-ins hold none of the example's secrets, roles or log groups";
 

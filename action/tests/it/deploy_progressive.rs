@@ -30,7 +30,7 @@ use support::{AWS_VARS, Run, everything, ferry_without};
 
 /// Why these deploys skip preflight: the scripted ECS stand-in answers ECS
 /// alone, with none of the example's secrets, roles or log groups
-/// (preflight is tested in `preflight_moto.rs`).
+/// (preflight is tested in `preflight.rs`).
 const NO_PREFLIGHT: &str =
     "the scripted ECS stand-in holds none of the example's secrets, roles or log groups";
 
@@ -145,6 +145,24 @@ fn deploy(dir: &Path, gh: &GitHubState, ecs: &str, tag: &str, timeout: &str) -> 
         &env,
         AWS_VARS,
     )
+}
+
+/// The task definition of the last good release in most scenarios.
+const GOOD: &str = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1";
+
+/// GitHub with the commit on pull request 7 and a successful prod
+/// Deployment of sampleapi on `good`: the release a rollback returns to.
+async fn github_with_last_good(good: &str) -> GitHubState {
+    let gh = GitHubState::start(REPO).await;
+    gh.set_pulls(SHA, &[7]);
+    gh.seed_deployment(
+        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+        "prod",
+        "sampleapi",
+        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
+        &["in_progress", "success"],
+    );
+    gh
 }
 
 /// What a scenario needs: Prometheus, a scripted ECS at `ms_per_minute`,
@@ -490,16 +508,8 @@ async fn a_refused_stop_tries_ferrys_own_rollback_and_says_how_to_stop_by_hand()
         lifecycle(r)
     })
     .await;
-    let gh = GitHubState::start(REPO).await;
-    gh.set_pulls(SHA, &[7]);
-    let good = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1";
-    gh.seed_deployment(
-        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
-        "prod",
-        "sampleapi",
-        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
-        &["in_progress", "success"],
-    );
+    let good = GOOD;
+    let gh = github_with_last_good(good).await;
     let repo = repository(&prometheus.url, 0);
     let run = deploy(repo.path(), &gh, &ecs.url, tag, "60s");
     assert!(!everything(&run).contains(TOKEN));
@@ -789,16 +799,8 @@ async fn a_killed_deploy_is_re_analysed_by_its_re_run_and_rolled_back() {
         },
     ))
     .await;
-    let gh = GitHubState::start(REPO).await;
-    gh.set_pulls(SHA, &[7]);
-    let good = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1";
-    gh.seed_deployment(
-        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
-        "prod",
-        "sampleapi",
-        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
-        &["in_progress", "success"],
-    );
+    let good = GOOD;
+    let gh = github_with_last_good(good).await;
     let repo = repository(&prometheus.url, 0);
 
     let first = Running::start(repo.path(), &gh, &ecs.url, tag, "50ms");
@@ -879,15 +881,7 @@ async fn without_the_service_deployments_api_ferry_says_so_and_rolls_back_by_upd
     deploy_support::create_environment(&c.ecs, "prod").await;
     let (cluster, service) = ("email-platform-prod", "email-platform-prod-sampleapi");
     let good = deploy_support::service_task_definition(&c.ecs, cluster, service).await;
-    let gh = GitHubState::start(REPO).await;
-    gh.set_pulls(SHA, &[7]);
-    gh.seed_deployment(
-        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
-        "prod",
-        "sampleapi",
-        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
-        &["in_progress", "success"],
-    );
+    let gh = github_with_last_good(&good).await;
     let repo = repository(&prometheus.url, 0);
     let poll = Duration::from_secs(1);
     let running = Running::start(repo.path(), &gh, &moto.url, tag, "1s");
@@ -1130,15 +1124,7 @@ async fn resume_scene(
         },
     ))
     .await;
-    let gh = GitHubState::start(REPO).await;
-    gh.set_pulls(SHA, &[7]);
-    gh.seed_deployment(
-        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
-        "prod",
-        "sampleapi",
-        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1"}),
-        &["in_progress", "success"],
-    );
+    let gh = github_with_last_good(GOOD).await;
     let repo = repository(&prometheus.url, 0);
     (prometheus, ecs, gh, repo)
 }
@@ -1308,16 +1294,8 @@ async fn a_resumed_deployment_that_completes_before_any_round_is_re_analysed() {
         },
     ))
     .await;
-    let gh = GitHubState::start(REPO).await;
-    gh.set_pulls(SHA, &[7]);
-    let good = "arn:aws:ecs:us-east-1:111111111111:task-definition/bootstrap:1";
-    gh.seed_deployment(
-        "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
-        "prod",
-        "sampleapi",
-        json!({"service": "sampleapi", "image": image(BASELINE), "task_definition_arn": good}),
-        &["in_progress", "success"],
-    );
+    let good = GOOD;
+    let gh = github_with_last_good(good).await;
     let repo = repository(&prometheus.url, 0);
     // A 30 s poll: the first run describes the deployment once, at PENDING.
     let first = Running::start(repo.path(), &gh, &ecs.url, tag, "30s");

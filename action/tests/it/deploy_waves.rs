@@ -8,12 +8,12 @@
 //! revision (its deployment stays on the old one), so a wave could never
 //! reach steady state there. Its request log gives the order of the calls.
 //! These deploys skip preflight (the scripted endpoint answers ECS alone;
-//! preflight is tested in `preflight_moto.rs`).
+//! preflight is tested in `preflight.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 
-use crate::preflight_moto::{ACCOUNT, ferry, repo_of, task_definition};
+use crate::support::deploy::{ACCOUNT, ferry_against as ferry, repo_of, task_definition};
 use crate::support::everything;
 use crate::support::scripted::{self, Reply, Scripted};
 

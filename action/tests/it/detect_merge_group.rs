@@ -8,20 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support;
+use crate::support::detect::TWO_SERVICE_FOLDERS as MANIFEST;
 
 use support::{Repo, ferry_with};
-
-const MANIFEST: &str = "\
-project: shop
-region: us-east-1
-environments:
-  staging: { cluster: shop-staging }
-services:
-  api:
-    paths: [services/api/**]
-  worker:
-    paths: [services/worker/**]
-";
 
 /// The vendored example, with the queue's commits and branch.
 fn payload(base_sha: &str, head_sha: &str, pr: u64) -> serde_json::Value {

@@ -2,7 +2,7 @@
 //! nothing: the first push of a release branch at the default branch's tip
 //! (no commit of its own, `before` all zeros) takes its base from GitHub
 //! Deployments like any release push. (Nothing deployed, unreadable
-//! Deployments and the compare cap are in `detect_github.rs`.)
+//! Deployments and the compare cap are in `detect_file_lists.rs`.)
 //!
 //! GitHub is a recorded-response server (wiremock); the run is the real
 //! binary in Actions mode.

@@ -51,8 +51,7 @@ fn a_workspace_owned_by_another_uid_is_read_without_dubious_ownership() {
     let r = Repo::new();
     r.write(
         ".github/ferry.yml",
-        "project: shop\nregion: us-east-1\nenvironments:\n  staging: { cluster: shop-staging }\n\
-         services:\n  api:\n    paths: [services/api/**]\n  worker:\n    paths: [services/worker/**]\n",
+        crate::support::detect::TWO_SERVICE_FOLDERS,
     )
     .write("services/api/main.rs", "fn main() {}\n")
     .write("services/worker/main.rs", "fn main() {}\n");

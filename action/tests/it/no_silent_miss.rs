@@ -5,20 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support;
+use crate::support::detect::TWO_SERVICE_FOLDERS as MANIFEST;
 
 use support::{Repo, ferry, ferry_with, ferry_without, git_in};
-
-const MANIFEST: &str = "\
-project: shop
-region: us-east-1
-environments:
-  staging: { cluster: shop-staging }
-services:
-  api:
-    paths: [services/api/**]
-  worker:
-    paths: [services/worker/**]
-";
 
 fn monorepo(manifest: &str) -> Repo {
     let r = Repo::new();

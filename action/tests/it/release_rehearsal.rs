@@ -37,7 +37,7 @@ use support::{AWS_VARS, Run, everything, ferry_without, git_in, testbed_url};
 
 /// Why the rehearsal's deploys skip preflight: the scripted ECS stand-in
 /// and moto hold none of the example's secrets, roles or log groups
-/// (preflight is tested in `preflight_moto.rs`).
+/// (preflight is tested in `preflight.rs`).
 const NO_PREFLIGHT: &str =
     "the rehearsal's stand-ins hold none of the example's secrets, roles or log groups";
 

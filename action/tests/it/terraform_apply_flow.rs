@@ -26,68 +26,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::support::github_state::{GitHubState, assert_valid_github_api};
+use crate::support::terraform::Terraform as Tf;
 use crate::support::{Run, everything, ferry_with};
 
 const REPO: &str = "octo/shop";
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
-/// A Terraform working directory whose state plays "staging".
-struct Tf {
-    dir: tempfile::TempDir,
-    cli_config: PathBuf,
+/// What the flow does in a Terraform folder whose state plays "staging".
+trait Flow {
+    fn plan(&self, main_tf: &str, name: &str) -> String;
+    fn apply(&self, name: &str) -> (bool, String);
 }
 
-impl Tf {
-    fn new() -> Tf {
-        let found = Command::new("terraform").arg("version").output();
-        assert!(
-            found.as_ref().is_ok_and(|o| o.status.success()),
-            "`terraform` is not on PATH: these tests need Terraform 1.11.4 (the test bed installs it at /usr/local/bin/terraform)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let cli_config = dir.path().join("empty.tfrc");
-        std::fs::write(&cli_config, "").unwrap();
-        Tf { dir, cli_config }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("terraform")
-            .args(args)
-            .current_dir(self.path())
-            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
-            .env("TF_IN_AUTOMATION", "1")
-            .env_remove("TF_LOG")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "terraform {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// The configuration as a commit has it.
-    fn checkout(&self, main_tf: &str) {
-        std::fs::write(self.path().join("main.tf"), main_tf).unwrap();
-        self.ok(&["init", "-input=false", "-no-color"]);
-    }
-
+impl Flow for Tf {
     /// `terraform plan -out` and `show -json` at this configuration; the JSON's file name.
     fn plan(&self, main_tf: &str, name: &str) -> String {
-        self.checkout(main_tf);
+        self.init(main_tf);
         let bin = format!("{name}.tfplan");
         self.ok(&["plan", "-input=false", "-no-color", "-out", &bin]);
         let json = self.ok(&["show", "-json", &bin]);
@@ -189,21 +145,16 @@ fn merge_group_event(dir: &Path, pr: u64, base: Option<(&str, &str)>) -> PathBuf
     path
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn review_merge_apply_stale_and_failing() {
-    let gh = GitHubState::start(REPO).await;
-    let tf = Tf::new();
-    let dir = tf.path();
-    // The environment as it stands before the pull requests.
+/// Applies `BASE` (the environment before the pull requests), then plans
+/// each pull request's configuration against it and comments the plan.
+fn base_and_reviews(gh: &GitHubState, tf: &Tf, prs: [(u64, &str); 2]) {
     tf.plan(BASE, "base");
     assert!(tf.apply("base").0);
-
-    // Review: both pull requests planned against it and commented.
-    for (pr, config) in [(7, PR7), (8, PR8)] {
+    for (pr, config) in prs {
         let plan = tf.plan(config, &format!("pr{pr}"));
         let run = ferry_on(
-            &gh,
-            dir,
+            gh,
+            tf.path(),
             &[
                 "plan-comment",
                 "--env",
@@ -217,6 +168,16 @@ async fn review_merge_apply_stale_and_failing() {
         );
         assert_eq!(run.code, 0, "{run:#?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn review_merge_apply_stale_and_failing() {
+    let gh = GitHubState::start(REPO).await;
+    let tf = Tf::new();
+    let dir = tf.path();
+    // The environment as it stands before the pull requests; then the
+    // review: both pull requests planned against it and commented.
+    base_and_reviews(&gh, &tf, [(7, PR7), (8, PR8)]);
     assert!(comment_on(&gh, 8).contains("`terraform_data.reader`"));
 
     // PR 7 merged: on the push to main, the pull request is the one GitHub
@@ -509,26 +470,7 @@ async fn a_queue_batch_of_two_is_applied_only_as_reviewed_together() {
     let gh = GitHubState::start(REPO).await;
     let tf = Tf::new();
     let dir = tf.path();
-    tf.plan(BASE, "base");
-    assert!(tf.apply("base").0);
-    for (pr, config) in [(11, PR11), (12, PR12)] {
-        let plan = tf.plan(config, &format!("pr{pr}"));
-        let run = ferry_on(
-            &gh,
-            dir,
-            &[
-                "plan-comment",
-                "--env",
-                "staging",
-                "--plan",
-                &plan,
-                "--pr",
-                &pr.to_string(),
-            ],
-            &[],
-        );
-        assert_eq!(run.code, 0, "{run:#?}");
-    }
+    base_and_reviews(&gh, &tf, [(11, PR11), (12, PR12)]);
     // The queue: PR 11's entry on main's tip, PR 12's on PR 11's.
     let pr11_ref = format!("refs/heads/gh-readonly-queue/main/pr-11-{MAIN_TIP}");
     let pr12_ref = format!("refs/heads/gh-readonly-queue/main/pr-12-{G11}");

@@ -9,6 +9,7 @@
 //! to Prism on GitHub's OpenAPI description.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::deploy::staging_api_report;
 use crate::support::github_state::{
     APP_BOT, APP_TOKEN, GitHubState, MALLORY, TOKEN, WENDY, assert_valid_github_api,
 };
@@ -16,9 +17,9 @@ use crate::support::{Run, everything, ferry_with};
 
 use std::path::Path;
 
+use ferry::deploy::DeployReport;
 use ferry::deploy::comment::MARKER as DEPLOY_MARKER;
 use ferry::deploy::post::post_deploy_comment;
-use ferry::deploy::{DeployReport, ServiceOutcome, Status};
 use ferry::gha::{RepoSlug, Secret};
 use ferry::github::GitHub;
 use ferry::github::retry::RetryPolicy;
@@ -379,29 +380,11 @@ const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api@sha25
 const EVIL_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api@sha256:6666666666666666666666666666666666666666666666666666666666666666";
 
 fn report() -> DeployReport {
-    DeployReport {
-        env: "staging".into(),
-        sha: SHA.into(),
-        run_url: Some("https://github.com/octo/shop/actions/runs/42".into()),
-        environment_url: None,
-        outcomes: vec![ServiceOutcome {
-            service: "api".into(),
-            env: "staging".into(),
-            cluster: "shop-staging".into(),
-            ecs_service: "shop-staging-api".into(),
-            image: Some(IMAGE.into()),
-            task_definition_arn: Some(
-                "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-staging-api:12".into(),
-            ),
-            registered: true,
-            deployment_id: None,
-            status: Status::Succeeded,
-            duration_secs: 61.0,
-            diagnosis: None,
-            rollback: None,
-            progress: None,
-        }],
-    }
+    staging_api_report(
+        SHA,
+        IMAGE,
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-staging-api:12",
+    )
 }
 
 /// mallory's deploy comment (Ferry's marker, a forged state line saying

@@ -1,6 +1,8 @@
 //! Shared helpers of the deploy tests: a private moto server, SDK clients
-//! pointed at an endpoint, rendering the repository's task definitions, and
-//! the ECS clusters and services Terraform would have created.
+//! pointed at an endpoint, rendering the repository's task definitions, the
+//! ECS clusters and services Terraform would have created, and repositories
+//! of hand-written task definitions run through the binary against an AWS
+//! endpoint (preflight, deploy waves).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -8,10 +10,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ferry::aws::Clients;
+use ferry::deploy::{DeployReport, ServiceOutcome, Status};
 use ferry::manifest::Manifest;
 use ferry::taskdef::TaskDefinition;
 
-use super::root;
+use serde_json::{Value, json};
+
+use super::{AWS_VARS, Run, ferry_without, root};
+
+/// The AWS account and region of the moto-backed deploy and preflight tests.
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
 
 pub fn manifest() -> Manifest {
     let root = root();
@@ -194,6 +203,21 @@ pub async fn service_task_definition(
         .to_string()
 }
 
+/// What detect and render need of the repository: the manifest, the task
+/// definitions, the Cargo workspace and the services' crates.
+pub const EXAMPLE_PATHS: &[&str] = &[
+    ".github/ferry.yml",
+    "task-definitions",
+    "Cargo.toml",
+    "Cargo.lock",
+    "services/sampleapi/Cargo.toml",
+    "services/sampleapi/src",
+    "services/sampleworker/Cargo.toml",
+    "services/sampleworker/src",
+    "services/telemetry/Cargo.toml",
+    "services/telemetry/src",
+];
+
 /// A copy of the repository's `paths` (files or folders, relative to the
 /// root) in a temp folder: a repository a test may break or commit to.
 pub fn copy_repo(paths: &[&str]) -> tempfile::TempDir {
@@ -214,5 +238,111 @@ fn copy_tree(from: &Path, to: &Path) {
     } else {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(from, to).unwrap();
+    }
+}
+
+/// A Fargate task definition naming these references.
+pub fn task_definition(
+    service: &str,
+    role_prefix: &str,
+    secrets: &[&str],
+    log_group: &str,
+    image: &str,
+    create_group: bool,
+) -> Value {
+    let mut options = json!({"awslogs-group": log_group, "awslogs-region": REGION,
+        "awslogs-stream-prefix": service});
+    if create_group {
+        options["awslogs-create-group"] = json!("true");
+    }
+    json!({
+        "family": format!("shop-staging-{service}"),
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "executionRoleArn": format!("{role_prefix}-exec"),
+        "taskRoleArn": format!("{role_prefix}-task"),
+        "containerDefinitions": [{
+            "name": service,
+            "image": image,
+            "essential": true,
+            "secrets": secrets.iter().enumerate()
+                .map(|(i, v)| json!({"name": format!("S{i}"), "valueFrom": v}))
+                .collect::<Vec<_>>(),
+            "logConfiguration": {"logDriver": "awslogs", "options": options},
+        }],
+    })
+}
+
+/// A repository of these services, each Jsonnet file returning its definition.
+pub fn repo_of(services: &[(String, Value)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    let mut manifest = String::from(
+        "project: shop\nregion: us-east-1\nenvironments:\n  staging: { cluster: shop-staging }\nservices:\n",
+    );
+    for (service, _) in services {
+        manifest.push_str(&format!(
+            "  {service}: {{ task-definition: task-definitions/{service}.jsonnet }}\n"
+        ));
+    }
+    write(".github/ferry.yml", &manifest);
+    for (service, td) in services {
+        let mut td = td.clone();
+        td["containerDefinitions"][0]["image"] = json!("IMAGE");
+        let text = serde_json::to_string_pretty(&td)
+            .unwrap()
+            .replace("\"IMAGE\"", "std.extVar('IMAGE')");
+        write(&format!("task-definitions/{service}.jsonnet"), &text);
+    }
+    dir
+}
+
+/// Runs `ferry <args>` in `dir` with AWS reached through `endpoint`.
+pub fn ferry_against(dir: &Path, args: &[&str], endpoint: &str) -> Run {
+    let home = tempfile::tempdir().unwrap();
+    let home_s = home.path().display().to_string();
+    let config = home.path().join("none").display().to_string();
+    let env = [
+        ("HOME", home_s.as_str()),
+        ("AWS_CONFIG_FILE", config.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", config.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    ferry_without(dir, args, &env, AWS_VARS)
+}
+
+/// The report of a staging deploy of `api` at `sha` that succeeded on
+/// `image` with `task_definition_arn` registered: what the deploy comment
+/// and the Deployment records are written from.
+pub fn staging_api_report(sha: &str, image: &str, task_definition_arn: &str) -> DeployReport {
+    DeployReport {
+        env: "staging".into(),
+        sha: sha.into(),
+        run_url: Some("https://github.com/octo/shop/actions/runs/42".into()),
+        environment_url: None,
+        outcomes: vec![ServiceOutcome {
+            service: "api".into(),
+            env: "staging".into(),
+            cluster: "shop-staging".into(),
+            ecs_service: "shop-staging-api".into(),
+            image: Some(image.into()),
+            task_definition_arn: Some(task_definition_arn.into()),
+            registered: true,
+            deployment_id: None,
+            status: Status::Succeeded,
+            duration_secs: 61.0,
+            diagnosis: None,
+            rollback: None,
+            progress: None,
+        }],
     }
 }

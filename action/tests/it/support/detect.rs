@@ -1,8 +1,23 @@
-//! A logging `git` first on PATH: every git process a `ferry` run starts,
-//! with its arguments, counted for real (no mocking).
+//! Shared by the detect tests: a logging `git` first on PATH (every git
+//! process a `ferry` run starts, with its arguments, counted for real, no
+//! mocking) and the two-service manifest most of them write.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
+
+/// The manifest most detect tests write: one staging environment, two
+/// services each owning its folder under `services/`.
+pub const TWO_SERVICE_FOLDERS: &str = "\
+project: shop
+region: us-east-1
+environments:
+  staging: { cluster: shop-staging }
+services:
+  api:
+    paths: [services/api/**]
+  worker:
+    paths: [services/worker/**]
+";
 
 /// A folder holding the wrapper and its log.
 pub struct GitLog {

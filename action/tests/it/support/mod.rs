@@ -13,6 +13,7 @@ pub mod plan_comment;
 pub mod prometheus;
 pub mod recorder;
 pub mod scripted;
+pub mod terraform;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! cluster and service names the manifest gives each environment, two
 //! services in parallel, and an idempotent re-run. Moto stores task
 //! definitions and services for real but never advances a rollout, so these
-//! run with `wait: false`; the rollouts are tested in `deploy_scripted.rs`.
+//! run with `wait: false`; the rollouts are tested in `deploy_rollout.rs`.
 //! Each test starts its own moto with `MOTO_ECS_SERVICE_RUNNING=1` (a
 //! service at steady state), which the shared test bed's moto cannot set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -214,7 +214,7 @@ async fn missing_credentials_are_an_error_that_suggests_dry_run() {
     let home = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "deploy_moto::missing_credentials_are_an_error_that_suggests_dry_run",
+            "deploy_register_update::missing_credentials_are_an_error_that_suggests_dry_run",
             "--exact",
             "--nocapture",
         ])

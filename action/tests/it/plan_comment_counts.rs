@@ -6,9 +6,9 @@
 
 use crate::support::ferry_command;
 use crate::support::plan_comment as plan_comment_support;
+use crate::support::terraform::Terraform as Tf;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use ferry::plan_comment::counts::Counts;
 use ferry::plan_comment::{load, prepare};
@@ -19,70 +19,30 @@ const CANARY_VAR_NEW: &str = "canary-var-new-88a1b0";
 const CANARY_ATTR: &str = "canary-attr-6b0e77aa";
 const CANARY_OUT: &str = "canary-output-31c5d2";
 
-/// A throwaway Terraform working directory.
-struct Tf {
-    dir: tempfile::TempDir,
-    cli_config: PathBuf,
+/// What these scenarios do in a throwaway Terraform folder.
+trait Scenario {
+    fn apply(&self, main_tf: &str);
+    fn plan(&self, main_tf: &str, extra: &[&str]) -> (PathBuf, String);
 }
 
-impl Tf {
-    fn new() -> Tf {
-        let found = Command::new("terraform").arg("version").output();
-        assert!(
-            found.as_ref().is_ok_and(|o| o.status.success()),
-            "`terraform` is not on PATH: these tests need Terraform 1.11.4 (the test bed installs it at /usr/local/bin/terraform)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let cli_config = dir.path().join("empty.tfrc");
-        std::fs::write(&cli_config, "").unwrap();
-        Tf { dir, cli_config }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn tf(&self, args: &[&str]) -> String {
-        let out = Command::new("terraform")
-            .args(args)
-            .current_dir(self.path())
-            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
-            .env("TF_IN_AUTOMATION", "1")
-            .env_remove("TF_LOG")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "terraform {args:?} failed: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
-
-    fn config(&self, main_tf: &str) {
-        std::fs::write(self.path().join("main.tf"), main_tf).unwrap();
-    }
-
+impl Scenario for Tf {
     fn apply(&self, main_tf: &str) {
-        self.config(main_tf);
-        self.tf(&["init", "-input=false", "-no-color"]);
-        self.tf(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        self.init(main_tf);
+        self.ok(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     }
 
     /// Plans `main_tf`; returns the JSON plan path and Terraform's summary line.
     fn plan(&self, main_tf: &str, extra: &[&str]) -> (PathBuf, String) {
-        self.config(main_tf);
-        self.tf(&["init", "-input=false", "-no-color"]);
+        self.init(main_tf);
         let mut args = vec!["plan", "-input=false", "-no-color", "-out=tfplan"];
         args.extend(extra);
-        let text = self.tf(&args);
+        let text = self.ok(&args);
         let line = text
             .lines()
             .find(|l| l.starts_with("Plan:") || l.starts_with("No changes."))
             .unwrap_or("(no summary line)")
             .to_string();
-        let json = self.tf(&["show", "-json", "tfplan"]);
+        let json = self.ok(&["show", "-json", "tfplan"]);
         let path = self.path().join("plan.json");
         std::fs::write(&path, json).unwrap();
         (path, line)
@@ -391,7 +351,7 @@ fn binary_plan_is_shown_by_terraform() {
             "tfplan",
         ])
         .current_dir(tf.path())
-        .env("TF_CLI_CONFIG_FILE", &tf.cli_config)
+        .env("TF_CLI_CONFIG_FILE", tf.cli_config())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

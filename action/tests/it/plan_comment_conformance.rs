@@ -3,7 +3,7 @@
 //! (`@octokit/openapi` `generated/api.github.com.json`). Prism answers 422
 //! with an `sl-violations` header to a request that breaks the spec, which
 //! surfaces here as an `HTTP 422` error. Prism stores nothing, so the
-//! stateful upsert is tested in `plan_comment_github.rs`.
+//! stateful upsert is tested in `plan_comment_upsert.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ferry::gha::Secret;

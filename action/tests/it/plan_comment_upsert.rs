@@ -1,7 +1,7 @@
 //! The comment upsert against a small stateful fake of GitHub's issue
 //! comments API (recorded responses in the shape GitHub sends, served from
 //! a local socket). Prism on GitHub's OpenAPI, which stores nothing, is the
-//! conformance check in `plan_comment_prism.rs`; this fake covers the
+//! conformance check in `plan_comment_conformance.rs`; this fake covers the
 //! stateful parts: find the existing comment across pages, then PATCH it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

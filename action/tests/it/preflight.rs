@@ -20,12 +20,12 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::support::deploy::{Moto, create_service};
+use crate::support::deploy::{
+    ACCOUNT, Moto, REGION, create_service, ferry_against as ferry, repo_of, task_definition,
+};
 use crate::support::recorder::RecordingProxy;
-use crate::support::{AWS_VARS, Run, everything, ferry_without};
+use crate::support::{Run, everything};
 
-pub(crate) const ACCOUNT: &str = "123456789012";
-pub(crate) const REGION: &str = "us-east-1";
 const CLUSTER: &str = "shop-staging";
 
 /// Every AWS operation that changes something: none may come before
@@ -181,40 +181,6 @@ pub(crate) async fn world_of(endpoint: &str, services: &[String]) -> World {
     }
 }
 
-/// A Fargate task definition naming these references.
-pub(crate) fn task_definition(
-    service: &str,
-    role_prefix: &str,
-    secrets: &[&str],
-    log_group: &str,
-    image: &str,
-    create_group: bool,
-) -> Value {
-    let mut options = json!({"awslogs-group": log_group, "awslogs-region": REGION,
-        "awslogs-stream-prefix": service});
-    if create_group {
-        options["awslogs-create-group"] = json!("true");
-    }
-    json!({
-        "family": format!("shop-staging-{service}"),
-        "networkMode": "awsvpc",
-        "requiresCompatibilities": ["FARGATE"],
-        "cpu": "256",
-        "memory": "512",
-        "executionRoleArn": format!("{role_prefix}-exec"),
-        "taskRoleArn": format!("{role_prefix}-task"),
-        "containerDefinitions": [{
-            "name": service,
-            "image": image,
-            "essential": true,
-            "secrets": secrets.iter().enumerate()
-                .map(|(i, v)| json!({"name": format!("S{i}"), "valueFrom": v}))
-                .collect::<Vec<_>>(),
-            "logConfiguration": {"logDriver": "awslogs", "options": options},
-        }],
-    })
-}
-
 /// A repository whose two services' Jsonnet returns these definitions (the
 /// image comes from the deploy, as in every Ferry task definition).
 fn repo(api: &Value, worker: &Value) -> tempfile::TempDir {
@@ -224,49 +190,27 @@ fn repo(api: &Value, worker: &Value) -> tempfile::TempDir {
     ])
 }
 
-/// A repository of these services, each Jsonnet file returning its definition.
-pub(crate) fn repo_of(services: &[(String, Value)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |path: &str, text: &str| {
-        let p = dir.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    };
-    let mut manifest = String::from(
-        "project: shop\nregion: us-east-1\nenvironments:\n  staging: { cluster: shop-staging }\nservices:\n",
-    );
-    for (service, _) in services {
-        manifest.push_str(&format!(
-            "  {service}: {{ task-definition: task-definitions/{service}.jsonnet }}\n"
-        ));
-    }
-    write(".github/ferry.yml", &manifest);
-    for (service, td) in services {
-        let mut td = td.clone();
-        td["containerDefinitions"][0]["image"] = json!("IMAGE");
-        let text = serde_json::to_string_pretty(&td)
-            .unwrap()
-            .replace("\"IMAGE\"", "std.extVar('IMAGE')");
-        write(&format!("task-definitions/{service}.jsonnet"), &text);
-    }
-    dir
+/// `ferry preflight --env staging --images <images>` against `endpoint`.
+fn preflight_staging(dir: &Path, images: &str, endpoint: &str) -> Run {
+    ferry(
+        dir,
+        &["preflight", "--env", "staging", "--images", images],
+        endpoint,
+    )
 }
 
-/// Runs `ferry <args>` in `dir` with AWS reached through `endpoint`.
-pub(crate) fn ferry(dir: &Path, args: &[&str], endpoint: &str) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let home_s = home.path().display().to_string();
-    let config = home.path().join("none").display().to_string();
-    let env = [
-        ("HOME", home_s.as_str()),
-        ("AWS_CONFIG_FILE", config.as_str()),
-        ("AWS_SHARED_CREDENTIALS_FILE", config.as_str()),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
+/// `ferry deploy --env staging --images <images> --no-wait <extra>` against `endpoint`.
+fn deploy_staging(dir: &Path, images: &str, extra: &[&str], endpoint: &str) -> Run {
+    let mut args = vec![
+        "deploy",
+        "--env",
+        "staging",
+        "--images",
+        images,
+        "--no-wait",
     ];
-    ferry_without(dir, args, &env, AWS_VARS)
+    args.extend(extra);
+    ferry(dir, &args, endpoint)
 }
 
 fn images_arg(w: &World) -> String {
@@ -320,11 +264,7 @@ async fn every_reference_present_in_every_form_passes_and_the_deploy_goes_on() {
     let dir = repo(&api, &worker);
     let images = images_arg(&w);
 
-    let run = ferry(
-        dir.path(),
-        &["preflight", "--env", "staging", "--images", &images],
-        &proxy.url,
-    );
+    let run = preflight_staging(dir.path(), &images, &proxy.url);
     let all = everything(&run);
     assert_eq!(run.code, 0, "{all}");
     assert_eq!(run.output("status"), "passed", "{all}");
@@ -357,18 +297,7 @@ async fn every_reference_present_in_every_form_passes_and_the_deploy_goes_on() {
 
     // The deploy runs the same preflight first, then registers and updates.
     let before = proxy.calls().len();
-    let run = ferry(
-        dir.path(),
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--images",
-            &images,
-            "--no-wait",
-        ],
-        &proxy.url,
-    );
+    let run = deploy_staging(dir.path(), &images, &[], &proxy.url);
     let all = everything(&run);
     assert_eq!(run.code, 0, "{all}");
     assert!(all.contains("### Preflight (staging)"), "{all}");
@@ -417,18 +346,7 @@ async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_c
     );
     let images = format!("api={},worker={unpushed}", w.images[0]);
 
-    let run = ferry(
-        dir.path(),
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--images",
-            &images,
-            "--no-wait",
-        ],
-        &proxy.url,
-    );
+    let run = deploy_staging(dir.path(), &images, &[], &proxy.url);
     let all = everything(&run);
     assert_ne!(run.code, 0, "{all}");
     assert!(
@@ -486,11 +404,7 @@ async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_c
     assert!(ops.iter().any(|o| o == "BatchGetImage"), "{ops:?}");
 
     // `ferry preflight` says the same, as outputs.
-    let run = ferry(
-        dir.path(),
-        &["preflight", "--env", "staging", "--images", &images],
-        &proxy.url,
-    );
+    let run = preflight_staging(dir.path(), &images, &proxy.url);
     assert_ne!(run.code, 0);
     assert_eq!(run.output("status"), "failed");
     let problems: Vec<Value> = serde_json::from_str(run.output("problems")).unwrap();
@@ -502,31 +416,13 @@ async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_c
     );
 
     // Skipping needs a reason, and the reason is recorded.
-    let run = ferry(
-        dir.path(),
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--images",
-            &images,
-            "--no-wait",
-            "--skip-preflight",
-            " ",
-        ],
-        &proxy.url,
-    );
+    let run = deploy_staging(dir.path(), &images, &["--skip-preflight", " "], &proxy.url);
     assert_ne!(run.code, 0);
     assert!(everything(&run).contains("--skip-preflight needs a reason"));
-    let run = ferry(
+    let run = deploy_staging(
         dir.path(),
+        &images,
         &[
-            "deploy",
-            "--env",
-            "staging",
-            "--images",
-            &images,
-            "--no-wait",
             "--skip-preflight",
             "IAM outage, roles unchanged since yesterday",
         ],
@@ -547,7 +443,7 @@ async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_c
 /// moto, with preflight and, as the peer run, with `--skip-preflight`; each
 /// on a fresh moto set up the same way. Prints the wall times, their ratio,
 /// and the AWS calls of each run by operation. Run with
-/// `cargo test -p ferry --test it preflight_moto::bench -- --ignored --nocapture`.
+/// `cargo test -p ferry --test it preflight::bench -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a benchmark: prints figures, asserts only that both runs deploy"]
 async fn bench_twenty_services_with_and_without_preflight() {
@@ -585,28 +481,18 @@ async fn bench_twenty_services_with_and_without_preflight() {
         let mut alone = None;
         if !skip {
             let t0 = std::time::Instant::now();
-            let run = ferry(
-                dir.path(),
-                &["preflight", "--env", "staging", "--images", &images],
-                &proxy.url,
-            );
+            let run = preflight_staging(dir.path(), &images, &proxy.url);
             assert_eq!(run.code, 0, "{}", everything(&run));
             alone = Some((t0.elapsed(), proxy.calls().len()));
         }
-        let mut args = vec![
-            "deploy",
-            "--env",
-            "staging",
-            "--images",
-            &images,
-            "--no-wait",
-        ];
-        if skip {
-            args.extend(["--skip-preflight", "the peer run of the benchmark"]);
-        }
+        let extra: &[&str] = if skip {
+            &["--skip-preflight", "the peer run of the benchmark"]
+        } else {
+            &[]
+        };
         let before = proxy.calls().len();
         let t0 = std::time::Instant::now();
-        let run = ferry(dir.path(), &args, &proxy.url);
+        let run = deploy_staging(dir.path(), &images, extra, &proxy.url);
         let elapsed = t0.elapsed();
         assert_eq!(run.code, 0, "{}", everything(&run));
         let ops = proxy.ops().split_off(before);

@@ -1,5 +1,5 @@
 //! Rollouts end to end through `roll_out`, the real aws-sdk-ecs client and a
-//! scripted ECS endpoint (see `deploy_support/scripted.rs` for why it is
+//! scripted ECS endpoint (see `support/scripted.rs` for why it is
 //! scripted: moto never advances a rollout). The failed tasks' log lines
 //! come from moto's CloudWatch Logs (a private moto server, seeded here).
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -11,9 +11,10 @@
 use crate::support;
 
 use serde_json::{Value, json};
+use support::github_state::assert_valid_github_api;
 use support::{Repo, ferry_with, testbed_url};
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const MANIFEST: &str = support::TWO_SERVICES;
 
@@ -70,39 +71,6 @@ fn files(prefix: &str, n: usize) -> Value {
             .map(|i| json!({"sha": "0", "filename": format!("{prefix}/f{i}.rs"), "status": "modified", "additions": 1, "deletions": 0, "changes": 1}))
             .collect(),
     )
-}
-
-/// Sends each recorded request to Prism; every one must be valid GitHub API.
-async fn assert_valid_github_api(requests: &[Request]) {
-    let prism = testbed_url("PRISM_URL");
-    let client = octocrab::Octocrab::builder()
-        .base_uri(prism.as_str())
-        .unwrap()
-        .build()
-        .unwrap();
-    assert!(!requests.is_empty());
-    for r in requests {
-        let target = match r.url.query() {
-            Some(q) => format!("{}?{q}", r.url.path()),
-            None => r.url.path().to_string(),
-        };
-        let response = client._get(target.as_str()).await.unwrap();
-        let violations = response
-            .headers()
-            .get("sl-violations")
-            .map(|v| v.to_str().unwrap_or_default().to_string())
-            .unwrap_or_default();
-        assert_ne!(
-            response.status().as_u16(),
-            422,
-            "GET {target} is not valid GitHub API: {violations}"
-        );
-        assert!(
-            response.status().is_success(),
-            "GET {target}: {}",
-            response.status()
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

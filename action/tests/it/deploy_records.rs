@@ -16,13 +16,14 @@ use std::time::{Duration, Instant};
 
 use ferry::deploy::comment::MARKER;
 use ferry::deploy::post::{CommentError, post_deploy_comment};
-use ferry::deploy::{DeployReport, DeploymentPayload, ServiceOutcome, Status};
+use ferry::deploy::{DeployReport, DeploymentPayload};
 use ferry::gha::{RepoSlug, Secret};
 use ferry::github::GitHub;
 use ferry::github::comments::Upserted;
 use ferry::github::deployments::{DeploymentState, NewDeployment, NewStatus};
 use ferry::github::retry::RetryPolicy;
 use serde_json::{Value, json};
+use support::deploy::staging_api_report;
 use support::github_state::assert_valid_github_api;
 use support::testbed_url;
 use wiremock::matchers::{method, path, query_param};
@@ -63,27 +64,7 @@ fn new_deployment(p: &DeploymentPayload) -> NewDeployment<'_> {
 }
 
 fn report() -> DeployReport {
-    DeployReport {
-        env: "staging".into(),
-        sha: SHA.into(),
-        run_url: Some("https://github.com/octo/shop/actions/runs/42".into()),
-        environment_url: None,
-        outcomes: vec![ServiceOutcome {
-            service: "api".into(),
-            env: "staging".into(),
-            cluster: "shop-staging".into(),
-            ecs_service: "shop-staging-api".into(),
-            image: Some(IMAGE.into()),
-            task_definition_arn: Some(ARN.into()),
-            registered: true,
-            deployment_id: None,
-            status: Status::Succeeded,
-            duration_secs: 61.0,
-            diagnosis: None,
-            rollback: None,
-            progress: None,
-        }],
-    }
+    staging_api_report(SHA, IMAGE, ARN)
 }
 
 /// A deployment as GitHub returns it.
