@@ -300,6 +300,8 @@ fn dependency_entries(doc: &Value) -> Vec<(String, Value)> {
 }
 
 #[cfg(test)]
+pub(crate) mod mem_tree;
+#[cfg(test)]
 mod tests;
 
 /// The work tree on disk.
