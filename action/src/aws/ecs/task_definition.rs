@@ -52,7 +52,7 @@ pub fn from_sdk(d: &t::TaskDefinition) -> Map<String, Value> {
     }
 }
 
-// Every field but the tags (apart in the SDK) and inferenceAccelerators.
+// The tags are apart in the SDK; inferenceAccelerators are not sent.
 pair!(TaskDefinition => TaskDefinition {
     container_definitions: set_container_definitions,
     cpu: set_cpu,
@@ -60,6 +60,7 @@ pair!(TaskDefinition => TaskDefinition {
     ephemeral_storage: set_ephemeral_storage,
     execution_role_arn: set_execution_role_arn,
     family: set_family,
+    inference_accelerators: _,
     ipc_mode: set_ipc_mode,
     memory: set_memory,
     network_mode: set_network_mode,
@@ -68,6 +69,7 @@ pair!(TaskDefinition => TaskDefinition {
     proxy_configuration: set_proxy_configuration,
     requires_compatibilities: set_requires_compatibilities,
     runtime_platform: set_runtime_platform,
+    tags: _,
     task_role_arn: set_task_role_arn,
     volumes: set_volumes,
 });

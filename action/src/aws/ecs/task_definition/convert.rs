@@ -28,7 +28,7 @@ pub(super) trait ToSdk<U> {
     }
 }
 
-/// An SDK value as the typed model's `T` (`None`: the SDK has none).
+/// An SDK value as the typed model's `T` (`None`: the SDK holds none).
 pub(super) trait ToTyped<T> {
     /// The value as the typed model's.
     fn to_typed(&self) -> Option<T>;
@@ -43,8 +43,10 @@ fn refused(path: &str, message: impl Into<String>) -> AwsError {
     }
 }
 
-/// A value the SDK's type cannot hold (`found`, where it takes `what`).
+/// A value the SDK's type cannot hold (`found`, where it takes `what`),
+/// shown as JSON on one line, cut to 80 characters.
 fn expected(what: &str, found: impl std::fmt::Display) -> AwsError {
+    let found = crate::text::truncate_chars(&found.to_string(), 80);
     refused("", format!("expected {what}, found {found}"))
 }
 
@@ -68,7 +70,7 @@ fn within(outer: &str, e: AwsError) -> AwsError {
 pub(super) fn not_sent(key: &str) -> AwsError {
     refused(
         key,
-        "Ferry cannot send this field to ECS yet; remove it or add it to aws/ecs/task_definition.rs",
+        "Ferry cannot send this field to ECS yet; remove it (or add it to the task definition type, taskdef, and its table in aws/ecs/task_definition)",
     )
 }
 
@@ -270,14 +272,16 @@ enums!(
     VersionConsistency,
 );
 
-/// One object both ways, from the table of its fields: the model's
+/// One object both ways, from the table of all its fields (a field the
+/// model gains is a compile error until the table has it): the model's
 /// `taskdef::$typed` and the SDK's `types::$sdk`, each field with the SDK
-/// builder's setter (a field's JSON key is its name in camelCase, unless
-/// given: `size_in_gib = "sizeInGiB"`); `[field]` names an entry of a list
-/// by that field. A field the model keeps in `other` is refused.
+/// builder's setter, or `_` for one the SDK's type does not hold (the
+/// caller's). A field's JSON key is its name in camelCase, unless given
+/// (`size_in_gib = "sizeInGiB"`); `[field]` names an entry of a list by
+/// that field. A field the model keeps in `other` is refused.
 macro_rules! pair {
     ($typed:ident => $sdk:ident $([$id:ident])? {
-        $($field:ident $(= $key:literal)?: $setter:ident),* $(,)?
+        $($field:ident $(= $key:literal)?: $setter:tt),* $(,)?
     }) => {
         impl $crate::aws::ecs::task_definition::convert::ToSdk<aws_sdk_ecs::types::$sdk>
             for $crate::taskdef::$typed
@@ -286,10 +290,9 @@ macro_rules! pair {
             fn to_sdk(&self) -> Result<aws_sdk_ecs::types::$sdk, $crate::aws::AwsError> {
                 use $crate::aws::ecs::task_definition::convert::{Built, done, field};
                 done(&self.other)?;
-                aws_sdk_ecs::types::$sdk::builder()
-                    $(.$setter(field(&self.$field, pair!(@key $field $($key)?))?))*
-                    .build()
-                    .built()
+                let b = aws_sdk_ecs::types::$sdk::builder();
+                $(let b = pair!(@set b, self, $field, pair!(@key $field $($key)?), $setter);)*
+                b.build().built()
             }
             $(fn id(&self) -> Option<&str> {
                 $crate::taskdef::field::str_of(&self.$id)
@@ -307,15 +310,23 @@ macro_rules! pair {
             for aws_sdk_ecs::types::$sdk
         {
             fn to_typed(&self) -> Option<$crate::taskdef::$typed> {
-                use $crate::aws::ecs::task_definition::convert::ToTyped;
                 Some($crate::taskdef::$typed {
-                    $($field: ToTyped::to_typed(&self.$field).map($crate::taskdef::Field::Typed),)*
-                    ..Default::default()
+                    $($field: pair!(@get self, $field, $setter),)*
+                    other: Default::default(),
                 })
             }
         }
     };
     (@key $field:ident $key:literal) => { $key };
     (@key $field:ident) => { stringify!($field) };
+    (@set $b:ident, $s:ident, $field:ident, $key:expr, _) => { $b };
+    (@set $b:ident, $s:ident, $field:ident, $key:expr, $setter:ident) => {
+        $b.$setter(field(&$s.$field, $key)?)
+    };
+    (@get $s:ident, $field:ident, _) => { None };
+    (@get $s:ident, $field:ident, $setter:ident) => {
+        $crate::aws::ecs::task_definition::convert::ToTyped::to_typed(&$s.$field)
+            .map($crate::taskdef::Field::Typed)
+    };
 }
 pub(super) use pair;

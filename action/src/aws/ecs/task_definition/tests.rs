@@ -117,7 +117,7 @@ fn a_field_the_sdk_requires_is_an_error_naming_its_object() {
 /// accepts goes to the SDK's types and comes back as it was: the EFS and
 /// Docker volumes, the App Mesh proxy, FireLens, links and all. The
 /// exceptions are two lists written as objects, which validation lets
-/// through and the conversion names.
+/// through and the conversion names (the value cut to 80 characters).
 #[test]
 fn the_corpus_goes_to_the_sdk_and_back_unchanged() {
     use crate::render::{register, validate};
@@ -163,7 +163,7 @@ fn the_corpus_goes_to_the_sdk_and_back_unchanged() {
         refused,
         [
             "aws-samples-amazon-ecs-firelens-examples/fluent-bit_logstash_task-definition.json: task definition field `containerDefinitions[app].portMappings`: expected a list, found {\"ContainerPort\":443,\"HostPort\":443,\"Protcol\":\"tcp\"}",
-            "aws-samples-amazon-ecs-firelens-examples/fluent-bit_signalfx_task-definition.json: task definition field `containerDefinitions[app].logConfiguration.secretOptions`: expected a list, found {\"name\":\"Token\",\"valueFrom\":\"arn:${Partition}:secretsmanager:${Region}:${Account}:secret:${SecretId}\"}",
+            "aws-samples-amazon-ecs-firelens-examples/fluent-bit_signalfx_task-definition.json: task definition field `containerDefinitions[app].logConfiguration.secretOptions`: expected a list, found {\"name\":\"Token\",\"valueFrom\":\"arn:${Partition}:secretsmanager:${Region}:${Accoun…",
         ]
     );
     assert!(converted >= 65, "{converted}");
