@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::taskdef::TaskDefinition;
 use crate::taskdef::field::{Field, List, Maybe, entries};
 pub use crate::taskdef::strip_nulls;
+use crate::text::quote;
 
 /// The largest RegisterTaskDefinition request ECS accepts.
 pub const MAX_BYTES: usize = 64 * 1024;
@@ -204,8 +205,11 @@ fn name_rule(out: &mut Vec<Problem>, path: &str, value: Option<&str>, what: &str
         out.push(
             problem(
                 path,
-                format!("the {what} {name:?} is not 1-255 letters, digits, - and _"),
-                format!("rename it, e.g. {:?}", sanitize(name)),
+                format!(
+                    "the {what} {} is not 1-255 letters, digits, - and _",
+                    quote(name)
+                ),
+                format!("rename it, e.g. {}", quote(&sanitize(name))),
             )
             .rule(rule),
         );

@@ -22,6 +22,8 @@ shape! {
         health_check: Maybe<HealthCheck>,
         image: Maybe<String>,
         interactive: Maybe<bool>,
+        /// Legacy links to other containers (bridge mode).
+        links: List<String>,
         linux_parameters: Maybe<LinuxParameters>,
         log_configuration: Maybe<LogConfiguration>,
         memory: Maybe<Number>,

@@ -230,5 +230,35 @@ pub fn arn_revision(arn: &str) -> Option<(&str, &str)> {
     (family_ok && revision_ok).then_some((family, revision))
 }
 
+/// The real-world task definitions of the corpus
+/// (`action/tests/data/taskdefs-corpus`, see its SOURCES.md), for the tests
+/// of every stage that reads one: each file's path under the corpus and its
+/// JSON (a describe export's `taskDefinition`), in path order.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn corpus() -> Vec<(String, Value)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/taskdefs-corpus");
+    let mut stack = vec![dir.clone()];
+    let mut out = Vec::new();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+                let v = match v.get("taskDefinition") {
+                    Some(td @ Value::Object(_)) => td.clone(),
+                    _ => v,
+                };
+                let rel = p.strip_prefix(&dir).unwrap().to_string_lossy().to_string();
+                out.push((rel, v));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -85,19 +85,19 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "family_chars",
         "{}",
         "{ family: 'bad name!' }",
-        "family \"bad name!\" is not 1-255 letters",
+        "family `bad name!` is not 1-255 letters",
     ),
     (
         "family_length",
         "{}",
         "{ family: std.join('', std.makeArray(256, function(i) 'a')) }",
-        "family \"aaaa",
+        "family `aaaa",
     ),
     (
         "container_name",
         "{ name: 'web.app' }",
         "{}",
-        "container name \"web.app\"",
+        "container name `web.app`",
     ),
     (
         "no_containers",

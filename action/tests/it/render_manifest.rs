@@ -390,7 +390,7 @@ const BAD_NAMES: &[(&str, (&str, &str), &str, &str)] = &[
             "services:",
             "build: { tag: \"{service} {sha7}\" }\nservices:",
         ),
-        "which Docker refuses",
+        "the tag template `{service} {sha7}` gives service `api` the tag `api ",
         "6:15",
     ),
     (

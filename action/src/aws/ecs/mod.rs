@@ -362,6 +362,7 @@ pub async fn register_task_definition(
         .set_memory(d.memory)
         .set_pid_mode(d.pid_mode)
         .set_ipc_mode(d.ipc_mode)
+        .set_proxy_configuration(d.proxy_configuration)
         .set_ephemeral_storage(d.ephemeral_storage)
         .set_runtime_platform(d.runtime_platform)
         .set_enable_fault_injection(d.enable_fault_injection)
@@ -461,6 +462,3 @@ pub async fn stopped_tasks(
     tasks.sort_by(|a, b| epoch(b.stopped_at()).total_cmp(&epoch(a.stopped_at())));
     Ok(tasks)
 }
-
-#[cfg(test)]
-mod tests;

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 
 use super::super::{Manifest, names};
 use super::{Checker, LISTED, listed};
+use crate::text::quote;
 
 /// `depends-on` names known services, never the service itself, and makes
 /// no cycle (a release could never start one of them): each cycle is
@@ -134,7 +135,7 @@ pub(super) fn check_unique_names(c: &mut Checker<'_>, m: &Manifest) {
         if let Err(why) = names::image_tag(&tag) {
             c.at_value(
                 "build.tag",
-                format!("the tag template {:?} gives service `{name}` the tag {tag:?}, which Docker refuses: {why}", m.build.tag),
+                format!("the tag template {} gives service `{name}` the tag {}, which Docker refuses: {why}", quote(&m.build.tag), quote(&tag)),
                 "tags have letters, digits, `_`, `.` and `-`, e.g. {service}-{sha7}-{timestamp}".into(),
             );
             break;
