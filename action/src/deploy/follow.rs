@@ -15,7 +15,8 @@ use super::plan::ServicePlan;
 use super::progressive::{
     Ending, FollowReport, Followed, Mode, Pace, Phase, Steps, Stop, analysing, phase,
 };
-use super::rollout::{Limits, Ours, Tracker};
+use super::rollout::{Limits, Tracker};
+use super::start::Started;
 use crate::aws::ecs::{Ecs, ServiceDeployment};
 
 /// Where each step of a progressive rollout is told as it begins: the
@@ -358,11 +359,14 @@ pub async fn follow(
 pub async fn follow_all(
     ecs: &Arc<dyn Ecs>,
     plans: &[ServicePlan],
-    followed: &[(usize, Ours, Mode)],
+    followed: &[Started],
     opts: &RolloutOptions,
     log: &mut dyn FnMut(&str),
     steps: Option<StepSink>,
 ) -> Vec<FollowReport> {
+    if followed.is_empty() {
+        return Vec::new();
+    }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut set = tokio::task::JoinSet::new();
     for (n, (i, ours, mode)) in followed.iter().enumerate() {
