@@ -25,6 +25,7 @@ pub mod diagnose;
 mod execute;
 pub mod follow;
 mod follow_analysis;
+mod follower;
 pub mod metrics;
 pub mod model;
 pub mod options;
