@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::analysis::{self, Verdict};
-use super::follow::Follower;
+use super::follower::Follower;
 use super::metrics::round;
 use super::progressive::{Ending, FollowReport, Stop, abort_reason};
 use super::rollout::{Polled, Verdict as RollingVerdict};

@@ -193,25 +193,6 @@ pub fn prepare(
     )
 }
 
-/// What preflight checks of a plan: each service's rendered definition and
-/// where it goes.
-pub fn preflight_targets(plan: &DeployPlan) -> crate::preflight::Targets {
-    crate::preflight::Targets {
-        env: plan.env.clone(),
-        region: plan.region.clone(),
-        services: plan
-            .services
-            .iter()
-            .map(|p| crate::preflight::Target {
-                service: p.service.clone(),
-                task_definition: p.task_definition.clone(),
-                cluster: p.cluster.clone(),
-                ecs_service: p.ecs_service.clone(),
-            })
-            .collect(),
-    }
-}
-
 /// One service to deploy in one environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServicePlan {

@@ -54,16 +54,48 @@ impl Statuses {
     }
 }
 
+/// A run's GitHub side once its records are open: where the statuses go
+/// (none without GitHub) and each service's Deployment record.
+pub(super) struct Recording {
+    pub(super) statuses: Option<Statuses>,
+    pub(super) records: Records,
+}
+
+impl Recording {
+    /// What turns a roll-out's progressive steps into statuses (none
+    /// without GitHub).
+    pub(super) fn step_statuses(&self) -> Option<StepStatuses> {
+        self.statuses.clone().map(|statuses| StepStatuses {
+            statuses,
+            records: self.records.clone(),
+        })
+    }
+}
+
 /// The GitHub side before the rollout: each service's rollback target (the
 /// last successful release's task definition) and its Deployment record,
-/// marked `in_progress`. Problems are warnings: GitHub never blocks a deploy.
+/// marked `in_progress`; no records without GitHub. Problems are warnings:
+/// GitHub never blocks a deploy.
 pub(super) async fn open_records(
+    statuses: Option<Statuses>,
+    plan: &mut DeployPlan,
+    reporter: &mut Reporter,
+) -> Result<Recording, RunError> {
+    let records = match &statuses {
+        Some(statuses) => open(statuses, plan, reporter).await?,
+        None => Records::new(),
+    };
+    Ok(Recording { statuses, records })
+}
+
+/// [`open_records`] with GitHub.
+async fn open(
     statuses: &Statuses,
     plan: &mut DeployPlan,
     reporter: &mut Reporter,
 ) -> Result<Records, RunError> {
-    let gh = &statuses.gh;
     let mut records = Records::new();
+    let gh = &statuses.gh;
     for service in plan.services.iter_mut() {
         let Some(registered) = service.registered.clone() else {
             continue;
@@ -166,13 +198,15 @@ impl StepStatuses {
 }
 
 /// The GitHub side after the rollout: each record's final status, then the
-/// deploy comment on the pull requests of the commit.
+/// deploy comment on the pull requests of the commit (nothing without GitHub).
 pub(super) async fn close_records(
-    statuses: &Statuses,
-    records: &Records,
+    recording: &Recording,
     report: &DeployReport,
     reporter: &mut Reporter,
 ) -> Result<(), RunError> {
+    let (Some(statuses), records) = (&recording.statuses, &recording.records) else {
+        return Ok(());
+    };
     for o in &report.outcomes {
         let (Some((id, done_before)), Some(state)) =
             (records.get(&o.service), github_state(o.status))

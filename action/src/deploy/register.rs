@@ -1,13 +1,15 @@
-//! RegisterTaskDefinition without a new revision on every run: the rendered
-//! JSON is compared with the family's latest ACTIVE revision after
-//! normalisation ([`crate::taskdef`]), and an identical one is reused.
+//! The register phase: RegisterTaskDefinition without a new revision on
+//! every run (the rendered JSON is compared with the family's latest ACTIVE
+//! revision after normalisation, [`crate::taskdef`], and an identical one is
+//! reused), every service at once under the registration budget.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::budget::Budget;
+use super::model::{ServiceOutcome, Status};
 use super::options::{RolloutOptions, RunError};
-use super::plan::DeployPlan;
+use super::plan::{DeployPlan, failed_before_change, untouched};
 use crate::aws::AwsError;
 use crate::aws::ecs::{self, Ecs};
 use crate::gha::Reporter;
@@ -47,12 +49,38 @@ pub async fn ensure_registered(
     })
 }
 
+/// Registration, the first phase of a run: every task definition
+/// registered at once (an identical latest revision reused), each ARN said
+/// and put on its service's plan. Answers the outcomes of the services that
+/// did not register: they are not rolled out.
+pub(super) async fn register(
+    ecs: &Arc<dyn Ecs>,
+    plan: &mut DeployPlan,
+    rollout: &RolloutOptions,
+    reporter: &mut Reporter,
+) -> Result<Vec<ServiceOutcome>, RunError> {
+    let mut registrations = register_all(ecs, plan, rollout).await?;
+    note_registrations(plan, &registrations, reporter)?;
+    Ok(plan
+        .services
+        .iter()
+        .filter(|p| p.registered.is_none())
+        .map(|p| {
+            let reason = match registrations.remove(&p.service) {
+                Some(Err(e)) => e,
+                _ => String::new(),
+            };
+            failed_before_change(untouched(p, Status::Failed), reason)
+        })
+        .collect())
+}
+
 /// Registration's result per service: the ARN, or why it failed.
-pub(super) type Registrations = BTreeMap<String, Result<super::register::Registered, String>>;
+type Registrations = BTreeMap<String, Result<Registered, String>>;
 
 /// Registers every service's task definition at once, under the
 /// registration budget (an identical latest revision is reused).
-pub(super) async fn register_all(
+async fn register_all(
     ecs: &Arc<dyn Ecs>,
     plan: &DeployPlan,
     rollout: &RolloutOptions,
@@ -84,7 +112,7 @@ pub(super) async fn register_all(
 }
 
 /// Says what registration did, and puts each ARN on its service's plan.
-pub(super) fn note_registrations(
+fn note_registrations(
     plan: &mut DeployPlan,
     registrations: &Registrations,
     reporter: &mut Reporter,

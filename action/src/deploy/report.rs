@@ -1,6 +1,6 @@
-//! What a deploy says when it ends (or would, in a dry run): the log line of
-//! each outcome, the outputs (`status` is the worst service's), the job
-//! summary, and the error naming the services that failed.
+//! What a deploy says without carrying anything out, and the outputs every
+//! run writes: the dry run's preview (each service, the comment it would
+//! post, the summary) and the outputs (`status` is the worst service's).
 
 use super::comment;
 use super::model::{DeployReport, ServiceOutcome, Status};
@@ -23,30 +23,6 @@ pub fn overall(outcomes: &[ServiceOutcome]) -> Status {
         .map(|o| o.status)
         .min_by_key(|s| rank(*s))
         .unwrap_or(Status::Unchanged)
-}
-
-/// One line per outcome for the log.
-pub(super) fn describe(o: &ServiceOutcome) -> String {
-    let arn = o.task_definition_arn.as_deref().unwrap_or("–");
-    let mut line = format!(
-        "{} ({}): {} · {} · {:.1} s",
-        o.service,
-        o.env,
-        o.status.as_str(),
-        arn,
-        o.duration_secs
-    );
-    if let Some(d) = &o.diagnosis {
-        line.push_str(&format!("\n  why: {}", d.reason));
-    }
-    if let Some(r) = &o.rollback {
-        line.push_str(&format!(
-            "\n  rollback to {}: {}",
-            r.task_definition_arn,
-            if r.succeeded { "done" } else { "failed" }
-        ));
-    }
-    line
 }
 
 /// What a deploy would do, with no effect: each service's outcome is
@@ -95,25 +71,6 @@ pub fn preview(
     reporter.summary(&comment::render_summary(&report))?;
     reporter.summary(&super::waves::markdown(&plan.waves, &report.outcomes))?;
     Ok(report)
-}
-
-/// The report when every service succeeded (or was unchanged), else the
-/// error naming those that did not.
-pub(super) fn succeeded(report: DeployReport) -> Result<DeployReport, RunError> {
-    if report.succeeded() {
-        return Ok(report);
-    }
-    let failed: Vec<String> = report
-        .outcomes
-        .iter()
-        .filter(|o| !o.status.is_success())
-        .map(|o| format!("{} {}", o.service, o.status.as_str()))
-        .collect();
-    Err(RunError::Failed(format!(
-        "deploy to {} failed: {}",
-        report.env,
-        failed.join(", ")
-    )))
 }
 
 /// `status` (the worst), `task-definition-arn` (first service),

@@ -1,13 +1,45 @@
-//! Ferry's own rollback: UpdateService back to the last release that
-//! succeeded in the environment, then the same wait as a roll-out.
+//! The rollback phase of a roll-out, Ferry's own rollback: UpdateService
+//! back to the last release that succeeded in the environment, then the
+//! same wait as a roll-out.
 
-use super::model::{Rollback, ServiceOutcome};
+use super::model::{Rollback, ServiceOutcome, Status};
 use super::options::RolloutOptions;
 use super::plan::ServicePlan;
 use super::rollout::{Ours, Verdict};
 use super::wait::{Target, wait_all};
 use crate::aws::ecs::{Ecs, Update};
 use crate::manifest::RolloutSettings;
+
+/// The rollback phase of a roll-out: Ferry's rollback of the services
+/// queued (plan indices) to their last good release, each outcome updated.
+pub(super) async fn roll_back_queued(
+    ecs: &dyn Ecs,
+    plans: &[ServicePlan],
+    queued: &[usize],
+    opts: &RolloutOptions,
+    start: tokio::time::Instant,
+    outcomes: &mut [ServiceOutcome],
+    log: &mut dyn FnMut(&str),
+) {
+    if queued.is_empty() {
+        return;
+    }
+    let targets: Vec<(usize, String)> = queued
+        .iter()
+        .filter_map(|&i| plans[i].rollback_to.clone().map(|arn| (i, arn)))
+        .collect();
+    let results = rollback(ecs, plans, outcomes, &targets, opts, log).await;
+    for (i, rb) in results {
+        let out = &mut outcomes[i];
+        out.status = if rb.succeeded {
+            Status::RolledBack
+        } else {
+            Status::Failed
+        };
+        out.rollback = Some(rb);
+        out.duration_secs = start.elapsed().as_secs_f64();
+    }
+}
 
 /// Puts each service of `targets` (plan index, task definition ARN) back on
 /// that task definition and waits for it too.

@@ -1,22 +1,116 @@
-//! A rollout's end as an outcome: a followed one succeeded, or diagnosed
-//! with what Ferry and ECS did (and whether Ferry's own rollback must
-//! follow); a waited one that failed, diagnosed.
+//! The settle phase of a roll-out: a rollout's end as an outcome. A followed
+//! one succeeded, or diagnosed with what Ferry and ECS did; a waited one
+//! that failed, diagnosed; and for each failure whether Ferry's own
+//! rollback must follow, or why not.
 
 use super::diagnose::{Subject, diagnose};
 use super::model::{Diagnosis, Rollback, ServiceOutcome, Status};
 use super::options::RolloutOptions;
 use super::plan::ServicePlan;
 use super::progressive::{Ending, FollowReport, Stop};
-use super::rollout::Ours;
+use super::rollout::{Ours, Verdict};
+use super::start::Started;
 use super::wait::Waited;
 use crate::aws::ecs::Ecs;
+
+/// The settle phase of the progressive services: each followed rollout's
+/// outcome (see [`settle_followed`]) and its duration. Answers the plan
+/// indices queued for Ferry's own rollback.
+pub(super) async fn settle_followed_all(
+    ecs: &dyn Ecs,
+    plans: &[ServicePlan],
+    followed: &[Started],
+    reports: Vec<FollowReport>,
+    opts: &RolloutOptions,
+    start: tokio::time::Instant,
+    outcomes: &mut [ServiceOutcome],
+) -> Vec<usize> {
+    let mut queued = Vec::new();
+    for ((i, ours, _), report) in followed.iter().zip(reports) {
+        let out = &mut outcomes[*i];
+        // ECS did not put the old version back (no service deployment to
+        // stop, the stop was refused, or its rollback failed): Ferry's
+        // own rollback, as for a rolling update that failed.
+        if settle_followed(ecs, &plans[*i], ours, report, opts, out).await {
+            roll_back_or_say(*i, &plans[*i], opts, false, out, &mut queued);
+        }
+        out.duration_secs = start.elapsed().as_secs_f64();
+    }
+    queued
+}
+
+/// The settle phase of the rolling services: each wait's verdict as an
+/// outcome, a failure diagnosed now (ECS forgets stopped tasks). Answers
+/// the plan indices queued for Ferry's own rollback.
+pub(super) async fn settle_waited_all(
+    ecs: &dyn Ecs,
+    plans: &[ServicePlan],
+    waiting: &[(usize, Ours)],
+    waited: Vec<Waited>,
+    opts: &RolloutOptions,
+    start: tokio::time::Instant,
+    outcomes: &mut [ServiceOutcome],
+) -> Vec<usize> {
+    let mut queued = Vec::new();
+    for ((i, _), w) in waiting.iter().zip(waited) {
+        let out = &mut outcomes[*i];
+        out.deployment_id = w.tracker.ours().deployment_id.clone();
+        out.duration_secs = start.elapsed().as_secs_f64();
+        if w.verdict == Verdict::Completed {
+            out.status = Status::Succeeded;
+            continue;
+        }
+        out.status = Status::Failed;
+        let plan = &plans[*i];
+        out.diagnosis = Some(settle_waited(ecs, plan, out, &w, opts).await);
+        let superseded = matches!(w.verdict, Verdict::Superseded { .. });
+        roll_back_or_say(*i, plan, opts, superseded, out, &mut queued);
+    }
+    queued
+}
+
+/// Queues service `i` for Ferry's rollback, or says in its diagnosis why not.
+fn roll_back_or_say(
+    i: usize,
+    plan: &ServicePlan,
+    opts: &RolloutOptions,
+    superseded: bool,
+    out: &mut ServiceOutcome,
+    queued: &mut Vec<usize>,
+) {
+    match why_not_rolled_back(plan, opts, superseded) {
+        Some(note) => {
+            if let Some(d) = out.diagnosis.as_mut() {
+                d.notes.push(note.into());
+            }
+        }
+        None => queued.push(i),
+    }
+}
+
+/// Why Ferry does not roll a failed service back itself, if it does not.
+fn why_not_rolled_back(
+    plan: &ServicePlan,
+    opts: &RolloutOptions,
+    superseded: bool,
+) -> Option<&'static str> {
+    if superseded {
+        Some("not rolled back: a newer deployment owns the service now")
+    } else if !opts.rollback {
+        Some("not rolled back: rollback is off (--no-rollback)")
+    } else if plan.rollback_to.is_none() {
+        Some("not rolled back: there is no earlier successful release to roll back to")
+    } else {
+        None
+    }
+}
 
 /// A followed rollout's outcome: succeeded, or diagnosed with what Ferry
 /// and ECS did (and only that: a stop is said when ECS accepted one, a
 /// rollback by ECS when one was asked for or ECS made it). True when Ferry's
 /// own rollback (UpdateService to the last good release) should follow:
 /// the service may still run the new version and nothing else brings it back.
-pub(super) async fn settle_followed(
+async fn settle_followed(
     ecs: &dyn Ecs,
     plan: &ServicePlan,
     ours: &Ours,
@@ -90,7 +184,7 @@ pub(super) async fn settle_followed(
 /// The diagnosis of a rolling update that failed, captured now (ECS forgets
 /// stopped tasks after about an hour); none after a cancellation, when the
 /// runner kills the job seconds later.
-pub(super) async fn settle_waited(
+async fn settle_waited(
     ecs: &dyn Ecs,
     plan: &ServicePlan,
     out: &ServiceOutcome,

@@ -1,11 +1,13 @@
-//! The first phase of a service's roll-out: what ECS runs now, the task
-//! definition registered (when it was not before), and the decision: nothing
-//! to do, resume or re-analyse a rollout already under way, or UpdateService.
+//! The start phase of a roll-out, every service at once: what ECS runs now,
+//! the task definition registered (when it was not before), and the
+//! decision: nothing to do, resume or re-analyse a rollout already under
+//! way, or UpdateService.
 
 use std::sync::Arc;
 
 use super::budget::Budget;
 use super::model::{ServiceOutcome, Status};
+use super::options::RolloutOptions;
 use super::plan::{ServicePlan, failed_before_change, untouched};
 use super::progressive::Mode;
 use super::register::ensure_registered;
@@ -13,7 +15,7 @@ use super::rollout::Ours;
 use crate::aws::ecs::{Ecs, Service, Update};
 
 /// What the parallel first stage left for one service.
-pub(super) enum Prepared {
+enum Prepared {
     /// Nothing to do, or it failed before any change.
     Done(ServiceOutcome),
     /// UpdateService was sent (or an earlier run's rollout is resumed, or
@@ -23,6 +25,61 @@ pub(super) enum Prepared {
         ours: Ours,
         mode: Mode,
     },
+}
+
+/// A service started: its plan's index, its deployment and how it is taken up.
+pub(super) type Started = (usize, Ours, Mode);
+
+/// The start phase of a roll-out: every service started at once
+/// (registered when it was not, then updated unless it runs the release
+/// already). Answers each outcome so far, in plan order, and those to
+/// follow or wait on.
+pub(super) async fn start_all(
+    ecs: &Arc<dyn Ecs>,
+    plans: &[ServicePlan],
+    opts: &RolloutOptions,
+    start: tokio::time::Instant,
+    log: &mut dyn FnMut(&str),
+) -> (Vec<ServiceOutcome>, Vec<Started>) {
+    let budget = Arc::new(Budget::new(opts.register_per_second, opts.register_burst));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, plan) in plans.iter().cloned().enumerate() {
+        let (ecs, budget) = (ecs.clone(), budget.clone());
+        set.spawn(async move { (i, prepare(ecs, budget, plan, start).await) });
+    }
+    let mut prepared: Vec<Option<Prepared>> = plans.iter().map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, (p, lines))) => {
+                for line in lines {
+                    log(&line);
+                }
+                prepared[i] = Some(p);
+            }
+            // A panicking task is a bug; its plan is reported failed below.
+            Err(e) => log(&format!("a deploy task stopped: {e}")),
+        }
+    }
+    let mut outcomes = Vec::with_capacity(plans.len());
+    let mut started = Vec::new();
+    for (i, (plan, p)) in plans.iter().zip(prepared).enumerate() {
+        match p {
+            Some(Prepared::Done(o)) => outcomes.push(o),
+            Some(Prepared::Updated {
+                outcome,
+                ours,
+                mode,
+            }) => {
+                outcomes.push(outcome);
+                started.push((i, ours, mode));
+            }
+            None => outcomes.push(failed_before_change(
+                untouched(plan, Status::Failed),
+                "the deploy task stopped unexpectedly".into(),
+            )),
+        }
+    }
+    (outcomes, started)
 }
 
 /// Whether the service runs exactly `arn` at steady state: its task
@@ -40,7 +97,7 @@ pub fn steady_on(s: &Service, arn: &str) -> bool {
 
 /// Register, then update unless the service already runs the result.
 #[tracing::instrument(name = "rollout", skip_all, fields(service = %plan.service, environment = %plan.env, image.digest = plan.image.as_deref().and_then(crate::image::digest)))]
-pub(super) async fn prepare(
+async fn prepare(
     ecs: Arc<dyn Ecs>,
     budget: Arc<Budget>,
     plan: ServicePlan,

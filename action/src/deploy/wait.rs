@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::model::ServiceEvent;
+use super::options::RolloutOptions;
+use super::plan::ServicePlan;
 use super::rollout::{
     EventView, Limits, Observation, Ours, Polled, ServiceDeploymentView, Tracker, Verdict,
 };
@@ -86,6 +88,29 @@ impl std::fmt::Debug for Waiter<'_> {
             .field("stats", &self.stats)
             .finish()
     }
+}
+
+/// The wait phase of a roll-out: the rolling services (plan index, our
+/// deployment) waited on together; no call when there is none.
+pub(super) async fn wait_rolling(
+    ecs: &dyn Ecs,
+    plans: &[ServicePlan],
+    waiting: &[(usize, Ours)],
+    opts: &RolloutOptions,
+    log: &mut dyn FnMut(&str),
+) -> (Vec<Waited>, Stats) {
+    if waiting.is_empty() {
+        return (Vec::new(), Stats::default());
+    }
+    let targets: Vec<Target> = waiting
+        .iter()
+        .map(|(i, ours)| Target {
+            cluster: plans[*i].cluster.clone(),
+            service: plans[*i].ecs_service.clone(),
+            ours: ours.clone(),
+        })
+        .collect();
+    wait_all(ecs, targets, opts.limits(), log).await
 }
 
 /// Waits on every target until each has a final verdict.
