@@ -122,6 +122,7 @@ pub async fn execute(
         run_url: ctx.run_url.clone(),
         environment_url: plan.environment_url.clone(),
         outcomes,
+        waves: plan.waves.clone(),
     };
     for o in &report.outcomes {
         crate::telemetry::record_service(&crate::telemetry::ServiceRecord {
