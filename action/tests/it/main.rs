@@ -62,6 +62,7 @@ mod plan_comment_input;
 mod plan_comment_upsert;
 mod preflight;
 mod release_action;
+mod release_pins;
 mod release_rehearsal;
 mod render;
 mod render_confined;
