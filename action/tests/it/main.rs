@@ -61,6 +61,7 @@ mod plan_comment_hostile;
 mod plan_comment_input;
 mod plan_comment_upsert;
 mod preflight;
+mod preflight_service_connect;
 mod release_action;
 mod release_pins;
 mod release_rehearsal;

@@ -289,7 +289,7 @@ fn deploy_staging(dir: &Path, images: &str, extra: &[&str], endpoint: &str) -> R
     ferry(dir, &args, endpoint)
 }
 
-fn images_arg(w: &World) -> String {
+pub(crate) fn images_arg(w: &World) -> String {
     format!("api={},worker={}", w.images[0], w.images[1])
 }
 
@@ -299,7 +299,7 @@ fn bench_services(n: usize) -> Vec<String> {
 }
 
 /// Both services with every reference present, in every form.
-fn all_present(w: &World) -> (Value, Value) {
+pub(crate) fn all_present(w: &World) -> (Value, Value) {
     let arn = &w.secret_arn;
     let partial = arn.rsplit_once('-').unwrap().0;
     let api = task_definition(
