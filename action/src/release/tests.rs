@@ -50,7 +50,19 @@ fn the_plan_names_services_images_changes_and_the_comment() {
             },
         ],
         comment: "<!-- ferry:deploy -->\n| env | service |".into(),
+        waves: vec![],
     };
+    let with_waves = DryRunReport {
+        waves: vec!["wave 1/2: other".into(), "wave 2/2: sampleapi".into()],
+        ..plan.clone()
+    };
+    let waves = plan_markdown(&with_waves);
+    assert!(
+        waves.contains(
+            "Rolls out in waves (`depends-on`):\n\n- wave 1/2: other\n- wave 2/2: sampleapi\n"
+        ),
+        "{waves}"
+    );
     let text = plan_markdown(&plan);
     assert!(!text.contains("could not be rendered"), "{text}");
     insta::assert_snapshot!(text);

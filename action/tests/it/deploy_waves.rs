@@ -63,24 +63,25 @@ fn images() -> String {
         .join(",")
 }
 
+/// `ferry deploy` of the three services to staging, polling fast.
+fn deploy_args(images: &str) -> [&str; 11] {
+    [
+        "deploy",
+        "--env",
+        "staging",
+        "--images",
+        images,
+        "--poll-interval",
+        "50ms",
+        "--timeout",
+        "30s",
+        "--skip-preflight",
+        SKIP,
+    ]
+}
+
 fn deploy(dir: &std::path::Path, ecs: &Scripted) -> crate::support::Run {
-    ferry(
-        dir,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--images",
-            &images(),
-            "--poll-interval",
-            "50ms",
-            "--timeout",
-            "30s",
-            "--skip-preflight",
-            SKIP,
-        ],
-        &ecs.url,
-    )
+    ferry(dir, &deploy_args(&images()), &ecs.url)
 }
 
 /// The services of the UpdateService calls, in the order they arrived.
@@ -239,21 +240,7 @@ fn deploy_in_actions(
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
     ]);
-    let images = images();
-    let args = [
-        "deploy",
-        "--env",
-        "staging",
-        "--images",
-        &images,
-        "--poll-interval",
-        "50ms",
-        "--timeout",
-        "30s",
-        "--skip-preflight",
-        SKIP,
-    ];
-    ferry_without(dir, &args, &env, AWS_VARS)
+    ferry_without(dir, &deploy_args(&images()), &env, AWS_VARS)
 }
 
 fn outcome(env: &str, service: &str, status: Status) -> ServiceOutcome {

@@ -11,14 +11,12 @@
 //! revision), which records the RegisterTaskDefinition request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-
 use serde_json::Value;
 
-use crate::support::deploy::copy_repo;
+use crate::release_rehearsal::{commit, ecr_repositories, platform_copy};
 use crate::support::github_state::GitHubState;
 use crate::support::scripted::{self, Scripted};
-use crate::support::{AWS_VARS, ferry_without, git_in, root, testbed_url};
+use crate::support::{AWS_VARS, ferry_without, git_in, testbed_url};
 
 const REPO: &str = "acme/email-platform";
 const LOG_ROUTER: &str = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.4";
@@ -28,31 +26,7 @@ const COLLECTOR: &str = "public.ecr.aws/aws-observability/aws-otel-collector:v0.
 /// containers: a migration runner on the service's image, a log router and
 /// a collector on images of their own.
 fn repository() -> tempfile::TempDir {
-    let dir = copy_repo(&[
-        ".github/ferry.yml",
-        "task-definitions",
-        "Cargo.lock",
-        "services/sampleapi/Cargo.toml",
-        "services/sampleapi/src",
-        "services/sampleworker/Cargo.toml",
-        "services/sampleworker/src",
-        "services/telemetry/Cargo.toml",
-        "services/telemetry/src",
-    ]);
-    let cargo = std::fs::read_to_string(root().join("Cargo.toml"))
-        .unwrap()
-        .replace(
-            r#"members = ["action", "services/*"]"#,
-            r#"members = ["services/*"]"#,
-        );
-    std::fs::write(dir.path().join("Cargo.toml"), cargo).unwrap();
-    for service in ["sampleapi", "sampleworker"] {
-        std::fs::write(
-            dir.path().join(format!("services/{service}/Dockerfile")),
-            format!("FROM scratch\nCOPY services/{service}/src /src\n"),
-        )
-        .unwrap();
-    }
+    let dir = platform_copy();
     let file = dir.path().join("task-definitions/sampleapi.jsonnet");
     let text = std::fs::read_to_string(&file).unwrap();
     let sidecars = format!(
@@ -66,35 +40,11 @@ fn repository() -> tempfile::TempDir {
     dir
 }
 
-fn commit(dir: &Path, message: &str) -> String {
-    git_in(dir, &["add", "-A"]);
-    git_in(dir, &["commit", "-q", "-m", message]);
-    git_in(dir, &["rev-parse", "HEAD"]).trim().to_string()
-}
-
-/// sampleapi's ECR repository in the test bed's moto (an earlier run may
-/// have created it).
-async fn ecr_repository(moto: &str) {
-    let config = aws_sdk_ecr::Config::builder()
-        .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
-        .region(aws_sdk_ecr::config::Region::new("us-east-1"))
-        .endpoint_url(moto)
-        .credentials_provider(aws_sdk_ecr::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .build();
-    let _ = aws_sdk_ecr::Client::from_conf(config)
-        .create_repository()
-        .repository_name("email-platform/sampleapi")
-        .send()
-        .await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_pins_every_container_of_its_image_and_no_sidecar() {
     let moto = testbed_url("MOTO_URL");
     let registry = testbed_url("REGISTRY");
-    ecr_repository(&moto).await;
+    ecr_repositories(&moto).await;
     let ecs = Scripted::start(scripted::completing_ecs()).await;
     let gh = GitHubState::start(REPO).await;
     let repo = repository();
