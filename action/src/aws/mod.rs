@@ -7,6 +7,7 @@
 //! image records), [`logs`] (a stream's last lines) and [`preflight`]
 //! (whether the secrets, roles and log groups a deploy names exist).
 
+pub mod ec2;
 pub mod ecr;
 pub mod ecs;
 pub mod logs;

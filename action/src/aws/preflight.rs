@@ -1,6 +1,7 @@
 //! The lookups of preflight ([`crate::preflight`]), each one call (or one
 //! paginated call) answering plain data: does this secret, parameter, role,
-//! log group, cluster, service or image exist. Existence only: no call here
+//! log group, cluster, service, image, subnet or security group exist
+//! (EC2's through the thin client of [`super::ec2`]). Existence only: no call here
 //! returns a secret's or a parameter's value (DescribeSecret, and SSM's
 //! DescribeParameters rather than GetParameters, which would send the values
 //! back). What the answers mean is decided in `preflight`, not here.
@@ -34,6 +35,53 @@ pub struct SecretFacts {
     pub versions: BTreeMap<String, Vec<String>>,
 }
 
+/// What DescribeServices says about a service that preflight checks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceFacts {
+    /// Its status as ECS spells it (`ACTIVE`, `DRAINING`, `INACTIVE`).
+    pub status: String,
+    /// The subnets of its awsvpc network configuration: where its tasks,
+    /// and the one-off tasks of a release, run.
+    pub subnets: Vec<String>,
+    /// The security groups of that network configuration.
+    pub security_groups: Vec<String>,
+    /// The port names its Service Connect configuration serves (the
+    /// PRIMARY deployment's `serviceConnectConfiguration.services[].portName`);
+    /// `None` when Service Connect is not enabled on it.
+    pub connect_ports: Option<Vec<String>>,
+}
+
+/// The network and Service Connect parts of a described service: the
+/// service's own network configuration (its PRIMARY deployment's when the
+/// service has none), and the PRIMARY deployment's Service Connect.
+fn service_facts(s: &aws_sdk_ecs::types::Service) -> ServiceFacts {
+    let primary = s
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .or_else(|| s.deployments().first());
+    let network = s
+        .network_configuration()
+        .or_else(|| primary.and_then(|d| d.network_configuration()))
+        .and_then(|n| n.awsvpc_configuration());
+    let connect = primary
+        .and_then(|d| d.service_connect_configuration())
+        .filter(|c| c.enabled());
+    ServiceFacts {
+        status: s.status().unwrap_or_default().to_string(),
+        subnets: network.map(|n| n.subnets().to_vec()).unwrap_or_default(),
+        security_groups: network
+            .map(|n| n.security_groups().to_vec())
+            .unwrap_or_default(),
+        connect_ports: connect.map(|c| {
+            c.services()
+                .iter()
+                .map(|s| s.port_name().to_string())
+                .collect()
+        }),
+    }
+}
+
 /// The clients of one region that preflight uses.
 #[derive(Debug, Clone)]
 pub struct Lookups {
@@ -43,6 +91,7 @@ pub struct Lookups {
     ecs: aws_sdk_ecs::Client,
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
+    ec2: super::ec2::Ec2,
 }
 
 impl Lookups {
@@ -55,6 +104,7 @@ impl Lookups {
             ecs: aws_sdk_ecs::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            ec2: super::ec2::Ec2::from_config(config),
         }
     }
 
@@ -172,6 +222,16 @@ impl Lookups {
             .collect())
     }
 
+    /// `DescribeSubnets`: the ids of `ids` that exist.
+    pub async fn subnets(&self, ids: &[String]) -> Result<BTreeSet<String>, String> {
+        self.ec2.subnets(ids).await
+    }
+
+    /// `DescribeSecurityGroups`: the ids of `ids` that exist.
+    pub async fn security_groups(&self, ids: &[String]) -> Result<BTreeSet<String>, String> {
+        self.ec2.security_groups(ids).await
+    }
+
     /// `DescribeLogGroups` by prefix: whether the group itself exists.
     pub async fn log_group(&self, group: &str) -> Looked<()> {
         let out = self
@@ -220,13 +280,13 @@ impl Lookups {
     }
 
     /// `DescribeServices` (10 at a time, ECS's limit) in one cluster: each
-    /// named service's status (`ACTIVE`, `DRAINING`, `INACTIVE`); an
-    /// unknown one is absent.
+    /// named service's status (`ACTIVE`, `DRAINING`, `INACTIVE`), network
+    /// configuration and Service Connect ports; an unknown one is absent.
     pub async fn services(
         &self,
         cluster: &str,
         names: &[String],
-    ) -> Result<BTreeMap<String, String>, String> {
+    ) -> Result<BTreeMap<String, ServiceFacts>, String> {
         let mut found = BTreeMap::new();
         for chunk in names.chunks(10) {
             let out = self
@@ -238,13 +298,14 @@ impl Lookups {
                 .await
                 .map_err(|e| crate::outside::aws("DescribeServices", cluster, &e))?;
             for s in out.services() {
-                let status = s.status().unwrap_or_default().to_string();
                 for name in chunk {
                     if s.service_name() == Some(name) || s.service_arn() == Some(name) {
                         // An ACTIVE one wins over an old INACTIVE namesake.
-                        let keep = found.get(name).is_some_and(|st: &String| st == "ACTIVE");
+                        let keep = found
+                            .get(name)
+                            .is_some_and(|f: &ServiceFacts| f.status == "ACTIVE");
                         if !keep {
-                            found.insert(name.clone(), status.clone());
+                            found.insert(name.clone(), service_facts(s));
                         }
                     }
                 }

@@ -28,6 +28,7 @@ pub(super) async fn close(
         run_url: ctx.run_url.clone(),
         environment_url: plan.environment_url.clone(),
         outcomes,
+        waves: plan.waves.clone(),
     };
     for o in &report.outcomes {
         record(o);

@@ -61,6 +61,10 @@ pub struct Row {
     /// The steps and analysis of a progressive rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// The wave (from 1) the service rolled out in, when its environment's
+    /// release had two or more (`depends-on`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave: Option<usize>,
 }
 
 /// Sizes of a diagnosis as captured.
@@ -96,6 +100,7 @@ impl Row {
                     logs: d.log_lines.len(),
                 }),
             progress: o.progress.clone(),
+            wave: wave_of(&report.waves, &o.service),
         }
     }
 
@@ -193,6 +198,56 @@ fn status_emoji(status: Status) -> &'static str {
         Status::Started => "🚀",
         Status::DryRun => "📝",
     }
+}
+
+/// The wave (from 1) of `service` when there are two or more waves.
+fn wave_of(waves: &[Vec<String>], service: &str) -> Option<usize> {
+    if waves.len() < 2 {
+        return None;
+    }
+    waves
+        .iter()
+        .position(|w| w.iter().any(|s| s == service))
+        .map(|i| i + 1)
+}
+
+/// What the template sees of one environment's waves: each wave, its
+/// services with their status emoji.
+#[derive(Debug, Serialize)]
+struct WavesView<'a> {
+    env: &'a str,
+    waves: Vec<Vec<(&'a str, &'static str)>>,
+}
+
+/// The waves of each environment whose rows carry two or more, in the
+/// order the environments first appear.
+fn waves_view(rows: &[Row]) -> Vec<WavesView<'_>> {
+    let mut views: Vec<WavesView<'_>> = Vec::new();
+    for r in rows {
+        let Some(wave) = r.wave.filter(|w| *w >= 1) else {
+            continue;
+        };
+        let at = match views.iter().position(|v| v.env == r.env) {
+            Some(at) => at,
+            None => {
+                views.push(WavesView {
+                    env: &r.env,
+                    waves: Vec::new(),
+                });
+                views.len() - 1
+            }
+        };
+        let waves = &mut views[at].waves;
+        if waves.len() < wave {
+            waves.resize_with(wave, Vec::new);
+        }
+        waves[wave - 1].push((&r.service, status_emoji(r.status)));
+    }
+    views.retain_mut(|v| {
+        v.waves.retain(|w| !w.is_empty());
+        v.waves.len() > 1
+    });
+    views
 }
 
 /// What the template sees of a row.
@@ -316,6 +371,9 @@ struct View<'a> {
     rows: Vec<RowView<'a>>,
     failures: Vec<FailureView<'a>>,
     progress: Vec<ProgressView<'a>>,
+    /// The waves of each environment (the comment only: the job summary
+    /// has its own section).
+    waves: Vec<WavesView<'a>>,
     /// True when diagnoses were cut to fit the comment.
     shortened: bool,
 }
@@ -403,6 +461,11 @@ fn view<'a>(
         rows: rows_view,
         failures,
         progress,
+        waves: if summary {
+            Vec::new()
+        } else {
+            waves_view(rows)
+        },
         shortened,
     }
 }
@@ -529,6 +592,7 @@ mod tests {
             run_url: None,
             environment_url: None,
             outcomes: Vec::new(),
+            waves: Vec::new(),
         };
         let full = render_comment(&merge(None, &report));
         let preview = preview(&report);
@@ -616,6 +680,7 @@ mod tests {
                 rollback: None,
                 progress: Some(canary_progress("v2</summary><img src=x>`|")),
             }],
+            waves: Vec::new(),
         };
         let text = preview(&report);
         assert!(!text.contains("<img"), "{text}");
@@ -638,6 +703,7 @@ mod tests {
                 rollback: None,
                 captured: Counts::default(),
                 progress: Some(canary_progress("v2")),
+                wave: Some(2),
             }],
             warnings: vec![],
         };

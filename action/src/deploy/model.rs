@@ -167,6 +167,10 @@ pub struct DeployReport {
     pub environment_url: Option<String>,
     /// One entry per service, in manifest order.
     pub outcomes: Vec<ServiceOutcome>,
+    /// The waves the services rolled out in (`depends-on`), each a list of
+    /// services: the deploy comment shows them when there are two or more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<Vec<String>>,
 }
 
 impl DeployReport {

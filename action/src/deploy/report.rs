@@ -38,6 +38,7 @@ pub fn dry_report(plan: &DeployPlan, run_url: Option<String>) -> DeployReport {
             .iter()
             .map(|p| untouched(p, Status::DryRun))
             .collect(),
+        waves: plan.waves.clone(),
     }
 }
 

@@ -245,6 +245,10 @@ pub struct Service {
     /// The services it starts after, in a release that deploys them too
     /// (`depends-on`; known services, no cycle).
     pub depends_on: Vec<String>,
+    /// The port names its Service Connect configuration serves
+    /// (`service-connect`; empty when not declared): each names a port
+    /// mapping of its task definition.
+    pub service_connect: Vec<String>,
 }
 
 /// A compiled list of path globs, kept with their text for "why" messages.

@@ -266,6 +266,14 @@ pub struct RawService {
     /// passed their analysis (the same in every environment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depends_on: Option<Vec<String>>,
+    /// The port names the service's Service Connect configuration serves
+    /// (`serviceConnectConfiguration.services[].portName`; Terraform's
+    /// `service_connect_configuration.service.port_name`), the same in
+    /// every environment: each must be the `name` of a port mapping of the
+    /// rendered task definition (`render --check` checks it; preflight
+    /// checks the live service's configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_connect: Option<Vec<String>>,
 }
 
 /// The JSON Schema of the manifest, for editors (`yaml-language-server`).

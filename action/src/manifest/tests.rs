@@ -740,3 +740,55 @@ fn a_release_rolls_out_in_waves_of_its_own_services() {
     assert_eq!(waves(&m, &names(&["api"])), vec![names(&["api"])]);
     assert_eq!(m.services["api"].depends_on, names(&["db", "cache"]));
 }
+
+#[test]
+fn service_connect_is_a_list_of_distinct_port_names_and_bad_shapes_say_the_fix() {
+    let head =
+        "project: p\nregion: us-east-1\nenvironments:\n  staging: { cluster: c }\nservices:\n";
+    let m = parse(&format!(
+        "{head}  api: {{ service-connect: [http, admin_9090] }}\n  db: {{}}\n"
+    ))
+    .unwrap();
+    assert_eq!(m.services["api"].service_connect, ["http", "admin_9090"]);
+    assert!(m.services["db"].service_connect.is_empty());
+    let messages = |text: &str| -> Vec<String> {
+        parse(&format!("{head}{text}"))
+            .unwrap_err()
+            .diagnostics()
+            .iter()
+            .map(|d| format!("{} | {}", d.message, d.help.clone().unwrap_or_default()))
+            .collect()
+    };
+    for (text, want) in [
+        (
+            "  api: { service-connect: [] }\n",
+            "`service-connect` is an empty list | list the port names",
+        ),
+        (
+            "  api: { service-connect: [Http Port] }\n",
+            "\"Http Port\" is no port mapping name | write the portMappings[].name",
+        ),
+        (
+            "  api: { service-connect: [-http] }\n",
+            "\"-http\" is no port mapping name",
+        ),
+        (
+            "  api: { service-connect: [http, http] }\n",
+            "port name `http` is listed twice | list each port name once",
+        ),
+        (
+            "  api: { service-connect: [x, ''] }\n",
+            "\"\" is no port mapping name",
+        ),
+    ] {
+        let all = messages(text);
+        assert_eq!(all.len(), 1, "{text}: {all:#?}");
+        assert!(all[0].contains(want), "{text}: {all:#?}");
+    }
+    // Not a list: the parser names the key.
+    let all = messages("  api: { service-connect: http }\n");
+    assert!(
+        all.iter().any(|m| m.contains("service-connect")),
+        "{all:#?}"
+    );
+}

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::references::{Kind, ParameterRef, Reference, SecretRef};
-use crate::aws::preflight::{Looked, SecretFacts};
+use crate::aws::preflight::{Looked, SecretFacts, ServiceFacts};
 use crate::text::quote;
 
 /// What the lookups found, keyed by what each looked up.
@@ -30,6 +30,13 @@ pub struct Facts {
     pub clusters: BTreeMap<String, Looked<String>>,
     /// Services by (cluster, service): their status.
     pub services: BTreeMap<(String, String), Looked<String>>,
+    /// What DescribeServices said of each service found, by (cluster,
+    /// service): its network configuration and Service Connect ports.
+    pub networks: BTreeMap<(String, String), ServiceFacts>,
+    /// The subnets those name, by id.
+    pub subnets: BTreeMap<String, Looked<()>>,
+    /// The security groups those name, by id.
+    pub security_groups: BTreeMap<String, Looked<()>>,
 }
 
 /// The pass-role simulation's answer.
@@ -232,6 +239,85 @@ fn ecs_service(cluster: &str, service: &str, facts: &Facts) -> Option<(String, S
     }
 }
 
+/// A problem of a service's own configuration: the field, what, the fix.
+type Found = (String, String, String);
+
+/// The subnets and security groups of a service's network configuration
+/// (where its tasks and a release's one-off tasks run): each exists.
+/// Returns the problems and how many were checked.
+fn service_network(service: &str, net: &ServiceFacts, facts: &Facts) -> (Vec<Found>, usize) {
+    let mut out = Vec::new();
+    let lists = [
+        (
+            "subnets",
+            "subnet",
+            &net.subnets,
+            &facts.subnets,
+            "aws_subnet",
+        ),
+        (
+            "securityGroups",
+            "security group",
+            &net.security_groups,
+            &facts.security_groups,
+            "aws_security_group",
+        ),
+    ];
+    let mut checked = 0;
+    for (key, what, ids, looked, resource) in lists {
+        for (i, id) in ids.iter().enumerate() {
+            checked += 1;
+            let field = format!("ecs-service networkConfiguration.awsvpcConfiguration.{key}[{i}]");
+            let name = format!("the {what} {}", quote(id));
+            match looked.get(id) {
+                None | Some(Looked::Found(())) => {}
+                Some(Looked::Missing) => out.push((
+                    field,
+                    format!(
+                        "{name} of the ECS service {}'s network configuration does not exist: its tasks (and one-off tasks) cannot start",
+                        quote(service)
+                    ),
+                    format!(
+                        "create it (Terraform: {resource}), or correct the service's network_configuration (Terraform: aws_ecs_service) and apply it"
+                    ),
+                )),
+                Some(Looked::Failed(e)) => {
+                    let (message, fix) = failed(&name, e);
+                    out.push((field, message, fix));
+                }
+            }
+        }
+    }
+    (out, checked)
+}
+
+/// The port names the service's Service Connect serves: each is the name
+/// of a port mapping of the task definition deployed (else ECS refuses the
+/// deployment).
+fn service_connect(service: &str, ports: &[String], net: &ServiceFacts) -> Vec<Found> {
+    let Some(connect) = &net.connect_ports else {
+        return Vec::new();
+    };
+    super::connect::missing(ports, connect)
+        .into_iter()
+        .map(|name| {
+            (
+                "containerDefinitions[].portMappings[].name".to_string(),
+                format!(
+                    "the ECS service {} serves the Service Connect port name {}, which no port mapping of the task definition has ({})",
+                    quote(service),
+                    quote(&name),
+                    super::connect::names_text(ports)
+                ),
+                format!(
+                    "name the port mapping {} in the task definition (portMappings[].name), or change the service's service_connect_configuration (Terraform) and the manifest's service-connect to match",
+                    quote(&name)
+                ),
+            )
+        })
+        .collect()
+}
+
 /// The one decision: each reference against the facts.
 pub fn evaluate(references: &[Reference], facts: &Facts) -> Findings {
     let mut findings = Findings {
@@ -292,7 +378,9 @@ pub fn evaluate(references: &[Reference], facts: &Facts) -> Findings {
             // A cluster's problem once, whatever the number of its services.
             Kind::Cluster(cluster) if !clusters_seen.insert(cluster.clone()) => None,
             Kind::Cluster(cluster) => ecs_cluster(cluster, facts),
-            Kind::Service { cluster, service } => ecs_service(cluster, service, facts),
+            Kind::Service {
+                cluster, service, ..
+            } => ecs_service(cluster, service, facts),
         };
         if let Some((message, fix)) = problem {
             findings.problems.push(Problem {
@@ -301,6 +389,26 @@ pub fn evaluate(references: &[Reference], facts: &Facts) -> Findings {
                 message,
                 fix,
             });
+        }
+        // A service found: where its tasks run, and its Service Connect.
+        if let Kind::Service {
+            cluster,
+            service,
+            ports,
+        } = &r.kind
+            && let Some(net) = facts.networks.get(&(cluster.clone(), service.clone()))
+        {
+            let (mut found, checked) = service_network(service, net, facts);
+            findings.checked += checked + usize::from(net.connect_ports.is_some());
+            found.extend(service_connect(service, ports, net));
+            findings
+                .problems
+                .extend(found.into_iter().map(|(field, message, fix)| Problem {
+                    service: r.service.clone(),
+                    field,
+                    message,
+                    fix,
+                }));
         }
     }
     if let Some(Err(why)) = &facts.pass {

@@ -10,7 +10,7 @@ use std::future::Future;
 
 use super::check::{Facts, Passing};
 use super::references::{self, Kind, Reference};
-use crate::aws::preflight::{Looked, Lookups};
+use crate::aws::preflight::{Looked, Lookups, ServiceFacts};
 use crate::registry;
 
 /// Runs every future at once; their answers by key.
@@ -88,7 +88,9 @@ fn wanted(refs: &[Reference], region: &str) -> Wanted {
             Kind::Cluster(c) => {
                 w.clusters.insert(c.clone());
             }
-            Kind::Service { cluster, service } => {
+            Kind::Service {
+                cluster, service, ..
+            } => {
                 w.services
                     .entry(cluster.clone())
                     .or_default()
@@ -167,8 +169,45 @@ pub async fn facts(refs: &[Reference], region: &str) -> Facts {
         (cluster_names, cluster_status),
         service_status,
     );
-    facts.pass = pass_roles(&home, &facts.roles).await;
+    // What the services found name: their subnets and security groups.
+    let (subnets, groups) = network_ids(&facts.networks);
+    let (found_subnets, found_groups, pass) = tokio::join!(
+        home.subnets(&subnets),
+        home.security_groups(&groups),
+        pass_roles(&home, &facts.roles),
+    );
+    facts.subnets = looked_up(subnets, &found_subnets);
+    facts.security_groups = looked_up(groups, &found_groups);
+    facts.pass = pass;
     facts
+}
+
+/// The distinct subnets and security groups of the services' network
+/// configurations.
+fn network_ids(networks: &BTreeMap<(String, String), ServiceFacts>) -> (Vec<String>, Vec<String>) {
+    let subnets: BTreeSet<&String> = networks.values().flat_map(|n| &n.subnets).collect();
+    let groups: BTreeSet<&String> = networks.values().flat_map(|n| &n.security_groups).collect();
+    (
+        subnets.into_iter().cloned().collect(),
+        groups.into_iter().cloned().collect(),
+    )
+}
+
+/// One fact per id asked of a batched existence lookup.
+fn looked_up(
+    ids: Vec<String>,
+    found: &Result<BTreeSet<String>, String>,
+) -> BTreeMap<String, Looked<()>> {
+    ids.into_iter()
+        .map(|id| {
+            let looked = match found {
+                Ok(set) if set.contains(&id) => Looked::Found(()),
+                Ok(_) => Looked::Missing,
+                Err(e) => Looked::Failed(e.clone()),
+            };
+            (id, looked)
+        })
+        .collect()
 }
 
 /// The names one batched lookup asked, and its answer.
@@ -180,7 +219,7 @@ fn record(
     facts: &mut Facts,
     params: BTreeMap<String, Asked<BTreeSet<String>>>,
     (cluster_names, cluster_status): (Vec<String>, Result<BTreeMap<String, String>, String>),
-    service_status: BTreeMap<String, Asked<BTreeMap<String, String>>>,
+    service_status: BTreeMap<String, Asked<BTreeMap<String, ServiceFacts>>>,
 ) {
     for (region, (names, found)) in params {
         for name in names {
@@ -192,20 +231,29 @@ fn record(
             facts.parameters.insert((region.clone(), name), looked);
         }
     }
-    let status = |found: &Result<BTreeMap<String, String>, String>, name: &str| match found {
-        Ok(map) => map
-            .get(name)
-            .map_or(Looked::Missing, |s| Looked::Found(s.clone())),
-        Err(e) => Looked::Failed(e.clone()),
-    };
     for name in cluster_names {
-        let looked = status(&cluster_status, &name);
+        let looked = match &cluster_status {
+            Ok(map) => map
+                .get(&name)
+                .map_or(Looked::Missing, |s| Looked::Found(s.clone())),
+            Err(e) => Looked::Failed(e.clone()),
+        };
         facts.clusters.insert(name, looked);
     }
     for (cluster, (names, found)) in service_status {
         for name in names {
-            let looked = status(&found, &name);
-            facts.services.insert((cluster.clone(), name), looked);
+            let key = (cluster.clone(), name);
+            let looked = match &found {
+                Ok(map) => match map.get(&key.1) {
+                    Some(s) => {
+                        facts.networks.insert(key.clone(), s.clone());
+                        Looked::Found(s.status.clone())
+                    }
+                    None => Looked::Missing,
+                },
+                Err(e) => Looked::Failed(e.clone()),
+            };
+            facts.services.insert(key, looked);
         }
     }
 }
@@ -339,6 +387,7 @@ mod tests {
         let service = || Kind::Service {
             cluster: "c".into(),
             service: "s".into(),
+            ports: Vec::new(),
         };
         let refs = [
             r(Kind::Image("i:1".into())),

@@ -17,6 +17,7 @@
 
 pub mod check;
 mod collect;
+pub mod connect;
 pub mod references;
 
 use std::path::PathBuf;
@@ -133,7 +134,7 @@ pub async fn check(targets: &Targets) -> Findings {
 /// task definition, or the manifest for its cluster and ECS service.
 fn diagnostic(manifest: &Manifest, p: &Problem) -> Diagnostic {
     let file = match p.field.as_str() {
-        "cluster" | "ecs-service" => manifest.file.clone(),
+        f if f == "cluster" || f.starts_with("ecs-service") => manifest.file.clone(),
         _ => manifest
             .services
             .get(&p.service)
@@ -150,7 +151,7 @@ pub fn summary_markdown(env: &str, findings: &Findings) -> String {
     let mut md = format!("### Preflight ({})\n\n", text(env));
     if findings.problems.is_empty() {
         md.push_str(&format!(
-            "All {} references exist: secrets, parameters, roles, images, log groups, clusters and services.\n",
+            "All {} references exist: secrets, parameters, roles, images, log groups, clusters, services and their subnets and security groups; Service Connect port names agree.\n",
             findings.checked
         ));
     } else {

@@ -65,6 +65,9 @@ pub enum Kind {
         cluster: String,
         /// The service.
         service: String,
+        /// The names of the task definition's port mappings, which the
+        /// service's Service Connect configuration must serve.
+        ports: Vec<String>,
     },
 }
 
@@ -291,6 +294,10 @@ pub fn of_service(
         Kind::Service {
             cluster: cluster.to_string(),
             service: ecs_service.to_string(),
+            ports: super::connect::port_names(task_definition)
+                .into_iter()
+                .map(|p| p.name)
+                .collect(),
         },
     );
     refs

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::check::Passing;
 use super::references::{self, Kind, ParameterRef, SecretRef, value_from};
 use super::*;
-use crate::aws::preflight::{Looked, SecretFacts};
+use crate::aws::preflight::{Looked, SecretFacts, ServiceFacts};
 
 const SM: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf";
 
@@ -393,4 +393,130 @@ fn the_skip_needs_a_reason_and_the_summary_escapes_outside_text() {
     );
     let md = skipped_markdown("staging", "@team <b>");
     assert!(!md.contains("<b>") && md.contains("@\u{200b}team"), "{md}");
+}
+
+/// `present()` with the service on a subnet and a security group that
+/// exist, and Service Connect serving `http`.
+fn present_on_network() -> Facts {
+    let mut f = present();
+    f.networks.insert(
+        ("shop".into(), "shop-api".into()),
+        ServiceFacts {
+            status: "ACTIVE".into(),
+            subnets: vec!["subnet-a".into(), "subnet-b".into()],
+            security_groups: vec!["sg-1".into()],
+            connect_ports: Some(vec!["http".into()]),
+        },
+    );
+    for s in ["subnet-a", "subnet-b"] {
+        f.subnets.insert(s.into(), Looked::Found(()));
+    }
+    f.security_groups.insert("sg-1".into(), Looked::Found(()));
+    f
+}
+
+/// `targets()` with the port mapping Service Connect serves.
+fn targets_with_port(name: &str) -> Targets {
+    let mut t = targets();
+    let mut td = t.services[0].task_definition.to_value();
+    td["containerDefinitions"][0]["portMappings"] = json!([{"containerPort": 8080, "name": name}]);
+    t.services[0].task_definition = crate::taskdef::TaskDefinition::read(td).unwrap();
+    t
+}
+
+#[test]
+fn missing_subnets_and_security_groups_are_problems_with_the_others() {
+    let t = targets_with_port("http");
+    let f = present_on_network();
+    let findings = evaluate(&all_references(&t), &f);
+    assert!(findings.problems.is_empty(), "{findings:#?}");
+    // 8 references, 3 network ids, one Service Connect configuration.
+    assert_eq!(findings.checked, 12);
+
+    let mut f = present_on_network();
+    f.subnets.insert("subnet-b".into(), Looked::Missing);
+    f.security_groups.insert("sg-1".into(), Looked::Missing);
+    f.roles.insert("exec".into(), Looked::Missing);
+    let findings = evaluate(&all_references(&t), &f);
+    let got: Vec<(&str, &str, &str)> = findings
+        .problems
+        .iter()
+        .map(|p| (p.field.as_str(), p.message.as_str(), p.fix.as_str()))
+        .collect();
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert_eq!(got[0].0, "executionRoleArn");
+    assert_eq!(
+        got[1].0,
+        "ecs-service networkConfiguration.awsvpcConfiguration.subnets[1]"
+    );
+    assert!(
+        got[1]
+            .1
+            .contains("the subnet `subnet-b` of the ECS service `shop-api`'s network configuration does not exist"),
+        "{got:#?}"
+    );
+    assert!(got[1].2.contains("aws_subnet"), "{got:#?}");
+    assert_eq!(
+        got[2].0,
+        "ecs-service networkConfiguration.awsvpcConfiguration.securityGroups[0]"
+    );
+    assert!(got[2].2.contains("aws_security_group"), "{got:#?}");
+
+    // A lookup that failed is a problem too (fail closed).
+    let mut f = present_on_network();
+    f.subnets.insert(
+        "subnet-a".into(),
+        Looked::Failed("DescribeSubnets: AWS said 403 UnauthorizedOperation".into()),
+    );
+    let findings = evaluate(&all_references(&t), &f);
+    assert_eq!(findings.problems.len(), 1, "{findings:#?}");
+    assert!(
+        findings.problems[0]
+            .message
+            .contains("could not be checked")
+    );
+
+    // On the manifest (the service's), not the task definition.
+    let manifest = crate::manifest::Manifest::parse(
+        "project: shop\nregion: us-east-1\nenvironments:\n  staging: { cluster: shop }\nservices:\n  api: { task-definition: td/api.jsonnet }\n",
+        std::path::Path::new(".github/ferry.yml"),
+    )
+    .unwrap();
+    let mut f = present_on_network();
+    f.subnets.insert("subnet-a".into(), Looked::Missing);
+    let findings = evaluate(&all_references(&t), &f);
+    let err = verdict(&manifest, "staging", &findings).unwrap_err();
+    let d = err.diagnostics();
+    assert_eq!(
+        d[0].file,
+        std::path::PathBuf::from(".github/ferry.yml"),
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn service_connect_port_names_must_be_port_mappings_of_the_definition() {
+    let f = present_on_network();
+    let findings = evaluate(&all_references(&targets_with_port("web")), &f);
+    assert_eq!(findings.problems.len(), 1, "{findings:#?}");
+    let p = &findings.problems[0];
+    assert_eq!(p.field, "containerDefinitions[].portMappings[].name");
+    assert!(
+        p.message
+            .contains("serves the Service Connect port name `http`, which no port mapping of the task definition has (its names: `web`)"),
+        "{p:#?}"
+    );
+    assert!(p.fix.contains("name the port mapping `http`"), "{p:#?}");
+
+    // No Service Connect on the service: any names pass.
+    let mut f = present_on_network();
+    f.networks
+        .get_mut(&("shop".to_string(), "shop-api".to_string()))
+        .unwrap()
+        .connect_ports = None;
+    assert!(
+        evaluate(&all_references(&targets_with_port("web")), &f)
+            .problems
+            .is_empty()
+    );
 }

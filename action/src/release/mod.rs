@@ -356,6 +356,11 @@ pub async fn execute_dry(
             .map(|v| v.service.clone())
             .collect(),
         services,
+        waves: if plan.deploy.waves.len() > 1 {
+            deploy::waves::describe(&plan.deploy.waves)
+        } else {
+            Vec::new()
+        },
         comment,
     })
 }

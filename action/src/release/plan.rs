@@ -67,6 +67,9 @@ pub struct DryRunReport {
     pub unaffected: Vec<String>,
     /// The affected services.
     pub services: Vec<DryRunService>,
+    /// The waves they would roll out in (`depends-on`), one line each
+    /// (`wave 1/2: db, cache`); empty for a release in one wave.
+    pub waves: Vec<String>,
     /// The deploy comment a live run would post.
     pub comment: String,
 }

@@ -50,7 +50,19 @@ fn the_plan_names_services_images_changes_and_the_comment() {
             },
         ],
         comment: "<!-- ferry:deploy -->\n| env | service |".into(),
+        waves: vec![],
     };
+    let with_waves = DryRunReport {
+        waves: vec!["wave 1/2: other".into(), "wave 2/2: sampleapi".into()],
+        ..plan.clone()
+    };
+    let waves = plan_markdown(&with_waves);
+    assert!(
+        waves.contains(
+            "Rolls out in waves (`depends-on`):\n\n- wave 1/2: other\n- wave 2/2: sampleapi\n"
+        ),
+        "{waves}"
+    );
     let text = plan_markdown(&plan);
     assert!(!text.contains("could not be rendered"), "{text}");
     insta::assert_snapshot!(text);
@@ -84,4 +96,44 @@ fn the_built_image_replaces_the_planned_one_in_every_container_that_uses_it() {
         pin_image(&mut read(serde_json::json!({})), planned, built),
         0
     );
+}
+
+/// Sidecars keep what they were written with, even when their image looks
+/// like the release's (same repository, another tag; the reference as a
+/// prefix); every container of the release image, wherever it stands, is
+/// pinned.
+#[test]
+fn only_the_release_image_is_pinned_whatever_the_container_order() {
+    let planned = "ACCOUNT.dkr.ecr.eu-west-1.amazonaws.com/p/api:api-abc1234-20261204";
+    let built = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/p/api@sha256:00ff";
+    let log_router = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.4";
+    let same_repository = "ACCOUNT.dkr.ecr.eu-west-1.amazonaws.com/p/api:debug-tools";
+    let prefixed = format!("{planned}-debug");
+    let mut td = crate::taskdef::TaskDefinition::read(serde_json::json!({
+        "containerDefinitions": [
+            {"name": "log-router", "image": log_router, "firelensConfiguration": {"type": "fluentbit"}},
+            {"name": "worker", "image": planned},
+            {"name": "tools", "image": same_repository},
+            {"name": "debug", "image": prefixed},
+            {"name": "no-image"},
+            {"name": "api", "image": planned}
+        ]
+    }))
+    .unwrap();
+    assert_eq!(pin_image(&mut td, planned, built), 2);
+    let images: Vec<Option<&str>> = td.containers().map(|c| c.image()).collect();
+    assert_eq!(
+        images,
+        [
+            Some(log_router),
+            Some(built),
+            Some(same_repository),
+            Some(prefixed.as_str()),
+            None,
+            Some(built)
+        ]
+    );
+    // Pinning again (a re-run with the same build) changes nothing more.
+    assert_eq!(pin_image(&mut td, planned, built), 0);
+    assert_eq!(pin_image(&mut td, built, built), 2);
 }

@@ -224,7 +224,12 @@ pub fn render_one(
     let rules = validate::Rules {
         production: env == "prod" || env_conf.is_some_and(|e| e.promote_from.is_some()),
     };
-    let report = validate::check(&td, rules);
+    let mut report = validate::check(&td, rules);
+    if let Some(s) = manifest.services.get(service) {
+        report
+            .problems
+            .extend(validate::service_connect(&td, service, &s.service_connect));
+    }
     if !report.problems.is_empty() {
         return Err(report.problems.into_iter().map(located).collect());
     }

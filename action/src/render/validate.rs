@@ -78,6 +78,34 @@ pub struct Rules {
     pub production: bool,
 }
 
+/// The manifest's `service-connect` against the definition: each port name
+/// the service's Service Connect serves is the `name` of one of its port
+/// mappings (ECS fails the deployment otherwise, after the service was
+/// updated). `names` empty: the service declares none, nothing to check.
+pub fn service_connect(td: &TaskDefinition, service: &str, names: &[String]) -> Vec<Problem> {
+    use crate::preflight::connect;
+    let ports: Vec<String> = connect::port_names(td)
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    connect::missing(&ports, names)
+        .into_iter()
+        .map(|name| {
+            problem(
+                "portMappings[].name",
+                format!(
+                    "the manifest's services.{service}.service-connect names the port `{name}`, but no port mapping of the task definition is named so ({})",
+                    connect::names_text(&ports)
+                ),
+                format!(
+                    "name the container's port mapping `{name}` (portMappings: [{{containerPort: …, name: '{name}'}}]), or correct services.{service}.service-connect to the port names the service's Service Connect configuration serves"
+                ),
+            )
+            .rule("ServiceConnectService.portName: the name of a portMappings entry of the task definition")
+        })
+        .collect()
+}
+
 /// Checks every rule and returns every refusal (empty: valid).
 pub fn validate(td: &TaskDefinition, rules: Rules) -> Vec<Problem> {
     check(td, rules).problems

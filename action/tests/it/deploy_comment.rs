@@ -43,6 +43,7 @@ fn report(env: &str, outcomes: Vec<ServiceOutcome>) -> DeployReport {
         run_url: Some(RUN.into()),
         environment_url: Some(format!("https://{env}.shop.example.com")),
         outcomes,
+        waves: Vec::new(),
     }
 }
 

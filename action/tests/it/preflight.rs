@@ -3,7 +3,16 @@
 //! ARN forms with the JSON-key, version-stage and version-id suffixes, SSM
 //! parameters by name with and without a leading `/` and by ARN, the
 //! execution and task roles, the images by digest in ECR, the log groups,
-//! the cluster and the services), looked up in moto's real APIs.
+//! the cluster and the services, the subnets and security groups of the
+//! services' network configurations), looked up in moto's real APIs (EC2's
+//! through Ferry's own Query client, `aws::ec2`, which the set-up also uses
+//! to create the VPC, subnet and security group).
+//!
+//! Service Connect: moto keeps no `serviceConnectConfiguration` on a
+//! service's deployments, so the test of a Service Connect port name the
+//! task definition lacks answers ECS from the scripted stand-in of
+//! `support/scripted.rs` (a PRIMARY deployment serving the port `grpc`),
+//! and everything else from moto.
 //!
 //! Every AWS request goes through the recording proxy of
 //! `support/recorder.rs`, so the tests assert which calls a run made: a
@@ -51,6 +60,73 @@ async fn config(endpoint: &str) -> aws_config::SdkConfig {
         ))
         .load()
         .await
+}
+
+/// The answer's text between `<tag>` and `</tag>`.
+fn xml_text(body: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = body
+        .find(&open)
+        .unwrap_or_else(|| panic!("no {tag} in {body}"))
+        + open.len();
+    let end = body[start..].find(&format!("</{tag}>")).unwrap() + start;
+    body[start..end].to_string()
+}
+
+/// A VPC with a subnet and a security group in moto, created with Ferry's
+/// EC2 client: (subnet, security group).
+async fn network(endpoint: &str) -> (String, String) {
+    let ec2 = ferry::aws::ec2::Ec2::from_config(&config(endpoint).await);
+    let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let vpc = ec2
+        .call("CreateVpc", &[p("CidrBlock", "10.20.0.0/16")], "")
+        .await
+        .unwrap();
+    let vpc = xml_text(&vpc, "vpcId");
+    let subnet = ec2
+        .call(
+            "CreateSubnet",
+            &[p("VpcId", &vpc), p("CidrBlock", "10.20.1.0/24")],
+            "",
+        )
+        .await
+        .unwrap();
+    let sg = ec2
+        .call(
+            "CreateSecurityGroup",
+            &[
+                p("VpcId", &vpc),
+                p("GroupName", "shop-tasks"),
+                p("GroupDescription", "shop tasks"),
+            ],
+            "",
+        )
+        .await
+        .unwrap();
+    (xml_text(&subnet, "subnetId"), xml_text(&sg, "groupId"))
+}
+
+/// Puts `service` on these subnets and security groups, as Terraform's
+/// `network_configuration` does.
+async fn on_network(endpoint: &str, service: &str, subnets: &[&str], groups: &[&str]) {
+    use aws_sdk_ecs::types::{AwsVpcConfiguration, NetworkConfiguration};
+    let vpc = AwsVpcConfiguration::builder()
+        .set_subnets(Some(subnets.iter().map(|s| s.to_string()).collect()))
+        .set_security_groups(Some(groups.iter().map(|s| s.to_string()).collect()))
+        .build()
+        .unwrap();
+    aws_sdk_ecs::Client::new(&config(endpoint).await)
+        .update_service()
+        .cluster(CLUSTER)
+        .service(format!("shop-staging-{service}"))
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 /// What the set-up created, for the task definitions to name.
@@ -213,7 +289,7 @@ fn deploy_staging(dir: &Path, images: &str, extra: &[&str], endpoint: &str) -> R
     ferry(dir, &args, endpoint)
 }
 
-fn images_arg(w: &World) -> String {
+pub(crate) fn images_arg(w: &World) -> String {
     format!("api={},worker={}", w.images[0], w.images[1])
 }
 
@@ -223,7 +299,7 @@ fn bench_services(n: usize) -> Vec<String> {
 }
 
 /// Both services with every reference present, in every form.
-fn all_present(w: &World) -> (Value, Value) {
+pub(crate) fn all_present(w: &World) -> (Value, Value) {
     let arn = &w.secret_arn;
     let partial = arn.rsplit_once('-').unwrap().0;
     let api = task_definition(
@@ -260,6 +336,10 @@ async fn every_reference_present_in_every_form_passes_and_the_deploy_goes_on() {
     let moto = Moto::start(1);
     let proxy = RecordingProxy::start(&moto.url);
     let w = world(&moto.url).await;
+    let (subnet, sg) = network(&moto.url).await;
+    for service in ["api", "worker"] {
+        on_network(&moto.url, service, &[&subnet], &[&sg]).await;
+    }
     let (api, worker) = all_present(&w);
     let dir = repo(&api, &worker);
     let images = images_arg(&w);
@@ -270,9 +350,9 @@ async fn every_reference_present_in_every_form_passes_and_the_deploy_goes_on() {
     assert_eq!(run.output("status"), "passed", "{all}");
     assert_eq!(run.output("problems"), "[]");
     // Per service 2 roles, its image, its secrets (8 and 1), its log group,
-    // the cluster and its service.
-    assert!(all.contains("21 references checked, 0 problem(s)"), "{all}");
-    assert!(all.contains("All 21 references exist"), "{all}");
+    // the cluster and its service, its subnet and security group.
+    assert!(all.contains("25 references checked, 0 problem(s)"), "{all}");
+    assert!(all.contains("All 25 references exist"), "{all}");
     // What moto cannot do is said, not hidden.
     assert!(all.contains("iam:PassRole was not simulated"), "{all}");
     assert!(
@@ -288,6 +368,9 @@ async fn every_reference_present_in_every_form_passes_and_the_deploy_goes_on() {
     assert_eq!(count("DescribeSecret"), 2, "{ops:?}"); // full and partial ARN
     assert_eq!(count("DescribeParameters"), 1, "{ops:?}");
     assert_eq!(count("GetRole"), 2, "{ops:?}");
+    // The services' subnets and security groups: one call each.
+    assert_eq!(count("DescribeSubnets"), 1, "{ops:?}");
+    assert_eq!(count("DescribeSecurityGroups"), 1, "{ops:?}");
     assert_eq!(
         count("GetParameters"),
         0,
@@ -323,6 +406,17 @@ async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_c
     let moto = Moto::start(1);
     let proxy = RecordingProxy::start(&moto.url);
     let w = world(&moto.url).await;
+    // api's network names a subnet and a security group that do not exist
+    // (deleted, or a typo in Terraform); the worker's exist.
+    let (subnet, sg) = network(&moto.url).await;
+    on_network(
+        &moto.url,
+        "api",
+        &[&subnet, "subnet-0123456789abcdef0"],
+        &["sg-0123456789abcdef0"],
+    )
+    .await;
+    on_network(&moto.url, "worker", &[&subnet], &[&sg]).await;
     let c = config(&moto.url).await;
     aws_sdk_iam::Client::new(&c)
         .delete_role()
@@ -350,7 +444,7 @@ async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_c
     let all = everything(&run);
     assert_ne!(run.code, 0, "{all}");
     assert!(
-        all.contains("preflight: 5 problem(s) in staging; nothing was registered or updated"),
+        all.contains("preflight: 7 problem(s) in staging; nothing was registered or updated"),
         "{all}"
     );
     for (file, field, what) in [
@@ -379,6 +473,16 @@ async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_c
             "worker: containerDefinitions[0].image",
             "is not in its registry",
         ),
+        (
+            ".github/ferry.yml",
+            "api: ecs-service networkConfiguration.awsvpcConfiguration.subnets[1]",
+            "the subnet `subnet-0123456789abcdef0` of the ECS service `shop-staging-api`'s network configuration does not exist",
+        ),
+        (
+            ".github/ferry.yml",
+            "api: ecs-service networkConfiguration.awsvpcConfiguration.securityGroups[0]",
+            "the security group `sg-0123456789abcdef0` of the ECS service `shop-staging-api`'s network configuration does not exist",
+        ),
     ] {
         let line = all
             .lines()
@@ -392,6 +496,11 @@ async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_c
         "{all}"
     );
     assert!(all.contains("build and push it (ferry build)"), "{all}");
+    assert!(all.contains("create it (Terraform: aws_subnet)"), "{all}");
+    assert!(
+        all.contains("create it (Terraform: aws_security_group)"),
+        "{all}"
+    );
     assert!(all.contains("| service | field | problem | fix |"), "{all}");
     assert_eq!(
         all.matches("secrets\\[1\\]").count() + all.matches("secrets[1]").count(),
@@ -408,7 +517,7 @@ async fn a_missing_secret_parameter_role_and_image_are_all_reported_before_any_c
     assert_ne!(run.code, 0);
     assert_eq!(run.output("status"), "failed");
     let problems: Vec<Value> = serde_json::from_str(run.output("problems")).unwrap();
-    assert_eq!(problems.len(), 5, "{problems:#?}");
+    assert_eq!(problems.len(), 7, "{problems:#?}");
     assert!(
         problems
             .iter()

@@ -60,8 +60,7 @@ const PATHS: &[&str] = &[
 /// The copy, committed on `main`, its analyses reading the Prometheus on
 /// `prometheus_port`; returns the repository.
 fn repository(prometheus_port: u16) -> tempfile::TempDir {
-    let dir = copy_repo(PATHS);
-    let root = root();
+    let dir = platform_copy();
     let manifest = dir.path().join(".github/ferry.yml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     let local = text.replace(
@@ -70,6 +69,17 @@ fn repository(prometheus_port: u16) -> tempfile::TempDir {
     );
     assert_ne!(local, text, "the manifest's analysis moved");
     std::fs::write(&manifest, local).unwrap();
+    support::init_repo(dir.path());
+    commit(dir.path(), "the platform");
+    dir
+}
+
+/// A copy of what a release needs of this repository, not yet a git
+/// repository: the real Dockerfiles (which need Docker Hub) replaced by
+/// `FROM scratch` ones over the services' sources.
+pub(crate) fn platform_copy() -> tempfile::TempDir {
+    let dir = copy_repo(PATHS);
+    let root = root();
     // The workspace without the action crate (not copied).
     let cargo = std::fs::read_to_string(root.join("Cargo.toml"))
         .unwrap()
@@ -86,19 +96,17 @@ fn repository(prometheus_port: u16) -> tempfile::TempDir {
         )
         .unwrap();
     }
-    support::init_repo(dir.path());
-    commit(dir.path(), "the platform");
     dir
 }
 
-fn commit(dir: &Path, message: &str) -> String {
+pub(crate) fn commit(dir: &Path, message: &str) -> String {
     git_in(dir, &["add", "-A"]);
     git_in(dir, &["commit", "-q", "-m", message]);
     git_in(dir, &["rev-parse", "HEAD"]).trim().to_string()
 }
 
 /// The ECR repositories of both services in the test bed's moto.
-async fn ecr_repositories(moto: &str) {
+pub(crate) async fn ecr_repositories(moto: &str) {
     let config = aws_sdk_ecr::Config::builder()
         .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
         .region(aws_sdk_ecr::config::Region::new("us-east-1"))

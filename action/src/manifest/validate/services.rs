@@ -115,6 +115,7 @@ fn resolve_service(
         true,
     );
     let ecr_repository = image_repository(c, &path, raw);
+    let service_connect = service_connect(c, &path, raw);
     if let Some(krate) = &raw.crate_name
         && let Err(why) = names::crate_name(krate)
     {
@@ -138,7 +139,55 @@ fn resolve_service(
         rollout: IndexMap::new(),
         analysis: IndexMap::new(),
         depends_on: raw.depends_on.clone().unwrap_or_default(),
+        service_connect: service_connect?,
     })
+}
+
+/// Whether `name` is a port mapping name ECS takes: up to 64 lowercase
+/// letters, digits, `_` and `-`, not starting with `-`.
+fn port_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// `service-connect`: a list of distinct port names; None when it has a
+/// problem (reported).
+fn service_connect(c: &mut Checker<'_>, path: &str, raw: &RawService) -> Option<Vec<String>> {
+    let Some(names) = &raw.service_connect else {
+        return Some(Vec::new());
+    };
+    let at = format!("{path}.service-connect");
+    if names.is_empty() {
+        c.at_value(
+            &at,
+            "`service-connect` is an empty list".into(),
+            "list the port names the service's Service Connect configuration serves, e.g. [http], or remove the key".into(),
+        );
+        return None;
+    }
+    let mut ok = true;
+    for (i, name) in names.iter().enumerate() {
+        if !port_name(name) {
+            c.at_value(
+                &format!("{at}[{i}]"),
+                format!("{name:?} is no port mapping name"),
+                "write the portMappings[].name the service's Service Connect serves: up to 64 lowercase letters, digits, `_` and `-`, not starting with `-` (e.g. http)".into(),
+            );
+            ok = false;
+        } else if names[..i].contains(name) {
+            c.at_value(
+                &format!("{at}[{i}]"),
+                format!("port name `{name}` is listed twice"),
+                "list each port name once".into(),
+            );
+            ok = false;
+        }
+    }
+    ok.then(|| names.clone())
 }
 
 /// The declared `path-groups:`, each compiled (None when it has a problem,

@@ -220,3 +220,22 @@ fn references_and_enumerations_follow_the_api() {
     let ec2 = json!({"family": "w", "networkMode": "bridge", "containerDefinitions": [{"name": "w", "image": "w:1", "memory": 128, "stopTimeout": 600, "logConfiguration": {"logDriver": "json-file"}}]});
     assert_eq!(check(&typed(ec2), Rules::default()), Report::default());
 }
+
+#[test]
+fn service_connect_port_names_must_name_a_port_mapping() {
+    let td = typed(json!({"family": "w", "containerDefinitions": [
+        {"name": "app", "image": "w:1", "portMappings": [{"containerPort": 8080, "name": "http"}]},
+        {"name": "admin", "image": "w:1", "portMappings": [{"containerPort": 9090}]}
+    ]}));
+    assert!(service_connect(&td, "api", &["http".into()]).is_empty());
+    assert!(service_connect(&td, "api", &[]).is_empty());
+    let problems = service_connect(&td, "api", &["grpc".into(), "http".into()]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].path, "portMappings[].name");
+    assert_eq!(
+        problems[0].message,
+        "the manifest's services.api.service-connect names the port `grpc`, but no port mapping of the task definition is named so (its names: `http`)"
+    );
+    assert!(problems[0].help.contains("name: 'grpc'"), "{problems:?}");
+    assert!(problems[0].help.contains("services.api.service-connect"));
+}

@@ -344,5 +344,6 @@ pub fn staging_api_report(sha: &str, image: &str, task_definition_arn: &str) -> 
             rollback: None,
             progress: None,
         }],
+        waves: Vec::new(),
     }
 }
