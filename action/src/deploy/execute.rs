@@ -30,6 +30,7 @@ pub async fn run(
 ) -> Result<DeployReport, RunError> {
     let plan = prepare(ctx, project, opts, reporter)?;
     if opts.dry_run {
+        super::schedule::preview(&plan, reporter).await?;
         preview(&plan, ctx, reporter)
     } else {
         preflight(project, &plan, &opts.preflight, reporter).await?;
@@ -77,6 +78,8 @@ pub async fn execute(
 
     let mut registrations = register_all(&ecs, &plan, rollout).await?;
     note_registrations(&mut plan, &registrations, reporter)?;
+    let mut moved =
+        super::schedule::move_targets(&mut plan, &mut registrations, reporter).await?;
     let records = match &statuses {
         Some(statuses) => open_records(statuses, &mut plan, reporter).await?,
         None => Records::new(),
@@ -116,6 +119,7 @@ pub async fn execute(
         .await?,
     );
     outcomes.sort_by_key(|o| order.iter().position(|s| *s == o.service));
+    super::schedule::restore(&mut moved, &outcomes, reporter).await?;
     let report = DeployReport {
         env: plan.env.clone(),
         sha: plan.sha.clone(),

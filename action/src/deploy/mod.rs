@@ -11,6 +11,8 @@
 //! rolling ones ([`wait`], over the pure [`rollout`] tracker), then
 //! [`settle`]s, [`diagnose`]s and rolls back ([`rollback`]). Every ECS call
 //! goes through the [`crate::aws::ecs::Ecs`] port; no file here names the SDK.
+//! Scheduled jobs ([`schedule`]) move with their service, through the
+//! [`crate::aws::events::Events`] port.
 
 pub mod analysis;
 pub mod apply;
@@ -31,6 +33,7 @@ pub mod register;
 pub mod report;
 pub mod rollback;
 pub mod rollout;
+pub mod schedule;
 pub mod settle;
 pub mod start;
 mod trim;

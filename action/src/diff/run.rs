@@ -1,5 +1,6 @@
 //! The `ferry diff` command: render one target, read the running definition,
-//! print and output the normalised changes.
+//! print and output the normalised changes, and the scheduled job's target
+//! moves.
 
 use std::path::{Path, PathBuf};
 
@@ -92,6 +93,23 @@ pub async fn running(manifest: &Manifest, service: &str, env: &str) -> Result<Va
     }
 }
 
+/// The scheduled job's target moves (`schedule:`), read from AWS.
+async fn schedule_lines(
+    manifest: &Manifest,
+    service: &str,
+    env: &str,
+    rendered: &crate::taskdef::TaskDefinition,
+) -> Result<Vec<String>, DiffError> {
+    let region = manifest
+        .environments
+        .get(env)
+        .and_then(|e| e.region.clone())
+        .unwrap_or_else(|| manifest.region.clone());
+    crate::deploy::schedule::diff_lines(manifest, service, env, rendered, &region)
+        .await
+        .map_err(|why| DiffError::Running(format!("{service} ({env}): schedule: {why}")))
+}
+
 fn read_described(path: &Path) -> Result<Value, DiffError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| DiffError::Running(format!("cannot read {}: {e}", path.display())))?;
@@ -127,7 +145,10 @@ pub async fn run(
             .map_err(DiffError::Running)?,
     };
     let changes = diff(&running, &rendered.task_definition.to_value());
-    let text: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    let mut text: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    if opts.against.is_none() {
+        text.extend(schedule_lines(manifest, &service, &env, &rendered.task_definition).await?);
+    }
     let io = |e: std::io::Error| DiffError::Running(format!("cannot write the outputs: {e}"));
     if text.is_empty() {
         reporter
