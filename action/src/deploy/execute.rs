@@ -78,8 +78,7 @@ pub async fn execute(
 
     let mut registrations = register_all(&ecs, &plan, rollout).await?;
     note_registrations(&mut plan, &registrations, reporter)?;
-    let mut moved =
-        super::schedule::move_targets(&mut plan, &mut registrations, reporter).await?;
+    let mut moved = super::schedule::move_targets(&mut plan, &mut registrations, reporter).await?;
     let records = match &statuses {
         Some(statuses) => open_records(statuses, &mut plan, reporter).await?,
         None => Records::new(),

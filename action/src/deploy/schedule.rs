@@ -116,10 +116,15 @@ pub fn moves(schedule: &Schedule, targets: &[RuleTarget], to: &str) -> Result<Ve
         })
         .collect();
     if found.is_empty() {
-        return Err(match crate::preflight::schedule::problem(schedule, &Ok(Some(targets.to_vec()))) {
-            Some(p) => format!("{}: {}", p.message, p.fix),
-            None => format!("the EventBridge rule {} has no target for {}", schedule.rule, schedule.family),
-        });
+        return Err(
+            match crate::preflight::schedule::problem(schedule, &Ok(Some(targets.to_vec()))) {
+                Some(p) => format!("{}: {}", p.message, p.fix),
+                None => format!(
+                    "the EventBridge rule {} has no target for {}",
+                    schedule.rule, schedule.family
+                ),
+            },
+        );
     }
     Ok(found)
 }
@@ -274,7 +279,11 @@ pub async fn restore_with(
                 .map_err(|e| e.to_string()),
             Some(t) => Err(format!(
                 "it runs {} now, not this release's revision: left as it is",
-                short(t.task_definition.as_deref().unwrap_or("another task definition"))
+                short(
+                    t.task_definition
+                        .as_deref()
+                        .unwrap_or("another task definition")
+                )
             )),
             None => Err("the target is gone".into()),
         };
@@ -330,11 +339,9 @@ pub fn markdown(moves: &[Move]) -> String {
                 short(&m.to),
                 short(&m.from)
             ),
-            (Some(Err(why)), _) => format!(
-                "{} → {}, not restored: {why}",
-                short(&m.from),
-                short(&m.to)
-            ),
+            (Some(Err(why)), _) => {
+                format!("{} → {}, not restored: {why}", short(&m.from), short(&m.to))
+            }
             (None, true) => format!("{} → {}", short(&m.from), short(&m.to)),
             (None, false) => format!("{} (unchanged)", short(&m.from)),
         };

@@ -116,12 +116,9 @@ fn outcome(status: Status) -> ServiceOutcome {
 
 async fn move_to(fake: &Fake, to: &str) -> (Vec<Move>, Vec<(String, String)>, Vec<String>) {
     let mut log = Vec::new();
-    let (moves, failed) = move_with(
-        fake,
-        &[schedule()],
-        |_| Some(to.to_string()),
-        &mut |l| log.push(l.to_string()),
-    )
+    let (moves, failed) = move_with(fake, &[schedule()], |_| Some(to.to_string()), &mut |l| {
+        log.push(l.to_string())
+    })
     .await;
     (moves, failed, log)
 }
@@ -177,7 +174,10 @@ async fn a_target_without_a_revision_follows_the_latest_and_is_not_moved() {
     let (moves, _, log) = move_to(&fake, &td("shop-report", 8)).await;
     assert!(!moves[0].changes());
     assert!(fake.puts.lock().unwrap().is_empty());
-    assert!(log[0].contains("runs the latest ACTIVE revision"), "{log:?}");
+    assert!(
+        log[0].contains("runs the latest ACTIVE revision"),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]
@@ -221,8 +221,14 @@ async fn a_failed_release_puts_the_target_back_and_a_good_one_does_not() {
         );
         if back {
             assert_eq!(moves[0].restored, Some(Ok(())));
-            assert!(log[0].ends_with("the release failed: restored to shop-report:7"), "{log:?}");
-            assert!(markdown(&moves).contains("shop-report:7 → shop-report:8, restored to shop-report:7"));
+            assert!(
+                log[0].ends_with("the release failed: restored to shop-report:7"),
+                "{log:?}"
+            );
+            assert!(
+                markdown(&moves)
+                    .contains("shop-report:7 → shop-report:8, restored to shop-report:7")
+            );
         } else {
             assert!(log.is_empty() && moves[0].restored.is_none());
             assert!(markdown(&moves).contains("| shop-report:7 → shop-report:8 |"));

@@ -21,9 +21,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Diagnose, Diagnostic, Diagnostics};
-pub use raw::{
-    BuilderKind, RawBuild, RawGate, RawManifest, RawSchedule, RawService, json_schema,
-};
+pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, RawSchedule, RawService, json_schema};
 pub use template::{Template, Vars};
 pub use waves::{dependency_cycles, waves};
 

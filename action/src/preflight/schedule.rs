@@ -60,7 +60,8 @@ pub fn problem(schedule: &Schedule, looked: &Looked) -> Option<Problem> {
     match looked {
         Err(e) => Some(problem(
             format!("the EventBridge rule {rule} could not be checked: {e}"),
-            "give the role preflight runs with events:ListTargetsByRule on the rule, or retry".into(),
+            "give the role preflight runs with events:ListTargetsByRule on the rule, or retry"
+                .into(),
         )),
         Ok(None) => Some(problem(
             format!("the EventBridge rule {rule} does not exist"),
@@ -152,7 +153,10 @@ mod tests {
             "shop-staging-report:3",
         ] {
             let looked = Ok(Some(vec![
-                target("other", Some("arn:aws:ecs:us-east-1:1:task-definition/shop-x:1")),
+                target(
+                    "other",
+                    Some("arn:aws:ecs:us-east-1:1:task-definition/shop-x:1"),
+                ),
                 target("ours", Some(td)),
             ]));
             assert_eq!(problem(&schedule(), &looked), None, "{td}");
@@ -167,13 +171,20 @@ mod tests {
             p.message,
             "the EventBridge rule shop-staging-nightly does not exist"
         );
-        assert!(p.fix.contains("services.report.schedule.staging.rule"), "{}", p.fix);
+        assert!(
+            p.fix.contains("services.report.schedule.staging.rule"),
+            "{}",
+            p.fix
+        );
     }
 
     #[test]
     fn a_rule_without_a_target_of_the_family_lists_what_its_targets_run() {
         let looked = Ok(Some(vec![
-            target("a", Some("arn:aws:ecs:us-east-1:1:task-definition/shop-staging-reports:2")),
+            target(
+                "a",
+                Some("arn:aws:ecs:us-east-1:1:task-definition/shop-staging-reports:2"),
+            ),
             target("b", None),
         ]));
         let p = problem(&schedule(), &looked).unwrap();
@@ -182,12 +193,21 @@ mod tests {
             "the EventBridge rule shop-staging-nightly has no ECS target that runs shop-staging-report (its targets: a runs shop-staging-reports:2, b calls arn:aws:ecs:us-east-1:1:cluster/shop)"
         );
         let empty = problem(&schedule(), &Ok(Some(Vec::new()))).unwrap();
-        assert!(empty.message.ends_with("(it has no target)"), "{}", empty.message);
+        assert!(
+            empty.message.ends_with("(it has no target)"),
+            "{}",
+            empty.message
+        );
     }
 
     #[test]
     fn a_rule_that_cannot_be_read_is_a_problem_not_a_pass() {
         let p = problem(&schedule(), &Err("AccessDeniedException: no".into())).unwrap();
-        assert!(p.message.contains("could not be checked: AccessDeniedException"), "{}", p.message);
+        assert!(
+            p.message
+                .contains("could not be checked: AccessDeniedException"),
+            "{}",
+            p.message
+        );
     }
 }

@@ -53,7 +53,8 @@ pub(super) fn resolve_schedule(
         c.at_value(
             &at,
             format!("rule {rule:?} has {bad:?}, which EventBridge does not allow in a rule name"),
-            "write the rule's name (letters, digits, `.`, `-`, `_`), not its ARN or a description".into(),
+            "write the rule's name (letters, digits, `.`, `-`, `_`), not its ARN or a description"
+                .into(),
         );
         return None;
     }
@@ -107,8 +108,8 @@ services:
 ";
 
     fn problems(text: &str) -> Vec<(Option<usize>, String, String)> {
-        let err = Manifest::parse(text, Path::new(".github/ferry.yml"))
-            .expect_err("should be refused");
+        let err =
+            Manifest::parse(text, Path::new(".github/ferry.yml")).expect_err("should be refused");
         err.diagnostics()
             .into_iter()
             .map(|d| (d.line, d.message, d.help.unwrap_or_default()))
