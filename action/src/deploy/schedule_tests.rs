@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use super::*;
 use crate::aws::AwsError;
 use crate::aws::ecs::port::Call;
-use crate::aws::events::Rule;
+use crate::aws::events::{Rule, RuleTarget, family_revision};
 use crate::deploy::model::Status;
 
 const ARN: &str = "arn:aws:ecs:us-east-1:1:task-definition/";

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::aws::ecs;
+use crate::aws::events::short;
 use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::Reporter;
 use crate::manifest::Manifest;
@@ -105,9 +106,29 @@ async fn schedule_lines(
         .get(env)
         .and_then(|e| e.region.clone())
         .unwrap_or_else(|| manifest.region.clone());
-    crate::deploy::schedule::diff_lines(manifest, service, env, rendered, &region)
+    let Some(schedule) = crate::preflight::schedule::schedule_of(manifest, service, env, rendered)
+    else {
+        return Ok(Vec::new());
+    };
+    let config = crate::aws::config(&region).await;
+    let ecs = crate::aws::Clients::from_config(&config);
+    let events = crate::aws::events::Client::from_config(&config);
+    let found = crate::preflight::schedule::would_move(&events, &ecs, &schedule, rendered)
         .await
-        .map_err(|why| DiffError::Running(format!("{service} ({env}): schedule: {why}")))
+        .map_err(|why| DiffError::Running(format!("{service} ({env}): schedule: {why}")))?;
+    Ok(found
+        .iter()
+        .filter(|m| m.changes())
+        .map(|m| {
+            format!(
+                "schedule: EventBridge rule {} target {}: {} → {}",
+                m.schedule.rule,
+                m.target.id,
+                short(&m.from),
+                short(&m.to)
+            )
+        })
+        .collect())
 }
 
 fn read_described(path: &Path) -> Result<Value, DiffError> {

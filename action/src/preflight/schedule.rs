@@ -3,10 +3,16 @@
 //! task definition family, so a deploy does not register a revision it
 //! cannot put on the schedule. The lookup is [`lookup`] (ListTargetsByRule
 //! through the [`Events`] port); the decision, [`problem`], is pure.
+//!
+//! What a release would do to a rule's targets ([`moves`], read from AWS
+//! by [`would_move`]) lives here too, read-only: `ferry deploy` carries it
+//! out ([`crate::deploy::schedule`]) and `ferry diff` shows it.
 
 use super::check::Problem;
 use crate::aws::AwsError;
-use crate::aws::events::{Events, Rule, RuleTarget, runs_family, short};
+use crate::aws::ecs::Ecs;
+use crate::aws::events::{Events, Rule, RuleTarget, family_revision, runs_family, short};
+use crate::manifest::Manifest;
 
 /// A scheduled job a deploy releases: the service's rule in the
 /// environment (rendered from the manifest) and the family it runs.
@@ -117,6 +123,148 @@ pub async fn check(region: &str, schedules: &[Schedule]) -> (Vec<Problem>, usize
         .filter_map(|(s, l)| problem(s, l))
         .collect();
     (problems, schedules.len())
+}
+
+/// `service`'s scheduled job in `env`, if it has one.
+pub fn schedule_of(
+    manifest: &Manifest,
+    service: &str,
+    env: &str,
+    rendered: &crate::taskdef::TaskDefinition,
+) -> Option<Schedule> {
+    let settings = manifest.services.get(service)?.schedule.get(env)?;
+    let family = crate::aws::ecs::family_of(rendered).ok()?;
+    Some(Schedule {
+        service: service.to_string(),
+        env: env.to_string(),
+        rule: crate::aws::events::Rule {
+            name: settings.rule.render(manifest.vars(service, env)),
+            event_bus: settings.event_bus.clone(),
+        },
+        family,
+    })
+}
+
+/// One target of a rule for a service's family: the revision it runs and
+/// the one the release puts there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Move {
+    /// The schedule.
+    pub schedule: Schedule,
+    /// The target, as ListTargetsByRule gave it.
+    pub target: RuleTarget,
+    /// The task definition it runs.
+    pub from: String,
+    /// The task definition the release puts there (`from` when it stays).
+    pub to: String,
+    /// Put back on `from` after the release failed: Ok, or why not.
+    pub restored: Option<Result<(), String>>,
+}
+
+impl Move {
+    /// Whether the release changes the target (a re-run does not).
+    pub fn changes(&self) -> bool {
+        self.from != self.to
+    }
+
+    /// `service (env): EventBridge rule R target T: F:7 → F:8`.
+    pub fn line(&self) -> String {
+        let head = format!(
+            "{} ({}): EventBridge rule {} target {}",
+            self.schedule.service, self.schedule.env, self.schedule.rule, self.target.id
+        );
+        if self.changes() {
+            format!("{head}: {} → {}", short(&self.from), short(&self.to))
+        } else if family_revision(&self.from).1.is_none() {
+            format!(
+                "{head}: runs the latest ACTIVE revision of {} (no revision in its ARN): not moved",
+                short(&self.from)
+            )
+        } else {
+            format!("{head}: already runs {}", short(&self.to))
+        }
+    }
+}
+
+/// The targets of `targets` that run the schedule's family, each with
+/// the revision it would run after the release (`to`); an error naming
+/// the rule when none does. A target without a revision in its ARN runs
+/// the family's latest revision, which the release registers anyway: it
+/// stays as it is.
+pub fn moves(schedule: &Schedule, targets: &[RuleTarget], to: &str) -> Result<Vec<Move>, String> {
+    let found: Vec<Move> = targets
+        .iter()
+        .filter(|t| runs_family(t, &schedule.family))
+        .map(|t| {
+            let from = t.task_definition.clone().unwrap_or_default();
+            let to = if family_revision(&from).1.is_some() {
+                to.to_string()
+            } else {
+                from.clone()
+            };
+            Move {
+                schedule: schedule.clone(),
+                target: t.clone(),
+                from,
+                to,
+                restored: None,
+            }
+        })
+        .collect();
+    if found.is_empty() {
+        return Err(match problem(schedule, &Ok(Some(targets.to_vec()))) {
+            Some(p) => format!("{}: {}", p.message, p.fix),
+            None => format!(
+                "the EventBridge rule {} has no target for {}",
+                schedule.rule, schedule.family
+            ),
+        });
+    }
+    Ok(found)
+}
+
+/// The revision a deploy of `rendered` would put on a target: the
+/// family's latest ACTIVE revision when it is identical (reused), else the
+/// next one (`family:N+1`, registered).
+pub async fn next_revision(
+    ecs: &dyn Ecs,
+    family: &str,
+    rendered: &crate::taskdef::TaskDefinition,
+) -> Result<(String, bool), String> {
+    match ecs
+        .latest_task_definition(family)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some((arn, running)) if crate::taskdef::diff(&running, &rendered.to_value()).is_empty() => {
+            Ok((arn, false))
+        }
+        Some((arn, _)) => {
+            let next = family_revision(&arn)
+                .1
+                .and_then(|r| r.parse::<u64>().ok())
+                .map_or(1, |r| r + 1);
+            Ok((format!("{family}:{next}"), true))
+        }
+        None => Ok((format!("{family}:1"), true)),
+    }
+}
+
+/// What a release of `rendered` would do to `schedule`'s targets, one line
+/// each (`rule R target T: F:7 → F:8 (new revision)`), read from AWS.
+pub async fn would_move(
+    events: &dyn Events,
+    ecs: &dyn Ecs,
+    schedule: &Schedule,
+    rendered: &crate::taskdef::TaskDefinition,
+) -> Result<Vec<Move>, String> {
+    let targets = events
+        .targets(&schedule.rule)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("the EventBridge rule {} does not exist", schedule.rule))?;
+    let (to, _) = next_revision(ecs, &schedule.family, rendered).await?;
+    moves(schedule, &targets, &to)
 }
 
 #[cfg(test)]
