@@ -640,3 +640,50 @@ async fn bad_schedules_in_the_manifest_fail_with_the_key_and_the_fix() {
         assert!(all.contains(said), "`{said}` missing:\n{all}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_preflight_a_rule_without_the_familys_target_fails_the_service_before_its_update() {
+    let moto = Moto::start(1);
+    let proxy = RecordingProxy::start(&moto.url);
+    let ecs = aws_sdk_ecs::Client::new(&config(&moto.url).await);
+    let first =
+        ferry::taskdef::TaskDefinition::read(report_definition(&image("report", "1"))).unwrap();
+    create_service(&ecs, "shop-staging", "shop-staging-report", &first).await;
+    seed_rule(
+        &moto.url,
+        RULE,
+        &[("export", &td("shop-staging-export", 4))],
+    )
+    .await;
+    let dir = shop(
+        &[("report", report_definition("IMAGE"))],
+        &[("report", SCHEDULE)],
+    );
+    let run = ferry(
+        dir.path(),
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--images",
+            &format!("report={}", image("report", "2")),
+            "--skip-preflight",
+            SKIP,
+            "--no-wait",
+        ],
+        &proxy.url,
+        &[],
+    );
+    let all = everything(&run);
+    assert_eq!(run.code, 1, "{all}");
+    assert_eq!(run.output("status"), "failed", "{all}");
+    assert!(
+        all.contains("schedule: the EventBridge rule shop-staging-nightly has no ECS target that runs shop-staging-report (its targets: export runs shop-staging-export:4)"),
+        "{all}"
+    );
+    assert!(all.contains("the service was not changed"), "{all}");
+    let ops = proxy.ops();
+    for op in ["UpdateService", "PutTargets"] {
+        assert!(!ops.iter().any(|o| o == op), "{op} in {ops:?}");
+    }
+}
