@@ -4,12 +4,14 @@
 //! CloudWatch Logs clients built from it ([`Clients`], [`ecr::Ecr`]), the
 //! credentials check, and the calls each stage needs as typed results:
 //! [`ecs`] (services, task definitions, deployments, tasks), [`ecr`] (login,
-//! image records), [`logs`] (a stream's last lines) and [`preflight`]
-//! (whether the secrets, roles and log groups a deploy names exist).
+//! image records), [`logs`] (a stream's last lines), [`preflight`]
+//! (whether the secrets, roles and log groups a deploy names exist) and
+//! [`events`] (the EventBridge rules that run scheduled jobs).
 
 pub mod ec2;
 pub mod ecr;
 pub mod ecs;
+pub mod events;
 pub mod logs;
 pub mod preflight;
 

@@ -1,6 +1,7 @@
 //! The one orchestrator of a deploy ([`execute`]): a plan carried out as a
 //! pipeline of phases, each in its own file and called once from here:
-//! connect → register → records (GitHub) → the roll-out wave by wave →
+//! connect → register → scheduled jobs' targets moved → records (GitHub)
+//! → the roll-out wave by wave → targets of failed releases restored →
 //! close. No phase calls back into this file.
 
 use super::close::close;
@@ -10,6 +11,7 @@ use super::options::{RolloutOptions, RunError};
 use super::plan::DeployPlan;
 use super::records::open_records;
 use super::register::register;
+use super::schedule::{move_targets, restore};
 use super::wave_loop::roll_out_waves;
 use crate::gha::{Context, Reporter};
 
@@ -25,12 +27,10 @@ pub async fn execute(
     reporter: &mut Reporter,
 ) -> Result<DeployReport, RunError> {
     let (ecs, statuses) = connect(ctx, &plan, reporter).await?;
-    let failed = register(&ecs, &mut plan, rollout, reporter).await?;
+    let mut failed = register(&ecs, &mut plan, rollout, reporter).await?;
+    let mut moved = move_targets(&mut plan, &mut failed, reporter).await?;
     let recording = open_records(statuses, &mut plan, reporter).await?;
-    // Seam (scheduled tasks): each registered service's schedule target
-    // moves to its new revision here, after register, before any rollout.
     let outcomes = roll_out_waves(&ecs, &plan, failed, rollout, &recording, reporter).await?;
-    // Seam (scheduled tasks): a service whose release failed gets its
-    // schedule target back here, once every wave (and rollback) ended.
+    restore(&mut moved, &outcomes, reporter).await?;
     close(ctx, &plan, outcomes, &recording, reporter).await
 }

@@ -14,6 +14,8 @@
 //! tracker) → [`settle`] ([`diagnose`]) → [`rollback`]. Phases only
 //! descend: none calls back into the file that called it. Every ECS call
 //! goes through the [`crate::aws::ecs::Ecs`] port; no file here names the SDK.
+//! Scheduled jobs ([`schedule`]) move with their service, through the
+//! [`crate::aws::events::Events`] port.
 
 pub mod analysis;
 pub mod apply;
@@ -39,6 +41,7 @@ pub mod report;
 pub mod rollback;
 pub mod rollout;
 mod run;
+pub mod schedule;
 pub mod settle;
 pub mod start;
 mod trim;

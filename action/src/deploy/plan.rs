@@ -97,6 +97,8 @@ pub struct DeployPlan {
     /// The waves it rolls out in (`depends-on`), each in the manifest's
     /// order; one wave when nothing depends on anything.
     pub waves: Vec<Vec<String>>,
+    /// The scheduled jobs' EventBridge rules (`schedule:`).
+    pub schedules: Vec<crate::preflight::Schedule>,
 }
 
 /// The commit a run deploys: `GITHUB_SHA`, else (outside Actions) the
@@ -155,6 +157,7 @@ pub fn plan(
                 .map(|p| p.service.clone())
                 .collect::<Vec<_>>(),
         ),
+        schedules: super::schedule::planned(manifest, env, &services),
         services,
     })
 }

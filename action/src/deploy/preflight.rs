@@ -38,5 +38,6 @@ pub fn preflight_targets(plan: &DeployPlan) -> crate::preflight::Targets {
                 ecs_service: p.ecs_service.clone(),
             })
             .collect(),
+        schedules: plan.schedules.clone(),
     }
 }

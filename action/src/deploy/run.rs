@@ -20,6 +20,7 @@ pub async fn run(
 ) -> Result<DeployReport, RunError> {
     let plan = prepare(ctx, project, opts, reporter)?;
     if opts.dry_run {
+        super::schedule::preview(&plan, reporter).await?;
         preview(&plan, ctx, reporter)
     } else {
         preflight(project, &plan, &opts.preflight, reporter).await?;

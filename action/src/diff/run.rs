@@ -1,11 +1,13 @@
 //! The `ferry diff` command: render one target, read the running definition,
-//! print and output the normalised changes.
+//! print and output the normalised changes, and the scheduled job's target
+//! moves.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::aws::ecs;
+use crate::aws::events::short;
 use crate::diagnostic::{Diagnose, Diagnostic};
 use crate::gha::Reporter;
 use crate::manifest::Manifest;
@@ -92,6 +94,43 @@ pub async fn running(manifest: &Manifest, service: &str, env: &str) -> Result<Va
     }
 }
 
+/// The scheduled job's target moves (`schedule:`), read from AWS.
+async fn schedule_lines(
+    manifest: &Manifest,
+    service: &str,
+    env: &str,
+    rendered: &crate::taskdef::TaskDefinition,
+) -> Result<Vec<String>, DiffError> {
+    let region = manifest
+        .environments
+        .get(env)
+        .and_then(|e| e.region.clone())
+        .unwrap_or_else(|| manifest.region.clone());
+    let Some(schedule) = crate::preflight::schedule::schedule_of(manifest, service, env, rendered)
+    else {
+        return Ok(Vec::new());
+    };
+    let config = crate::aws::config(&region).await;
+    let ecs = crate::aws::Clients::from_config(&config);
+    let events = crate::aws::events::Client::from_config(&config);
+    let found = crate::preflight::schedule::would_move(&events, &ecs, &schedule, rendered)
+        .await
+        .map_err(|why| DiffError::Running(format!("{service} ({env}): schedule: {why}")))?;
+    Ok(found
+        .iter()
+        .filter(|m| m.changes())
+        .map(|m| {
+            format!(
+                "schedule: EventBridge rule {} target {}: {} → {}",
+                m.schedule.rule,
+                m.target.id,
+                short(&m.from),
+                short(&m.to)
+            )
+        })
+        .collect())
+}
+
 fn read_described(path: &Path) -> Result<Value, DiffError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| DiffError::Running(format!("cannot read {}: {e}", path.display())))?;
@@ -127,7 +166,10 @@ pub async fn run(
             .map_err(DiffError::Running)?,
     };
     let changes = diff(&running, &rendered.task_definition.to_value());
-    let text: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    let mut text: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    if opts.against.is_none() {
+        text.extend(schedule_lines(manifest, &service, &env, &rendered.task_definition).await?);
+    }
     let io = |e: std::io::Error| DiffError::Running(format!("cannot write the outputs: {e}"));
     if text.is_empty() {
         reporter

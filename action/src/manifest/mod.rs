@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Diagnose, Diagnostic, Diagnostics};
-pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, RawService, json_schema};
+pub use raw::{BuilderKind, RawBuild, RawGate, RawManifest, RawSchedule, RawService, json_schema};
 pub use template::{Template, Vars};
 pub use waves::{dependency_cycles, waves};
 
@@ -249,6 +249,17 @@ pub struct Service {
     /// (`service-connect`; empty when not declared): each names a port
     /// mapping of its task definition.
     pub service_connect: Vec<String>,
+    /// The EventBridge rule that runs it on a schedule, per environment.
+    pub schedule: IndexMap<String, ScheduleSettings>,
+}
+
+/// A scheduled job's EventBridge rule in one environment (`schedule:`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleSettings {
+    /// The rule's name template.
+    pub rule: Template,
+    /// The rule's event bus (name or ARN), when not the default one.
+    pub event_bus: Option<String>,
 }
 
 /// A compiled list of path globs, kept with their text for "why" messages.

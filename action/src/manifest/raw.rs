@@ -274,6 +274,25 @@ pub struct RawService {
     /// checks the live service's configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_connect: Option<Vec<String>>,
+    /// The EventBridge rule that runs this service's task definition family
+    /// on a schedule, per environment (`staging: {rule: nightly-report}`):
+    /// after registering, Ferry moves the rule's ECS target to the new
+    /// revision, and back when the release fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<IndexMap<String, RawSchedule>>,
+}
+
+/// A scheduled job's EventBridge rule in one environment.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSchedule {
+    /// The rule's name; may use `{project}`, `{env}`, `{service}`,
+    /// `{region}`. One of its targets must run the service's family.
+    pub rule: String,
+    /// The rule's event bus, by name or ARN (default: the account's
+    /// default bus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_bus: Option<String>,
 }
 
 /// The JSON Schema of the manifest, for editors (`yaml-language-server`).

@@ -17,6 +17,7 @@ use whole::{check_dependencies, check_unique_names};
 mod environments;
 mod keys;
 mod rollout;
+mod schedule;
 mod services;
 mod whole;
 

@@ -19,6 +19,7 @@ pub mod check;
 mod collect;
 pub mod connect;
 pub mod references;
+pub mod schedule;
 
 use std::path::PathBuf;
 
@@ -28,6 +29,7 @@ use crate::manifest::Manifest;
 
 pub use check::{Facts, Findings, Problem, evaluate};
 pub use references::{Kind, Reference};
+pub use schedule::Schedule;
 
 /// Whether a deploy runs preflight first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,6 +106,8 @@ pub struct Targets {
     pub region: String,
     /// The services, in the deploy's order.
     pub services: Vec<Target>,
+    /// The scheduled jobs' EventBridge rules.
+    pub schedules: Vec<Schedule>,
 }
 
 /// Every reference of the targets, service by service.
@@ -127,7 +131,11 @@ pub fn all_references(targets: &Targets) -> Vec<Reference> {
 pub async fn check(targets: &Targets) -> Findings {
     let refs = all_references(targets);
     let facts = collect::facts(&refs, &targets.region).await;
-    evaluate(&refs, &facts)
+    let mut findings = evaluate(&refs, &facts);
+    let (problems, rules) = schedule::check(&targets.region, &targets.schedules).await;
+    findings.problems.extend(problems);
+    findings.checked += rules;
+    findings
 }
 
 /// A problem as a diagnostic on the file a user edits: the service's
@@ -135,6 +143,7 @@ pub async fn check(targets: &Targets) -> Findings {
 fn diagnostic(manifest: &Manifest, p: &Problem) -> Diagnostic {
     let file = match p.field.as_str() {
         f if f == "cluster" || f.starts_with("ecs-service") => manifest.file.clone(),
+        f if f.starts_with("schedule.") => manifest.file.clone(),
         _ => manifest
             .services
             .get(&p.service)

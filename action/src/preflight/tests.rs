@@ -200,6 +200,7 @@ fn targets() -> Targets {
             cluster: "shop".into(),
             ecs_service: "shop-api".into(),
         }],
+        schedules: Vec::new(),
     }
 }
 

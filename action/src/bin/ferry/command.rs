@@ -62,7 +62,8 @@ pub enum Command {
     /// `task-definitions` (JSON map `service/env` → file, with --all).
     Render(render::RenderArgs),
     /// Show what a deploy would change: the rendered task definition against
-    /// the one the ECS service runs, both normalised.
+    /// the one the ECS service runs, both normalised, and the move of a
+    /// scheduled job's EventBridge target (`schedule:`).
     ///
     /// Outputs `has-changes` and `changes` (one per line).
     Diff(diff::DiffArgs),

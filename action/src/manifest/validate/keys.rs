@@ -139,6 +139,10 @@ pub(super) fn plain_types(message: &str) -> String {
             "struct RawGate",
             "a mapping of gate settings, e.g. `{ prometheus: https://prometheus.example.com }`",
         ),
+        (
+            "struct RawSchedule",
+            "a mapping naming the EventBridge rule, e.g. `{ rule: nightly-report }`",
+        ),
         ("enum BuilderKind", "`docker` or `buildah`"),
         ("variant identifier", "`docker` or `buildah`"),
     ];

@@ -1,6 +1,6 @@
 //! The `path-groups:` and `services:` sections: each group's globs, and each
 //! service's paths (with `group:` groups and pending paths), files, ECS
-//! service and image repository names, rollout and analysis.
+//! service and image repository names, rollout, analysis and schedule.
 
 use indexmap::IndexMap;
 
@@ -140,6 +140,7 @@ fn resolve_service(
         analysis: IndexMap::new(),
         depends_on: raw.depends_on.clone().unwrap_or_default(),
         service_connect: service_connect?,
+        schedule: IndexMap::new(),
     })
 }
 
@@ -246,9 +247,17 @@ pub(super) fn resolve_services(
             env_names,
             rollout::resolve_analysis,
         );
+        let schedules = rollout::resolve_per_env(
+            c,
+            &format!("services.{name}.schedule"),
+            svc.schedule.as_ref(),
+            env_names,
+            super::schedule::resolve_schedule,
+        );
         if let Some(mut s) = resolve_service(c, name, svc, groups) {
             s.rollout = rollouts;
             s.analysis = analyses;
+            s.schedule = schedules;
             services.insert(name.clone(), s);
         }
     }
