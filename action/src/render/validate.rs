@@ -131,7 +131,39 @@ pub fn check(td: &TaskDefinition, rules: Rules) -> Report {
     if bytes > MAX_BYTES {
         report.problems.push(problem("", format!("the task definition is {bytes} bytes; ECS takes at most {MAX_BYTES}"), "shorten it: fewer or shorter environment variables, or move configuration into a file or SSM").rule("RegisterTaskDefinition: request of at most 64 KiB"));
     }
+    if report.problems.is_empty() {
+        report.problems.extend(sendable(td));
+    }
     report
+}
+
+/// The last rule: the definition converts to what RegisterTaskDefinition
+/// takes. The rules above read wrong-typed values as absent (a
+/// `portMappings` written as an object names no port), so without this a
+/// definition could pass `render --check` and fail only at deploy. The
+/// value found is not repeated: a task definition's values may be
+/// sensitive, and the path says where to look.
+fn sendable(td: &TaskDefinition) -> Option<Problem> {
+    match crate::aws::ecs::task_definition::to_sdk(td) {
+        Ok(_) => None,
+        Err(crate::aws::AwsError::Convert { field, message }) => {
+            let message = message
+                .split_once(", found ")
+                .map_or(message.as_str(), |(what, _)| what);
+            Some(
+                problem(
+                    field,
+                    format!("ECS cannot take this value: {message}"),
+                    "write it in the form the RegisterTaskDefinition API reference gives for this field",
+                )
+                .rule("RegisterTaskDefinition: every field of its documented type"),
+            )
+        }
+        Err(other) => Some(
+            problem("", other.to_string(), "fix the task definition")
+                .rule("RegisterTaskDefinition: every field of its documented type"),
+        ),
+    }
 }
 
 /// How the task is launched, for the rules that depend on it.

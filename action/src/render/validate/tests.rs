@@ -169,6 +169,28 @@ fn required_fields_are_required() {
 }
 
 #[test]
+fn a_value_of_another_type_than_ecs_takes_is_refused_offline_without_repeating_it() {
+    // From the corpus (aws-samples firelens logstash): `portMappings` as an
+    // object. The rules read it as no port; the conversion cannot send it.
+    let td = json!({"family": "w", "containerDefinitions": [{
+        "name": "app", "image": "w:1", "memory": 512,
+        "portMappings": {"containerPort": 443, "hostPort": 443, "protocol": "tcp"},
+        "environment": [{"name": "TOKEN", "value": "s3cr3t-value"}]
+    }]});
+    let problems = check(&typed(td), Rules::default()).problems;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let p = &problems[0];
+    assert_eq!(p.path, "containerDefinitions[app].portMappings");
+    assert_eq!(p.rule, "RegisterTaskDefinition: every field of its documented type");
+    assert!(p.message.contains("expected a list"), "{}", p.message);
+    assert!(!p.message.contains("443"), "the value is not repeated: {}", p.message);
+    // A definition ECS takes is not refused by this rule.
+    let ok = json!({"family": "w", "containerDefinitions": [{"name": "app", "image": "w:1", "memory": 512,
+        "portMappings": [{"containerPort": 443}]}]});
+    assert!(check(&typed(ok), Rules::default()).problems.is_empty());
+}
+
+#[test]
 fn nulls_are_absent_at_any_depth() {
     let v = strip_nulls(json!({"a": null, "b": [{"c": null, "d": 1}], "e": {"f": null}}));
     assert_eq!(v, json!({"b": [{"d": 1}], "e": {}}));

@@ -159,12 +159,10 @@ fn the_corpus_goes_to_the_sdk_and_back_unchanged() {
         assert_eq!(Value::Object(back), want, "{path}");
         converted += 1;
     }
-    assert_eq!(
-        refused,
-        [
-            "aws-samples-amazon-ecs-firelens-examples/fluent-bit_logstash_task-definition.json: task definition field `containerDefinitions[app].portMappings`: expected a list, found {\"ContainerPort\":443,\"HostPort\":443,\"Protcol\":\"tcp\"}",
-            "aws-samples-amazon-ecs-firelens-examples/fluent-bit_signalfx_task-definition.json: task definition field `containerDefinitions[app].logConfiguration.secretOptions`: expected a list, found {\"name\":\"Token\",\"valueFrom\":\"arn:${Partition}:secretsmanager:${Region}:${Accoun…",
-        ]
-    );
+    // Validation ends with this conversion (render::validate's last rule),
+    // so what it accepts always converts: the two corpus files written with
+    // an object where ECS takes a list (firelens logstash's `portMappings`,
+    // signalfx's `secretOptions`) are refused offline, not here.
+    assert_eq!(refused, Vec::<String>::new());
     assert!(converted >= 65, "{converted}");
 }
