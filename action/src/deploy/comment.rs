@@ -615,6 +615,7 @@ mod tests {
                 diagnosis: None,
                 rollback: None,
                 progress: Some(canary_progress("v2</summary><img src=x>`|")),
+                tasks: Vec::new(),
             }],
         };
         let text = preview(&report);

@@ -81,6 +81,7 @@ pub async fn execute(
         Some(statuses) => open_records(statuses, &mut plan, reporter).await?,
         None => Records::new(),
     };
+    super::tasks::apply_options(&mut plan, rollout);
 
     // The rollout: only services that registered.
     let order: Vec<String> = plan.services.iter().map(|p| p.service.clone()).collect();
@@ -142,6 +143,7 @@ pub async fn execute(
     write_outputs(reporter, &report)?;
     reporter.summary(&comment::render_summary(&report))?;
     reporter.summary(&super::waves::markdown(&plan.waves, &report.outcomes))?;
+    reporter.summary(&super::tasks::markdown(&report.outcomes))?;
     succeeded(report)
 }
 
@@ -240,7 +242,8 @@ async fn roll_out_reported(
     // Live: the job's log follows the rollout, and a job cancelled or
     // killed midway still shows how far it got.
     let mut written: std::io::Result<()> = Ok(());
-    let outcomes = roll_out(
+    let plans = ready.clone();
+    let mut outcomes = roll_out(
         ecs,
         ready,
         rollout,
@@ -254,6 +257,9 @@ async fn roll_out_reported(
     .await
     .outcomes;
     written?;
+    for line in super::tasks::after_deploy(ecs.as_ref(), &plans, &mut outcomes).await {
+        reporter.info(&line)?;
+    }
     if let Some(poster) = poster {
         for line in poster.await.unwrap_or_default() {
             reporter.info(&line)?;

@@ -33,6 +33,7 @@ pub mod rollback;
 pub mod rollout;
 pub mod settle;
 pub mod start;
+pub mod tasks;
 mod trim;
 pub mod wait;
 pub mod waves;

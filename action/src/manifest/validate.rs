@@ -18,6 +18,7 @@ mod environments;
 mod keys;
 mod rollout;
 mod services;
+mod tasks;
 mod whole;
 
 /// Collects diagnostics located through the position index.

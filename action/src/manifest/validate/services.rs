@@ -8,7 +8,7 @@ use super::super::names;
 use super::super::raw::RawService;
 use super::super::template::Template;
 use super::super::{PathRules, Service};
-use super::{Checker, listed, rollout};
+use super::{Checker, listed, rollout, tasks};
 use crate::diagnostic::Diagnostic;
 
 /// The prefix that names a path group in a service's `paths`.
@@ -138,6 +138,8 @@ fn resolve_service(
         rollout: IndexMap::new(),
         analysis: IndexMap::new(),
         depends_on: raw.depends_on.clone().unwrap_or_default(),
+        before_deploy: IndexMap::new(),
+        after_deploy: IndexMap::new(),
     })
 }
 
@@ -197,9 +199,11 @@ pub(super) fn resolve_services(
             env_names,
             rollout::resolve_analysis,
         );
+        let (before, after) = tasks::resolve_tasks(c, name, svc, env_names);
         if let Some(mut s) = resolve_service(c, name, svc, groups) {
             s.rollout = rollouts;
             s.analysis = analyses;
+            (s.before_deploy, s.after_deploy) = (before, after);
             services.insert(name.clone(), s);
         }
     }
