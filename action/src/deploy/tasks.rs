@@ -262,3 +262,6 @@ pub fn markdown(outcomes: &[ServiceOutcome]) -> String {
     }
     md
 }
+
+#[cfg(test)]
+mod tests;

