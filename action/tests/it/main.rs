@@ -29,6 +29,7 @@ mod deploy_progressive;
 mod deploy_records;
 mod deploy_register_update;
 mod deploy_rollout;
+mod deploy_tasks;
 mod deploy_waves;
 mod detect_affected;
 mod detect_file_lists;
