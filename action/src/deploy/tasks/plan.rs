@@ -173,21 +173,17 @@ pub fn describe(task: &PlannedTask, service_td: &TaskDefinition) -> String {
     )
 }
 
-/// The tasks of a phase to run now, and those skipped because a record
-/// says they succeeded for this revision (only before-deploy tasks are
-/// skipped; `rerun` runs them all).
-pub fn to_run<'a>(
-    tasks: &'a ServiceTasks,
-    phase: Phase,
-    rerun: bool,
-) -> Vec<(&'a PlannedTask, bool)> {
+/// The tasks of a phase, each with whether it is skipped because a record
+/// says it succeeded for this revision (only before-deploy tasks are;
+/// `--rerun-tasks` empties the records first, [`super::apply_options`]).
+pub fn to_run(tasks: &ServiceTasks, phase: Phase) -> Vec<(&PlannedTask, bool)> {
     let list = match phase {
         Phase::BeforeDeploy => &tasks.before,
         Phase::AfterDeploy => &tasks.after,
     };
     list.iter()
         .map(|t| {
-            let skip = phase == Phase::BeforeDeploy && !rerun && tasks.done.contains(&t.task.name);
+            let skip = phase == Phase::BeforeDeploy && tasks.done.contains(&t.task.name);
             (t, skip)
         })
         .collect()

@@ -31,7 +31,7 @@ pub async fn run_phase(
     poll: Duration,
     log: &mut Vec<String>,
 ) -> Vec<TaskRun> {
-    let tasks = plan::to_run(&plan.tasks, phase, false);
+    let tasks = plan::to_run(&plan.tasks, phase);
     if tasks.is_empty() {
         return Vec::new();
     }

@@ -38,14 +38,14 @@ pub(super) fn resolve_tasks(
         &format!("services.{service}.before-deploy"),
         raw.before_deploy.as_ref(),
         env_names,
-        resolve_list,
+        |c, at, raw: &Vec<RawTask>| resolve_list(c, at, raw),
     );
     let after = resolve_per_env(
         c,
         &format!("services.{service}.after-deploy"),
         raw.after_deploy.as_ref(),
         env_names,
-        resolve_list,
+        |c, at, raw: &Vec<RawTask>| resolve_list(c, at, raw),
     );
     for (env, tasks) in &after {
         for (i, task) in tasks.iter().enumerate() {
@@ -69,7 +69,7 @@ pub(super) fn resolve_tasks(
 }
 
 /// One environment's list at `path`; None when a task has a problem.
-fn resolve_list(c: &mut Checker<'_>, path: &str, raw: &Vec<RawTask>) -> Option<Vec<OneOffTask>> {
+fn resolve_list(c: &mut Checker<'_>, path: &str, raw: &[RawTask]) -> Option<Vec<OneOffTask>> {
     if raw.is_empty() {
         c.at_value(
             path,
