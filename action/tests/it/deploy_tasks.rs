@@ -114,33 +114,8 @@ fn logs_in_moto() -> (String, String) {
 /// Puts `lines` in the log stream of worker's one-off task `n` (moto).
 async fn seed_task_logs(moto: &str, group: &str, n: usize, lines: &[&str]) {
     let logs = clients(moto).await.logs;
-    let stream = format!("worker/worker/oneoff{n}");
     let _ = logs.create_log_group().log_group_name(group).send().await;
-    logs.create_log_stream()
-        .log_group_name(group)
-        .log_stream_name(&stream)
-        .send()
-        .await
-        .unwrap();
-    let ms = (scripted::now() * 1000.0) as i64;
-    let events: Vec<_> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                .timestamp(ms + i as i64)
-                .message(*l)
-                .build()
-                .unwrap()
-        })
-        .collect();
-    logs.put_log_events()
-        .log_group_name(group)
-        .log_stream_name(&stream)
-        .set_log_events(Some(events))
-        .send()
-        .await
-        .unwrap();
+    scripted::put_log_lines(&logs, group, &format!("worker/worker/oneoff{n}"), lines).await;
 }
 
 /// The ECS services of the UpdateService calls, in order.

@@ -251,9 +251,20 @@ pub async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, lines: &[&str]) {
         .send()
         .await
         .unwrap();
+    put_log_lines(logs, LOG_GROUP, LOG_STREAM, lines).await;
+}
+
+/// Creates `stream` in `group` (which must exist) and puts `lines` in it,
+/// one millisecond apart (moto's CloudWatch Logs).
+pub async fn put_log_lines(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    lines: &[&str],
+) {
     logs.create_log_stream()
-        .log_group_name(LOG_GROUP)
-        .log_stream_name(LOG_STREAM)
+        .log_group_name(group)
+        .log_stream_name(stream)
         .send()
         .await
         .unwrap();
@@ -270,8 +281,8 @@ pub async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, lines: &[&str]) {
         })
         .collect();
     logs.put_log_events()
-        .log_group_name(LOG_GROUP)
-        .log_stream_name(LOG_STREAM)
+        .log_group_name(group)
+        .log_stream_name(stream)
         .set_log_events(Some(events))
         .send()
         .await
