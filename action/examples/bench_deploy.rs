@@ -154,6 +154,7 @@ async fn deploy(c: &Clients, n: usize, dir: &Path) {
                 analysis: None,
                 version: String::new(),
                 verified: false,
+                tasks: Default::default(),
             }
         })
         .collect();

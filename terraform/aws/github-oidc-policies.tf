@@ -565,6 +565,27 @@ data "aws_iam_policy_document" "github_deploy" {
     }
   }
 
+  # One-off tasks of a release (the manifest's before-deploy and
+  # after-deploy): RunTask of this environment's task definitions in its
+  # cluster only, and StopTask of its tasks when one runs past its timeout.
+  statement {
+    sid       = "RunReleaseTasks"
+    actions   = ["ecs:RunTask"]
+    resources = ["${local.arn_prefix.ecs}:task-definition/${local.name}-*:*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = ["${local.arn_prefix.ecs}:cluster/${local.name}"]
+    }
+  }
+
+  statement {
+    sid       = "StopReleaseTasks"
+    actions   = ["ecs:StopTask"]
+    resources = ["${local.arn_prefix.ecs}:task/${local.name}/*"]
+  }
+
   # A task definition may name only this environment's service roles.
   statement {
     sid     = "PassServiceRoles"

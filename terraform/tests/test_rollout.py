@@ -209,3 +209,36 @@ def rollouts_agree_with_the_manifest():
     if '"rollout"' in schema:  # Ferry's side names the same four strategies
         for name in MANIFEST_STRATEGIES:
             assert f'"{name}"' in schema, f"ferry.schema.json's rollout lacks strategy {name!r}"
+
+
+@test
+def the_deploy_role_may_run_and_stop_the_manifests_one_off_tasks():
+    """`before-deploy`/`after-deploy` tasks of the manifest: `ferry deploy`
+    runs them with RunTask (this environment's task definitions, in its
+    cluster only), watches them (DescribeTasks) and stops one past its
+    timeout (StopTask, its tasks only); each task's command runs in a
+    container of the service's task definition (for the tasks the manifest
+    declares)."""
+    with_tasks = [(name, s) for name, s in manifest()["services"].items()
+                  if s.get("before-deploy") or s.get("after-deploy")]
+    apply = (TF / "github-oidc-policies.tf").read_text()
+    run = re.search(r'sid\s*= "RunReleaseTasks"(.*?)\n  \}\n\n', apply, re.S)
+    assert run, "github-oidc-policies.tf lacks RunReleaseTasks"
+    assert '"ecs:RunTask"' in run.group(1)
+    assert 'task-definition/${local.name}-*:*' in run.group(1), "RunTask must name this environment's task definitions"
+    assert 'cluster/${local.name}"' in run.group(1), "RunTask must be limited to this environment's cluster"
+    stop = re.search(r'sid\s*= "StopReleaseTasks"(.*?)\n  \}\n', apply, re.S)
+    assert stop and '"ecs:StopTask"' in stop.group(1) and 'task/${local.name}/*' in stop.group(1)
+    assert '"ecs:DescribeTasks"' in apply
+    import _jsonnet  # noqa: PLC0415
+
+    from test_manifest import evaluate_jsonnet  # noqa: PLC0415
+    for name, service in with_tasks:
+        path = ROOT / service.get("task-definition", f"task-definitions/{name}.jsonnet")
+        for key in ("before-deploy", "after-deploy"):
+            for env, tasks in (service.get(key) or {}).items():
+                td = evaluate_jsonnet(_jsonnet, path, name, env)
+                containers = [c["name"] for c in td["containerDefinitions"]]
+                for task in tasks:
+                    assert task.get("container", containers[0]) in containers, (name, env, task)
+                    assert task.get("command") or task.get("task-definition"), (name, env, task)

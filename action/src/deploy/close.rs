@@ -38,6 +38,7 @@ pub(super) async fn close(
     write_outputs(reporter, &report)?;
     reporter.summary(&comment::render_summary(&report))?;
     reporter.summary(&super::waves::markdown(&plan.waves, &report.outcomes))?;
+    reporter.summary(&super::tasks::markdown(&report.outcomes))?;
     succeeded(report)
 }
 

@@ -679,6 +679,7 @@ mod tests {
                 diagnosis: None,
                 rollback: None,
                 progress: Some(canary_progress("v2</summary><img src=x>`|")),
+                tasks: Vec::new(),
             }],
             waves: Vec::new(),
         };

@@ -30,6 +30,7 @@ pub async fn execute(
     let mut failed = register(&ecs, &mut plan, rollout, reporter).await?;
     let mut moved = move_targets(&mut plan, &mut failed, reporter).await?;
     let recording = open_records(statuses, &mut plan, reporter).await?;
+    super::tasks::apply_options(&mut plan, rollout);
     let outcomes = roll_out_waves(&ecs, &plan, failed, rollout, &recording, reporter).await?;
     restore(&mut moved, &outcomes, reporter).await?;
     close(ctx, &plan, outcomes, &recording, reporter).await

@@ -13,7 +13,9 @@ use serde_json::Value;
 
 use crate::aws::AwsError;
 use crate::aws::ecs::port::Call;
-use crate::aws::ecs::{Ecs, Failure, Service, ServiceDeployment, Started, Task, Update};
+use crate::aws::ecs::{
+    Ecs, Failure, Launch, RunTask, Service, ServiceDeployment, Started, Task, TaskState, Update,
+};
 
 /// What the in-memory ECS answers and what it was asked.
 #[derive(Debug, Default)]
@@ -32,6 +34,10 @@ pub struct Script {
     pub started: Started,
     /// Every call, in order: `Operation target`.
     pub calls: Vec<String>,
+    /// How the service launches (one-off tasks); `None`: unknown service.
+    pub launch: Option<Launch>,
+    /// DescribeTasks answers of one-off tasks, one per call (the last repeats).
+    pub task_states: VecDeque<TaskState>,
 }
 
 /// The in-memory ECS.
@@ -194,5 +200,44 @@ impl Ecs for Memory {
     ) -> Call<'a, Result<Vec<String>, String>> {
         self.note(format!("GetLogEvents {group} {stream}"));
         Box::pin(async move { Ok(vec!["boom".to_string()]) })
+    }
+
+    fn service_launch<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+    ) -> Call<'a, Result<Option<Launch>, AwsError>> {
+        self.note(format!("DescribeServices {service} in {cluster} (launch)"));
+        Box::pin(async move { Ok(self.0.lock().unwrap().launch.clone()) })
+    }
+
+    fn run_task<'a>(&'a self, run: RunTask<'a>) -> Call<'a, Result<String, AwsError>> {
+        self.note(format!(
+            "RunTask {}{}",
+            run.task_definition,
+            run.command
+                .map(|(c, cmd)| format!(" {c}: {}", cmd.join(" ")))
+                .unwrap_or_default()
+        ));
+        Box::pin(async move { Ok("arn:aws:ecs:us-east-1:1:task/c/0123456789abcdef".to_string()) })
+    }
+
+    fn describe_task<'a>(
+        &'a self,
+        _cluster: &'a str,
+        arn: &'a str,
+    ) -> Call<'a, Result<Option<TaskState>, AwsError>> {
+        self.note(format!("DescribeTasks {arn}"));
+        Box::pin(async move { Ok(Self::next(&mut self.0.lock().unwrap().task_states)) })
+    }
+
+    fn stop_task<'a>(
+        &'a self,
+        _cluster: &'a str,
+        arn: &'a str,
+        reason: &'a str,
+    ) -> Call<'a, Result<(), AwsError>> {
+        self.note(format!("StopTask {arn}: {reason}"));
+        Box::pin(async move { Ok(()) })
     }
 }

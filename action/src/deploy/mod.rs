@@ -44,6 +44,7 @@ mod run;
 pub mod schedule;
 pub mod settle;
 pub mod start;
+pub mod tasks;
 mod trim;
 pub mod wait;
 mod wave_loop;

@@ -80,6 +80,9 @@ pub struct ServiceOutcome {
     /// The steps and the analysis of a progressive rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// The one-off tasks run for it (`before-deploy`, `after-deploy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<super::tasks::TaskRun>,
 }
 
 /// Evidence of a failed rollout, captured at failure time (ECS forgets

@@ -84,6 +84,9 @@ pub struct RolloutOptions {
     /// 20, ECS's burst for task definition writes as we read its throttling
     /// table; the SDK retries a ThrottlingException should an account have less).
     pub register_burst: u32,
+    /// Run before-deploy tasks again even when a record says they succeeded
+    /// for this revision (`--rerun-tasks`).
+    pub rerun_tasks: bool,
 }
 
 impl Default for RolloutOptions {
@@ -96,6 +99,7 @@ impl Default for RolloutOptions {
             log_lines: 20,
             register_per_second: 1.0,
             register_burst: 20,
+            rerun_tasks: false,
         }
     }
 }

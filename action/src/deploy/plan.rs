@@ -139,6 +139,7 @@ pub fn plan(
         .collect();
     let mut services =
         service_plans(manifest, (env, environment), inputs).map_err(RunError::input)?;
+    super::tasks::render_own(project, &mut services, env_vars).map_err(RunError::Render)?;
     // Manifest order, as every table shows it.
     services.sort_by_key(|p| manifest.services.get_index_of(&p.service));
     Ok(DeployPlan {
@@ -228,6 +229,8 @@ pub struct ServicePlan {
     /// already on this release's revision is followed or re-analysed, never
     /// called unchanged.
     pub verified: bool,
+    /// Its one-off tasks here (`before-deploy`, `after-deploy`).
+    pub tasks: super::tasks::ServiceTasks,
 }
 
 impl ServicePlan {
@@ -301,6 +304,7 @@ fn service_plans(
                 rollback_to: input.rollback_to,
                 registered: None,
                 verified: false,
+                tasks: super::tasks::plan::declared(manifest, &service.name, env),
             })
         })
         .collect()
@@ -323,6 +327,7 @@ pub fn untouched(plan: &ServicePlan, status: Status) -> ServiceOutcome {
         diagnosis: None,
         rollback: None,
         progress: None,
+        tasks: Vec::new(),
     }
 }
 

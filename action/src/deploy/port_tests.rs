@@ -297,6 +297,7 @@ fn plan(registered: &str) -> ServicePlan {
         analysis: None,
         version: "8".into(),
         verified: false,
+        tasks: Default::default(),
     }
 }
 

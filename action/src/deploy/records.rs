@@ -145,6 +145,15 @@ async fn open(
         } else {
             None
         };
+        if created.reused {
+            match gh.trusted_descriptions(id).await {
+                Ok(d) => service.tasks.done = super::tasks::plan::recorded(&d),
+                Err(e) => reporter.info(&format!(
+                    "warning: {}: cannot read which before-deploy tasks succeeded (they run again): {e}",
+                    service.service
+                ))?,
+            }
+        }
         // A re-run of a release that already succeeded adds no status.
         let done_before = previous == Some(DeploymentState::Success);
         if !done_before
@@ -208,6 +217,14 @@ pub(super) async fn close_records(
         return Ok(());
     };
     for o in &report.outcomes {
+        if let Some((id, _)) = records.get(&o.service) {
+            for line in super::tasks::records_of(o) {
+                let set = statuses.set(&o.service, *id, DeploymentState::InProgress, &line);
+                if let Some(warning) = set.await {
+                    reporter.info(&warning)?;
+                }
+            }
+        }
         let (Some((id, done_before)), Some(state)) =
             (records.get(&o.service), github_state(o.status))
         else {

@@ -66,6 +66,9 @@ pub fn preview(
             reporter.info(&format!("dry run: {line}"))?;
         }
     }
+    for line in super::tasks::dry_lines(plan) {
+        reporter.info(&line)?;
+    }
     reporter.info("dry run: the deploy comment would read:")?;
     reporter.info(&comment::preview(&report))?;
     write_outputs(reporter, &report)?;
@@ -137,6 +140,7 @@ mod tests {
             diagnosis: None,
             rollback: None,
             progress: None,
+            tasks: Vec::new(),
         }
     }
 

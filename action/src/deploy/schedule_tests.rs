@@ -111,6 +111,7 @@ fn outcome(status: Status) -> ServiceOutcome {
         diagnosis: None,
         rollback: None,
         progress: None,
+        tasks: Vec::new(),
     }
 }
 

@@ -177,6 +177,11 @@ async fn prepare(
         logs.push(format!("{name}: {} {what}", plan.ecs_service));
         return (take_up(&current, registered.arn, mode, out, start), logs);
     }
+    if !super::tasks::before_deploy(ecs.as_ref(), &plan, &registered.arn, &mut out, &mut logs).await
+    {
+        out.duration_secs = start.elapsed().as_secs_f64();
+        return (Prepared::Done(out), logs);
+    }
     (
         update(
             ecs.as_ref(),

@@ -63,9 +63,9 @@ pub(super) async fn roll_out_waves(
                 ..rollout.clone()
             }
         };
-        // Seam (one-off tasks): `before-deploy` runs here, per service of
-        // `batch`, after register and before start's UpdateService; a
-        // service whose task failed leaves `batch` as failed before change.
+        // One-off tasks: `before-deploy` runs in start, per service, just
+        // before its UpdateService; `after-deploy` at the end of
+        // roll_out_reported, for those that succeeded.
         let done = roll_out_reported(
             ecs,
             batch,
@@ -75,8 +75,6 @@ pub(super) async fn roll_out_waves(
             reporter,
         )
         .await?;
-        // Seam (one-off tasks): `after-deploy` runs here, per service of
-        // `done` that succeeded (steady state reached, analysis passed).
         let wave_failed: Vec<String> = done
             .iter()
             .chain(failed.iter().filter(|o| wave.contains(&o.service)))
@@ -122,7 +120,8 @@ async fn roll_out_reported(
     // Live: the job's log follows the rollout, and a job cancelled or
     // killed midway still shows how far it got.
     let mut written: std::io::Result<()> = Ok(());
-    let outcomes = roll_out(
+    let plans = ready.clone();
+    let mut outcomes = roll_out(
         ecs,
         ready,
         rollout,
@@ -136,6 +135,11 @@ async fn roll_out_reported(
     .await
     .outcomes;
     written?;
+    // After-deploy one-off tasks: for the services that succeeded, before
+    // the next wave starts.
+    for line in super::tasks::after_deploy(ecs.as_ref(), &plans, &mut outcomes).await {
+        reporter.info(&line)?;
+    }
     if let Some(poster) = poster {
         for line in poster.await.unwrap_or_default() {
             reporter.info(&line)?;

@@ -171,6 +171,8 @@ struct ApiStatus {
     id: u64,
     state: DeploymentStateOrOther,
     #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
     created_at: String,
     #[serde(default)]
     creator: Option<Author>,
@@ -281,6 +283,26 @@ impl GitHub {
             );
         }
         Ok(newest)
+    }
+
+    /// The descriptions of deployment `id`'s statuses set by a trusted
+    /// author, newest first (one-off tasks record their success in them);
+    /// a status anyone else set is warned about and skipped.
+    pub async fn trusted_descriptions(&self, id: u64) -> Result<Vec<String>, GitHubError> {
+        let url = format!(
+            "{}/{id}/statuses?per_page={STATUSES_MAX}",
+            self.deployments_path()
+        );
+        let page: Page<Vec<ApiStatus>> = self.get(&url).await?;
+        Ok(keep_trusted(
+            page.body,
+            &self.trusted,
+            &|s| format!("status {} of deployment {id}", s.id),
+            &|s| s.creator.as_ref(),
+        )
+        .into_iter()
+        .filter_map(|s| s.description)
+        .collect())
     }
 
     /// The state of a deployment's newest status set by a trusted author

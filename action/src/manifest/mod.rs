@@ -251,6 +251,10 @@ pub struct Service {
     pub service_connect: Vec<String>,
     /// The EventBridge rule that runs it on a schedule, per environment.
     pub schedule: IndexMap<String, ScheduleSettings>,
+    /// One-off tasks before its rollout, per environment (`before-deploy`).
+    pub before_deploy: IndexMap<String, Vec<OneOffTask>>,
+    /// One-off tasks after its rollout succeeded, per environment (`after-deploy`).
+    pub after_deploy: IndexMap<String, Vec<OneOffTask>>,
 }
 
 /// A scheduled job's EventBridge rule in one environment (`schedule:`).
@@ -261,6 +265,25 @@ pub struct ScheduleSettings {
     /// The rule's event bus (name or ARN), when not the default one.
     pub event_bus: Option<String>,
 }
+
+/// A one-off task of a service's release, checked (`before-deploy`,
+/// `after-deploy`): what [`crate::deploy`] runs with RunTask.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneOffTask {
+    /// Its name (letters, digits, `-`, `_`; unique per service and environment).
+    pub name: String,
+    /// The command override; `None` runs the task definition's own command.
+    pub command: Option<Vec<String>>,
+    /// The container the command runs in (`None`: the first one).
+    pub container: Option<String>,
+    /// Another Jsonnet task definition, relative to the repository root.
+    pub task_definition: Option<String>,
+    /// How long it may run before it is stopped.
+    pub timeout: std::time::Duration,
+}
+
+/// How long a one-off task may run when the manifest does not say.
+pub const DEFAULT_TASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A compiled list of path globs, kept with their text for "why" messages.
 #[derive(Debug, Clone)]

@@ -280,6 +280,41 @@ pub struct RawService {
     /// revision, and back when the release fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<IndexMap<String, RawSchedule>>,
+    /// One-off tasks run before this service's rollout, per environment
+    /// (`staging: [{name: migrate, command: [./migrate]}]`): each must exit
+    /// 0, or the service is not updated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_deploy: Option<IndexMap<String, Vec<RawTask>>>,
+    /// One-off tasks run after this service's rollout succeeded, per
+    /// environment; a failure marks the service failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_deploy: Option<IndexMap<String, Vec<RawTask>>>,
+}
+
+/// A one-off ECS task (RunTask) of a service's release: a command run in
+/// the service's new task definition, or another task definition rendered
+/// like the service's.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawTask {
+    /// Its name in logs, the summary and the records (`migrate`).
+    pub name: String,
+    /// The command, as a list (`[./migrate, --up]`): replaces the
+    /// container's command. Needed unless `task-definition` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// The container the command runs in (default: the task definition's
+    /// first container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// A Jsonnet task definition to run instead of the service's, rendered
+    /// like it (same image and variables), registered under its own family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
+    /// How long the task may run before Ferry stops it (StopTask) and
+    /// reports it failed (`90s`, `10m`, `1h`; default 10m, at most 12h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
 }
 
 /// A scheduled job's EventBridge rule in one environment.

@@ -19,6 +19,7 @@ mod keys;
 mod rollout;
 mod schedule;
 mod services;
+mod tasks;
 mod whole;
 
 /// Collects diagnostics located through the position index.

@@ -97,6 +97,7 @@ const INPUT_COMMANDS: &[(&str, &[&str])] = &[
     ("no-wait", &["deploy", "release"]),
     ("no-rollback", &["deploy", "release"]),
     ("timeout", &["deploy", "release"]),
+    ("rerun-tasks", &["deploy", "release"]),
     ("skip-preflight", &["deploy", "release"]),
     ("days", &["metrics"]),
 ];

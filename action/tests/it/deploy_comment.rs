@@ -33,6 +33,7 @@ fn outcome(env: &str, service: &str, rev: u32, status: Status, secs: f64) -> Ser
         diagnosis: None,
         rollback: None,
         progress: None,
+        tasks: Vec::new(),
     }
 }
 

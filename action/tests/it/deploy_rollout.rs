@@ -423,6 +423,7 @@ async fn twenty_services_cost_two_describe_services_calls_per_poll() {
                 analysis: None,
                 version: String::new(),
                 verified: false,
+                tasks: Default::default(),
             }
         })
         .collect();

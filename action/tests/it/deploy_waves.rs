@@ -262,6 +262,7 @@ fn outcome(env: &str, service: &str, status: Status) -> ServiceOutcome {
         diagnosis: None,
         rollback: None,
         progress: None,
+        tasks: Vec::new(),
     }
 }
 

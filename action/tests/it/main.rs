@@ -30,6 +30,7 @@ mod deploy_records;
 mod deploy_register_update;
 mod deploy_rollout;
 mod deploy_schedule;
+mod deploy_tasks;
 mod deploy_waves;
 mod detect_affected;
 mod detect_file_lists;

@@ -1,5 +1,9 @@
 //! `sampleworker` binary: reads the configuration, installs telemetry, serves
 //! `/metrics` and `/health`, and consumes the queue until SIGTERM.
+//! `sampleworker check-queue` is the release's before-deploy task (the
+//! manifest's `before-deploy`): it checks that the queue exists and that
+//! the task's role may read it, and exits 0, or 1 before the service is
+//! updated.
 
 use std::sync::Arc;
 
@@ -10,6 +14,9 @@ fn main() {
 }
 
 async fn work(config: sampleworker::Config) -> i32 {
+    if std::env::args().nth(1).as_deref() == Some("check-queue") {
+        return check_queue(&config).await;
+    }
     let shutdown = match Shutdown::on_signals() {
         Ok(s) => s,
         Err(e) => {
@@ -43,4 +50,37 @@ async fn work(config: sampleworker::Config) -> i32 {
     server_stop.trigger();
     let _ = server.await;
     0
+}
+
+/// The before-deploy check: GetQueueAttributes of the queue the new
+/// revision will consume; 0 when it answers, 1 (with AWS's reason) if not.
+async fn check_queue(config: &sampleworker::Config) -> i32 {
+    let sqs = sampleworker::sqs_client(config).await;
+    let asked = sqs
+        .get_queue_attributes()
+        .queue_url(&config.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await;
+    match asked {
+        Ok(out) => {
+            let backlog = out
+                .attributes()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                })
+                .cloned()
+                .unwrap_or_default();
+            tracing::info!(queue_url = %config.queue_url, backlog = %backlog, "check-queue: the queue answers");
+            0
+        }
+        Err(e) => {
+            tracing::error!(
+                queue_url = %config.queue_url,
+                error = %aws_sdk_sqs::error::DisplayErrorContext(&e),
+                "check-queue: cannot read the queue"
+            );
+            1
+        }
+    }
 }

@@ -7,10 +7,12 @@
 //! [`crate::aws::Clients`] in [`sdk`]), whose values are plain.
 
 pub mod port;
+pub mod run_task;
 pub mod sdk;
 pub mod task_definition;
 
 pub use port::{Configuration, Deployment, Ecs, Event, Service, ServiceDeployment, Task, Update};
+pub use run_task::{Launch, RunTask, TaskState};
 
 use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types as t;

@@ -9,6 +9,7 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
+pub use super::run_task::{Launch, RunTask, TaskState};
 use super::{Failure, Started};
 use crate::aws::AwsError;
 use crate::manifest::RolloutSettings;
@@ -204,4 +205,30 @@ pub trait Ecs: Send + Sync {
         stream: &'a str,
         limit: usize,
     ) -> Call<'a, Result<Vec<String>, String>>;
+
+    /// How a service launches its tasks (network, capacity); `None` when
+    /// ECS does not know the service.
+    fn service_launch<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+    ) -> Call<'a, Result<Option<Launch>, AwsError>>;
+
+    /// RunTask of one one-off task; its ARN.
+    fn run_task<'a>(&'a self, run: RunTask<'a>) -> Call<'a, Result<String, AwsError>>;
+
+    /// DescribeTasks of one task; `None` when ECS does not know it.
+    fn describe_task<'a>(
+        &'a self,
+        cluster: &'a str,
+        arn: &'a str,
+    ) -> Call<'a, Result<Option<TaskState>, AwsError>>;
+
+    /// StopTask with a reason.
+    fn stop_task<'a>(
+        &'a self,
+        cluster: &'a str,
+        arn: &'a str,
+        reason: &'a str,
+    ) -> Call<'a, Result<(), AwsError>>;
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::port::{
     Call, Configuration, Deployment, Ecs, Event, Service, ServiceDeployment, Task, Update,
 };
+use super::port::{Launch, RunTask, TaskState};
 use super::{Failure, Started, epoch, rfc3339};
 use crate::aws::{AwsError, Clients};
 
@@ -207,6 +208,35 @@ impl Ecs for Clients {
         Box::pin(crate::aws::logs::last_lines(
             &self.logs, group, stream, limit,
         ))
+    }
+
+    fn service_launch<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+    ) -> Call<'a, Result<Option<Launch>, AwsError>> {
+        Box::pin(super::run_task::launch(&self.ecs, cluster, service))
+    }
+
+    fn run_task<'a>(&'a self, run: RunTask<'a>) -> Call<'a, Result<String, AwsError>> {
+        Box::pin(super::run_task::run_task(&self.ecs, run))
+    }
+
+    fn describe_task<'a>(
+        &'a self,
+        cluster: &'a str,
+        arn: &'a str,
+    ) -> Call<'a, Result<Option<TaskState>, AwsError>> {
+        Box::pin(super::run_task::describe_task(&self.ecs, cluster, arn))
+    }
+
+    fn stop_task<'a>(
+        &'a self,
+        cluster: &'a str,
+        arn: &'a str,
+        reason: &'a str,
+    ) -> Call<'a, Result<(), AwsError>> {
+        Box::pin(super::run_task::stop_task(&self.ecs, cluster, arn, reason))
     }
 }
 

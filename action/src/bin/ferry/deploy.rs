@@ -54,6 +54,10 @@ pub struct RolloutArgs {
     /// Time between polls of the services: `6s`, `500ms`, or seconds.
     #[arg(long, env = "INPUT_POLL-INTERVAL", default_value = "6s", value_parser = duration)]
     poll_interval: Duration,
+    /// Run the before-deploy tasks again even when a record says they
+    /// already succeeded for this task-definition revision.
+    #[arg(long, env = "INPUT_RERUN-TASKS", value_parser = boolean)]
+    rerun_tasks: bool,
 }
 
 impl From<&RolloutArgs> for deploy::RolloutOptions {
@@ -63,6 +67,7 @@ impl From<&RolloutArgs> for deploy::RolloutOptions {
             rollback: !a.no_rollback,
             deadline: a.timeout,
             poll_interval: a.poll_interval,
+            rerun_tasks: a.rerun_tasks,
             ..deploy::RolloutOptions::default()
         }
     }

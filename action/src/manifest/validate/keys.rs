@@ -172,6 +172,8 @@ pub(super) fn help_for_serde(message: &str) -> String {
         "write the values out instead of repeating aliases of aliases".into()
     } else if message.contains("larger than") {
         "Ferry refuses larger manifests; a thousand services take about 100 KiB".into()
+    } else if message.contains("-deploy") && message.contains("invalid type") {
+        super::tasks::SHAPE_HELP.into()
     } else if message.contains("duplicate") {
         "each name may appear once; remove or rename the second one".into()
     } else {

@@ -19,7 +19,7 @@ const DEFAULT_INTERVAL_SECS: u64 = 60;
 const DEFAULT_BAKE_MINUTES: u64 = 5;
 
 /// A manifest duration names its unit: `5` could be seconds or minutes.
-fn with_unit(text: &str, unit: &str) -> Result<(), String> {
+pub(super) fn with_unit(text: &str, unit: &str) -> Result<(), String> {
     if text.ends_with(|c: char| c.is_ascii_digit()) {
         Err(format!("{text:?} has no unit: write {text}{unit}"))
     } else {

@@ -8,7 +8,7 @@ use super::super::names;
 use super::super::raw::RawService;
 use super::super::template::Template;
 use super::super::{PathRules, Service};
-use super::{Checker, listed, rollout};
+use super::{Checker, listed, rollout, tasks};
 use crate::diagnostic::Diagnostic;
 
 /// The prefix that names a path group in a service's `paths`.
@@ -141,6 +141,8 @@ fn resolve_service(
         depends_on: raw.depends_on.clone().unwrap_or_default(),
         service_connect: service_connect?,
         schedule: IndexMap::new(),
+        before_deploy: IndexMap::new(),
+        after_deploy: IndexMap::new(),
     })
 }
 
@@ -254,10 +256,12 @@ pub(super) fn resolve_services(
             env_names,
             super::schedule::resolve_schedule,
         );
+        let (before, after) = tasks::resolve_tasks(c, name, svc, env_names);
         if let Some(mut s) = resolve_service(c, name, svc, groups) {
             s.rollout = rollouts;
             s.analysis = analyses;
             s.schedule = schedules;
+            (s.before_deploy, s.after_deploy) = (before, after);
             services.insert(name.clone(), s);
         }
     }

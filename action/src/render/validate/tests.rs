@@ -181,9 +181,16 @@ fn a_value_of_another_type_than_ecs_takes_is_refused_offline_without_repeating_i
     assert_eq!(problems.len(), 1, "{problems:?}");
     let p = &problems[0];
     assert_eq!(p.path, "containerDefinitions[app].portMappings");
-    assert_eq!(p.rule, "RegisterTaskDefinition: every field of its documented type");
+    assert_eq!(
+        p.rule,
+        "RegisterTaskDefinition: every field of its documented type"
+    );
     assert!(p.message.contains("expected a list"), "{}", p.message);
-    assert!(!p.message.contains("443"), "the value is not repeated: {}", p.message);
+    assert!(
+        !p.message.contains("443"),
+        "the value is not repeated: {}",
+        p.message
+    );
     // A definition ECS takes is not refused by this rule.
     let ok = json!({"family": "w", "containerDefinitions": [{"name": "app", "image": "w:1", "memory": 512,
         "portMappings": [{"containerPort": 443}]}]});

@@ -343,6 +343,7 @@ pub fn staging_api_report(sha: &str, image: &str, task_definition_arn: &str) -> 
             diagnosis: None,
             rollback: None,
             progress: None,
+            tasks: Vec::new(),
         }],
         waves: Vec::new(),
     }

@@ -14,6 +14,13 @@
 //! [`progressive_ecs`] plays ECS's service deployments lifecycle (canary,
 //! linear, blue/green rollouts, stopped with a rollback) on a compressed
 //! clock: see [`lifecycle`], and why moto cannot.
+//!
+//! [`with_one_off_tasks`] plays one-off tasks (RunTask, DescribeTasks,
+//! StopTask) in front of another script: moto's RunTask creates tasks but
+//! never stops them or gives their containers an exit code, so a migration
+//! that exits 0 or 1, or one that runs past its timeout until StopTask, can
+//! only be played from a script. Their log lines stay real: the tests put
+//! them in moto's CloudWatch Logs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -244,9 +251,20 @@ pub async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, lines: &[&str]) {
         .send()
         .await
         .unwrap();
+    put_log_lines(logs, LOG_GROUP, LOG_STREAM, lines).await;
+}
+
+/// Creates `stream` in `group` (which must exist) and puts `lines` in it,
+/// one millisecond apart (moto's CloudWatch Logs).
+pub async fn put_log_lines(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    lines: &[&str],
+) {
     logs.create_log_stream()
-        .log_group_name(LOG_GROUP)
-        .log_stream_name(LOG_STREAM)
+        .log_group_name(group)
+        .log_stream_name(stream)
         .send()
         .await
         .unwrap();
@@ -263,8 +281,8 @@ pub async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, lines: &[&str]) {
         })
         .collect();
     logs.put_log_events()
-        .log_group_name(LOG_GROUP)
-        .log_stream_name(LOG_STREAM)
+        .log_group_name(group)
+        .log_stream_name(stream)
         .set_log_events(Some(events))
         .send()
         .await
@@ -428,6 +446,133 @@ pub fn completing_ecs() -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
             "ListTasks" => Reply::Ok(json!({"taskArns": []})),
             "DescribeTasks" => Reply::Ok(json!({"tasks": [], "failures": []})),
             op => unknown(op),
+        }
+    }
+}
+
+/// How a scripted one-off task ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskEnding {
+    /// It stops on the second DescribeTasks, its first container exiting
+    /// with this code.
+    Exits(i32),
+    /// It runs until StopTask.
+    RunsUntilStopped,
+}
+
+/// The one-off tasks' ARNs: `<TASK_PREFIX><n>` for the n-th RunTask.
+pub const TASK_PREFIX: &str = "arn:aws:ecs:us-east-1:123456789012:task/shop-staging/oneoff";
+
+/// `inner` with one-off tasks played in front of it (see the module doc):
+/// each RunTask starts a task whose container is the override's (or
+/// `main`), seen RUNNING once, then ending as `ending(n)` says for the n-th
+/// task (0-based); StopTask stops it with the caller's reason. The services
+/// `inner` describes get the network configuration Terraform gives them
+/// (awsvpc, two subnets, a security group, Fargate), which RunTask copies.
+pub fn with_one_off_tasks(
+    inner: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ending: impl Fn(usize) -> TaskEnding + Send + Sync + 'static,
+) -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
+    #[derive(Default)]
+    struct OneOff {
+        /// Per task: its container, DescribeTasks calls so far, StopTask's reason.
+        tasks: Vec<(String, usize, Option<String>)>,
+    }
+    let state = Mutex::new(OneOff::default());
+    move |r| {
+        let task = |n: usize,
+                    container: &str,
+                    status: &str,
+                    exit: Option<i32>,
+                    stop: Option<(&str, &str)>| {
+            let mut t = json!({
+                "taskArn": format!("{TASK_PREFIX}{n}"), "lastStatus": status,
+                "containers": [{"name": container, "exitCode": exit}],
+            });
+            if let Some((code, reason)) = stop {
+                t["stopCode"] = json!(code);
+                t["stoppedReason"] = json!(reason);
+                t["stoppedAt"] = json!(now());
+            }
+            t
+        };
+        match r.op.as_str() {
+            "DescribeServices" => match inner(r) {
+                Reply::Ok(mut v) => {
+                    for s in v["services"].as_array_mut().into_iter().flatten() {
+                        s["launchType"] = json!("FARGATE");
+                        s["networkConfiguration"] = json!({"awsvpcConfiguration": {
+                            "subnets": ["subnet-0a", "subnet-0b"],
+                            "securityGroups": ["sg-0app"], "assignPublicIp": "DISABLED"}});
+                    }
+                    Reply::Ok(v)
+                }
+                e => e,
+            },
+            "RunTask" => {
+                let container = r.body["overrides"]["containerOverrides"][0]["name"]
+                    .as_str()
+                    .unwrap_or("main")
+                    .to_string();
+                let mut s = state.lock().unwrap();
+                let n = s.tasks.len();
+                s.tasks.push((container.clone(), 0, None));
+                Reply::Ok(
+                    json!({"tasks": [task(n, &container, "PROVISIONING", None, None)], "failures": []}),
+                )
+            }
+            "StopTask" => {
+                let arn = r.body["task"].as_str().unwrap_or_default();
+                let Some(n) = arn
+                    .strip_prefix(TASK_PREFIX)
+                    .and_then(|n| n.parse::<usize>().ok())
+                else {
+                    return Reply::Error("InvalidParameterException", "unknown task".into());
+                };
+                let mut s = state.lock().unwrap();
+                let Some(t) = s.tasks.get_mut(n) else {
+                    return Reply::Error("InvalidParameterException", "unknown task".into());
+                };
+                t.2 = Some(r.body["reason"].as_str().unwrap_or_default().to_string());
+                let container = t.0.clone();
+                Reply::Ok(
+                    json!({"task": task(n, &container, "STOPPED", None, Some(("UserInitiated", "stopped")))}),
+                )
+            }
+            "DescribeTasks" => {
+                let arn = r.body["tasks"][0].as_str().unwrap_or_default();
+                let Some(n) = arn
+                    .strip_prefix(TASK_PREFIX)
+                    .and_then(|n| n.parse::<usize>().ok())
+                else {
+                    return inner(r);
+                };
+                let mut s = state.lock().unwrap();
+                let Some(t) = s.tasks.get_mut(n) else {
+                    return Reply::Ok(
+                        json!({"tasks": [], "failures": [{"arn": arn, "reason": "MISSING"}]}),
+                    );
+                };
+                t.1 += 1;
+                let described = match (&t.2, ending(n)) {
+                    (Some(reason), _) => {
+                        task(n, &t.0, "STOPPED", None, Some(("UserInitiated", reason)))
+                    }
+                    (None, TaskEnding::Exits(code)) if t.1 > 1 => task(
+                        n,
+                        &t.0,
+                        "STOPPED",
+                        Some(code),
+                        Some((
+                            "EssentialContainerExited",
+                            "Essential container in task exited",
+                        )),
+                    ),
+                    _ => task(n, &t.0, "RUNNING", None, None),
+                };
+                Reply::Ok(json!({"tasks": [described], "failures": []}))
+            }
+            _ => inner(r),
         }
     }
 }
