@@ -65,6 +65,26 @@ pub struct Row {
     /// release had two or more (`depends-on`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wave: Option<usize>,
+    /// Its one-off tasks (`before-deploy`, `after-deploy`) and how each
+    /// ended; their logs are in the diagnosis (failed) and the summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskNote>,
+}
+
+/// One one-off task as the comment keeps it: what ran and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskNote {
+    /// `before-deploy` or `after-deploy`.
+    pub phase: String,
+    /// The manifest's name.
+    pub name: String,
+    /// `succeeded`, `failed`, `timed out` or `skipped`.
+    pub status: String,
+    /// The exit code of the container that ran the command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Seconds it ran.
+    pub duration_secs: f64,
 }
 
 /// Sizes of a diagnosis as captured.
@@ -101,6 +121,17 @@ impl Row {
                 }),
             progress: o.progress.clone(),
             wave: wave_of(&report.waves, &o.service),
+            tasks: o
+                .tasks
+                .iter()
+                .map(|t| TaskNote {
+                    phase: t.phase.as_str().to_string(),
+                    name: t.name.clone(),
+                    status: t.status.as_str().to_string(),
+                    exit_code: t.exit_code,
+                    duration_secs: t.duration_secs,
+                })
+                .collect(),
         }
     }
 
@@ -198,6 +229,41 @@ fn status_emoji(status: Status) -> &'static str {
         Status::Started => "🚀",
         Status::DryRun => "📝",
     }
+}
+
+/// What the template sees of one one-off task.
+#[derive(Debug, Serialize)]
+struct TaskView<'a> {
+    env: &'a str,
+    service: &'a str,
+    phase: &'a str,
+    name: &'a str,
+    emoji: &'static str,
+    status: &'a str,
+    exit_code: Option<i32>,
+    duration: String,
+}
+
+/// Every row's one-off tasks, in row order.
+fn tasks_view(rows: &[Row]) -> Vec<TaskView<'_>> {
+    rows.iter()
+        .flat_map(|r| {
+            r.tasks.iter().map(move |t| TaskView {
+                env: &r.env,
+                service: &r.service,
+                phase: &t.phase,
+                name: &t.name,
+                emoji: match t.status.as_str() {
+                    "succeeded" => "✅",
+                    "skipped" => "⏭️",
+                    _ => "❌",
+                },
+                status: &t.status,
+                exit_code: t.exit_code,
+                duration: crate::time::duration(t.duration_secs),
+            })
+        })
+        .collect()
 }
 
 /// The wave (from 1) of `service` when there are two or more waves.
@@ -374,6 +440,9 @@ struct View<'a> {
     /// The waves of each environment (the comment only: the job summary
     /// has its own section).
     waves: Vec<WavesView<'a>>,
+    /// The one-off tasks of every row (the comment only: the job summary
+    /// has its own section, with the log lines).
+    tasks: Vec<TaskView<'a>>,
     /// True when diagnoses were cut to fit the comment.
     shortened: bool,
 }
@@ -465,6 +534,11 @@ fn view<'a>(
             Vec::new()
         } else {
             waves_view(rows)
+        },
+        tasks: if summary {
+            Vec::new()
+        } else {
+            tasks_view(rows)
         },
         shortened,
     }
@@ -705,11 +779,24 @@ mod tests {
                 captured: Counts::default(),
                 progress: Some(canary_progress("v2")),
                 wave: Some(2),
+                tasks: vec![TaskNote {
+                    phase: "before-deploy".into(),
+                    name: "migrate".into(),
+                    status: "succeeded".into(),
+                    exit_code: Some(0),
+                    duration_secs: 41.0,
+                }],
             }],
             warnings: vec![],
         };
         let body = render_comment(&state);
         assert_eq!(parse_state(&body), state);
+        assert!(
+            body.contains(
+                "**One-off tasks**: `staging` / `api` before-deploy `migrate` ✅ succeeded (exit 0) in 41s"
+            ),
+            "{body}"
+        );
         let corrupt = body.replace(STATE_PREFIX, &format!("{STATE_PREFIX}!!"));
         let read = parse_state(&corrupt);
         assert!(read.rows.is_empty());
