@@ -37,6 +37,11 @@ base.taskDefinition(service, [
     logConfiguration: base.awslogs(base.input('LOG_GROUP'), region, service),
     // A batch of sends may take a while: Fargate's maximum, as in service-sampleworker.tf.
     stopTimeout: 120,
+    // A hard limit equal to the task's size: harmless on Fargate (the container
+    // could not use more anyway), and the before-deploy task (check-queue, in
+    // .github/ferry.yml) needs it under moto, whose RunTask adds up the
+    // containers' own `memory` and answers 500 when a container has none.
+    memory: settings.memory,
   }),
 ], {
   cpu: std.toString(settings.cpu),

@@ -208,7 +208,7 @@ async fn deploy_runs_in_the_image_against_moto() {
     let image = docker.action_image();
     let moto = Moto::start(1);
     let c = clients(&moto.url).await;
-    create_environment(&c.ecs, "staging").await;
+    create_environment(&c.ecs, &moto.url, "staging").await;
     let gh = GitHubState::start("acme/email-platform").await;
     let (ws, before, after) = workspace();
     let images = json!({

@@ -878,7 +878,7 @@ async fn without_the_service_deployments_api_ferry_says_so_and_rolls_back_by_upd
     let prometheus = Prometheus::start(&om);
     let moto = deploy_support::Moto::start(1);
     let c = clients(&moto.url).await;
-    deploy_support::create_environment(&c.ecs, "prod").await;
+    deploy_support::create_environment(&c.ecs, &moto.url, "prod").await;
     let (cluster, service) = ("email-platform-prod", "email-platform-prod-sampleapi");
     let good = deploy_support::service_task_definition(&c.ecs, cluster, service).await;
     let gh = github_with_last_good(&good).await;

@@ -11,7 +11,7 @@
 use crate::support::deploy as deploy_support;
 
 use deploy_support::{
-    Moto, clients, create_environment, create_service, image, manifest, render, revisions,
+    Moto, clients, create_environment, create_fargate_service, image, manifest, render, revisions,
 };
 use ferry::deploy::register::ensure_registered;
 use ferry::deploy::{PlanInput, RolloutOptions, Status, plans, roll_out};
@@ -55,7 +55,7 @@ async fn deploys_two_services_in_parallel_on_the_manifest_names_of_each_environm
     let c = clients(&moto.url).await;
     let m = manifest();
     for env in ["staging", "prod"] {
-        create_environment(&c.ecs, env).await;
+        create_environment(&c.ecs, &moto.url, env).await;
     }
     for env in ["staging", "prod"] {
         let inputs = ["sampleapi", "sampleworker"]
@@ -117,8 +117,9 @@ async fn a_second_identical_deploy_is_unchanged_and_registers_nothing() {
         "email-platform-staging",
         "email-platform-staging-sampleworker",
     );
-    create_service(
+    create_fargate_service(
         &c.ecs,
+        &moto.url,
         cluster,
         service,
         &render("sampleworker", "staging", &image("sampleworker", "0")),

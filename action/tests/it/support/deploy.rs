@@ -118,13 +118,68 @@ pub async fn clients(endpoint: &str) -> Clients {
     Clients::from_config(&config)
 }
 
-/// The cluster and the service Terraform creates, running a first revision
-/// of the family (as Terraform's bootstrap definition does).
+/// The cluster and a service running a first revision of the family (as
+/// Terraform's bootstrap definition does), with moto's default launch
+/// settings: enough for a deploy without one-off tasks.
 pub async fn create_service(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     service: &str,
     td: &TaskDefinition,
+) {
+    create_service_on(ecs, cluster, service, td, None).await;
+}
+
+/// The cluster and the service as Terraform creates them: a first revision,
+/// Fargate, awsvpc on one of moto's default subnets with a security group.
+/// A one-off task (RunTask) copies these, and moto places an awsvpc task
+/// only on a subnet it knows and a Fargate task only without instances.
+pub async fn create_fargate_service(
+    ecs: &aws_sdk_ecs::Client,
+    moto: &str,
+    cluster: &str,
+    service: &str,
+    td: &TaskDefinition,
+) {
+    let subnet = moto_ec2_first(moto, "DescribeSubnets", "subnetId");
+    let group = moto_ec2_first(moto, "DescribeSecurityGroups", "groupId");
+    create_service_on(ecs, cluster, service, td, Some((&subnet, &group))).await;
+}
+
+/// The first `<field>` EC2's `action` lists in moto's us-east-1 (its
+/// default VPC's subnets and security group), asked by hand: the crate has
+/// no EC2 client.
+fn moto_ec2_first(moto: &str, action: &str, field: &str) -> String {
+    use std::io::{Read, Write};
+    let address = moto.trim_start_matches("http://");
+    let body = format!("Action={action}&Version=2016-11-15");
+    let mut s = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        s,
+        "POST / HTTP/1.0\r\nHost: {address}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/{REGION}/ec2/aws4_request, \
+         SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+        .split(&format!("<{field}>"))
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("moto's {action} listed no {field}: {answer}"))
+        .to_string()
+}
+
+async fn create_service_on(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    td: &TaskDefinition,
+    network: Option<(&str, &str)>,
 ) {
     ecs.create_cluster()
         .cluster_name(cluster)
@@ -150,22 +205,38 @@ pub async fn create_service(
         .task_definition_arn()
         .unwrap()
         .to_string();
-    ecs.create_service()
+    let mut create = ecs
+        .create_service()
         .cluster(cluster)
         .service_name(service)
         .task_definition(arn)
-        .desired_count(1)
-        .send()
-        .await
-        .unwrap();
+        .desired_count(1);
+    if let Some((subnet, group)) = network {
+        use aws_sdk_ecs::types::{AwsVpcConfiguration, LaunchType, NetworkConfiguration};
+        create = create
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        AwsVpcConfiguration::builder()
+                            .subnets(subnet)
+                            .security_groups(group)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            );
+    }
+    create.send().await.unwrap();
 }
 
 /// Both services of `env` as Terraform creates them, on a first revision
 /// rendered with image tag `0`.
-pub async fn create_environment(ecs: &aws_sdk_ecs::Client, env: &str) {
+pub async fn create_environment(ecs: &aws_sdk_ecs::Client, moto: &str, env: &str) {
     for service in ["sampleapi", "sampleworker"] {
-        create_service(
+        create_fargate_service(
             ecs,
+            moto,
             &format!("email-platform-{env}"),
             &format!("email-platform-{env}-{service}"),
             &render(service, env, &image(service, "0")),
