@@ -9,6 +9,7 @@ use super::super::{DEFAULT_TASK_TIMEOUT, OneOffTask};
 use super::rollout::{resolve_per_env, with_unit};
 use super::{Checker, valid_name};
 use crate::inputs;
+use crate::text::quote;
 
 /// The longest task name: it goes into log lines, `startedBy` (36
 /// characters with Ferry's prefix) and a GitHub status description.
@@ -85,7 +86,7 @@ fn resolve_list(c: &mut Checker<'_>, path: &str, raw: &[RawTask]) -> Option<Vec<
         if raw[..i].iter().any(|t| t.name == task.name) {
             c.at_value(
                 &format!("{at}.name"),
-                format!("task name `{}` is used twice in {path}", task.name),
+                format!("task name {} is used twice in {path}", quote(&task.name)),
                 "give each task of a service and environment its own name".into(),
             );
         }
@@ -100,14 +101,14 @@ fn resolve_task(c: &mut Checker<'_>, at: &str, raw: &RawTask) -> Option<OneOffTa
     if raw.name.is_empty() || raw.name.len() > MAX_NAME || !valid_name(&raw.name) {
         c.at_value(
             &format!("{at}.name"),
-            format!("task name {:?} is not valid", raw.name),
+            format!("task name {} is not valid", quote(&raw.name)),
             format!("use 1 to {MAX_NAME} letters, digits, `-` and `_`, e.g. migrate"),
         );
     }
     match &raw.command {
         None if raw.task_definition.is_none() => c.at_value(
             at,
-            format!("task `{}` has neither `command` nor `task-definition`", raw.name),
+            format!("task {} has neither `command` nor `task-definition`", quote(&raw.name)),
             "give the command to run in the service's new task definition, e.g. `command: [./migrate, --up]`, or a Jsonnet `task-definition` to run".into(),
         ),
         None => {}
@@ -118,7 +119,7 @@ fn resolve_task(c: &mut Checker<'_>, at: &str, raw: &RawTask) -> Option<OneOffTa
     {
         c.at_value(
             &format!("{at}.container"),
-            format!("container name {container:?} is not valid"),
+            format!("container name {} is not valid", quote(container)),
             "name a container of the task definition (letters, digits, `-` and `_`)".into(),
         );
     }
@@ -130,7 +131,10 @@ fn resolve_task(c: &mut Checker<'_>, at: &str, raw: &RawTask) -> Option<OneOffTa
     {
         c.at_value(
             &format!("{at}.task-definition"),
-            format!("task-definition {file:?} must be a path inside the repository"),
+            format!(
+                "task-definition {} must be a path inside the repository",
+                quote(file)
+            ),
             "write it relative to the repository root, e.g. task-definitions/migrate.jsonnet"
                 .into(),
         );
@@ -312,7 +316,7 @@ mod tests {
             ),
             (
                 "    before-deploy:\n      staging: [{ name: 'mi grate', command: [x] }]\n",
-                "task name \"mi grate\" is not valid",
+                "task name `mi grate` is not valid",
                 "letters, digits",
             ),
             (
@@ -337,7 +341,7 @@ mod tests {
             ),
             (
                 "    before-deploy:\n      staging: [{ name: m, command: [x], container: 'a b' }]\n",
-                "container name \"a b\" is not valid",
+                "container name `a b` is not valid",
                 "name a container",
             ),
             (
